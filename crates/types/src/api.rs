@@ -1,0 +1,147 @@
+//! Request, response and error bodies of the HTTP API (SPEC §6) and the JSON shapes 1ctl
+//! prints (SPEC §5).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::readiness::Phase;
+use crate::release::ReleaseStatus;
+use crate::spec::{AppSpec, Hostname};
+
+/// A token's role within its org.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `GET /v1/whoami`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Whoami {
+    pub org: String,
+    pub role: Role,
+}
+
+/// `PUT /v1/orgs/{org}/apps/{app}`: the desired spec. `spec.name` must equal `{app}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutAppRequest {
+    pub spec: AppSpec,
+}
+
+/// `202 Accepted` answer to a deploy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeployAccepted {
+    pub app: String,
+    pub org: String,
+    pub generation: u64,
+    /// The pending release this deploy created.
+    pub release: u64,
+    pub status: ReleaseStatus,
+    /// True when this deploy created the app.
+    pub created: bool,
+    pub hostnames: Vec<Hostname>,
+}
+
+/// One entry of `app list` (SPEC §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AppSummary {
+    pub name: String,
+    pub org: String,
+    pub generation: u64,
+    pub active_release: Option<u64>,
+    pub phase: Phase,
+    pub hostnames: Vec<String>,
+}
+
+/// `app get` (SPEC §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AppDetail {
+    pub name: String,
+    pub org: String,
+    pub generation: u64,
+    pub spec: AppSpec,
+    pub active_release: Option<u64>,
+    pub target_release: Option<u64>,
+    pub hostnames: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// What `DELETE …/apps/{app}` removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AppDeleted {
+    pub app: String,
+    pub org: String,
+    pub releases_removed: u64,
+    pub hostnames_released: Vec<String>,
+}
+
+/// Stable, machine-readable error codes of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidInput,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Conflict,
+    PayloadTooLarge,
+    Internal,
+}
+
+/// `{"error": {"code", "message", "details"}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApiError {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub details: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            error: ErrorBody {
+                code,
+                message: message.into(),
+                details: None,
+            },
+        }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.error.details = Some(details);
+        self
+    }
+}

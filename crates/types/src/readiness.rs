@@ -1,0 +1,335 @@
+//! The readiness report every surface shares (SPEC §4): build, workload and, per hostname,
+//! the metadata, route, DNS, TLS and HTTP planes — each with its own state and reason.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::spec::HostnameKind;
+
+/// The state of one dimension or plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaneState {
+    Pending,
+    InProgress,
+    Ready,
+    Failed,
+    Unknown,
+    NotApplicable,
+}
+
+impl PlaneState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlaneState::Pending => "pending",
+            PlaneState::InProgress => "in_progress",
+            PlaneState::Ready => "ready",
+            PlaneState::Failed => "failed",
+            PlaneState::Unknown => "unknown",
+            PlaneState::NotApplicable => "not_applicable",
+        }
+    }
+
+    /// Ready, or nothing to check.
+    pub fn is_satisfied(self) -> bool {
+        matches!(self, PlaneState::Ready | PlaneState::NotApplicable)
+    }
+}
+
+impl std::fmt::Display for PlaneState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a plane is in its state. One enum for every surface; each code is documented in
+/// `docs/reasons.md` (a test keeps the two in step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum Reason {
+    // -- generic
+    /// Nothing has been checked yet.
+    NotChecked,
+    /// The thing waits for an earlier step.
+    Waiting,
+    /// The plane does not apply to this hostname or app.
+    NotApplicable,
+    /// No runtime is attached to this control plane to act on the desired state.
+    NoRuntime,
+    // -- build
+    BuildPending,
+    Building,
+    Built,
+    BuildFailed,
+    /// A prebuilt image was given; no build runs.
+    ImageProvided,
+    // -- workload
+    RolloutPending,
+    Progressing,
+    RolloutComplete,
+    ProgressDeadlineExceeded,
+    CrashLoopBackOff,
+    ImagePullBackOff,
+    ErrImagePull,
+    Unschedulable,
+    ImageRequiresContainerRuntime,
+    /// The observed status was written for an older generation.
+    StaleObservation,
+    // -- metadata
+    Stored,
+    HostnameTaken,
+    OwnershipUnverified,
+    // -- route
+    Accepted,
+    NotAccepted,
+    RefsNotResolved,
+    RouteMissing,
+    HostnamesMismatch,
+    GatewayNotProgrammed,
+    GatewayNoAddress,
+    // -- DNS
+    ResolvesToEdge,
+    NxDomain,
+    NoAnswer,
+    WrongTarget,
+    ServFail,
+    // -- TLS
+    CertificateValid,
+    ExpiringSoon,
+    UnknownIssuer,
+    NotValidForName,
+    Expired,
+    NotYetValid,
+    HandshakeFailed,
+    // -- HTTP
+    ExpectedStatus,
+    UnexpectedStatus,
+    BadGateway,
+    ServiceUnavailable,
+    GatewayTimeout,
+    ConnectionRefused,
+    ConnectionReset,
+    Redirects,
+    WrongRedirect,
+    ReleaseHeaderMissing,
+    ForeignRelease,
+    // -- shared by the probes
+    Timeout,
+}
+
+impl Reason {
+    /// Every reason, in declaration order (used to check `docs/reasons.md` stays complete).
+    pub const ALL: &'static [Reason] = &[
+        Reason::NotChecked,
+        Reason::Waiting,
+        Reason::NotApplicable,
+        Reason::NoRuntime,
+        Reason::BuildPending,
+        Reason::Building,
+        Reason::Built,
+        Reason::BuildFailed,
+        Reason::ImageProvided,
+        Reason::RolloutPending,
+        Reason::Progressing,
+        Reason::RolloutComplete,
+        Reason::ProgressDeadlineExceeded,
+        Reason::CrashLoopBackOff,
+        Reason::ImagePullBackOff,
+        Reason::ErrImagePull,
+        Reason::Unschedulable,
+        Reason::ImageRequiresContainerRuntime,
+        Reason::StaleObservation,
+        Reason::Stored,
+        Reason::HostnameTaken,
+        Reason::OwnershipUnverified,
+        Reason::Accepted,
+        Reason::NotAccepted,
+        Reason::RefsNotResolved,
+        Reason::RouteMissing,
+        Reason::HostnamesMismatch,
+        Reason::GatewayNotProgrammed,
+        Reason::GatewayNoAddress,
+        Reason::ResolvesToEdge,
+        Reason::NxDomain,
+        Reason::NoAnswer,
+        Reason::WrongTarget,
+        Reason::ServFail,
+        Reason::CertificateValid,
+        Reason::ExpiringSoon,
+        Reason::UnknownIssuer,
+        Reason::NotValidForName,
+        Reason::Expired,
+        Reason::NotYetValid,
+        Reason::HandshakeFailed,
+        Reason::ExpectedStatus,
+        Reason::UnexpectedStatus,
+        Reason::BadGateway,
+        Reason::ServiceUnavailable,
+        Reason::GatewayTimeout,
+        Reason::ConnectionRefused,
+        Reason::ConnectionReset,
+        Reason::Redirects,
+        Reason::WrongRedirect,
+        Reason::ReleaseHeaderMissing,
+        Reason::ForeignRelease,
+        Reason::Timeout,
+    ];
+
+    /// The code as it appears on the wire (`UpperCamelCase`).
+    pub fn code(self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+/// One plane (or dimension) of the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Plane {
+    pub state: PlaneState,
+    pub reason: Reason,
+    #[serde(default)]
+    pub message: String,
+    /// RFC 3339: when `state` last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// RFC 3339: when it was last checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<String>,
+    /// What the user can do to fix it (e.g. the exact DNS record to create).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+}
+
+impl Plane {
+    pub fn new(state: PlaneState, reason: Reason, message: impl Into<String>) -> Self {
+        Plane {
+            state,
+            reason,
+            message: message.into(),
+            since: None,
+            checked_at: None,
+            remediation: None,
+        }
+    }
+
+    pub fn with_remediation(mut self, remediation: impl Into<String>) -> Self {
+        self.remediation = Some(remediation.into());
+        self
+    }
+
+    pub fn with_since(mut self, since: Option<String>) -> Self {
+        self.since = since;
+        self
+    }
+
+    /// Not checked yet.
+    pub fn unknown() -> Self {
+        Plane::new(PlaneState::Unknown, Reason::NotChecked, "")
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReplicaCounts {
+    pub desired: u32,
+    pub updated: u32,
+    pub ready: u32,
+    pub available: u32,
+}
+
+/// The workload dimension: a plane plus replica counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WorkloadPlane {
+    #[serde(flatten)]
+    pub plane: Plane,
+    pub replicas: ReplicaCounts,
+}
+
+/// The planes of one hostname.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EndpointReport {
+    pub hostname: String,
+    pub kind: HostnameKind,
+    pub metadata: Plane,
+    pub route: Plane,
+    pub dns: Plane,
+    pub tls: Plane,
+    pub http: Plane,
+}
+
+impl EndpointReport {
+    /// The planes with their names, in report order.
+    pub fn planes(&self) -> [(&'static str, &Plane); 5] {
+        [
+            ("metadata", &self.metadata),
+            ("route", &self.route),
+            ("dns", &self.dns),
+            ("tls", &self.tls),
+            ("http", &self.http),
+        ]
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.planes().iter().all(|(_, p)| p.state.is_satisfied())
+    }
+}
+
+/// The app's lifecycle phase (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Accepted,
+    Building,
+    RollingOut,
+    Ready,
+    Degraded,
+    Failed,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Accepted => "accepted",
+            Phase::Building => "building",
+            Phase::RollingOut => "rolling_out",
+            Phase::Ready => "ready",
+            Phase::Degraded => "degraded",
+            Phase::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "accepted" => Some(Phase::Accepted),
+            "building" => Some(Phase::Building),
+            "rolling_out" => Some(Phase::RollingOut),
+            "ready" => Some(Phase::Ready),
+            "degraded" => Some(Phase::Degraded),
+            "failed" => Some(Phase::Failed),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The report of SPEC §4: what `app status` prints and `deploy -o json` ends with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReadinessReport {
+    pub app: String,
+    pub org: String,
+    pub generation: u64,
+    pub active_release: Option<u64>,
+    pub target_release: Option<u64>,
+    pub phase: Phase,
+    pub build: Plane,
+    pub workload: WorkloadPlane,
+    pub endpoints: Vec<EndpointReport>,
+}

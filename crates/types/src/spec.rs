@@ -1,0 +1,196 @@
+//! The desired state of one app: what `satusky.toml` (plus flags) describes once validated.
+//!
+//! Every field is in canonical form: quantities as Kubernetes quantity strings, durations as
+//! whole seconds or milliseconds. `satusky-core` turns raw TOML into this and checks every
+//! rule; the server re-checks specs it receives over the API with the same rules.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The full, validated spec of an app (SPEC §2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    /// DNS-1035 label, 1–40 characters.
+    pub name: String,
+    /// The container port on Kubernetes; the local runtime sets `$PORT` per replica instead.
+    pub port: u16,
+    pub replicas: u32,
+    /// CPU request, e.g. `250m`.
+    pub cpu: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_limit: Option<String>,
+    /// Memory request (also the limit unless `memory_limit` is set), e.g. `256Mi`.
+    pub memory: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<String>,
+    /// A prebuilt image; when set, the build is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The command a replica runs (the local runtime requires it; it listens on `$PORT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Which cluster (zone) runs the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    pub build: BuildSpec,
+    pub checks: ChecksSpec,
+    pub deploy: DeploySpec,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub domains: Vec<DomainSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<VolumeSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hpa: Option<HpaSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpa: Option<VpaSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdb: Option<PdbSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSpec {
+    /// Dockerfile path, relative to the context (Kubernetes runtime, Kaniko).
+    pub dockerfile: String,
+    /// Build context directory, relative to the folder holding `satusky.toml`.
+    pub context: String,
+    /// The local runtime's build step, run in the unpacked context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+/// The readiness probe and the HTTP plane's path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksSpec {
+    /// Absolute path, e.g. `/healthz`.
+    pub path: String,
+    /// `2xx`, `2xx,3xx`, or exact codes such as `200,204`.
+    pub expect: String,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    Rolling,
+    Recreate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeploySpec {
+    pub strategy: Strategy,
+    /// An integer or a percentage, e.g. `25%`.
+    pub max_surge: String,
+    /// An integer or a percentage, e.g. `0`.
+    pub max_unavailable: String,
+    pub progress_deadline_seconds: u64,
+}
+
+/// A custom domain: an alias serving the app, or (with `redirect_to`) a redirect host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DomainSpec {
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_to: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeSpec {
+    pub size: String,
+    pub mount: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HpaSpec {
+    pub min: u32,
+    pub max: u32,
+    /// Target average CPU utilisation, percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_target: Option<u32>,
+    /// Target average memory utilisation, percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_target: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum VpaMode {
+    Off,
+    Initial,
+    Auto,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VpaSpec {
+    pub mode: VpaMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_memory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_memory: Option<String>,
+}
+
+/// Exactly one of the two is set; each is an integer or a percentage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PdbSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_available: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<String>,
+}
+
+/// How a hostname relates to its app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HostnameKind {
+    /// `APP-ORG.ZONE`, owned by the platform.
+    Generated,
+    /// A custom domain serving the app.
+    Alias,
+    /// A custom domain answering with a redirect.
+    Redirect,
+}
+
+impl HostnameKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostnameKind::Generated => "generated",
+            HostnameKind::Alias => "alias",
+            HostnameKind::Redirect => "redirect",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "generated" => Some(HostnameKind::Generated),
+            "alias" => Some(HostnameKind::Alias),
+            "redirect" => Some(HostnameKind::Redirect),
+            _ => None,
+        }
+    }
+}
+
+/// One hostname of an app, as stored (unique across all orgs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub struct Hostname {
+    pub hostname: String,
+    pub kind: HostnameKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_to: Option<String>,
+}
