@@ -1,1 +1,29 @@
-//! placeholder
+//! Satusky's durable store: orgs, API tokens, apps (desired state), releases, lifecycle events
+//! and hostnames, in SQLite (the default, one file shared by the server and the CLI) or
+//! PostgreSQL, through sqlx's `Any` driver.
+//!
+//! It owns the schema (one migrations folder per backend, kept in lockstep and checked by a
+//! test) and the transactions that keep the invariants: one owner per hostname across all
+//! orgs, per-app release versions and event sequence numbers allocated without collisions, a
+//! deploy recorded all or nothing. It holds no policy (what a valid name or spec is belongs to
+//! `satusky-core`) and knows nothing about HTTP.
+//!
+//! Conventions: `$N` placeholders everywhere, times as epoch milliseconds (BIGINT), ids and
+//! JSON documents as TEXT.
+#![forbid(unsafe_code)]
+
+mod apps;
+mod codec;
+mod db;
+mod domains;
+mod error;
+mod events;
+mod orgs;
+mod releases;
+mod tokens;
+
+pub use apps::{AppRecord, DeletedApp, DeployRecord};
+pub use db::{Backend, Store};
+pub use error::StoreError;
+pub use releases::ReleaseRecord;
+pub use tokens::{TOKEN_PREFIX, TokenInfo};

@@ -1,0 +1,256 @@
+//! Apps: the desired state per org (spec, generation, phase, hostnames) and the deploy that
+//! records a new generation, its pending release and its events in one transaction. Release
+//! versions come from the app row's `last_release` counter, bumped by the same upsert that
+//! takes the row lock, so concurrent deploys get distinct, consecutive versions.
+
+use std::collections::BTreeMap;
+
+use satusky_types::{AppSpec, EventType, Hostname, Phase, ReleaseStatus};
+use serde_json::json;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::error::ErrorKind;
+
+use crate::codec::{from_json, parse_enum, to_json, to_opt_u64, to_u64};
+use crate::error::{Result, StoreError};
+use crate::{Store, domains, events, releases};
+
+/// What `record_deploy` wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeployRecord {
+    /// The app's new generation (1 for a new app).
+    pub generation: u64,
+    /// The version of the pending release this deploy created.
+    pub release: u64,
+    /// Whether the app was created by this deploy.
+    pub created: bool,
+}
+
+/// One app's stored desired state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRecord {
+    pub org: String,
+    pub name: String,
+    pub generation: u64,
+    pub spec: AppSpec,
+    /// The release whose workload is serving, once one became ready.
+    pub active_release: Option<u64>,
+    /// The release being rolled out.
+    pub target_release: Option<u64>,
+    pub phase: Phase,
+    /// Generated first, then aliases, then redirects, each by name.
+    pub hostnames: Vec<Hostname>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// What `delete_app` removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedApp {
+    pub releases_removed: u64,
+    /// The hostnames freed, sorted.
+    pub hostnames: Vec<String>,
+}
+
+/// The app columns plus its LEFT JOINed hostnames; one statement, so one consistent snapshot.
+macro_rules! app_query {
+    ($where:literal) => {
+        concat!(
+            "SELECT a.org, a.name, a.generation, a.spec, a.active_release, a.target_release, \
+             a.phase, a.created_at, a.updated_at, \
+             d.hostname AS d_hostname, d.kind AS d_kind, d.redirect_to AS d_redirect_to \
+             FROM apps a LEFT JOIN domains d ON d.org = a.org AND d.app = a.name WHERE ",
+            $where
+        )
+    };
+}
+
+impl Store {
+    /// Records a deploy of `spec` into `org` with `hostnames`: the app's new generation, its
+    /// hostnames, a pending release and the `release` and `phase` events, all or nothing.
+    /// A hostname held by another app fails with [`StoreError::HostnameTaken`] and changes
+    /// nothing; a missing org fails with [`StoreError::NotFound`].
+    pub async fn record_deploy(
+        &self,
+        org: &str,
+        spec: &AppSpec,
+        hostnames: &[Hostname],
+        source: &str,
+        now_ms: i64,
+    ) -> Result<DeployRecord> {
+        let app = spec.name.as_str();
+        let spec_json = to_json("app spec", spec)?;
+        let hostnames_json = to_json("app hostnames", &hostnames)?;
+        let accepted = Phase::Accepted.as_str();
+
+        let mut tx = self.begin_write().await?;
+        // The first statement writes: it takes SQLite's write lock and PostgreSQL's row lock,
+        // and allocates the release version.
+        let row = sqlx::query(
+            "INSERT INTO apps (org, name, generation, spec, active_release, target_release, \
+             phase, last_release, last_event_seq, created_at, updated_at) \
+             VALUES ($1, $2, 1, $3, NULL, 1, $4, 1, 0, $5, $5) \
+             ON CONFLICT (org, name) DO UPDATE SET \
+             generation = apps.generation + 1, spec = excluded.spec, \
+             target_release = apps.last_release + 1, last_release = apps.last_release + 1, \
+             phase = excluded.phase, updated_at = excluded.updated_at \
+             RETURNING generation, last_release",
+        )
+        .bind(org)
+        .bind(app)
+        .bind(&spec_json)
+        .bind(accepted)
+        .bind(now_ms)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| missing_org(e, org))?;
+        let generation: i64 = row.try_get("generation")?;
+        let version: i64 = row.try_get("last_release")?;
+
+        domains::replace(&mut tx, org, app, hostnames, now_ms).await?;
+        releases::insert(
+            &mut tx,
+            &releases::NewRelease {
+                org,
+                app,
+                version,
+                status: ReleaseStatus::Pending,
+                image: spec.image.as_deref(),
+                source,
+                spec_json: &spec_json,
+                hostnames_json: &hostnames_json,
+                generation,
+                created_at_ms: now_ms,
+            },
+        )
+        .await?;
+        let release_event = json!({
+            "version": version,
+            "status": ReleaseStatus::Pending.as_str(),
+            "source": source,
+            "image": spec.image,
+        });
+        let phase_event = json!({ "phase": accepted, "generation": generation });
+        for (kind, data) in [
+            (EventType::Release, &release_event),
+            (EventType::Phase, &phase_event),
+        ] {
+            events::insert(&mut tx, org, app, kind, data, now_ms)
+                .await?
+                .ok_or_else(|| StoreError::not_found(format!("app {org}/{app}")))?;
+        }
+        tx.commit().await?;
+
+        let generation = to_u64("app generation", generation)?;
+        Ok(DeployRecord {
+            generation,
+            release: to_u64("release version", version)?,
+            created: generation == 1,
+        })
+    }
+
+    /// One app with its hostnames.
+    pub async fn get_app(&self, org: &str, app: &str) -> Result<Option<AppRecord>> {
+        let rows = sqlx::query(app_query!("a.org = $1 AND a.name = $2"))
+            .bind(org)
+            .bind(app)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(group(&rows)?.into_values().next())
+    }
+
+    /// The org's apps, by name.
+    pub async fn list_apps(&self, org: &str) -> Result<Vec<AppRecord>> {
+        let rows = sqlx::query(app_query!("a.org = $1"))
+            .bind(org)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(group(&rows)?.into_values().collect())
+    }
+
+    /// Removes the app with its releases, events and hostnames, in one transaction.
+    /// `None` when there was no such app.
+    pub async fn delete_app(&self, org: &str, app: &str) -> Result<Option<DeletedApp>> {
+        let mut tx = self.begin_write().await?;
+        let freed =
+            sqlx::query("DELETE FROM domains WHERE org = $1 AND app = $2 RETURNING hostname")
+                .bind(org)
+                .bind(app)
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query("DELETE FROM events WHERE org = $1 AND app = $2")
+            .bind(org)
+            .bind(app)
+            .execute(&mut *tx)
+            .await?;
+        let releases = sqlx::query("DELETE FROM releases WHERE org = $1 AND app = $2")
+            .bind(org)
+            .bind(app)
+            .execute(&mut *tx)
+            .await?;
+        let apps = sqlx::query("DELETE FROM apps WHERE org = $1 AND name = $2")
+            .bind(org)
+            .bind(app)
+            .execute(&mut *tx)
+            .await?;
+        if apps.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        tx.commit().await?;
+        let mut hostnames = freed
+            .iter()
+            .map(|r| r.try_get::<String, _>("hostname"))
+            .collect::<Result<Vec<_>, _>>()?;
+        hostnames.sort();
+        Ok(Some(DeletedApp {
+            releases_removed: releases.rows_affected(),
+            hostnames,
+        }))
+    }
+}
+
+/// A foreign-key failure on the app insert means the org does not exist.
+fn missing_org(err: sqlx::Error, org: &str) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.kind() == ErrorKind::ForeignKeyViolation => {
+            StoreError::not_found(format!("org {org}"))
+        }
+        _ => StoreError::Database(err),
+    }
+}
+
+/// Folds app ⋈ domains rows into records keyed (and so ordered bytewise) by app name.
+fn group(rows: &[AnyRow]) -> Result<BTreeMap<String, AppRecord>> {
+    let mut apps: BTreeMap<String, AppRecord> = BTreeMap::new();
+    for row in rows {
+        let name: String = row.try_get("name")?;
+        if !apps.contains_key(&name) {
+            apps.insert(name.clone(), app_from_row(row)?);
+        }
+        if let (Some(hostname), Some(app)) = (domains::from_joined_row(row)?, apps.get_mut(&name)) {
+            app.hostnames.push(hostname);
+        }
+    }
+    for app in apps.values_mut() {
+        domains::sort(&mut app.hostnames);
+    }
+    Ok(apps)
+}
+
+fn app_from_row(row: &AnyRow) -> Result<AppRecord> {
+    let spec: String = row.try_get("spec")?;
+    let phase: String = row.try_get("phase")?;
+    Ok(AppRecord {
+        org: row.try_get("org")?,
+        name: row.try_get("name")?,
+        generation: to_u64("app generation", row.try_get("generation")?)?,
+        spec: from_json("app spec", &spec)?,
+        active_release: to_opt_u64("active release", row.try_get("active_release")?)?,
+        target_release: to_opt_u64("target release", row.try_get("target_release")?)?,
+        phase: parse_enum("app phase", &phase, Phase::parse)?,
+        hostnames: Vec::new(),
+        created_at_ms: row.try_get("created_at")?,
+        updated_at_ms: row.try_get("updated_at")?,
+    })
+}
