@@ -1,1 +1,27 @@
-fn main() {}
+//! `satusky`: the control-plane binary. A thin main: parse flags, open the store, hand off to
+//! `satusky-server`. Each subcommand lives in its own module.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod config;
+mod serve;
+mod token;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Serve(args) => serve::run(args).await,
+        cli::Command::Migrate(args) => serve::migrate(args).await,
+        cli::Command::Token(cli::TokenCommand::Create(args)) => token::create(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,48 @@
-//! placeholder
+//! The Satusky control plane's HTTP surface: the `/v1` API, WebSocket event streams, bearer
+//! auth with org isolation, and the OpenAPI document generated from the handlers.
+//!
+//! It wires `satusky-core` (rules) to `satusky-store` (durable state). It must not know how a
+//! runtime works: later, runtimes plug in behind traits from `satusky-core`. Binaries call
+//! [`serve`] with a listener and a [`Settings`].
+#![forbid(unsafe_code)]
+
+mod auth;
+mod error;
+mod hub;
+mod report;
+mod routes;
+mod settings;
+mod state;
+
+use std::future::Future;
+
+use satusky_store::Store;
+use tokio::net::TcpListener;
+
+pub use error::ApiErrorResponse;
+pub use hub::EventHub;
+pub use settings::Settings;
+pub use state::AppState;
+
+/// The full router: API, health endpoints and `/v1/openapi.json`.
+pub fn router(state: AppState) -> axum::Router {
+    routes::router(state)
+}
+
+/// The OpenAPI document, as served at `/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes::openapi()
+}
+
+/// Serve the API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    store: Store,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = AppState::new(store, settings);
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

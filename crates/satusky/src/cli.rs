@@ -1,0 +1,74 @@
+//! Command-line flags of `satusky` (SPEC §1). Every flag has a `SATUSKY_*` env fallback.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "satusky",
+    version,
+    about = "The Satusky deployment control plane"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the control plane: HTTP API, WebSocket events, lifecycle engine.
+    Serve(ServeArgs),
+    /// Apply the store's migrations and exit.
+    Migrate(StoreArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// Where the state lives: a SQLite file in the state dir, or a PostgreSQL URL.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Folder for the SQLite store (`state.db`), `server.toml` and other local state.
+    #[arg(long, env = "SATUSKY_STATE_DIR", default_value = "./.satusky")]
+    pub state_dir: PathBuf,
+    /// Use this database instead of the state dir's SQLite file (`postgres://…` or `sqlite://…`).
+    #[arg(long, env = "SATUSKY_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address of the HTTP API.
+    #[arg(long, env = "SATUSKY_LISTEN", default_value = "127.0.0.1:7070")]
+    pub listen: SocketAddr,
+    /// The platform DNS zone; apps get `APP-ORG.ZONE` (overrides `server.toml`).
+    #[arg(long, env = "SATUSKY_DNS_ZONE")]
+    pub dns_zone: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for an org (the org is created if it does not exist); prints the token.
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Member,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The org the token acts for.
+    #[arg(long)]
+    pub org: String,
+    #[arg(long, value_enum, default_value = "admin")]
+    pub role: RoleArg,
+}

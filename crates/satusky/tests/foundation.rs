@@ -1,0 +1,460 @@
+//! End to end on loopback: the real `satusky serve` on a temp SQLite store and the real
+//! `1ctl`, as a user drives them (issue "Foundation").
+
+mod common;
+
+use common::*;
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+#[test]
+fn serve_creates_store_and_token_create_works_while_serving() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = state.path().join("fresh");
+    let server = Server::start(&dir);
+    assert!(
+        dir.join("state.db").exists(),
+        "SQLite store created in the state dir"
+    );
+    // A second process writes a token into the same store while serve runs.
+    let token = create_token(&dir, "acme");
+    assert!(token.starts_with("sky_"));
+    let home = tempfile::tempdir().unwrap();
+    let out = onectl(
+        state.path(),
+        home.path(),
+        &server.url(),
+        &token,
+        &["auth", "status", "-o", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["org"], "acme");
+}
+
+#[test]
+fn deploy_twice_records_generations_and_releases() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(state.path());
+    let token = create_token(state.path(), "acme");
+    let work = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write_app(work.path(), "my-api");
+
+    let first = onectl(
+        work.path(),
+        home.path(),
+        &server.url(),
+        &token,
+        &["deploy", "--image", "nginx:1.27", "--no-wait"],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let text = stdout(&first) + &stderr(&first);
+    assert!(
+        text.contains("my-api") && text.contains("v1"),
+        "prints app and release: {text}"
+    );
+
+    let second = onectl(
+        work.path(),
+        home.path(),
+        &server.url(),
+        &token,
+        &["deploy", "--image", "nginx:1.27", "--no-wait", "-o", "json"],
+    );
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    let report = json(&second);
+    assert_eq!(report["generation"], 2);
+    assert_eq!(report["target_release"], 2);
+    assert_eq!(report["exit_code"], 0);
+
+    let rel = onectl(
+        work.path(),
+        home.path(),
+        &server.url(),
+        &token,
+        &["-o", "json", "app", "releases"],
+    );
+    assert_eq!(rel.status.code(), Some(0), "{}", stderr(&rel));
+    let rel = json(&rel);
+    let versions: Vec<u64> = rel
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, vec![2, 1], "newest first");
+    for r in rel.as_array().unwrap() {
+        assert_eq!(r["status"], "pending");
+        assert_eq!(r["image"], "nginx:1.27");
+        assert_eq!(r["source"], "deploy");
+        assert!(r["created_at"].as_str().unwrap().ends_with('Z'));
+    }
+
+    let get = onectl(
+        work.path(),
+        home.path(),
+        &server.url(),
+        &token,
+        &["app", "get", "-o", "json"],
+    );
+    assert_eq!(get.status.code(), Some(0), "{}", stderr(&get));
+    let app = json(&get);
+    assert_eq!(app["name"], "my-api");
+    assert_eq!(app["org"], "acme");
+    assert_eq!(app["generation"], 2);
+    assert_eq!(app["spec"]["replicas"], 2);
+    assert_eq!(app["spec"]["memory"], "256Mi");
+    assert_eq!(app["spec"]["image"], "nginx:1.27");
+    assert_eq!(app["spec"]["checks"]["path"], "/healthz");
+    assert_eq!(app["spec"]["env"]["LOG_LEVEL"], "info");
+    assert_eq!(app["hostnames"][0], "my-api-acme.satusky.localhost");
+
+    let list = onectl(
+        work.path(),
+        home.path(),
+        &server.url(),
+        &token,
+        &["app", "list", "-o", "json"],
+    );
+    assert_eq!(list.status.code(), Some(0));
+    let list = json(&list);
+    assert_eq!(list[0]["name"], "my-api");
+    assert_eq!(list[0]["phase"], "accepted");
+}
+
+#[test]
+fn wrong_token_exits_3_and_stopped_server_exits_4() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(state.path());
+    create_token(state.path(), "acme");
+    let work = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write_app(work.path(), "my-api");
+    let bad = onectl(
+        work.path(),
+        home.path(),
+        &server.url(),
+        "sky_not_a_real_token",
+        &["deploy", "--image", "nginx:1.27", "--no-wait"],
+    );
+    assert_eq!(bad.status.code(), Some(3), "{}", stderr(&bad));
+    let msg = stderr(&bad);
+    assert_eq!(msg.trim().lines().count(), 1, "one line: {msg}");
+    assert!(
+        msg.contains("auth login") || msg.contains("SATUSKY_TOKEN"),
+        "says what to do: {msg}"
+    );
+
+    let url = server.url();
+    server.kill9();
+    let down = onectl(work.path(), home.path(), &url, "sky_x", &["app", "list"]);
+    assert_eq!(down.status.code(), Some(4), "{}", stderr(&down));
+    let msg = stderr(&down);
+    assert_eq!(msg.trim().lines().count(), 1, "one line: {msg}");
+    assert!(
+        msg.contains("satusky serve") || msg.contains("SATUSKY_API_URL"),
+        "says what to do: {msg}"
+    );
+}
+
+#[test]
+fn org_isolation_404_through_api_and_exit_5_through_cli() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(state.path());
+    let token_a = create_token(state.path(), "orga");
+    let token_b = create_token(state.path(), "orgb");
+    let work = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write_app(work.path(), "secret-app");
+    let out = onectl(
+        work.path(),
+        home.path(),
+        &server.url(),
+        &token_a,
+        &["deploy", "--image", "nginx:1.27", "--no-wait"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = http();
+        for path in ["", "/status", "/releases"] {
+            let r = c
+                .get(format!(
+                    "{}/v1/orgs/orga/apps/secret-app{path}",
+                    server.url()
+                ))
+                .bearer_auth(&token_b)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 404, "org B reading org A's app{path}");
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "not_found");
+            assert!(body["error"]["message"].is_string());
+        }
+        let r = c
+            .delete(format!("{}/v1/orgs/orga/apps/secret-app", server.url()))
+            .bearer_auth(&token_b)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404, "org B cannot delete org A's app");
+        // Org A still sees it.
+        let r = c
+            .get(format!("{}/v1/orgs/orga/apps/secret-app", server.url()))
+            .bearer_auth(&token_a)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    });
+
+    let out = onectl(
+        work.path(),
+        home.path(),
+        &server.url(),
+        &token_b,
+        &["--org", "orga", "app", "get", "secret-app"],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let out = onectl(
+        work.path(),
+        home.path(),
+        &server.url(),
+        &token_b,
+        &["app", "status", "secret-app", "--org", "orga"],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+}
+
+#[test]
+fn hostname_unique_across_orgs() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(state.path());
+    let token_a = create_token(state.path(), "orga");
+    let token_b = create_token(state.path(), "orgb");
+    let home = tempfile::tempdir().unwrap();
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    for (dir, name) in [(&a, "web"), (&b, "site")] {
+        write_app(dir.path(), name);
+        let mut t = std::fs::read_to_string(dir.path().join("satusky.toml")).unwrap();
+        t.push_str("\n[[domains]]\nhost = \"shop.example.com\"\n");
+        std::fs::write(dir.path().join("satusky.toml"), t).unwrap();
+    }
+    let ok = onectl(
+        a.path(),
+        home.path(),
+        &server.url(),
+        &token_a,
+        &["deploy", "--image", "nginx:1.27", "--no-wait"],
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    let taken = onectl(
+        b.path(),
+        home.path(),
+        &server.url(),
+        &token_b,
+        &["deploy", "--image", "nginx:1.27", "--no-wait"],
+    );
+    assert_eq!(taken.status.code(), Some(2), "{}", stderr(&taken));
+    assert!(stderr(&taken).contains("shop.example.com"));
+    // Nothing changed for org B: the app was not created.
+    let list = onectl(
+        b.path(),
+        home.path(),
+        &server.url(),
+        &token_b,
+        &["app", "list", "-o", "json"],
+    );
+    assert_eq!(json(&list), serde_json::json!([]));
+}
+
+#[test]
+fn events_replay_in_order_then_resume_after_n() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(state.path());
+    let token = create_token(state.path(), "acme");
+    let work = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write_app(work.path(), "streamer");
+    for _ in 0..3 {
+        let out = onectl(
+            work.path(),
+            home.path(),
+            &server.url(),
+            &token,
+            &["deploy", "--image", "nginx:1.27", "--no-wait"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = |after: u64| {
+            format!(
+                "ws://{}/v1/orgs/acme/apps/streamer/events?after={after}",
+                server.addr
+            )
+        };
+        let connect = |after: u64| {
+            let mut req = url(after).into_client_request().unwrap();
+            req.headers_mut().insert(
+                "authorization",
+                HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+            );
+            tokio_tungstenite::connect_async(req)
+        };
+        // Three deploys wrote two events each: release then phase.
+        let (mut ws, _) = connect(0).await.expect("connect");
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            seen.push(next(&mut ws).await);
+        }
+        let seqs: Vec<u64> = seen.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+        assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6]);
+        assert!(
+            seen.iter()
+                .all(|e| e["app"] == "streamer" && e["at"].is_string())
+        );
+        assert_eq!(seen[0]["type"], "release");
+        assert_eq!(seen[0]["data"]["version"], 1);
+        assert_eq!(seen[1]["type"], "phase");
+        assert_eq!(seen[5]["data"]["generation"], 3);
+
+        // Live follow: a new deploy arrives on the open stream.
+        let out = onectl(
+            work.path(),
+            home.path(),
+            &server.url(),
+            &token,
+            &["deploy", "--image", "nginx:1.27", "--no-wait"],
+        );
+        assert_eq!(out.status.code(), Some(0));
+        let live = next(&mut ws).await;
+        assert_eq!(live["seq"], 7);
+        assert_eq!(live["data"]["version"], 4);
+        drop(ws);
+
+        // Reconnect after 4: only 5..8.
+        let (mut ws, _) = connect(4).await.expect("reconnect");
+        let mut resumed = Vec::new();
+        for _ in 0..4 {
+            resumed.push(next(&mut ws).await["seq"].as_u64().unwrap());
+        }
+        assert_eq!(resumed, vec![5, 6, 7, 8]);
+        let extra = tokio::time::timeout(std::time::Duration::from_millis(1500), ws.next()).await;
+        assert!(extra.is_err(), "nothing beyond the last event: {extra:?}");
+    });
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn next(ws: &mut Ws) -> serde_json::Value {
+    let msg = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+        .await
+        .expect("an event within 5 s")
+        .expect("stream open")
+        .expect("frame");
+    serde_json::from_str::<serde_json::Value>(msg.to_text().unwrap()).unwrap()
+}
+
+#[test]
+fn sigkill_after_accepted_deploy_loses_nothing() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(state.path());
+    let token = create_token(state.path(), "acme");
+    let work = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write_app(work.path(), "durable");
+    let out = onectl(
+        work.path(),
+        home.path(),
+        &server.url(),
+        &token,
+        &["deploy", "--image", "nginx:1.27", "--no-wait"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Kill right after the 202.
+    server.kill9();
+
+    let server = Server::start(state.path());
+    let get = onectl(
+        work.path(),
+        home.path(),
+        &server.url(),
+        &token,
+        &["app", "get", "-o", "json"],
+    );
+    assert_eq!(get.status.code(), Some(0), "{}", stderr(&get));
+    let app = json(&get);
+    assert_eq!(app["generation"], 1);
+    assert_eq!(app["target_release"], 1);
+    let rel = onectl(
+        work.path(),
+        home.path(),
+        &server.url(),
+        &token,
+        &["app", "releases", "-o", "json"],
+    );
+    let rel = json(&rel);
+    assert_eq!(rel.as_array().unwrap().len(), 1);
+    assert_eq!(rel[0]["version"], 1);
+    assert_eq!(rel[0]["status"], "pending");
+}
+
+#[test]
+fn api_errors_use_the_error_body_and_openapi_is_served() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(state.path());
+    let token = create_token(state.path(), "acme");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = http();
+        let r = c.get(format!("{}/healthz", server.url())).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+
+        let r = c.get(format!("{}/v1/openapi.json", server.url())).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "served without auth");
+        let doc: serde_json::Value = r.json().await.unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        for p in ["/v1/whoami", "/v1/orgs/{org}/apps", "/v1/orgs/{org}/apps/{app}",
+                  "/v1/orgs/{org}/apps/{app}/status", "/v1/orgs/{org}/apps/{app}/releases",
+                  "/v1/orgs/{org}/apps/{app}/events"] {
+            assert!(doc["paths"][p].is_object(), "openapi has {p}");
+        }
+        assert!(doc["components"]["schemas"]["ReadinessReport"].is_object());
+
+        let r = c.get(format!("{}/v1/whoami", server.url())).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unauthenticated");
+
+        // An invalid spec over the API: 422 naming every bad field, nothing stored.
+        let spec = serde_json::json!({"spec": {
+            "name": "web", "port": 8080, "replicas": 1, "cpu": "lots", "memory": "12 apples",
+            "build": {"dockerfile": "Dockerfile", "context": "."},
+            "checks": {"path": "/", "expect": "2xx", "timeout_ms": 2000},
+            "deploy": {"strategy": "rolling", "max_surge": "25%", "max_unavailable": "0", "progress_deadline_seconds": 600}
+        }});
+        let r = c.put(format!("{}/v1/orgs/acme/apps/web", server.url()))
+            .bearer_auth(&token).json(&spec).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 422);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_input");
+        let fields: Vec<String> = body["error"]["details"]["fields"].as_array().unwrap()
+            .iter().map(|f| f["field"].as_str().unwrap().to_string()).collect();
+        assert!(fields.contains(&"app.cpu".to_string()) && fields.contains(&"app.memory".to_string()), "{fields:?}");
+
+        let r = c.put(format!("{}/v1/orgs/acme/apps/web", server.url()))
+            .bearer_auth(&token).body("{not json").header("content-type", "application/json")
+            .send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 400);
+
+        let r = c.get(format!("{}/v1/orgs/acme/apps/web", server.url()))
+            .bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 404, "the invalid deploys stored nothing");
+    });
+}

@@ -1,0 +1,103 @@
+//! Maps domain errors to the API's error body `{"error": {code, message, details}}` and a
+//! fitting status. Internal details are logged here, never returned to the client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use satusky_store::StoreError;
+use satusky_types::{ApiError, ErrorCode};
+
+/// An error on its way out of a handler.
+#[derive(Debug)]
+pub struct ApiErrorResponse {
+    pub status: StatusCode,
+    pub body: ApiError,
+}
+
+impl ApiErrorResponse {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiErrorResponse {
+            status,
+            body: ApiError::new(code, message),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidInput,
+            message,
+        )
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidInput, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+            message,
+        )
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "internal error; the server log has the details",
+        )
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.body = self.body.with_details(details);
+        self
+    }
+}
+
+impl IntoResponse for ApiErrorResponse {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiErrorResponse {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound { what } => ApiErrorResponse::not_found(format!("{what} not found")),
+            StoreError::HostnameTaken {
+                hostname,
+                owner_org: _,
+                owner_app: _,
+            } => ApiErrorResponse::new(
+                StatusCode::CONFLICT,
+                ErrorCode::Conflict,
+                format!(
+                    "hostname {hostname} is already used by another app; hostnames are unique across all orgs — remove it from [[domains]] or pick another"
+                ),
+            )
+            .with_details(serde_json::json!({ "hostname": hostname })),
+            other => {
+                tracing::error!(error = %error_chain(&other), "store error");
+                ApiErrorResponse::internal()
+            }
+        }
+    }
+}
+
+/// The error and all its sources, for logs.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,214 @@
+//! Apps: upsert (deploy), list, get, destroy, readiness status and release history.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use satusky_core::time::{now_ms, rfc3339_ms};
+use satusky_core::{hostnames, names, validate};
+use satusky_store::AppRecord;
+use satusky_types::{
+    ApiError, AppDeleted, AppDetail, AppSummary, DeployAccepted, HostnameKind, PutAppRequest,
+    ReadinessReport, ReleaseInfo, ReleaseStatus,
+};
+
+use super::extract::{ApiJson, ApiPath};
+use crate::auth::Caller;
+use crate::error::ApiErrorResponse;
+use crate::report::report_for;
+use crate::state::AppState;
+
+/// Upsert the desired spec: a new generation and a pending release, recorded durably before
+/// the answer is sent.
+#[utoipa::path(put, path = "/v1/orgs/{org}/apps/{app}", tag = "apps",
+    params(("org" = String, Path, description = "org name"), ("app" = String, Path, description = "app name")),
+    request_body = PutAppRequest,
+    responses(
+        (status = 202, description = "accepted: a new generation and a pending release", body = DeployAccepted),
+        (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError),
+        (status = 409, description = "a hostname is used by another app", body = ApiError),
+        (status = 422, description = "the spec is invalid; `details` lists every field", body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn put_app(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((org, app)): ApiPath<(String, String)>,
+    ApiJson(req): ApiJson<PutAppRequest>,
+) -> Result<(StatusCode, Json<DeployAccepted>), ApiErrorResponse> {
+    caller.check_org(&org)?;
+    names::validate_app_name(&app).map_err(ApiErrorResponse::invalid)?;
+    if req.spec.name != app {
+        return Err(ApiErrorResponse::invalid(format!(
+            "spec.name \"{}\" does not match the app in the path \"{app}\"",
+            req.spec.name
+        )));
+    }
+    let validated = validate::validate_spec(req.spec).map_err(|errs| {
+        let details: Vec<_> = errs
+            .0
+            .iter()
+            .map(|e| serde_json::json!({"field": e.field, "message": e.message}))
+            .collect();
+        ApiErrorResponse::invalid(format!("the app spec is invalid: {errs}"))
+            .with_details(serde_json::json!({ "fields": details }))
+    })?;
+    let spec = validated.into_spec();
+    let zone = &state.settings.dns_zone;
+    let suffix = format!(".{zone}");
+    for (i, d) in spec.domains.iter().enumerate() {
+        if d.host == *zone || d.host.ends_with(&suffix) {
+            return Err(ApiErrorResponse::invalid(format!(
+                "domains[{i}].host: {} is inside the platform zone {zone}; the platform assigns those names (this app gets {}) — use a domain you own",
+                d.host,
+                hostnames::generated_hostname(&app, &org, zone)
+            )));
+        }
+    }
+    let hosts = hostnames::hostnames(&org, zone, &spec);
+    let rec = state
+        .store
+        .record_deploy(&org, &spec, &hosts, "deploy", now_ms())
+        .await?;
+    state.hub.notify(&org, &app);
+    tracing::info!(%org, %app, generation = rec.generation, release = rec.release, "deploy accepted");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(DeployAccepted {
+            app,
+            org,
+            generation: rec.generation,
+            release: rec.release,
+            status: ReleaseStatus::Pending,
+            created: rec.created,
+            hostnames: hosts,
+        }),
+    ))
+}
+
+/// The org's apps, by name.
+#[utoipa::path(get, path = "/v1/orgs/{org}/apps", tag = "apps",
+    params(("org" = String, Path, description = "org name")),
+    responses((status = 200, body = Vec<AppSummary>), (status = 401, body = ApiError), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn list_apps(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(org): ApiPath<String>,
+) -> Result<Json<Vec<AppSummary>>, ApiErrorResponse> {
+    caller.check_org(&org)?;
+    let apps = state.store.list_apps(&org).await?;
+    Ok(Json(
+        apps.iter()
+            .map(|a| AppSummary {
+                name: a.name.clone(),
+                org: a.org.clone(),
+                generation: a.generation,
+                active_release: a.active_release,
+                phase: a.phase,
+                hostnames: hostname_list(a),
+            })
+            .collect(),
+    ))
+}
+
+/// One app: its stored spec, generation and releases in force.
+#[utoipa::path(get, path = "/v1/orgs/{org}/apps/{app}", tag = "apps",
+    params(("org" = String, Path, description = "org name"), ("app" = String, Path, description = "app name")),
+    responses((status = 200, body = AppDetail), (status = 401, body = ApiError), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn get_app(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((org, app)): ApiPath<(String, String)>,
+) -> Result<Json<AppDetail>, ApiErrorResponse> {
+    let a = load_app(&state, &caller, &org, &app).await?;
+    let hostnames = hostname_list(&a);
+    Ok(Json(AppDetail {
+        name: a.name,
+        org: a.org,
+        generation: a.generation,
+        spec: a.spec,
+        active_release: a.active_release,
+        target_release: a.target_release,
+        hostnames,
+        created_at: rfc3339_ms(a.created_at_ms),
+        updated_at: rfc3339_ms(a.updated_at_ms),
+    }))
+}
+
+/// Destroy an app: its releases, events and hostnames go with it.
+#[utoipa::path(delete, path = "/v1/orgs/{org}/apps/{app}", tag = "apps",
+    params(("org" = String, Path, description = "org name"), ("app" = String, Path, description = "app name")),
+    responses((status = 200, body = AppDeleted), (status = 401, body = ApiError), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn delete_app(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((org, app)): ApiPath<(String, String)>,
+) -> Result<Json<AppDeleted>, ApiErrorResponse> {
+    caller.check_org(&org)?;
+    let deleted = state
+        .store
+        .delete_app(&org, &app)
+        .await?
+        .ok_or_else(|| app_not_found(&org, &app))?;
+    state.hub.notify(&org, &app);
+    Ok(Json(AppDeleted {
+        app,
+        org,
+        releases_removed: deleted.releases_removed,
+        hostnames_released: deleted.hostnames,
+    }))
+}
+
+/// The readiness report of SPEC §4.
+#[utoipa::path(get, path = "/v1/orgs/{org}/apps/{app}/status", tag = "apps",
+    params(("org" = String, Path, description = "org name"), ("app" = String, Path, description = "app name")),
+    responses((status = 200, body = ReadinessReport), (status = 401, body = ApiError), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn app_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((org, app)): ApiPath<(String, String)>,
+) -> Result<Json<ReadinessReport>, ApiErrorResponse> {
+    let a = load_app(&state, &caller, &org, &app).await?;
+    Ok(Json(report_for(&a)))
+}
+
+/// Release history, newest first.
+#[utoipa::path(get, path = "/v1/orgs/{org}/apps/{app}/releases", tag = "apps",
+    params(("org" = String, Path, description = "org name"), ("app" = String, Path, description = "app name")),
+    responses((status = 200, body = Vec<ReleaseInfo>), (status = 401, body = ApiError), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn list_releases(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((org, app)): ApiPath<(String, String)>,
+) -> Result<Json<Vec<ReleaseInfo>>, ApiErrorResponse> {
+    load_app(&state, &caller, &org, &app).await?;
+    let releases = state.store.list_releases(&org, &app).await?;
+    Ok(Json(releases.iter().map(|r| r.info()).collect()))
+}
+
+pub(crate) async fn load_app(
+    state: &AppState,
+    caller: &Caller,
+    org: &str,
+    app: &str,
+) -> Result<AppRecord, ApiErrorResponse> {
+    caller.check_org(org)?;
+    state
+        .store
+        .get_app(org, app)
+        .await?
+        .ok_or_else(|| app_not_found(org, app))
+}
+
+fn app_not_found(org: &str, app: &str) -> ApiErrorResponse {
+    ApiErrorResponse::not_found(format!("app \"{app}\" not found in org \"{org}\""))
+}
+
+fn hostname_list(a: &AppRecord) -> Vec<String> {
+    let mut v: Vec<_> = a.hostnames.iter().collect();
+    v.sort_by_key(|h| h.kind != HostnameKind::Generated);
+    v.into_iter().map(|h| h.hostname.clone()).collect()
+}

@@ -1,0 +1,71 @@
+//! Extractors whose rejections use the API's error body instead of axum's plain text.
+
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use satusky_types::ErrorCode;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiErrorResponse;
+
+/// `Json<T>` with errors that name what is wrong in the body.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiErrorResponse;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::JsonDataError(e)) => Err(ApiErrorResponse::invalid(format!(
+                "the request body does not match the schema: {}",
+                e.body_text()
+            ))),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiErrorResponse::bad_request(format!(
+                "the request body is not valid JSON: {}",
+                e.body_text()
+            ))),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiErrorResponse::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::InvalidInput,
+                "send the body with `Content-Type: application/json`",
+            )),
+            Err(other) => {
+                let status = other.status();
+                let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    ErrorCode::PayloadTooLarge
+                } else {
+                    ErrorCode::InvalidInput
+                };
+                Err(ApiErrorResponse::new(status, code, other.body_text()))
+            }
+        }
+    }
+}
+
+/// `Path<T>` with errors in the API's body.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiErrorResponse;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(e @ PathRejection::FailedToDeserializePathParams(_)) => {
+                Err(ApiErrorResponse::bad_request(e.body_text()))
+            }
+            Err(e) => Err(ApiErrorResponse::internal()
+                .with_details(serde_json::json!({"path": e.body_text()}))),
+        }
+    }
+}

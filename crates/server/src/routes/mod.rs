@@ -1,0 +1,70 @@
+//! The route table and the OpenAPI document, both built from the annotated handlers so the
+//! document cannot drift from what is served.
+
+mod apps;
+mod events;
+mod extract;
+mod meta;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+/// The largest JSON body the API reads (an app spec is a few KiB).
+const MAX_JSON_BODY: usize = 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Satusky API", description = "Deploy control plane: desired state, releases, readiness and events."),
+    modifiers(&BearerAuth),
+    tags((name = "apps", description = "Apps, releases and readiness"), (name = "meta", description = "Identity and health"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(meta::whoami))
+        .routes(routes!(apps::list_apps))
+        .routes(routes!(apps::put_app, apps::get_app, apps::delete_app))
+        .routes(routes!(apps::app_status))
+        .routes(routes!(apps::list_releases))
+        .routes(routes!(events::events))
+}
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().into_openapi()
+}
+
+pub fn router(state: AppState) -> axum::Router {
+    let (api, doc) = api_router().split_for_parts();
+    let doc = std::sync::Arc::new(doc);
+    api.route(
+        "/v1/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    )
+    .route("/healthz", get(meta::healthz))
+    .route("/readyz", get(meta::readyz))
+    .fallback(meta::not_found)
+    .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+    .with_state(state)
+}

@@ -1,0 +1,19 @@
+//! Server settings that change what the API computes (the platform DNS zone for generated
+//! hostnames, …). Binaries fill them from flags, `SATUSKY_*` env vars and `server.toml`.
+
+use satusky_core::hostnames::DEFAULT_ZONE;
+
+/// Tunables of the API layer.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The platform DNS zone: apps get `APP-ORG.ZONE`.
+    pub dns_zone: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            dns_zone: DEFAULT_ZONE.to_string(),
+        }
+    }
+}
