@@ -4,4 +4,19 @@
 //! here and the server wires them together.
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod expect;
+pub mod hostnames;
+pub mod names;
+pub mod quantity;
 pub mod time;
+pub mod validate;
+
+pub use config::{
+    ConfigError, Diagnostic, LoadedConfig, Overrides, config_file_name, init_template, load,
+    parse_str, validate_config_name,
+};
+pub use expect::ExpectedStatus;
+pub use hostnames::{DEFAULT_ZONE, generated_hostname, hostnames};
+pub use names::{validate_app_name, validate_hostname, validate_org_name};
+pub use validate::{FieldError, ValidatedApp, ValidationErrors, validate_spec};

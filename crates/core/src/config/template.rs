@@ -1,0 +1,130 @@
+//! The commented `satusky.toml` that `1ctl init` writes: every section shown, required and
+//! defaulted settings active, optional ones commented out.
+//!
+//! Convention: `# ` starts prose; `#` directly followed by a setting or a header is an optional
+//! setting — deleting that one `#` enables it, and enabling all of them still gives a valid app.
+
+/// The template, with `app_name` filled in (the caller validates it first).
+pub fn init_template(app_name: &str) -> String {
+    TEMPLATE.replace("{NAME}", &toml_string(app_name))
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+const TEMPLATE: &str = r#"# satusky.toml — how Satusky builds, runs and exposes this app. `1ctl deploy` reads it;
+# its flags override these values. Settings written `#key = …` are optional: delete the `#`.
+# Secrets never go here: use `1ctl secret set KEY=VALUE`.
+
+[app]
+name = {NAME}
+port = 8080             # the container port; the local runtime sets $PORT per replica instead
+replicas = 1
+cpu = "100m"            # CPU request: 1000m is one core
+memory = "128Mi"        # memory request, also the limit unless memory_limit is set
+#cpu_limit = "500m"
+#memory_limit = "256Mi"
+#image = "ghcr.io/acme/api:1.4"   # a prebuilt image: skips the build
+#command = ["./server"]           # required by the local runtime; listen on $PORT
+#zone = "dev-1"                   # which cluster (zone) runs the app
+
+[build]
+dockerfile = "Dockerfile"   # Kubernetes runtime (Kaniko), relative to the context
+context = "."               # relative to the folder of this file
+#command = "cargo build --release"   # the local runtime's build step
+
+[checks]                # the readiness probe, and the path the HTTP check requests
+path = "/"
+expect = "2xx"          # or "2xx,3xx", or exact codes such as "200,204"
+timeout = "2s"
+
+[deploy]
+strategy = "rolling"        # or "recreate"
+max_surge = "25%"
+max_unavailable = "0"
+progress_deadline = "10m"   # the workload fails (exit 11) if not ready by then
+
+[env]                   # plain settings for the app
+#LOG_LEVEL = "info"
+
+# Custom domains, one [[domains]] table each; redirect_to makes it a redirect host.
+#[[domains]]
+#host = "api.example.com"
+#[[domains]]
+#host = "www.example.com"
+#redirect_to = "https://api.example.com"
+
+# A persistent volume.
+#[volume]
+#size = "1Gi"
+#mount = "/data"
+#storage_class = "standard"
+
+# Horizontal autoscaling between min and max replicas; targets are percentages.
+#[hpa]
+#min = 2
+#max = 5
+#cpu_target = 70
+#memory_target = 80
+
+# Vertical autoscaling: mode = "Off" (recommend only), "Initial" or "Auto".
+#[vpa]
+#mode = "Off"
+#min_cpu = "100m"
+#max_cpu = "2"
+#min_memory = "128Mi"
+#max_memory = "1Gi"
+
+# A disruption budget: set min_available or max_unavailable (a count or a percentage).
+#[pdb]
+#min_available = "1"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use satusky_types::AppSpec;
+
+    use super::init_template;
+    use crate::config::{Overrides, parse_str};
+
+    fn parse(text: &str) -> AppSpec {
+        parse_str(text, Path::new("satusky.toml"), &Overrides::default())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_spec()
+    }
+
+    #[test]
+    fn the_template_parses_as_written_and_fully_uncommented() {
+        let spec = parse(&init_template("my-app"));
+        assert_eq!(spec, parse("[app]\nname = \"my-app\"\n"));
+        let uncommented: String = init_template("my-app")
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest) if !rest.starts_with(' ') && !rest.is_empty() => format!("{rest}\n"),
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        let full = parse(&uncommented);
+        assert!(
+            full.volume.is_some() && full.hpa.is_some() && full.vpa.is_some() && full.pdb.is_some()
+        );
+        assert_eq!((full.domains.len(), full.env.len()), (2, 1));
+        assert!(full.image.is_some() && full.command.is_some() && full.build.command.is_some());
+        assert!(init_template("a\"b").contains("name = \"a\\\"b\""));
+    }
+}

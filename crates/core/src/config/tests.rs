@@ -1,0 +1,439 @@
+//! Tests of reading `satusky.toml`: positions, field paths, defaults, types and flags.
+
+use satusky_types::{AppSpec, Strategy, VpaMode};
+
+use super::*;
+
+fn parse_with(text: &str, overrides: &Overrides) -> Result<AppSpec, ConfigError> {
+    parse_str(text, Path::new("satusky.toml"), overrides).map(ValidatedApp::into_spec)
+}
+
+fn parse(text: &str) -> Result<AppSpec, ConfigError> {
+    parse_with(text, &Overrides::default())
+}
+
+/// `(line, column, field)` of every diagnostic.
+fn positions(text: &str) -> Vec<(usize, usize, String)> {
+    let err = parse(text).expect_err("the config should be rejected");
+    err.diagnostics
+        .iter()
+        .map(|d| (d.line, d.column, d.field.clone()))
+        .collect()
+}
+
+fn one(line: usize, column: usize, field: &str) -> Vec<(usize, usize, String)> {
+    vec![(line, column, field.to_owned())]
+}
+
+fn message(text: &str) -> String {
+    parse(text)
+        .expect_err("the config should be rejected")
+        .to_string()
+}
+
+const MINIMAL: &str = "[app]\nname = \"my-api\"\n";
+
+#[test]
+fn bad_memory_points_at_the_value() {
+    let text = "[app]\nname = \"my-api\"\nmemory = \"12 apples\"\n";
+    assert_eq!(positions(text), one(3, 10, "app.memory"));
+    assert_eq!(
+        message(text),
+        "satusky.toml:3:10: app.memory: \"12 apples\" is not a memory quantity: use a number \
+         with an optional unit, e.g. 256Mi, 1Gi, 512M"
+    );
+}
+
+#[test]
+fn unknown_key_points_at_the_key_and_suggests() {
+    let text = "[app]\nnmae = \"x\"\n";
+    assert_eq!(
+        positions(text),
+        [(1, 1, "app.name".to_owned()), (2, 1, "app.nmae".to_owned())]
+    );
+    let text = format!("{MINIMAL}[checks]\n  pth = \"/\"\n");
+    assert_eq!(positions(&text), one(4, 3, "checks.pth"));
+    assert!(message(&text).contains("unknown key \"pth\" in [checks]: did you mean \"path\"?"));
+    let text = format!("{MINIMAL}[hpa]\nmax = 3\nwhatever = 1\n");
+    assert!(message(&text).contains("expected one of min, max, cpu_target, memory_target"));
+}
+
+#[test]
+fn unknown_section_points_at_its_name() {
+    let text = format!("{MINIMAL}\n[dploy]\nstrategy = \"rolling\"\n");
+    assert_eq!(positions(&text), one(4, 2, "dploy"));
+    assert!(message(&text).contains("unknown section [dploy]: did you mean [deploy]?"));
+    let text = format!("{MINIMAL}[zzz]\n");
+    assert!(message(&text).contains("expected one of [app], [build]"));
+    let text = format!("replicas = 2\n{MINIMAL}");
+    assert_eq!(positions(&text), one(1, 1, "replicas"));
+    assert!(message(&text).contains("outside any section: move it under [app]"));
+}
+
+#[test]
+fn bad_name_points_at_the_value() {
+    let text = "[app]\nname = \"My_App\"\n";
+    assert_eq!(positions(text), one(2, 8, "app.name"));
+    assert!(message(text).contains("\"My_App\" is not a valid app name"));
+}
+
+#[test]
+fn missing_name_points_at_the_app_header_or_the_start() {
+    assert_eq!(positions("\n[app]\nport = 80\n"), one(2, 1, "app.name"));
+    assert_eq!(
+        positions("[build]\ncontext = \".\"\n"),
+        one(1, 1, "app.name")
+    );
+    assert!(message("").contains("missing: add name = \"my-app\" under [app]"));
+    let named = Overrides {
+        name: Some("from-flag".into()),
+        ..Overrides::default()
+    };
+    assert_eq!(parse_with("", &named).unwrap().name, "from-flag");
+}
+
+#[test]
+fn syntax_errors_have_positions() {
+    let err = parse("[app]\nname = \"x\"\nport = \n").unwrap_err();
+    let d = &err.diagnostics[0];
+    assert_eq!((d.line, d.field.as_str()), (3, ""));
+    assert!(d.column >= 7, "{d}");
+    assert!(err.to_string().starts_with("satusky.toml:3:"), "{err}");
+    assert!(err.to_string().contains("invalid TOML"), "{err}");
+    let err = parse("[app]\nname = \"x\"\nname = \"y\"\n").unwrap_err();
+    assert_eq!(err.diagnostics[0].line, 3, "{err}");
+}
+
+#[test]
+fn defaults_fill_in() {
+    let spec = parse(MINIMAL).unwrap();
+    assert_eq!((spec.port, spec.replicas), (8080, 1));
+    assert_eq!((spec.cpu.as_str(), spec.memory.as_str()), ("100m", "128Mi"));
+    assert_eq!(
+        (spec.cpu_limit, spec.memory_limit, spec.image),
+        (None, None, None)
+    );
+    assert_eq!((spec.command, spec.zone), (None, None));
+    assert_eq!(
+        (spec.build.dockerfile.as_str(), spec.build.context.as_str()),
+        ("Dockerfile", ".")
+    );
+    assert_eq!(spec.build.command, None);
+    assert_eq!(
+        (spec.checks.path.as_str(), spec.checks.expect.as_str()),
+        ("/", "2xx")
+    );
+    assert_eq!(spec.checks.timeout_ms, 2000);
+    assert_eq!(spec.deploy.strategy, Strategy::Rolling);
+    assert_eq!(
+        (
+            spec.deploy.max_surge.as_str(),
+            spec.deploy.max_unavailable.as_str()
+        ),
+        ("25%", "0")
+    );
+    assert_eq!(spec.deploy.progress_deadline_seconds, 600);
+    assert!(spec.env.is_empty() && spec.domains.is_empty());
+    assert_eq!(
+        (spec.volume, spec.hpa, spec.vpa, spec.pdb),
+        (None, None, None, None)
+    );
+    let defaults = parse("[app]\nname = \"a\"\n[hpa]\nmax = 3\n").unwrap();
+    assert_eq!(defaults.hpa.map(|h| (h.min, h.max)), Some((1, 3)));
+}
+
+#[test]
+fn types_are_checked_with_positions() {
+    let cases = [
+        (
+            "[app]\nname = \"a\"\nport = \"8080\"\n",
+            3,
+            8,
+            "app.port",
+            "expected a whole number, found a string",
+        ),
+        (
+            "[app]\nname = \"a\"\nport = 70000\n",
+            3,
+            8,
+            "app.port",
+            "70000 is out of range: use a port from 1 to 65535",
+        ),
+        (
+            "[app]\nname = \"a\"\nreplicas = -1\n",
+            3,
+            12,
+            "app.replicas",
+            "-1 is out of range",
+        ),
+        (
+            "[app]\nname = \"a\"\ncommand = \"./server\"\n",
+            3,
+            11,
+            "app.command",
+            "expected an array of strings",
+        ),
+        (
+            "[app]\nname = \"a\"\ncommand = [\"a\", 1]\n",
+            3,
+            11,
+            "app.command",
+            "array of strings",
+        ),
+        (
+            "[app]\nname = 5\n",
+            2,
+            8,
+            "app.name",
+            "expected a string, found an integer",
+        ),
+        (
+            "[app]\nname = \"a\"\nmemory = true\n",
+            3,
+            10,
+            "app.memory",
+            "quantity string",
+        ),
+        (
+            "[app]\nname = \"a\"\n[env]\nX = 1.5\n",
+            4,
+            5,
+            "env.X",
+            "expected a string, found a float",
+        ),
+        (
+            "[app]\nname = \"a\"\n[env]\nX = [1]\n",
+            4,
+            5,
+            "env.X",
+            "(integers and booleans are also accepted)",
+        ),
+        (
+            "[app]\nname = \"a\"\n[checks]\ntimeout = 2\n",
+            4,
+            11,
+            "checks.timeout",
+            "with a unit",
+        ),
+        (
+            "[app]\nname = \"a\"\n[checks]\ntimeout = \"2\"\n",
+            4,
+            11,
+            "checks.timeout",
+            "is not a duration",
+        ),
+        (
+            "[app]\nname = \"a\"\n[checks]\ntimeout = \"500us\"\n",
+            4,
+            11,
+            "checks.timeout",
+            "whole milliseconds",
+        ),
+        (
+            "[app]\nname = \"a\"\n[deploy]\nstrategy = \"blue\"\n",
+            4,
+            12,
+            "deploy.strategy",
+            "use \"rolling\" or \"recreate\"",
+        ),
+        (
+            "[app]\nname = \"a\"\n[deploy]\nmax_surge = 1.5\n",
+            4,
+            13,
+            "deploy.max_surge",
+            "integer or a percentage",
+        ),
+        (
+            "[app]\nname = \"a\"\n[vpa]\nmode = \"sometimes\"\n",
+            4,
+            8,
+            "vpa.mode",
+            "is not a VPA mode",
+        ),
+        ("app = 5\n", 1, 7, "app", "must be a section"),
+        (
+            "[app]\nname = \"a\"\n[domains]\nhost = \"a.b\"\n",
+            3,
+            1,
+            "domains",
+            "[[domains]]",
+        ),
+        (
+            "[app]\nname = \"a\"\n[[domains]]\nhost = \"a.b\"\nredirect = \"https://c.d\"\n",
+            5,
+            1,
+            "domains[0].redirect",
+            "unknown key \"redirect\" in [[domains]]: did you mean \"redirect_to\"?",
+        ),
+        (
+            "[app]\nname = \"a\"\n[hpa]\nmax = \"5\"\n",
+            4,
+            7,
+            "hpa.max",
+            "whole number",
+        ),
+    ];
+    for (text, line, column, field, part) in cases {
+        assert_eq!(positions(text), one(line, column, field), "{text}");
+        assert!(message(text).contains(part), "{text}: {}", message(text));
+    }
+}
+
+#[test]
+fn lenient_value_types() {
+    let text = "[app]\nname = \"a\"\ncpu = 2\ncpu_limit = 2.5\nport = 0x1F90\n\
+                [deploy]\nmax_surge = 1\n[env]\nN = 3\nB = true\n[pdb]\nmax_unavailable = 1\n\
+                [vpa]\nmode = \"auto\"\n";
+    let spec = parse(text).unwrap();
+    assert_eq!(
+        (spec.cpu.as_str(), spec.cpu_limit.as_deref(), spec.port),
+        ("2", Some("2.5"), 8080)
+    );
+    assert_eq!(spec.deploy.max_surge, "1");
+    assert_eq!(
+        (spec.env["N"].as_str(), spec.env["B"].as_str()),
+        ("3", "true")
+    );
+    assert_eq!(
+        spec.pdb.and_then(|p| p.max_unavailable).as_deref(),
+        Some("1")
+    );
+    assert_eq!(spec.vpa.map(|v| v.mode), Some(VpaMode::Auto));
+}
+
+#[test]
+fn required_keys_of_optional_sections() {
+    let cases = [
+        (
+            "[volume]\nmount = \"/data\"\n",
+            3,
+            "volume.size",
+            "missing: add size = \"1Gi\" under [volume]",
+        ),
+        (
+            "[volume]\nsize = \"1Gi\"\n",
+            3,
+            "volume.mount",
+            "add mount = \"/data\"",
+        ),
+        ("[hpa]\nmin = 2\n", 3, "hpa.max", "add max = 5 under [hpa]"),
+        (
+            "[vpa]\nmin_cpu = \"1\"\n",
+            3,
+            "vpa.mode",
+            "add mode = \"Off\"",
+        ),
+        (
+            "[[domains]]\nredirect_to = \"https://a.b\"\n",
+            3,
+            "domains[0].host",
+            "under [[domains]]",
+        ),
+    ];
+    for (section, line, field, part) in cases {
+        let text = format!("{MINIMAL}{section}");
+        assert_eq!(positions(&text), one(line, 1, field), "{text}");
+        assert!(message(&text).contains(part), "{}", message(&text));
+    }
+}
+
+#[test]
+fn rule_errors_map_to_their_spans() {
+    let text = format!(
+        "{MINIMAL}[[domains]]\nhost = \"a.example.com\"\n[[domains]]\nhost = \"a.example.com\"\n\
+         [env]\nPORT = \"1\"\n[pdb]\nmin_available = 1\nmax_unavailable = 1\n"
+    );
+    assert_eq!(
+        positions(&text),
+        [
+            (6, 8, "domains[1].host".to_owned()),
+            (8, 1, "env.PORT".to_owned()),
+            (9, 1, "pdb".to_owned()),
+        ]
+    );
+    // A rule about a field the file does not set points at its section.
+    let text = format!("{MINIMAL}\n[deploy]\nmax_surge = \"0\"\n");
+    assert_eq!(positions(&text), one(4, 1, "deploy.max_unavailable"));
+    // Columns count characters, not bytes.
+    let text = format!("env = {{ \"ÉÉ\" = \"x\", PORT = \"1\" }}\n{MINIMAL}");
+    assert_eq!(
+        positions(&text),
+        [(1, 9, "env.ÉÉ".to_owned()), (1, 21, "env.PORT".to_owned())]
+    );
+}
+
+#[test]
+fn all_problems_are_reported_in_text_order() {
+    let text =
+        "[app]\nname = \"Bad\"\nmemory = \"lots\"\ncolour = \"red\"\n[checks]\npath = \"x\"\n";
+    let err = parse(text).unwrap_err();
+    let lines: Vec<usize> = err.diagnostics.iter().map(|d| d.line).collect();
+    assert_eq!(lines, [2, 3, 4, 6]);
+    assert_eq!(err.to_string().lines().count(), 4);
+    assert!(
+        err.to_string()
+            .contains("satusky.toml:4:1: app.colour: unknown key \"colour\"")
+    );
+}
+
+#[test]
+fn config_names_and_files() {
+    assert_eq!(config_file_name(None), "satusky.toml");
+    assert_eq!(config_file_name(Some("staging")), "satusky.staging.toml");
+    assert!(validate_config_name("prod-2").is_ok());
+    for bad in ["", "Prod", "a.b", "../x", "a b"] {
+        assert!(validate_config_name(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn load_reads_the_file_or_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    let none = Overrides::default();
+    let err = load(dir.path(), None, &none).unwrap_err();
+    let expected = format!(
+        "no satusky.toml in {} — run `1ctl init` to create one",
+        dir.path().display()
+    );
+    assert_eq!(err.to_string(), expected);
+    let err = load(dir.path(), Some("staging"), &none).unwrap_err();
+    assert!(
+        err.to_string().contains("no satusky.staging.toml in"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("run `1ctl init --config staging`"),
+        "{err}"
+    );
+    let err = load(dir.path(), Some("../etc"), &none).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("--config: \"../etc\" is not a config name"),
+        "{err}"
+    );
+
+    std::fs::write(
+        dir.path().join("satusky.staging.toml"),
+        "[app]\nname = \"stg\"\n",
+    )
+    .unwrap();
+    let loaded = load(dir.path(), Some("staging"), &none).unwrap();
+    assert_eq!(loaded.path, dir.path().join("satusky.staging.toml"));
+    assert_eq!(loaded.app.spec().name, "stg");
+
+    std::fs::write(
+        dir.path().join("satusky.toml"),
+        "[app]\nname = \"x\"\nport = \"1\"\n",
+    )
+    .unwrap();
+    let err = load(dir.path(), None, &none).unwrap_err();
+    let d = &err.diagnostics[0];
+    assert_eq!(
+        d.file.as_deref(),
+        Some(dir.path().join("satusky.toml").as_path())
+    );
+    assert!(err.to_string().starts_with(&format!(
+        "{}:3:8: app.port:",
+        dir.path().join("satusky.toml").display()
+    )));
+}

@@ -1,0 +1,93 @@
+//! The hostnames an app answers on: the generated `APP-ORG.ZONE` first, then its custom domains
+//! (aliases, or redirects when `redirect_to` is set) in the order the spec lists them.
+//!
+//! Pure naming: whether a hostname is free across orgs, and whether a custom domain illegally
+//! falls under the platform zone, is for the server to decide.
+
+use satusky_types::{AppSpec, Hostname, HostnameKind};
+
+/// The platform DNS zone when the server is not told another (resolves to loopback by RFC 6761).
+pub const DEFAULT_ZONE: &str = "satusky.localhost";
+
+/// `APP-ORG.ZONE`. Unambiguous because org names have no '-'.
+pub fn generated_hostname(app: &str, org: &str, zone: &str) -> String {
+    format!("{app}-{org}.{zone}")
+}
+
+/// Every hostname of the app: the generated one, then each `[[domains]]` entry in order.
+pub fn hostnames(org: &str, zone: &str, spec: &AppSpec) -> Vec<Hostname> {
+    let generated = Hostname {
+        hostname: generated_hostname(&spec.name, org, zone),
+        kind: HostnameKind::Generated,
+        redirect_to: None,
+    };
+    let custom = spec.domains.iter().map(|d| Hostname {
+        hostname: d.host.clone(),
+        kind: if d.redirect_to.is_some() {
+            HostnameKind::Redirect
+        } else {
+            HostnameKind::Alias
+        },
+        redirect_to: d.redirect_to.clone(),
+    });
+    std::iter::once(generated).chain(custom).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use satusky_types::DomainSpec;
+
+    use super::*;
+    use crate::config::{Overrides, parse_str};
+
+    #[test]
+    fn generated_first_then_domains_in_order() {
+        let app = parse_str(
+            "[app]\nname = \"my-api\"\n\
+             [[domains]]\nhost = \"www.example.com\"\nredirect_to = \"https://api.example.com\"\n\
+             [[domains]]\nhost = \"api.example.com\"\n",
+            std::path::Path::new("satusky.toml"),
+            &Overrides::default(),
+        )
+        .unwrap();
+        let mut spec = app.into_spec();
+        let names = hostnames("acme", DEFAULT_ZONE, &spec);
+        assert_eq!(
+            names,
+            [
+                Hostname {
+                    hostname: "my-api-acme.satusky.localhost".into(),
+                    kind: HostnameKind::Generated,
+                    redirect_to: None,
+                },
+                Hostname {
+                    hostname: "www.example.com".into(),
+                    kind: HostnameKind::Redirect,
+                    redirect_to: Some("https://api.example.com".into()),
+                },
+                Hostname {
+                    hostname: "api.example.com".into(),
+                    kind: HostnameKind::Alias,
+                    redirect_to: None,
+                },
+            ]
+        );
+        spec.domains = vec![DomainSpec {
+            host: "x.example.com".into(),
+            redirect_to: None,
+        }];
+        assert_eq!(
+            hostnames("o", "z.test", &spec)[0].hostname,
+            "my-api-o.z.test"
+        );
+        assert_eq!(hostnames("o", "z.test", &spec).len(), 2);
+    }
+
+    #[test]
+    fn generated_hostname_format() {
+        assert_eq!(
+            generated_hostname("web", "acme", "apps.example.com"),
+            "web-acme.apps.example.com"
+        );
+    }
+}

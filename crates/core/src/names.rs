@@ -1,0 +1,217 @@
+//! Naming rules: org names, app names (DNS-1035 labels) and hostnames (FQDNs).
+//!
+//! Owns only the syntax of names. Whether a name is free, or whether a hostname falls under the
+//! platform zone, is decided by the server, which knows the store and the zone.
+//! Every error string names the bad value and says how to fix it.
+
+/// Longest app name: `APP-ORG` must stay a DNS label (≤ 63) with an org of up to 20 characters.
+pub const MAX_APP_NAME_LEN: usize = 40;
+/// Longest org name (SPEC §2).
+pub const MAX_ORG_NAME_LEN: usize = 20;
+/// Longest DNS label (RFC 1035).
+pub const MAX_LABEL_LEN: usize = 63;
+/// Longest hostname in text form, without the trailing dot (RFC 1035).
+pub const MAX_HOSTNAME_LEN: usize = 253;
+
+/// An org is `[a-z][a-z0-9]{0,19}`: no hyphen, so the generated hostname `APP-ORG.ZONE` is
+/// unambiguous.
+pub fn validate_org_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if starts_with_letter && rest_ok && name.len() <= MAX_ORG_NAME_LEN {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid org name: use 1–{MAX_ORG_NAME_LEN} lowercase letters and \
+             digits, starting with a letter (no '-')"
+        ))
+    }
+}
+
+/// An app is a DNS-1035 label of 1–40 characters: lowercase letters, digits and '-', starting
+/// with a letter and ending with a letter or digit.
+pub fn validate_app_name(name: &str) -> Result<(), String> {
+    let bytes = name.as_bytes();
+    let ok = !bytes.is_empty()
+        && bytes.len() <= MAX_APP_NAME_LEN
+        && bytes[0].is_ascii_lowercase()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes
+            .last()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a valid app name: use 1–{MAX_APP_NAME_LEN} lowercase letters, \
+             digits and '-', starting with a letter and ending with a letter or digit"
+        ))
+    }
+}
+
+/// A fully qualified hostname such as `api.example.com`: at least two labels of 1–63 characters
+/// (lowercase letters, digits and '-', not starting or ending with '-'), 253 characters at most,
+/// lowercase only, without a trailing dot.
+pub fn validate_hostname(host: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("{host:?} is not a valid hostname: {why}"));
+    if host.is_empty() {
+        return bad("it is empty; use a name such as api.example.com");
+    }
+    if host.chars().any(|c| c.is_ascii_uppercase()) {
+        return bad(&format!(
+            "use lowercase letters only, e.g. {}",
+            host.to_ascii_lowercase()
+        ));
+    }
+    if host.contains("://") || host.contains('/') {
+        return bad("give the bare hostname, without scheme or path, e.g. api.example.com");
+    }
+    if host.ends_with('.') {
+        return bad("remove the trailing '.'");
+    }
+    if host.len() > MAX_HOSTNAME_LEN {
+        return bad(&format!(
+            "it has {} characters; the limit is {MAX_HOSTNAME_LEN}",
+            host.len()
+        ));
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    if labels.len() < 2 {
+        return bad("use a fully qualified name with at least two labels, e.g. api.example.com");
+    }
+    for label in labels {
+        if label.is_empty() || label.len() > MAX_LABEL_LEN {
+            return bad(&format!(
+                "each dot-separated label must have 1–{MAX_LABEL_LEN} characters"
+            ));
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return bad("labels may hold only lowercase letters, digits and '-'");
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return bad(&format!(
+                "the label {label:?} must not start or end with '-'"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn org_names() {
+        for ok in ["a", "acme", "acme2", "abcdefghijklmnopqrst"] {
+            assert_eq!(validate_org_name(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "2acme",
+            "ac-me",
+            "Acme",
+            "ac_me",
+            "abcdefghijklmnopqrstu",
+        ] {
+            let err = validate_org_name(bad).unwrap_err();
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
+            assert!(err.contains("org name"), "{err}");
+        }
+    }
+
+    #[test]
+    fn app_names() {
+        for ok in ["a", "my-api", "a1", "a-b-c", &"a".repeat(40)] {
+            assert_eq!(validate_app_name(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "1api",
+            "-api",
+            "api-",
+            "My_App",
+            "my_app",
+            "my.app",
+            "mY",
+            &"a".repeat(41),
+        ] {
+            assert!(validate_app_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            validate_app_name("My_App").unwrap_err(),
+            "\"My_App\" is not a valid app name: use 1–40 lowercase letters, digits and '-', \
+             starting with a letter and ending with a letter or digit"
+        );
+    }
+
+    #[test]
+    fn hostnames_accepted() {
+        for ok in [
+            "api.example.com",
+            "a.b",
+            "x-1.example.co.uk",
+            "1.example.com",
+            &format!("{}.com", "a".repeat(63)),
+        ] {
+            assert_eq!(validate_hostname(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn hostnames_rejected() {
+        let long = format!("{}.com", vec!["a".repeat(60); 5].join("."));
+        for (bad, why) in [
+            ("", "empty"),
+            ("localhost", "two labels"),
+            ("Api.Example.com", "lowercase"),
+            ("api.example.com.", "trailing"),
+            ("https://api.example.com", "without scheme"),
+            ("-api.example.com", "start or end"),
+            ("api-.example.com", "start or end"),
+            ("api..example.com", "1–63"),
+            ("api_x.example.com", "only lowercase letters, digits"),
+            ("*.example.com", "only lowercase letters, digits"),
+            (long.as_str(), "limit is 253"),
+            (&format!("{}.com", "a".repeat(64)), "1–63"),
+        ] {
+            let err = validate_hostname(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
+        }
+        assert!(
+            validate_hostname("Api.Example.com")
+                .unwrap_err()
+                .contains("api.example.com")
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn generated_app_names_pass(name in "[a-z]([a-z0-9-]{0,38}[a-z0-9])?") {
+            prop_assert_eq!(validate_app_name(&name), Ok(()));
+        }
+
+        #[test]
+        fn app_names_with_uppercase_or_underscore_fail(
+            prefix in "[a-z][a-z0-9-]{0,18}",
+            bad in "[A-Z_]",
+            suffix in "[a-z0-9]{0,19}",
+        ) {
+            let name = format!("{prefix}{bad}{suffix}");
+            prop_assert!(validate_app_name(&name).is_err());
+        }
+
+        #[test]
+        fn generated_org_names_pass(name in "[a-z][a-z0-9]{0,19}") {
+            prop_assert_eq!(validate_org_name(&name), Ok(()));
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! The rules of an app spec, and [`ValidatedApp`], the only way to hold a spec that passed them.
+//!
+//! Works on [`AppSpec`] alone — no TOML — because the server re-checks specs arriving over the
+//! API with the same rules. Every error carries the dotted `satusky.toml` path of the field
+//! (`app.memory`, `checks.timeout`, `domains[1].host`, `env.FOO`) so the config loader can point
+//! at the offending line. All errors are collected, not just the first. Rules that need the
+//! server's knowledge (the platform zone, names already taken) are not checked here.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use satusky_types::{AppSpec, PdbSpec, VpaSpec};
+
+use crate::expect::ExpectedStatus;
+use crate::names::{validate_app_name, validate_hostname};
+use crate::quantity::{Quantity, parse_cpu, parse_int_or_percent, parse_memory, parse_storage};
+
+/// Most replicas an app may ask for; a typo guard, well above any real single-app need.
+pub const MAX_REPLICAS: u32 = 1000;
+/// Env names the platform sets itself.
+pub const RESERVED_ENV_PREFIX: &str = "SATUSKY_";
+/// Set per replica by the runtime.
+pub const RESERVED_ENV_NAMES: &[&str] = &["PORT"];
+
+/// An [`AppSpec`] that passed [`validate_spec`]. Everything downstream (render, release,
+/// store) takes this type, so an unchecked spec cannot reach them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatedApp {
+    spec: AppSpec,
+}
+
+impl ValidatedApp {
+    pub fn spec(&self) -> &AppSpec {
+        &self.spec
+    }
+
+    pub fn into_spec(self) -> AppSpec {
+        self.spec
+    }
+}
+
+/// One broken rule: the dotted `satusky.toml` path of the field and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Every rule a spec broke, in field order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+/// Checks every rule of SPEC §2 and returns the spec as a [`ValidatedApp`], or all the
+/// errors found.
+pub fn validate_spec(spec: AppSpec) -> Result<ValidatedApp, ValidationErrors> {
+    let mut errors = Errors(Vec::new());
+    check_app(&spec, &mut errors);
+    check_build(&spec, &mut errors);
+    check_checks(&spec, &mut errors);
+    check_deploy(&spec, &mut errors);
+    check_env(&spec, &mut errors);
+    check_domains(&spec, &mut errors);
+    check_volume(&spec, &mut errors);
+    check_hpa(&spec, &mut errors);
+    if let Some(vpa) = &spec.vpa {
+        check_vpa(vpa, &mut errors);
+    }
+    if let Some(pdb) = &spec.pdb {
+        check_pdb(pdb, &mut errors);
+    }
+    if errors.0.is_empty() {
+        Ok(ValidatedApp { spec })
+    } else {
+        Err(ValidationErrors(errors.0))
+    }
+}
+
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Runs a parser, recording its error under `field`.
+    fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|m| self.push(field, m)).ok()
+    }
+}
+
+fn check_app(spec: &AppSpec, e: &mut Errors) {
+    e.check("app.name", validate_app_name(&spec.name));
+    if spec.port == 0 {
+        e.push("app.port", "0 is not a valid port: use 1–65535");
+    }
+    if spec.replicas > MAX_REPLICAS {
+        e.push(
+            "app.replicas",
+            format!(
+                "{} replicas is more than the limit of {MAX_REPLICAS}: lower replicas",
+                spec.replicas
+            ),
+        );
+    }
+    let cpu = e.check("app.cpu", parse_cpu(&spec.cpu));
+    let memory = e.check("app.memory", parse_memory(&spec.memory));
+    for (field, q) in [("app.cpu", &cpu), ("app.memory", &memory)] {
+        if q.as_ref().is_some_and(|q| q.value() == 0) {
+            e.push(
+                field,
+                "must be more than 0, e.g. 100m of CPU or 128Mi of memory",
+            );
+        }
+    }
+    let cpu_limit = spec.cpu_limit.as_deref().map(parse_cpu);
+    let cpu_limit = cpu_limit.and_then(|r| e.check("app.cpu_limit", r));
+    limit_at_least_request(e, "app.cpu_limit", "cpu", cpu.as_ref(), cpu_limit.as_ref());
+    let memory_limit = spec.memory_limit.as_deref().map(parse_memory);
+    let memory_limit = memory_limit.and_then(|r| e.check("app.memory_limit", r));
+    limit_at_least_request(
+        e,
+        "app.memory_limit",
+        "memory",
+        memory.as_ref(),
+        memory_limit.as_ref(),
+    );
+    if let Some(image) = &spec.image
+        && (image.trim().is_empty() || image.chars().any(char::is_whitespace))
+    {
+        e.push(
+            "app.image",
+            format!("{image:?} is not an image reference: use e.g. ghcr.io/acme/api:1.4"),
+        );
+    }
+    if let Some(command) = &spec.command
+        && command.first().is_none_or(|c| c.trim().is_empty())
+    {
+        e.push(
+            "app.command",
+            "must name a program to run, e.g. [\"./server\"]; remove it to use the image's default",
+        );
+    }
+    if let Some(zone) = &spec.zone {
+        let ok = !zone.is_empty()
+            && zone.len() <= 63
+            && zone
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !zone.starts_with('-')
+            && !zone.ends_with('-');
+        if !ok {
+            e.push(
+                "app.zone",
+                format!(
+                    "{zone:?} is not a valid zone name: use lowercase letters, digits and '-', e.g. dev-1"
+                ),
+            );
+        }
+    }
+}
+
+fn limit_at_least_request(
+    e: &mut Errors,
+    field: &str,
+    what: &str,
+    request: Option<&Quantity>,
+    limit: Option<&Quantity>,
+) {
+    if let (Some(request), Some(limit)) = (request, limit)
+        && limit.value() < request.value()
+    {
+        e.push(
+            field,
+            format!(
+                "the {what} limit {limit} is below the {what} request {request}: raise {what}_limit \
+                 or lower {what}"
+            ),
+        );
+    }
+}
+
+fn check_build(spec: &AppSpec, e: &mut Errors) {
+    if spec.build.dockerfile.trim().is_empty() {
+        e.push(
+            "build.dockerfile",
+            "must not be empty: use e.g. \"Dockerfile\"",
+        );
+    }
+    if spec.build.context.trim().is_empty() {
+        e.push(
+            "build.context",
+            "must not be empty: use \".\" for the folder of satusky.toml",
+        );
+    }
+    if spec
+        .build
+        .command
+        .as_ref()
+        .is_some_and(|c| c.trim().is_empty())
+    {
+        e.push(
+            "build.command",
+            "must not be empty: give a shell command such as \"cargo build --release\", or remove it",
+        );
+    }
+}
+
+fn check_checks(spec: &AppSpec, e: &mut Errors) {
+    let checks = &spec.checks;
+    if !checks.path.starts_with('/') || checks.path.chars().any(char::is_whitespace) {
+        e.push(
+            "checks.path",
+            format!(
+                "{:?} is not an absolute URL path: start it with '/', e.g. /healthz",
+                checks.path
+            ),
+        );
+    }
+    e.check("checks.expect", ExpectedStatus::parse(&checks.expect));
+    if checks.timeout_ms == 0 {
+        e.push("checks.timeout", "must be more than 0, e.g. 2s");
+    }
+}
+
+fn check_deploy(spec: &AppSpec, e: &mut Errors) {
+    let d = &spec.deploy;
+    let surge = e.check("deploy.max_surge", parse_int_or_percent(&d.max_surge));
+    let unavailable = e.check(
+        "deploy.max_unavailable",
+        parse_int_or_percent(&d.max_unavailable),
+    );
+    if let (Some(s), Some(u)) = (surge, unavailable)
+        && s.is_zero()
+        && u.is_zero()
+    {
+        e.push(
+            "deploy.max_unavailable",
+            "max_surge and max_unavailable are both 0, so a rollout could never progress: \
+             set max_surge to at least 1 (or 25%)",
+        );
+    }
+    if d.progress_deadline_seconds == 0 {
+        e.push("deploy.progress_deadline", "must be more than 0, e.g. 10m");
+    }
+}
+
+fn check_env(spec: &AppSpec, e: &mut Errors) {
+    for key in spec.env.keys() {
+        let field = format!("env.{key}");
+        let mut chars = key.chars();
+        let well_formed = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !well_formed {
+            e.push(
+                field,
+                format!(
+                    "{key:?} is not a valid variable name: use letters, digits and '_', not \
+                     starting with a digit, e.g. LOG_LEVEL"
+                ),
+            );
+        } else if key.starts_with(RESERVED_ENV_PREFIX) {
+            e.push(
+                field,
+                format!("{key:?} is reserved: names starting with {RESERVED_ENV_PREFIX} are set by the platform; rename it"),
+            );
+        } else if RESERVED_ENV_NAMES.contains(&key.as_str()) {
+            e.push(
+                field,
+                format!("{key:?} is reserved: the runtime sets it; read it instead of setting it"),
+            );
+        }
+    }
+}
+
+fn check_domains(spec: &AppSpec, e: &mut Errors) {
+    let mut seen = HashSet::new();
+    for (i, domain) in spec.domains.iter().enumerate() {
+        let field = format!("domains[{i}].host");
+        if e.check(&field, validate_hostname(&domain.host)).is_some()
+            && !seen.insert(domain.host.as_str())
+        {
+            e.push(
+                &field,
+                format!(
+                    "{:?} is listed twice: remove the duplicate [[domains]] entry",
+                    domain.host
+                ),
+            );
+        }
+        if let Some(url) = &domain.redirect_to {
+            let field = format!("domains[{i}].redirect_to");
+            match redirect_host(url) {
+                Some(host) if host == domain.host => e.push(
+                    field,
+                    format!(
+                        "{url:?} redirects {} to itself: point it at another host",
+                        domain.host
+                    ),
+                ),
+                Some(_) => {}
+                None => e.push(
+                    field,
+                    format!(
+                        "{url:?} is not an absolute http(s) URL: use e.g. https://api.example.com"
+                    ),
+                ),
+            }
+        }
+    }
+}
+
+/// The host of an absolute `http://` or `https://` URL, or `None` when it is not one.
+fn redirect_host(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return None;
+    }
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok_and(|p| p > 0) => host,
+        Some(_) => return None,
+        None => authority,
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    host_ok.then_some(host)
+}
+
+fn check_volume(spec: &AppSpec, e: &mut Errors) {
+    let Some(volume) = &spec.volume else { return };
+    if let Some(size) = e.check("volume.size", parse_storage(&volume.size))
+        && size.value() == 0
+    {
+        e.push("volume.size", "must be more than 0, e.g. 1Gi");
+    }
+    let m = &volume.mount;
+    if !m.starts_with('/') || m == "/" || m.split('/').any(|s| s == "..") || m.contains('\0') {
+        e.push(
+            "volume.mount",
+            format!("{m:?} is not a mount path: use an absolute path other than /, e.g. /data"),
+        );
+    }
+    if let Some(class) = &volume.storage_class {
+        let ok = !class.is_empty()
+            && class.len() <= 253
+            && class
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !ok {
+            e.push(
+                "volume.storage_class",
+                format!(
+                    "{class:?} is not a storage class name: use lowercase letters, digits, '-' and '.'"
+                ),
+            );
+        }
+    }
+}
+
+fn check_hpa(spec: &AppSpec, e: &mut Errors) {
+    let Some(hpa) = &spec.hpa else { return };
+    if hpa.min < 1 {
+        e.push("hpa.min", "must be at least 1, e.g. min = 2");
+    }
+    if hpa.max < hpa.min {
+        e.push(
+            "hpa.max",
+            format!(
+                "{} is below hpa.min ({}): raise max or lower min",
+                hpa.max, hpa.min
+            ),
+        );
+    } else if hpa.max > MAX_REPLICAS {
+        e.push(
+            "hpa.max",
+            format!(
+                "{} is more than the limit of {MAX_REPLICAS} replicas",
+                hpa.max
+            ),
+        );
+    }
+    for (field, target) in [
+        ("hpa.cpu_target", hpa.cpu_target),
+        ("hpa.memory_target", hpa.memory_target),
+    ] {
+        if let Some(t) = target
+            && !(1..=100).contains(&t)
+        {
+            e.push(
+                field,
+                format!("{t} is not a utilisation target: use a percentage from 1 to 100"),
+            );
+        }
+    }
+}
+
+fn check_vpa(vpa: &VpaSpec, e: &mut Errors) {
+    let parse = |e: &mut Errors, field: &str, v: &Option<String>, cpu: bool| {
+        let q = v.as_deref()?;
+        e.check(field, if cpu { parse_cpu(q) } else { parse_memory(q) })
+    };
+    for (what, min_field, min, max_field, max, cpu) in [
+        (
+            "cpu",
+            "vpa.min_cpu",
+            &vpa.min_cpu,
+            "vpa.max_cpu",
+            &vpa.max_cpu,
+            true,
+        ),
+        (
+            "memory",
+            "vpa.min_memory",
+            &vpa.min_memory,
+            "vpa.max_memory",
+            &vpa.max_memory,
+            false,
+        ),
+    ] {
+        let min = parse(e, min_field, min, cpu);
+        let max = parse(e, max_field, max, cpu);
+        if let (Some(min), Some(max)) = (min, max)
+            && max.value() < min.value()
+        {
+            e.push(
+                max_field,
+                format!("{max} is below min_{what} ({min}): raise max_{what} or lower min_{what}"),
+            );
+        }
+    }
+}
+
+fn check_pdb(pdb: &PdbSpec, e: &mut Errors) {
+    match (&pdb.min_available, &pdb.max_unavailable) {
+        (Some(_), Some(_)) | (None, None) => e.push(
+            "pdb",
+            "set exactly one of min_available and max_unavailable",
+        ),
+        (Some(v), None) => {
+            e.check("pdb.min_available", parse_int_or_percent(v));
+        }
+        (None, Some(v)) => {
+            e.check("pdb.max_unavailable", parse_int_or_percent(v));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
