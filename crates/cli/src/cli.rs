@@ -1,0 +1,299 @@
+//! The command line of `1ctl` (clap derive): global options and the command tree.
+//!
+//! Only the shape of the arguments lives here; what each command does is in `commands/`.
+//! Global options are `global = true` so they are accepted before or after the subcommand.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The default API address: `satusky dev` and `satusky serve` listen here.
+pub const DEFAULT_API_URL: &str = "http://127.0.0.1:7070";
+
+/// The help section listing the options every command accepts.
+const GLOBAL: &str = "Global options";
+
+/// `1ctl`: deploy and operate apps on a Satusky control plane.
+#[derive(Debug, Parser)]
+#[command(name = "1ctl", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts, before or after the subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Profile to use (default: the current profile of $SATUSKY_HOME/config.toml).
+    #[arg(long, global = true, env = "SATUSKY_PROFILE", value_name = "NAME", help_heading = GLOBAL)]
+    pub profile: Option<String>,
+    /// Control plane API URL [default: the profile's, else http://127.0.0.1:7070].
+    #[arg(long, global = true, env = "SATUSKY_API_URL", value_name = "URL", help_heading = GLOBAL)]
+    pub api_url: Option<String>,
+    /// API token (prefer SATUSKY_TOKEN: flags show up in process lists).
+    #[arg(
+        long,
+        global = true,
+        env = "SATUSKY_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        help_heading = GLOBAL
+    )]
+    pub token: Option<String>,
+    /// Organisation [default: the profile's, else the token's org].
+    #[arg(long, global = true, value_name = "ORG", help_heading = GLOBAL)]
+    pub org: Option<String>,
+    /// Output format.
+    #[arg(short, long, global = true, value_enum, default_value_t = Output::Table, help_heading = GLOBAL)]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Log in, log out, show who you are.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Manage profiles (API URL, token and org per control plane).
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Show the organisation commands act on.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Write a satusky.toml for this folder.
+    Init(InitArgs),
+    /// Deploy the app of this folder and wait until it is ready.
+    Deploy(Box<DeployArgs>),
+    /// Inspect and operate apps.
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Verify a token and store it in the current (or --profile) profile.
+    ///
+    /// The token comes from --token, else from stdin when it is not a terminal, else from a
+    /// prompt.
+    Login,
+    /// Remove the stored token from the current (or --profile) profile.
+    Logout,
+    /// Show who you are, which API you talk to and where the credentials come from.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Create a profile from --api-url (required), --token and --org.
+    Create {
+        /// Profile name.
+        name: String,
+    },
+    /// Make a profile the current one.
+    Use { name: String },
+    /// List the profiles.
+    List,
+    /// Show the current profile.
+    Current,
+    /// Delete a profile.
+    Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// List the orgs you can act on (a token belongs to one org).
+    List,
+    /// Show the org commands act on, and where it comes from.
+    Current,
+    /// Store ORG as the org of the current (or --profile) profile.
+    Switch { org: String },
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Write satusky.NAME.toml instead of satusky.toml.
+    #[arg(long, value_name = "NAME")]
+    pub config: Option<String>,
+    /// App name [default: the folder name, made into a valid app name].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+    /// Folder to write into [default: the current folder].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Which dimension `deploy` waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WaitFor {
+    Build,
+    Workload,
+    Endpoint,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Read satusky.NAME.toml instead of satusky.toml.
+    #[arg(long, value_name = "NAME")]
+    pub config: Option<String>,
+    /// Folder holding the config [default: the current folder].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+    /// What must be ready before exiting 0.
+    #[arg(long, value_enum, default_value_t = WaitFor::Endpoint)]
+    pub wait_for: WaitFor,
+    /// Exit once the control plane accepted the deploy.
+    #[arg(long, conflicts_with = "wait_for")]
+    pub no_wait: bool,
+    /// Give up waiting after this long (exit 13, or 12 if only endpoints are not ready).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "15m")]
+    pub timeout: Duration,
+}
+
+/// Flags overriding `satusky.toml` fields.
+#[derive(Debug, Args)]
+pub struct OverrideArgs {
+    /// [app] name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// [app] port.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// [app] replicas.
+    #[arg(long)]
+    pub replicas: Option<u32>,
+    /// [app] cpu (request), e.g. 250m.
+    #[arg(long)]
+    pub cpu: Option<String>,
+    /// [app] cpu_limit.
+    #[arg(long)]
+    pub cpu_limit: Option<String>,
+    /// [app] memory (request), e.g. 256Mi.
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// [app] memory_limit.
+    #[arg(long)]
+    pub memory_limit: Option<String>,
+    /// [app] image: deploy a prebuilt image (skips the build).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// [app] zone.
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// [app] command: repeat once per argument (`--command ./server --command -v`), or give
+    /// one TOML/JSON array (`--command '["./server", "-v"]'`). Never shell-split.
+    #[arg(long, allow_hyphen_values = true, value_name = "ARG")]
+    pub command: Vec<String>,
+    /// [build] command (local runtime).
+    #[arg(long)]
+    pub build_command: Option<String>,
+    /// [checks] path, e.g. /healthz.
+    #[arg(long)]
+    pub checks_path: Option<String>,
+    /// [checks] expect, e.g. 2xx.
+    #[arg(long)]
+    pub checks_expect: Option<String>,
+    /// [checks] timeout, e.g. 2s.
+    #[arg(long)]
+    pub checks_timeout: Option<String>,
+    /// [deploy] strategy: rolling or recreate.
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// [deploy] progress_deadline, e.g. 10m.
+    #[arg(long)]
+    pub progress_deadline: Option<String>,
+    /// [env] entry KEY=VALUE (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// List the org's apps.
+    List,
+    /// Show an app: spec, releases, hostnames.
+    Get(AppTarget),
+    /// Show the readiness report: build, workload, and every plane of every hostname.
+    Status {
+        #[command(flatten)]
+        target: AppTarget,
+        /// Keep polling and print the report each time it changes.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// List the app's releases, newest first.
+    Releases(AppTarget),
+    /// Delete the app, its releases and hostnames.
+    Destroy {
+        #[command(flatten)]
+        target: AppTarget,
+        /// Confirm the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Which app: the argument, else `[app] name` of the folder's config.
+#[derive(Debug, Args)]
+pub struct AppTarget {
+    /// App name [default: `[app] name` of satusky.toml in the current folder].
+    pub app: Option<String>,
+    /// Read the default app name from satusky.NAME.toml.
+    #[arg(long, value_name = "NAME")]
+    pub config: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn output_is_accepted_before_and_after_the_subcommand() {
+        let before = Cli::try_parse_from(["1ctl", "-o", "json", "app", "list"]).map(|c| c.global);
+        let after = Cli::try_parse_from(["1ctl", "app", "list", "-o", "json"]).map(|c| c.global);
+        assert_eq!(before.map(|g| g.output).ok(), Some(Output::Json));
+        assert_eq!(after.map(|g| g.output).ok(), Some(Output::Json));
+    }
+
+    #[test]
+    fn command_accepts_repeats_and_hyphens() {
+        let cli = Cli::try_parse_from([
+            "1ctl",
+            "deploy",
+            "--command",
+            "./server",
+            "--command",
+            "-v",
+            "--port",
+            "9000",
+        ]);
+        let Ok(Cli {
+            command: Command::Deploy(args),
+            ..
+        }) = cli
+        else {
+            panic!("deploy did not parse");
+        };
+        assert_eq!(args.overrides.command, vec!["./server", "-v"]);
+        assert_eq!(args.overrides.port, Some(9000));
+        assert_eq!(args.timeout, Duration::from_secs(15 * 60));
+    }
+}

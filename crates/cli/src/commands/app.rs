@@ -1,0 +1,284 @@
+//! `1ctl app list/get/status/releases/destroy`: read and remove apps of the org.
+//!
+//! JSON output is exactly the wire types (SPEC §5 shapes); tables are for people. The app
+//! defaults to `[app] name` of the folder's `satusky.toml` (or `--config`).
+
+use std::time::Duration;
+
+use comfy_table::Cell;
+use satusky_types::{AppDeleted, AppDetail, AppSummary, ReadinessReport, ReleaseInfo};
+
+use crate::cli::{AppCommand, AppTarget};
+use crate::commands::{Env, Session, app_name, current_dir};
+use crate::exit::{self, CliError};
+use crate::output::{self, state_cell, version};
+use crate::progress::Progress;
+
+/// How often `app status --watch` polls.
+const WATCH_INTERVAL: Duration = Duration::from_secs(2);
+
+pub async fn run(cmd: AppCommand, env: &Env) -> Result<u8, CliError> {
+    match cmd {
+        AppCommand::List => list(env).await,
+        AppCommand::Get(target) => get(&target, env).await,
+        AppCommand::Status { target, watch } => status(&target, watch, env).await,
+        AppCommand::Releases(target) => releases(&target, env).await,
+        AppCommand::Destroy { target, yes } => destroy(&target, yes, env).await,
+    }
+}
+
+/// Resolves the app name (locally, before any request) and the org.
+async fn resolve(target: &AppTarget, env: &Env) -> Result<(Session, String, String), CliError> {
+    let app = app_name(
+        target.app.as_deref(),
+        target.config.as_deref(),
+        &current_dir()?,
+    )?;
+    let session = env.session()?;
+    let org = session.org().await?.value;
+    Ok((session, org, app))
+}
+
+async fn list(env: &Env) -> Result<u8, CliError> {
+    let session = env.session()?;
+    let org = session.org().await?.value;
+    let apps: Vec<AppSummary> = session.client.get(&["v1", "orgs", &org, "apps"]).await?;
+    if env.json() {
+        return output::json(&apps).map(|()| exit::OK);
+    }
+    if apps.is_empty() {
+        output::note(&format!(
+            "no apps in org {org}: deploy one with `1ctl init && 1ctl deploy`"
+        ));
+        return Ok(exit::OK);
+    }
+    let mut t = output::table(&["NAME", "PHASE", "GENERATION", "ACTIVE", "HOSTNAMES"]);
+    for a in &apps {
+        t.add_row(vec![
+            a.name.clone(),
+            a.phase.to_string(),
+            a.generation.to_string(),
+            version(a.active_release),
+            a.hostnames.join(", "),
+        ]);
+    }
+    output::print_table(&t);
+    Ok(exit::OK)
+}
+
+async fn get(target: &AppTarget, env: &Env) -> Result<u8, CliError> {
+    let (session, org, app) = resolve(target, env).await?;
+    let d: AppDetail = session
+        .client
+        .get(&["v1", "orgs", &org, "apps", &app])
+        .await?;
+    if env.json() {
+        return output::json(&d).map(|()| exit::OK);
+    }
+    let s = &d.spec;
+    let mut t = output::table(&["FIELD", "VALUE"]);
+    let rows: Vec<(&str, String)> = vec![
+        ("name", d.name.clone()),
+        ("org", d.org.clone()),
+        ("generation", d.generation.to_string()),
+        ("active release", version(d.active_release)),
+        ("target release", version(d.target_release)),
+        ("hostnames", d.hostnames.join(", ")),
+        ("image", s.image.clone().unwrap_or_else(|| "(built)".into())),
+        (
+            "command",
+            s.command.as_ref().map_or("-".into(), |c| c.join(" ")),
+        ),
+        ("port", s.port.to_string()),
+        ("replicas", s.replicas.to_string()),
+        ("cpu", limits(&s.cpu, s.cpu_limit.as_deref())),
+        ("memory", limits(&s.memory, s.memory_limit.as_deref())),
+        ("zone", s.zone.clone().unwrap_or_else(|| "-".into())),
+        (
+            "checks",
+            format!("{} expect {}", s.checks.path, s.checks.expect),
+        ),
+        ("env", s.env.keys().cloned().collect::<Vec<_>>().join(", ")),
+        ("created", d.created_at.clone()),
+        ("updated", d.updated_at.clone()),
+    ];
+    for (k, v) in rows {
+        t.add_row(vec![k.to_string(), v]);
+    }
+    output::print_table(&t);
+    Ok(exit::OK)
+}
+
+fn limits(request: &str, limit: Option<&str>) -> String {
+    match limit {
+        Some(l) => format!("{request} (limit {l})"),
+        None => request.to_string(),
+    }
+}
+
+async fn status(target: &AppTarget, watch: bool, env: &Env) -> Result<u8, CliError> {
+    let (session, org, app) = resolve(target, env).await?;
+    let path = ["v1", "orgs", org.as_str(), "apps", app.as_str(), "status"];
+    let report: ReadinessReport = session.client.get(&path).await?;
+    if !watch {
+        if env.json() {
+            output::json(&report)?;
+        } else {
+            print_status(&report);
+        }
+        return Ok(exit::OK);
+    }
+    // --watch: the full report once, then one line per change (JSON: one compact report
+    // per line whenever it changes).
+    let mut progress = Progress::default();
+    let mut last = None;
+    let mut current = report;
+    loop {
+        if last.as_ref() != Some(&current) {
+            if env.json() {
+                let text = serde_json::to_string(&current)
+                    .map_err(|e| CliError::Unexpected(format!("cannot encode JSON: {e}")))?;
+                output::line(&text);
+            } else if last.is_none() {
+                progress.changes(&current);
+                print_status(&current);
+            } else {
+                for line in progress.changes(&current) {
+                    output::line(&line);
+                }
+            }
+            last = Some(current);
+        }
+        tokio::time::sleep(WATCH_INTERVAL).await;
+        current = session.client.get(&path).await?;
+    }
+}
+
+/// The readiness report as tables: the dimensions, then every plane of every hostname.
+pub fn print_status(r: &ReadinessReport) {
+    output::line(&format!(
+        "app {} (org {}): phase {}, generation {}, active {}, target {}",
+        r.app,
+        r.org,
+        r.phase,
+        r.generation,
+        version(r.active_release),
+        version(r.target_release)
+    ));
+    output::line("");
+    let mut t = output::table(&["DIMENSION", "STATE", "REASON", "MESSAGE"]);
+    t.add_row(vec![
+        Cell::new("build"),
+        state_cell(r.build.state),
+        Cell::new(r.build.reason),
+        Cell::new(&r.build.message),
+    ]);
+    let c = r.workload.replicas;
+    let replicas = format!(
+        "replicas: {} desired, {} updated, {} ready, {} available",
+        c.desired, c.updated, c.ready, c.available
+    );
+    let message = if r.workload.plane.message.is_empty() {
+        replicas
+    } else {
+        format!("{} ({replicas})", r.workload.plane.message)
+    };
+    t.add_row(vec![
+        Cell::new("workload"),
+        state_cell(r.workload.plane.state),
+        Cell::new(r.workload.plane.reason),
+        Cell::new(message),
+    ]);
+    output::print_table(&t);
+    if r.endpoints.is_empty() {
+        return;
+    }
+    output::line("");
+    let mut t = output::table(&["HOSTNAME", "KIND", "PLANE", "STATE", "REASON", "MESSAGE"]);
+    let mut fixes = Vec::new();
+    for e in &r.endpoints {
+        for (i, (name, p)) in e.planes().into_iter().enumerate() {
+            let (host, kind) = if i == 0 {
+                (e.hostname.as_str(), e.kind.as_str())
+            } else {
+                ("", "")
+            };
+            t.add_row(vec![
+                Cell::new(host),
+                Cell::new(kind),
+                Cell::new(name),
+                state_cell(p.state),
+                Cell::new(p.reason),
+                Cell::new(&p.message),
+            ]);
+            if let Some(fix) = &p.remediation {
+                fixes.push(format!("{} {name}: {fix}", e.hostname));
+            }
+        }
+    }
+    output::print_table(&t);
+    if !fixes.is_empty() {
+        output::line("");
+        output::line("to fix:");
+        for f in fixes {
+            output::line(&format!("  {f}"));
+        }
+    }
+}
+
+async fn releases(target: &AppTarget, env: &Env) -> Result<u8, CliError> {
+    let (session, org, app) = resolve(target, env).await?;
+    let list: Vec<ReleaseInfo> = session
+        .client
+        .get(&["v1", "orgs", &org, "apps", &app, "releases"])
+        .await?;
+    if env.json() {
+        return output::json(&list).map(|()| exit::OK);
+    }
+    let mut t = output::table(&["VERSION", "STATUS", "IMAGE", "SOURCE", "CREATED"]);
+    for r in &list {
+        t.add_row(vec![
+            format!("v{}", r.version),
+            r.status.to_string(),
+            r.image.clone().unwrap_or_else(|| "-".into()),
+            r.source.clone(),
+            r.created_at.clone(),
+        ]);
+    }
+    output::print_table(&t);
+    Ok(exit::OK)
+}
+
+async fn destroy(target: &AppTarget, yes: bool, env: &Env) -> Result<u8, CliError> {
+    let app = app_name(
+        target.app.as_deref(),
+        target.config.as_deref(),
+        &current_dir()?,
+    )?;
+    if !yes {
+        return Err(CliError::Invalid(format!(
+            "destroying {app} deletes its workload, releases and hostnames: pass --yes to confirm"
+        )));
+    }
+    let session = env.session()?;
+    let org = session.org().await?.value;
+    let gone: AppDeleted = session
+        .client
+        .delete(&["v1", "orgs", &org, "apps", &app])
+        .await?;
+    if env.json() {
+        return output::json(&gone).map(|()| exit::OK);
+    }
+    output::line(&format!("destroyed app {} in org {}", gone.app, gone.org));
+    output::line(&format!(
+        "  removed: the workload and {} release(s)",
+        gone.releases_removed
+    ));
+    for h in &gone.hostnames_released {
+        output::line(&format!("  released hostname: {h}"));
+    }
+    output::line(
+        "  remains: DNS records you created for custom domains (remove them at your DNS provider)",
+    );
+    Ok(exit::OK)
+}

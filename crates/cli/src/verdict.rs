@@ -1,0 +1,150 @@
+//! The exit code of `deploy` (SPEC §5), as a pure function of what the control plane says.
+//!
+//! [`verdict`] looks at one readiness report, our release number, what `GET …/releases`
+//! said about our release (when asked), the dimension waited for and whether `--timeout`
+//! has passed. `None` means "keep waiting". No I/O, no clock: the caller polls.
+
+use satusky_types::{PlaneState, ReadinessReport, ReleaseInfo, ReleaseStatus};
+
+use crate::cli::WaitFor;
+use crate::exit;
+
+/// The deploy's exit code, or `None` to keep waiting.
+///
+/// - 14 when our release is `superseded`, or a newer release is the target while ours was
+///   still pending (it has been overtaken);
+/// - 10 / 11 when the build / workload of our release failed;
+/// - 0 when the asked dimension is ready: `build` ready or not applicable; `workload`
+///   ready; `endpoint` = workload ready and every plane of every hostname ready or not
+///   applicable;
+/// - at the deadline: 12 if the workload is ready (endpoints are not), else 13.
+///
+/// Endpoint planes that fail before the deadline do not end the wait: DNS and certificates
+/// settle on their own time, so they get until `--timeout`.
+pub fn verdict(
+    report: &ReadinessReport,
+    our_release: u64,
+    releases: &[ReleaseInfo],
+    wait_for: WaitFor,
+    timed_out: bool,
+) -> Option<u8> {
+    let ours = releases.iter().find(|r| r.version == our_release);
+    if ours.is_some_and(|r| r.status == ReleaseStatus::Superseded) {
+        return Some(exit::SUPERSEDED);
+    }
+    let timeout = || timed_out.then_some(exit::TIMED_OUT);
+    match report.target_release {
+        Some(target) if target == our_release => {}
+        Some(target) if target > our_release => {
+            // The report describes a newer release; judge ours by its release status.
+            return match ours.map(|r| r.status) {
+                Some(ReleaseStatus::Failed) => Some(failed_release_code(ours)),
+                Some(ReleaseStatus::Active) if wait_for != WaitFor::Endpoint => Some(exit::OK),
+                // Pending (overtaken), active but its endpoints are now a newer release's.
+                Some(_) => Some(exit::SUPERSEDED),
+                None => timeout(),
+            };
+        }
+        // Older or no target: the report predates our deploy.
+        _ => return timeout(),
+    }
+
+    let build = report.build.state;
+    if build == PlaneState::Failed {
+        return Some(exit::BUILD_FAILED);
+    }
+    let workload = report.workload.plane.state;
+    if workload == PlaneState::Failed {
+        return Some(exit::WORKLOAD_FAILED);
+    }
+    if ours.is_some_and(|r| r.status == ReleaseStatus::Failed) {
+        return Some(failed_release_code(ours));
+    }
+    if wait_for == WaitFor::Build {
+        return if build.is_satisfied() {
+            Some(exit::OK)
+        } else {
+            timeout()
+        };
+    }
+    if workload != PlaneState::Ready || !build.is_satisfied() {
+        return timeout();
+    }
+    if wait_for == WaitFor::Workload || report.endpoints.iter().all(|e| e.is_ready()) {
+        return Some(exit::OK);
+    }
+    timed_out.then_some(exit::DEGRADED)
+}
+
+/// A failed release whose image never got set failed in its build.
+fn failed_release_code(ours: Option<&ReleaseInfo>) -> u8 {
+    match ours.and_then(|r| r.image.as_ref()) {
+        None => exit::BUILD_FAILED,
+        Some(_) => exit::WORKLOAD_FAILED,
+    }
+}
+
+/// Whether the caller should ask `GET …/releases` before calling [`verdict`]: only when the
+/// report is about another release (superseded or failed releases are told there).
+pub fn needs_releases(report: &ReadinessReport, our_release: u64) -> bool {
+    report.target_release != Some(our_release)
+}
+
+/// One line saying why the deploy ended with `code` (for stderr), or `None` for 0.
+pub fn explain(code: u8, report: &ReadinessReport, our_release: u64) -> Option<String> {
+    let app = &report.app;
+    let plane_text = |p: &satusky_types::Plane| {
+        let mut s = format!("{} ({})", p.state, p.reason);
+        if !p.message.is_empty() {
+            s.push_str(": ");
+            s.push_str(&p.message);
+        }
+        s
+    };
+    let msg = match code {
+        exit::OK => return None,
+        exit::SUPERSEDED => format!(
+            "release v{our_release} of {app} was superseded by a newer deploy (now v{}): follow that one with `1ctl app status {app}`",
+            report.target_release.unwrap_or_default()
+        ),
+        exit::BUILD_FAILED => format!(
+            "the build of {app} v{our_release} failed: {}: fix the build and deploy again",
+            plane_text(&report.build)
+        ),
+        exit::WORKLOAD_FAILED => format!(
+            "the workload of {app} v{our_release} failed: {}: see `1ctl app status {app}`",
+            plane_text(&report.workload.plane)
+        ),
+        exit::DEGRADED => {
+            let bad = report.endpoints.iter().find_map(|e| {
+                e.planes()
+                    .into_iter()
+                    .find(|(_, p)| !p.state.is_satisfied())
+                    .map(|(name, p)| (e.hostname.as_str(), name, p))
+            });
+            match bad {
+                Some((host, name, p)) => {
+                    let fix = p
+                        .remediation
+                        .as_ref()
+                        .map_or(String::new(), |r| format!(" (fix: {r})"));
+                    format!(
+                        "degraded: the workload of {app} is ready but {host} {name} is {}{fix}: see `1ctl app status {app}`",
+                        plane_text(p)
+                    )
+                }
+                None => format!("degraded: the workload of {app} is ready but an endpoint is not"),
+            }
+        }
+        exit::TIMED_OUT => format!(
+            "--timeout passed before {app} v{our_release} was ready (build {}, workload {}): it may still finish; follow it with `1ctl app status {app} --watch` or deploy with a longer --timeout",
+            report.build.state, report.workload.plane.state
+        ),
+        other => format!("deploy of {app} ended with exit code {other}"),
+    };
+    Some(msg)
+}
+
+#[cfg(test)]
+#[path = "verdict_tests.rs"]
+mod tests;

@@ -1,0 +1,220 @@
+//! Unit tests of [`super::verdict`]: every exit code of SPEC §5 and the waiting cases.
+
+use satusky_types::{
+    EndpointReport, HostnameKind, Phase, Plane, PlaneState, ReadinessReport, Reason, ReleaseInfo,
+    ReleaseStatus, ReplicaCounts, WorkloadPlane,
+};
+
+use super::*;
+use crate::cli::WaitFor::{Build, Endpoint, Workload};
+
+use PlaneState::{Failed, InProgress, NotApplicable, Pending, Ready, Unknown};
+
+fn plane(state: PlaneState) -> Plane {
+    Plane::new(state, Reason::NotChecked, "")
+}
+
+fn endpoint(states: [PlaneState; 5]) -> EndpointReport {
+    EndpointReport {
+        hostname: "api-acme.apps.test".into(),
+        kind: HostnameKind::Generated,
+        metadata: plane(states[0]),
+        route: plane(states[1]),
+        dns: plane(states[2]),
+        tls: plane(states[3]),
+        http: plane(states[4]),
+    }
+}
+
+fn report(target: Option<u64>, build: PlaneState, workload: PlaneState) -> ReadinessReport {
+    ReadinessReport {
+        app: "api".into(),
+        org: "acme".into(),
+        generation: 3,
+        active_release: None,
+        target_release: target,
+        phase: Phase::RollingOut,
+        build: plane(build),
+        workload: WorkloadPlane {
+            plane: plane(workload),
+            replicas: ReplicaCounts::default(),
+        },
+        endpoints: vec![endpoint([Ready; 5])],
+    }
+}
+
+fn release(version: u64, status: ReleaseStatus, image: Option<&str>) -> ReleaseInfo {
+    ReleaseInfo {
+        version,
+        status,
+        image: image.map(str::to_string),
+        source: "deploy".into(),
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        generation: 3,
+    }
+}
+
+const OURS: u64 = 5;
+
+#[test]
+fn everything_ready_is_zero_for_every_wait_for() {
+    let r = report(Some(OURS), Ready, Ready);
+    for w in [Build, Workload, Endpoint] {
+        assert_eq!(verdict(&r, OURS, &[], w, false), Some(0), "{w:?}");
+        assert_eq!(
+            verdict(&r, OURS, &[], w, true),
+            Some(0),
+            "{w:?} at the deadline"
+        );
+    }
+}
+
+#[test]
+fn build_dimension() {
+    // A given image: the build is not applicable, which satisfies --wait-for build.
+    let r = report(Some(OURS), NotApplicable, Pending);
+    assert_eq!(verdict(&r, OURS, &[], Build, false), Some(0));
+    let r = report(Some(OURS), InProgress, Pending);
+    assert_eq!(verdict(&r, OURS, &[], Build, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Build, true), Some(13));
+    let r = report(Some(OURS), Failed, Pending);
+    for w in [Build, Workload, Endpoint] {
+        assert_eq!(verdict(&r, OURS, &[], w, false), Some(10), "{w:?}");
+    }
+}
+
+#[test]
+fn workload_dimension() {
+    let r = report(Some(OURS), Ready, InProgress);
+    assert_eq!(verdict(&r, OURS, &[], Workload, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Workload, true), Some(13));
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, true), Some(13));
+    // But --wait-for build is already satisfied.
+    assert_eq!(verdict(&r, OURS, &[], Build, false), Some(0));
+
+    let r = report(Some(OURS), Ready, Failed);
+    assert_eq!(verdict(&r, OURS, &[], Workload, false), Some(11));
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false), Some(11));
+    // The workload's failure (e.g. ProgressDeadlineExceeded) wins over our timeout.
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, true), Some(11));
+
+    let r = report(Some(OURS), Ready, Unknown);
+    assert_eq!(verdict(&r, OURS, &[], Workload, false), None);
+}
+
+#[test]
+fn workload_ready_with_the_build_unsettled_waits() {
+    // A workload still serving the previous image must not count for this release.
+    let r = report(Some(OURS), InProgress, Ready);
+    assert_eq!(verdict(&r, OURS, &[], Workload, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Workload, true), Some(13));
+}
+
+#[test]
+fn endpoint_dimension_waits_until_the_deadline() {
+    let mut r = report(Some(OURS), Ready, Ready);
+    r.endpoints = vec![endpoint([Ready, Ready, Ready, Ready, Failed])];
+    assert_eq!(
+        verdict(&r, OURS, &[], Endpoint, false),
+        None,
+        "failed plane may settle"
+    );
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, true), Some(12));
+    assert_eq!(verdict(&r, OURS, &[], Workload, false), Some(0));
+
+    r.endpoints = vec![endpoint([Ready, Ready, Pending, Unknown, Unknown])];
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, true), Some(12));
+}
+
+#[test]
+fn every_hostname_counts_and_not_applicable_is_fine() {
+    let mut r = report(Some(OURS), Ready, Ready);
+    let redirect = endpoint([Ready, Ready, Ready, Ready, NotApplicable]);
+    let broken = endpoint([Pending, Ready, Ready, Ready, Ready]);
+    r.endpoints = vec![endpoint([Ready; 5]), redirect.clone()];
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false), Some(0));
+    r.endpoints = vec![endpoint([Ready; 5]), redirect, broken];
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, true), Some(12));
+}
+
+#[test]
+fn superseded_release_is_fourteen() {
+    let r = report(Some(OURS + 1), InProgress, Pending);
+    let releases = [
+        release(OURS + 1, ReleaseStatus::Pending, None),
+        release(OURS, ReleaseStatus::Superseded, None),
+    ];
+    for w in [Build, Workload, Endpoint] {
+        assert_eq!(verdict(&r, OURS, &releases, w, false), Some(14), "{w:?}");
+    }
+    // Even if the report is still about us, the release list is authoritative.
+    let r = report(Some(OURS), Ready, InProgress);
+    assert_eq!(verdict(&r, OURS, &releases[1..], Endpoint, false), Some(14));
+}
+
+#[test]
+fn overtaken_while_pending_is_fourteen_even_before_the_server_says_so() {
+    let r = report(Some(OURS + 1), InProgress, Pending);
+    let releases = [release(OURS, ReleaseStatus::Pending, None)];
+    assert_eq!(verdict(&r, OURS, &releases, Endpoint, false), Some(14));
+}
+
+#[test]
+fn overtaken_after_becoming_active() {
+    let r = report(Some(OURS + 1), InProgress, Ready);
+    let releases = [release(OURS, ReleaseStatus::Active, Some("img@sha256:1"))];
+    assert_eq!(verdict(&r, OURS, &releases, Workload, false), Some(0));
+    assert_eq!(verdict(&r, OURS, &releases, Build, false), Some(0));
+    assert_eq!(verdict(&r, OURS, &releases, Endpoint, false), Some(14));
+}
+
+#[test]
+fn failed_release_seen_only_in_the_release_list() {
+    let r = report(Some(OURS + 1), InProgress, Pending);
+    let no_image = [release(OURS, ReleaseStatus::Failed, None)];
+    assert_eq!(verdict(&r, OURS, &no_image, Endpoint, false), Some(10));
+    let with_image = [release(OURS, ReleaseStatus::Failed, Some("img"))];
+    assert_eq!(verdict(&r, OURS, &with_image, Endpoint, false), Some(11));
+    // About us, a failed release without failed planes: decided by the image.
+    let r = report(Some(OURS), Ready, InProgress);
+    assert_eq!(verdict(&r, OURS, &with_image, Endpoint, false), Some(11));
+}
+
+#[test]
+fn a_report_from_before_our_deploy_is_not_judged() {
+    let r = report(Some(OURS - 1), Ready, Ready);
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, true), Some(13));
+    let r = report(None, Failed, Failed);
+    assert_eq!(verdict(&r, OURS, &[], Build, false), None);
+    // Unknown newer target and our release not listed: keep waiting.
+    let r = report(Some(OURS + 1), Ready, Ready);
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, true), Some(13));
+}
+
+#[test]
+fn releases_are_asked_only_when_the_report_is_about_another_release() {
+    assert!(!needs_releases(&report(Some(OURS), Ready, Ready), OURS));
+    assert!(needs_releases(&report(Some(OURS + 1), Ready, Ready), OURS));
+    assert!(needs_releases(&report(None, Ready, Ready), OURS));
+}
+
+#[test]
+fn explanations_name_the_failing_thing() {
+    let mut r = report(Some(OURS), Ready, Ready);
+    r.endpoints[0].dns = Plane::new(Failed, Reason::NxDomain, "no such name")
+        .with_remediation("create A api-acme.apps.test 203.0.113.7");
+    let text = explain(12, &r, OURS).unwrap_or_default();
+    assert!(text.contains("dns"), "{text}");
+    assert!(text.contains("NxDomain"), "{text}");
+    assert!(text.contains("create A"), "{text}");
+    assert_eq!(explain(0, &r, OURS), None);
+    for code in [10, 11, 13, 14] {
+        let text = explain(code, &r, OURS).unwrap_or_default();
+        assert!(!text.is_empty() && !text.contains('\n'), "{code}: {text}");
+    }
+}
