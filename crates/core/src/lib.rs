@@ -1,14 +1,16 @@
 //! Pure logic of Satusky: turning `satusky.toml` into a validated app, naming rules,
-//! generated hostnames, and (later) the release rules, readiness evaluation and lifecycle
-//! state machine. No tokio, no database, no network: adapters implement the traits defined
-//! here and the server wires them together.
+//! generated hostnames, the release rules, workload judgement (kstatus-like), phases, and the
+//! traits runtimes and the prober implement. No tokio, no database, no network: adapters
+//! implement the traits defined here and the server wires them together.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod expect;
 pub mod hostnames;
+pub mod lifecycle;
 pub mod names;
 pub mod quantity;
+pub mod runtime;
 pub mod time;
 pub mod validate;
 

@@ -1,0 +1,347 @@
+//! The lifecycle's decisions as pure functions (SPEC §3, §4): how a workload observation is
+//! judged (kstatus rules), which phase an app is in, how release statuses move, and how a
+//! plane's `since` survives re-checks. The server's engine does the I/O and calls these; the
+//! clock is an argument so every rule is testable.
+
+use satusky_types::{EndpointReport, Phase, Plane, PlaneState, Reason, ReleaseStatus};
+
+use crate::runtime::WorkloadObservation;
+use crate::time::rfc3339_ms;
+
+/// The verdict on a rollout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkloadVerdict {
+    Progressing { reason: Reason, message: String },
+    Ready { message: String },
+    Failed { reason: Reason, message: String },
+}
+
+impl WorkloadVerdict {
+    /// The workload plane for this verdict.
+    pub fn plane(&self) -> Plane {
+        match self {
+            WorkloadVerdict::Progressing { reason, message } => {
+                Plane::new(PlaneState::InProgress, *reason, message.clone())
+            }
+            WorkloadVerdict::Ready { message } => {
+                Plane::new(PlaneState::Ready, Reason::RolloutComplete, message.clone())
+            }
+            WorkloadVerdict::Failed { reason, message } => {
+                Plane::new(PlaneState::Failed, *reason, message.clone())
+            }
+        }
+    }
+}
+
+/// Judge the rollout of `release` (kstatus rules): a status written for another release never
+/// counts; a failure reported by the runtime fails it; all desired replicas updated, ready and
+/// available makes it ready; past the progress deadline it fails.
+pub fn judge_workload(
+    obs: &WorkloadObservation,
+    release: u64,
+    desired: u32,
+    rollout_started_ms: i64,
+    progress_deadline_s: u64,
+    now_ms: i64,
+) -> WorkloadVerdict {
+    let elapsed_ms = now_ms.saturating_sub(rollout_started_ms);
+    let deadline_ms = i64::try_from(progress_deadline_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let past_deadline = elapsed_ms > deadline_ms;
+    if obs.release != Some(release) {
+        if past_deadline {
+            return WorkloadVerdict::Failed {
+                reason: Reason::ProgressDeadlineExceeded,
+                message: format!(
+                    "the rollout of v{release} did not start within the progress deadline ({progress_deadline_s}s)"
+                ),
+            };
+        }
+        let seen = obs
+            .release
+            .map(|v| format!("v{v}"))
+            .unwrap_or_else(|| "nothing".to_string());
+        return WorkloadVerdict::Progressing {
+            reason: Reason::StaleObservation,
+            message: format!("the runtime still reports {seen}; waiting for v{release}"),
+        };
+    }
+    if let Some((reason, message)) = &obs.failure {
+        return WorkloadVerdict::Failed {
+            reason: *reason,
+            message: message.clone(),
+        };
+    }
+    let r = obs.replicas;
+    if r.updated >= desired && r.ready >= desired && r.available >= desired {
+        return WorkloadVerdict::Ready {
+            message: format!("{}/{desired} ready", r.ready.min(desired)),
+        };
+    }
+    if past_deadline {
+        return WorkloadVerdict::Failed {
+            reason: Reason::ProgressDeadlineExceeded,
+            message: format!(
+                "the rollout did not complete within the progress deadline ({progress_deadline_s}s): {}/{desired} ready",
+                r.ready
+            ),
+        };
+    }
+    WorkloadVerdict::Progressing {
+        reason: Reason::Progressing,
+        message: format!("{}/{desired} ready, {} updated", r.ready, r.updated),
+    }
+}
+
+/// The app's phase from its dimensions (SPEC §4). Endpoint planes never checked keep the app
+/// `rolling_out`: "degraded" is a verdict, not a guess.
+pub fn phase(build: &Plane, workload: &Plane, endpoints: &[EndpointReport]) -> Phase {
+    match build.state {
+        PlaneState::Failed => return Phase::Failed,
+        PlaneState::InProgress => return Phase::Building,
+        PlaneState::Pending => return Phase::Accepted,
+        _ => {}
+    }
+    match workload.state {
+        PlaneState::Failed => return Phase::Failed,
+        PlaneState::Ready => {}
+        _ => return Phase::RollingOut,
+    }
+    let planes = || {
+        endpoints
+            .iter()
+            .flat_map(|e| e.planes().map(|(_, p)| p.state))
+    };
+    if planes().all(PlaneState::is_satisfied) {
+        Phase::Ready
+    } else if planes().any(|s| s == PlaneState::Unknown)
+        && !planes().any(|s| s == PlaneState::Failed)
+    {
+        Phase::RollingOut
+    } else {
+        Phase::Degraded
+    }
+}
+
+/// Status changes when release `new` is created: older pending releases are overtaken.
+pub fn on_new_release(releases: &[(u64, ReleaseStatus)], new: u64) -> Vec<(u64, ReleaseStatus)> {
+    releases
+        .iter()
+        .filter(|(v, s)| *v < new && *s == ReleaseStatus::Pending)
+        .map(|(v, _)| (*v, ReleaseStatus::Superseded))
+        .collect()
+}
+
+/// Status changes when the workload of `ready` became ready: it becomes active, the previously
+/// active release and older pending ones are superseded.
+pub fn on_release_ready(
+    releases: &[(u64, ReleaseStatus)],
+    ready: u64,
+) -> Vec<(u64, ReleaseStatus)> {
+    let mut out = Vec::new();
+    for (v, s) in releases {
+        if *v == ready {
+            if *s != ReleaseStatus::Active {
+                out.push((*v, ReleaseStatus::Active));
+            }
+        } else if *s == ReleaseStatus::Active || (*s == ReleaseStatus::Pending && *v < ready) {
+            out.push((*v, ReleaseStatus::Superseded));
+        }
+    }
+    out
+}
+
+/// Carry `since` over from the previous plane when the state did not change, stamp
+/// `checked_at`; a changed state starts a new `since`.
+pub fn merge_plane(prev: Option<&Plane>, mut next: Plane, now_ms: i64) -> Plane {
+    let now = rfc3339_ms(now_ms);
+    next.since = match prev {
+        Some(p) if p.state == next.state && p.since.is_some() => p.since.clone(),
+        _ => Some(now.clone()),
+    };
+    next.checked_at = Some(now);
+    next
+}
+
+/// True when only `checked_at` differs: such a re-check needs no event.
+pub fn same_plane(a: &Plane, b: &Plane) -> bool {
+    a.state == b.state
+        && a.reason == b.reason
+        && a.message == b.message
+        && a.remediation == b.remediation
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use satusky_types::{HostnameKind, ReplicaCounts};
+
+    fn obs(release: Option<u64>, ready: u32, updated: u32) -> WorkloadObservation {
+        WorkloadObservation {
+            release,
+            replicas: ReplicaCounts {
+                desired: 2,
+                updated,
+                ready,
+                available: ready,
+            },
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn stale_observation_never_counts_even_if_all_ready() {
+        let v = judge_workload(&obs(Some(1), 2, 2), 2, 2, 0, 600, 1_000);
+        assert!(matches!(
+            v,
+            WorkloadVerdict::Progressing {
+                reason: Reason::StaleObservation,
+                ..
+            }
+        ));
+        let v = judge_workload(&obs(None, 0, 0), 2, 2, 0, 600, 1_000);
+        assert!(matches!(
+            v,
+            WorkloadVerdict::Progressing {
+                reason: Reason::StaleObservation,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn ready_when_all_replicas_updated_ready_available() {
+        let v = judge_workload(&obs(Some(2), 2, 2), 2, 2, 0, 600, 1_000);
+        assert_eq!(
+            v,
+            WorkloadVerdict::Ready {
+                message: "2/2 ready".into()
+            }
+        );
+        let v = judge_workload(&obs(Some(2), 2, 1), 2, 2, 0, 600, 1_000);
+        assert!(matches!(
+            v,
+            WorkloadVerdict::Progressing {
+                reason: Reason::Progressing,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn failure_wins_and_deadline_fails() {
+        let mut o = obs(Some(3), 0, 2);
+        o.failure = Some((Reason::CrashLoopBackOff, "exit 1".into()));
+        assert_eq!(
+            judge_workload(&o, 3, 2, 0, 600, 1_000),
+            WorkloadVerdict::Failed {
+                reason: Reason::CrashLoopBackOff,
+                message: "exit 1".into()
+            }
+        );
+        let v = judge_workload(&obs(Some(3), 1, 2), 3, 2, 0, 10, 10_001);
+        assert!(matches!(
+            v,
+            WorkloadVerdict::Failed {
+                reason: Reason::ProgressDeadlineExceeded,
+                ..
+            }
+        ));
+        let v = judge_workload(&obs(Some(3), 1, 2), 3, 2, 0, 10, 10_000);
+        assert!(
+            matches!(v, WorkloadVerdict::Progressing { .. }),
+            "not past the deadline yet"
+        );
+        let v = judge_workload(&obs(Some(2), 2, 2), 3, 2, 0, 10, 20_000);
+        assert!(matches!(
+            v,
+            WorkloadVerdict::Failed {
+                reason: Reason::ProgressDeadlineExceeded,
+                ..
+            }
+        ));
+    }
+
+    fn endpoint(states: [PlaneState; 5]) -> EndpointReport {
+        let p = |s| Plane::new(s, Reason::NotChecked, "");
+        EndpointReport {
+            hostname: "a.example".into(),
+            kind: HostnameKind::Generated,
+            metadata: p(states[0]),
+            route: p(states[1]),
+            dns: p(states[2]),
+            tls: p(states[3]),
+            http: p(states[4]),
+        }
+    }
+
+    #[test]
+    fn phases() {
+        use PlaneState::*;
+        let p = |s| Plane::new(s, Reason::NotChecked, "");
+        assert_eq!(phase(&p(Pending), &p(Pending), &[]), Phase::Accepted);
+        assert_eq!(phase(&p(InProgress), &p(Pending), &[]), Phase::Building);
+        assert_eq!(phase(&p(Failed), &p(Ready), &[]), Phase::Failed);
+        assert_eq!(phase(&p(Ready), &p(InProgress), &[]), Phase::RollingOut);
+        assert_eq!(phase(&p(NotApplicable), &p(Failed), &[]), Phase::Failed);
+        let ready = endpoint([Ready, Ready, Ready, Ready, Ready]);
+        assert_eq!(
+            phase(&p(Ready), &p(Ready), std::slice::from_ref(&ready)),
+            Phase::Ready
+        );
+        let unchecked = endpoint([Ready, Ready, Unknown, Unknown, Unknown]);
+        assert_eq!(
+            phase(&p(Ready), &p(Ready), &[ready.clone(), unchecked]),
+            Phase::RollingOut
+        );
+        let bad = endpoint([Ready, Ready, Failed, Unknown, Unknown]);
+        assert_eq!(phase(&p(Ready), &p(Ready), &[ready, bad]), Phase::Degraded);
+    }
+
+    #[test]
+    fn release_rules() {
+        use ReleaseStatus::*;
+        let rs = [(1, Active), (2, Pending), (3, Pending)];
+        assert_eq!(
+            on_new_release(&rs, 4),
+            vec![(2, Superseded), (3, Superseded)]
+        );
+        assert_eq!(
+            on_release_ready(&rs, 3),
+            vec![(1, Superseded), (2, Superseded), (3, Active)]
+        );
+        // A later pending release is not touched by an earlier one becoming ready.
+        assert_eq!(
+            on_release_ready(&[(1, Active), (2, Pending), (3, Pending)], 2),
+            vec![(1, Superseded), (2, Active)]
+        );
+        assert_eq!(on_release_ready(&[(1, Active)], 1), vec![]);
+    }
+
+    #[test]
+    fn since_survives_unchanged_state() {
+        let first = merge_plane(
+            None,
+            Plane::new(PlaneState::Ready, Reason::Stored, ""),
+            1_000,
+        );
+        assert_eq!(first.since.as_deref(), Some("1970-01-01T00:00:01.000Z"));
+        let again = merge_plane(
+            Some(&first),
+            Plane::new(PlaneState::Ready, Reason::Stored, ""),
+            5_000,
+        );
+        assert_eq!(again.since, first.since);
+        assert_eq!(
+            again.checked_at.as_deref(),
+            Some("1970-01-01T00:00:05.000Z")
+        );
+        let changed = merge_plane(
+            Some(&again),
+            Plane::new(PlaneState::Failed, Reason::Timeout, ""),
+            9_000,
+        );
+        assert_eq!(changed.since.as_deref(), Some("1970-01-01T00:00:09.000Z"));
+        assert!(same_plane(&first, &again));
+        assert!(!same_plane(&again, &changed));
+    }
+}

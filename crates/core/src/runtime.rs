@@ -1,0 +1,180 @@
+//! The seams between the lifecycle engine and what it drives: a [`Runtime`] (local processes
+//! or Kubernetes) builds, applies and observes workloads and routes; an [`EndpointProber`]
+//! checks the DNS, TLS and HTTP planes of hostnames. Adapters implement these traits; the
+//! server's engine calls them. Only plain data crosses: no tokio, no kube types here.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use satusky_types::{AppSpec, Hostname, HostnameKind, Plane, Reason, ReplicaCounts};
+
+/// A boxed, sendable future (the traits stay object-safe without an async-trait macro).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where build log lines go, one line per call.
+pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// `ORG/APP@vN`: the value of the `x-satusky-release` header for a release.
+pub fn release_id(org: &str, app: &str, version: u64) -> String {
+    format!("{org}/{app}@v{version}")
+}
+
+/// Build the uploaded context of a release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildRequest {
+    pub org: String,
+    pub app: String,
+    pub release: u64,
+    /// Content digest of the uploaded context (`sha256:…`).
+    pub context: String,
+    pub spec: AppSpec,
+}
+
+/// A successful build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildOutput {
+    /// The content-addressed artifact (local) or pinned image (`image@sha256:…`).
+    pub artifact: String,
+    /// True when an identical earlier build was reused.
+    pub reused: bool,
+}
+
+/// A failed build: what to tell the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildFailure {
+    pub message: String,
+    /// The last lines of the build log.
+    pub log_tail: Vec<String>,
+}
+
+/// What a runtime must make true for one app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredWorkload {
+    pub org: String,
+    pub app: String,
+    pub release: u64,
+    pub spec: AppSpec,
+    /// The build artifact or pinned image; `None` when the spec's `image` is used as is.
+    pub artifact: Option<String>,
+    pub hostnames: Vec<Hostname>,
+}
+
+impl DesiredWorkload {
+    pub fn release_id(&self) -> String {
+        release_id(&self.org, &self.app, self.release)
+    }
+}
+
+/// The runtime's view of an app's workload, read back after `apply`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadObservation {
+    /// The release this status describes (the `observedGeneration` analogue): a status for
+    /// another release is never counted.
+    pub release: Option<u64>,
+    pub replicas: ReplicaCounts,
+    /// A terminal failure seen on the workload (crash loop, image pull, …) with its message.
+    pub failure: Option<(Reason, String)>,
+}
+
+/// Errors talking to a runtime (not workload failures: those are observations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeError {
+    pub message: String,
+}
+
+impl std::fmt::Display for RuntimeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RuntimeError {}
+
+impl RuntimeError {
+    pub fn new(message: impl Into<String>) -> Self {
+        RuntimeError {
+            message: message.into(),
+        }
+    }
+}
+
+/// Where the edge (local edge or Gateway) receives traffic: what DNS should point at and
+/// where the prober connects.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EdgeInfo {
+    /// Addresses hostnames must resolve to.
+    pub addresses: Vec<IpAddr>,
+    /// Alternatively a name custom domains may CNAME to.
+    pub cname_target: Option<String>,
+    /// Where the prober connects for TLS/HTTP (`None`: the resolved address on 443).
+    pub probe_addr: Option<std::net::SocketAddr>,
+}
+
+/// The control plane's driver of workloads and routes.
+pub trait Runtime: Send + Sync + 'static {
+    /// A short name for logs and messages (`local`, `kubernetes`).
+    fn name(&self) -> &'static str;
+
+    /// Build the context into an artifact. Log lines go to `log` as they come.
+    fn build(
+        &self,
+        req: BuildRequest,
+        log: LogSink,
+    ) -> BoxFuture<'_, Result<BuildOutput, BuildFailure>>;
+
+    /// Make the app's workload and routes match `desired`. Idempotent.
+    fn apply(&self, desired: DesiredWorkload) -> BoxFuture<'_, Result<(), RuntimeError>>;
+
+    /// Read back the workload of the app.
+    fn observe(
+        &self,
+        org: String,
+        app: String,
+    ) -> BoxFuture<'_, Result<WorkloadObservation, RuntimeError>>;
+
+    /// The route plane of each hostname (same order as `hostnames`).
+    fn routes(
+        &self,
+        org: String,
+        app: String,
+        hostnames: Vec<Hostname>,
+    ) -> BoxFuture<'_, Result<Vec<Plane>, RuntimeError>>;
+
+    /// Remove everything the app runs.
+    fn remove(&self, org: String, app: String) -> BoxFuture<'_, Result<(), RuntimeError>>;
+
+    /// Where the edge receives traffic.
+    fn edge(&self) -> EdgeInfo;
+}
+
+/// One hostname to probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointTarget {
+    pub hostname: String,
+    pub kind: HostnameKind,
+    /// Inside the platform zone (the platform owns its DNS).
+    pub platform_owned: bool,
+    pub path: String,
+    /// `[checks] expect`.
+    pub expect: String,
+    /// `ORG/APP@vN` the answer must carry (not for redirect hosts).
+    pub expect_release: Option<String>,
+    pub redirect_to: Option<String>,
+    pub edge: EdgeInfo,
+}
+
+/// The probed planes of one hostname.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbedEndpoint {
+    pub dns: Plane,
+    pub tls: Plane,
+    pub http: Plane,
+}
+
+/// Checks DNS, TLS and HTTP for hostnames with real protocols.
+pub trait EndpointProber: Send + Sync + 'static {
+    /// Results in the order of `targets`.
+    fn check(&self, targets: Vec<EndpointTarget>) -> BoxFuture<'_, Vec<ProbedEndpoint>>;
+}
