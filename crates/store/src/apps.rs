@@ -26,6 +26,19 @@ pub struct DeployRecord {
     pub created: bool,
 }
 
+/// What a deploy writes (see [`Store::record_deploy_with`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DeployInput<'a> {
+    pub spec: &'a AppSpec,
+    pub hostnames: &'a [Hostname],
+    /// `deploy`, `rollback(from=vK)`, …
+    pub source: &'a str,
+    /// The uploaded build context (`sha256:…`), when there is one.
+    pub context: Option<&'a str>,
+    /// The engine's pending work document for the new release.
+    pub work: Option<&'a serde_json::Value>,
+}
+
 /// One app's stored desired state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppRecord {
@@ -42,6 +55,10 @@ pub struct AppRecord {
     pub hostnames: Vec<Hostname>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// The engine's last computed status document (build, workload, endpoints), if any.
+    pub status: Option<serde_json::Value>,
+    /// The engine's pending work, if any.
+    pub work: Option<serde_json::Value>,
 }
 
 /// What `delete_app` removed.
@@ -57,7 +74,7 @@ macro_rules! app_query {
     ($where:literal) => {
         concat!(
             "SELECT a.org, a.name, a.generation, a.spec, a.active_release, a.target_release, \
-             a.phase, a.created_at, a.updated_at, \
+             a.phase, a.created_at, a.updated_at, a.status, a.work, \
              d.hostname AS d_hostname, d.kind AS d_kind, d.redirect_to AS d_redirect_to \
              FROM apps a LEFT JOIN domains d ON d.org = a.org AND d.app = a.name WHERE ",
             $where
@@ -78,7 +95,34 @@ impl Store {
         source: &str,
         now_ms: i64,
     ) -> Result<DeployRecord> {
+        let input = DeployInput {
+            spec,
+            hostnames,
+            source,
+            context: None,
+            work: None,
+        };
+        self.record_deploy_with(org, &input, now_ms).await
+    }
+
+    /// [`Store::record_deploy`] with the build context and the engine's pending work, written
+    /// in the same transaction. Older pending releases are overtaken: they become
+    /// `superseded`, each with a `release` event.
+    pub async fn record_deploy_with(
+        &self,
+        org: &str,
+        input: &DeployInput<'_>,
+        now_ms: i64,
+    ) -> Result<DeployRecord> {
+        let DeployInput {
+            spec,
+            hostnames,
+            source,
+            context,
+            work,
+        } = *input;
         let app = spec.name.as_str();
+        let work_json = work.map(|w| to_json("app work", w)).transpose()?;
         let spec_json = to_json("app spec", spec)?;
         let hostnames_json = to_json("app hostnames", &hostnames)?;
         let accepted = Phase::Accepted.as_str();
@@ -88,12 +132,12 @@ impl Store {
         // and allocates the release version.
         let row = sqlx::query(
             "INSERT INTO apps (org, name, generation, spec, active_release, target_release, \
-             phase, last_release, last_event_seq, created_at, updated_at) \
-             VALUES ($1, $2, 1, $3, NULL, 1, $4, 1, 0, $5, $5) \
+             phase, last_release, last_event_seq, created_at, updated_at, work) \
+             VALUES ($1, $2, 1, $3, NULL, 1, $4, 1, 0, $5, $5, $6) \
              ON CONFLICT (org, name) DO UPDATE SET \
              generation = apps.generation + 1, spec = excluded.spec, \
              target_release = apps.last_release + 1, last_release = apps.last_release + 1, \
-             phase = excluded.phase, updated_at = excluded.updated_at \
+             phase = excluded.phase, updated_at = excluded.updated_at, work = excluded.work \
              RETURNING generation, last_release",
         )
         .bind(org)
@@ -101,6 +145,7 @@ impl Store {
         .bind(&spec_json)
         .bind(accepted)
         .bind(now_ms)
+        .bind(work_json)
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| missing_org(e, org))?;
@@ -108,6 +153,33 @@ impl Store {
         let version: i64 = row.try_get("last_release")?;
 
         domains::replace(&mut tx, org, app, hostnames, now_ms).await?;
+        // A pending release overtaken by this deploy is superseded (SPEC §3).
+        let overtaken = sqlx::query(
+            "UPDATE releases SET status = $1 WHERE org = $2 AND app = $3 AND status = $4 \
+             AND version < $5 RETURNING version",
+        )
+        .bind(ReleaseStatus::Superseded.as_str())
+        .bind(org)
+        .bind(app)
+        .bind(ReleaseStatus::Pending.as_str())
+        .bind(version)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut overtaken: Vec<i64> = overtaken
+            .iter()
+            .map(|r| r.try_get::<i64, _>("version"))
+            .collect::<std::result::Result<_, _>>()?;
+        overtaken.sort_unstable();
+        for v in overtaken {
+            let data = json!({
+                "version": v,
+                "status": ReleaseStatus::Superseded.as_str(),
+                "superseded_by": version,
+            });
+            events::insert(&mut tx, org, app, EventType::Release, &data, now_ms)
+                .await?
+                .ok_or_else(|| StoreError::not_found(format!("app {org}/{app}")))?;
+        }
         releases::insert(
             &mut tx,
             &releases::NewRelease {
@@ -117,6 +189,7 @@ impl Store {
                 status: ReleaseStatus::Pending,
                 image: spec.image.as_deref(),
                 source,
+                context,
                 spec_json: &spec_json,
                 hostnames_json: &hostnames_json,
                 generation,
@@ -238,6 +311,10 @@ fn group(rows: &[AnyRow]) -> Result<BTreeMap<String, AppRecord>> {
     Ok(apps)
 }
 
+fn opt_json(what: &str, text: Option<String>) -> Result<Option<serde_json::Value>> {
+    text.map(|t| from_json(what, &t)).transpose()
+}
+
 fn app_from_row(row: &AnyRow) -> Result<AppRecord> {
     let spec: String = row.try_get("spec")?;
     let phase: String = row.try_get("phase")?;
@@ -252,5 +329,7 @@ fn app_from_row(row: &AnyRow) -> Result<AppRecord> {
         hostnames: Vec::new(),
         created_at_ms: row.try_get("created_at")?,
         updated_at_ms: row.try_get("updated_at")?,
+        status: opt_json("app status", row.try_get("status")?)?,
+        work: opt_json("app work", row.try_get("work")?)?,
     })
 }

@@ -16,14 +16,16 @@ mod apps;
 mod codec;
 mod db;
 mod domains;
+mod engine;
 mod error;
 mod events;
 mod orgs;
 mod releases;
 mod tokens;
 
-pub use apps::{AppRecord, DeletedApp, DeployRecord};
+pub use apps::{AppRecord, DeletedApp, DeployInput, DeployRecord};
 pub use db::{Backend, Store};
+pub use engine::ReplicaEntry;
 pub use error::StoreError;
 pub use releases::ReleaseRecord;
 pub use tokens::{TOKEN_PREFIX, TokenInfo};

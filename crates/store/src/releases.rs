@@ -25,6 +25,12 @@ pub struct ReleaseRecord {
     /// The app generation this release reconciles.
     pub generation: u64,
     pub created_at_ms: i64,
+    /// The uploaded build context (`sha256:…`), if the deploy uploaded one.
+    pub context: Option<String>,
+    /// The build's output (artifact or pinned image), once built.
+    pub artifact: Option<String>,
+    /// Why it failed (`{"dimension", "reason", "message"}`), if it did.
+    pub failure: Option<serde_json::Value>,
 }
 
 impl ReleaseRecord {
@@ -44,7 +50,7 @@ impl ReleaseRecord {
 /// The columns `from_row` reads (a macro so the queries stay `'static` strings).
 macro_rules! release_columns {
     () => {
-        "version, status, image, source, spec, hostnames, generation, created_at"
+        "version, status, image, source, spec, hostnames, generation, created_at, context, artifact, failure"
     };
 }
 
@@ -95,6 +101,7 @@ pub(crate) struct NewRelease<'a> {
     pub status: ReleaseStatus,
     pub image: Option<&'a str>,
     pub source: &'a str,
+    pub context: Option<&'a str>,
     pub spec_json: &'a str,
     pub hostnames_json: &'a str,
     pub generation: i64,
@@ -105,8 +112,8 @@ pub(crate) struct NewRelease<'a> {
 pub(crate) async fn insert(conn: &mut AnyConnection, r: &NewRelease<'_>) -> Result<()> {
     sqlx::query(
         "INSERT INTO releases \
-         (org, app, version, status, image, source, spec, hostnames, generation, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         (org, app, version, status, image, source, spec, hostnames, generation, created_at, context) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(r.org)
     .bind(r.app)
@@ -118,6 +125,7 @@ pub(crate) async fn insert(conn: &mut AnyConnection, r: &NewRelease<'_>) -> Resu
     .bind(r.hostnames_json)
     .bind(r.generation)
     .bind(r.created_at_ms)
+    .bind(r.context)
     .execute(conn)
     .await?;
     Ok(())
@@ -136,5 +144,11 @@ fn from_row(row: &AnyRow) -> Result<ReleaseRecord> {
         hostnames: from_json("release hostnames", &hostnames)?,
         generation: to_u64("release generation", row.try_get("generation")?)?,
         created_at_ms: row.try_get("created_at")?,
+        context: row.try_get("context")?,
+        artifact: row.try_get("artifact")?,
+        failure: row
+            .try_get::<Option<String>, _>("failure")?
+            .map(|f| from_json("release failure", &f))
+            .transpose()?,
     })
 }

@@ -65,7 +65,9 @@ async fn redeploying_bumps_generation_and_adds_a_release() {
         let releases = store.list_releases("acme", "web").await.unwrap();
         let versions: Vec<u64> = releases.iter().map(|r| r.version).collect();
         assert_eq!(versions, [2, 1]);
-        assert!(releases.iter().all(|r| r.status == ReleaseStatus::Pending));
+        // The newer deploy overtook the pending v1 (SPEC §3).
+        assert_eq!(releases[0].status, ReleaseStatus::Pending);
+        assert_eq!(releases[1].status, ReleaseStatus::Superseded);
         assert_eq!(releases[0].image, None);
         assert_eq!(releases[0].source, "rollback(from=v1)");
         assert_eq!(releases[0].generation, 2);
@@ -82,7 +84,7 @@ async fn redeploying_bumps_generation_and_adds_a_release() {
         let info = v1.info();
         assert_eq!(
             (info.version, info.generation, info.status),
-            (1, 1, ReleaseStatus::Pending)
+            (1, 1, ReleaseStatus::Superseded)
         );
         assert_eq!(info.created_at, "2026-11-18T11:06:40.000Z");
         assert_eq!(store.get_release("acme", "web", 3).await.unwrap(), None);
@@ -362,7 +364,21 @@ async fn concurrent_deploys_get_distinct_consecutive_numbers() {
             .iter()
             .map(|e| e.seq)
             .collect();
-        assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
+        // Two events per deploy plus one `superseded` event for each overtaken release.
+        assert_eq!(seqs, (1..=29).collect::<Vec<_>>());
+        let statuses: Vec<ReleaseStatus> = store
+            .list_releases("acme", "web")
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses[0], ReleaseStatus::Pending);
+        assert!(
+            statuses[1..]
+                .iter()
+                .all(|s| *s == ReleaseStatus::Superseded)
+        );
         let app = store.get_app("acme", "web").await.unwrap().expect("app");
         assert_eq!((app.generation, app.target_release), (10, Some(10)));
     })

@@ -11,7 +11,9 @@ use sqlx::Row;
 /// table → [(column, nullable)] in declaration order.
 type Schema = BTreeMap<String, Vec<(String, bool)>>;
 
-const TABLES: [&str; 6] = ["apps", "domains", "events", "orgs", "releases", "tokens"];
+const TABLES: [&str; 7] = [
+    "apps", "domains", "events", "orgs", "releases", "replicas", "tokens",
+];
 
 fn migration_files(backend: &str) -> Vec<String> {
     let dir = format!("{}/migrations/{backend}", env!("CARGO_MANIFEST_DIR"));
@@ -88,7 +90,12 @@ async fn both_backends_have_the_same_tables_and_columns() {
         .map(|(t, c)| match (t.as_str(), c.as_str()) {
             ("apps", "active_release") => "apps.active_release",
             ("apps", "target_release") => "apps.target_release",
+            ("apps", "status") => "apps.status",
+            ("apps", "work") => "apps.work",
             ("releases", "image") => "releases.image",
+            ("releases", "context") => "releases.context",
+            ("releases", "artifact") => "releases.artifact",
+            ("releases", "failure") => "releases.failure",
             ("domains", "redirect_to") => "domains.redirect_to",
             _ => "unexpected",
         })
@@ -98,8 +105,13 @@ async fn both_backends_have_the_same_tables_and_columns() {
         [
             "apps.active_release",
             "apps.target_release",
+            "apps.status",
+            "apps.work",
             "domains.redirect_to",
-            "releases.image"
+            "releases.image",
+            "releases.context",
+            "releases.artifact",
+            "releases.failure"
         ]
     );
 

@@ -1,0 +1,223 @@
+//! What the lifecycle engine persists: release transitions (with their events, in one
+//! transaction), build results, the app's computed status and pending work, and the local
+//! runtime's process ledger. Documents (status, work, failure) are opaque JSON here: their
+//! shape belongs to the server and core; this module only keeps them durable and consistent.
+
+use satusky_types::{EventType, Phase, ReleaseStatus};
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use crate::Store;
+use crate::codec::{to_i64, to_json, to_u64};
+use crate::error::{Result, StoreError};
+use crate::events;
+
+/// One replica process in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaEntry {
+    pub pid: u32,
+    pub start_ticks: u64,
+    pub org: String,
+    pub app: String,
+    pub release: u64,
+    pub port: u16,
+}
+
+fn big(what: &str, v: u64) -> Result<i64> {
+    to_i64(v).ok_or_else(|| StoreError::corrupt(what, format!("{v} does not fit a BIGINT")))
+}
+
+impl Store {
+    /// Apply release status changes in one transaction, each with a `release` event; set the
+    /// app's `active_release` when `active` is given; record `failure` on a failed release.
+    pub async fn transition_releases(
+        &self,
+        org: &str,
+        app: &str,
+        changes: &[(u64, ReleaseStatus)],
+        active: Option<u64>,
+        failure: Option<&Value>,
+        now_ms: i64,
+    ) -> Result<()> {
+        if changes.is_empty() && active.is_none() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        if let Some(v) = active {
+            sqlx::query("UPDATE apps SET active_release = $1 WHERE org = $2 AND name = $3")
+                .bind(big("release", v)?)
+                .bind(org)
+                .bind(app)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (version, status) in changes {
+            let failure_json = match (status, failure) {
+                (ReleaseStatus::Failed, Some(f)) => Some(to_json("release failure", f)?),
+                _ => None,
+            };
+            let res = sqlx::query(
+                "UPDATE releases SET status = $1, failure = COALESCE($2, failure) \
+                 WHERE org = $3 AND app = $4 AND version = $5",
+            )
+            .bind(status.as_str())
+            .bind(failure_json)
+            .bind(org)
+            .bind(app)
+            .bind(big("release", *version)?)
+            .execute(&mut *tx)
+            .await?;
+            if res.rows_affected() == 0 {
+                return Err(StoreError::not_found(format!(
+                    "release {org}/{app}@v{version}"
+                )));
+            }
+            let mut data = json!({"version": version, "status": status.as_str()});
+            if let (ReleaseStatus::Failed, Some(f)) = (status, failure) {
+                data["failure"] = f.clone();
+            }
+            events::insert(&mut tx, org, app, EventType::Release, &data, now_ms)
+                .await?
+                .ok_or_else(|| StoreError::not_found(format!("app {org}/{app}")))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Record a release's build result.
+    pub async fn set_release_artifact(
+        &self,
+        org: &str,
+        app: &str,
+        version: u64,
+        artifact: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE releases SET artifact = $1 WHERE org = $2 AND app = $3 AND version = $4",
+        )
+        .bind(artifact)
+        .bind(org)
+        .bind(app)
+        .bind(big("release", version)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Save the app's computed phase and status document, appending `events` (plane changes,
+    /// phase changes, …) in the same transaction.
+    pub async fn save_status(
+        &self,
+        org: &str,
+        app: &str,
+        phase: Phase,
+        status: &Value,
+        events_to_append: &[(EventType, Value)],
+        now_ms: i64,
+    ) -> Result<()> {
+        let status_json = to_json("app status", status)?;
+        let mut tx = self.begin_write().await?;
+        let res =
+            sqlx::query("UPDATE apps SET phase = $1, status = $2 WHERE org = $3 AND name = $4")
+                .bind(phase.as_str())
+                .bind(status_json)
+                .bind(org)
+                .bind(app)
+                .execute(&mut *tx)
+                .await?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::not_found(format!("app {org}/{app}")));
+        }
+        for (kind, data) in events_to_append {
+            events::insert(&mut tx, org, app, *kind, data, now_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Set (or clear, with `None`) the engine's pending work for the app.
+    pub async fn set_work(&self, org: &str, app: &str, work: Option<&Value>) -> Result<()> {
+        let work_json = work.map(|w| to_json("app work", w)).transpose()?;
+        sqlx::query("UPDATE apps SET work = $1 WHERE org = $2 AND name = $3")
+            .bind(work_json)
+            .bind(org)
+            .bind(app)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every app with pending work, as (org, app).
+    pub async fn apps_with_work(&self) -> Result<Vec<(String, String)>> {
+        let rows =
+            sqlx::query("SELECT org, name FROM apps WHERE work IS NOT NULL ORDER BY org, name")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("org")?, r.try_get("name")?)))
+            .collect()
+    }
+
+    /// Every app, as (org, app) — for sweeps over all apps (prober, drift).
+    pub async fn all_apps(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT org, name FROM apps ORDER BY org, name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("org")?, r.try_get("name")?)))
+            .collect()
+    }
+
+    /// Record a replica process in the ledger.
+    pub async fn ledger_record(&self, e: &ReplicaEntry, now_ms: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO replicas (pid, start_ticks, org, app, release, port, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (pid) DO UPDATE SET start_ticks = excluded.start_ticks, org = excluded.org, \
+             app = excluded.app, release = excluded.release, port = excluded.port, created_at = excluded.created_at",
+        )
+        .bind(i64::from(e.pid))
+        .bind(big("start ticks", e.start_ticks)?)
+        .bind(&e.org)
+        .bind(&e.app)
+        .bind(big("release", e.release)?)
+        .bind(i64::from(e.port))
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Drop a replica from the ledger.
+    pub async fn ledger_forget(&self, pid: u32) -> Result<()> {
+        sqlx::query("DELETE FROM replicas WHERE pid = $1")
+            .bind(i64::from(pid))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every replica in the ledger.
+    pub async fn ledger_all(&self) -> Result<Vec<ReplicaEntry>> {
+        let rows = sqlx::query(
+            "SELECT pid, start_ticks, org, app, release, port FROM replicas ORDER BY pid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let pid: i64 = r.try_get("pid")?;
+                let port: i64 = r.try_get("port")?;
+                Ok(ReplicaEntry {
+                    pid: u32::try_from(pid).map_err(|_| StoreError::corrupt("replica pid", pid))?,
+                    start_ticks: to_u64("replica start ticks", r.try_get("start_ticks")?)?,
+                    org: r.try_get("org")?,
+                    app: r.try_get("app")?,
+                    release: to_u64("replica release", r.try_get("release")?)?,
+                    port: u16::try_from(port)
+                        .map_err(|_| StoreError::corrupt("replica port", port))?,
+                })
+            })
+            .collect()
+    }
+}

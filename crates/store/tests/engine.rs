@@ -1,0 +1,221 @@
+//! What the lifecycle engine persists: superseding on deploy, release transitions with their
+//! events, status and pending work, and the replica ledger — on every backend.
+
+mod common;
+
+use common::{Ctx, on_each_backend, spec};
+use satusky_store::{DeployInput, ReplicaEntry};
+use satusky_types::{EventType, Phase, ReleaseStatus};
+use serde_json::json;
+
+const T0: i64 = 1_795_000_000_000;
+
+#[tokio::test]
+async fn a_newer_deploy_supersedes_pending_releases_with_events() {
+    on_each_backend(|Ctx { store, .. }| async move {
+        store.ensure_org("acme").await.unwrap();
+        let s = spec("web");
+        let work = json!({"release": 1});
+        let input = DeployInput {
+            spec: &s,
+            hostnames: &[],
+            source: "deploy",
+            context: Some("sha256:abc"),
+            work: Some(&work),
+        };
+        store.record_deploy_with("acme", &input, T0).await.unwrap();
+        let app = store.get_app("acme", "web").await.unwrap().unwrap();
+        assert_eq!(
+            app.work,
+            Some(json!({"release": 1})),
+            "work written with the deploy"
+        );
+        let v1 = store.get_release("acme", "web", 1).await.unwrap().unwrap();
+        assert_eq!(v1.context.as_deref(), Some("sha256:abc"));
+
+        store
+            .record_deploy("acme", &s, &[], "deploy", T0 + 1)
+            .await
+            .unwrap();
+        let rel = store.list_releases("acme", "web").await.unwrap();
+        let statuses: Vec<_> = rel.iter().map(|r| (r.version, r.status)).collect();
+        assert_eq!(
+            statuses,
+            vec![(2, ReleaseStatus::Pending), (1, ReleaseStatus::Superseded)]
+        );
+        let events = store.events_after("acme", "web", 0, 100).await.unwrap();
+        let superseded: Vec<_> = events
+            .iter()
+            .filter(|e| e.kind == EventType::Release && e.data["status"] == "superseded")
+            .collect();
+        assert_eq!(superseded.len(), 1);
+        assert_eq!(superseded[0].data["version"], 1);
+        assert_eq!(superseded[0].data["superseded_by"], 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn transitions_activate_fail_and_record_events() {
+    on_each_backend(|Ctx { store, .. }| async move {
+        store.ensure_org("acme").await.unwrap();
+        let s = spec("web");
+        store
+            .record_deploy("acme", &s, &[], "deploy", T0)
+            .await
+            .unwrap();
+        store
+            .transition_releases(
+                "acme",
+                "web",
+                &[(1, ReleaseStatus::Active)],
+                Some(1),
+                None,
+                T0 + 5,
+            )
+            .await
+            .unwrap();
+        let app = store.get_app("acme", "web").await.unwrap().unwrap();
+        assert_eq!(app.active_release, Some(1));
+
+        store
+            .record_deploy("acme", &s, &[], "deploy", T0 + 10)
+            .await
+            .unwrap();
+        let failure =
+            json!({"dimension": "workload", "reason": "CrashLoopBackOff", "message": "exit 1"});
+        store
+            .transition_releases(
+                "acme",
+                "web",
+                &[(2, ReleaseStatus::Failed)],
+                None,
+                Some(&failure),
+                T0 + 20,
+            )
+            .await
+            .unwrap();
+        let v2 = store.get_release("acme", "web", 2).await.unwrap().unwrap();
+        assert_eq!(v2.status, ReleaseStatus::Failed);
+        assert_eq!(v2.failure, Some(failure.clone()));
+        let v1 = store.get_release("acme", "web", 1).await.unwrap().unwrap();
+        assert_eq!(
+            v1.status,
+            ReleaseStatus::Active,
+            "the previous active release is untouched"
+        );
+        assert_eq!(
+            store
+                .get_app("acme", "web")
+                .await
+                .unwrap()
+                .unwrap()
+                .active_release,
+            Some(1)
+        );
+
+        let last = store
+            .events_after("acme", "web", 0, 100)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        assert_eq!(last.kind, EventType::Release);
+        assert_eq!(last.data["status"], "failed");
+        assert_eq!(last.data["failure"], failure);
+
+        let missing = store
+            .transition_releases("acme", "web", &[(9, ReleaseStatus::Active)], None, None, T0)
+            .await;
+        assert!(missing.is_err(), "an unknown release is an error");
+        store
+            .set_release_artifact("acme", "web", 2, "sha256:feed")
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .get_release("acme", "web", 2)
+                .await
+                .unwrap()
+                .unwrap()
+                .artifact
+                .as_deref(),
+            Some("sha256:feed")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn status_work_and_ledger_persist() {
+    on_each_backend(|Ctx { store, .. }| async move {
+        store.ensure_org("acme").await.unwrap();
+        store
+            .record_deploy("acme", &spec("web"), &[], "deploy", T0)
+            .await
+            .unwrap();
+        store
+            .record_deploy("acme", &spec("api"), &[], "deploy", T0)
+            .await
+            .unwrap();
+        let status = json!({"build": {"state": "ready"}});
+        store
+            .save_status(
+                "acme",
+                "web",
+                Phase::RollingOut,
+                &status,
+                &[(EventType::Phase, json!({"phase": "rolling_out"}))],
+                T0 + 1,
+            )
+            .await
+            .unwrap();
+        let app = store.get_app("acme", "web").await.unwrap().unwrap();
+        assert_eq!(app.phase, Phase::RollingOut);
+        assert_eq!(app.status, Some(status));
+        let ev = store.events_after("acme", "web", 0, 100).await.unwrap();
+        assert_eq!(ev.last().unwrap().data["phase"], "rolling_out");
+        assert!(
+            store
+                .save_status("acme", "nope", Phase::Ready, &json!({}), &[], T0)
+                .await
+                .is_err()
+        );
+
+        store
+            .set_work("acme", "api", Some(&json!({"release": 1})))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.apps_with_work().await.unwrap(),
+            vec![("acme".to_string(), "api".to_string())]
+        );
+        store.set_work("acme", "api", None).await.unwrap();
+        assert!(store.apps_with_work().await.unwrap().is_empty());
+        assert_eq!(store.all_apps().await.unwrap().len(), 2);
+
+        let e = ReplicaEntry {
+            pid: 4242,
+            start_ticks: 99,
+            org: "acme".into(),
+            app: "web".into(),
+            release: 1,
+            port: 40000,
+        };
+        store.ledger_record(&e, T0).await.unwrap();
+        store
+            .ledger_record(
+                &ReplicaEntry {
+                    pid: 7,
+                    ..e.clone()
+                },
+                T0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.ledger_all().await.unwrap().len(), 2);
+        store.ledger_forget(7).await.unwrap();
+        assert_eq!(store.ledger_all().await.unwrap(), vec![e]);
+    })
+    .await;
+}
