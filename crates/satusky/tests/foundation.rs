@@ -84,8 +84,10 @@ fn deploy_twice_records_generations_and_releases() {
         .map(|r| r["version"].as_u64().unwrap())
         .collect();
     assert_eq!(versions, vec![2, 1], "newest first");
+    // No runtime runs them: v2 waits, and it overtook the pending v1 (SPEC §3).
+    assert_eq!(rel[0]["status"], "pending");
+    assert_eq!(rel[1]["status"], "superseded");
     for r in rel.as_array().unwrap() {
-        assert_eq!(r["status"], "pending");
         assert_eq!(r["image"], "nginx:1.27");
         assert_eq!(r["source"], "deploy");
         assert!(r["created_at"].as_str().unwrap().ends_with('Z'));
@@ -306,14 +308,15 @@ fn events_replay_in_order_then_resume_after_n() {
             );
             tokio_tungstenite::connect_async(req)
         };
-        // Three deploys wrote two events each: release then phase.
+        // Three deploys: v1 (release, phase), then for v2 and v3 the overtaken release's
+        // `superseded` event, the new release, and the phase: 8 events.
         let (mut ws, _) = connect(0).await.expect("connect");
         let mut seen = Vec::new();
-        for _ in 0..6 {
+        for _ in 0..8 {
             seen.push(next(&mut ws).await);
         }
         let seqs: Vec<u64> = seen.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
-        assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6, 7, 8]);
         assert!(
             seen.iter()
                 .all(|e| e["app"] == "streamer" && e["at"].is_string())
@@ -321,7 +324,9 @@ fn events_replay_in_order_then_resume_after_n() {
         assert_eq!(seen[0]["type"], "release");
         assert_eq!(seen[0]["data"]["version"], 1);
         assert_eq!(seen[1]["type"], "phase");
-        assert_eq!(seen[5]["data"]["generation"], 3);
+        assert_eq!(seen[2]["data"]["status"], "superseded");
+        assert_eq!(seen[3]["data"]["version"], 2);
+        assert_eq!(seen[7]["data"]["generation"], 3);
 
         // Live follow: a new deploy arrives on the open stream.
         let out = onectl(
@@ -333,17 +338,20 @@ fn events_replay_in_order_then_resume_after_n() {
         );
         assert_eq!(out.status.code(), Some(0));
         let live = next(&mut ws).await;
-        assert_eq!(live["seq"], 7);
+        assert_eq!(live["seq"], 9);
+        assert_eq!(live["data"]["version"], 3);
+        assert_eq!(live["data"]["status"], "superseded");
+        let live = next(&mut ws).await;
         assert_eq!(live["data"]["version"], 4);
         drop(ws);
 
-        // Reconnect after 4: only 5..8.
-        let (mut ws, _) = connect(4).await.expect("reconnect");
+        // Reconnect after 6: only 7..11.
+        let (mut ws, _) = connect(6).await.expect("reconnect");
         let mut resumed = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..5 {
             resumed.push(next(&mut ws).await["seq"].as_u64().unwrap());
         }
-        assert_eq!(resumed, vec![5, 6, 7, 8]);
+        assert_eq!(resumed, vec![7, 8, 9, 10, 11]);
         let extra = tokio::time::timeout(std::time::Duration::from_millis(1500), ws.next()).await;
         assert!(extra.is_err(), "nothing beyond the last event: {extra:?}");
     });
