@@ -51,6 +51,27 @@ pub struct Whoami {
 #[serde(deny_unknown_fields)]
 pub struct PutAppRequest {
     pub spec: AppSpec,
+    /// The uploaded build context to build this release from (`sha256:…`, from
+    /// `POST /v1/orgs/{org}/builds`). Without it, the spec's `image` is deployed as is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+}
+
+/// `201` answer to a build-context upload (`POST /v1/orgs/{org}/builds`, body: tar.gz).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ContextUploaded {
+    /// Content digest of the uploaded archive; pass it as `context` when deploying.
+    pub context: String,
+    pub entries: u64,
+    pub unpacked_bytes: u64,
+}
+
+/// One field of an invalid spec, as listed in a 422's `details.fields`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FieldErrorBody {
+    /// The `satusky.toml` path of the field, e.g. `app.memory`.
+    pub field: String,
+    pub message: String,
 }
 
 /// `202 Accepted` answer to a deploy.

@@ -7,15 +7,17 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
-    /// `{"phase", "generation"}`
+    /// `{"phase", "generation", "release"?}` — the app's phase changed.
     Phase,
-    /// `{"line", "stream"}`
+    /// `{"release", "line"}` — one line of build output.
     BuildLog,
-    /// `{"desired", "updated", "ready", "available"}`
+    /// `{"release", "desired", "updated", "ready", "available"}` — replica counts changed.
     Rollout,
-    /// `{"hostname", "plane", "state", "reason", "message"}`
+    /// `{"hostname" (null for build/workload), "plane" (build, workload, metadata, route, dns,
+    /// tls, http), "state", "reason", "message", "remediation"?}` — one plane changed.
     Plane,
-    /// `{"version", "status", "source", "image"}`
+    /// `{"version", "status", "source"?, "image"?, "superseded_by"?, "failure"?}` — a release
+    /// was created or changed status; `failure` is `{"dimension", "reason", "message"}`.
     Release,
     /// `{"hostname", "plane", "expected", "observed", …}`
     Drift,

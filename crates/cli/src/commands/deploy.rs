@@ -36,7 +36,13 @@ pub async fn run(args: &DeployArgs, env: &Env) -> Result<u8, CliError> {
     let org = session.org().await?.value;
     let client = &session.client;
     let accepted: DeployAccepted = client
-        .put(&["v1", "orgs", &org, "apps", &app], &PutAppRequest { spec })
+        .put(
+            &["v1", "orgs", &org, "apps", &app],
+            &PutAppRequest {
+                spec,
+                context: None,
+            },
+        )
         .await?;
     if !env.json() {
         print_accepted(&accepted);
