@@ -7,18 +7,21 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+pub mod engine;
 mod error;
 mod hub;
-mod report;
+pub mod prober;
 mod routes;
 mod settings;
 mod state;
+mod status;
 
 use std::future::Future;
 
 use satusky_store::Store;
 use tokio::net::TcpListener;
 
+pub use engine::{Engine, EngineConfig};
 pub use error::ApiErrorResponse;
 pub use hub::EventHub;
 pub use settings::Settings;
@@ -34,14 +37,22 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     routes::openapi()
 }
 
-/// Serve the API on `listener` until `shutdown` resolves.
+/// Serve the API on `listener` until `shutdown` resolves (no runtime attached).
 pub async fn serve(
     listener: TcpListener,
     store: Store,
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = AppState::new(store, settings);
+    serve_state(listener, AppState::new(store, settings), shutdown).await
+}
+
+/// Serve the API for `state` (e.g. with an engine) until `shutdown` resolves.
+pub async fn serve_state(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use satusky_store::Store;
 
+use crate::engine::Engine;
 use crate::hub::EventHub;
 use crate::settings::Settings;
 
@@ -12,6 +13,8 @@ pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
     pub hub: EventHub,
+    /// The lifecycle engine, when a runtime is attached.
+    pub engine: Option<Engine>,
 }
 
 impl AppState {
@@ -20,6 +23,13 @@ impl AppState {
             store,
             settings: Arc::new(settings),
             hub: EventHub::new(),
+            engine: None,
         }
+    }
+
+    /// State with a lifecycle engine (sharing this state's hub).
+    pub fn with_engine(mut self, engine: Engine) -> Self {
+        self.engine = Some(engine);
+        self
     }
 }

@@ -35,7 +35,8 @@ pub struct DeployInput<'a> {
     pub source: &'a str,
     /// The uploaded build context (`sha256:…`), when there is one.
     pub context: Option<&'a str>,
-    /// The engine's pending work document for the new release.
+    /// The engine's pending work document for the new release; when it is a JSON object its
+    /// `release` field is set to the new version.
     pub work: Option<&'a serde_json::Value>,
 }
 
@@ -122,7 +123,6 @@ impl Store {
             work,
         } = *input;
         let app = spec.name.as_str();
-        let work_json = work.map(|w| to_json("app work", w)).transpose()?;
         let spec_json = to_json("app spec", spec)?;
         let hostnames_json = to_json("app hostnames", &hostnames)?;
         let accepted = Phase::Accepted.as_str();
@@ -132,12 +132,12 @@ impl Store {
         // and allocates the release version.
         let row = sqlx::query(
             "INSERT INTO apps (org, name, generation, spec, active_release, target_release, \
-             phase, last_release, last_event_seq, created_at, updated_at, work) \
-             VALUES ($1, $2, 1, $3, NULL, 1, $4, 1, 0, $5, $5, $6) \
+             phase, last_release, last_event_seq, created_at, updated_at) \
+             VALUES ($1, $2, 1, $3, NULL, 1, $4, 1, 0, $5, $5) \
              ON CONFLICT (org, name) DO UPDATE SET \
              generation = apps.generation + 1, spec = excluded.spec, \
              target_release = apps.last_release + 1, last_release = apps.last_release + 1, \
-             phase = excluded.phase, updated_at = excluded.updated_at, work = excluded.work \
+             phase = excluded.phase, updated_at = excluded.updated_at \
              RETURNING generation, last_release",
         )
         .bind(org)
@@ -145,12 +145,30 @@ impl Store {
         .bind(&spec_json)
         .bind(accepted)
         .bind(now_ms)
-        .bind(work_json)
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| missing_org(e, org))?;
         let generation: i64 = row.try_get("generation")?;
         let version: i64 = row.try_get("last_release")?;
+        // The work document names the release it is for: fill in the version just allocated.
+        if let Some(w) = work {
+            let mut w = w.clone();
+            if let Some(obj) = w.as_object_mut() {
+                obj.insert("release".to_string(), json!(version));
+            }
+            sqlx::query("UPDATE apps SET work = $1 WHERE org = $2 AND name = $3")
+                .bind(to_json("app work", &w)?)
+                .bind(org)
+                .bind(app)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query("UPDATE apps SET work = NULL WHERE org = $1 AND name = $2")
+                .bind(org)
+                .bind(app)
+                .execute(&mut *tx)
+                .await?;
+        }
 
         domains::replace(&mut tx, org, app, hostnames, now_ms).await?;
         // A pending release overtaken by this deploy is superseded (SPEC §3).

@@ -104,32 +104,59 @@ impl Store {
         Ok(())
     }
 
-    /// Save the app's computed phase and status document, appending `events` (plane changes,
-    /// phase changes, …) in the same transaction.
+    /// Save the app's computed phase and status document for `release`, appending `events`
+    /// (plane changes, phase changes, …) in the same transaction. Writes nothing and returns
+    /// `false` when `release` is no longer the app's target (a newer deploy overtook it).
     pub async fn save_status(
         &self,
         org: &str,
         app: &str,
+        release: u64,
         phase: Phase,
         status: &Value,
         events_to_append: &[(EventType, Value)],
         now_ms: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let status_json = to_json("app status", status)?;
         let mut tx = self.begin_write().await?;
-        let res =
-            sqlx::query("UPDATE apps SET phase = $1, status = $2 WHERE org = $3 AND name = $4")
-                .bind(phase.as_str())
-                .bind(status_json)
-                .bind(org)
-                .bind(app)
-                .execute(&mut *tx)
-                .await?;
+        let res = sqlx::query(
+            "UPDATE apps SET phase = $1, status = $2 \
+             WHERE org = $3 AND name = $4 AND target_release = $5",
+        )
+        .bind(phase.as_str())
+        .bind(status_json)
+        .bind(org)
+        .bind(app)
+        .bind(big("release", release)?)
+        .execute(&mut *tx)
+        .await?;
         if res.rows_affected() == 0 {
-            return Err(StoreError::not_found(format!("app {org}/{app}")));
+            tx.rollback().await?;
+            return Ok(false);
         }
         for (kind, data) in events_to_append {
             events::insert(&mut tx, org, app, *kind, data, now_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Append events (e.g. a batch of build log lines) in one transaction.
+    pub async fn append_events(
+        &self,
+        org: &str,
+        app: &str,
+        events_to_append: &[(EventType, Value)],
+        now_ms: i64,
+    ) -> Result<()> {
+        if events_to_append.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for (kind, data) in events_to_append {
+            events::insert(&mut tx, org, app, *kind, data, now_ms)
+                .await?
+                .ok_or_else(|| StoreError::not_found(format!("app {org}/{app}")))?;
         }
         tx.commit().await?;
         Ok(())
@@ -145,6 +172,29 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Replace the work of `release` with `work` (or clear it) — only while `release` is still
+    /// the app's target, so a driver never overwrites a newer deploy's work. Returns whether
+    /// it wrote.
+    pub async fn advance_work(
+        &self,
+        org: &str,
+        app: &str,
+        release: u64,
+        work: Option<&Value>,
+    ) -> Result<bool> {
+        let work_json = work.map(|w| to_json("app work", w)).transpose()?;
+        let res = sqlx::query(
+            "UPDATE apps SET work = $1 WHERE org = $2 AND name = $3 AND target_release = $4",
+        )
+        .bind(work_json)
+        .bind(org)
+        .bind(app)
+        .bind(big("release", release)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(res.rows_affected() > 0)
     }
 
     /// Every app with pending work, as (org, app).

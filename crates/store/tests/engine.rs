@@ -15,7 +15,7 @@ async fn a_newer_deploy_supersedes_pending_releases_with_events() {
     on_each_backend(|Ctx { store, .. }| async move {
         store.ensure_org("acme").await.unwrap();
         let s = spec("web");
-        let work = json!({"release": 1});
+        let work = json!({"step": "build"});
         let input = DeployInput {
             spec: &s,
             hostnames: &[],
@@ -163,6 +163,7 @@ async fn status_work_and_ledger_persist() {
             .save_status(
                 "acme",
                 "web",
+                1,
                 Phase::RollingOut,
                 &status,
                 &[(EventType::Phase, json!({"phase": "rolling_out"}))],
@@ -175,11 +176,21 @@ async fn status_work_and_ledger_persist() {
         assert_eq!(app.status, Some(status));
         let ev = store.events_after("acme", "web", 0, 100).await.unwrap();
         assert_eq!(ev.last().unwrap().data["phase"], "rolling_out");
-        assert!(
-            store
-                .save_status("acme", "nope", Phase::Ready, &json!({}), &[], T0)
-                .await
-                .is_err()
+        let wrote = |app: &'static str, v: u64| {
+            let store = store.clone();
+            async move {
+                store
+                    .save_status("acme", app, v, Phase::Ready, &json!({}), &[], T0)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(!wrote("nope", 1).await);
+        // A status for a release that is no longer the target is not written.
+        assert!(!wrote("web", 7).await);
+        assert_eq!(
+            store.get_app("acme", "web").await.unwrap().unwrap().phase,
+            Phase::RollingOut
         );
 
         store
@@ -189,6 +200,32 @@ async fn status_work_and_ledger_persist() {
         assert_eq!(
             store.apps_with_work().await.unwrap(),
             vec![("acme".to_string(), "api".to_string())]
+        );
+        assert!(
+            !store.advance_work("acme", "api", 2, None).await.unwrap(),
+            "v2 is not the target"
+        );
+        assert!(
+            store
+                .advance_work(
+                    "acme",
+                    "api",
+                    1,
+                    Some(&json!({"release": 1, "step": "apply"}))
+                )
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store.advance_work("acme", "api", 2, None).await.unwrap(),
+            "v2 is not the target"
+        );
+        let next = json!({"release": 1, "step": "apply"});
+        assert!(
+            store
+                .advance_work("acme", "api", 1, Some(&next))
+                .await
+                .unwrap()
         );
         store.set_work("acme", "api", None).await.unwrap();
         assert!(store.apps_with_work().await.unwrap().is_empty());

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use satusky_core::time::{now_ms, rfc3339_ms};
 use satusky_core::{hostnames, names, validate};
-use satusky_store::AppRecord;
+use satusky_store::{AppRecord, DeployInput};
 use satusky_types::{
     ApiError, AppDeleted, AppDetail, AppSummary, DeployAccepted, HostnameKind, PutAppRequest,
     ReadinessReport, ReleaseInfo, ReleaseStatus,
@@ -13,9 +13,10 @@ use satusky_types::{
 
 use super::extract::{ApiJson, ApiPath};
 use crate::auth::Caller;
+use crate::engine::Work;
 use crate::error::ApiErrorResponse;
-use crate::report::report_for;
 use crate::state::AppState;
+use crate::status::report;
 
 /// Upsert the desired spec: a new generation and a pending release, recorded durably before
 /// the answer is sent.
@@ -63,12 +64,27 @@ pub async fn put_app(
             )));
         }
     }
+    if let Some(context) = &req.context {
+        super::builds::check_context_exists(&state, context)?;
+    }
     let hosts = hostnames::hostnames(&org, zone, &spec);
+    // The release number is allocated in the transaction; the store fills it into the work.
+    let work = Work::new(0).to_value();
+    let input = DeployInput {
+        spec: &spec,
+        hostnames: &hosts,
+        source: "deploy",
+        context: req.context.as_deref(),
+        work: Some(&work),
+    };
     let rec = state
         .store
-        .record_deploy(&org, &spec, &hosts, "deploy", now_ms())
+        .record_deploy_with(&org, &input, now_ms())
         .await?;
     state.hub.notify(&org, &app);
+    if let Some(engine) = &state.engine {
+        engine.kick(&org, &app);
+    }
     tracing::info!(%org, %app, generation = rec.generation, release = rec.release, "deploy accepted");
     Ok((
         StatusCode::ACCEPTED,
@@ -152,6 +168,9 @@ pub async fn delete_app(
         .await?
         .ok_or_else(|| app_not_found(&org, &app))?;
     state.hub.notify(&org, &app);
+    if let Some(engine) = &state.engine {
+        engine.remove(&org, &app);
+    }
     Ok(Json(AppDeleted {
         app,
         org,
@@ -171,7 +190,7 @@ pub async fn app_status(
     ApiPath((org, app)): ApiPath<(String, String)>,
 ) -> Result<Json<ReadinessReport>, ApiErrorResponse> {
     let a = load_app(&state, &caller, &org, &app).await?;
-    Ok(Json(report_for(&a)))
+    Ok(Json(report(&a, state.engine.is_some())))
 }
 
 /// Release history, newest first.

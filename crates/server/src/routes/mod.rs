@@ -2,6 +2,7 @@
 //! document cannot drift from what is served.
 
 mod apps;
+mod builds;
 mod events;
 mod extract;
 mod meta;
@@ -46,6 +47,13 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(apps::app_status))
         .routes(routes!(apps::list_releases))
         .routes(routes!(events::events))
+        .merge(
+            // Uploads get their own, larger body limit (the inner layer wins over the
+            // router-wide one for small JSON bodies).
+            OpenApiRouter::new()
+                .routes(routes!(builds::upload_context))
+                .layer(DefaultBodyLimit::max(builds::MAX_UPLOAD)),
+        )
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {

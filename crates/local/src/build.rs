@@ -1,0 +1,519 @@
+//! The local build step (SPEC §8 "Local"): unpack a stored context into a fresh directory, run
+//! `[build] command` in it with a clean environment, stream its output, and keep the result as
+//! a content-addressed artifact `artifacts/sha256-HASH`. Identical inputs (context, command,
+//! env) reuse the earlier artifact without building again.
+//!
+//! Owns the contexts, artifacts and build work directories. It must not start replicas (that is
+//! [`crate::supervisor`]) or touch routes.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{self, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use satusky_core::runtime::{BuildFailure, BuildOutput, BuildRequest, LogSink};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+
+use crate::ledger::{kill_group_leftovers, signal_group};
+use crate::unpack::{self, ContextSummary, Limits, UnpackError, hex};
+
+/// A build that runs longer is stuck (a cold `cargo build --release` of a mid-size app takes
+/// minutes, not half an hour).
+pub const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Lines of build output kept for the failure report: enough to show a compiler error.
+pub const LOG_TAIL_LINES: usize = 40;
+/// Longest line passed on; longer ones are cut (a minified blob must not fill memory).
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+/// After the build exits, how long its output pipes may take to close (a daemon it left
+/// behind could hold them forever).
+const PIPE_DRAIN: Duration = Duration::from_secs(5);
+/// Variables of the server's environment a build (and a replica) may see: what tools need to
+/// find themselves and their caches. Nothing else leaks — not the server's secrets, not
+/// `CARGO_TARGET_DIR`/`RUSTFLAGS`/`CARGO_*` build steering (so `cargo build` in the context
+/// builds inside it). `CARGO_HOME`/`RUSTUP_HOME` only locate the toolchain and registry cache.
+pub const PASS_THROUGH_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+];
+
+/// Runs builds. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    pub contexts_dir: PathBuf,
+    pub artifacts_dir: PathBuf,
+    pub work_dir: PathBuf,
+    pub limits: Limits,
+    pub timeout: Duration,
+}
+
+/// Why storing an uploaded context failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreContextError {
+    #[error(transparent)]
+    Refused(#[from] UnpackError),
+    #[error("could not store the context in {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Builder {
+    pub fn new(contexts_dir: PathBuf, artifacts_dir: PathBuf, work_dir: PathBuf) -> Self {
+        Builder {
+            contexts_dir,
+            artifacts_dir,
+            work_dir,
+            limits: Limits::default(),
+            timeout: BUILD_TIMEOUT,
+        }
+    }
+
+    /// Where the context with `digest` (`sha256:HEX`) is stored; `None` for a malformed digest.
+    pub fn context_path(&self, digest: &str) -> Option<PathBuf> {
+        let h = sha256_hex(digest)?;
+        Some(self.contexts_dir.join(format!("sha256-{h}.tar.gz")))
+    }
+
+    /// The directory of artifact `sha256:HEX`; `None` for a malformed id.
+    pub fn artifact_path(&self, artifact: &str) -> Option<PathBuf> {
+        let h = sha256_hex(artifact)?;
+        Some(self.artifacts_dir.join(format!("sha256-{h}")))
+    }
+
+    /// Inspect an upload (refusing bad contexts) and store it under its digest. Blocking.
+    pub fn store_context(&self, bytes: &[u8]) -> Result<ContextSummary, StoreContextError> {
+        let summary = unpack::inspect(bytes, &self.limits)?;
+        let io_err = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| StoreContextError::Io { path, source }
+        };
+        std::fs::create_dir_all(&self.contexts_dir).map_err(io_err(&self.contexts_dir))?;
+        let dest = self
+            .context_path(&summary.digest)
+            .ok_or_else(|| StoreContextError::Io {
+                path: summary.digest.clone(),
+                source: io::Error::other("malformed digest"),
+            })?;
+        let tmp = dest.with_extension(format!("tmp{}", unique()));
+        std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+        std::fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
+        Ok(summary)
+    }
+
+    /// Build the context of `req`. Log lines go to `log` as they come.
+    pub async fn build(
+        &self,
+        req: &BuildRequest,
+        log: LogSink,
+    ) -> Result<BuildOutput, BuildFailure> {
+        let fail = |message: String| BuildFailure {
+            message,
+            log_tail: Vec::new(),
+        };
+        let command = req.spec.build.command.clone();
+        let key = cache_key(&req.context, command.as_deref(), &req.spec.env);
+        let index = self.artifacts_dir.join(".inputs").join(&key);
+        if let Some(artifact) = self.cached(&index).await {
+            log(&format!(
+                "reusing artifact {artifact}: built earlier from the same context, command and env"
+            ));
+            return Ok(BuildOutput {
+                artifact,
+                reused: true,
+            });
+        }
+        let ctx = self
+            .context_path(&req.context)
+            .ok_or_else(|| fail(format!("{:?} is not a context digest", req.context)))?;
+        let bytes = tokio::fs::read(&ctx).await.map_err(|e| {
+            fail(format!(
+                "the build context {} is not stored ({e}); upload it again",
+                req.context
+            ))
+        })?;
+        let tree = self.work_dir.join(format!(
+            "{}-{}-v{}-{}",
+            req.org,
+            req.app,
+            req.release,
+            unique()
+        ));
+        let (limits, t) = (self.limits, tree.clone());
+        blocking(move || unpack::unpack(&bytes, &t, &limits).map_err(|e| e.to_string()))
+            .await
+            .map_err(fail)?;
+        if let Some(cmd) = &command {
+            if let Err(f) = self.run(cmd, &tree, &req.spec.env, &log).await {
+                let _ = tokio::fs::remove_dir_all(&tree).await;
+                return Err(f);
+            }
+        } else {
+            log("no [build] command: the context itself is the artifact");
+        }
+        let (artifacts, t) = (self.artifacts_dir.clone(), tree.clone());
+        let (artifact, existed) = blocking(move || store_tree(&t, &artifacts))
+            .await
+            .map_err(|e| fail(format!("could not store the artifact: {e}")))?;
+        if existed {
+            log(&format!(
+                "artifact {artifact} (identical to an earlier build)"
+            ));
+        } else {
+            log(&format!("artifact {artifact}"));
+        }
+        if let Err(e) = write_index(&index, &artifact).await {
+            tracing::warn!(error = %e, "could not record the build cache entry");
+        }
+        Ok(BuildOutput {
+            artifact,
+            reused: false,
+        })
+    }
+
+    async fn cached(&self, index: &Path) -> Option<String> {
+        let artifact = tokio::fs::read_to_string(index).await.ok()?;
+        let artifact = artifact.trim().to_string();
+        let dir = self.artifact_path(&artifact)?;
+        tokio::fs::metadata(&dir)
+            .await
+            .ok()
+            .filter(|m| m.is_dir())
+            .map(|_| artifact)
+    }
+
+    /// Run the build command in `dir`; stream output; enforce the timeout.
+    async fn run(
+        &self,
+        cmd: &str,
+        dir: &Path,
+        env: &BTreeMap<String, String>,
+        log: &LogSink,
+    ) -> Result<(), BuildFailure> {
+        log(&format!("$ {cmd}"));
+        let started = Instant::now();
+        let mut child = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(dir)
+            .env_clear()
+            .envs(clean_env(env))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| BuildFailure {
+                message: format!("could not start the build command `{cmd}`: {e}"),
+                log_tail: Vec::new(),
+            })?;
+        let pgid = child.id().unwrap_or(0);
+        let guard = GroupGuard(pgid);
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let mut readers = Vec::new();
+        let pipes: [Option<Box<dyn AsyncRead + Send + Unpin>>; 2] = [
+            child.stdout.take().map(|p| Box::new(p) as _),
+            child.stderr.take().map(|p| Box::new(p) as _),
+        ];
+        for pipe in pipes.into_iter().flatten() {
+            let (tail, log) = (Arc::clone(&tail), Arc::clone(log));
+            readers.push(tokio::spawn(read_lines(pipe, move |line| {
+                log(&line);
+                push_bounded(&tail, line, LOG_TAIL_LINES);
+            })));
+        }
+        let status = match tokio::time::timeout(self.timeout, child.wait()).await {
+            Ok(s) => Some(s),
+            Err(_) => {
+                signal_group(pgid, Signal::SIGKILL); // the leader is alive: the group is ours
+                let _ = child.wait().await;
+                None
+            }
+        };
+        kill_group_leftovers(pgid);
+        drop(guard);
+        for r in readers {
+            let abort = r.abort_handle();
+            if tokio::time::timeout(PIPE_DRAIN, r).await.is_err() {
+                abort.abort();
+            }
+        }
+        let log_tail: Vec<String> = tail
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        let message = match status {
+            Some(Ok(s)) if s.success() => {
+                log(&format!(
+                    "build finished in {:.1}s",
+                    started.elapsed().as_secs_f64()
+                ));
+                return Ok(());
+            }
+            Some(Ok(s)) => format!("build command `{cmd}` {}", describe_exit(s)),
+            None => format!(
+                "build command `{cmd}` did not finish within {} (the build timeout)",
+                short_duration(self.timeout)
+            ),
+            Some(Err(e)) => format!("build command `{cmd}` could not be waited for: {e}"),
+        };
+        Err(BuildFailure { message, log_tail })
+    }
+}
+
+/// `30 min`, `90 s`, `250 ms`.
+pub(crate) fn short_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 && s % 60 == 0 {
+        format!("{} min", s / 60)
+    } else if s > 0 {
+        format!("{s} s")
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+/// Kills the build's process group if the build future is dropped half-way.
+struct GroupGuard(u32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group_leftovers(self.0);
+    }
+}
+
+/// `exited with status N` / `was killed by signal N`.
+pub fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(sig)) => {
+            let name = Signal::try_from(sig)
+                .map(|s| format!(" ({})", s.as_str()))
+                .unwrap_or_default();
+            format!("was killed by signal {sig}{name}")
+        }
+        _ => "ended for an unknown reason".to_string(),
+    }
+}
+
+/// The pass-through variables of this process, then the app's env on top.
+pub fn clean_env(app_env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = PASS_THROUGH_ENV
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+        .collect();
+    env.extend(app_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
+}
+
+/// Read lines (lossy UTF-8, cut at [`MAX_LINE_BYTES`]) until EOF.
+pub(crate) async fn read_lines<R: AsyncRead + Unpin>(r: R, mut on_line: impl FnMut(String)) {
+    let mut r = BufReader::new(r);
+    let mut line = Vec::new();
+    loop {
+        let (done, used) = match r.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(buf) => match buf.iter().position(|b| *b == b'\n') {
+                Some(i) => {
+                    extend_bounded(&mut line, &buf[..i]);
+                    (true, i + 1)
+                }
+                None => {
+                    extend_bounded(&mut line, buf);
+                    (false, buf.len())
+                }
+            },
+        };
+        r.consume(used);
+        if done {
+            on_line(take_line(&mut line));
+        }
+    }
+    if !line.is_empty() {
+        on_line(take_line(&mut line));
+    }
+}
+
+fn extend_bounded(line: &mut Vec<u8>, more: &[u8]) {
+    let room = MAX_LINE_BYTES.saturating_sub(line.len());
+    line.extend_from_slice(&more[..more.len().min(room)]);
+}
+
+fn take_line(line: &mut Vec<u8>) -> String {
+    let s = String::from_utf8_lossy(line)
+        .trim_end_matches('\r')
+        .to_string();
+    line.clear();
+    s
+}
+
+pub(crate) fn push_bounded(buf: &Mutex<VecDeque<String>>, line: String, max: usize) {
+    let mut b = buf.lock().unwrap_or_else(|e| e.into_inner());
+    if b.len() >= max {
+        b.pop_front();
+    }
+    b.push_back(line);
+}
+
+/// A process-unique suffix for fresh directories.
+pub(crate) fn unique() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn sha256_hex(id: &str) -> Option<&str> {
+    let h = id.strip_prefix("sha256:")?;
+    (h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(h)
+}
+
+fn cache_key(context: &str, command: Option<&str>, env: &BTreeMap<String, String>) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in [context, "\0", command.unwrap_or("\u{1}none"), "\0"] {
+        ctx.update(part.as_bytes());
+    }
+    for (k, v) in env {
+        ctx.update(format!("{k}={v}\0").as_bytes());
+    }
+    hex(ctx.finish().as_ref())
+}
+
+async fn write_index(index: &Path, artifact: &str) -> io::Result<()> {
+    if let Some(dir) = index.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let tmp = index.with_extension(format!("tmp{}", unique()));
+    tokio::fs::write(&tmp, artifact).await?;
+    tokio::fs::rename(&tmp, index).await
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("internal error: {e}"))?
+}
+
+/// Hash `tree` and move it to `artifacts/sha256-HASH` (or drop it when that exists).
+/// Returns (`sha256:HASH`, whether it existed).
+fn store_tree(tree: &Path, artifacts: &Path) -> Result<(String, bool), String> {
+    let hash = hash_tree(tree).map_err(|e| e.to_string())?;
+    let dest = artifacts.join(format!("sha256-{hash}"));
+    let artifact = format!("sha256:{hash}");
+    std::fs::create_dir_all(artifacts).map_err(|e| e.to_string())?;
+    if dest.is_dir() {
+        let _ = std::fs::remove_dir_all(tree);
+        return Ok((artifact, true));
+    }
+    if std::fs::rename(tree, &dest).is_err() {
+        if dest.is_dir() {
+            // Another build stored the same tree first.
+            let _ = std::fs::remove_dir_all(tree);
+            return Ok((artifact, true));
+        }
+        // Another filesystem: copy, then swap in atomically.
+        let tmp = artifacts.join(format!(".tmp-{}", unique()));
+        copy_tree(tree, &tmp).map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, &dest).map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_dir_all(tree);
+    }
+    Ok((artifact, false))
+}
+
+/// SHA-256 over the sorted relative paths, kinds, modes, link targets and file contents.
+pub fn hash_tree(root: &Path) -> io::Result<String> {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut stack = vec![PathBuf::new()];
+    let mut files = Vec::new();
+    while let Some(rel) = stack.pop() {
+        let mut names: Vec<_> = std::fs::read_dir(root.join(&rel))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?;
+        names.sort();
+        for n in names {
+            let p = rel.join(n);
+            let meta = std::fs::symlink_metadata(root.join(&p))?;
+            if meta.is_dir() {
+                stack.push(p.clone());
+            }
+            files.push((p, meta));
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut buf = vec![0u8; 64 * 1024];
+    for (rel, meta) in files {
+        let mode = meta.permissions().mode() & 0o777;
+        let ft = meta.file_type();
+        let kind = if ft.is_dir() {
+            'D'
+        } else if ft.is_symlink() {
+            'L'
+        } else if ft.is_file() {
+            'F'
+        } else {
+            'S'
+        };
+        ctx.update(format!("{kind} {} {mode:o}\0", rel.display()).as_bytes());
+        if ft.is_symlink() {
+            let target = std::fs::read_link(root.join(&rel))?;
+            ctx.update(format!("{}\0", target.display()).as_bytes());
+        } else if ft.is_file() {
+            ctx.update(format!("{}\0", meta.len()).as_bytes());
+            let mut f = std::fs::File::open(root.join(&rel))?;
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                ctx.update(&buf[..n]);
+            }
+        }
+    }
+    Ok(hex(ctx.finish().as_ref()))
+}
+
+/// Copy a tree: folders, files (with their permissions) and symlinks as they are.
+pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dst)?;
+    for entry in std::fs::read_dir(src)? {
+        let entry = entry?;
+        let (from, to) = (entry.path(), dst.join(entry.file_name()));
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            copy_tree(&from, &to)?;
+            let mode = std::fs::metadata(&from)?.permissions();
+            std::fs::set_permissions(&to, mode)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
+        } else if ft.is_file() {
+            std::fs::copy(&from, &to)?;
+        }
+    }
+    Ok(())
+}

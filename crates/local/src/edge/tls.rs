@@ -1,0 +1,57 @@
+//! The edge's TLS side: a rustls server configuration (ring provider, HTTP/1.1 over ALPN)
+//! whose certificate is chosen by SNI and issued by the [`LocalCa`] on first use.
+//!
+//! Only hostnames present in the [`RouteTable`] at handshake time get a certificate; any other
+//! SNI, or none (a client connecting by IP address), gets none and the handshake fails. So the
+//! TLS plane of a hostname is ready exactly when the edge routes it. Owns no state beyond the
+//! configuration; the CA caches the certificates.
+
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use tokio_rustls::TlsAcceptor;
+
+use crate::ca::LocalCa;
+use crate::routes::{RouteTable, normalize_host};
+
+/// Picks (issuing if needed) the certificate for the SNI hostname, if the edge routes it.
+#[derive(Debug)]
+pub(crate) struct SniResolver {
+    routes: RouteTable,
+    ca: Arc<LocalCa>,
+}
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let Some(sni) = hello.server_name() else {
+            tracing::debug!("TLS handshake without SNI: no certificate");
+            return None;
+        };
+        let host = normalize_host(sni);
+        if self.routes.lookup(&host).is_none() {
+            tracing::debug!(%host, "TLS handshake for a hostname the edge does not route");
+            return None;
+        }
+        match self.ca.issue(&host) {
+            Ok(certified) => Some(certified),
+            Err(error) => {
+                tracing::warn!(%host, error = %error, "cannot issue a certificate");
+                None
+            }
+        }
+    }
+}
+
+/// The acceptor for the HTTPS listener.
+pub(crate) fn acceptor(routes: RouteTable, ca: Arc<LocalCa>) -> Result<TlsAcceptor, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(SniResolver { routes, ca }));
+    // HTTP/2 is not served: clients that offer both settle on HTTP/1.1.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}

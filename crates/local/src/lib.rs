@@ -1,0 +1,31 @@
+//! The local runtime: everything on one machine, no containers (SPEC §8 "Local").
+//!
+//! - [`routes`]: the route table the edge serves (Host → release upstreams or redirect),
+//!   the same model as an HTTPRoute.
+//! - [`edge`]: the embedded edge — hyper + tokio-rustls, HTTP and HTTPS on loopback,
+//!   certificate by SNI, `x-satusky-release`, `X-Forwarded-*`, WebSocket pass-through.
+//! - [`ca`]: a local CA persisted in the state dir, issuing a certificate per hostname.
+//! - [`dns`]: the embedded authoritative DNS server for the platform zone.
+//! - [`unpack`], [`build`]: safe build-context extraction and the build step producing a
+//!   content-addressed artifact.
+//! - [`supervisor`]: replicas as supervised processes in their own process groups, with
+//!   readiness checks, restart backoff and a ledger so nothing is orphaned.
+//! - [`runtime`]: [`LocalRuntime`], which implements `satusky_core::runtime::Runtime` from
+//!   the pieces above.
+//!
+//! It must not touch the store or the API: the server hands it what it needs (a ledger
+//! implementation, directories, addresses).
+#![forbid(unsafe_code)]
+
+pub mod build;
+pub mod ca;
+pub mod dns;
+pub mod edge;
+pub mod ledger;
+pub mod routes;
+pub mod runtime;
+pub mod supervisor;
+pub mod unpack;
+pub mod zone;
+
+pub use runtime::{LocalConfig, LocalRuntime};

@@ -1,0 +1,189 @@
+//! The route table the embedded edge serves: hostname → serve a release's upstreams, or
+//! redirect. One entry per hostname; an app's entries are replaced together, so switching a
+//! rollout's traffic is one atomic swap.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// What the edge does for one hostname.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Proxy to the release's ready replicas; answers carry `x-satusky-release: release_id`.
+    Serve {
+        org: String,
+        app: String,
+        /// `ORG/APP@vN`.
+        release_id: String,
+        upstreams: Vec<SocketAddr>,
+    },
+    /// Answer `308 Permanent Redirect` to `to` (path and query appended).
+    Redirect {
+        org: String,
+        app: String,
+        to: String,
+    },
+}
+
+impl Route {
+    pub fn owner(&self) -> (&str, &str) {
+        match self {
+            Route::Serve { org, app, .. } | Route::Redirect { org, app, .. } => (org, app),
+        }
+    }
+}
+
+/// Shared, cheaply cloneable table.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    inner: Arc<RwLock<HashMap<String, Route>>>,
+    next: Arc<AtomicUsize>,
+}
+
+impl RouteTable {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replace every entry of `org/app` with `entries` in one step.
+    pub fn set_app(&self, org: &str, app: &str, entries: Vec<(String, Route)>) {
+        let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, r| r.owner() != (org, app));
+        for (host, route) in entries {
+            map.insert(host.to_ascii_lowercase(), route);
+        }
+    }
+
+    /// Remove every entry of `org/app`.
+    pub fn remove_app(&self, org: &str, app: &str) {
+        self.set_app(org, app, Vec::new());
+    }
+
+    /// Insert or replace one hostname's entry (used by tests and drift tooling to edit the
+    /// table out of band).
+    pub fn set_host(&self, host: &str, route: Route) {
+        let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(host.to_ascii_lowercase(), route);
+    }
+
+    /// Drop one hostname's entry.
+    pub fn remove_host(&self, host: &str) {
+        let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        map.remove(&host.to_ascii_lowercase());
+    }
+
+    /// The route for a Host header value (port and trailing dot ignored, case-insensitive).
+    pub fn lookup(&self, host: &str) -> Option<Route> {
+        let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&normalize_host(host)).cloned()
+    }
+
+    /// Every hostname with its route.
+    pub fn snapshot(&self) -> Vec<(String, Route)> {
+        let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = map.iter().map(|(h, r)| (h.clone(), r.clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Pick an upstream round-robin.
+    pub fn pick(&self, upstreams: &[SocketAddr]) -> Option<SocketAddr> {
+        if upstreams.is_empty() {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % upstreams.len();
+        upstreams.get(i).copied()
+    }
+}
+
+/// `Host` header → table key: lowercase, without port or trailing dot.
+pub fn normalize_host(host: &str) -> String {
+    let h = host.trim();
+    let h = if h.starts_with('[') {
+        h.split(']')
+            .next()
+            .map(|s| format!("{s}]"))
+            .unwrap_or_default()
+    } else {
+        h.rsplit_once(':')
+            .map(|(a, _)| a.to_string())
+            .unwrap_or_else(|| h.to_string())
+    };
+    h.trim_end_matches('.').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(org: &str, app: &str, v: u64) -> Route {
+        Route::Serve {
+            org: org.into(),
+            app: app.into(),
+            release_id: format!("{org}/{app}@v{v}"),
+            upstreams: vec!["127.0.0.1:9000".parse().unwrap()],
+        }
+    }
+
+    #[test]
+    fn lookup_ignores_port_case_and_trailing_dot() {
+        let t = RouteTable::new();
+        t.set_app(
+            "acme",
+            "web",
+            vec![("web-acme.satusky.localhost".into(), serve("acme", "web", 1))],
+        );
+        assert!(t.lookup("Web-Acme.Satusky.Localhost:8443").is_some());
+        assert!(t.lookup("web-acme.satusky.localhost.").is_some());
+        assert!(t.lookup("other.satusky.localhost").is_none());
+    }
+
+    #[test]
+    fn set_app_replaces_only_that_apps_entries() {
+        let t = RouteTable::new();
+        t.set_app(
+            "acme",
+            "web",
+            vec![
+                ("a.test".into(), serve("acme", "web", 1)),
+                ("b.test".into(), serve("acme", "web", 1)),
+            ],
+        );
+        t.set_app(
+            "acme",
+            "api",
+            vec![("c.test".into(), serve("acme", "api", 1))],
+        );
+        t.set_app(
+            "acme",
+            "web",
+            vec![("a.test".into(), serve("acme", "web", 2))],
+        );
+        let hosts: Vec<_> = t.snapshot().into_iter().map(|(h, _)| h).collect();
+        assert_eq!(hosts, vec!["a.test", "c.test"]);
+        assert_eq!(t.lookup("a.test"), Some(serve("acme", "web", 2)));
+        t.remove_app("acme", "web");
+        assert!(t.lookup("a.test").is_none());
+        assert!(t.lookup("c.test").is_some());
+    }
+
+    #[test]
+    fn round_robin() {
+        let t = RouteTable::new();
+        let ups: Vec<SocketAddr> = vec![
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+        ];
+        let a = t.pick(&ups).unwrap();
+        let b = t.pick(&ups).unwrap();
+        assert_ne!(a, b);
+        assert!(t.pick(&[]).is_none());
+    }
+
+    #[test]
+    fn normalizes_ipv6_hosts() {
+        assert_eq!(normalize_host("[::1]:8443"), "[::1]");
+        assert_eq!(normalize_host("EXAMPLE.com"), "example.com");
+    }
+}

@@ -1,0 +1,296 @@
+//! Replicas as supervised child processes (SPEC §8 "Local", GUIDE §6). Each replica runs in
+//! its own process group, in a fresh copy of its artifact, with its own `PORT`; it is recorded
+//! in the [`Ledger`] while it runs, probed for readiness, restarted with backoff when it exits,
+//! and reported in `CrashLoopBackOff` when it keeps failing. Stopping is SIGTERM to the group,
+//! a grace period, then SIGKILL; every child is waited for.
+//!
+//! Working directories are full copies, not hard links: a hard-linked file shares its inode
+//! with the artifact, so a replica writing it (or `chmod`-ing it first) would change the
+//! artifact for every later replica. `std::fs::copy` uses `copy_file_range`, which is cheap
+//! (and reflinks on filesystems that can).
+//!
+//! Owns replica processes and their logs. It must not touch routes, DNS or releases' meaning:
+//! [`crate::runtime`] decides what runs.
+
+mod process;
+mod readiness;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use satusky_types::ChecksSpec;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::ledger::Ledger;
+
+/// After SIGTERM, how long a replica may take to finish in-flight work before SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+/// First restart delay; doubled after each exit (a crashing app must not spin the CPU).
+pub const BACKOFF_INITIAL: Duration = Duration::from_millis(500);
+/// Longest restart delay: a fixed app comes back within 10 s.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// A process that ran this long before exiting restarts from the initial delay again.
+pub const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(60);
+/// Readiness probe interval until the first success: short, rollouts wait on it.
+pub const READY_POLL: Duration = Duration::from_millis(250);
+/// Readiness re-check interval once ready: cheap enough to run forever.
+pub const READY_RECHECK: Duration = Duration::from_secs(2);
+/// Consecutive failed re-checks before a ready replica counts as not ready (one slow answer
+/// must not pull it out of the route).
+pub const READY_FAILURES_TO_UNREADY: u32 = 3;
+/// Exits without ever becoming ready that make a crash loop: the app cannot start.
+pub const CRASH_EXITS_NEVER_READY: u32 = 3;
+/// Exits within [`CRASH_WINDOW`] that make a crash loop even if it was ready in between.
+pub const CRASH_EXITS_IN_WINDOW: usize = 5;
+pub const CRASH_WINDOW: Duration = Duration::from_secs(5 * 60);
+/// Output lines kept per replica (for `logs` and crash reports).
+pub const LOG_LINES: usize = 200;
+/// Output lines quoted in a `CrashLoopBackOff` message.
+pub const CRASH_LOG_LINES: usize = 10;
+
+/// The tunables above, overridable by tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timings {
+    pub stop_grace: Duration,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub ready_poll: Duration,
+    pub ready_recheck: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            stop_grace: STOP_GRACE,
+            backoff_initial: BACKOFF_INITIAL,
+            backoff_max: BACKOFF_MAX,
+            ready_poll: READY_POLL,
+            ready_recheck: READY_RECHECK,
+        }
+    }
+}
+
+/// What to run for one replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaSpec {
+    pub org: String,
+    pub app: String,
+    pub release: u64,
+    /// 0-based index within the release.
+    pub index: u32,
+    /// Program and arguments (`[app] command`); a relative program with a `/` is resolved in
+    /// the working directory.
+    pub command: Vec<String>,
+    /// The app's `[env]`.
+    pub env: BTreeMap<String, String>,
+    /// Artifact directory copied as the working directory (`None`: an empty one).
+    pub artifact: Option<PathBuf>,
+    pub checks: ChecksSpec,
+}
+
+/// A replica as seen now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    pub id: u64,
+    pub release: u64,
+    pub index: u32,
+    pub port: u16,
+    /// Set while the process runs.
+    pub pid: Option<u32>,
+    pub ready: bool,
+    /// How many times the process exited (or failed to start).
+    pub exits: u32,
+    /// Set when the replica is in `CrashLoopBackOff`: the exit and the last output lines.
+    pub crash_loop: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error("the app has no command to run")]
+    NoCommand,
+    #[error("could not find a free port on 127.0.0.1")]
+    NoPort(#[source] std::io::Error),
+    #[error("could not prepare the working directory {path}")]
+    WorkDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+struct Replica {
+    spec: ReplicaSpec,
+    port: u16,
+    workdir: PathBuf,
+    status: watch::Sender<ReplicaStatus>,
+    logs: Mutex<VecDeque<String>>,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Inner {
+    run_dir: PathBuf,
+    ledger: Arc<dyn Ledger>,
+    timings: Timings,
+    replicas: Mutex<BTreeMap<u64, Arc<Replica>>>,
+    next_id: AtomicU64,
+}
+
+/// The process supervisor. Cheap to clone.
+#[derive(Clone)]
+pub struct Supervisor {
+    inner: Arc<Inner>,
+}
+
+impl Supervisor {
+    pub fn new(run_dir: PathBuf, ledger: Arc<dyn Ledger>) -> Self {
+        Self::with_timings(run_dir, ledger, Timings::default())
+    }
+
+    pub fn with_timings(run_dir: PathBuf, ledger: Arc<dyn Ledger>, timings: Timings) -> Self {
+        Supervisor {
+            inner: Arc::new(Inner {
+                run_dir,
+                ledger,
+                timings,
+                replicas: Mutex::new(BTreeMap::new()),
+                next_id: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Replica>>> {
+        self.inner
+            .replicas
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Prepare a working directory and a port, then run and supervise the replica until
+    /// [`Supervisor::stop`]. Returns its id.
+    pub async fn start(&self, spec: ReplicaSpec) -> Result<u64, SupervisorError> {
+        if spec.command.first().is_none_or(|p| p.is_empty()) {
+            return Err(SupervisorError::NoCommand);
+        }
+        let port = free_port().map_err(SupervisorError::NoPort)?;
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let workdir = self.inner.run_dir.join(format!(
+            "{}-{}-v{}-r{}-{}",
+            spec.org,
+            spec.app,
+            spec.release,
+            spec.index,
+            crate::build::unique()
+        ));
+        let (src, dst) = (spec.artifact.clone(), workdir.clone());
+        let prepared = tokio::task::spawn_blocking(move || match src {
+            Some(src) => crate::build::copy_tree(&src, &dst),
+            None => std::fs::create_dir_all(&dst),
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+        if let Err(source) = prepared {
+            let _ = tokio::fs::remove_dir_all(&workdir).await;
+            return Err(SupervisorError::WorkDir {
+                path: workdir.display().to_string(),
+                source,
+            });
+        }
+        let status = ReplicaStatus {
+            id,
+            release: spec.release,
+            index: spec.index,
+            port,
+            pid: None,
+            ready: false,
+            exits: 0,
+            crash_loop: None,
+        };
+        let replica = Arc::new(Replica {
+            spec,
+            port,
+            workdir,
+            status: watch::Sender::new(status),
+            logs: Mutex::new(VecDeque::new()),
+            stop: watch::Sender::new(false),
+            task: Mutex::new(None),
+        });
+        self.map().insert(id, Arc::clone(&replica));
+        let task = tokio::spawn(process::supervise(
+            Arc::clone(&replica),
+            Arc::clone(&self.inner.ledger),
+            self.inner.timings,
+        ));
+        *replica.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        Ok(id)
+    }
+
+    /// Stop a replica (SIGTERM, grace, SIGKILL; waited; forgotten in the ledger) and drop it.
+    pub async fn stop(&self, id: u64) {
+        let Some(replica) = self.map().get(&id).cloned() else {
+            return;
+        };
+        replica.stop.send_replace(true);
+        let task = replica
+            .task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        self.map().remove(&id);
+    }
+
+    /// Stop several replicas at once.
+    pub async fn stop_many(&self, ids: Vec<u64>) {
+        futures_util::future::join_all(ids.into_iter().map(|id| self.stop(id))).await;
+    }
+
+    /// Stop every replica (Ctrl-C of `satusky dev`, shutdown of the runtime).
+    pub async fn shutdown_all(&self) {
+        let ids: Vec<u64> = self.map().keys().copied().collect();
+        self.stop_many(ids).await;
+    }
+
+    pub fn status(&self, id: u64) -> Option<ReplicaStatus> {
+        self.map().get(&id).map(|r| r.status.borrow().clone())
+    }
+
+    /// The replicas of an app, oldest first.
+    pub fn replicas(&self, org: &str, app: &str) -> Vec<ReplicaStatus> {
+        self.map()
+            .values()
+            .filter(|r| r.spec.org == org && r.spec.app == app)
+            .map(|r| r.status.borrow().clone())
+            .collect()
+    }
+
+    /// The last output lines of each replica of the app, prefixed `[vN#i]`, oldest replica
+    /// first.
+    pub fn logs(&self, org: &str, app: &str) -> Vec<String> {
+        let replicas: Vec<Arc<Replica>> = self
+            .map()
+            .values()
+            .filter(|r| r.spec.org == org && r.spec.app == app)
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        for r in replicas {
+            let tag = format!("[v{}#{}]", r.spec.release, r.spec.index);
+            let logs = r.logs.lock().unwrap_or_else(|e| e.into_inner());
+            out.extend(logs.iter().map(|l| format!("{tag} {l}")));
+        }
+        out
+    }
+}
+
+/// A port free right now on 127.0.0.1 (bind `:0`, read it, release it).
+fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}

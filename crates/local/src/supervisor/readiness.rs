@@ -1,0 +1,78 @@
+//! The readiness probe of a replica: `GET http://127.0.0.1:PORT{checks.path}` until it answers
+//! a status matching `checks.expect`; ready from the first success, not ready after
+//! [`READY_FAILURES_TO_UNREADY`] failed re-checks in a row. Owns only the probe and the
+//! replica's `ready` flag.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use http_body_util::Empty;
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use satusky_core::expect::ExpectedStatus;
+
+use super::{READY_FAILURES_TO_UNREADY, Replica, Timings};
+
+/// Probe forever, keeping `rep.status.ready` up to date.
+pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> Infallible {
+    let checks = &rep.spec.checks;
+    // Specs are validated before they get here; a bad one falls back to 2xx.
+    let expect = ExpectedStatus::parse(&checks.expect).ok();
+    let healthy = |code: u16| expect.as_ref().map_or(code / 100 == 2, |e| e.matches(code));
+    let timeout = Duration::from_millis(checks.timeout_ms.max(1));
+    let mut failures = 0;
+    loop {
+        let ok = probe(rep.port, &checks.path, timeout)
+            .await
+            .is_ok_and(healthy);
+        let was_ready = rep.status.borrow().ready;
+        if ok {
+            failures = 0;
+            if !was_ready {
+                *ever_ready = true;
+                rep.status.send_modify(|s| {
+                    s.ready = true;
+                    s.crash_loop = None;
+                });
+            }
+        } else if was_ready {
+            failures += 1;
+            if failures >= READY_FAILURES_TO_UNREADY {
+                failures = 0;
+                rep.status.send_modify(|s| s.ready = false);
+            }
+        }
+        let ready = rep.status.borrow().ready;
+        tokio::time::sleep(if ready { t.ready_recheck } else { t.ready_poll }).await;
+    }
+}
+
+/// One HTTP/1.1 GET; the status code, or why there is none.
+pub async fn probe(port: u16, path: &str, timeout: Duration) -> Result<u16, String> {
+    let attempt = async {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+                .await
+                .map_err(|e| e.to_string())?;
+        let req = hyper::Request::get(path)
+            .header(hyper::header::HOST, format!("127.0.0.1:{port}"))
+            .header(hyper::header::USER_AGENT, "satusky-readiness")
+            .body(Empty::new())
+            .map_err(|e| e.to_string())?;
+        let send = sender.send_request(req);
+        tokio::pin!(conn);
+        tokio::select! {
+            r = send => r.map(|resp| resp.status().as_u16()).map_err(|e| e.to_string()),
+            r = &mut conn => Err(match r {
+                Ok(()) => "connection closed before an answer".to_string(),
+                Err(e) => e.to_string(),
+            }),
+        }
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
+}

@@ -1,0 +1,295 @@
+//! The DNS plane's decision, pure: what the resolver answered for A and AAAA (following
+//! CNAMEs) → a [`Plane`]. No I/O; [`crate::dns`] gathers the [`DnsObservation`].
+//!
+//! Rules (SPEC §4, DNS plane):
+//! - A hostname is ready (`ResolvesToEdge`) when the answer reaches the edge: its CNAME chain
+//!   contains the expected CNAME target, **or** it resolves to at least one address and
+//!   *every* address it resolves to is an edge address. One stray address is `WrongTarget`:
+//!   some clients would land there. With no expectation at all (a bare `satusky probe HOST`),
+//!   any address counts and the message says there was nothing to compare with.
+//! - With no address: SERVFAIL (or any other resolver failure) beats a timeout, which beats
+//!   "the name exists but has no A/AAAA" (`NoAnswer`, also for a CNAME leading nowhere), which
+//!   beats NXDOMAIN — the most specific fault the resolver showed wins.
+//! - A custom domain's remediation names the exact records to create; a platform hostname's
+//!   points at the platform's DNS zone, which the user does not edit.
+
+use std::net::IpAddr;
+
+use satusky_types::{Plane, PlaneState, Reason};
+
+use crate::target::Target;
+
+/// One record of an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsRecord {
+    /// `name` is an alias of `target` (names without the final dot).
+    Cname {
+        name: String,
+        target: String,
+    },
+    Address(IpAddr),
+}
+
+/// What one query type (A or AAAA) got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryOutcome {
+    /// Records in the answer section, CNAMEs first as the chain was followed.
+    Answer(Vec<DnsRecord>),
+    /// NXDOMAIN: the name does not exist.
+    NxDomain,
+    /// NOERROR without records of this type.
+    NoData,
+    /// SERVFAIL, or another resolver failure (REFUSED, I/O error); the text says which.
+    Failure(String),
+    Timeout,
+}
+
+/// The A and AAAA outcomes for one hostname.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsObservation {
+    pub a: QueryOutcome,
+    pub aaaa: QueryOutcome,
+}
+
+impl DnsObservation {
+    fn records(&self) -> impl Iterator<Item = &DnsRecord> {
+        [&self.a, &self.aaaa].into_iter().flat_map(|o| match o {
+            QueryOutcome::Answer(records) => records.as_slice(),
+            _ => &[],
+        })
+    }
+
+    /// Every address the hostname resolved to, A first, without duplicates.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        let mut out = Vec::new();
+        for r in self.records() {
+            if let DnsRecord::Address(ip) = r
+                && !out.contains(ip)
+            {
+                out.push(*ip);
+            }
+        }
+        out
+    }
+
+    /// The CNAME chain, in order, without duplicates (A and AAAA follow the same chain).
+    pub fn cnames(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for r in self.records() {
+            if let DnsRecord::Cname { name, target } = r {
+                let pair = (name.clone(), target.clone());
+                if !out.contains(&pair) {
+                    out.push(pair);
+                }
+            }
+        }
+        out
+    }
+
+    fn any(&self, f: impl Fn(&QueryOutcome) -> bool) -> bool {
+        f(&self.a) || f(&self.aaaa)
+    }
+}
+
+/// `A 203.0.113.7` / `AAAA 2001:db8::1`.
+pub fn address_record(ip: &IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("A {v4}"),
+        IpAddr::V6(v6) => format!("AAAA {v6}"),
+    }
+}
+
+/// What the name points to, e.g. `CNAME lb.example.net → A 192.0.2.1, A 192.0.2.2`.
+pub fn describe_answer(obs: &DnsObservation) -> String {
+    let chain: Vec<String> = obs
+        .cnames()
+        .into_iter()
+        .map(|(_, target)| format!("CNAME {target}"))
+        .collect();
+    let addrs: Vec<String> = obs.addresses().iter().map(address_record).collect();
+    let mut parts = chain;
+    if addrs.is_empty() {
+        parts.push("no A/AAAA".to_string());
+    } else {
+        parts.push(addrs.join(", "));
+    }
+    parts.join(" → ")
+}
+
+/// Names compare case-insensitively and with or without the final dot.
+pub fn same_name(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.')
+        .eq_ignore_ascii_case(b.trim_end_matches('.'))
+}
+
+/// The records a custom domain's owner should create, zone-file style, e.g.
+/// `api.example.com. A 203.0.113.7` (one per edge address), or the CNAME when one is expected.
+pub fn records_to_create(target: &Target) -> Vec<String> {
+    let host = format!("{}.", target.hostname.trim_end_matches('.'));
+    if let Some(cname) = &target.expected.cname {
+        return vec![format!("{host} CNAME {}.", cname.trim_end_matches('.'))];
+    }
+    target
+        .expected
+        .addresses
+        .iter()
+        .map(|ip| format!("{host} {}", address_record(ip)))
+        .collect()
+}
+
+fn remediation(target: &Target, verb: &str) -> Option<String> {
+    let host = target.hostname.trim_end_matches('.');
+    if !target.custom_domain {
+        if target.expected.is_empty() {
+            return None;
+        }
+        return Some(format!(
+            "{host} is in the platform zone: the control plane's DNS zone must serve it \
+             (check the server's DNS settings and that its zone is delegated to it)"
+        ));
+    }
+    let records = records_to_create(target);
+    if records.is_empty() {
+        return None;
+    }
+    let quoted: Vec<String> = records.iter().map(|r| format!("\"{r}\"")).collect();
+    Some(format!("{verb} {}", quoted.join(" and ")))
+}
+
+fn plane(state: PlaneState, reason: Reason, message: String) -> Plane {
+    Plane::new(state, reason, message)
+}
+
+/// The DNS plane for `target`, given what the resolver answered.
+pub fn dns_plane(obs: &DnsObservation, target: &Target) -> Plane {
+    let host = target.hostname.trim_end_matches('.');
+    let addresses = obs.addresses();
+    let cnames = obs.cnames();
+    let expected = &target.expected;
+
+    let cname_ok = expected
+        .cname
+        .as_ref()
+        .is_some_and(|want| cnames.iter().any(|(_, t)| same_name(t, want)));
+
+    if !addresses.is_empty() || cname_ok {
+        if addresses.is_empty() {
+            // The chain reaches the platform's target, but that name has no address.
+            return plane(
+                PlaneState::Failed,
+                Reason::NoAnswer,
+                format!("{host} → {}", describe_answer(obs)),
+            )
+            .with_remediation(format!(
+                "{host} points to the edge name, which has no A/AAAA record yet: \
+                 the platform's edge name must resolve"
+            ));
+        }
+        if expected.is_empty() {
+            return plane(
+                PlaneState::Ready,
+                Reason::ResolvesToEdge,
+                format!(
+                    "{} (no edge address given to compare with)",
+                    describe_answer(obs)
+                ),
+            );
+        }
+        let stray: Vec<&IpAddr> = addresses
+            .iter()
+            .filter(|ip| !expected.addresses.contains(ip))
+            .collect();
+        if cname_ok || (!expected.addresses.is_empty() && stray.is_empty()) {
+            return plane(
+                PlaneState::Ready,
+                Reason::ResolvesToEdge,
+                describe_answer(obs),
+            );
+        }
+        let wanted = expected_description(target);
+        let stray_note = if stray.len() < addresses.len() && !stray.is_empty() {
+            let s: Vec<String> = stray.iter().map(|ip| address_record(ip)).collect();
+            format!("; not the edge: {}", s.join(", "))
+        } else {
+            String::new()
+        };
+        let mut p = plane(
+            PlaneState::Failed,
+            Reason::WrongTarget,
+            format!(
+                "{host} points to {}{stray_note} (expected {wanted})",
+                describe_answer(obs)
+            ),
+        );
+        if let Some(r) = remediation(target, "replace its records with") {
+            p = p.with_remediation(r);
+        }
+        return p;
+    }
+
+    // No address: pick the most specific fault.
+    let failure = [&obs.a, &obs.aaaa].into_iter().find_map(|o| match o {
+        QueryOutcome::Failure(text) => Some(text.clone()),
+        _ => None,
+    });
+    if let Some(text) = failure {
+        return plane(
+            PlaneState::Failed,
+            Reason::ServFail,
+            format!("the resolver failed for {host}: {text}"),
+        )
+        .with_remediation(
+            "the name's authoritative servers answer SERVFAIL or not at all: check the zone's \
+             delegation and its name servers"
+                .to_string(),
+        );
+    }
+    if obs.any(|o| matches!(o, QueryOutcome::Timeout)) {
+        return plane(
+            PlaneState::Failed,
+            Reason::Timeout,
+            format!("no DNS answer for {host} within the timeout"),
+        );
+    }
+    let exists = obs.any(|o| matches!(o, QueryOutcome::NoData | QueryOutcome::Answer(_)));
+    let (reason, message, verb) = if exists {
+        let what = if cnames.is_empty() {
+            format!("{host} exists but has no A/AAAA record")
+        } else {
+            format!("{host} → {}", describe_answer(obs))
+        };
+        (Reason::NoAnswer, what, "create")
+    } else {
+        (
+            Reason::NxDomain,
+            format!("{host} does not exist (NXDOMAIN)"),
+            "create",
+        )
+    };
+    let mut p = plane(PlaneState::Failed, reason, message);
+    if let Some(r) = remediation(target, verb) {
+        p = p.with_remediation(r);
+    }
+    p
+}
+
+fn expected_description(target: &Target) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(c) = &target.expected.cname {
+        parts.push(format!("CNAME {}", c.trim_end_matches('.')));
+    }
+    if !target.expected.addresses.is_empty() {
+        let a: Vec<String> = target
+            .expected
+            .addresses
+            .iter()
+            .map(address_record)
+            .collect();
+        parts.push(a.join(", "));
+    }
+    parts.join(" or ")
+}
+
+#[cfg(test)]
+#[path = "dns_verdict_tests.rs"]
+mod tests;

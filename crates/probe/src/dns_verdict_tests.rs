@@ -1,0 +1,176 @@
+//! Unit tests of the DNS plane's decision (no resolver involved).
+
+use super::*;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn answer(ips: &[&str]) -> QueryOutcome {
+    QueryOutcome::Answer(ips.iter().map(|s| DnsRecord::Address(ip(s))).collect())
+}
+
+fn obs(a: QueryOutcome, aaaa: QueryOutcome) -> DnsObservation {
+    DnsObservation { a, aaaa }
+}
+
+fn edge_target() -> Target {
+    Target::new("api.example.com").with_addresses([ip("203.0.113.7")])
+}
+
+#[test]
+fn every_address_on_the_edge_is_ready() {
+    let p = dns_plane(
+        &obs(answer(&["203.0.113.7"]), QueryOutcome::NoData),
+        &edge_target(),
+    );
+    assert_eq!(
+        (p.state, p.reason),
+        (PlaneState::Ready, Reason::ResolvesToEdge)
+    );
+    assert_eq!(p.message, "A 203.0.113.7");
+}
+
+#[test]
+fn one_stray_address_is_a_wrong_target_naming_it() {
+    let p = dns_plane(
+        &obs(answer(&["203.0.113.7", "192.0.2.1"]), QueryOutcome::NoData),
+        &edge_target(),
+    );
+    assert_eq!(
+        (p.state, p.reason),
+        (PlaneState::Failed, Reason::WrongTarget)
+    );
+    assert!(
+        p.message.contains("not the edge: A 192.0.2.1"),
+        "{}",
+        p.message
+    );
+}
+
+#[test]
+fn wrong_target_on_a_custom_domain_names_the_record_to_create() {
+    let t = edge_target().custom_domain(true);
+    let p = dns_plane(&obs(answer(&["192.0.2.1"]), QueryOutcome::NoData), &t);
+    assert_eq!(p.reason, Reason::WrongTarget);
+    assert!(p.message.contains("points to A 192.0.2.1"), "{}", p.message);
+    assert_eq!(
+        p.remediation.as_deref(),
+        Some("replace its records with \"api.example.com. A 203.0.113.7\"")
+    );
+}
+
+#[test]
+fn nxdomain_on_a_custom_domain_says_what_to_create() {
+    let t = edge_target().custom_domain(true);
+    let p = dns_plane(&obs(QueryOutcome::NxDomain, QueryOutcome::NxDomain), &t);
+    assert_eq!((p.state, p.reason), (PlaneState::Failed, Reason::NxDomain));
+    assert_eq!(
+        p.remediation.as_deref(),
+        Some("create \"api.example.com. A 203.0.113.7\"")
+    );
+}
+
+#[test]
+fn a_cname_expectation_is_met_by_the_chain() {
+    let t = Target::new("www.shop.example")
+        .with_cname("edge.apps.example.net.")
+        .custom_domain(true);
+    let chain = QueryOutcome::Answer(vec![
+        DnsRecord::Cname {
+            name: "www.shop.example".into(),
+            target: "Edge.Apps.Example.net".into(),
+        },
+        DnsRecord::Address(ip("198.51.100.4")),
+    ]);
+    let p = dns_plane(&obs(chain, QueryOutcome::NoData), &t);
+    assert_eq!(p.reason, Reason::ResolvesToEdge);
+    assert_eq!(p.message, "CNAME Edge.Apps.Example.net → A 198.51.100.4");
+}
+
+#[test]
+fn a_missing_cname_remediation_is_the_cname_record() {
+    let t = Target::new("www.shop.example")
+        .with_cname("edge.apps.example.net")
+        .custom_domain(true);
+    let p = dns_plane(&obs(answer(&["192.0.2.9"]), QueryOutcome::NoData), &t);
+    assert_eq!(p.reason, Reason::WrongTarget);
+    assert!(
+        p.message.contains("expected CNAME edge.apps.example.net"),
+        "{}",
+        p.message
+    );
+    assert_eq!(
+        p.remediation.as_deref(),
+        Some("replace its records with \"www.shop.example. CNAME edge.apps.example.net.\"")
+    );
+}
+
+#[test]
+fn no_data_is_no_answer_and_beats_nxdomain() {
+    let p = dns_plane(
+        &obs(QueryOutcome::NoData, QueryOutcome::NxDomain),
+        &edge_target(),
+    );
+    assert_eq!(p.reason, Reason::NoAnswer);
+}
+
+#[test]
+fn servfail_beats_timeout_and_timeout_beats_nxdomain() {
+    let p = dns_plane(
+        &obs(
+            QueryOutcome::Timeout,
+            QueryOutcome::Failure("SERVFAIL".into()),
+        ),
+        &edge_target(),
+    );
+    assert_eq!(p.reason, Reason::ServFail);
+    let p = dns_plane(
+        &obs(QueryOutcome::Timeout, QueryOutcome::NxDomain),
+        &edge_target(),
+    );
+    assert_eq!((p.state, p.reason), (PlaneState::Failed, Reason::Timeout));
+}
+
+#[test]
+fn an_answer_on_one_family_wins_over_a_timeout_on_the_other() {
+    let p = dns_plane(
+        &obs(answer(&["203.0.113.7"]), QueryOutcome::Timeout),
+        &edge_target(),
+    );
+    assert_eq!(p.reason, Reason::ResolvesToEdge);
+}
+
+#[test]
+fn without_expectation_any_answer_is_ready_and_says_so() {
+    let p = dns_plane(
+        &obs(answer(&["192.0.2.1"]), QueryOutcome::NoData),
+        &Target::new("x.example"),
+    );
+    assert_eq!(p.reason, Reason::ResolvesToEdge);
+    assert!(p.message.contains("no edge address given"), "{}", p.message);
+}
+
+#[test]
+fn platform_hostnames_do_not_get_a_record_to_create() {
+    let p = dns_plane(
+        &obs(QueryOutcome::NxDomain, QueryOutcome::NxDomain),
+        &edge_target(),
+    );
+    let r = p.remediation.unwrap_or_default();
+    assert!(r.contains("platform zone"), "{r}");
+    assert!(!r.contains("create \""), "{r}");
+}
+
+#[test]
+fn ipv6_edges_are_aaaa_records() {
+    let t = Target::new("v6.example.com")
+        .with_addresses([ip("2001:db8::7")])
+        .custom_domain(true);
+    assert_eq!(records_to_create(&t), ["v6.example.com. AAAA 2001:db8::7"]);
+    let p = dns_plane(&obs(QueryOutcome::NoData, answer(&["2001:db8::7"])), &t);
+    assert_eq!(
+        (p.reason, p.message.as_str()),
+        (Reason::ResolvesToEdge, "AAAA 2001:db8::7")
+    );
+}

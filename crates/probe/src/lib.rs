@@ -1,0 +1,50 @@
+//! Satusky's endpoint prober: decides, per hostname, whether the DNS, TLS and HTTP planes of
+//! SPEC §4 are really ready, by speaking the real protocols — DNS through the configured (or
+//! the system's) resolvers, a TLS handshake with SNI against the edge, and an HTTPS `GET` that
+//! must carry the expected release. The same code serves the control plane's background
+//! prober and `satusky probe`.
+//!
+//! Shape: each plane has an I/O module that only observes ([`dns`], [`tls`], [`http`]) and a
+//! pure verdict module that turns the observation into a [`Plane`] ([`dns_verdict`],
+//! [`tls_verdict`], [`http_verdict`]); [`prober`] wires them, [`cli`] is `satusky probe`.
+//! Reason codes come from `satusky_types::Reason` (documented in docs/reasons.md); this crate
+//! adds none. It never touches the store, the server or a runtime.
+//!
+//! Crypto: rustls with the ring provider only (no aws-lc-rs in the tree).
+#![forbid(unsafe_code)]
+
+pub mod cli;
+mod dns;
+pub mod dns_verdict;
+mod http;
+pub mod http_verdict;
+pub mod prober;
+pub mod target;
+mod tls;
+pub mod tls_verdict;
+
+pub use cli::{EXIT_INVALID, EXIT_NOT_READY, EXIT_READY, Output, ProbeArgs, run_cli};
+pub use http::{PROBE_HEADER, USER_AGENT_VALUE};
+pub use prober::{EndpointPlanes, Prober};
+pub use satusky_types::{Plane, PlaneState, Reason};
+pub use target::{
+    DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, ExpectedEdge, ProbeConfig, StatusSet, Target, Timeouts,
+    parse_pem_certs,
+};
+
+/// Setting up a [`Prober`] failed (checks themselves never fail: they yield planes).
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("cannot read the system's DNS resolver configuration")]
+    SystemResolvers(#[source] hickory_resolver::net::NetError),
+    #[error("cannot build the DNS resolver")]
+    Resolver(#[source] hickory_resolver::net::NetError),
+    #[error("not a usable PEM certificate file: {0}")]
+    Pem(String),
+    #[error("a configured trust root is not a usable CA certificate")]
+    TrustRoot(#[source] rustls::Error),
+    #[error("cannot build the certificate verifier: {0}")]
+    Verifier(String),
+    #[error("cannot build the TLS client configuration")]
+    Tls(#[source] rustls::Error),
+}

@@ -1,0 +1,483 @@
+//! One app's driver: reads the pending work from the store and runs its current step —
+//! build, apply, rollout, endpoints — writing every transition (status planes, release
+//! statuses, events) before moving on. A step never retries inside itself beyond its own
+//! polling: the next pass of the loop is the retry, and every pass starts from the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use satusky_core::lifecycle::{WorkloadVerdict, judge_workload, merge_plane, on_release_ready};
+use satusky_core::runtime::{BuildRequest, DesiredWorkload, LogSink};
+use satusky_core::time::now_ms;
+use satusky_store::{AppRecord, ReleaseRecord};
+use satusky_types::{EventType, Plane, PlaneState, Reason, ReleaseStatus};
+use serde_json::json;
+
+use super::{Engine, Step, Work, endpoints};
+use crate::error::error_chain;
+use crate::status::{StatusDoc, diff_events, initial_doc};
+
+/// How often a rollout is observed.
+const OBSERVE_EVERY: Duration = Duration::from_millis(250);
+/// Pause before retrying after a store or runtime error.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// After the workload is ready, how long the endpoint planes may take to settle before the
+/// engine records what it sees (the periodic sweep keeps checking afterwards).
+const ENDPOINT_SETTLE: Duration = Duration::from_secs(10);
+/// Between endpoint checks while settling.
+const ENDPOINT_RECHECK: Duration = Duration::from_millis(500);
+/// Build log lines written per batch (one transaction each).
+const LOG_BATCH: usize = 200;
+
+enum Next {
+    /// Re-read the work and go on.
+    Continue,
+    /// Wait, then re-read.
+    RetryAfter(Duration),
+}
+
+pub(super) async fn drive(engine: &Engine, org: &str, app: &str) {
+    loop {
+        let store = &engine.inner.store;
+        let rec = match store.get_app(org, app).await {
+            Ok(Some(rec)) => rec,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(%org, %app, error = %error_chain(&e), "cannot read the app");
+                tokio::time::sleep(RETRY_AFTER).await;
+                continue;
+            }
+        };
+        let Some(work) = rec
+            .work
+            .as_ref()
+            .and_then(|w| serde_json::from_value::<Work>(w.clone()).ok())
+        else {
+            return;
+        };
+        let release = match store.get_release(org, app, work.release).await {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                tracing::error!(%org, %app, release = work.release, "work names a missing release; dropping it");
+                let _ = store.advance_work(org, app, work.release, None).await;
+                return;
+            }
+            Err(e) => {
+                tracing::error!(%org, %app, error = %error_chain(&e), "cannot read the release");
+                tokio::time::sleep(RETRY_AFTER).await;
+                continue;
+            }
+        };
+        let next = match work.step {
+            Step::Build => build(engine, &rec, &release, &work).await,
+            Step::Apply => apply(engine, &rec, &release, &work).await,
+            Step::Rollout => rollout(engine, &rec, &release, &work).await,
+            Step::Endpoints => settle_endpoints(engine, &rec, &work).await,
+        };
+        match next {
+            Next::Continue => {}
+            Next::RetryAfter(d) => tokio::time::sleep(d).await,
+        }
+    }
+}
+
+/// The stored status document for the work's release, or the initial one.
+fn current_doc(rec: &AppRecord, release: u64) -> StatusDoc {
+    match StatusDoc::from_app(rec) {
+        Some(doc) if doc.release == Some(release) => doc,
+        _ => initial_doc(rec, true, now_ms()),
+    }
+}
+
+/// Save `new` (with the events its changes produce). `false` when the release was overtaken.
+async fn save(engine: &Engine, rec: &AppRecord, old: Option<&StatusDoc>, new: &StatusDoc) -> bool {
+    let Some(release) = new.release else {
+        return false;
+    };
+    let old_phase = old.map(StatusDoc::phase).unwrap_or(rec.phase);
+    let events = diff_events(old, new, rec.generation, old_phase);
+    let doc = serde_json::to_value(new).unwrap_or_default();
+    match engine
+        .inner
+        .store
+        .save_status(
+            &rec.org,
+            &rec.name,
+            release,
+            new.phase(),
+            &doc,
+            &events,
+            now_ms(),
+        )
+        .await
+    {
+        Ok(saved) => {
+            if saved {
+                engine.inner.hub.notify(&rec.org, &rec.name);
+            }
+            saved
+        }
+        Err(e) => {
+            tracing::error!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "cannot save status");
+            false
+        }
+    }
+}
+
+async fn advance(engine: &Engine, rec: &AppRecord, work: &Work, next: Option<Work>) -> Next {
+    let value = next.as_ref().map(Work::to_value);
+    match engine
+        .inner
+        .store
+        .advance_work(&rec.org, &rec.name, work.release, value.as_ref())
+        .await
+    {
+        Ok(_) => {
+            engine.inner.hub.notify(&rec.org, &rec.name);
+            Next::Continue
+        }
+        Err(e) => {
+            tracing::error!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "cannot save work");
+            Next::RetryAfter(RETRY_AFTER)
+        }
+    }
+}
+
+/// Mark `release` failed in `dimension`, with the previous active release left serving.
+async fn fail_release(
+    engine: &Engine,
+    rec: &AppRecord,
+    work: &Work,
+    dimension: &str,
+    plane: &Plane,
+) -> Next {
+    let failure = json!({"dimension": dimension, "reason": plane.reason, "message": plane.message});
+    if let Err(e) = engine
+        .inner
+        .store
+        .transition_releases(
+            &rec.org,
+            &rec.name,
+            &[(work.release, ReleaseStatus::Failed)],
+            None,
+            Some(&failure),
+            now_ms(),
+        )
+        .await
+    {
+        tracing::error!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "cannot fail the release");
+        return Next::RetryAfter(RETRY_AFTER);
+    }
+    tracing::info!(org = %rec.org, app = %rec.name, release = work.release, %dimension, reason = %plane.reason, "release failed");
+    advance(engine, rec, work, None).await
+}
+
+async fn build(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: &Work) -> Next {
+    let old = current_doc(rec, work.release);
+    let now = now_ms();
+    let Some(context) = release.context.clone() else {
+        if release.spec.image.is_some() {
+            let mut doc = old.clone();
+            doc.workload.plane = merge_plane(
+                Some(&old.workload.plane),
+                Plane::new(
+                    PlaneState::Pending,
+                    Reason::RolloutPending,
+                    "starting the rollout",
+                ),
+                now,
+            );
+            save(engine, rec, StatusDoc::from_app(rec).as_ref(), &doc).await;
+            return advance(
+                engine,
+                rec,
+                work,
+                Some(Work {
+                    step: Step::Apply,
+                    ..work.clone()
+                }),
+            )
+            .await;
+        }
+        let mut doc = old.clone();
+        doc.build = merge_plane(
+            Some(&old.build),
+            Plane::new(
+                PlaneState::Failed,
+                Reason::BuildFailed,
+                "nothing to build or run: no build context was uploaded and no image is set",
+            )
+            .with_remediation("run `1ctl deploy` in the app's folder (it uploads the context), or set [app] image"),
+            now,
+        );
+        save(engine, rec, StatusDoc::from_app(rec).as_ref(), &doc).await;
+        return fail_release(engine, rec, work, "build", &doc.build).await;
+    };
+    let command = release.spec.build.command.clone();
+    let mut doc = old.clone();
+    doc.build = merge_plane(
+        Some(&old.build),
+        Plane::new(
+            PlaneState::InProgress,
+            Reason::Building,
+            match &command {
+                Some(c) => format!("running `{c}`"),
+                None => "unpacking the context (no build command)".to_string(),
+            },
+        ),
+        now,
+    );
+    if !save(engine, rec, StatusDoc::from_app(rec).as_ref(), &doc).await {
+        return Next::Continue;
+    }
+    let building = doc.clone();
+
+    // Build log lines → batched `build_log` events.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let sink: LogSink = Arc::new(move |line: &str| {
+        let _ = tx.send(line.to_string());
+    });
+    let (store, hub) = (engine.inner.store.clone(), engine.inner.hub.clone());
+    let (org, app, version) = (rec.org.clone(), rec.name.clone(), work.release);
+    let writer = tokio::spawn(async move {
+        let mut batch = Vec::new();
+        while let Some(line) = rx.recv().await {
+            batch.push((
+                EventType::BuildLog,
+                json!({"release": version, "line": line}),
+            ));
+            while batch.len() < LOG_BATCH {
+                match rx.try_recv() {
+                    Ok(line) => batch.push((
+                        EventType::BuildLog,
+                        json!({"release": version, "line": line}),
+                    )),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = store.append_events(&org, &app, &batch, now_ms()).await {
+                tracing::warn!(%org, %app, error = %error_chain(&e), "cannot write build log");
+            }
+            batch.clear();
+            hub.notify(&org, &app);
+        }
+    });
+    let req = BuildRequest {
+        org: rec.org.clone(),
+        app: rec.name.clone(),
+        release: work.release,
+        context,
+        spec: release.spec.clone(),
+    };
+    let result = engine.inner.runtime.build(req, sink).await;
+    let _ = writer.await;
+    let now = now_ms();
+    let mut doc = building.clone();
+    match result {
+        Ok(out) => {
+            if let Err(e) = engine
+                .inner
+                .store
+                .set_release_artifact(&rec.org, &rec.name, work.release, &out.artifact)
+                .await
+            {
+                tracing::error!(error = %error_chain(&e), "cannot record the artifact");
+                return Next::RetryAfter(RETRY_AFTER);
+            }
+            let how = if out.reused { "reused" } else { "built" };
+            doc.build = merge_plane(
+                Some(&building.build),
+                Plane::new(
+                    PlaneState::Ready,
+                    Reason::Built,
+                    format!("{how} {}", out.artifact),
+                ),
+                now,
+            );
+            doc.workload.plane = merge_plane(
+                Some(&building.workload.plane),
+                Plane::new(
+                    PlaneState::Pending,
+                    Reason::RolloutPending,
+                    "starting the rollout",
+                ),
+                now,
+            );
+            save(engine, rec, Some(&building), &doc).await;
+            advance(
+                engine,
+                rec,
+                work,
+                Some(Work {
+                    step: Step::Apply,
+                    ..work.clone()
+                }),
+            )
+            .await
+        }
+        Err(f) => {
+            let mut message = f.message.clone();
+            if !f.log_tail.is_empty() {
+                message.push_str("\n");
+                message.push_str(&f.log_tail.join("\n"));
+            }
+            doc.build = merge_plane(
+                Some(&building.build),
+                Plane::new(PlaneState::Failed, Reason::BuildFailed, message).with_remediation(
+                    "fix the build command or the code; the log above shows why it failed",
+                ),
+                now,
+            );
+            doc.workload.plane = merge_plane(
+                Some(&building.workload.plane),
+                Plane::new(
+                    PlaneState::NotApplicable,
+                    Reason::Waiting,
+                    "not started: the build failed",
+                ),
+                now,
+            );
+            save(engine, rec, Some(&building), &doc).await;
+            fail_release(engine, rec, work, "build", &doc.build).await
+        }
+    }
+}
+
+fn desired(rec: &AppRecord, release: &ReleaseRecord) -> DesiredWorkload {
+    DesiredWorkload {
+        org: rec.org.clone(),
+        app: rec.name.clone(),
+        release: release.version,
+        spec: release.spec.clone(),
+        artifact: release.artifact.clone(),
+        hostnames: release.hostnames.clone(),
+    }
+}
+
+async fn apply(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: &Work) -> Next {
+    let started = work.rollout_started_ms.unwrap_or_else(now_ms);
+    match engine.inner.runtime.apply(desired(rec, release)).await {
+        Ok(()) => {
+            let next = Work {
+                step: Step::Rollout,
+                rollout_started_ms: Some(started),
+                ..work.clone()
+            };
+            advance(engine, rec, work, Some(next)).await
+        }
+        Err(e) => {
+            tracing::warn!(org = %rec.org, app = %rec.name, error = %e, "apply failed; retrying");
+            let old = current_doc(rec, work.release);
+            let mut doc = old.clone();
+            doc.workload.plane = merge_plane(
+                Some(&old.workload.plane),
+                Plane::new(
+                    PlaneState::Pending,
+                    Reason::RolloutPending,
+                    format!("the runtime refused the apply: {e}; retrying"),
+                ),
+                now_ms(),
+            );
+            save(engine, rec, Some(&old), &doc).await;
+            // Keep the start time so the progress deadline still bounds the retries.
+            let next = Work {
+                rollout_started_ms: Some(started),
+                ..work.clone()
+            };
+            let _ = advance(engine, rec, work, Some(next)).await;
+            Next::RetryAfter(RETRY_AFTER)
+        }
+    }
+}
+
+async fn rollout(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: &Work) -> Next {
+    let started = work.rollout_started_ms.unwrap_or_else(now_ms);
+    let obs = match engine
+        .inner
+        .runtime
+        .observe(rec.org.clone(), rec.name.clone())
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::warn!(org = %rec.org, app = %rec.name, error = %e, "observe failed");
+            return Next::RetryAfter(RETRY_AFTER);
+        }
+    };
+    let now = now_ms();
+    let verdict = judge_workload(
+        &obs,
+        work.release,
+        release.spec.replicas,
+        started,
+        release.spec.deploy.progress_deadline_seconds,
+        now,
+    );
+    let old = current_doc(rec, work.release);
+    let mut doc = old.clone();
+    doc.workload.plane = merge_plane(Some(&old.workload.plane), verdict.plane(), now);
+    if obs.release == Some(work.release) {
+        doc.workload.replicas = obs.replicas;
+        doc.workload.replicas.desired = release.spec.replicas;
+    }
+    if !save(engine, rec, Some(&old), &doc).await {
+        // Overtaken by a newer deploy: re-read the work.
+        return Next::Continue;
+    }
+    match verdict {
+        WorkloadVerdict::Progressing { .. } => Next::RetryAfter(OBSERVE_EVERY),
+        WorkloadVerdict::Failed { .. } => {
+            fail_release(engine, rec, work, "workload", &doc.workload.plane).await
+        }
+        WorkloadVerdict::Ready { .. } => {
+            let releases = match engine.inner.store.list_releases(&rec.org, &rec.name).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %error_chain(&e), "cannot list releases");
+                    return Next::RetryAfter(RETRY_AFTER);
+                }
+            };
+            let statuses: Vec<_> = releases.iter().map(|r| (r.version, r.status)).collect();
+            let changes = on_release_ready(&statuses, work.release);
+            if let Err(e) = engine
+                .inner
+                .store
+                .transition_releases(&rec.org, &rec.name, &changes, Some(work.release), None, now)
+                .await
+            {
+                tracing::error!(error = %error_chain(&e), "cannot activate the release");
+                return Next::RetryAfter(RETRY_AFTER);
+            }
+            tracing::info!(org = %rec.org, app = %rec.name, release = work.release, "release active");
+            advance(
+                engine,
+                rec,
+                work,
+                Some(Work {
+                    step: Step::Endpoints,
+                    ..work.clone()
+                }),
+            )
+            .await
+        }
+    }
+}
+
+async fn settle_endpoints(engine: &Engine, rec: &AppRecord, work: &Work) -> Next {
+    let deadline = tokio::time::Instant::now() + ENDPOINT_SETTLE;
+    let mut old = current_doc(rec, work.release);
+    loop {
+        let endpoints = endpoints::check(engine, rec, work.release, &old).await;
+        let mut doc = old.clone();
+        doc.endpoints = endpoints;
+        let all_ready = doc.endpoints.iter().all(|e| e.is_ready());
+        if !save(engine, rec, Some(&old), &doc).await {
+            return Next::Continue;
+        }
+        old = doc;
+        if all_ready || tokio::time::Instant::now() >= deadline {
+            return advance(engine, rec, work, None).await;
+        }
+        tokio::time::sleep(ENDPOINT_RECHECK).await;
+    }
+}

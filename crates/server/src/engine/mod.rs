@@ -1,0 +1,163 @@
+//! The lifecycle engine: drives each app with pending work through build → apply → rollout →
+//! endpoints (SPEC §3, §4), and re-probes every app's endpoints on a timer.
+//!
+//! Durable by construction: the work document lives in the store (written in the same
+//! transaction as the deploy), every step re-reads it, and on start the engine resumes every
+//! app that still has work — so a control plane killed at any step finishes the deploy on
+//! restart with exactly the release the deploy created. One driver task per app; a newer
+//! deploy replaces the work and the driver moves to it on its next step.
+
+mod drive;
+mod endpoints;
+mod sweep;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use satusky_core::runtime::{EndpointProber, Runtime};
+use satusky_store::Store;
+use serde::{Deserialize, Serialize};
+
+use crate::hub::EventHub;
+
+/// A step of the work on one release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Build,
+    Apply,
+    Rollout,
+    Endpoints,
+}
+
+/// The engine's pending work for an app, stored in `apps.work`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Work {
+    pub release: u64,
+    pub step: Step,
+    /// When the rollout was first applied (the progress deadline counts from here).
+    #[serde(default)]
+    pub rollout_started_ms: Option<i64>,
+}
+
+impl Work {
+    pub fn new(release: u64) -> Self {
+        Work {
+            release,
+            step: Step::Build,
+            rollout_started_ms: None,
+        }
+    }
+
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Tunables of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How often every app's endpoints are re-probed.
+    pub probe_interval: Duration,
+    /// The platform DNS zone (hostnames inside it are platform-owned).
+    pub dns_zone: String,
+}
+
+struct Inner {
+    store: Store,
+    runtime: Arc<dyn Runtime>,
+    prober: Option<Arc<dyn EndpointProber>>,
+    hub: EventHub,
+    config: EngineConfig,
+    /// Apps with a driver, and whether they were kicked again since its last read.
+    running: Mutex<HashMap<(String, String), bool>>,
+}
+
+/// A cheap handle: kick an app, remove an app.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        runtime: Arc<dyn Runtime>,
+        prober: Option<Arc<dyn EndpointProber>>,
+        hub: EventHub,
+        config: EngineConfig,
+    ) -> Self {
+        Engine {
+            inner: Arc::new(Inner {
+                store,
+                runtime,
+                prober,
+                hub,
+                config,
+                running: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Resume every app with pending work and start the periodic endpoint sweep.
+    pub async fn start(&self) {
+        match self.inner.store.apps_with_work().await {
+            Ok(apps) => {
+                for (org, app) in apps {
+                    tracing::info!(%org, %app, "resuming pending work");
+                    self.kick(&org, &app);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %crate::error::error_chain(&e), "cannot list pending work")
+            }
+        }
+        let me = self.clone();
+        tokio::spawn(async move { sweep::run(me).await });
+    }
+
+    /// Make sure a driver runs for `org/app` (it re-reads the work from the store).
+    pub fn kick(&self, org: &str, app: &str) {
+        let key = (org.to_string(), app.to_string());
+        {
+            let mut running = self.inner.running.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(again) = running.get_mut(&key) {
+                *again = true;
+                return;
+            }
+            running.insert(key.clone(), false);
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                drive::drive(&me, &key.0, &key.1).await;
+                // A kick that arrived while driving means new work may have been written
+                // after the driver's last read: drive again.
+                let mut running = me.inner.running.lock().unwrap_or_else(|e| e.into_inner());
+                match running.get_mut(&key) {
+                    Some(again) if *again => *again = false,
+                    _ => {
+                        running.remove(&key);
+                        break;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Stop the app's workload (after it was deleted from the store).
+    pub fn remove(&self, org: &str, app: &str) {
+        let runtime = self.inner.runtime.clone();
+        let (org, app) = (org.to_string(), app.to_string());
+        tokio::spawn(async move {
+            if let Err(e) = runtime.remove(org.clone(), app.clone()).await {
+                tracing::warn!(%org, %app, error = %e, "removing the workload failed");
+            }
+        });
+    }
+
+    pub fn runtime_name(&self) -> &'static str {
+        self.inner.runtime.name()
+    }
+}

@@ -1,0 +1,218 @@
+//! The app's status document — build, workload and endpoint planes for one target release —
+//! as the engine stores it, and the pure functions around it: the initial document for a new
+//! release, the readiness report assembled from it, and the events a change produces.
+
+use satusky_core::lifecycle::{merge_plane, phase, same_plane};
+use satusky_store::AppRecord;
+use satusky_types::{
+    EndpointReport, EventType, HostnameKind, Phase, Plane, PlaneState, ReadinessReport, Reason,
+    ReplicaCounts, WorkloadPlane,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// What the engine stores in `apps.status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusDoc {
+    /// The release these planes describe.
+    pub release: Option<u64>,
+    pub build: Plane,
+    pub workload: WorkloadPlane,
+    pub endpoints: Vec<EndpointReport>,
+}
+
+impl StatusDoc {
+    pub fn phase(&self) -> Phase {
+        phase(&self.build, &self.workload.plane, &self.endpoints)
+    }
+
+    pub fn from_app(app: &AppRecord) -> Option<StatusDoc> {
+        app.status
+            .as_ref()
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+}
+
+/// The document for `app`'s target release before the engine has worked on it: the build
+/// waits (or is not needed), the workload waits, and the endpoint planes wait for the
+/// rollout (the metadata plane is known: the hostnames are stored and unique).
+pub fn initial_doc(app: &AppRecord, has_runtime: bool, now_ms: i64) -> StatusDoc {
+    let prev = StatusDoc::from_app(app);
+    let waiting_reason = if has_runtime {
+        Reason::RolloutPending
+    } else {
+        Reason::NoRuntime
+    };
+    let build = if let Some(image) = app.spec.image.as_ref() {
+        Plane::new(
+            PlaneState::NotApplicable,
+            Reason::ImageProvided,
+            format!("image {image} given; nothing to build"),
+        )
+    } else if has_runtime {
+        Plane::new(
+            PlaneState::Pending,
+            Reason::BuildPending,
+            "the build is queued",
+        )
+    } else {
+        Plane::new(
+            PlaneState::Pending,
+            Reason::NoRuntime,
+            "no runtime is attached to this control plane to build the context",
+        )
+    };
+    let workload_msg = if has_runtime {
+        "waiting for the build".to_string()
+    } else {
+        "no runtime is attached to this control plane; the desired state is stored".to_string()
+    };
+    let release = app.target_release;
+    let endpoints = app
+        .hostnames
+        .iter()
+        .map(|h| {
+            let old = prev
+                .as_ref()
+                .and_then(|d| d.endpoints.iter().find(|e| e.hostname == h.hostname));
+            let waiting = |old: Option<&Plane>| {
+                let p = Plane::new(
+                    PlaneState::Pending,
+                    Reason::Waiting,
+                    format!(
+                        "checked once v{} is rolled out",
+                        release.unwrap_or_default()
+                    ),
+                );
+                merge_plane(old, p, now_ms)
+            };
+            EndpointReport {
+                hostname: h.hostname.clone(),
+                kind: h.kind,
+                metadata: merge_plane(
+                    old.map(|o| &o.metadata),
+                    metadata_plane(app, h.kind),
+                    now_ms,
+                ),
+                route: waiting(old.map(|o| &o.route)),
+                dns: waiting(old.map(|o| &o.dns)),
+                tls: waiting(old.map(|o| &o.tls)),
+                http: waiting(old.map(|o| &o.http)),
+            }
+        })
+        .collect();
+    StatusDoc {
+        release,
+        build: merge_plane(prev.as_ref().map(|d| &d.build), build, now_ms),
+        workload: WorkloadPlane {
+            plane: merge_plane(
+                prev.as_ref().map(|d| &d.workload.plane),
+                Plane::new(PlaneState::Pending, waiting_reason, workload_msg),
+                now_ms,
+            ),
+            replicas: ReplicaCounts {
+                desired: app.spec.replicas,
+                ..ReplicaCounts::default()
+            },
+        },
+        endpoints,
+    }
+}
+
+/// The metadata plane: stored and unique across orgs (ownership proof for custom domains is
+/// not implemented yet, so a stored custom domain counts as ready).
+pub fn metadata_plane(app: &AppRecord, kind: HostnameKind) -> Plane {
+    let what = match kind {
+        HostnameKind::Generated => "generated hostname",
+        HostnameKind::Alias => "custom domain",
+        HostnameKind::Redirect => "redirect host",
+    };
+    Plane::new(
+        PlaneState::Ready,
+        Reason::Stored,
+        format!(
+            "{what} stored for {}/{}, unique across orgs",
+            app.org, app.name
+        ),
+    )
+}
+
+/// The readiness report of SPEC §4 for `app`.
+pub fn report(app: &AppRecord, has_runtime: bool) -> ReadinessReport {
+    let doc = match StatusDoc::from_app(app) {
+        Some(doc) if doc.release == app.target_release => doc,
+        _ => initial_doc(app, has_runtime, app.updated_at_ms),
+    };
+    ReadinessReport {
+        app: app.name.clone(),
+        org: app.org.clone(),
+        generation: app.generation,
+        active_release: app.active_release,
+        target_release: app.target_release,
+        phase: app.phase,
+        build: doc.build,
+        workload: doc.workload,
+        endpoints: doc.endpoints,
+    }
+}
+
+fn plane_event(hostname: Option<&str>, name: &str, p: &Plane) -> (EventType, Value) {
+    let mut data = json!({
+        "hostname": hostname,
+        "plane": name,
+        "state": p.state,
+        "reason": p.reason,
+        "message": p.message,
+    });
+    if let Some(r) = &p.remediation {
+        data["remediation"] = json!(r);
+    }
+    (EventType::Plane, data)
+}
+
+/// The events that going from `old` to `new` produces: one `plane` event per changed plane,
+/// a `rollout` event when replica counts changed, a `phase` event when the phase changed.
+pub fn diff_events(
+    old: Option<&StatusDoc>,
+    new: &StatusDoc,
+    generation: u64,
+    old_phase: Phase,
+) -> Vec<(EventType, Value)> {
+    let mut out = Vec::new();
+    let changed = |a: Option<&Plane>, b: &Plane| a.is_none_or(|a| !same_plane(a, b));
+    if changed(old.map(|o| &o.build), &new.build) {
+        out.push(plane_event(None, "build", &new.build));
+    }
+    if changed(old.map(|o| &o.workload.plane), &new.workload.plane) {
+        out.push(plane_event(None, "workload", &new.workload.plane));
+    }
+    if old.is_none_or(|o| o.workload.replicas != new.workload.replicas) {
+        let r = new.workload.replicas;
+        out.push((
+            EventType::Rollout,
+            json!({"release": new.release, "desired": r.desired, "updated": r.updated, "ready": r.ready, "available": r.available}),
+        ));
+    }
+    for e in &new.endpoints {
+        let prev = old.and_then(|o| o.endpoints.iter().find(|x| x.hostname == e.hostname));
+        for (name, p) in e.planes() {
+            let before = prev.map(|x| {
+                x.planes()
+                    .into_iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, p)| p)
+            });
+            if changed(before.flatten(), p) {
+                out.push(plane_event(Some(&e.hostname), name, p));
+            }
+        }
+    }
+    let ph = new.phase();
+    if ph != old_phase || old.is_none() {
+        out.push((
+            EventType::Phase,
+            json!({"phase": ph, "generation": generation, "release": new.release}),
+        ));
+    }
+    out
+}
