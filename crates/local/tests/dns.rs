@@ -200,7 +200,7 @@ async fn records_changed_at_run_time_are_seen_by_the_next_query() {
     records.set_app(
         "acme",
         "new",
-        &[host.clone()],
+        std::slice::from_ref(&host),
         &["127.0.0.9".parse().unwrap()],
     );
     assert_eq!(

@@ -20,6 +20,11 @@ pub struct Cli {
 pub enum Command {
     /// Run the control plane: HTTP API, WebSocket events, lifecycle engine.
     Serve(ServeArgs),
+    /// The embedded default on one machine: serve with the local runtime, SQLite, an
+    /// embedded DNS server, the embedded edge (HTTP + HTTPS) and a local CA, all on loopback.
+    Dev(DevArgs),
+    /// Check hostnames' DNS, TLS and HTTP planes now, with real protocols.
+    Probe(satusky_probe::ProbeArgs),
     /// Apply the store's migrations and exit.
     Migrate(StoreArgs),
     /// Manage API tokens.
@@ -48,6 +53,37 @@ pub struct ServeArgs {
     /// The platform DNS zone; apps get `APP-ORG.ZONE` (overrides `server.toml`).
     #[arg(long, env = "SATUSKY_DNS_ZONE")]
     pub dns_zone: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address of the HTTP API.
+    #[arg(long, env = "SATUSKY_LISTEN", default_value = "127.0.0.1:7070")]
+    pub listen: SocketAddr,
+    /// The edge's plain HTTP address.
+    #[arg(long, env = "SATUSKY_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+    /// The edge's HTTPS address.
+    #[arg(long, env = "SATUSKY_HTTPS_ADDR", default_value = "127.0.0.1:8443")]
+    pub https_addr: SocketAddr,
+    /// The embedded DNS server's address (UDP and TCP).
+    #[arg(long, env = "SATUSKY_DNS_ADDR", default_value = "127.0.0.1:5353")]
+    pub dns_addr: SocketAddr,
+    /// The platform DNS zone; apps get `APP-ORG.ZONE` (overrides `server.toml`).
+    #[arg(long, env = "SATUSKY_DNS_ZONE")]
+    pub dns_zone: Option<String>,
+    /// How often every app's endpoints are re-probed.
+    #[arg(long, env = "SATUSKY_PROBE_INTERVAL", default_value = "10s", value_parser = humantime_duration)]
+    pub probe_interval: std::time::Duration,
+    /// Also deploy this folder (with `1ctl deploy`) and stream its lifecycle.
+    #[arg(long, value_name = "DIR")]
+    pub deploy: Option<PathBuf>,
+}
+
+fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration like 10s or 1m: {e}"))
 }
 
 #[derive(Debug, Subcommand)]

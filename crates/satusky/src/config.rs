@@ -52,6 +52,47 @@ fn redact(url: &str) -> String {
 #[serde(deny_unknown_fields)]
 pub struct ServerToml {
     pub dns_zone: Option<String>,
+    /// Extra records the embedded DNS server answers (`satusky dev`): e.g. a custom domain's
+    /// record, to try custom domains on one machine.
+    #[serde(default)]
+    pub dns_records: Vec<DnsRecordToml>,
+}
+
+/// `[[dns_records]] name = "api.example.test", a = "127.0.0.1"` (or `cname = "…"`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsRecordToml {
+    pub name: String,
+    #[serde(default)]
+    pub a: Vec<std::net::IpAddr>,
+    pub cname: Option<String>,
+    pub txt: Option<String>,
+}
+
+impl ServerToml {
+    /// Load the extra records into the zone.
+    pub fn apply_dns_records(&self, records: &satusky_local::zone::ZoneRecords) -> Result<()> {
+        use satusky_local::zone::RecordData;
+        for (i, r) in self.dns_records.iter().enumerate() {
+            names::validate_hostname(&r.name)
+                .map_err(|e| anyhow::anyhow!("server.toml dns_records[{i}].name: {e}"))?;
+            let mut data: Vec<RecordData> = r.a.iter().map(|a| RecordData::A(*a)).collect();
+            if let Some(c) = &r.cname {
+                data.push(RecordData::Cname(c.clone()));
+            }
+            if let Some(t) = &r.txt {
+                data.push(RecordData::Txt(t.clone()));
+            }
+            if data.is_empty() {
+                anyhow::bail!(
+                    "server.toml dns_records[{i}] ({}): give `a`, `cname` or `txt`",
+                    r.name
+                );
+            }
+            records.set_static(&r.name, data);
+        }
+        Ok(())
+    }
 }
 
 pub fn read_server_toml(state_dir: &Path) -> Result<ServerToml> {

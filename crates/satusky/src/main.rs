@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod dev;
 mod serve;
 mod token;
 
@@ -14,6 +15,17 @@ async fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Serve(args) => serve::run(args).await,
+        cli::Command::Dev(args) => dev::run(args).await,
+        cli::Command::Probe(args) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            return match satusky_probe::run_cli(args).await {
+                Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    std::process::ExitCode::from(2)
+                }
+            };
+        }
         cli::Command::Migrate(args) => serve::migrate(args).await,
         cli::Command::Token(cli::TokenCommand::Create(args)) => token::create(args).await,
     };

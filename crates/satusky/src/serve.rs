@@ -8,7 +8,7 @@ use crate::cli::{ServeArgs, StoreArgs};
 use crate::config::{open_store, read_server_toml};
 
 pub async fn run(args: ServeArgs) -> Result<()> {
-    init_tracing();
+    init_tracing("info");
     let file = read_server_toml(&args.store.state_dir)?;
     let mut settings = Settings::default();
     if let Some(zone) = args.dns_zone.or(file.dns_zone) {
@@ -39,9 +39,10 @@ pub async fn migrate(args: StoreArgs) -> Result<()> {
     Ok(())
 }
 
-fn init_tracing() {
+/// Logs to stderr; `SATUSKY_LOG` overrides `default` (an EnvFilter directive).
+pub fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SATUSKY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -49,7 +50,7 @@ fn init_tracing() {
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -10,6 +10,7 @@ mod auth;
 pub mod engine;
 mod error;
 mod hub;
+pub mod ledger;
 pub mod prober;
 mod routes;
 mod settings;

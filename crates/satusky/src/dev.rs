@@ -1,0 +1,335 @@
+//! `satusky dev`: the embedded default on one machine. It wires the control plane (SQLite
+//! store, API, lifecycle engine) to the local runtime, the embedded DNS server, the embedded
+//! edge and a local CA — all on loopback, no root needed — creates a default org and token,
+//! writes `STATE_DIR/dev.json` and a `1ctl` profile, and (with `--deploy DIR`) deploys DIR
+//! through the real `1ctl` so one command shows the whole product working.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use satusky_core::runtime::Runtime;
+use satusky_local::ca::LocalCa;
+use satusky_local::edge::{self, EdgeConfig};
+use satusky_local::routes::RouteTable;
+use satusky_local::runtime::{LocalConfig, LocalRuntime};
+use satusky_local::zone::ZoneRecords;
+use satusky_probe::{ProbeConfig, Prober, Timeouts, parse_pem_certs};
+use satusky_server::ledger::StoreLedger;
+use satusky_server::prober::ProbeAdapter;
+use satusky_server::{AppState, Engine, EngineConfig, Settings};
+use satusky_store::Store;
+use satusky_types::Role;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+use crate::cli::DevArgs;
+use crate::config::{open_store, read_server_toml};
+
+/// The org `satusky dev` creates and its token acts for.
+const DEV_ORG: &str = "dev";
+/// Each probe's timeout in dev (everything is on loopback: a slow answer is a broken one).
+const DEV_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// `STATE_DIR/dev.json` (SPEC §1).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DevInfo {
+    pub api_url: String,
+    pub token: String,
+    pub org: String,
+    pub http_addr: String,
+    pub https_addr: String,
+    pub dns_addr: String,
+    pub ca_pem: PathBuf,
+    pub dns_zone: String,
+}
+
+pub async fn run(args: DevArgs) -> Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::serve::init_tracing("warn,satusky=info,satusky_server=info,satusky_local=info");
+    let state_dir = absolute(&args.store.state_dir)?;
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("cannot create the state dir {}", state_dir.display()))?;
+    let file = read_server_toml(&state_dir)?;
+    let zone = args
+        .dns_zone
+        .clone()
+        .or(file.dns_zone.clone())
+        .unwrap_or_else(|| satusky_core::DEFAULT_ZONE.to_string());
+    satusky_core::names::validate_hostname(&zone)
+        .map_err(|e| anyhow::anyhow!("--dns-zone: {e}"))?;
+    let mut store_args = args.store.clone();
+    store_args.state_dir = state_dir.clone();
+    let store = open_store(&store_args).await?;
+
+    // The local CA, DNS and edge.
+    let ca = Arc::new(
+        LocalCa::load_or_create(&state_dir.join("ca")).context("cannot set up the local CA")?,
+    );
+    let records = ZoneRecords::new();
+    file.apply_dns_records(&records)?;
+    let dns = satusky_local::dns::start(args.dns_addr, zone.clone(), records.clone())
+        .await
+        .with_context(|| format!("cannot start the DNS server on {}", args.dns_addr))?;
+    let routes = RouteTable::new();
+    let edge = edge::start(
+        EdgeConfig {
+            http_addr: args.http_addr,
+            https_addr: args.https_addr,
+        },
+        routes.clone(),
+        ca.clone(),
+    )
+    .await
+    .context("cannot start the edge")?;
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+    // The runtime, the prober and the engine.
+    let runtime = Arc::new(
+        LocalRuntime::start(
+            LocalConfig {
+                state_dir: state_dir.clone(),
+                zone: zone.clone(),
+                edge_addresses: vec![loopback],
+                probe_addr: Some(edge.https_addr()),
+            },
+            routes.clone(),
+            records.clone(),
+            Arc::new(StoreLedger::new(store.clone())),
+        )
+        .await
+        .context("cannot start the local runtime")?,
+    );
+    let prober = Prober::new(ProbeConfig {
+        resolvers: vec![dns.local_addr()],
+        edge: Some(edge.https_addr()),
+        extra_roots: parse_pem_certs(ca.ca_pem()).context("the local CA's certificate")?,
+        timeouts: Timeouts::uniform(DEV_PROBE_TIMEOUT),
+        ..ProbeConfig::default()
+    })
+    .context("cannot set up the prober")?;
+    let settings = Settings {
+        dns_zone: zone.clone(),
+        contexts_dir: Some(state_dir.join("contexts")),
+    };
+    let state = AppState::new(store.clone(), settings);
+    let engine = Engine::new(
+        store.clone(),
+        runtime.clone() as Arc<dyn Runtime>,
+        Some(Arc::new(ProbeAdapter::new(prober))),
+        state.hub.clone(),
+        EngineConfig {
+            probe_interval: args.probe_interval,
+            dns_zone: zone.clone(),
+        },
+    );
+    let state = state.with_engine(engine.clone());
+
+    let listener = TcpListener::bind(args.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {} (is another satusky running?)",
+            args.listen
+        )
+    })?;
+    let api_url = format!("http://{}", listener.local_addr()?);
+    let token = dev_token(&store, &state_dir).await?;
+    let info = DevInfo {
+        api_url: api_url.clone(),
+        token: token.clone(),
+        org: DEV_ORG.to_string(),
+        http_addr: edge.http_addr().to_string(),
+        https_addr: edge.https_addr().to_string(),
+        dns_addr: dns.local_addr().to_string(),
+        ca_pem: ca.ca_pem_path(),
+        dns_zone: zone.clone(),
+    };
+    write_dev_json(&state_dir, &info)?;
+    let profile = write_profile(&info).unwrap_or_else(|e| {
+        eprintln!("satusky dev: could not write the 1ctl profile ({e:#}); use SATUSKY_API_URL and SATUSKY_TOKEN");
+        None
+    });
+    print_banner(&info, &state_dir, profile.as_deref());
+
+    engine.start().await;
+    let server = tokio::spawn(satusky_server::serve_state(
+        listener,
+        state,
+        crate::serve::shutdown_signal(),
+    ));
+    if let Some(dir) = args.deploy.clone() {
+        let info_api = info.api_url.clone();
+        let token = info.token.clone();
+        let store = store.clone();
+        let https = edge.https_addr();
+        let ca_path = info.ca_pem.clone();
+        tokio::spawn(async move {
+            deploy(&dir, &info_api, &token).await;
+            print_urls(&store, https, &ca_path).await;
+        });
+    }
+    let served = server.await;
+    eprintln!("satusky dev: stopping replicas…");
+    runtime.shutdown().await;
+    edge.shutdown().await;
+    let _ = dns.shutdown().await;
+    eprintln!("satusky dev: stopped");
+    served
+        .context("the API task failed")?
+        .context("the API server failed")?;
+    Ok(())
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    if p.is_absolute() {
+        Ok(p.to_path_buf())
+    } else {
+        Ok(std::env::current_dir()?.join(p))
+    }
+}
+
+/// Reuse the token in `dev.json` while the store accepts it; otherwise create the org and a
+/// new token.
+async fn dev_token(store: &Store, state_dir: &Path) -> Result<String> {
+    if let Ok(text) = std::fs::read_to_string(state_dir.join("dev.json"))
+        && let Ok(old) = serde_json::from_str::<DevInfo>(&text)
+        && let Ok(Some(t)) = store.authenticate(&old.token).await
+        && t.org == DEV_ORG
+    {
+        return Ok(old.token);
+    }
+    store
+        .ensure_org(DEV_ORG)
+        .await
+        .context("cannot create the dev org")?;
+    store
+        .create_token(DEV_ORG, Role::Admin)
+        .await
+        .context("cannot create the dev token")
+}
+
+fn write_dev_json(state_dir: &Path, info: &DevInfo) -> Result<()> {
+    let path = state_dir.join("dev.json");
+    let text = serde_json::to_string_pretty(info)?;
+    write_private(&path, &text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Add (or refresh) the `dev` profile in `1ctl`'s config and make it current. Returns the
+/// file written.
+fn write_profile(info: &DevInfo) -> Result<Option<PathBuf>> {
+    let dir = match std::env::var_os("SATUSKY_HOME").filter(|h| !h.is_empty()) {
+        Some(h) => PathBuf::from(h),
+        None => match std::env::var_os("HOME") {
+            Some(h) => PathBuf::from(h).join(".satusky"),
+            None => return Ok(None),
+        },
+    };
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("config.toml");
+    let mut doc: toml::Table = match std::fs::read_to_string(&path) {
+        Ok(t) => t
+            .parse()
+            .with_context(|| format!("{} is not valid TOML", path.display()))?,
+        Err(_) => toml::Table::new(),
+    };
+    let mut profile = toml::Table::new();
+    profile.insert("api_url".into(), info.api_url.clone().into());
+    profile.insert("token".into(), info.token.clone().into());
+    profile.insert("org".into(), info.org.clone().into());
+    let profiles = doc
+        .entry("profiles")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(t) = profiles {
+        t.insert("dev".into(), toml::Value::Table(profile));
+    }
+    doc.insert("current".into(), "dev".into());
+    write_private(&path, &toml::to_string(&doc)?)?;
+    Ok(Some(path))
+}
+
+fn print_banner(info: &DevInfo, state_dir: &Path, profile: Option<&Path>) {
+    eprintln!("satusky dev — everything on loopback");
+    eprintln!("  API      {}", info.api_url);
+    eprintln!("  HTTP     http://{}", info.http_addr);
+    eprintln!("  HTTPS    https://{}", info.https_addr);
+    eprintln!("  DNS      {} (zone {})", info.dns_addr, info.dns_zone);
+    eprintln!("  CA       {}", info.ca_pem.display());
+    eprintln!("  org      {}", info.org);
+    eprintln!(
+        "  state    {}  (dev.json has the token)",
+        state_dir.display()
+    );
+    if let Some(p) = profile {
+        eprintln!(
+            "  1ctl     profile \"dev\" written to {} — `1ctl deploy` works now",
+            p.display()
+        );
+    }
+    eprintln!("Ctrl-C stops everything.");
+}
+
+/// Run `1ctl deploy` in `dir` (the `1ctl` next to this binary), streaming its output.
+async fn deploy(dir: &Path, api_url: &str, token: &str) {
+    let exe = std::env::current_exe()
+        .ok()
+        .map(|p| p.with_file_name(format!("1ctl{}", std::env::consts::EXE_SUFFIX)));
+    let Some(exe) = exe.filter(|p| p.exists()) else {
+        eprintln!(
+            "satusky dev: cannot find 1ctl next to satusky; build it (`cargo build`) and run `1ctl deploy` in {}",
+            dir.display()
+        );
+        return;
+    };
+    eprintln!(
+        "satusky dev: deploying {} with {}",
+        dir.display(),
+        exe.display()
+    );
+    let status = tokio::process::Command::new(&exe)
+        .arg("deploy")
+        .current_dir(dir)
+        .env("SATUSKY_API_URL", api_url)
+        .env("SATUSKY_TOKEN", token)
+        .env_remove("SATUSKY_PROFILE")
+        .status()
+        .await;
+    match status {
+        Ok(s) => eprintln!(
+            "satusky dev: `1ctl deploy` exited with {} — still serving",
+            s.code()
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "a signal".into())
+        ),
+        Err(e) => eprintln!("satusky dev: cannot run {}: {e}", exe.display()),
+    }
+}
+
+/// How to reach each app from a shell: curl with the local CA and --resolve.
+async fn print_urls(store: &Store, https: std::net::SocketAddr, ca: &Path) {
+    let Ok(apps) = store.list_apps(DEV_ORG).await else {
+        return;
+    };
+    for app in apps {
+        for h in &app.hostnames {
+            eprintln!(
+                "  curl --cacert {} --resolve {host}:{port}:{ip} https://{host}:{port}/",
+                ca.display(),
+                host = h.hostname,
+                port = https.port(),
+                ip = https.ip()
+            );
+        }
+    }
+}
