@@ -3,14 +3,19 @@
 //!
 //! Owns: URLs (path segments are percent-encoded), the bearer token, timeouts, and turning
 //! `{"error": {code, message}}` bodies, HTTP statuses and transport errors into
-//! [`CliError`]s. Knows nothing about commands or output.
+//! [`CliError`]s, raw-body uploads and the WebSocket upgrade. Knows nothing about commands
+//! or output.
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, StatusCode, Url, header};
 use satusky_types::ApiError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::client::generate_key;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
 
 use crate::exit::CliError;
 
@@ -21,6 +26,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How much of a non-JSON error body to quote.
 const BODY_SNIPPET: usize = 200;
+
+/// A WebSocket to the control plane (the event stream).
+pub type WebSocket = WebSocketStream<reqwest::Upgraded>;
 
 /// A client bound to one control plane and (optionally) one token.
 #[derive(Debug, Clone)]
@@ -68,6 +76,110 @@ impl Client {
         self.call(Method::DELETE, segments, None::<&()>).await
     }
 
+    /// Sends `body` (of `content_type`) with `method` and returns the status and the raw
+    /// answer, leaving the status to the caller. Transport failures are mapped as usual;
+    /// `timeout` replaces the default (uploads can be slow).
+    pub async fn send_bytes(
+        &self,
+        method: Method,
+        segments: &[&str],
+        content_type: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<(StatusCode, Vec<u8>), CliError> {
+        let url = self.url(segments)?;
+        let mut req = self
+            .http
+            .request(method, url)
+            .header(header::CONTENT_TYPE, content_type)
+            .timeout(timeout)
+            .body(body);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| transport_error(self.api_url(), &e))?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| transport_error(self.api_url(), &e))?;
+        Ok((status, bytes.to_vec()))
+    }
+
+    /// Decodes a successful JSON answer (see [`Client::send_bytes`]).
+    pub fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, CliError> {
+        serde_json::from_slice(bytes).map_err(|e| {
+            CliError::Unexpected(format!(
+                "the control plane at {} sent an answer 1ctl does not understand ({e}): check that 1ctl and the server versions match",
+                self.api_url()
+            ))
+        })
+    }
+
+    /// Opens a WebSocket on the path made of `segments` with `query`, over the same HTTP
+    /// client (TLS, proxy, token) as every other call: an HTTP/1.1 upgrade request, the
+    /// `101` answer checked (RFC 6455 §4.1), then frames on the upgraded connection.
+    pub async fn websocket(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<WebSocket, CliError> {
+        let mut url = self.url(segments)?;
+        url.query_pairs_mut().extend_pairs(query);
+        let key = generate_key();
+        let mut req = self
+            .http
+            .get(url)
+            .header(header::CONNECTION, "Upgrade")
+            .header(header::UPGRADE, "websocket")
+            .header(header::SEC_WEBSOCKET_VERSION, "13")
+            .header(header::SEC_WEBSOCKET_KEY, &key);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| transport_error(self.api_url(), &e))?;
+        let status = resp.status();
+        if status != StatusCode::SWITCHING_PROTOCOLS {
+            let bytes = resp.bytes().await.unwrap_or_default();
+            if status.is_success() {
+                return Err(CliError::Unexpected(format!(
+                    "the control plane at {} answered /{} with {status} instead of a WebSocket upgrade: check that 1ctl and the server versions match",
+                    self.api_url(),
+                    segments.join("/")
+                )));
+            }
+            return Err(status_error(
+                self.api_url(),
+                &segments.join("/"),
+                status,
+                &bytes,
+            ));
+        }
+        let accept = resp
+            .headers()
+            .get(header::SEC_WEBSOCKET_ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        if accept != derive_accept_key(key.as_bytes()) {
+            return Err(CliError::Unexpected(format!(
+                "the control plane at {} answered the WebSocket upgrade with a wrong Sec-WebSocket-Accept: check for a proxy in between",
+                self.api_url()
+            )));
+        }
+        let upgraded = resp
+            .upgrade()
+            .await
+            .map_err(|e| transport_error(self.api_url(), &e))?;
+        Ok(WebSocketStream::from_raw_socket(upgraded, Role::Client, None).await)
+    }
+
     async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
@@ -99,12 +211,7 @@ impl Client {
                 &bytes,
             ));
         }
-        serde_json::from_slice(&bytes).map_err(|e| {
-            CliError::Unexpected(format!(
-                "the control plane at {} sent an answer 1ctl does not understand ({e}): check that 1ctl and the server versions match",
-                self.api_url()
-            ))
-        })
+        self.decode(&bytes)
     }
 
     fn url(&self, segments: &[&str]) -> Result<Url, CliError> {

@@ -1,12 +1,15 @@
 //! The exit code of `deploy` (SPEC §5), as a pure function of what the control plane says.
 //!
 //! [`verdict`] looks at one readiness report, our release number, what `GET …/releases`
-//! said about our release (when asked), the dimension waited for and whether `--timeout`
-//! has passed. `None` means "keep waiting". No I/O, no clock: the caller polls.
+//! said about our release (when asked), the dimension waited for, whether `--timeout`
+//! has passed and whether an endpoint plane failed for good ([`crate::settle`]). `None`
+//! means "keep waiting". No I/O, no clock: the caller polls. [`explain`] and [`details`]
+//! say why, for stderr.
 
-use satusky_types::{PlaneState, ReadinessReport, ReleaseInfo, ReleaseStatus};
+use satusky_types::{Plane, PlaneState, ReadinessReport, ReleaseInfo, ReleaseStatus};
 
 use crate::cli::WaitFor;
+use crate::events::first_line;
 use crate::exit;
 
 /// The deploy's exit code, or `None` to keep waiting.
@@ -17,9 +20,11 @@ use crate::exit;
 /// - 0 when the asked dimension is ready: `build` ready or not applicable; `workload`
 ///   ready; `endpoint` = workload ready and every plane of every hostname ready or not
 ///   applicable;
+/// - 12 when the workload is ready and an endpoint plane `failed_for_good` (a failure that
+///   waiting does not fix, seen to persist: the rule is in [`crate::settle`]);
 /// - at the deadline: 12 if the workload is ready (endpoints are not), else 13.
 ///
-/// Endpoint planes that fail before the deadline do not end the wait: DNS and certificates
+/// Other endpoint planes that are not ready do not end the wait: DNS and certificates
 /// settle on their own time, so they get until `--timeout`.
 pub fn verdict(
     report: &ReadinessReport,
@@ -27,6 +32,7 @@ pub fn verdict(
     releases: &[ReleaseInfo],
     wait_for: WaitFor,
     timed_out: bool,
+    failed_for_good: bool,
 ) -> Option<u8> {
     let ours = releases.iter().find(|r| r.version == our_release);
     if ours.is_some_and(|r| r.status == ReleaseStatus::Superseded) {
@@ -73,7 +79,7 @@ pub fn verdict(
     if wait_for == WaitFor::Workload || report.endpoints.iter().all(|e| e.is_ready()) {
         return Some(exit::OK);
     }
-    timed_out.then_some(exit::DEGRADED)
+    (timed_out || failed_for_good).then_some(exit::DEGRADED)
 }
 
 /// A failed release whose image never got set failed in its build.
@@ -93,18 +99,10 @@ pub fn needs_releases(report: &ReadinessReport, our_release: u64) -> bool {
 /// One line saying why the deploy ended with `code` (for stderr), or `None` for 0.
 pub fn explain(code: u8, report: &ReadinessReport, our_release: u64) -> Option<String> {
     let app = &report.app;
-    let plane_text = |p: &satusky_types::Plane| {
-        let mut s = format!("{} ({})", p.state, p.reason);
-        if !p.message.is_empty() {
-            s.push_str(": ");
-            s.push_str(&p.message);
-        }
-        s
-    };
     let msg = match code {
         exit::OK => return None,
         exit::SUPERSEDED => format!(
-            "release v{our_release} of {app} was superseded by a newer deploy (now v{}): follow that one with `1ctl app status {app}`",
+            "release v{our_release} of {app} was superseded by a newer deploy (now v{}): follow that one with `1ctl app status {app} --watch`",
             report.target_release.unwrap_or_default()
         ),
         exit::BUILD_FAILED => format!(
@@ -112,30 +110,22 @@ pub fn explain(code: u8, report: &ReadinessReport, our_release: u64) -> Option<S
             plane_text(&report.build)
         ),
         exit::WORKLOAD_FAILED => format!(
-            "the workload of {app} v{our_release} failed: {}: see `1ctl app status {app}`",
+            "the workload of {app} v{our_release} failed: {}: fix the app (its last log lines are above) and deploy again",
             plane_text(&report.workload.plane)
         ),
-        exit::DEGRADED => {
-            let bad = report.endpoints.iter().find_map(|e| {
-                e.planes()
-                    .into_iter()
-                    .find(|(_, p)| !p.state.is_satisfied())
-                    .map(|(name, p)| (e.hostname.as_str(), name, p))
-            });
-            match bad {
-                Some((host, name, p)) => {
-                    let fix = p
-                        .remediation
-                        .as_ref()
-                        .map_or(String::new(), |r| format!(" (fix: {r})"));
-                    format!(
-                        "degraded: the workload of {app} is ready but {host} {name} is {}{fix}: see `1ctl app status {app}`",
-                        plane_text(p)
-                    )
-                }
-                None => format!("degraded: the workload of {app} is ready but an endpoint is not"),
+        exit::DEGRADED => match unready_planes(report).first() {
+            Some((host, name, p)) => {
+                let fix = p
+                    .remediation
+                    .as_deref()
+                    .map_or(String::new(), |r| format!(" (fix: {})", first_line(r)));
+                format!(
+                    "degraded: the workload of {app} is ready but {host} {name} is {}{fix}: fix it and check with `1ctl app status {app}`",
+                    plane_text(p)
+                )
             }
-        }
+            None => format!("degraded: the workload of {app} is ready but an endpoint is not"),
+        },
         exit::TIMED_OUT => format!(
             "--timeout passed before {app} v{our_release} was ready (build {}, workload {}): it may still finish; follow it with `1ctl app status {app} --watch` or deploy with a longer --timeout",
             report.build.state, report.workload.plane.state
@@ -143,6 +133,66 @@ pub fn explain(code: u8, report: &ReadinessReport, our_release: u64) -> Option<S
         other => format!("deploy of {app} ended with exit code {other}"),
     };
     Some(msg)
+}
+
+/// The lines printed above the error line: the build log's tail (10), the workload's whole
+/// message — its last log lines — (11), every endpoint plane not ready with its remediation
+/// (12). Empty for the other codes.
+pub fn details(code: u8, report: &ReadinessReport, build_tail: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    match code {
+        exit::BUILD_FAILED if !build_tail.is_empty() => {
+            out.push(format!("build log (last {} lines):", build_tail.len()));
+            out.extend(build_tail.iter().map(|l| format!("  │ {l}")));
+        }
+        exit::WORKLOAD_FAILED => {
+            let w = &report.workload.plane;
+            out.push(format!("workload {} {}:", w.state, w.reason));
+            out.extend(
+                w.message
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| format!("  │ {l}")),
+            );
+        }
+        exit::DEGRADED => {
+            for (host, name, p) in unready_planes(report) {
+                out.push(format!("{host}  {name} {}", plane_text(p)));
+                if let Some(fix) = &p.remediation {
+                    out.extend(fix.lines().map(|l| format!("    fix: {l}")));
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Every endpoint plane that is not ready, failed ones first.
+fn unready_planes(report: &ReadinessReport) -> Vec<(&str, &'static str, &Plane)> {
+    let mut planes: Vec<_> = report
+        .endpoints
+        .iter()
+        .flat_map(|e| {
+            e.planes()
+                .into_iter()
+                .filter(|(_, p)| !p.state.is_satisfied())
+                .map(move |(name, p)| (e.hostname.as_str(), name, p))
+        })
+        .collect();
+    planes.sort_by_key(|(_, _, p)| p.state != PlaneState::Failed);
+    planes
+}
+
+/// `failed (CrashLoopBackOff): exited with status 1` — the message's first line only.
+fn plane_text(p: &Plane) -> String {
+    let mut s = format!("{} ({})", p.state, p.reason);
+    let message = first_line(&p.message);
+    if !message.is_empty() {
+        s.push_str(": ");
+        s.push_str(message);
+    }
+    s
 }
 
 #[cfg(test)]

@@ -60,9 +60,9 @@ const OURS: u64 = 5;
 fn everything_ready_is_zero_for_every_wait_for() {
     let r = report(Some(OURS), Ready, Ready);
     for w in [Build, Workload, Endpoint] {
-        assert_eq!(verdict(&r, OURS, &[], w, false), Some(0), "{w:?}");
+        assert_eq!(verdict(&r, OURS, &[], w, false, false), Some(0), "{w:?}");
         assert_eq!(
-            verdict(&r, OURS, &[], w, true),
+            verdict(&r, OURS, &[], w, true, false),
             Some(0),
             "{w:?} at the deadline"
         );
@@ -73,42 +73,42 @@ fn everything_ready_is_zero_for_every_wait_for() {
 fn build_dimension() {
     // A given image: the build is not applicable, which satisfies --wait-for build.
     let r = report(Some(OURS), NotApplicable, Pending);
-    assert_eq!(verdict(&r, OURS, &[], Build, false), Some(0));
+    assert_eq!(verdict(&r, OURS, &[], Build, false, false), Some(0));
     let r = report(Some(OURS), InProgress, Pending);
-    assert_eq!(verdict(&r, OURS, &[], Build, false), None);
-    assert_eq!(verdict(&r, OURS, &[], Build, true), Some(13));
+    assert_eq!(verdict(&r, OURS, &[], Build, false, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Build, true, false), Some(13));
     let r = report(Some(OURS), Failed, Pending);
     for w in [Build, Workload, Endpoint] {
-        assert_eq!(verdict(&r, OURS, &[], w, false), Some(10), "{w:?}");
+        assert_eq!(verdict(&r, OURS, &[], w, false, false), Some(10), "{w:?}");
     }
 }
 
 #[test]
 fn workload_dimension() {
     let r = report(Some(OURS), Ready, InProgress);
-    assert_eq!(verdict(&r, OURS, &[], Workload, false), None);
-    assert_eq!(verdict(&r, OURS, &[], Endpoint, false), None);
-    assert_eq!(verdict(&r, OURS, &[], Workload, true), Some(13));
-    assert_eq!(verdict(&r, OURS, &[], Endpoint, true), Some(13));
+    assert_eq!(verdict(&r, OURS, &[], Workload, false, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Workload, true, false), Some(13));
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, true, false), Some(13));
     // But --wait-for build is already satisfied.
-    assert_eq!(verdict(&r, OURS, &[], Build, false), Some(0));
+    assert_eq!(verdict(&r, OURS, &[], Build, false, false), Some(0));
 
     let r = report(Some(OURS), Ready, Failed);
-    assert_eq!(verdict(&r, OURS, &[], Workload, false), Some(11));
-    assert_eq!(verdict(&r, OURS, &[], Endpoint, false), Some(11));
+    assert_eq!(verdict(&r, OURS, &[], Workload, false, false), Some(11));
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false, false), Some(11));
     // The workload's failure (e.g. ProgressDeadlineExceeded) wins over our timeout.
-    assert_eq!(verdict(&r, OURS, &[], Endpoint, true), Some(11));
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, true, false), Some(11));
 
     let r = report(Some(OURS), Ready, Unknown);
-    assert_eq!(verdict(&r, OURS, &[], Workload, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Workload, false, false), None);
 }
 
 #[test]
 fn workload_ready_with_the_build_unsettled_waits() {
     // A workload still serving the previous image must not count for this release.
     let r = report(Some(OURS), InProgress, Ready);
-    assert_eq!(verdict(&r, OURS, &[], Workload, false), None);
-    assert_eq!(verdict(&r, OURS, &[], Workload, true), Some(13));
+    assert_eq!(verdict(&r, OURS, &[], Workload, false, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Workload, true, false), Some(13));
 }
 
 #[test]
@@ -116,16 +116,16 @@ fn endpoint_dimension_waits_until_the_deadline() {
     let mut r = report(Some(OURS), Ready, Ready);
     r.endpoints = vec![endpoint([Ready, Ready, Ready, Ready, Failed])];
     assert_eq!(
-        verdict(&r, OURS, &[], Endpoint, false),
+        verdict(&r, OURS, &[], Endpoint, false, false),
         None,
         "failed plane may settle"
     );
-    assert_eq!(verdict(&r, OURS, &[], Endpoint, true), Some(12));
-    assert_eq!(verdict(&r, OURS, &[], Workload, false), Some(0));
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, true, false), Some(12));
+    assert_eq!(verdict(&r, OURS, &[], Workload, false, false), Some(0));
 
     r.endpoints = vec![endpoint([Ready, Ready, Pending, Unknown, Unknown])];
-    assert_eq!(verdict(&r, OURS, &[], Endpoint, false), None);
-    assert_eq!(verdict(&r, OURS, &[], Endpoint, true), Some(12));
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, true, false), Some(12));
 }
 
 #[test]
@@ -134,10 +134,10 @@ fn every_hostname_counts_and_not_applicable_is_fine() {
     let redirect = endpoint([Ready, Ready, Ready, Ready, NotApplicable]);
     let broken = endpoint([Pending, Ready, Ready, Ready, Ready]);
     r.endpoints = vec![endpoint([Ready; 5]), redirect.clone()];
-    assert_eq!(verdict(&r, OURS, &[], Endpoint, false), Some(0));
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false, false), Some(0));
     r.endpoints = vec![endpoint([Ready; 5]), redirect, broken];
-    assert_eq!(verdict(&r, OURS, &[], Endpoint, false), None);
-    assert_eq!(verdict(&r, OURS, &[], Endpoint, true), Some(12));
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, true, false), Some(12));
 }
 
 #[test]
@@ -148,52 +148,52 @@ fn superseded_release_is_fourteen() {
         release(OURS, ReleaseStatus::Superseded, None),
     ];
     for w in [Build, Workload, Endpoint] {
-        assert_eq!(verdict(&r, OURS, &releases, w, false), Some(14), "{w:?}");
+        assert_eq!(verdict(&r, OURS, &releases, w, false, false), Some(14), "{w:?}");
     }
     // Even if the report is still about us, the release list is authoritative.
     let r = report(Some(OURS), Ready, InProgress);
-    assert_eq!(verdict(&r, OURS, &releases[1..], Endpoint, false), Some(14));
+    assert_eq!(verdict(&r, OURS, &releases[1..], Endpoint, false, false), Some(14));
 }
 
 #[test]
 fn overtaken_while_pending_is_fourteen_even_before_the_server_says_so() {
     let r = report(Some(OURS + 1), InProgress, Pending);
     let releases = [release(OURS, ReleaseStatus::Pending, None)];
-    assert_eq!(verdict(&r, OURS, &releases, Endpoint, false), Some(14));
+    assert_eq!(verdict(&r, OURS, &releases, Endpoint, false, false), Some(14));
 }
 
 #[test]
 fn overtaken_after_becoming_active() {
     let r = report(Some(OURS + 1), InProgress, Ready);
     let releases = [release(OURS, ReleaseStatus::Active, Some("img@sha256:1"))];
-    assert_eq!(verdict(&r, OURS, &releases, Workload, false), Some(0));
-    assert_eq!(verdict(&r, OURS, &releases, Build, false), Some(0));
-    assert_eq!(verdict(&r, OURS, &releases, Endpoint, false), Some(14));
+    assert_eq!(verdict(&r, OURS, &releases, Workload, false, false), Some(0));
+    assert_eq!(verdict(&r, OURS, &releases, Build, false, false), Some(0));
+    assert_eq!(verdict(&r, OURS, &releases, Endpoint, false, false), Some(14));
 }
 
 #[test]
 fn failed_release_seen_only_in_the_release_list() {
     let r = report(Some(OURS + 1), InProgress, Pending);
     let no_image = [release(OURS, ReleaseStatus::Failed, None)];
-    assert_eq!(verdict(&r, OURS, &no_image, Endpoint, false), Some(10));
+    assert_eq!(verdict(&r, OURS, &no_image, Endpoint, false, false), Some(10));
     let with_image = [release(OURS, ReleaseStatus::Failed, Some("img"))];
-    assert_eq!(verdict(&r, OURS, &with_image, Endpoint, false), Some(11));
+    assert_eq!(verdict(&r, OURS, &with_image, Endpoint, false, false), Some(11));
     // About us, a failed release without failed planes: decided by the image.
     let r = report(Some(OURS), Ready, InProgress);
-    assert_eq!(verdict(&r, OURS, &with_image, Endpoint, false), Some(11));
+    assert_eq!(verdict(&r, OURS, &with_image, Endpoint, false, false), Some(11));
 }
 
 #[test]
 fn a_report_from_before_our_deploy_is_not_judged() {
     let r = report(Some(OURS - 1), Ready, Ready);
-    assert_eq!(verdict(&r, OURS, &[], Endpoint, false), None);
-    assert_eq!(verdict(&r, OURS, &[], Endpoint, true), Some(13));
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, true, false), Some(13));
     let r = report(None, Failed, Failed);
-    assert_eq!(verdict(&r, OURS, &[], Build, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Build, false, false), None);
     // Unknown newer target and our release not listed: keep waiting.
     let r = report(Some(OURS + 1), Ready, Ready);
-    assert_eq!(verdict(&r, OURS, &[], Endpoint, false), None);
-    assert_eq!(verdict(&r, OURS, &[], Endpoint, true), Some(13));
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, true, false), Some(13));
 }
 
 #[test]
@@ -217,4 +217,57 @@ fn explanations_name_the_failing_thing() {
         let text = explain(code, &r, OURS).unwrap_or_default();
         assert!(!text.is_empty() && !text.contains('\n'), "{code}: {text}");
     }
+}
+
+#[test]
+fn an_endpoint_failed_for_good_ends_the_wait_with_twelve() {
+    let mut r = report(Some(OURS), Ready, Ready);
+    r.endpoints = vec![endpoint([Ready, Ready, Failed, Unknown, Unknown])];
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false, false), None);
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false, true), Some(12));
+    // --wait-for workload does not care about endpoints.
+    assert_eq!(verdict(&r, OURS, &[], Workload, false, true), Some(0));
+    // Not before the workload is ready: then it is still a rollout.
+    let r = report(Some(OURS), Ready, InProgress);
+    assert_eq!(verdict(&r, OURS, &[], Endpoint, false, true), None);
+}
+
+#[test]
+fn details_show_the_log_tail_the_crash_and_the_fixes() {
+    let tail = vec!["error[E0425]: cannot find value".to_string()];
+    let r = report(Some(OURS), Failed, Pending);
+    let d = details(10, &r, &tail);
+    assert_eq!(d[0], "build log (last 1 lines):");
+    assert!(d[1].contains("E0425"), "{d:?}");
+    assert!(details(10, &r, &[]).is_empty());
+
+    let mut r = report(Some(OURS), Ready, Failed);
+    r.workload.plane = Plane::new(
+        Failed,
+        Reason::CrashLoopBackOff,
+        "exited with status 1\npanic: PORT not set\n",
+    );
+    let d = details(11, &r, &[]);
+    assert_eq!(d[0], "workload failed CrashLoopBackOff:");
+    assert!(d.iter().any(|l| l.contains("panic: PORT not set")), "{d:?}");
+    let line = explain(11, &r, OURS).unwrap_or_default();
+    assert!(line.contains("CrashLoopBackOff") && !line.contains('\n'), "{line}");
+
+    let mut r = report(Some(OURS), Ready, Ready);
+    r.endpoints[0].http = plane(Pending);
+    r.endpoints[0].dns = Plane::new(Failed, Reason::WrongTarget, "A 10.0.0.9")
+        .with_remediation("create A api-acme.apps.test 127.0.0.1");
+    let d = details(12, &r, &[]);
+    assert_eq!(
+        d,
+        vec![
+            "api-acme.apps.test  dns failed (WrongTarget): A 10.0.0.9".to_string(),
+            "    fix: create A api-acme.apps.test 127.0.0.1".to_string(),
+            "api-acme.apps.test  http pending (NotChecked)".to_string(),
+        ]
+    );
+    // The error line names the failed plane before the pending one.
+    let line = explain(12, &r, OURS).unwrap_or_default();
+    assert!(line.contains("dns is failed (WrongTarget)"), "{line}");
+    assert!(line.contains("fix: create A"), "{line}");
 }

@@ -366,4 +366,26 @@ mod tests {
         assert_eq!(&a.cert[1], ca.ca_der());
         assert!(ca.issue("not a host").is_err());
     }
+
+    #[test]
+    fn a_leaf_near_its_end_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = LocalCa::load_or_create(dir.path()).unwrap();
+        let first = ca.issue("a.test").unwrap();
+        {
+            let mut cache = ca.cache.lock().unwrap();
+            let old = cache.get("a.test").unwrap().clone();
+            let ending = Issued {
+                certified: old.certified.clone(),
+                chain_pem: old.chain_pem.clone(),
+                key_pem: old.key_pem.clone(),
+                not_after: OffsetDateTime::now_utc() + Duration::days(6),
+            };
+            cache.insert("a.test".into(), Arc::new(ending));
+        }
+        let second = ca.issue("a.test").unwrap();
+        assert!(!Arc::ptr_eq(&first, &second), "re-issued within 7 days");
+        let third = ca.issue("a.test").unwrap();
+        assert!(Arc::ptr_eq(&second, &third), "the fresh one is kept");
+    }
 }

@@ -234,18 +234,19 @@ impl LocalRuntime {
         }) {
             r.desired.hostnames = d.hostnames.clone();
         } else {
-            inner.cancel_rollout(&mut st);
-            if d.spec.deploy.strategy == Strategy::Recreate
-                && let Some(s) = st.serving.as_mut()
-            {
-                inner
-                    .supervisor
-                    .stop_many(std::mem::take(&mut s.replicas))
-                    .await;
-                s.upstreams.clear();
-                inner
-                    .routes
-                    .set_app(&d.org, &d.app, route_entries(&s.desired, &[]));
+            if d.spec.deploy.strategy == Strategy::Recreate {
+                // Everything of the app stops before the new release starts.
+                let mut old = st.rollout.take().map(|(g, _)| g.replicas).unwrap_or_default();
+                if let Some(s) = st.serving.as_mut() {
+                    old.append(&mut s.replicas);
+                    s.upstreams.clear();
+                    inner
+                        .routes
+                        .set_app(&d.org, &d.app, route_entries(&s.desired, &[]));
+                }
+                inner.supervisor.stop_many(old).await;
+            } else {
+                inner.cancel_rollout(&mut st);
             }
             let mut replicas = Vec::new();
             for i in 0..d.spec.replicas as usize {
@@ -595,9 +596,11 @@ impl Runtime for LocalRuntime {
                 obs.failure = Some(b.clone());
                 return Ok(obs);
             }
-            let (g, latched) = match (&st.rollout, &st.serving) {
-                (Some((g, f)), _) if Some(g.desired.release) == st.target => (g, f.clone()),
-                (_, Some(g)) if Some(g.desired.release) == st.target => (g, None),
+            let (g, latched, switched) = match (&st.rollout, &st.serving) {
+                (Some((g, f)), _) if Some(g.desired.release) == st.target => {
+                    (g, f.clone(), false)
+                }
+                (_, Some(g)) if Some(g.desired.release) == st.target => (g, None, true),
                 _ => return Ok(obs),
             };
             let statuses = self.inner.statuses(&g.replicas);
@@ -606,7 +609,9 @@ impl Runtime for LocalRuntime {
                 desired: g.desired.spec.replicas,
                 updated: statuses.iter().filter(|s| s.pid.is_some()).count() as u32,
                 ready,
-                available: ready,
+                // Available = taking traffic: a rollout's replicas count once the route
+                // switched to them, so "ready" never precedes the switch.
+                available: if switched { ready } else { 0 },
             };
             obs.failure = latched.or_else(|| crash_loop(&statuses));
             Ok(obs)

@@ -239,8 +239,8 @@ pub fn dns_plane(obs: &DnsObservation, target: &Target) -> Plane {
             format!("the resolver failed for {host}: {text}"),
         )
         .with_remediation(
-            "the name's authoritative servers answer SERVFAIL or not at all: check the zone's \
-             delegation and its name servers"
+            "check the zone's delegation and its name servers, and that the resolver asked \
+             serves this name"
                 .to_string(),
         );
     }

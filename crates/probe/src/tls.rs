@@ -198,14 +198,15 @@ fn handshake_error(e: &std::io::Error, hostname: &str) -> ConnectFailure {
     {
         return ConnectFailure::Handshake(match tls {
             rustls::Error::AlertReceived(
-                AlertDescription::HandshakeFailure
+                alert @ (AlertDescription::HandshakeFailure
                 | AlertDescription::UnrecognisedName
                 // rustls servers answer this when their certificate resolver has nothing.
-                | AlertDescription::AccessDenied,
+                | AlertDescription::AccessDenied),
             ) => format!(
-                "the edge refused the handshake for SNI {hostname} ({tls}): it has no \
-                 certificate for this hostname (or refuses this client)"
+                "alert {alert:?} for SNI {hostname}: the edge has no certificate for this \
+                 hostname"
             ),
+            rustls::Error::AlertReceived(alert) => format!("alert {alert:?}"),
             other => other.to_string(),
         });
     }

@@ -289,7 +289,10 @@ pub fn failure_planes(
             failed(
                 Reason::HandshakeFailed,
                 format!("TLS handshake with {addr} failed: {e}"),
-            ),
+            )
+            .with_remediation(format!(
+                "make the edge at {addr} serve a certificate for this hostname (SNI)"
+            )),
             Plane::new(
                 PlaneState::Pending,
                 Reason::Waiting,

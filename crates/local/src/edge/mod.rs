@@ -1,7 +1,8 @@
 //! The embedded edge: plain HTTP and HTTPS listeners (hyper 1, HTTP/1.1; tokio-rustls with a
 //! certificate per SNI hostname from the local CA) serving the [`RouteTable`] by Host — proxy
-//! to a release's replicas, redirect, or a short error. See [`proxy`] for what a request gets
-//! and [`tls`] for which hostnames get a certificate.
+//! to a release's replicas, redirect, or a short error. `proxy.rs` says what a request gets
+//! (status codes, headers, retries, WebSocket), `headers.rs` the header rules, `tls.rs` which
+//! hostnames get a certificate.
 //!
 //! This module owns the listeners and the connection tasks: they run until [`Edge::shutdown`]
 //! (stop accepting, let requests in flight finish for up to [`DRAIN_TIMEOUT`]) or until the
@@ -10,8 +11,10 @@
 //!
 //! Bounds: at most [`MAX_CONNECTIONS`] client connections at once (beyond that, new ones wait
 //! in the listen backlog), [`TLS_HANDSHAKE_TIMEOUT`] per handshake, [`HEADER_READ_TIMEOUT`]
-//! for a request head, and the upstream bounds in [`proxy`].
+//! for a request head, [`UPSTREAM_CONNECT_TIMEOUT`] and [`UPSTREAM_RESPONSE_TIMEOUT`] towards
+//! the app.
 
+mod headers;
 mod proxy;
 mod tls;
 
@@ -31,7 +34,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::ca::LocalCa;
 use crate::routes::RouteTable;
 
-pub use proxy::RELEASE_HEADER;
+pub use proxy::{RELEASE_HEADER, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_RESPONSE_TIMEOUT};
 
 /// Client connections served at once, HTTP and HTTPS together. Each proxied connection also
 /// holds an upstream socket, so 512 keeps the edge within a default 1024-descriptor limit.
@@ -219,14 +222,23 @@ async fn connection(
 ) {
     let _ = tcp.set_nodelay(true);
     match tls {
-        None => serve_http(TokioIo::new(tcp), peer, proxy::Scheme::Http, proxy, signal).await,
+        None => {
+            serve_http(
+                TokioIo::new(tcp),
+                peer,
+                headers::Scheme::Http,
+                proxy,
+                signal,
+            )
+            .await
+        }
         Some(acceptor) => {
             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => {
                     serve_http(
                         TokioIo::new(stream),
                         peer,
-                        proxy::Scheme::Https,
+                        headers::Scheme::Https,
                         proxy,
                         signal,
                     )
@@ -242,7 +254,7 @@ async fn connection(
 async fn serve_http<I>(
     io: I,
     peer: SocketAddr,
-    scheme: proxy::Scheme,
+    scheme: headers::Scheme,
     proxy: Arc<proxy::Proxy>,
     mut signal: watch::Receiver<bool>,
 ) where

@@ -63,16 +63,38 @@ pub async fn probe(port: u16, path: &str, timeout: Duration) -> Result<u16, Stri
             .body(Empty::new())
             .map_err(|e| e.to_string())?;
         let send = sender.send_request(req);
-        tokio::pin!(conn);
-        tokio::select! {
-            r = send => r.map(|resp| resp.status().as_u16()).map_err(|e| e.to_string()),
-            r = &mut conn => Err(match r {
-                Ok(()) => "connection closed before an answer".to_string(),
-                Err(e) => e.to_string(),
-            }),
-        }
+        tokio::pin!(conn, send);
+        let resp = tokio::select! {
+            r = &mut send => r,
+            // The connection ended (e.g. `connection: close`): the answer, if any, is in.
+            _ = &mut conn => send.await,
+        };
+        resp.map(|r| r.status().as_u16()).map_err(|e| e.to_string())
     };
     tokio::time::timeout(timeout, attempt)
         .await
         .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[tokio::test]
+    async fn probe_reads_the_status() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            s.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                .unwrap();
+        });
+        assert_eq!(
+            probe(port, "/healthz", Duration::from_secs(2)).await,
+            Ok(204)
+        );
+    }
 }

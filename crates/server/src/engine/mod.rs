@@ -100,21 +100,74 @@ impl Engine {
         }
     }
 
-    /// Resume every app with pending work and start the periodic endpoint sweep.
+    /// Bring the runtime back to the stored desired state, resume every app with pending
+    /// work, and start the periodic endpoint sweep.
+    ///
+    /// A runtime may have lost its workloads while the control plane was down (the local
+    /// runtime's replicas die with it), so every app's active release is applied again
+    /// (idempotent where nothing was lost), and pending work past its apply step goes back
+    /// to it.
     pub async fn start(&self) {
-        match self.inner.store.apps_with_work().await {
-            Ok(apps) => {
-                for (org, app) in apps {
-                    tracing::info!(%org, %app, "resuming pending work");
+        let store = &self.inner.store;
+        let apps = match store.all_apps().await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %crate::error::error_chain(&e), "cannot list apps");
+                Vec::new()
+            }
+        };
+        for (org, app) in apps {
+            let Ok(Some(rec)) = store.get_app(&org, &app).await else {
+                continue;
+            };
+            let work = rec
+                .work
+                .as_ref()
+                .and_then(|w| serde_json::from_value::<Work>(w.clone()).ok());
+            match work {
+                Some(mut work) => {
+                    if matches!(work.step, Step::Rollout | Step::Endpoints) {
+                        work.step = Step::Apply;
+                        let _ = store
+                            .advance_work(&org, &app, work.release, Some(&work.to_value()))
+                            .await;
+                    }
+                    tracing::info!(%org, %app, release = work.release, step = ?work.step, "resuming pending work");
                     self.kick(&org, &app);
                 }
-            }
-            Err(e) => {
-                tracing::error!(error = %crate::error::error_chain(&e), "cannot list pending work")
+                None => {
+                    if let Some(active) = rec.active_release {
+                        self.restore(&rec, active).await;
+                    }
+                }
             }
         }
         let me = self.clone();
         tokio::spawn(async move { sweep::run(me).await });
+    }
+
+    /// Apply the app's active release again (after a restart).
+    async fn restore(&self, rec: &satusky_store::AppRecord, active: u64) {
+        let Ok(Some(release)) = self
+            .inner
+            .store
+            .get_release(&rec.org, &rec.name, active)
+            .await
+        else {
+            return;
+        };
+        let desired = satusky_core::runtime::DesiredWorkload {
+            org: rec.org.clone(),
+            app: rec.name.clone(),
+            release: active,
+            spec: release.spec,
+            artifact: release.artifact,
+            hostnames: release.hostnames,
+        };
+        tracing::info!(org = %rec.org, app = %rec.name, release = active, "restoring the active release");
+        if let Err(e) = self.inner.runtime.apply(desired).await {
+            tracing::warn!(org = %rec.org, app = %rec.name, error = %e, "cannot restore the active release");
+        }
     }
 
     /// Make sure a driver runs for `org/app` (it re-reads the work from the store).
