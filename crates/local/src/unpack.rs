@@ -105,7 +105,7 @@ pub enum UnpackError {
 /// `120 MiB`, `1 GiB`, `512 KiB`, `10 bytes`.
 fn human(bytes: u64) -> String {
     const GIB: u64 = 1024 * MIB;
-    if bytes >= GIB && bytes % GIB == 0 {
+    if bytes >= GIB && bytes.is_multiple_of(GIB) {
         format!("{} GiB", bytes / GIB)
     } else if bytes >= MIB {
         format!("{} MiB", bytes.div_ceil(MIB))

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use satusky_core::runtime::{BuildRequest, DesiredWorkload, Runtime, WorkloadObservation};
 use satusky_local::ledger::{
-    Ledger, LedgerEntry, MemoryLedger, process_running, process_start_ticks,
+    Ledger, LedgerEntry, MemoryLedger, process_running, process_start_ticks, signal_group,
 };
 use satusky_local::routes::{Route, RouteTable};
 use satusky_local::runtime::{IMAGE_ONLY, NO_COMMAND};
@@ -27,13 +28,28 @@ const ALIAS: &str = "web.example.test";
 const REDIRECT: &str = "www.example.test";
 
 struct Fixture {
+    _kill: KillOnDrop,
     _dir: tempfile::TempDir,
     rt: LocalRuntime,
     routes: RouteTable,
     zone: ZoneRecords,
 }
 
-async fn fixture_with(ledger: Arc<dyn Ledger>) -> Fixture {
+/// Kills every process the ledger still lists when a test ends, even by panicking, so a
+/// failed assertion leaves no replica running.
+struct KillOnDrop(Arc<MemoryLedger>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        use futures_util::FutureExt;
+        let entries = self.0.all().now_or_never().and_then(Result::ok);
+        for e in entries.unwrap_or_default() {
+            signal_group(e.pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+async fn fixture_with(ledger: Arc<MemoryLedger>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let (routes, zone) = (RouteTable::new(), ZoneRecords::new());
     let config = LocalConfig {
@@ -42,10 +58,16 @@ async fn fixture_with(ledger: Arc<dyn Ledger>) -> Fixture {
         edge_addresses: vec!["127.0.0.1".parse().unwrap()],
         probe_addr: Some("127.0.0.1:8443".parse().unwrap()),
     };
-    let rt = LocalRuntime::start(config, routes.clone(), zone.clone(), ledger)
+    let rt = LocalRuntime::start(config, routes.clone(), zone.clone(), ledger.clone())
         .await
         .unwrap();
-    Fixture { _dir: dir, rt, routes, zone }
+    Fixture {
+        _kill: KillOnDrop(ledger),
+        _dir: dir,
+        rt,
+        routes,
+        zone,
+    }
 }
 
 async fn fixture() -> Fixture {
@@ -101,7 +123,11 @@ fn hostnames() -> Vec<Hostname> {
     vec![
         host(GEN, HostnameKind::Generated, None),
         host(ALIAS, HostnameKind::Alias, None),
-        host(REDIRECT, HostnameKind::Redirect, Some("https://web.example.test")),
+        host(
+            REDIRECT,
+            HostnameKind::Redirect,
+            Some("https://web.example.test"),
+        ),
     ]
 }
 
@@ -129,7 +155,10 @@ async fn wait_obs(rt: &LocalRuntime, what: &str, cond: impl Fn(&WorkloadObservat
         if cond(&o) {
             return;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {o:?}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {o:?}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -144,7 +173,11 @@ fn ready(release: u64, n: u32) -> impl Fn(&WorkloadObservation) -> bool {
 /// (release id, upstreams) of the generated hostname.
 fn served(routes: &RouteTable) -> Option<(String, Vec<SocketAddr>)> {
     match routes.lookup(GEN)? {
-        Route::Serve { release_id, upstreams, .. } => Some((release_id, upstreams)),
+        Route::Serve {
+            release_id,
+            upstreams,
+            ..
+        } => Some((release_id, upstreams)),
         Route::Redirect { .. } => None,
     }
 }
@@ -166,12 +199,16 @@ async fn all_gone(pids: &[u32]) {
 }
 
 async fn get(addr: SocketAddr) -> Result<String, String> {
-    let mut s = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
         .map_err(|e| e.to_string())?;
     let mut out = String::new();
-    s.read_to_string(&mut out).await.map_err(|e| e.to_string())?;
+    s.read_to_string(&mut out)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(out)
 }
 
@@ -183,8 +220,15 @@ async fn rolling_update_switches_only_when_the_new_release_is_ready_and_keeps_se
     wait_obs(&f.rt, "v1 routed", |_| served(&f.routes).is_some()).await;
     let (id, ups) = served(&f.routes).unwrap();
     assert_eq!((id.as_str(), ups.len()), ("acme/web@v1", 2));
-    assert_eq!(f.zone.lookup(GEN), Some(vec![RecordData::A("127.0.0.1".parse().unwrap())]));
-    assert_eq!(f.zone.lookup(ALIAS), None, "custom domains are not in the platform zone");
+    assert_eq!(
+        f.zone.lookup(GEN),
+        Some(vec![RecordData::A("127.0.0.1".parse().unwrap())])
+    );
+    assert_eq!(
+        f.zone.lookup(ALIAS),
+        None,
+        "custom domains are not in the platform zone"
+    );
     let v1 = pids(&f.rt, 1);
 
     // A client looping through the route table the way the edge does.
@@ -216,21 +260,39 @@ async fn rolling_update_switches_only_when_the_new_release_is_ready_and_keeps_se
         })
     };
 
-    f.rt.apply(desired(2, 2, &["--ready-after-ms", "1200"])).await.unwrap();
-    wait_obs(&f.rt, "v2 running", |o| o.release == Some(2) && o.replicas.updated == 2).await;
+    f.rt.apply(desired(2, 2, &["--ready-after-ms", "1200"]))
+        .await
+        .unwrap();
+    wait_obs(&f.rt, "v2 running", |o| {
+        o.release == Some(2) && o.replicas.updated == 2
+    })
+    .await;
     let o = observe(&f.rt).await;
     assert!(o.replicas.ready < 2, "v2 cannot be ready yet: {o:?}");
-    assert_eq!(o.replicas.available, 0, "not available before the switch: {o:?}");
-    assert_eq!(served(&f.routes).unwrap().0, "acme/web@v1", "no switch before v2 is ready");
+    assert_eq!(
+        o.replicas.available, 0,
+        "not available before the switch: {o:?}"
+    );
+    assert_eq!(
+        served(&f.routes).unwrap().0,
+        "acme/web@v1",
+        "no switch before v2 is ready"
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (id, ups) = served(&f.routes).unwrap();
         if id == "acme/web@v2" {
             let v2: Vec<_> = f.rt.replicas("acme", "web");
             let v2: Vec<_> = v2.iter().filter(|r| r.release == 2).collect();
-            assert!(v2.iter().all(|r| r.ready), "switched before v2 was ready: {v2:?}");
+            assert!(
+                v2.iter().all(|r| r.ready),
+                "switched before v2 was ready: {v2:?}"
+            );
             let ports: Vec<u16> = ups.iter().map(|a| a.port()).collect();
-            assert!(v2.iter().all(|r| ports.contains(&r.port)), "{ports:?} {v2:?}");
+            assert!(
+                v2.iter().all(|r| ports.contains(&r.port)),
+                "{ports:?} {v2:?}"
+            );
             break;
         }
         assert!(Instant::now() < deadline, "never switched to v2");
@@ -241,7 +303,11 @@ async fn rolling_update_switches_only_when_the_new_release_is_ready_and_keeps_se
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.store(true, Ordering::Relaxed);
     let seen = client.await.unwrap();
-    assert_eq!(bad.load(Ordering::Relaxed), 0, "a request failed during the rollout");
+    assert_eq!(
+        bad.load(Ordering::Relaxed),
+        0,
+        "a request failed during the rollout"
+    );
     assert!(ok.load(Ordering::Relaxed) > 20);
     assert_eq!(seen, vec!["v1", "v2"]);
     assert!(f.rt.replicas("acme", "web").iter().all(|r| r.release == 2));
@@ -260,7 +326,9 @@ async fn a_crash_looping_release_leaves_the_previous_one_routed() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(pids(&f.rt, 1), v1, "an idempotent apply must not restart");
 
-    f.rt.apply(desired(2, 1, &["--exit-at-start"])).await.unwrap();
+    f.rt.apply(desired(2, 1, &["--exit-at-start"]))
+        .await
+        .unwrap();
     wait_obs(&f.rt, "v2 crash loop", |o| o.failure.is_some()).await;
     let o = observe(&f.rt).await;
     assert_eq!(o.release, Some(2));
@@ -270,13 +338,22 @@ async fn a_crash_looping_release_leaves_the_previous_one_routed() {
     assert!(msg.contains("exiting at start as asked"), "{msg}");
     assert_eq!(served(&f.routes).unwrap().0, "acme/web@v1");
     assert_eq!(pids(&f.rt, 1), v1, "v1 keeps running");
-    let planes = f.rt.routes("acme".into(), "web".into(), hostnames()).await.unwrap();
+    let planes =
+        f.rt.routes("acme".into(), "web".into(), hostnames())
+            .await
+            .unwrap();
     assert_eq!(planes[0].state, PlaneState::Ready);
-    assert_eq!(planes[0].message, "served by the local edge → v1 (1 upstream)");
+    assert_eq!(
+        planes[0].message,
+        "served by the local edge → v1 (1 upstream)"
+    );
 
     // The engine goes back to v1: the failing replicas go, v1 is untouched.
     f.rt.apply(desired(1, 1, &[])).await.unwrap();
-    wait_obs(&f.rt, "v1 again", |o| o.release == Some(1) && o.failure.is_none()).await;
+    wait_obs(&f.rt, "v1 again", |o| {
+        o.release == Some(1) && o.failure.is_none()
+    })
+    .await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while f.rt.replicas("acme", "web").iter().any(|r| r.release == 2) {
         assert!(Instant::now() < deadline, "v2 replicas were not stopped");
@@ -298,7 +375,10 @@ async fn an_image_only_app_fails_with_image_requires_container_runtime() {
     assert_eq!(o.release, Some(1));
     assert_eq!(
         o.failure,
-        Some((Reason::ImageRequiresContainerRuntime, IMAGE_ONLY.to_string()))
+        Some((
+            Reason::ImageRequiresContainerRuntime,
+            IMAGE_ONLY.to_string()
+        ))
     );
     assert!(f.rt.replicas("acme", "web").is_empty(), "nothing may start");
     d.release = 2;
@@ -308,25 +388,52 @@ async fn an_image_only_app_fails_with_image_requires_container_runtime() {
     let o = observe(&f.rt).await;
     assert_eq!(o.release, Some(2));
     assert_eq!(o.failure.map(|f| f.1), Some(NO_COMMAND.to_string()));
-    let planes = f.rt.routes("acme".into(), "web".into(), hostnames()).await.unwrap();
-    assert!(planes.iter().all(|p| p.state == PlaneState::Pending && p.reason == Reason::Waiting));
+    let planes =
+        f.rt.routes("acme".into(), "web".into(), hostnames())
+            .await
+            .unwrap();
+    assert!(
+        planes
+            .iter()
+            .all(|p| p.state == PlaneState::Pending && p.reason == Reason::Waiting)
+    );
 }
 
 #[tokio::test]
 async fn route_planes_report_missing_foreign_and_repaired_routes() {
     let f = fixture().await;
-    let planes = f.rt.routes("acme".into(), "web".into(), hostnames()).await.unwrap();
-    assert!(planes.iter().all(|p| p.reason == Reason::Waiting), "{planes:?}");
+    let planes =
+        f.rt.routes("acme".into(), "web".into(), hostnames())
+            .await
+            .unwrap();
+    assert!(
+        planes.iter().all(|p| p.reason == Reason::Waiting),
+        "{planes:?}"
+    );
     f.rt.apply(desired(1, 2, &[])).await.unwrap();
     wait_obs(&f.rt, "v1 ready", ready(1, 2)).await;
     wait_obs(&f.rt, "v1 routed", |_| served(&f.routes).is_some()).await;
-    let planes = f.rt.routes("acme".into(), "web".into(), hostnames()).await.unwrap();
-    let msgs: Vec<_> = planes.iter().map(|p| (p.state, p.reason, p.message.as_str())).collect();
+    let planes =
+        f.rt.routes("acme".into(), "web".into(), hostnames())
+            .await
+            .unwrap();
+    let msgs: Vec<_> = planes
+        .iter()
+        .map(|p| (p.state, p.reason, p.message.as_str()))
+        .collect();
     assert_eq!(
         msgs,
         vec![
-            (PlaneState::Ready, Reason::Accepted, "served by the local edge → v1 (2 upstreams)"),
-            (PlaneState::Ready, Reason::Accepted, "served by the local edge → v1 (2 upstreams)"),
+            (
+                PlaneState::Ready,
+                Reason::Accepted,
+                "served by the local edge → v1 (2 upstreams)"
+            ),
+            (
+                PlaneState::Ready,
+                Reason::Accepted,
+                "served by the local edge → v1 (2 upstreams)"
+            ),
             (
                 PlaneState::Ready,
                 Reason::Accepted,
@@ -345,19 +452,32 @@ async fn route_planes_report_missing_foreign_and_repaired_routes() {
             upstreams: vec!["127.0.0.1:1".parse().unwrap()],
         },
     );
-    let planes = f.rt.routes("acme".into(), "web".into(), hostnames()).await.unwrap();
-    assert_eq!((planes[0].state, planes[0].reason), (PlaneState::Failed, Reason::RouteMissing));
+    let planes =
+        f.rt.routes("acme".into(), "web".into(), hostnames())
+            .await
+            .unwrap();
+    assert_eq!(
+        (planes[0].state, planes[0].reason),
+        (PlaneState::Failed, Reason::RouteMissing)
+    );
     assert_eq!(
         (planes[1].state, planes[1].reason),
         (PlaneState::Failed, Reason::HostnamesMismatch)
     );
-    assert!(planes[1].message.contains("other/api"), "{}", planes[1].message);
+    assert!(
+        planes[1].message.contains("other/api"),
+        "{}",
+        planes[1].message
+    );
     // Applying again repairs the table without restarting anything.
     let before = pids(&f.rt, 1);
     f.rt.apply(desired(1, 2, &[])).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let planes = f.rt.routes("acme".into(), "web".into(), hostnames()).await.unwrap();
+        let planes =
+            f.rt.routes("acme".into(), "web".into(), hostnames())
+                .await
+                .unwrap();
         if planes.iter().all(|p| p.state == PlaneState::Ready) {
             break;
         }
@@ -377,7 +497,10 @@ async fn recreate_stops_the_old_release_first() {
     let mut d = desired(2, 1, &["--ready-after-ms", "500"]);
     d.spec.deploy.strategy = Strategy::Recreate;
     f.rt.apply(d).await.unwrap();
-    assert!(v1.iter().all(|p| !process_running(*p)), "v1 must be stopped before v2 starts");
+    assert!(
+        v1.iter().all(|p| !process_running(*p)),
+        "v1 must be stopped before v2 starts"
+    );
     wait_obs(&f.rt, "v2 ready", ready(2, 1)).await;
     wait_obs(&f.rt, "v2 routed", |_| {
         served(&f.routes).is_some_and(|(id, ups)| id == "acme/web@v2" && ups.len() == 1)
@@ -404,9 +527,8 @@ async fn a_built_artifact_runs_and_remove_clears_everything() {
     let mut d = desired(1, 1, &[]);
     d.spec.command = Some(vec!["./run.sh".into()]);
     d.spec.env.insert("APP_BIN".into(), TEST_APP.into());
-    let built = f
-        .rt
-        .build(
+    let built =
+        f.rt.build(
             BuildRequest {
                 org: "acme".into(),
                 app: "web".into(),
@@ -421,7 +543,10 @@ async fn a_built_artifact_runs_and_remove_clears_everything() {
     d.artifact = Some(built.artifact);
     f.rt.apply(d).await.unwrap();
     wait_obs(&f.rt, "ready", ready(1, 1)).await;
-    assert!(f.rt.logs("acme", "web").contains(&"[v1#0] from the artifact".to_string()));
+    assert!(
+        f.rt.logs("acme", "web")
+            .contains(&"[v1#0] from the artifact".to_string())
+    );
     let running = pids(&f.rt, 1);
     f.rt.remove("acme".into(), "web".into()).await.unwrap();
     all_gone(&running).await;
@@ -454,5 +579,3 @@ async fn start_reaps_what_a_crashed_run_left() {
     assert_eq!(leftover.wait().unwrap().signal(), Some(9));
     assert!(ledger.all().await.unwrap().is_empty());
 }
-
-use std::os::unix::process::CommandExt;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use satusky_local::ledger::{
-    Ledger, LedgerEntry, MemoryLedger, process_running, process_start_ticks, reap,
+    Ledger, LedgerEntry, MemoryLedger, process_running, process_start_ticks, reap, signal_group,
 };
 use satusky_local::supervisor::{ReplicaSpec, ReplicaStatus, Supervisor, Timings};
 use satusky_types::ChecksSpec;
@@ -44,16 +44,36 @@ fn replica(command: &[&str], artifact: Option<&Path>) -> ReplicaSpec {
 }
 
 struct Fixture {
+    _kill: KillOnDrop,
     dir: tempfile::TempDir,
     ledger: Arc<MemoryLedger>,
     sup: Supervisor,
+}
+
+/// Kills every process the ledger still lists when a test ends, even by panicking, so a
+/// failed assertion leaves no replica running.
+struct KillOnDrop(Arc<MemoryLedger>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        use futures_util::FutureExt;
+        let entries = self.0.all().now_or_never().and_then(Result::ok);
+        for e in entries.unwrap_or_default() {
+            signal_group(e.pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
 }
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Arc::new(MemoryLedger::new());
     let sup = Supervisor::with_timings(dir.path().join("run"), ledger.clone(), fast());
-    Fixture { dir, ledger, sup }
+    Fixture {
+        _kill: KillOnDrop(ledger.clone()),
+        dir,
+        ledger,
+        sup,
+    }
 }
 
 async fn wait_for(
@@ -296,7 +316,8 @@ fn entry(pid: u32, start_ticks: u64) -> LedgerEntry {
 
 #[tokio::test]
 async fn reap_kills_leftovers_but_never_a_recycled_pid() {
-    let ledger = MemoryLedger::new();
+    let ledger = Arc::new(MemoryLedger::new());
+    let _kill = KillOnDrop(ledger.clone());
     // A replica left running by a crashed predecessor.
     let mut leftover = own_group("exec sleep 300");
     let ticks = process_start_ticks(leftover.id()).unwrap();
@@ -319,7 +340,7 @@ async fn reap_kills_leftovers_but_never_a_recycled_pid() {
     let grandchild: u32 = line.trim().parse().unwrap();
     leader.wait().unwrap();
 
-    assert_eq!(reap(&ledger).await, 2);
+    assert_eq!(reap(&*ledger).await, 2);
     assert_eq!(leftover.wait().unwrap().signal(), Some(9));
     assert!(gone(grandchild).await, "the orphaned group member survived");
     assert!(

@@ -46,6 +46,8 @@ pub const READY_FAILURES_TO_UNREADY: u32 = 3;
 pub const CRASH_EXITS_NEVER_READY: u32 = 3;
 /// Exits within [`CRASH_WINDOW`] that make a crash loop even if it was ready in between.
 pub const CRASH_EXITS_IN_WINDOW: usize = 5;
+/// The window of [`CRASH_EXITS_IN_WINDOW`]: long enough to catch an app that dies every
+/// minute after passing its checks, short enough that a rare crash never counts as a loop.
 pub const CRASH_WINDOW: Duration = Duration::from_secs(5 * 60);
 /// Output lines kept per replica (for `logs` and crash reports).
 pub const LOG_LINES: usize = 200;
@@ -194,7 +196,7 @@ impl Supervisor {
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
         if let Err(source) = prepared {
-            let _ = tokio::fs::remove_dir_all(&workdir).await;
+            crate::build::remove_later(workdir.clone()).await;
             return Err(SupervisorError::WorkDir {
                 path: workdir.display().to_string(),
                 source,

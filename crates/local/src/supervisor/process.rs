@@ -1,9 +1,9 @@
 //! One replica's life: spawn in its own process group, record in the ledger, probe, wait;
 //! on exit restart with backoff and judge crash loops; on stop terminate the whole group.
-//! Owns nothing beyond the replica it is given.
+//! Owns nothing beyond the replica it is given; it must not decide what runs.
 
 use std::collections::VecDeque;
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -80,7 +80,7 @@ pub(super) async fn supervise(rep: Arc<Replica>, ledger: Arc<dyn Ledger>, t: Tim
         s.pid = None;
         s.ready = false;
     });
-    let _ = tokio::fs::remove_dir_all(&rep.workdir).await;
+    crate::build::remove_later(rep.workdir.clone()).await;
 }
 
 fn spawn(rep: &Replica) -> std::io::Result<Child> {
@@ -141,7 +141,7 @@ async fn run_once(
         st = child.wait() => {
             kill_group_leftovers(pid);
             Ended::Exited(match st {
-                Ok(st) => exit_text(st),
+                Ok(st) => describe_exit(st),
                 Err(e) => format!("could not be waited for ({e})"),
             })
         }
@@ -165,10 +165,6 @@ async fn run_once(
 /// Resolves once the replica is asked to stop.
 async fn stopped(rx: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
-}
-
-fn exit_text(st: ExitStatus) -> String {
-    describe_exit(st)
 }
 
 /// SIGTERM the group, wait up to `grace`, then SIGKILL it; always reap the leader.

@@ -1,7 +1,7 @@
 //! The readiness probe of a replica: `GET http://127.0.0.1:PORT{checks.path}` until it answers
 //! a status matching `checks.expect`; ready from the first success, not ready after
 //! [`READY_FAILURES_TO_UNREADY`] failed re-checks in a row. Owns only the probe and the
-//! replica's `ready` flag.
+//! replica's `ready` flag; it must not restart or stop anything.
 
 use std::convert::Infallible;
 use std::time::Duration;

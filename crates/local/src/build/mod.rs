@@ -7,8 +7,7 @@
 //! [`crate::supervisor`]) or touch routes.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{self, Read};
-use std::os::unix::fs::PermissionsExt;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +17,11 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use satusky_core::runtime::{BuildFailure, BuildOutput, BuildRequest, LogSink};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+
+mod tree;
+
+use tree::store_tree;
+pub use tree::{copy_tree, hash_tree, remove_tree};
 
 use crate::ledger::{kill_group_leftovers, signal_group};
 use crate::unpack::{self, ContextSummary, Limits, UnpackError, hex};
@@ -154,12 +158,15 @@ impl Builder {
             unique()
         ));
         let (limits, t) = (self.limits, tree.clone());
-        blocking(move || unpack::unpack(&bytes, &t, &limits).map_err(|e| e.to_string()))
-            .await
-            .map_err(fail)?;
+        let unpacked =
+            blocking(move || unpack::unpack(&bytes, &t, &limits).map_err(|e| e.to_string())).await;
+        if let Err(e) = unpacked {
+            remove_later(tree.clone()).await;
+            return Err(fail(e));
+        }
         if let Some(cmd) = &command {
             if let Err(f) = self.run(cmd, &tree, &req.spec.env, &log).await {
-                let _ = tokio::fs::remove_dir_all(&tree).await;
+                remove_later(tree.clone()).await;
                 return Err(f);
             }
         } else {
@@ -278,10 +285,19 @@ impl Builder {
     }
 }
 
+/// Remove a work tree off the async threads; failures are only logged.
+pub(crate) async fn remove_later(path: PathBuf) {
+    let shown = path.display().to_string();
+    let res = tokio::task::spawn_blocking(move || remove_tree(&path)).await;
+    if !matches!(res, Ok(Ok(()))) {
+        tracing::warn!(path = %shown, "could not remove a work tree");
+    }
+}
+
 /// `30 min`, `90 s`, `250 ms`.
 pub(crate) fn short_duration(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 60 && s % 60 == 0 {
+    if s >= 60 && s.is_multiple_of(60) {
         format!("{} min", s / 60)
     } else if s > 0 {
         format!("{s} s")
@@ -418,102 +434,4 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| format!("internal error: {e}"))?
-}
-
-/// Hash `tree` and move it to `artifacts/sha256-HASH` (or drop it when that exists).
-/// Returns (`sha256:HASH`, whether it existed).
-fn store_tree(tree: &Path, artifacts: &Path) -> Result<(String, bool), String> {
-    let hash = hash_tree(tree).map_err(|e| e.to_string())?;
-    let dest = artifacts.join(format!("sha256-{hash}"));
-    let artifact = format!("sha256:{hash}");
-    std::fs::create_dir_all(artifacts).map_err(|e| e.to_string())?;
-    if dest.is_dir() {
-        let _ = std::fs::remove_dir_all(tree);
-        return Ok((artifact, true));
-    }
-    if std::fs::rename(tree, &dest).is_err() {
-        if dest.is_dir() {
-            // Another build stored the same tree first.
-            let _ = std::fs::remove_dir_all(tree);
-            return Ok((artifact, true));
-        }
-        // Another filesystem: copy, then swap in atomically.
-        let tmp = artifacts.join(format!(".tmp-{}", unique()));
-        copy_tree(tree, &tmp).map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, &dest).map_err(|e| e.to_string())?;
-        let _ = std::fs::remove_dir_all(tree);
-    }
-    Ok((artifact, false))
-}
-
-/// SHA-256 over the sorted relative paths, kinds, modes, link targets and file contents.
-pub fn hash_tree(root: &Path) -> io::Result<String> {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut stack = vec![PathBuf::new()];
-    let mut files = Vec::new();
-    while let Some(rel) = stack.pop() {
-        let mut names: Vec<_> = std::fs::read_dir(root.join(&rel))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<Result<_, _>>()?;
-        names.sort();
-        for n in names {
-            let p = rel.join(n);
-            let meta = std::fs::symlink_metadata(root.join(&p))?;
-            if meta.is_dir() {
-                stack.push(p.clone());
-            }
-            files.push((p, meta));
-        }
-    }
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut buf = vec![0u8; 64 * 1024];
-    for (rel, meta) in files {
-        let mode = meta.permissions().mode() & 0o777;
-        let ft = meta.file_type();
-        let kind = if ft.is_dir() {
-            'D'
-        } else if ft.is_symlink() {
-            'L'
-        } else if ft.is_file() {
-            'F'
-        } else {
-            'S'
-        };
-        ctx.update(format!("{kind} {} {mode:o}\0", rel.display()).as_bytes());
-        if ft.is_symlink() {
-            let target = std::fs::read_link(root.join(&rel))?;
-            ctx.update(format!("{}\0", target.display()).as_bytes());
-        } else if ft.is_file() {
-            ctx.update(format!("{}\0", meta.len()).as_bytes());
-            let mut f = std::fs::File::open(root.join(&rel))?;
-            loop {
-                let n = f.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                ctx.update(&buf[..n]);
-            }
-        }
-    }
-    Ok(hex(ctx.finish().as_ref()))
-}
-
-/// Copy a tree: folders, files (with their permissions) and symlinks as they are.
-pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
-    std::fs::create_dir_all(dst)?;
-    for entry in std::fs::read_dir(src)? {
-        let entry = entry?;
-        let (from, to) = (entry.path(), dst.join(entry.file_name()));
-        let ft = entry.file_type()?;
-        if ft.is_dir() {
-            copy_tree(&from, &to)?;
-            let mode = std::fs::metadata(&from)?.permissions();
-            std::fs::set_permissions(&to, mode)?;
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
-        } else if ft.is_file() {
-            std::fs::copy(&from, &to)?;
-        }
-    }
-    Ok(())
 }

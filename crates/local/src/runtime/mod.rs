@@ -11,35 +11,34 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, EdgeInfo, LogSink,
     Runtime, RuntimeError, WorkloadObservation,
 };
-use satusky_types::{
-    AppSpec, Hostname, HostnameKind, Plane, PlaneState, Reason, ReplicaCounts, Strategy,
-};
+use satusky_types::{Hostname, Plane, Reason, ReplicaCounts, Strategy};
 use tokio::sync::Mutex;
 use tokio::task::AbortHandle;
 
 use crate::build::Builder;
 use crate::ledger::{Ledger, reap};
-use crate::routes::{Route, RouteTable};
-use crate::supervisor::{ReplicaSpec, ReplicaStatus, Supervisor};
+use crate::routes::RouteTable;
+use crate::supervisor::{ReplicaStatus, Supervisor};
 use crate::zone::ZoneRecords;
+
+mod plan;
+mod rollout;
+
+pub use plan::{IMAGE_ONLY, NO_COMMAND};
+use plan::{crash_loop, route_entries, route_plane, same_workload, unsupported};
 
 /// After the route switched, how long the old replicas keep running so requests already
 /// proxied to them finish.
 pub const DRAIN: Duration = Duration::from_secs(1);
 /// How often a rollout looks at its replicas: the delay between "all ready" and the switch.
 pub const ROLLOUT_TICK: Duration = Duration::from_millis(100);
-
-/// The message of an app that only names an image.
-pub const IMAGE_ONLY: &str = "this runtime runs commands, not containers: give [app] a command (and [build] command), or deploy to Kubernetes";
-/// The message of an app with a built artifact but no command.
-pub const NO_COMMAND: &str = "this runtime starts [app] command in the built artifact, and the app has none: add command = [\"./your-server\"] to [app] (it must listen on $PORT)";
 
 /// Where the local runtime keeps its files and where its edge listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +124,7 @@ impl LocalRuntime {
         ] {
             let path = dir(name);
             if fresh {
-                let _ = tokio::fs::remove_dir_all(&path).await;
+                crate::build::remove_later(path.clone()).await;
             }
             tokio::fs::create_dir_all(&path)
                 .await
@@ -236,7 +235,11 @@ impl LocalRuntime {
         } else {
             if d.spec.deploy.strategy == Strategy::Recreate {
                 // Everything of the app stops before the new release starts.
-                let mut old = st.rollout.take().map(|(g, _)| g.replicas).unwrap_or_default();
+                let mut old = st
+                    .rollout
+                    .take()
+                    .map(|(g, _)| g.replicas)
+                    .unwrap_or_default();
                 if let Some(s) = st.serving.as_mut() {
                     old.append(&mut s.replicas);
                     s.upstreams.clear();
@@ -269,294 +272,6 @@ impl LocalRuntime {
         drop(st);
         slot.ensure_ticker(Arc::downgrade(&self.inner), d.org, d.app);
         Ok(())
-    }
-}
-
-impl Inner {
-    fn apps_map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<AppSlot>>> {
-        self.apps.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn slot(&self, org: &str, app: &str) -> Arc<AppSlot> {
-        let mut map = self.apps_map();
-        Arc::clone(
-            map.entry((org.to_string(), app.to_string()))
-                .or_insert_with(|| {
-                    Arc::new(AppSlot {
-                        state: Mutex::new(AppState::default()),
-                        ticker: std::sync::Mutex::new(None),
-                    })
-                }),
-        )
-    }
-
-    async fn start_replica(
-        &self,
-        d: &DesiredWorkload,
-        artifact: Option<PathBuf>,
-        index: usize,
-    ) -> Result<u64, RuntimeError> {
-        let spec = ReplicaSpec {
-            org: d.org.clone(),
-            app: d.app.clone(),
-            release: d.release,
-            index: u32::try_from(index).unwrap_or(u32::MAX),
-            command: d.spec.command.clone().unwrap_or_default(),
-            env: d.spec.env.clone(),
-            artifact,
-            checks: d.spec.checks.clone(),
-        };
-        self.supervisor.start(spec).await.map_err(|e| {
-            RuntimeError::new(format!(
-                "could not start a replica of {}: {e}",
-                d.release_id()
-            ))
-        })
-    }
-
-    /// Stop replicas in the background after `delay`.
-    fn stop_later(&self, ids: Vec<u64>, delay: Duration) {
-        if ids.is_empty() {
-            return;
-        }
-        let sup = self.supervisor.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            sup.stop_many(ids).await;
-        });
-    }
-
-    fn cancel_rollout(&self, st: &mut AppState) {
-        if let Some((g, _)) = st.rollout.take() {
-            tracing::info!(release = %g.desired.release_id(), "rollout cancelled");
-            self.stop_later(g.replicas, Duration::ZERO);
-        }
-    }
-
-    fn statuses(&self, ids: &[u64]) -> Vec<ReplicaStatus> {
-        ids.iter()
-            .filter_map(|id| self.supervisor.status(*id))
-            .collect()
-    }
-
-    /// Advance the app's rollout and keep the serving route's upstreams on ready replicas.
-    fn tick(&self, st: &mut AppState) {
-        if let Some((g, failure)) = st.rollout.as_mut() {
-            let statuses = self.statuses(&g.replicas);
-            if failure.is_none() {
-                *failure = crash_loop(&statuses);
-            }
-            let want = g.desired.spec.replicas as usize;
-            if failure.is_none() && statuses.len() == want && statuses.iter().all(|s| s.ready) {
-                let Some((mut g, _)) = st.rollout.take() else {
-                    return;
-                };
-                g.upstreams = upstreams(&statuses);
-                g.reroute = false;
-                let d = &g.desired;
-                self.routes
-                    .set_app(&d.org, &d.app, route_entries(d, &g.upstreams));
-                tracing::info!(release = %d.release_id(), "rollout complete; route switched");
-                if let Some(old) = st.serving.replace(g) {
-                    self.stop_later(old.replicas, DRAIN);
-                }
-            }
-        }
-        if let Some(s) = st.serving.as_mut() {
-            let statuses = self.statuses(&s.replicas);
-            let mut ups = upstreams(statuses.iter().filter(|s| s.ready));
-            if ups.is_empty() {
-                ups = upstreams(&statuses); // let the edge answer 502 rather than 404
-            }
-            if ups != s.upstreams || s.reroute {
-                s.upstreams = ups;
-                s.reroute = false;
-                let d = &s.desired;
-                self.routes
-                    .set_app(&d.org, &d.app, route_entries(d, &s.upstreams));
-            }
-        }
-    }
-}
-
-impl AppSlot {
-    fn stop_ticker(&self) {
-        if let Some(h) = self.ticker.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            h.abort();
-        }
-    }
-
-    fn ensure_ticker(self: &Arc<Self>, inner: Weak<Inner>, org: String, app: String) {
-        let mut t = self.ticker.lock().unwrap_or_else(|e| e.into_inner());
-        if t.as_ref().is_some_and(|h| !h.is_finished()) {
-            return;
-        }
-        let slot = Arc::downgrade(self);
-        let task = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(ROLLOUT_TICK).await;
-                let (Some(inner), Some(slot)) = (inner.upgrade(), slot.upgrade()) else {
-                    break;
-                };
-                let mut st = slot.state.lock().await;
-                inner.tick(&mut st);
-            }
-            tracing::debug!(%org, %app, "rollout ticker ended");
-        });
-        *t = Some(task.abort_handle());
-    }
-}
-
-/// Why this runtime cannot run the spec, if it cannot.
-fn unsupported(spec: &AppSpec, artifact: Option<&str>) -> Option<(Reason, String)> {
-    let has_command = spec
-        .command
-        .as_ref()
-        .is_some_and(|c| c.first().is_some_and(|p| !p.is_empty()));
-    if artifact.is_none() && spec.image.is_some() {
-        Some((
-            Reason::ImageRequiresContainerRuntime,
-            IMAGE_ONLY.to_string(),
-        ))
-    } else if !has_command {
-        Some((
-            Reason::ImageRequiresContainerRuntime,
-            NO_COMMAND.to_string(),
-        ))
-    } else {
-        None
-    }
-}
-
-/// Same release running the same processes (the replica count and hostnames may differ).
-fn same_workload(a: &DesiredWorkload, b: &DesiredWorkload) -> bool {
-    let strip = |d: &DesiredWorkload| {
-        let mut s = d.spec.clone();
-        s.replicas = 0;
-        s.domains.clear();
-        s
-    };
-    a.org == b.org
-        && a.app == b.app
-        && a.release == b.release
-        && a.artifact == b.artifact
-        && strip(a) == strip(b)
-}
-
-fn crash_loop(statuses: &[ReplicaStatus]) -> Option<(Reason, String)> {
-    statuses
-        .iter()
-        .find_map(|s| s.crash_loop.clone())
-        .map(|m| (Reason::CrashLoopBackOff, m))
-}
-
-fn upstreams<'a>(statuses: impl IntoIterator<Item = &'a ReplicaStatus>) -> Vec<SocketAddr> {
-    statuses
-        .into_iter()
-        .map(|s| SocketAddr::from(([127, 0, 0, 1], s.port)))
-        .collect()
-}
-
-/// The route table entries of a release: generated and alias hosts serve it, redirect hosts
-/// redirect.
-fn route_entries(d: &DesiredWorkload, upstreams: &[SocketAddr]) -> Vec<(String, Route)> {
-    let mut out = Vec::new();
-    for h in &d.hostnames {
-        let route = match (h.kind, &h.redirect_to) {
-            (HostnameKind::Redirect, Some(to)) => Route::Redirect {
-                org: d.org.clone(),
-                app: d.app.clone(),
-                to: to.clone(),
-            },
-            (HostnameKind::Redirect, None) => {
-                tracing::warn!(host = %h.hostname, "redirect host without a target; not routed");
-                continue;
-            }
-            _ => Route::Serve {
-                org: d.org.clone(),
-                app: d.app.clone(),
-                release_id: d.release_id(),
-                upstreams: upstreams.to_vec(),
-            },
-        };
-        out.push((h.hostname.to_ascii_lowercase(), route));
-    }
-    out
-}
-
-/// The route plane of one hostname from the table.
-fn route_plane(table: &RouteTable, org: &str, app: &str, h: &Hostname, serving: bool) -> Plane {
-    let host = &h.hostname;
-    let entry = table.lookup(host);
-    if let Some(route) = &entry
-        && route.owner() != (org, app)
-    {
-        let (o, a) = route.owner();
-        return Plane::new(
-            PlaneState::Failed,
-            Reason::HostnamesMismatch,
-            format!("{host} is routed to {o}/{a}, not to this app"),
-        );
-    }
-    if !serving {
-        return Plane::new(
-            PlaneState::Pending,
-            Reason::Waiting,
-            "waiting for a release of the app to become ready",
-        );
-    }
-    match (entry, h.kind) {
-        (None, _) => Plane::new(
-            PlaneState::Failed,
-            Reason::RouteMissing,
-            format!("the local edge has no route for {host}"),
-        ),
-        (Some(Route::Redirect { to, .. }), HostnameKind::Redirect)
-            if h.redirect_to.as_deref() == Some(to.as_str()) =>
-        {
-            Plane::new(
-                PlaneState::Ready,
-                Reason::Accepted,
-                format!("redirected by the local edge → {to}"),
-            )
-        }
-        (
-            Some(Route::Serve {
-                release_id,
-                upstreams,
-                ..
-            }),
-            kind,
-        ) if kind != HostnameKind::Redirect => {
-            let version = release_id
-                .rsplit('@')
-                .next()
-                .unwrap_or(&release_id)
-                .to_string();
-            match upstreams.len() {
-                0 => Plane::new(
-                    PlaneState::Pending,
-                    Reason::Waiting,
-                    format!("the route to {version} has no replica behind it yet"),
-                ),
-                n => Plane::new(
-                    PlaneState::Ready,
-                    Reason::Accepted,
-                    format!(
-                        "served by the local edge → {version} ({n} upstream{})",
-                        if n == 1 { "" } else { "s" }
-                    ),
-                ),
-            }
-        }
-        (Some(_), kind) => Plane::new(
-            PlaneState::Failed,
-            Reason::HostnamesMismatch,
-            format!(
-                "{host} is routed differently from its stored kind ({})",
-                kind.as_str()
-            ),
-        ),
     }
 }
 
@@ -597,9 +312,7 @@ impl Runtime for LocalRuntime {
                 return Ok(obs);
             }
             let (g, latched, switched) = match (&st.rollout, &st.serving) {
-                (Some((g, f)), _) if Some(g.desired.release) == st.target => {
-                    (g, f.clone(), false)
-                }
+                (Some((g, f)), _) if Some(g.desired.release) == st.target => (g, f.clone(), false),
                 (_, Some(g)) if Some(g.desired.release) == st.target => (g, None, true),
                 _ => return Ok(obs),
             };

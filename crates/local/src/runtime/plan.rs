@@ -1,0 +1,267 @@
+//! The local runtime's decisions as pure functions: whether a spec can run here, whether an
+//! apply changes the processes, the route table entries of a release, and the route plane of
+//! a hostname read from the table. No I/O: it must not touch processes or the tables;
+//! [`super`] calls these.
+
+use std::net::SocketAddr;
+
+use satusky_core::runtime::DesiredWorkload;
+use satusky_types::{AppSpec, Hostname, HostnameKind, Plane, PlaneState, Reason};
+
+use crate::routes::{Route, RouteTable};
+use crate::supervisor::ReplicaStatus;
+
+/// The message of an app that only names an image.
+pub const IMAGE_ONLY: &str = "this runtime runs commands, not containers: give [app] a command (and [build] command), or deploy to Kubernetes";
+/// The message of an app with a built artifact but no command.
+pub const NO_COMMAND: &str = "this runtime starts [app] command in the built artifact, and the app has none: add command = [\"./your-server\"] to [app] (it must listen on $PORT)";
+
+/// Why this runtime cannot run the spec, if it cannot.
+pub(super) fn unsupported(spec: &AppSpec, artifact: Option<&str>) -> Option<(Reason, String)> {
+    let has_command = spec
+        .command
+        .as_ref()
+        .is_some_and(|c| c.first().is_some_and(|p| !p.is_empty()));
+    if artifact.is_none() && spec.image.is_some() {
+        Some((
+            Reason::ImageRequiresContainerRuntime,
+            IMAGE_ONLY.to_string(),
+        ))
+    } else if !has_command {
+        Some((
+            Reason::ImageRequiresContainerRuntime,
+            NO_COMMAND.to_string(),
+        ))
+    } else {
+        None
+    }
+}
+
+/// Same release running the same processes (the replica count and hostnames may differ).
+pub(super) fn same_workload(a: &DesiredWorkload, b: &DesiredWorkload) -> bool {
+    let strip = |d: &DesiredWorkload| {
+        let mut s = d.spec.clone();
+        s.replicas = 0;
+        s.domains.clear();
+        s
+    };
+    a.org == b.org
+        && a.app == b.app
+        && a.release == b.release
+        && a.artifact == b.artifact
+        && strip(a) == strip(b)
+}
+
+pub(super) fn crash_loop(statuses: &[ReplicaStatus]) -> Option<(Reason, String)> {
+    statuses
+        .iter()
+        .find_map(|s| s.crash_loop.clone())
+        .map(|m| (Reason::CrashLoopBackOff, m))
+}
+
+pub(super) fn upstreams<'a>(
+    statuses: impl IntoIterator<Item = &'a ReplicaStatus>,
+) -> Vec<SocketAddr> {
+    statuses
+        .into_iter()
+        .map(|s| SocketAddr::from(([127, 0, 0, 1], s.port)))
+        .collect()
+}
+
+/// The route table entries of a release: generated and alias hosts serve it, redirect hosts
+/// redirect.
+pub(super) fn route_entries(d: &DesiredWorkload, upstreams: &[SocketAddr]) -> Vec<(String, Route)> {
+    let mut out = Vec::new();
+    for h in &d.hostnames {
+        let route = match (h.kind, &h.redirect_to) {
+            (HostnameKind::Redirect, Some(to)) => Route::Redirect {
+                org: d.org.clone(),
+                app: d.app.clone(),
+                to: to.clone(),
+            },
+            (HostnameKind::Redirect, None) => {
+                tracing::warn!(host = %h.hostname, "redirect host without a target; not routed");
+                continue;
+            }
+            _ => Route::Serve {
+                org: d.org.clone(),
+                app: d.app.clone(),
+                release_id: d.release_id(),
+                upstreams: upstreams.to_vec(),
+            },
+        };
+        out.push((h.hostname.to_ascii_lowercase(), route));
+    }
+    out
+}
+
+/// The route plane of one hostname from the table.
+pub(super) fn route_plane(
+    table: &RouteTable,
+    org: &str,
+    app: &str,
+    h: &Hostname,
+    serving: bool,
+) -> Plane {
+    let host = &h.hostname;
+    let entry = table.lookup(host);
+    if let Some(route) = &entry
+        && route.owner() != (org, app)
+    {
+        let (o, a) = route.owner();
+        return Plane::new(
+            PlaneState::Failed,
+            Reason::HostnamesMismatch,
+            format!("{host} is routed to {o}/{a}, not to this app"),
+        );
+    }
+    if !serving {
+        return Plane::new(
+            PlaneState::Pending,
+            Reason::Waiting,
+            "waiting for a release of the app to become ready",
+        );
+    }
+    match (entry, h.kind) {
+        (None, _) => Plane::new(
+            PlaneState::Failed,
+            Reason::RouteMissing,
+            format!("the local edge has no route for {host}"),
+        ),
+        (Some(Route::Redirect { to, .. }), HostnameKind::Redirect)
+            if h.redirect_to.as_deref() == Some(to.as_str()) =>
+        {
+            Plane::new(
+                PlaneState::Ready,
+                Reason::Accepted,
+                format!("redirected by the local edge → {to}"),
+            )
+        }
+        (
+            Some(Route::Serve {
+                release_id,
+                upstreams,
+                ..
+            }),
+            kind,
+        ) if kind != HostnameKind::Redirect => {
+            let version = release_id
+                .rsplit('@')
+                .next()
+                .unwrap_or(&release_id)
+                .to_string();
+            match upstreams.len() {
+                0 => Plane::new(
+                    PlaneState::Pending,
+                    Reason::Waiting,
+                    format!("the route to {version} has no replica behind it yet"),
+                ),
+                n => Plane::new(
+                    PlaneState::Ready,
+                    Reason::Accepted,
+                    format!(
+                        "served by the local edge → {version} ({n} upstream{})",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                ),
+            }
+        }
+        (Some(_), kind) => Plane::new(
+            PlaneState::Failed,
+            Reason::HostnamesMismatch,
+            format!(
+                "{host} is routed differently from its stored kind ({})",
+                kind.as_str()
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(org: &str, app: &str, n: usize) -> Route {
+        Route::Serve {
+            org: org.into(),
+            app: app.into(),
+            release_id: format!("{org}/{app}@v3"),
+            upstreams: (0..n)
+                .map(|i| SocketAddr::from(([127, 0, 0, 1], 9000 + i as u16)))
+                .collect(),
+        }
+    }
+
+    fn h(name: &str, kind: HostnameKind, to: Option<&str>) -> Hostname {
+        Hostname {
+            hostname: name.into(),
+            kind,
+            redirect_to: to.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn route_planes() {
+        let t = RouteTable::new();
+        let alias = h("a.test", HostnameKind::Alias, None);
+        let plane = |host: &Hostname, serving| route_plane(&t, "acme", "web", host, serving);
+        let p = plane(&alias, false);
+        assert_eq!((p.state, p.reason), (PlaneState::Pending, Reason::Waiting));
+        let p = plane(&alias, true);
+        assert_eq!(
+            (p.state, p.reason),
+            (PlaneState::Failed, Reason::RouteMissing)
+        );
+        t.set_host("a.test", serve("acme", "web", 0));
+        let p = plane(&alias, true);
+        assert_eq!((p.state, p.reason), (PlaneState::Pending, Reason::Waiting));
+        t.set_host("a.test", serve("acme", "web", 1));
+        let p = plane(&alias, true);
+        assert_eq!(p.message, "served by the local edge → v3 (1 upstream)");
+        t.set_host("a.test", serve("other", "web", 1));
+        for serving in [false, true] {
+            let p = plane(&alias, serving);
+            assert_eq!(
+                (p.state, p.reason),
+                (PlaneState::Failed, Reason::HostnamesMismatch)
+            );
+        }
+        // A redirect host served as an alias, or redirecting elsewhere, is a mismatch.
+        let redirect = h("r.test", HostnameKind::Redirect, Some("https://a.test"));
+        t.set_host("r.test", serve("acme", "web", 1));
+        assert_eq!(plane(&redirect, true).reason, Reason::HostnamesMismatch);
+        let to = |to: &str| Route::Redirect {
+            org: "acme".into(),
+            app: "web".into(),
+            to: to.into(),
+        };
+        t.set_host("r.test", to("https://elsewhere.test"));
+        assert_eq!(plane(&redirect, true).reason, Reason::HostnamesMismatch);
+        t.set_host("r.test", to("https://a.test"));
+        assert_eq!(plane(&redirect, true).state, PlaneState::Ready);
+    }
+
+    #[test]
+    fn what_runs_here() {
+        let mut spec: AppSpec = serde_json::from_value(serde_json::json!({
+            "name": "web", "port": 8080, "replicas": 1, "cpu": "250m", "memory": "256Mi",
+            "command": ["./server"],
+            "build": {"dockerfile": "Dockerfile", "context": "."},
+            "checks": {"path": "/", "expect": "2xx", "timeout_ms": 1000},
+            "deploy": {"strategy": "rolling", "max_surge": "25%", "max_unavailable": "0",
+                       "progress_deadline_seconds": 600}
+        }))
+        .unwrap();
+        assert_eq!(unsupported(&spec, None), None);
+        spec.image = Some("ghcr.io/acme/web:1".into());
+        let r = unsupported(&spec, None).unwrap();
+        assert_eq!(
+            r,
+            (Reason::ImageRequiresContainerRuntime, IMAGE_ONLY.into())
+        );
+        assert_eq!(unsupported(&spec, Some("sha256:ab")), None);
+        spec.command = Some(vec![]);
+        let r = unsupported(&spec, Some("sha256:ab")).unwrap();
+        assert_eq!(r.1, NO_COMMAND);
+    }
+}
