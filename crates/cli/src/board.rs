@@ -151,8 +151,14 @@ impl Board {
         }
         let shown = self.replicas.map(|c| (c.ready, c.desired));
         self.replicas = Some(counts);
-        // Nothing to say before anything is desired, or when only updated/available moved.
-        if counts.desired > 0 && shown != Some((counts.ready, counts.desired)) {
+        // Nothing to say before anything is desired, when only updated/available moved, or
+        // when the workload's own message already says it.
+        let text = format!("{}/{} ready", counts.ready, counts.desired);
+        let said = self
+            .workload
+            .as_ref()
+            .is_some_and(|w| w.message.contains(&text));
+        if counts.desired > 0 && shown != Some((counts.ready, counts.desired)) && !said {
             out.push(Change::Replicas(counts));
         }
     }
@@ -168,7 +174,10 @@ impl Board {
                 self.hosts.len() - 1
             }
         };
-        if replace(&mut self.hosts[idx].1[i], view.clone()) {
+        let slot = &mut self.hosts[idx].1[i];
+        // A plane not checked yet is worth no line until it moves.
+        let silent = slot.is_none() && view.state == PlaneState::Unknown;
+        if replace(slot, view.clone()) && !silent {
             out.push(Change::Plane {
                 host: host.to_string(),
                 plane: plane.to_string(),
@@ -189,9 +198,7 @@ fn replace(slot: &mut Option<View>, view: View) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use satusky_types::{
-        EndpointReport, HostnameKind, Phase, Plane, Reason, WorkloadPlane,
-    };
+    use satusky_types::{EndpointReport, HostnameKind, Phase, Plane, Reason, WorkloadPlane};
 
     use super::*;
     use crate::events::PlaneChange;
@@ -230,7 +237,9 @@ mod tests {
     fn first_report_shows_everything_then_only_changes() {
         let mut board = Board::default();
         let mut r = report();
-        assert_eq!(board.report(&r).len(), 3 + 5);
+        // Phase, build and workload; the hostname's planes are not checked yet.
+        assert_eq!(board.report(&r).len(), 3);
+        assert_eq!(board.hosts.len(), 1);
         assert!(board.report(&r).is_empty());
 
         r.build = Plane::new(PlaneState::Ready, Reason::Built, "sha256:abc");
@@ -246,7 +255,10 @@ mod tests {
         // A new message alone is no line, but the board keeps it.
         r.build.message = "sha256:def".into();
         assert!(board.report(&r).is_empty());
-        assert_eq!(board.build.as_ref().map(|b| b.message.as_str()), Some("sha256:def"));
+        assert_eq!(
+            board.build.as_ref().map(|b| b.message.as_str()),
+            Some("sha256:def")
+        );
     }
 
     #[test]
@@ -260,11 +272,26 @@ mod tests {
             release: Some(1),
             counts: c,
         };
-        assert_eq!(lines(&board.update(&rollout(counts))), vec!["workload: 0/2 ready"]);
+        assert_eq!(
+            lines(&board.update(&rollout(counts))),
+            vec!["workload: 0/2 ready"]
+        );
         counts.updated = 1;
         assert!(board.update(&rollout(counts)).is_empty());
         counts.ready = 1;
-        assert_eq!(lines(&board.update(&rollout(counts))), vec!["workload: 1/2 ready"]);
+        assert_eq!(
+            lines(&board.update(&rollout(counts))),
+            vec!["workload: 1/2 ready"]
+        );
+        // Said already by the workload's message: no second line.
+        board.workload = Some(View {
+            state: PlaneState::InProgress,
+            reason: "Progressing".into(),
+            message: "2/2 ready, 2 updated".into(),
+            remediation: None,
+        });
+        counts.ready = 2;
+        assert!(board.update(&rollout(counts)).is_empty());
     }
 
     #[test]

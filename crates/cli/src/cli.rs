@@ -229,7 +229,7 @@ pub enum AppCommand {
     Status {
         #[command(flatten)]
         target: AppTarget,
-        /// Keep polling and print the report each time it changes.
+        /// Then follow the app's events (phase, build log, rollout, planes) until Ctrl-C.
         #[arg(long)]
         watch: bool,
     },

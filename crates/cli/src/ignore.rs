@@ -74,11 +74,6 @@ impl Matcher {
             .filter(|r| r.exception)
             .any(|r| could_match_below(&r.segments, &parts))
     }
-
-    /// Whether the file has no rules at all.
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
 }
 
 fn split(path: &str) -> Vec<&str> {
@@ -137,7 +132,9 @@ fn matches(segs: &[Segment], path: &[&str]) -> bool {
         Some((Segment::AnyDirs, [])) => !path.is_empty(),
         Some((Segment::AnyDirs, rest)) => (0..=path.len()).any(|skip| matches(rest, &path[skip..])),
         Some((Segment::Glob(g), rest)) => match path.split_first() {
-            Some((first, tail)) => glob(g, &first.chars().collect::<Vec<_>>()) && matches(rest, tail),
+            Some((first, tail)) => {
+                glob(g, &first.chars().collect::<Vec<_>>()) && matches(rest, tail)
+            }
             None => false,
         },
     }
@@ -219,8 +216,7 @@ fn class(pattern: &[char], c: char) -> Option<usize> {
         };
         first = false;
         i += 1;
-        let hi = if pattern.get(i) == Some(&'-') && pattern.get(i + 1).is_some_and(|c| *c != ']')
-        {
+        let hi = if pattern.get(i) == Some(&'-') && pattern.get(i + 1).is_some_and(|c| *c != ']') {
             i += 1;
             let hi = match pattern.get(i)? {
                 '\\' => {
@@ -252,7 +248,7 @@ mod tests {
     #[test]
     fn comments_and_blank_lines_are_ignored() {
         let x = m("# target\n\n   \n  # also a comment\n");
-        assert!(x.is_empty());
+        assert!(x.rules.is_empty());
         assert!(!x.excluded("target"));
         // `#` only starts a comment at the start of the line.
         assert!(m("a#b").excluded("a#b"));
@@ -278,7 +274,7 @@ mod tests {
             assert!(!x.excluded("src/build"), "{p}");
         }
         // A pattern that cleans to nothing is dropped.
-        assert!(m("/\n.\n..").is_empty());
+        assert!(m("/\n.\n..").rules.is_empty());
     }
 
     #[test]
@@ -306,7 +302,10 @@ mod tests {
         assert!(!x.excluded("a/x/c"));
         let x = m("target/**");
         assert!(x.excluded("target/debug"));
-        assert!(!x.excluded("target"), "the folder itself stays, its contents go");
+        assert!(
+            !x.excluded("target"),
+            "the folder itself stays, its contents go"
+        );
         assert!(m("**").excluded("x/y"));
         assert!(m("**/node_modules").excluded("web/app/node_modules/react/index.js"));
     }
@@ -326,7 +325,7 @@ mod tests {
         let x = m("*\n!src\n");
         assert!(x.excluded("Cargo.lock"));
         assert!(!x.excluded("src/main.rs"));
-        assert!(!m("! a.txt").is_empty(), "blanks after ! are trimmed");
+        assert!(!m("! a.txt").rules.is_empty(), "blanks after ! are trimmed");
     }
 
     #[test]
@@ -357,8 +356,14 @@ mod tests {
 
     #[test]
     fn star_backtracks() {
-        assert!(glob(&"a*b*c".chars().collect::<Vec<_>>(), &"aXbYbZc".chars().collect::<Vec<_>>()));
-        assert!(!glob(&"a*b*c".chars().collect::<Vec<_>>(), &"aXbYbZ".chars().collect::<Vec<_>>()));
+        assert!(glob(
+            &"a*b*c".chars().collect::<Vec<_>>(),
+            &"aXbYbZc".chars().collect::<Vec<_>>()
+        ));
+        assert!(!glob(
+            &"a*b*c".chars().collect::<Vec<_>>(),
+            &"aXbYbZ".chars().collect::<Vec<_>>()
+        ));
         assert!(glob(&"*".chars().collect::<Vec<_>>(), &[]));
         assert!(!glob(&"?".chars().collect::<Vec<_>>(), &[]));
     }

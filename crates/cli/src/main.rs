@@ -5,15 +5,17 @@
 //! a single-threaded runtime, print the error (if any) and exit with its code (SPEC §5).
 #![forbid(unsafe_code)]
 
+mod board;
 mod cli;
 mod client;
 mod commands;
+mod events;
 mod exit;
 mod ignore;
 mod output;
 mod pack;
 mod profile;
-mod progress;
+mod settle;
 mod verdict;
 
 use std::process::ExitCode;

@@ -36,6 +36,11 @@ pub fn colour() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
+/// Whether stderr is a terminal that can take a live (redrawn) progress display.
+pub fn stderr_is_live() -> bool {
+    std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
 /// A table with a header row, styled for the terminal (or not).
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();

@@ -211,7 +211,13 @@ pub fn pack(root: &Path, entries: &[Entry], limit: u64) -> Result<Packed, PackEr
     let finished = builder
         .into_inner()
         .and_then(|gz| gz.finish())
-        .map_err(|e| if over.get() { too_large() } else { PackError::Write(e) })?;
+        .map_err(|e| {
+            if over.get() {
+                too_large()
+            } else {
+                PackError::Write(e)
+            }
+        })?;
     Ok(Packed {
         bytes: finished.buf,
         files,
@@ -228,7 +234,11 @@ pub fn largest(entries: &[Entry], n: usize) -> Vec<(String, u64)> {
             Some((top, _)) => (top, true),
             None => (e.name.as_str(), e.kind == Kind::Dir),
         };
-        let label = if nested { format!("{top}/") } else { top.to_string() };
+        let label = if nested {
+            format!("{top}/")
+        } else {
+            top.to_string()
+        };
         match sizes.iter_mut().find(|(l, _)| *l == label) {
             Some((_, size)) => *size += e.size,
             None => sizes.push((label, e.size)),
@@ -261,9 +271,17 @@ impl Write for Capped {
     }
 }
 
-/// `3.1 MiB`.
-pub fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+/// `3.1 MiB`, `12.0 KiB`, `512 B`.
+pub fn size(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b >= KIB * KIB {
+        format!("{:.1} MiB", b / (KIB * KIB))
+    } else if b >= KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else {
+        format!("{bytes} B")
+    }
 }
 
 #[cfg(test)]
@@ -309,7 +327,11 @@ mod tests {
     fn dockerignore_decides_and_vcs_state_is_always_skipped() {
         let dir = tempfile::tempdir().expect("dir");
         let root = dir.path();
-        write(root, ".dockerignore", "# build output\ntarget\n*.log\n!keep.log\n");
+        write(
+            root,
+            ".dockerignore",
+            "# build output\ntarget\n*.log\n!keep.log\n",
+        );
         write(root, "src/main.rs", "fn main() {}");
         write(root, "target/debug/app", "binary");
         write(root, "a.log", "x");
@@ -321,7 +343,14 @@ mod tests {
         let e = entries(root, &[]).expect("entries");
         assert_eq!(
             names(&e),
-            vec![".dockerignore", "Dockerfile", "keep.log", "src", "src/main.rs", "sub"]
+            vec![
+                ".dockerignore",
+                "Dockerfile",
+                "keep.log",
+                "src",
+                "src/main.rs",
+                "sub"
+            ]
         );
     }
 
@@ -346,7 +375,10 @@ mod tests {
         write(root, "docs/drop.md", "d");
         write(root, "Dockerfile", "FROM x");
         let e = entries(root, &["Dockerfile".to_string()]).expect("entries");
-        assert_eq!(names(&e), vec![".dockerignore", "Dockerfile", "docs/keep.md"]);
+        assert_eq!(
+            names(&e),
+            vec![".dockerignore", "Dockerfile", "docs/keep.md"]
+        );
     }
 
     #[cfg(unix)]
@@ -382,7 +414,10 @@ mod tests {
         assert_eq!(link.1, tar::EntryType::Symlink);
         let file = got.iter().find(|g| g.0 == "real/file.txt").expect("file");
         assert_eq!(file.3, b"hello");
-        assert!(got.iter().all(|g| !g.0.starts_with("etc/")), "not descended");
+        assert!(
+            got.iter().all(|g| !g.0.starts_with("etc/")),
+            "not descended"
+        );
     }
 
     #[test]
@@ -442,6 +477,8 @@ mod tests {
 
     #[test]
     fn sizes_read_well() {
-        assert_eq!(mib(3 * 1024 * 1024 + 104_858), "3.1 MiB");
+        assert_eq!(size(3 * 1024 * 1024 + 104_858), "3.1 MiB");
+        assert_eq!(size(12 * 1024), "12.0 KiB");
+        assert_eq!(size(512), "512 B");
     }
 }

@@ -11,7 +11,8 @@
 //!    `UnknownIssuer`, `Expired`, `NotYetValid`), the hostname serves another release or app
 //!    (`ForeignRelease`), a redirect goes elsewhere (`WrongRedirect`); and
 //! 2. it has *settled*: it stayed failed with that same reason for [`SETTLE`], or the engine
-//!    re-probed it (its `checked_at` moved on) and it still failed with that same reason.
+//!    re-probed it (its `checked_at` moved on), it still failed with that same reason, and
+//!    at least [`REPROBE_FLOOR`] passed (the engine probes in bursts right after a rollout).
 //!
 //! Anything else that is not ready (502s, timeouts, refused connections, routes being
 //! programmed, ownership pending) is left until `--timeout`, which bounds everything. The
@@ -26,6 +27,8 @@ use satusky_types::{HostnameKind, PlaneState, ReadinessReport, Reason};
 /// How long a permanent-looking failure must persist before giving up on it: longer than
 /// the engine takes to re-probe right after a rollout, far shorter than `--timeout`.
 pub const SETTLE: Duration = Duration::from_secs(15);
+/// The least time a failure confirmed by a re-probe must have been seen for.
+pub const REPROBE_FLOOR: Duration = Duration::from_secs(5);
 
 /// Whether a plane failed with `reason` on a hostname of `kind` will not fix itself.
 pub fn permanent(kind: HostnameKind, reason: Reason) -> bool {
@@ -93,9 +96,10 @@ impl Settle {
             }
         }
         self.seen = now;
-        self.seen
-            .values()
-            .any(|s| s.reprobed || elapsed.saturating_sub(s.first) >= SETTLE)
+        self.seen.values().any(|s| {
+            let held = elapsed.saturating_sub(s.first);
+            held >= SETTLE || (s.reprobed && held >= REPROBE_FLOOR)
+        })
     }
 }
 
@@ -146,27 +150,48 @@ mod tests {
     #[test]
     fn a_permanent_failure_settles_after_the_period() {
         let mut s = Settle::default();
-        let r = report(HostnameKind::Alias, failed(Reason::WrongTarget, "t1"), PlaneState::Ready);
+        let r = report(
+            HostnameKind::Alias,
+            failed(Reason::WrongTarget, "t1"),
+            PlaneState::Ready,
+        );
         assert!(!s.observe(&r, OURS, secs(2)));
         assert!(!s.observe(&r, OURS, secs(10)));
         assert!(s.observe(&r, OURS, secs(17)));
     }
 
     #[test]
-    fn a_reprobe_that_fails_the_same_way_settles_at_once() {
+    fn a_reprobe_that_fails_the_same_way_settles_early() {
         let mut s = Settle::default();
-        let first = report(HostnameKind::Alias, failed(Reason::NxDomain, "t1"), PlaneState::Ready);
-        let again = report(HostnameKind::Alias, failed(Reason::NxDomain, "t2"), PlaneState::Ready);
+        let first = report(
+            HostnameKind::Alias,
+            failed(Reason::NxDomain, "t1"),
+            PlaneState::Ready,
+        );
+        let again = report(
+            HostnameKind::Alias,
+            failed(Reason::NxDomain, "t2"),
+            PlaneState::Ready,
+        );
         assert!(!s.observe(&first, OURS, secs(1)));
         assert!(!s.observe(&first, OURS, secs(2)), "same probe read twice");
-        assert!(s.observe(&again, OURS, secs(3)));
+        assert!(!s.observe(&again, OURS, secs(3)), "re-probed, but too soon");
+        assert!(s.observe(&again, OURS, secs(6)));
     }
 
     #[test]
     fn a_changed_reason_restarts_the_clock() {
         let mut s = Settle::default();
-        let a = report(HostnameKind::Alias, failed(Reason::NxDomain, "t1"), PlaneState::Ready);
-        let b = report(HostnameKind::Alias, failed(Reason::WrongTarget, "t2"), PlaneState::Ready);
+        let a = report(
+            HostnameKind::Alias,
+            failed(Reason::NxDomain, "t1"),
+            PlaneState::Ready,
+        );
+        let b = report(
+            HostnameKind::Alias,
+            failed(Reason::WrongTarget, "t2"),
+            PlaneState::Ready,
+        );
         assert!(!s.observe(&a, OURS, secs(1)));
         assert!(!s.observe(&b, OURS, secs(14)), "new reason, new clock");
         assert!(!s.observe(&b, OURS, secs(20)));
@@ -176,10 +201,18 @@ mod tests {
     #[test]
     fn transient_failures_and_generated_names_wait() {
         let mut s = Settle::default();
-        let bad_gateway = report(HostnameKind::Alias, failed(Reason::BadGateway, "t1"), PlaneState::Ready);
+        let bad_gateway = report(
+            HostnameKind::Alias,
+            failed(Reason::BadGateway, "t1"),
+            PlaneState::Ready,
+        );
         assert!(!s.observe(&bad_gateway, OURS, secs(1)));
         assert!(!s.observe(&bad_gateway, OURS, secs(100)));
-        let generated = report(HostnameKind::Generated, failed(Reason::NxDomain, "t1"), PlaneState::Ready);
+        let generated = report(
+            HostnameKind::Generated,
+            failed(Reason::NxDomain, "t1"),
+            PlaneState::Ready,
+        );
         assert!(!s.observe(&generated, OURS, secs(1)));
         assert!(!s.observe(&generated, OURS, secs(100)));
         assert!(permanent(HostnameKind::Generated, Reason::WrongTarget));
@@ -190,11 +223,22 @@ mod tests {
     #[test]
     fn the_clock_starts_with_the_workload_ready() {
         let mut s = Settle::default();
-        let rolling = report(HostnameKind::Alias, failed(Reason::WrongTarget, "t1"), PlaneState::InProgress);
-        let ready = report(HostnameKind::Alias, failed(Reason::WrongTarget, "t1"), PlaneState::Ready);
+        let rolling = report(
+            HostnameKind::Alias,
+            failed(Reason::WrongTarget, "t1"),
+            PlaneState::InProgress,
+        );
+        let ready = report(
+            HostnameKind::Alias,
+            failed(Reason::WrongTarget, "t1"),
+            PlaneState::Ready,
+        );
         assert!(!s.observe(&rolling, OURS, secs(1)));
         assert!(!s.observe(&rolling, OURS, secs(30)));
-        assert!(!s.observe(&ready, OURS, secs(31)), "left over from before the rollout");
+        assert!(
+            !s.observe(&ready, OURS, secs(31)),
+            "left over from before the rollout"
+        );
         assert!(s.observe(&ready, OURS, secs(47)));
         // Another release's report is not ours to judge.
         let mut other = ready.clone();

@@ -115,12 +115,12 @@ pub fn explain(code: u8, report: &ReadinessReport, our_release: u64) -> Option<S
         ),
         exit::DEGRADED => match unready_planes(report).first() {
             Some((host, name, p)) => {
-                let fix = p
-                    .remediation
-                    .as_deref()
-                    .map_or(String::new(), |r| format!(" (fix: {})", first_line(r)));
+                let todo = match p.remediation {
+                    Some(_) => "apply the fix above",
+                    None => "see the planes above",
+                };
                 format!(
-                    "degraded: the workload of {app} is ready but {host} {name} is {}{fix}: fix it and check with `1ctl app status {app}`",
+                    "degraded: the workload of {app} is ready but {host} {name} is {}: {todo}, then check with `1ctl app status {app}`",
                     plane_text(p)
                 )
             }
@@ -187,7 +187,7 @@ fn unready_planes(report: &ReadinessReport) -> Vec<(&str, &'static str, &Plane)>
 /// `failed (CrashLoopBackOff): exited with status 1` — the message's first line only.
 fn plane_text(p: &Plane) -> String {
     let mut s = format!("{} ({})", p.state, p.reason);
-    let message = first_line(&p.message);
+    let message = first_line(&p.message).trim_end_matches([':', ' ']);
     if !message.is_empty() {
         s.push_str(": ");
         s.push_str(message);

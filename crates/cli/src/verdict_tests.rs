@@ -148,39 +148,64 @@ fn superseded_release_is_fourteen() {
         release(OURS, ReleaseStatus::Superseded, None),
     ];
     for w in [Build, Workload, Endpoint] {
-        assert_eq!(verdict(&r, OURS, &releases, w, false, false), Some(14), "{w:?}");
+        assert_eq!(
+            verdict(&r, OURS, &releases, w, false, false),
+            Some(14),
+            "{w:?}"
+        );
     }
     // Even if the report is still about us, the release list is authoritative.
     let r = report(Some(OURS), Ready, InProgress);
-    assert_eq!(verdict(&r, OURS, &releases[1..], Endpoint, false, false), Some(14));
+    assert_eq!(
+        verdict(&r, OURS, &releases[1..], Endpoint, false, false),
+        Some(14)
+    );
 }
 
 #[test]
 fn overtaken_while_pending_is_fourteen_even_before_the_server_says_so() {
     let r = report(Some(OURS + 1), InProgress, Pending);
     let releases = [release(OURS, ReleaseStatus::Pending, None)];
-    assert_eq!(verdict(&r, OURS, &releases, Endpoint, false, false), Some(14));
+    assert_eq!(
+        verdict(&r, OURS, &releases, Endpoint, false, false),
+        Some(14)
+    );
 }
 
 #[test]
 fn overtaken_after_becoming_active() {
     let r = report(Some(OURS + 1), InProgress, Ready);
     let releases = [release(OURS, ReleaseStatus::Active, Some("img@sha256:1"))];
-    assert_eq!(verdict(&r, OURS, &releases, Workload, false, false), Some(0));
+    assert_eq!(
+        verdict(&r, OURS, &releases, Workload, false, false),
+        Some(0)
+    );
     assert_eq!(verdict(&r, OURS, &releases, Build, false, false), Some(0));
-    assert_eq!(verdict(&r, OURS, &releases, Endpoint, false, false), Some(14));
+    assert_eq!(
+        verdict(&r, OURS, &releases, Endpoint, false, false),
+        Some(14)
+    );
 }
 
 #[test]
 fn failed_release_seen_only_in_the_release_list() {
     let r = report(Some(OURS + 1), InProgress, Pending);
     let no_image = [release(OURS, ReleaseStatus::Failed, None)];
-    assert_eq!(verdict(&r, OURS, &no_image, Endpoint, false, false), Some(10));
+    assert_eq!(
+        verdict(&r, OURS, &no_image, Endpoint, false, false),
+        Some(10)
+    );
     let with_image = [release(OURS, ReleaseStatus::Failed, Some("img"))];
-    assert_eq!(verdict(&r, OURS, &with_image, Endpoint, false, false), Some(11));
+    assert_eq!(
+        verdict(&r, OURS, &with_image, Endpoint, false, false),
+        Some(11)
+    );
     // About us, a failed release without failed planes: decided by the image.
     let r = report(Some(OURS), Ready, InProgress);
-    assert_eq!(verdict(&r, OURS, &with_image, Endpoint, false, false), Some(11));
+    assert_eq!(
+        verdict(&r, OURS, &with_image, Endpoint, false, false),
+        Some(11)
+    );
 }
 
 #[test]
@@ -211,7 +236,9 @@ fn explanations_name_the_failing_thing() {
     let text = explain(12, &r, OURS).unwrap_or_default();
     assert!(text.contains("dns"), "{text}");
     assert!(text.contains("NxDomain"), "{text}");
-    assert!(text.contains("create A"), "{text}");
+    assert!(text.contains("apply the fix above"), "{text}");
+    let d = details(12, &r, &[]);
+    assert!(d.iter().any(|l| l.contains("fix: create A")), "{d:?}");
     assert_eq!(explain(0, &r, OURS), None);
     for code in [10, 11, 13, 14] {
         let text = explain(code, &r, OURS).unwrap_or_default();
@@ -251,7 +278,10 @@ fn details_show_the_log_tail_the_crash_and_the_fixes() {
     assert_eq!(d[0], "workload failed CrashLoopBackOff:");
     assert!(d.iter().any(|l| l.contains("panic: PORT not set")), "{d:?}");
     let line = explain(11, &r, OURS).unwrap_or_default();
-    assert!(line.contains("CrashLoopBackOff") && !line.contains('\n'), "{line}");
+    assert!(
+        line.contains("CrashLoopBackOff") && !line.contains('\n'),
+        "{line}"
+    );
 
     let mut r = report(Some(OURS), Ready, Ready);
     r.endpoints[0].http = plane(Pending);
@@ -269,5 +299,5 @@ fn details_show_the_log_tail_the_crash_and_the_fixes() {
     // The error line names the failed plane before the pending one.
     let line = explain(12, &r, OURS).unwrap_or_default();
     assert!(line.contains("dns is failed (WrongTarget)"), "{line}");
-    assert!(line.contains("fix: create A"), "{line}");
+    assert!(line.contains("apply the fix above"), "{line}");
 }

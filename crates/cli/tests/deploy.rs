@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::fixtures::{TOKEN, accepted, app_dir, err, report, whoami};
+use common::fixtures::{TOKEN, accepted, app_dir, err, report, uploaded, whoami};
 use common::{FakeServer, Route, onectl, route};
 use predicates::prelude::*;
 use satusky_types::{PlaneState, ReleaseInfo, ReleaseStatus};
@@ -54,18 +54,22 @@ fn deploy_no_wait_prints_the_report_with_exit_code() {
     let body: serde_json::Value = serde_json::from_str(&put.body).expect("body");
     assert_eq!(body["spec"]["name"], "api");
     assert_eq!(body["spec"]["image"], "ghcr.io/acme/api:1");
+    // An image: nothing to build, so no context upload and no `context` in the PUT.
+    assert!(body.get("context").is_none(), "{body}");
+    assert!(
+        seen.iter().all(|s| !s.path.ends_with("/builds")),
+        "no upload"
+    );
 }
 
 #[test]
 fn deploy_no_wait_table_names_the_release() {
     let home = tempfile::tempdir().expect("home");
     let dir = app_dir(home.path());
-    let server = FakeServer::start(vec![route(
-        "PUT",
-        "/v1/orgs/acme/apps/api",
-        202,
-        &accepted(4),
-    )]);
+    let server = FakeServer::start(vec![
+        uploaded(),
+        route("PUT", "/v1/orgs/acme/apps/api", 202, &accepted(4)),
+    ]);
     onectl(home.path())
         .current_dir(dir.path())
         .env("SATUSKY_TOKEN", TOKEN)
@@ -91,6 +95,7 @@ fn hostname_taken_exits_2_with_the_server_message() {
     let dir = app_dir(home.path());
     let server = FakeServer::start(vec![
         whoami(),
+        uploaded(),
         route(
             "PUT",
             "/v1/orgs/acme/apps/api",
@@ -118,6 +123,7 @@ fn deploy_with_status(status_routes: Vec<Route>, extra: &[&str]) -> (i32, String
     let dir = app_dir(home.path());
     let mut routes = vec![
         whoami(),
+        uploaded(),
         route("PUT", "/v1/orgs/acme/apps/api", 202, &accepted(4)),
     ];
     routes.extend(status_routes);
@@ -153,6 +159,7 @@ fn deploy_waits_until_everything_is_ready() {
         deploy_with_status(vec![first, route("GET", status, 200, &ready)], &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("api v4 is ready"), "{stdout}");
+    assert!(stdout.contains("https://api-acme.apps.test"), "{stdout}");
     assert!(stderr.contains("build: in_progress"), "{stderr}");
     assert!(stderr.contains("build: ready"), "{stderr}");
 }

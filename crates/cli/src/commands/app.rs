@@ -1,21 +1,18 @@
 //! `1ctl app list/get/status/releases/destroy`: read and remove apps of the org.
 //!
 //! JSON output is exactly the wire types (SPEC §5 shapes); tables are for people. The app
-//! defaults to `[app] name` of the folder's `satusky.toml` (or `--config`).
-
-use std::time::Duration;
+//! defaults to `[app] name` of the folder's `satusky.toml` (or `--config`). `status --watch`
+//! follows the event stream ([`crate::events`]).
 
 use comfy_table::Cell;
 use satusky_types::{AppDeleted, AppDetail, AppSummary, ReadinessReport, ReleaseInfo};
 
 use crate::cli::{AppCommand, AppTarget};
 use crate::commands::{Env, Session, app_name, current_dir};
+use crate::events::stream::{self, Msg};
+use crate::events::{Feed, Update, clock};
 use crate::exit::{self, CliError};
 use crate::output::{self, state_cell, version};
-use crate::progress::Progress;
-
-/// How often `app status --watch` polls.
-const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
 pub async fn run(cmd: AppCommand, env: &Env) -> Result<u8, CliError> {
     match cmd {
@@ -128,30 +125,61 @@ async fn status(target: &AppTarget, watch: bool, env: &Env) -> Result<u8, CliErr
         }
         return Ok(exit::OK);
     }
-    // --watch: the full report once, then one line per change (JSON: one compact report
-    // per line whenever it changes).
-    let mut progress = Progress::default();
-    let mut last = None;
-    let mut current = report;
-    loop {
-        if last.as_ref() != Some(&current) {
-            if env.json() {
-                let text = serde_json::to_string(&current)
-                    .map_err(|e| CliError::Unexpected(format!("cannot encode JSON: {e}")))?;
-                output::line(&text);
-            } else if last.is_none() {
-                progress.changes(&current);
-                print_status(&current);
-            } else {
-                for line in progress.changes(&current) {
-                    output::line(&line);
+    if env.json() {
+        output::line(&compact(&report)?);
+    } else {
+        print_status(&report);
+        output::line("");
+    }
+    follow(&session, org, app, report.target_release.unwrap_or(0), env).await
+}
+
+/// `--watch`: the app's events from its current release on, one line each (JSON: the event
+/// itself), until Ctrl-C. A dropped connection is resumed from the last event seen.
+async fn follow(
+    session: &Session,
+    org: String,
+    app: String,
+    from: u64,
+    env: &Env,
+) -> Result<u8, CliError> {
+    let mut feed = Feed::new(from, None);
+    let mut stream = stream::follow(session.client.clone(), org, app, 0);
+    let mut lost = false;
+    while let Some(msg) = stream.rx.recv().await {
+        match msg {
+            Msg::Connected => {
+                if lost {
+                    output::note("event stream back");
+                }
+                lost = false;
+            }
+            Msg::Event(e) => {
+                let Some(update) = Update::parse(&e).filter(|u| feed.admit(u)) else {
+                    continue;
+                };
+                if env.json() {
+                    output::line(&compact(&e)?);
+                } else {
+                    output::line(&format!("{} {}", clock(&e.at), update.line()));
                 }
             }
-            last = Some(current);
+            Msg::Lost(why) => {
+                if !lost {
+                    output::note(&format!("event stream lost ({why}): reconnecting…"));
+                }
+                lost = true;
+            }
+            Msg::Gone(e) => return Err(e),
         }
-        tokio::time::sleep(WATCH_INTERVAL).await;
-        current = session.client.get(&path).await?;
     }
+    Ok(exit::OK)
+}
+
+/// One JSON document on one line.
+fn compact<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
+    serde_json::to_string(value)
+        .map_err(|e| CliError::Unexpected(format!("cannot encode JSON: {e}")))
 }
 
 /// The readiness report as tables: the dimensions, then every plane of every hostname.

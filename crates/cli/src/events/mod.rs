@@ -279,13 +279,19 @@ mod tests {
     #[test]
     fn every_documented_shape_parses() {
         assert_eq!(
-            parse(EventType::Phase, json!({"phase": "rolling_out", "generation": 3, "release": 2})),
+            parse(
+                EventType::Phase,
+                json!({"phase": "rolling_out", "generation": 3, "release": 2})
+            ),
             Update::Phase {
                 phase: "rolling_out".into(),
                 release: Some(2)
             }
         );
-        let log = parse(EventType::BuildLog, json!({"release": 2, "line": "Compiling hello"}));
+        let log = parse(
+            EventType::BuildLog,
+            json!({"release": 2, "line": "Compiling hello"}),
+        );
         assert_eq!(log.line(), "build │ Compiling hello");
         let r = parse(
             EventType::Rollout,
@@ -319,10 +325,17 @@ mod tests {
     #[test]
     fn malformed_data_is_skipped_not_fatal() {
         assert_eq!(
-            Update::parse(&event(1, EventType::Plane, json!({"plane": "dns", "state": "weird"}))),
+            Update::parse(&event(
+                1,
+                EventType::Plane,
+                json!({"plane": "dns", "state": "weird"})
+            )),
             None
         );
-        assert_eq!(Update::parse(&event(1, EventType::BuildLog, json!({}))), None);
+        assert_eq!(
+            Update::parse(&event(1, EventType::BuildLog, json!({}))),
+            None
+        );
     }
 
     #[test]
@@ -347,7 +360,10 @@ mod tests {
         }));
         assert!(feed.admit(&log(3, "new")));
         assert!(feed.admit(&plane));
-        assert!(!feed.admit(&log(2, "late")), "an older release stays hidden");
+        assert!(
+            !feed.admit(&log(2, "late")),
+            "an older release stays hidden"
+        );
         // A newer release's events show (the deploy was overtaken), its logs do not.
         assert!(feed.admit(&Update::Phase {
             phase: "building".into(),
@@ -377,6 +393,9 @@ mod tests {
         assert_eq!(clock("2026-01-01T12:00:01.250Z"), "12:00:01");
         assert_eq!(clock("garbage"), "garbage");
         assert_eq!(first_line("\n  two\nthree"), "two");
-        assert_eq!(plane_text(PlaneState::Pending, "Waiting", ""), "pending Waiting");
+        assert_eq!(
+            plane_text(PlaneState::Pending, "Waiting", ""),
+            "pending Waiting"
+        );
     }
 }

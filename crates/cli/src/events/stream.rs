@@ -55,7 +55,13 @@ pub fn follow(client: Client, org: String, app: String, after: u64) -> Stream {
     Stream { rx, task }
 }
 
-async fn run(client: Client, org: String, app: String, mut after: u64, tx: mpsc::UnboundedSender<Msg>) {
+async fn run(
+    client: Client,
+    org: String,
+    app: String,
+    mut after: u64,
+    tx: mpsc::UnboundedSender<Msg>,
+) {
     let path = ["v1", "orgs", org.as_str(), "apps", app.as_str(), "events"];
     let mut backoff = RETRY_MIN;
     loop {

@@ -4,13 +4,38 @@
 use std::path::Path;
 
 use satusky_types::{
-    DeployAccepted, EndpointReport, Hostname, HostnameKind, Phase, Plane, PlaneState,
-    ReadinessReport, Reason, ReleaseStatus, ReplicaCounts, WorkloadPlane,
+    ContextUploaded, DeployAccepted, EndpointReport, Event, EventType, Hostname, HostnameKind,
+    Phase, Plane, PlaneState, ReadinessReport, Reason, ReleaseStatus, ReplicaCounts, WorkloadPlane,
 };
 
 use super::{Route, onectl, route};
 
 pub const TOKEN: &str = "tok-123";
+
+/// The content address the fake server gives every uploaded context.
+pub const CONTEXT: &str = "sha256:c0ffee";
+
+/// `201` to a context upload.
+pub fn uploaded() -> Route {
+    let body = serde_json::to_string(&ContextUploaded {
+        context: CONTEXT.into(),
+        entries: 3,
+        unpacked_bytes: 1234,
+    })
+    .expect("json");
+    route("POST", "/v1/orgs/acme/builds", 201, &body)
+}
+
+/// An event of app `api`.
+pub fn event(seq: u64, kind: EventType, data: serde_json::Value) -> Event {
+    Event {
+        seq,
+        at: format!("2026-01-01T12:00:{:02}.000Z", seq % 60),
+        kind,
+        app: "api".into(),
+        data,
+    }
+}
 
 pub fn whoami() -> Route {
     route("GET", "/v1/whoami", 200, r#"{"org":"acme","role":"admin"}"#)

@@ -1,9 +1,13 @@
 //! Test support for the `1ctl` integration tests: a command with an isolated
 //! `SATUSKY_HOME`, a listener that only counts connections, and a tiny canned HTTP/1.1
-//! server that records what it was asked.
+//! server that records what it was asked and speaks WebSocket on `…/events` (see
+//! [`Events`]).
 #![allow(dead_code)]
 
+pub mod events;
 pub mod fixtures;
+
+pub use events::Events;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -92,7 +96,9 @@ pub struct Seen {
     pub method: String,
     pub path: String,
     pub authorization: Option<String>,
+    pub content_type: Option<String>,
     pub body: String,
+    pub raw: Vec<u8>,
 }
 
 /// A canned answer: the first route whose method matches and whose path `path` ends
@@ -116,7 +122,9 @@ pub fn route(method: &'static str, suffix: &str, status: u16, body: &str) -> Rou
     }
 }
 
-/// A tiny HTTP/1.1 server answering canned JSON, one request per connection.
+/// A tiny HTTP/1.1 server answering canned JSON (keep-alive), and WebSocket upgrades of
+/// `…/events` from an [`Events`] script (without one, `…/events` is a 404 like any
+/// unknown route).
 pub struct FakeServer {
     pub url: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
@@ -124,16 +132,26 @@ pub struct FakeServer {
 
 impl FakeServer {
     pub fn start(routes: Vec<Route>) -> Self {
+        Self::start_with_events(routes, None)
+    }
+
+    pub fn start_with_events(routes: Vec<Route>, events: Option<Events>) -> Self {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", l.local_addr().expect("addr"));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
         let routes = Arc::new(Mutex::new(routes));
+        let events = events.map(Arc::new);
+        let connections = Arc::new(AtomicUsize::new(0));
         std::thread::spawn(move || {
             for stream in l.incoming() {
                 let Ok(stream) = stream else { continue };
                 let (log, routes) = (log.clone(), routes.clone());
-                std::thread::spawn(move || serve(stream, &log, &routes));
+                let (events, connections) = (events.clone(), connections.clone());
+                std::thread::spawn(move || {
+                    let events = events.as_deref().map(|e| (e, connections.as_ref()));
+                    serve(stream, &log, &routes, events);
+                });
             }
         });
         FakeServer { url, seen }
@@ -144,10 +162,24 @@ impl FakeServer {
     }
 }
 
-fn serve(stream: TcpStream, log: &Mutex<Vec<Seen>>, routes: &Mutex<Vec<Route>>) {
+fn serve(
+    stream: TcpStream,
+    log: &Mutex<Vec<Seen>>,
+    routes: &Mutex<Vec<Route>>,
+    events: Option<(&Events, &AtomicUsize)>,
+) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let mut reader = BufReader::new(stream);
     loop {
+        // A pooled keep-alive connection may carry the upgrade: look before reading.
+        if let Some((script, connections)) = events
+            && reader.buffer().is_empty()
+            && events::is_upgrade(reader.get_ref())
+        {
+            let n = connections.fetch_add(1, Ordering::SeqCst);
+            events::serve(reader.into_inner(), script, n, log);
+            return;
+        }
         let Some(seen) = read_request(&mut reader) else {
             return;
         };
@@ -173,6 +205,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
     let path = parts.next()?.to_string();
     let mut length = 0usize;
     let mut authorization = None;
+    let mut content_type = None;
     loop {
         let mut h = String::new();
         reader.read_line(&mut h).ok()?;
@@ -186,6 +219,8 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
                 length = v.parse().ok()?;
             } else if k == "authorization" {
                 authorization = Some(v);
+            } else if k == "content-type" {
+                content_type = Some(v);
             }
         }
     }
@@ -195,7 +230,9 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
         method,
         path,
         authorization,
+        content_type,
         body: String::from_utf8_lossy(&body).into_owned(),
+        raw: body,
     })
 }
 

@@ -1,27 +1,32 @@
-//! `1ctl deploy`: validate the config locally, `PUT` the spec, then poll the readiness
-//! report until [`crate::verdict::verdict`] decides the exit code (SPEC §5).
+//! `1ctl deploy`: validate the config locally, pack the build context (when there is no
+//! image), upload it, `PUT` the spec, then wait for the verdict (SPEC §5).
 //!
-//! Any config or flag error exits 2 before a single request is sent. Progress goes to
-//! stderr, one line per change; with `-o json` stdout gets exactly one document at the end:
-//! the readiness report plus `exit_code`.
+//! Any config or flag error, and a context too large to send, exits 2 before a single
+//! request. Progress goes to stderr ([`display`]); with `-o json` stdout gets exactly one
+//! document at the end: the readiness report plus `exit_code`. In table mode stdout gets
+//! what was accepted and, at the end, a summary with the URLs.
+//!
+//! - [`upload`]: packing and uploading the context;
+//! - [`wait`]: polling for the verdict while the event stream shows progress;
+//! - [`display`]: the live (terminal) or plain progress display.
+
+mod display;
+mod upload;
+mod wait;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use satusky_core::config::{self, Overrides};
-use satusky_types::{DeployAccepted, PutAppRequest, ReadinessReport, ReleaseInfo};
+use satusky_types::{DeployAccepted, PutAppRequest, ReadinessReport};
 
 use crate::cli::{DeployArgs, OverrideArgs, WaitFor};
-use crate::client::Client;
 use crate::commands::{Env, current_dir};
 use crate::exit::{self, CliError};
 use crate::output;
-use crate::progress::Progress;
-use crate::verdict::{explain, needs_releases, verdict};
+use crate::verdict::{details, explain};
 
-/// How often the readiness report is polled: fast enough to feel live, slow enough that a
-/// few waiting CI jobs do not load the API.
-const POLL_INTERVAL: Duration = Duration::from_secs(1);
+use display::Display;
+use wait::Target;
 
 pub async fn run(args: &DeployArgs, env: &Env) -> Result<u8, CliError> {
     let cwd = current_dir()?;
@@ -29,19 +34,28 @@ pub async fn run(args: &DeployArgs, env: &Env) -> Result<u8, CliError> {
     let overrides = overrides(&args.overrides)?;
     let loaded = config::load(&dir, args.config.as_deref(), &overrides)
         .map_err(|e| config_error(e, &cwd))?;
+    let config_dir = loaded.path.parent().unwrap_or(&dir).to_path_buf();
     let spec = loaded.app.into_spec();
     let app = spec.name.clone();
+    let live = output::stderr_is_live();
+
+    // Packed before any request, so a context too large to send changes nothing.
+    let context = match &spec.image {
+        Some(_) => None,
+        None => Some(upload::pack_context(&config_dir, &spec.build, &cwd)?),
+    };
 
     let session = env.session()?;
     let org = session.org().await?.value;
     let client = &session.client;
+    let context = match context {
+        Some(ctx) => Some(upload::upload(client, &org, ctx, live).await?),
+        None => None,
+    };
     let accepted: DeployAccepted = client
         .put(
             &["v1", "orgs", &org, "apps", &app],
-            &PutAppRequest {
-                spec,
-                context: None,
-            },
+            &PutAppRequest { spec, context },
         )
         .await?;
     if !env.json() {
@@ -60,13 +74,25 @@ pub async fn run(args: &DeployArgs, env: &Env) -> Result<u8, CliError> {
         }
         return Ok(exit::OK);
     }
-    let (code, report) = wait(&target, accepted.release, args.wait_for, args.timeout).await?;
-    if env.json() {
-        print_json(&report, code)?;
-    } else if code == exit::OK {
-        print_ready(&report, accepted.release, args.wait_for);
+    let mut display = Display::new(live);
+    let outcome = wait::wait(
+        &target,
+        accepted.release,
+        args.wait_for,
+        args.timeout,
+        &mut display,
+    )
+    .await?;
+    let (code, report) = (outcome.code, &outcome.report);
+    for line in details(code, report, &outcome.build_tail) {
+        output::note(&line);
     }
-    match explain(code, &report, accepted.release) {
+    if env.json() {
+        print_json(report, code)?;
+    } else if matches!(code, exit::OK | exit::DEGRADED) {
+        print_summary(report, accepted.release, args.wait_for, code);
+    }
+    match explain(code, report, accepted.release) {
         Some(message) => Err(CliError::Verdict { code, message }),
         None => Ok(code),
     }
@@ -137,96 +163,6 @@ fn command(args: &[String]) -> Result<Option<Vec<String>>, CliError> {
     }
 }
 
-/// The app the deploy talks about.
-struct Target<'a> {
-    client: &'a Client,
-    org: &'a str,
-    app: &'a str,
-}
-
-impl Target<'_> {
-    async fn status(&self) -> Result<ReadinessReport, CliError> {
-        self.client
-            .get(&["v1", "orgs", self.org, "apps", self.app, "status"])
-            .await
-    }
-
-    async fn releases(&self) -> Result<Vec<ReleaseInfo>, CliError> {
-        self.client
-            .get(&["v1", "orgs", self.org, "apps", self.app, "releases"])
-            .await
-    }
-}
-
-/// Errors worth retrying while waiting: the control plane restarting or failing briefly.
-fn transient(e: &CliError) -> bool {
-    matches!(e, CliError::Unreachable(_) | CliError::Unexpected(_))
-}
-
-/// Polls until a verdict; returns the exit code and the last report.
-async fn wait(
-    target: &Target<'_>,
-    release: u64,
-    wait_for: WaitFor,
-    timeout: Duration,
-) -> Result<(u8, ReadinessReport), CliError> {
-    let deadline = Instant::now() + timeout;
-    let mut progress = Progress::default();
-    let mut last: Option<ReadinessReport> = None;
-    let mut warned = false;
-    loop {
-        let timed_out = Instant::now() >= deadline;
-        match poll_once(target, release, wait_for, timed_out).await {
-            Ok((report, code)) => {
-                for line in progress.changes(&report) {
-                    output::note(&line);
-                }
-                if let Some(code) = code {
-                    return Ok((code, report));
-                }
-                last = Some(report);
-                warned = false;
-            }
-            Err(e) if transient(&e) => {
-                if !warned {
-                    output::note(&format!("warning: {e} (retrying)"));
-                    warned = true;
-                }
-                if timed_out {
-                    return match last {
-                        Some(r) => {
-                            let code = verdict(&r, release, &[], wait_for, true)
-                                .unwrap_or(exit::TIMED_OUT);
-                            Ok((code, r))
-                        }
-                        None => Err(e),
-                    };
-                }
-            }
-            Err(e) => return Err(e),
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        // Sleep at most until the deadline, so the last poll happens right at it.
-        tokio::time::sleep(POLL_INTERVAL.min(left)).await;
-    }
-}
-
-async fn poll_once(
-    target: &Target<'_>,
-    release: u64,
-    wait_for: WaitFor,
-    timed_out: bool,
-) -> Result<(ReadinessReport, Option<u8>), CliError> {
-    let report = target.status().await?;
-    let releases = if needs_releases(&report, release) {
-        target.releases().await?
-    } else {
-        Vec::new()
-    };
-    let code = verdict(&report, release, &releases, wait_for, timed_out);
-    Ok((report, code))
-}
-
 fn print_accepted(a: &DeployAccepted) {
     let what = if a.created { "new app" } else { "update" };
     output::line(&format!(
@@ -242,20 +178,21 @@ fn print_accepted(a: &DeployAccepted) {
     }
 }
 
-fn print_ready(report: &ReadinessReport, release: u64, wait_for: WaitFor) {
-    let what = match wait_for {
-        WaitFor::Build => "built",
-        WaitFor::Workload => "running",
-        WaitFor::Endpoint => "ready",
+/// The end of a deploy that got somewhere: app, release, phase and the URL of each hostname
+/// (the CLI knows hostnames, not the edge's port).
+fn print_summary(report: &ReadinessReport, release: u64, wait_for: WaitFor, code: u8) {
+    let what = match (code, wait_for) {
+        (exit::DEGRADED, _) => "degraded",
+        (_, WaitFor::Build) => "built",
+        (_, WaitFor::Workload) => "running",
+        (_, WaitFor::Endpoint) => "ready",
     };
     output::line(&format!(
-        "{} v{release} is {what} (org {})",
-        report.app, report.org
+        "{} v{release} is {what} (org {}, phase {})",
+        report.app, report.org, report.phase
     ));
-    if wait_for == WaitFor::Endpoint {
-        for e in &report.endpoints {
-            output::line(&format!("  https://{}", e.hostname));
-        }
+    for e in &report.endpoints {
+        output::line(&format!("  https://{}", e.hostname));
     }
 }
 

@@ -1,0 +1,250 @@
+//! Waiting for a deploy's verdict (SPEC §5): poll `GET …/status` about once a second — the
+//! one source of truth, judged by [`crate::verdict::verdict`] with the settle rule of
+//! [`crate::settle`] — while the event stream shows what happens as it happens.
+//!
+//! The stream is display only: it starts at sequence 0 (events of older releases are
+//! skipped by the [`Feed`]), reconnects from its last sequence on its own, and whether it
+//! works, breaks or is refused never changes the exit code. When it is gone, or has been
+//! down for [`STREAM_GRACE`], the polled reports feed the display instead, so progress never
+//! goes silent.
+
+use std::time::{Duration, Instant};
+
+use satusky_types::{ReadinessReport, ReleaseInfo};
+
+use crate::cli::WaitFor;
+use crate::client::Client;
+use crate::events::stream::{self, Msg, Stream};
+use crate::events::{Feed, Update};
+use crate::exit::{self, CliError};
+use crate::settle::Settle;
+use crate::verdict::{needs_releases, verdict};
+
+use super::display::Display;
+
+/// How often the readiness report is polled: fast enough to feel live, slow enough that a
+/// few waiting CI jobs do not load the API.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// After the verdict, how long to let the stream catch up (the build log's last lines)…
+const DRAIN_MAX: Duration = Duration::from_secs(1);
+/// …stopping early once it has been quiet this long.
+const DRAIN_IDLE: Duration = Duration::from_millis(250);
+/// How long the polled reports leave the display to a stream that is (re)connecting: its
+/// replay tells the same story in more detail, and mixing both makes states flap.
+const STREAM_GRACE: Duration = Duration::from_secs(2);
+
+/// The app the deploy talks about.
+pub struct Target<'a> {
+    pub client: &'a Client,
+    pub org: &'a str,
+    pub app: &'a str,
+}
+
+impl Target<'_> {
+    pub async fn status(&self) -> Result<ReadinessReport, CliError> {
+        self.client
+            .get(&["v1", "orgs", self.org, "apps", self.app, "status"])
+            .await
+    }
+
+    async fn releases(&self) -> Result<Vec<ReleaseInfo>, CliError> {
+        self.client
+            .get(&["v1", "orgs", self.org, "apps", self.app, "releases"])
+            .await
+    }
+}
+
+/// How the wait ended.
+pub struct Outcome {
+    pub code: u8,
+    /// The last report read (the verdict's).
+    pub report: ReadinessReport,
+    /// The last build-log lines of our release that the stream delivered.
+    pub build_tail: Vec<String>,
+}
+
+/// Waits until a verdict or `timeout`.
+pub async fn wait(
+    target: &Target<'_>,
+    release: u64,
+    wait_for: WaitFor,
+    timeout: Duration,
+    display: &mut Display,
+) -> Result<Outcome, CliError> {
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let mut stream = stream::follow(
+        target.client.clone(),
+        target.org.to_string(),
+        target.app.to_string(),
+        0,
+    );
+    let mut events = Events {
+        feed: Feed::new(release, Some(release)),
+        open: true,
+        connected: false,
+        down_since: start,
+        lost_noted: false,
+        unshown: None,
+    };
+    let mut settle = Settle::default();
+    let mut last: Option<ReadinessReport> = None;
+    let mut warned = false;
+    let mut poll = Box::pin(poll_after(target, release, Duration::ZERO));
+    loop {
+        tokio::select! {
+            msg = stream.rx.recv(), if events.open => events.take(msg, display),
+            polled = &mut poll => {
+                let now = Instant::now();
+                let timed_out = now >= deadline;
+                match polled {
+                    Ok((report, releases)) => {
+                        events.polled(&report, display);
+                        let for_good = settle.observe(&report, release, now - start);
+                        let code = verdict(&report, release, &releases, wait_for, timed_out, for_good);
+                        if let Some(code) = code {
+                            return Ok(events.close(&mut stream, display, code, report).await);
+                        }
+                        last = Some(report);
+                        warned = false;
+                    }
+                    Err(e) if transient(&e) => {
+                        if !warned {
+                            display.note(&format!("warning: {e} (retrying)"));
+                            warned = true;
+                        }
+                        if timed_out {
+                            let Some(report) = last else { return Err(e) };
+                            let code = verdict(&report, release, &[], wait_for, true, false)
+                                .unwrap_or(exit::TIMED_OUT);
+                            return Ok(events.close(&mut stream, display, code, report).await);
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+                // Sleep at most until the deadline, so the last poll happens right at it.
+                let left = deadline.saturating_duration_since(Instant::now());
+                poll.set(poll_after(target, release, POLL_INTERVAL.min(left)));
+            }
+        }
+    }
+}
+
+/// The display side of the event stream.
+struct Events {
+    feed: Feed,
+    /// The stream task still runs.
+    open: bool,
+    /// A connection is up: events, not polls, feed the display.
+    connected: bool,
+    /// Since when no connection is up.
+    down_since: Instant,
+    /// The current loss was already mentioned.
+    lost_noted: bool,
+    /// The last polled report, held back during [`STREAM_GRACE`].
+    unshown: Option<ReadinessReport>,
+}
+
+impl Events {
+    /// A polled report: shown when the stream is gone or has been down for a while.
+    fn polled(&mut self, report: &ReadinessReport, display: &mut Display) {
+        if !self.open || (!self.connected && self.down_since.elapsed() >= STREAM_GRACE) {
+            self.unshown = None;
+            display.report(report);
+        } else if !self.connected {
+            self.unshown = Some(report.clone());
+        }
+    }
+
+    /// The stream will not come back: the polls take over the display now.
+    fn closed(&mut self, display: &mut Display) {
+        self.open = false;
+        self.connected = false;
+        if let Some(report) = self.unshown.take() {
+            display.report(&report);
+        }
+    }
+
+    fn take(&mut self, msg: Option<Msg>, display: &mut Display) {
+        match msg {
+            Some(Msg::Connected) => {
+                self.connected = true;
+                self.lost_noted = false;
+                self.unshown = None;
+            }
+            Some(Msg::Event(e)) => {
+                if let Some(u) = Update::parse(&e).filter(|u| self.feed.admit(u)) {
+                    display.event(&u);
+                }
+            }
+            Some(Msg::Lost(why)) => {
+                if self.connected && !self.lost_noted {
+                    display.note(&format!(
+                        "event stream lost ({why}): reconnecting; the verdict does not depend on it"
+                    ));
+                    self.lost_noted = true;
+                }
+                if self.connected {
+                    self.down_since = Instant::now();
+                }
+                self.connected = false;
+            }
+            Some(Msg::Gone(e)) => {
+                display.note(&format!("no live events ({e}): showing the polled status"));
+                self.closed(display);
+            }
+            None => self.closed(display),
+        }
+    }
+
+    /// Lets the stream catch up a moment, shows the final report and ends the display.
+    async fn close(
+        &mut self,
+        stream: &mut Stream,
+        display: &mut Display,
+        code: u8,
+        report: ReadinessReport,
+    ) -> Outcome {
+        if self.connected {
+            let until = tokio::time::Instant::now() + DRAIN_MAX;
+            loop {
+                let idle = tokio::time::Instant::now() + DRAIN_IDLE;
+                match tokio::time::timeout_at(idle.min(until), stream.rx.recv()).await {
+                    Ok(Some(msg @ Msg::Event(_))) => self.take(Some(msg), display),
+                    _ => break,
+                }
+            }
+        }
+        display.report(&report);
+        display.finish();
+        Outcome {
+            code,
+            report,
+            build_tail: self.feed.tail(),
+        }
+    }
+}
+
+/// Errors worth retrying while waiting: the control plane restarting or failing briefly.
+fn transient(e: &CliError) -> bool {
+    matches!(e, CliError::Unreachable(_) | CliError::Unexpected(_))
+}
+
+/// After `delay`, one status read (and the release list when the report is about another
+/// release).
+async fn poll_after(
+    target: &Target<'_>,
+    release: u64,
+    delay: Duration,
+) -> Result<(ReadinessReport, Vec<ReleaseInfo>), CliError> {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let report = target.status().await?;
+    let releases = if needs_releases(&report, release) {
+        target.releases().await?
+    } else {
+        Vec::new()
+    };
+    Ok((report, releases))
+}
