@@ -159,3 +159,5 @@ pub fn http() -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+pub mod dev;

@@ -1,0 +1,487 @@
+//! End to end with `satusky dev`: the real control plane, local runtime, edge, DNS server and
+//! CA on loopback, driven by the real `1ctl` (issue "Local runtime").
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::dev::{Dev, pids_matching, test_app};
+use common::{json, stderr, stdout};
+
+fn hello_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello")
+}
+
+#[test]
+fn hello_example_deploys_and_every_plane_is_ready() {
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start(state.path());
+    let out = dev.onectl(&hello_dir(), &["deploy", "-o", "json", "--timeout", "5m"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr:\n{}\nlog:\n{}",
+        stderr(&out),
+        dev.log()
+    );
+    let report = json(&out);
+    assert_eq!(report["exit_code"], 0);
+    assert_eq!(report["phase"], "ready");
+    assert_eq!(report["build"]["state"], "ready");
+    assert_eq!(report["workload"]["state"], "ready");
+    let host = "hello-dev.satusky.localhost";
+    let ep = &report["endpoints"][0];
+    assert_eq!(ep["hostname"], host);
+    for plane in ["metadata", "route", "dns", "tls", "http"] {
+        assert_eq!(ep[plane]["state"], "ready", "{plane}: {}", ep[plane]);
+    }
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let r = dev
+            .client_for(host)
+            .get(dev.url(host, "/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(r.headers()["x-satusky-release"], "dev/hello@v1");
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains("Hello from Satusky") && body.contains("dev/hello@v1"),
+            "{body}"
+        );
+    });
+}
+
+#[test]
+fn rolling_redeploy_serves_every_request() {
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start(state.path());
+    let app = test_app(
+        "roll",
+        &["--ready-after-ms", "500"],
+        "[env]\nCOLOR = \"green\"\n",
+    );
+    let out = dev.onectl(app.path(), &["deploy", "--wait-for", "endpoint"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&out),
+        dev.log()
+    );
+    let host = "roll-dev.satusky.localhost";
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let client = dev.client_for(host);
+    let url = dev.url(host, "/");
+    let looper = rt.spawn(async move {
+        let mut ok = 0u32;
+        let mut bad = Vec::new();
+        let mut releases = std::collections::BTreeSet::new();
+        while !*stop_rx.borrow() {
+            match client.get(&url).send().await {
+                Ok(r) if r.status().is_success() => {
+                    ok += 1;
+                    if let Some(v) = r.headers().get("x-satusky-release") {
+                        releases.insert(v.to_str().unwrap().to_string());
+                    }
+                }
+                Ok(r) => bad.push(format!("status {}", r.status())),
+                Err(e) => bad.push(format!("error {e}")),
+            }
+        }
+        (ok, bad, releases)
+    });
+    // A changed app: new env → v2.
+    let out = dev.onectl(app.path(), &["deploy", "--env", "COLOR=blue"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&out),
+        dev.log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    stop_tx.send(true).unwrap();
+    let (ok, bad, releases) = rt.block_on(looper).unwrap();
+    assert!(
+        bad.is_empty(),
+        "{} failed of {}: {:?}",
+        bad.len(),
+        ok + bad.len() as u32,
+        &bad[..bad.len().min(5)]
+    );
+    assert!(ok > 20, "the loop ran ({ok} requests)");
+    assert!(
+        releases.contains("dev/roll@v1") && releases.contains("dev/roll@v2"),
+        "{releases:?}"
+    );
+    rt.block_on(async {
+        let r = dev
+            .client_for(host)
+            .get(dev.url(host, "/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["x-satusky-release"], "dev/roll@v2");
+    });
+}
+
+#[test]
+fn build_failure_exits_10_with_the_log_tail() {
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start(state.path());
+    let app = test_app(
+        "broken",
+        &[],
+        "[build]\ncommand = \"echo compiling-now; echo boom-from-the-build >&2; exit 3\"\n",
+    );
+    let out = dev.onectl(app.path(), &["deploy"]);
+    assert_eq!(
+        out.status.code(),
+        Some(10),
+        "{}\n{}",
+        stderr(&out),
+        dev.log()
+    );
+    assert!(
+        stderr(&out).contains("boom-from-the-build"),
+        "the build log's tail: {}",
+        stderr(&out)
+    );
+    let rel = json(&dev.onectl(app.path(), &["app", "releases", "-o", "json"]));
+    assert_eq!(rel[0]["status"], "failed");
+}
+
+#[test]
+fn crash_at_start_exits_11_with_crashloopbackoff_and_last_lines() {
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start(state.path());
+    let app = test_app(
+        "crashy",
+        &["--print", "last-words-before-exit", "--exit-at-start"],
+        "",
+    );
+    let out = dev.onectl(app.path(), &["deploy", "-o", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(11),
+        "{}\n{}",
+        stderr(&out),
+        dev.log()
+    );
+    let report = json(&out);
+    assert_eq!(report["exit_code"], 11);
+    assert_eq!(report["workload"]["state"], "failed");
+    assert_eq!(report["workload"]["reason"], "CrashLoopBackOff");
+    let msg = report["workload"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("last-words-before-exit"),
+        "last log lines: {msg}"
+    );
+}
+
+#[test]
+fn custom_domain_pointing_elsewhere_exits_12_but_workload_wait_exits_0() {
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(
+        state.path().join("server.toml"),
+        "[[dns_records]]\nname = \"shop.example.test\"\na = [\"192.0.2.10\"]\n",
+    )
+    .unwrap();
+    let dev = Dev::start(state.path());
+    let app = test_app("shop", &[], "[[domains]]\nhost = \"shop.example.test\"\n");
+    let out = dev.onectl(app.path(), &["deploy", "--wait-for", "workload"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&out),
+        dev.log()
+    );
+
+    let out = dev.onectl(app.path(), &["deploy", "-o", "json", "--timeout", "2m"]);
+    assert_eq!(
+        out.status.code(),
+        Some(12),
+        "{}\n{}",
+        stderr(&out),
+        dev.log()
+    );
+    let report = json(&out);
+    let ep = report["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["hostname"] == "shop.example.test")
+        .expect("the custom domain is reported");
+    assert_eq!(ep["dns"]["state"], "failed");
+    assert_eq!(ep["dns"]["reason"], "WrongTarget");
+    assert!(
+        ep["dns"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("192.0.2.10"),
+        "{}",
+        ep["dns"]
+    );
+    let fix = ep["dns"]["remediation"].as_str().unwrap();
+    assert!(
+        fix.contains("shop.example.test") && fix.contains("127.0.0.1"),
+        "the record to create: {fix}"
+    );
+    // The generated hostname is fine.
+    let generated = report["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "generated")
+        .unwrap();
+    assert_eq!(generated["dns"]["state"], "ready", "{}", generated["dns"]);
+}
+
+#[test]
+fn readiness_never_passing_exits_11_at_the_deadline_and_13_at_the_timeout() {
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start(state.path());
+    let app = test_app(
+        "sick",
+        &["--fail-health"],
+        "[deploy]\nprogress_deadline = \"4s\"\n",
+    );
+    let start = Instant::now();
+    let out = dev.onectl(app.path(), &["deploy", "-o", "json", "--timeout", "2m"]);
+    assert_eq!(
+        out.status.code(),
+        Some(11),
+        "{}\n{}",
+        stderr(&out),
+        dev.log()
+    );
+    assert_eq!(json(&out)["workload"]["reason"], "ProgressDeadlineExceeded");
+    assert!(start.elapsed() < Duration::from_secs(60));
+
+    let app = test_app(
+        "slow",
+        &["--fail-health"],
+        "[deploy]\nprogress_deadline = \"10m\"\n",
+    );
+    let out = dev.onectl(app.path(), &["deploy", "--timeout", "4s"]);
+    assert_eq!(
+        out.status.code(),
+        Some(13),
+        "{}\n{}",
+        stderr(&out),
+        dev.log()
+    );
+}
+
+#[test]
+fn image_only_app_fails_with_image_requires_container_runtime() {
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start(state.path());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("satusky.toml"), "[app]\nname = \"img\"\n").unwrap();
+    let out = dev.onectl(
+        dir.path(),
+        &["deploy", "--image", "nginx:1.27", "-o", "json"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(11),
+        "{}\n{}",
+        stderr(&out),
+        dev.log()
+    );
+    assert_eq!(
+        json(&out)["workload"]["reason"],
+        "ImageRequiresContainerRuntime"
+    );
+}
+
+#[test]
+fn sigkill_during_rollout_then_restart_completes_with_one_release_and_no_orphans() {
+    let state = tempfile::tempdir().unwrap();
+    let marker = format!("orphan-check-{}", std::process::id());
+    let app = test_app(
+        "durable",
+        &["--ready-after-ms", "4000", "--print", &marker],
+        "",
+    );
+    let mut dev = Dev::start(state.path());
+    let out = dev.onectl(app.path(), &["deploy", "--no-wait"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Wait for the replicas to start, then kill the control plane mid-rollout.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pids_matching(&marker).len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "replicas never started:\n{}",
+            dev.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = pids_matching(&marker);
+    dev.kill9();
+    drop(dev);
+
+    let dev = Dev::start(state.path());
+    let out = dev.onectl(app.path(), &["app", "status", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    // Wait for the resumed deploy to finish.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let st = json(&dev.onectl(app.path(), &["app", "status", "-o", "json"]));
+        if st["active_release"] == 1 && st["workload"]["state"] == "ready" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the deploy did not resume: {st}\n{}",
+            dev.log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let rel = json(&dev.onectl(app.path(), &["app", "releases", "-o", "json"]));
+    assert_eq!(
+        rel.as_array().unwrap().len(),
+        1,
+        "exactly one release: {rel}"
+    );
+    assert_eq!(rel[0]["status"], "active");
+    let now = pids_matching(&marker);
+    for pid in &before {
+        assert!(
+            !now.contains(pid),
+            "replica {pid} from before the crash survived: {now:?}"
+        );
+    }
+    assert_eq!(now.len(), 2, "two supervised replicas now: {now:?}");
+}
+
+fn tarball(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    build(&mut b);
+    let raw = b.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &raw).unwrap();
+    gz.finish().unwrap()
+}
+
+fn raw_entry(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, link: Option<&str>) {
+    let mut h = tar::Header::new_gnu();
+    {
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(l) = link {
+            gnu.linkname[..l.len()].copy_from_slice(l.as_bytes());
+        }
+    }
+    h.set_entry_type(kind);
+    h.set_mode(0o644);
+    h.set_size(if kind == tar::EntryType::Regular {
+        2
+    } else {
+        0
+    });
+    h.set_cksum();
+    let data: &[u8] = if kind == tar::EntryType::Regular {
+        b"hi"
+    } else {
+        b""
+    };
+    b.append(&h, data).unwrap();
+}
+
+#[test]
+fn unsafe_build_contexts_are_refused_with_a_clear_message() {
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start(state.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        (
+            "dotdot",
+            tarball(|b| raw_entry(b, "../x", tar::EntryType::Regular, None)),
+            422,
+            "../x",
+        ),
+        (
+            "absolute",
+            tarball(|b| raw_entry(b, "/abs/file", tar::EntryType::Regular, None)),
+            422,
+            "/abs/file",
+        ),
+        (
+            "symlink",
+            tarball(|b| raw_entry(b, "etc-link", tar::EntryType::Symlink, Some("/etc"))),
+            422,
+            "etc-link",
+        ),
+        ("too large", vec![0u8; 101 * 1024 * 1024], 413, "limit"),
+    ];
+    rt.block_on(async {
+        let c = common::http();
+        for (what, body, status, needle) in cases {
+            let r = c
+                .post(format!("{}/v1/orgs/dev/builds", dev.api()))
+                .bearer_auth(dev.token())
+                .header("content-type", "application/gzip")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), status, "{what}");
+            let body: serde_json::Value = r.json().await.unwrap();
+            let msg = body["error"]["message"].as_str().unwrap();
+            assert!(msg.contains(needle), "{what}: {msg}");
+        }
+    });
+    assert!(
+        std::fs::read_dir(state.path().join("contexts"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0,
+        "nothing refused was kept"
+    );
+}
+
+#[test]
+fn status_watch_shows_the_lifecycle_live() {
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start(state.path());
+    let app = test_app(
+        "watched",
+        &[],
+        "[build]\ncommand = \"echo building-the-watched-app\"\n",
+    );
+    // The app must exist to be watched: deploy once, then watch a second deploy.
+    let out = dev.onectl(app.path(), &["deploy"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut watch = std::process::Command::new(common::onectl_bin())
+        .current_dir(app.path())
+        .args(["app", "status", "--watch"])
+        .env("SATUSKY_HOME", dev.home.path().join("cli"))
+        .env("SATUSKY_API_URL", dev.api())
+        .env("SATUSKY_TOKEN", dev.token())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let out = dev.onectl(app.path(), &["deploy", "--env", "X=1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = watch.kill();
+    let seen = watch.wait_with_output().unwrap();
+    let text = stdout(&seen) + &stderr(&seen);
+    for needle in ["phase", "building-the-watched-app", "rollout", "dns"] {
+        assert!(
+            text.contains(needle),
+            "watch output lacks {needle}:\n{text}"
+        );
+    }
+}
