@@ -1,22 +1,24 @@
-//! DNS I/O: asks the configured resolvers (UDP, then TCP on truncation) or the system's for A
-//! and AAAA, following CNAMEs, and turns the answers into a [`DnsObservation`] for
-//! [`crate::dns_verdict`]. Owns the hickory resolver; decides nothing.
+//! DNS I/O: asks the configured name servers (UDP, then TCP on truncation) or the system's
+//! (`/etc/resolv.conf`) for A and AAAA, following CNAMEs, and turns the answers into a
+//! [`DnsObservation`] for [`crate::dns_verdict`]. Decides nothing.
 //!
-//! No answer is cached between checks: the cache holds nothing (size 0, every TTL clamped to
-//! 0), so a re-check after a record change sees the change. `/etc/hosts` is never consulted:
-//! the plane is about what DNS answers, not about this machine.
+//! It talks to the servers through hickory's `NameServerPool` and follows CNAME chains itself
+//! rather than through hickory's `Resolver`, because the resolver (a) answers `*.localhost`
+//! names itself with 127.0.0.1/::1 (RFC 6761) — and `satusky dev`'s zone is
+//! `satusky.localhost` — and (b) caches. Here every check asks the servers, so a re-check
+//! after a record change sees the change; `/etc/hosts` is never consulted.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
-};
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::net::{DnsError, NetError};
-use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::net::xfer::FirstAnswer;
+use hickory_resolver::net::{DnsError, DnsHandle, NetError};
+use hickory_resolver::proto::op::{DnsRequestOptions, Query, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::{NameServerPool, PoolContext, TlsConfig};
 
 use crate::ProbeError;
 use crate::dns_verdict::{DnsObservation, DnsRecord, QueryOutcome};
@@ -25,10 +27,14 @@ use crate::dns_verdict::{DnsObservation, DnsRecord, QueryOutcome};
 /// beyond it; a batch runs up to `concurrency` checks of two queries each.
 const MIN_ACTIVE_REQUESTS: usize = 256;
 
+/// A CNAME chain longer than this is reported as a resolver failure (loops, misconfiguration).
+const MAX_CNAME_HOPS: usize = 8;
+
 /// The DNS side of a prober.
 #[derive(Clone)]
 pub(crate) struct DnsClient {
-    resolver: TokioResolver,
+    pool: NameServerPool<TokioRuntimeProvider>,
+    options: DnsRequestOptions,
     timeout: Duration,
 }
 
@@ -38,26 +44,32 @@ impl DnsClient {
         timeout: Duration,
         concurrency: usize,
     ) -> Result<Self, ProbeError> {
-        let provider = TokioRuntimeProvider::default();
-        let mut builder = if resolvers.is_empty() {
-            TokioResolver::builder(provider).map_err(ProbeError::SystemResolvers)?
+        let (config, mut opts) = if resolvers.is_empty() {
+            hickory_resolver::system_conf::read_system_conf()
+                .map_err(ProbeError::SystemResolvers)?
         } else {
             let servers = resolvers.iter().map(name_server).collect();
-            TokioResolver::builder_with_config(ResolverConfig::from_name_servers(servers), provider)
+            (
+                ResolverConfig::from_name_servers(servers),
+                ResolverOpts::default(),
+            )
         };
-        let opts: &mut ResolverOpts = builder.options_mut();
-        opts.cache_size = 0;
-        opts.positive_max_ttl = Some(Duration::ZERO);
-        opts.negative_max_ttl = Some(Duration::ZERO);
-        opts.use_hosts_file = ResolveHosts::Never;
         opts.timeout = timeout;
-        // One try per server: the check's own deadline bounds the whole lookup anyway, and a
-        // second try would hide a flaky server behind a slow success.
-        opts.attempts = 1;
         opts.max_active_requests = MIN_ACTIVE_REQUESTS.max(concurrency.saturating_mul(4));
-        opts.preserve_intermediates = true;
-        let resolver = builder.build().map_err(ProbeError::Resolver)?;
-        Ok(DnsClient { resolver, timeout })
+        let tls = TlsConfig::new().map_err(ProbeError::Resolver)?;
+        let mut options = DnsRequestOptions::default();
+        options.recursion_desired = opts.recursion_desired;
+        options.use_edns = opts.edns0;
+        options.edns_payload_len = opts.edns_payload_len;
+        let (_, _, name_servers) = config.into_parts();
+        let context = Arc::new(PoolContext::new(opts, tls));
+        let pool =
+            NameServerPool::from_config(name_servers, context, TokioRuntimeProvider::default());
+        Ok(DnsClient {
+            pool,
+            options,
+            timeout,
+        })
     }
 
     /// A and AAAA for `hostname`, asked at once; each bounded by the DNS timeout.
@@ -80,33 +92,81 @@ impl DnsClient {
     }
 
     async fn query(&self, name: Name, rtype: RecordType) -> QueryOutcome {
-        match tokio::time::timeout(self.timeout, self.resolver.lookup(name, rtype)).await {
+        match tokio::time::timeout(self.timeout, self.follow(name, rtype)).await {
             Err(_) => QueryOutcome::Timeout,
-            Ok(Ok(lookup)) => {
-                let records = lookup
-                    .answers()
-                    .iter()
-                    .filter_map(|r| match &r.data {
-                        RData::A(a) => Some(DnsRecord::Address(a.0.into())),
-                        RData::AAAA(a) => Some(DnsRecord::Address(a.0.into())),
-                        RData::CNAME(c) => Some(DnsRecord::Cname {
-                            name: display_name(&r.name),
-                            target: display_name(&c.0),
-                        }),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>();
-                if records.is_empty() {
-                    QueryOutcome::NoData
-                } else {
-                    // Possibly a CNAME chain that ends without an address of this type: the
-                    // verdict tells that apart from an answer with addresses.
-                    QueryOutcome::Answer(records)
-                }
-            }
-            Ok(Err(e)) => outcome_of_error(&e),
+            Ok(outcome) => outcome,
         }
     }
+
+    /// Asks for `rtype` at `name`, then at each CNAME target the answers leave unresolved.
+    async fn follow(&self, name: Name, rtype: RecordType) -> QueryOutcome {
+        let mut records: Vec<DnsRecord> = Vec::new();
+        let mut current = name;
+        for _ in 0..MAX_CNAME_HOPS {
+            let response = self
+                .pool
+                .lookup(Query::query(current.clone(), rtype), self.options)
+                .first_answer()
+                .await;
+            let response = match response {
+                Ok(r) => r,
+                Err(e) => {
+                    let outcome = outcome_of_error(&e);
+                    // A CNAME already followed to a name without data: the chain ends nowhere.
+                    return match outcome {
+                        QueryOutcome::NxDomain | QueryOutcome::NoData if !records.is_empty() => {
+                            QueryOutcome::Answer(records)
+                        }
+                        other => other,
+                    };
+                }
+            };
+            let (end, found) = walk_answers(&response.answers, &current, rtype, &mut records);
+            if found || response.response_code == ResponseCode::NXDomain || end == current {
+                return if records.is_empty() {
+                    QueryOutcome::NoData
+                } else {
+                    QueryOutcome::Answer(records)
+                };
+            }
+            // The chain leads out of what this answer holds: ask for its end.
+            current = end;
+        }
+        QueryOutcome::Failure(format!("CNAME chain longer than {MAX_CNAME_HOPS} links"))
+    }
+}
+
+/// Follows `name` through the answer section: pushes each CNAME link and then the addresses
+/// of the chain's end. Returns the end of the chain and whether addresses were found.
+fn walk_answers(
+    answers: &[hickory_resolver::proto::rr::Record],
+    name: &Name,
+    rtype: RecordType,
+    out: &mut Vec<DnsRecord>,
+) -> (Name, bool) {
+    let mut current = name.clone();
+    for _ in 0..MAX_CNAME_HOPS {
+        let next = answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(c) if r.name == current => Some(c.0.clone()),
+            _ => None,
+        });
+        let Some(target) = next else { break };
+        out.push(DnsRecord::Cname {
+            name: display_name(&current),
+            target: display_name(&target),
+        });
+        current = target;
+    }
+    let mut found = false;
+    for r in answers.iter().filter(|r| r.name == current) {
+        match (&r.data, rtype) {
+            (RData::A(a), RecordType::A) => out.push(DnsRecord::Address(a.0.into())),
+            (RData::AAAA(a), RecordType::AAAA) => out.push(DnsRecord::Address(a.0.into())),
+            _ => continue,
+        }
+        found = true;
+    }
+    (current, found)
 }
 
 fn name_server(addr: &SocketAddr) -> NameServerConfig {
@@ -173,5 +233,61 @@ mod tests {
             outcome_of_error(&refused),
             QueryOutcome::Failure("REFUSED (Query Refused)".into())
         );
+    }
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn record(owner: &str, data: RData) -> hickory_resolver::proto::rr::Record {
+        hickory_resolver::proto::rr::Record::from_rdata(name(owner), 60, data)
+    }
+
+    #[test]
+    fn a_chain_in_one_answer_is_walked_to_its_addresses() {
+        use hickory_resolver::proto::rr::rdata::{A, CNAME};
+        let answers = [
+            record("b.example.", RData::CNAME(CNAME(name("c.example.")))),
+            record("a.example.", RData::CNAME(CNAME(name("B.example.")))),
+            record("c.example.", RData::A(A([192, 0, 2, 7].into()))),
+            record("other.example.", RData::A(A([192, 0, 2, 9].into()))),
+        ];
+        let mut out = Vec::new();
+        let (end, found) = walk_answers(&answers, &name("a.example."), RecordType::A, &mut out);
+        assert!(found);
+        assert_eq!(end, name("c.example."));
+        assert_eq!(
+            out,
+            [
+                DnsRecord::Cname {
+                    name: "a.example".into(),
+                    target: "B.example".into()
+                },
+                DnsRecord::Cname {
+                    name: "B.example".into(),
+                    target: "c.example".into()
+                },
+                DnsRecord::Address("192.0.2.7".parse().unwrap()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_chain_leaving_the_answer_reports_its_end_to_ask_next() {
+        use hickory_resolver::proto::rr::rdata::CNAME;
+        let answers = [record(
+            "www.shop.example.",
+            RData::CNAME(CNAME(name("edge.platform.example."))),
+        )];
+        let mut out = Vec::new();
+        let (end, found) = walk_answers(
+            &answers,
+            &name("www.shop.example."),
+            RecordType::AAAA,
+            &mut out,
+        );
+        assert!(!found);
+        assert_eq!(end, name("edge.platform.example."));
+        assert_eq!(out.len(), 1);
     }
 }

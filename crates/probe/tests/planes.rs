@@ -327,3 +327,21 @@ async fn a_batch_comes_back_in_input_order() {
     assert_eq!(results[2].http.reason, Reason::BadGateway);
     assert_eq!(results[5].tls.reason, Reason::UnknownIssuer);
 }
+
+#[tokio::test]
+async fn localhost_zones_are_asked_not_answered_by_the_resolver_library() {
+    // `satusky dev` serves `*.satusky.localhost`: the check must ask its DNS server instead of
+    // answering 127.0.0.1/::1 itself as RFC 6761 resolvers do.
+    let edge = EdgeBuilder::new("satusky.localhost")
+        .a("web-acme.satusky.localhost", "127.0.0.2")
+        .start()
+        .await;
+    let prober = Prober::new(edge.config(TIMEOUT)).unwrap();
+    let t = Target::new("web-acme.satusky.localhost")
+        .with_addresses(["127.0.0.2".parse::<IpAddr>().unwrap()]);
+    let r = prober.check(&t).await;
+    assert_plane(&r.dns, PlaneState::Ready, Reason::ResolvesToEdge);
+    assert_eq!(r.dns.message, "A 127.0.0.2");
+    let missing = prober.check(&Target::new("nobody.satusky.localhost")).await;
+    assert_plane(&missing.dns, PlaneState::Failed, Reason::NxDomain);
+}

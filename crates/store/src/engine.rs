@@ -107,6 +107,7 @@ impl Store {
     /// Save the app's computed phase and status document for `release`, appending `events`
     /// (plane changes, phase changes, …) in the same transaction. Writes nothing and returns
     /// `false` when `release` is no longer the app's target (a newer deploy overtook it).
+    #[allow(clippy::too_many_arguments)] // one row's key, its new values and the events: all needed
     pub async fn save_status(
         &self,
         org: &str,

@@ -318,7 +318,7 @@ async fn build(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: 
         Err(f) => {
             let mut message = f.message.clone();
             if !f.log_tail.is_empty() {
-                message.push_str("\n");
+                message.push('\n');
                 message.push_str(&f.log_tail.join("\n"));
             }
             doc.build = merge_plane(
