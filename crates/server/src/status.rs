@@ -156,8 +156,14 @@ pub fn report(app: &AppRecord, has_runtime: bool) -> ReadinessReport {
     }
 }
 
-fn plane_event(hostname: Option<&str>, name: &str, p: &Plane) -> (EventType, Value) {
+fn plane_event(
+    release: Option<u64>,
+    hostname: Option<&str>,
+    name: &str,
+    p: &Plane,
+) -> (EventType, Value) {
     let mut data = json!({
+        "release": release,
         "hostname": hostname,
         "plane": name,
         "state": p.state,
@@ -181,10 +187,15 @@ pub fn diff_events(
     let mut out = Vec::new();
     let changed = |a: Option<&Plane>, b: &Plane| a.is_none_or(|a| !same_plane(a, b));
     if changed(old.map(|o| &o.build), &new.build) {
-        out.push(plane_event(None, "build", &new.build));
+        out.push(plane_event(new.release, None, "build", &new.build));
     }
     if changed(old.map(|o| &o.workload.plane), &new.workload.plane) {
-        out.push(plane_event(None, "workload", &new.workload.plane));
+        out.push(plane_event(
+            new.release,
+            None,
+            "workload",
+            &new.workload.plane,
+        ));
     }
     if old.is_none_or(|o| o.workload.replicas != new.workload.replicas) {
         let r = new.workload.replicas;
@@ -203,7 +214,7 @@ pub fn diff_events(
                     .map(|(_, p)| p)
             });
             if changed(before.flatten(), p) {
-                out.push(plane_event(Some(&e.hostname), name, p));
+                out.push(plane_event(new.release, Some(&e.hostname), name, p));
             }
         }
     }

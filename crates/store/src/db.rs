@@ -56,6 +56,10 @@ pub struct Store {
     backend: Backend,
 }
 
+/// How many times a SQLite migration is tried when another process migrates concurrently
+/// (one rerun per migration that can collide, with room to spare).
+const SQLITE_MIGRATE_ATTEMPTS: u64 = 8;
+
 impl Store {
     /// Opens `sqlite://PATH`, `sqlite:PATH` (the file is created if missing; its directory must
     /// exist) or `postgres://…` / `postgresql://…`. Does not migrate: call [`Store::migrate`].
@@ -126,15 +130,20 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        match migrator.run(&self.pool).await {
-            Ok(()) => Ok(()),
-            // SQLite has no migration lock: when two processes migrate one file at once, the
-            // loser fails on a table the winner just created. Its second run sees that work.
-            Err(first) if self.backend == Backend::Sqlite => {
-                tracing::debug!(error = %first, "retrying SQLite migration once");
-                Ok(migrator.run(&self.pool).await?)
+        // SQLite has no migration lock: when two processes migrate one file at once, the
+        // loser fails on something the winner just created. Each rerun sees the winner's
+        // finished migrations, so a few reruns always converge.
+        let mut attempt = 1;
+        loop {
+            match migrator.run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(e) if self.backend == Backend::Sqlite && attempt < SQLITE_MIGRATE_ATTEMPTS => {
+                    tracing::debug!(error = %e, attempt, "retrying SQLite migration");
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => Err(e.into()),
         }
     }
 

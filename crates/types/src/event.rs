@@ -13,7 +13,7 @@ pub enum EventType {
     BuildLog,
     /// `{"release", "desired", "updated", "ready", "available"}` — replica counts changed.
     Rollout,
-    /// `{"hostname" (null for build/workload), "plane" (build, workload, metadata, route, dns,
+    /// `{"release", "hostname" (null for build/workload), "plane" (build, workload, metadata, route, dns,
     /// tls, http), "state", "reason", "message", "remediation"?}` — one plane changed.
     Plane,
     /// `{"version", "status", "source"?, "image"?, "superseded_by"?, "failure"?}` — a release
