@@ -92,8 +92,9 @@ pub fn judge_workload(
     }
 }
 
-/// The app's phase from its dimensions (SPEC §4). Endpoint planes never checked keep the app
-/// `rolling_out`: "degraded" is a verdict, not a guess.
+/// The app's phase from its dimensions (SPEC §4). With the workload ready, a failed endpoint
+/// plane makes it `degraded`; planes still pending or unchecked keep it `rolling_out`:
+/// "degraded" is a verdict, not a guess.
 pub fn phase(build: &Plane, workload: &Plane, endpoints: &[EndpointReport]) -> Phase {
     match build.state {
         PlaneState::Failed => return Phase::Failed,
@@ -111,14 +112,13 @@ pub fn phase(build: &Plane, workload: &Plane, endpoints: &[EndpointReport]) -> P
             .iter()
             .flat_map(|e| e.planes().map(|(_, p)| p.state))
     };
-    if planes().all(PlaneState::is_satisfied) {
-        Phase::Ready
-    } else if planes().any(|s| s == PlaneState::Unknown)
-        && !planes().any(|s| s == PlaneState::Failed)
-    {
-        Phase::RollingOut
-    } else {
+    if planes().any(|s| s == PlaneState::Failed) {
         Phase::Degraded
+    } else if planes().all(PlaneState::is_satisfied) {
+        Phase::Ready
+    } else {
+        // Checks still pending or in progress: no verdict yet.
+        Phase::RollingOut
     }
 }
 
@@ -293,7 +293,12 @@ mod tests {
             phase(&p(Ready), &p(Ready), &[ready.clone(), unchecked]),
             Phase::RollingOut
         );
-        let bad = endpoint([Ready, Ready, Failed, Unknown, Unknown]);
+        let waiting = endpoint([Ready, Pending, Pending, InProgress, Pending]);
+        assert_eq!(
+            phase(&p(Ready), &p(Ready), &[ready.clone(), waiting]),
+            Phase::RollingOut
+        );
+        let bad = endpoint([Ready, Ready, Failed, Pending, Unknown]);
         assert_eq!(phase(&p(Ready), &p(Ready), &[ready, bad]), Phase::Degraded);
     }
 

@@ -181,12 +181,17 @@ pub async fn run(args: DevArgs) -> Result<()> {
     Ok(())
 }
 
+/// `p` made absolute, without `.` components (paths printed for the user stay clean).
 fn absolute(p: &Path) -> Result<PathBuf> {
-    if p.is_absolute() {
-        Ok(p.to_path_buf())
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
     } else {
-        Ok(std::env::current_dir()?.join(p))
-    }
+        std::env::current_dir()?.join(p)
+    };
+    Ok(joined
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect())
 }
 
 /// Reuse the token in `dev.json` while the store accepts it; otherwise create the org and a
