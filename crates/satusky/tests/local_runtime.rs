@@ -52,6 +52,41 @@ fn hello_example_deploys_and_every_plane_is_ready() {
             "{body}"
         );
     });
+
+    // The same planes from the shell, standalone: `satusky probe` against the dev edge.
+    let probe = |release: &str| {
+        std::process::Command::new(common::satusky_bin())
+            .args(["probe", host, "--resolver"])
+            .arg(dev.info["dns_addr"].as_str().unwrap())
+            .arg("--edge")
+            .arg(dev.https_addr().to_string())
+            .arg("--ca")
+            .arg(dev.ca_pem())
+            .args([
+                "--path",
+                "/healthz",
+                "--expect-release",
+                release,
+                "-o",
+                "json",
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = probe("dev/hello@v1");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let planes = json(&out);
+    assert_eq!(planes[0]["hostname"], host);
+    for plane in ["dns", "tls", "http"] {
+        assert_eq!(
+            planes[0][plane]["state"], "ready",
+            "{plane}: {}",
+            planes[0][plane]
+        );
+    }
+    let stale = probe("dev/hello@v9");
+    assert_eq!(stale.status.code(), Some(12), "{}", stderr(&stale));
+    assert_eq!(json(&stale)[0]["http"]["reason"], "ForeignRelease");
 }
 
 #[test]
