@@ -53,6 +53,28 @@ pub struct ServeArgs {
     /// The platform DNS zone; apps get `APP-ORG.ZONE` (overrides `server.toml`).
     #[arg(long, env = "SATUSKY_DNS_ZONE")]
     pub dns_zone: Option<String>,
+    /// What runs the apps: `local` (supervised processes, embedded edge, DNS and CA) or
+    /// `none` (the API alone: deploys are recorded, not run).
+    #[arg(long, env = "SATUSKY_RUNTIME", value_enum, default_value = "local")]
+    pub runtime: RuntimeArg,
+    /// The edge's plain HTTP address (local runtime).
+    #[arg(long, env = "SATUSKY_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+    /// The edge's HTTPS address (local runtime).
+    #[arg(long, env = "SATUSKY_HTTPS_ADDR", default_value = "127.0.0.1:8443")]
+    pub https_addr: SocketAddr,
+    /// The embedded DNS server's address (local runtime).
+    #[arg(long, env = "SATUSKY_DNS_ADDR", default_value = "127.0.0.1:5353")]
+    pub dns_addr: SocketAddr,
+    /// How often every app's endpoints are re-probed.
+    #[arg(long, env = "SATUSKY_PROBE_INTERVAL", default_value = "30s", value_parser = humantime_duration)]
+    pub probe_interval: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeArg {
+    Local,
+    None,
 }
 
 #[derive(Debug, Args)]

@@ -4,22 +4,9 @@
 //! writes `STATE_DIR/dev.json` and a `1ctl` profile, and (with `--deploy DIR`) deploys DIR
 //! through the real `1ctl` so one command shows the whole product working.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
-use satusky_core::runtime::Runtime;
-use satusky_local::ca::LocalCa;
-use satusky_local::edge::{self, EdgeConfig};
-use satusky_local::routes::RouteTable;
-use satusky_local::runtime::{LocalConfig, LocalRuntime};
-use satusky_local::zone::ZoneRecords;
-use satusky_probe::{ProbeConfig, Prober, Timeouts, parse_pem_certs};
-use satusky_server::ledger::StoreLedger;
-use satusky_server::prober::ProbeAdapter;
-use satusky_server::{AppState, Engine, EngineConfig, Settings};
 use satusky_store::Store;
 use satusky_types::Role;
 use serde::{Deserialize, Serialize};
@@ -27,11 +14,10 @@ use tokio::net::TcpListener;
 
 use crate::cli::DevArgs;
 use crate::config::{open_store, read_server_toml};
+use crate::local_stack::{LocalStack, LocalStackConfig};
 
 /// The org `satusky dev` creates and its token acts for.
 const DEV_ORG: &str = "dev";
-/// Each probe's timeout in dev (everything is on loopback: a slow answer is a broken one).
-const DEV_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// `STATE_DIR/dev.json` (SPEC §1).
 #[derive(Debug, Serialize, Deserialize)]
@@ -64,68 +50,19 @@ pub async fn run(args: DevArgs) -> Result<()> {
     store_args.state_dir = state_dir.clone();
     let store = open_store(&store_args).await?;
 
-    // The local CA, DNS and edge.
-    let ca = Arc::new(
-        LocalCa::load_or_create(&state_dir.join("ca")).context("cannot set up the local CA")?,
-    );
-    let records = ZoneRecords::new();
-    file.apply_dns_records(&records)?;
-    let dns = satusky_local::dns::start(args.dns_addr, zone.clone(), records.clone())
-        .await
-        .with_context(|| format!("cannot start the DNS server on {}", args.dns_addr))?;
-    let routes = RouteTable::new();
-    let edge = edge::start(
-        EdgeConfig {
+    let stack = LocalStack::start(
+        LocalStackConfig {
+            state_dir: state_dir.clone(),
+            zone: zone.clone(),
             http_addr: args.http_addr,
             https_addr: args.https_addr,
-        },
-        routes.clone(),
-        ca.clone(),
-    )
-    .await
-    .context("cannot start the edge")?;
-    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-    // The runtime, the prober and the engine.
-    let runtime = Arc::new(
-        LocalRuntime::start(
-            LocalConfig {
-                state_dir: state_dir.clone(),
-                zone: zone.clone(),
-                edge_addresses: vec![loopback],
-                probe_addr: Some(edge.https_addr()),
-            },
-            routes.clone(),
-            records.clone(),
-            Arc::new(StoreLedger::new(store.clone())),
-        )
-        .await
-        .context("cannot start the local runtime")?,
-    );
-    let prober = Prober::new(ProbeConfig {
-        resolvers: vec![dns.local_addr()],
-        edge: Some(edge.https_addr()),
-        extra_roots: parse_pem_certs(ca.ca_pem()).context("the local CA's certificate")?,
-        timeouts: Timeouts::uniform(DEV_PROBE_TIMEOUT),
-        ..ProbeConfig::default()
-    })
-    .context("cannot set up the prober")?;
-    let settings = Settings {
-        dns_zone: zone.clone(),
-        contexts_dir: Some(state_dir.join("contexts")),
-    };
-    let state = AppState::new(store.clone(), settings);
-    let engine = Engine::new(
-        store.clone(),
-        runtime.clone() as Arc<dyn Runtime>,
-        Some(Arc::new(ProbeAdapter::new(prober))),
-        state.hub.clone(),
-        EngineConfig {
+            dns_addr: args.dns_addr,
             probe_interval: args.probe_interval,
-            dns_zone: zone.clone(),
         },
-    );
-    let state = state.with_engine(engine.clone());
+        store.clone(),
+        &file,
+    )
+    .await?;
 
     let listener = TcpListener::bind(args.listen).await.with_context(|| {
         format!(
@@ -139,10 +76,10 @@ pub async fn run(args: DevArgs) -> Result<()> {
         api_url: api_url.clone(),
         token: token.clone(),
         org: DEV_ORG.to_string(),
-        http_addr: edge.http_addr().to_string(),
-        https_addr: edge.https_addr().to_string(),
-        dns_addr: dns.local_addr().to_string(),
-        ca_pem: ca.ca_pem_path(),
+        http_addr: stack.edge.http_addr().to_string(),
+        https_addr: stack.edge.https_addr().to_string(),
+        dns_addr: stack.dns.local_addr().to_string(),
+        ca_pem: stack.ca.ca_pem_path(),
         dns_zone: zone.clone(),
     };
     write_dev_json(&state_dir, &info)?;
@@ -152,17 +89,17 @@ pub async fn run(args: DevArgs) -> Result<()> {
     });
     print_banner(&info, &state_dir, profile.as_deref());
 
-    engine.start().await;
+    stack.engine.start().await;
     let server = tokio::spawn(satusky_server::serve_state(
         listener,
-        state,
+        stack.state.clone(),
         crate::serve::shutdown_signal(),
     ));
     if let Some(dir) = args.deploy.clone() {
         let info_api = info.api_url.clone();
         let token = info.token.clone();
         let store = store.clone();
-        let https = edge.https_addr();
+        let https = stack.edge.https_addr();
         let ca_path = info.ca_pem.clone();
         tokio::spawn(async move {
             deploy(&dir, &info_api, &token).await;
@@ -171,9 +108,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     }
     let served = server.await;
     eprintln!("satusky dev: stopping replicas…");
-    runtime.shutdown().await;
-    edge.shutdown().await;
-    let _ = dns.shutdown().await;
+    stack.shutdown().await;
     eprintln!("satusky dev: stopped");
     served
         .context("the API task failed")?

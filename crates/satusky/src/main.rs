@@ -5,6 +5,7 @@
 mod cli;
 mod config;
 mod dev;
+mod local_stack;
 mod serve;
 mod token;
 

@@ -4,19 +4,24 @@ use anyhow::{Context, Result};
 use satusky_server::Settings;
 use tokio::net::TcpListener;
 
-use crate::cli::{ServeArgs, StoreArgs};
+use crate::cli::{RuntimeArg, ServeArgs, StoreArgs};
 use crate::config::{open_store, read_server_toml};
+use crate::local_stack::{LocalStack, LocalStackConfig};
 
 pub async fn run(args: ServeArgs) -> Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     init_tracing("info");
     let file = read_server_toml(&args.store.state_dir)?;
     let mut settings = Settings::default();
-    if let Some(zone) = args.dns_zone.or(file.dns_zone) {
+    if let Some(zone) = args.dns_zone.clone().or(file.dns_zone.clone()) {
         satusky_core::names::validate_hostname(&zone)
             .map_err(|e| anyhow::anyhow!("--dns-zone: {e}"))?;
         settings.dns_zone = zone;
     }
     let store = open_store(&args.store).await?;
+    if args.runtime == RuntimeArg::Local {
+        return serve_local(args, store, settings.dns_zone, &file).await;
+    }
     let listener = TcpListener::bind(args.listen).await.with_context(|| {
         format!(
             "cannot listen on {} (is another satusky running?)",
@@ -29,6 +34,50 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     satusky_server::serve(listener, store, settings, shutdown_signal())
         .await
         .context("server failed")?;
+    tracing::info!("satusky stopped");
+    Ok(())
+}
+
+/// `serve --runtime local`: the API with the local runtime stack behind it.
+async fn serve_local(
+    args: ServeArgs,
+    store: satusky_store::Store,
+    zone: String,
+    file: &crate::config::ServerToml,
+) -> Result<()> {
+    std::fs::create_dir_all(&args.store.state_dir)?;
+    let state_dir = std::fs::canonicalize(&args.store.state_dir)?;
+    let stack = LocalStack::start(
+        LocalStackConfig {
+            state_dir,
+            zone,
+            http_addr: args.http_addr,
+            https_addr: args.https_addr,
+            dns_addr: args.dns_addr,
+            probe_interval: args.probe_interval,
+        },
+        store,
+        file,
+    )
+    .await?;
+    let listener = TcpListener::bind(args.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {} (is another satusky running?)",
+            args.listen
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = ?stack.store.backend(), runtime = "local", "satusky serving");
+    eprintln!(
+        "satusky: API listening on http://{addr} (local runtime; edge https://{}, DNS {})",
+        stack.edge.https_addr(),
+        stack.dns.local_addr()
+    );
+    stack.engine.start().await;
+    let served =
+        satusky_server::serve_state(listener, stack.state.clone(), shutdown_signal()).await;
+    stack.shutdown().await;
+    served.context("server failed")?;
     tracing::info!("satusky stopped");
     Ok(())
 }

@@ -520,3 +520,39 @@ fn status_watch_shows_the_lifecycle_live() {
         );
     }
 }
+
+#[test]
+fn serve_runs_the_local_runtime_by_default() {
+    let state = tempfile::tempdir().unwrap();
+    let server = common::Server::start_with(
+        state.path(),
+        &[
+            "--runtime",
+            "local",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--https-addr",
+            "127.0.0.1:0",
+            "--dns-addr",
+            "127.0.0.1:0",
+        ],
+    );
+    let token = common::create_token(state.path(), "acme");
+    let app = test_app("served", &[], "");
+    let home = tempfile::tempdir().unwrap();
+    let out = common::onectl(
+        app.path(),
+        home.path(),
+        &server.url(),
+        &token,
+        &["deploy", "-o", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["phase"], "ready");
+    assert_eq!(
+        report["endpoints"][0]["hostname"],
+        "served-acme.satusky.localhost"
+    );
+    assert_eq!(report["endpoints"][0]["http"]["state"], "ready");
+}

@@ -40,7 +40,11 @@ impl Server {
         let mut child = Command::new(satusky_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
             .arg(state_dir)
-            .args(extra)
+            .args(if extra.is_empty() {
+                &["--runtime", "none"][..]
+            } else {
+                extra
+            })
             .env("SATUSKY_LOG", "warn")
             .env_remove("SATUSKY_DATABASE_URL")
             .stdout(Stdio::null())
@@ -55,7 +59,12 @@ impl Server {
                 .expect("satusky serve exited before listening")
                 .expect("read stderr");
             if let Some(rest) = line.split("API listening on http://").nth(1) {
-                break rest.trim().parse::<SocketAddr>().expect("address");
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .parse::<SocketAddr>()
+                    .expect("address");
             }
         };
         // Keep draining stderr so the child never blocks on a full pipe.
