@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+pub mod build_token;
 pub mod engine;
 mod error;
 mod hub;

@@ -15,6 +15,8 @@ pub struct AppState {
     pub hub: EventHub,
     /// The lifecycle engine, when a runtime is attached.
     pub engine: Option<Engine>,
+    /// Signs the short-lived tokens build Jobs use to fetch their context.
+    pub build_tokens: Option<crate::build_token::BuildTokens>,
 }
 
 impl AppState {
@@ -24,7 +26,14 @@ impl AppState {
             settings: Arc::new(settings),
             hub: EventHub::new(),
             engine: None,
+            build_tokens: None,
         }
+    }
+
+    /// State that accepts build tokens signed with `tokens`.
+    pub fn with_build_tokens(mut self, tokens: crate::build_token::BuildTokens) -> Self {
+        self.build_tokens = Some(tokens);
+        self
     }
 
     /// State with a lifecycle engine (sharing this state's hub).

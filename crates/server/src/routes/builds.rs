@@ -74,6 +74,57 @@ fn write_err(path: &std::path::Path, e: std::io::Error) -> UnpackError {
     }
 }
 
+/// Download an uploaded context: for a build Job's init container (with the build token the
+/// runtime minted for exactly this context) or for a user of the org.
+#[utoipa::path(get, path = "/v1/orgs/{org}/builds/{context}/context", tag = "apps",
+    params(("org" = String, Path, description = "org name"), ("context" = String, Path, description = "sha256:HEX")),
+    responses(
+        (status = 200, description = "the tar.gz", content_type = "application/gzip"),
+        (status = 401, body = ApiError), (status = 404, body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn download_context(
+    State(state): State<AppState>,
+    ApiPath((org, context)): ApiPath<(String, String)>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiErrorResponse> {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default();
+    let allowed = if bearer.starts_with(crate::build_token::PREFIX) {
+        state
+            .build_tokens
+            .as_ref()
+            .and_then(|t| t.check(bearer, satusky_core::time::now_ms()))
+            .is_some_and(|g| g.org == org && g.context == context)
+    } else {
+        matches!(state.store.authenticate(bearer).await?, Some(t) if t.org == org)
+    };
+    if !allowed {
+        return Err(ApiErrorResponse::unauthenticated(
+            "this token cannot read that context (build tokens are for one org, one context, and expire)",
+        ));
+    }
+    check_context_exists(&state, &context)
+        .map_err(|_| ApiErrorResponse::not_found(format!("context {context} not found")))?;
+    let path = state
+        .settings
+        .contexts_dir
+        .as_ref()
+        .map(|d| d.join(file_name(&context)))
+        .ok_or_else(|| ApiErrorResponse::not_found(format!("context {context} not found")))?;
+    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+        tracing::error!(path = %path.display(), error = %e, "cannot read a stored context");
+        ApiErrorResponse::internal()
+    })?;
+    Ok(axum::response::IntoResponse::into_response((
+        [(axum::http::header::CONTENT_TYPE, "application/gzip")],
+        bytes,
+    )))
+}
+
 /// `sha256:HEX` → `sha256-HEX.tar.gz`.
 pub fn file_name(digest: &str) -> String {
     format!("{}.tar.gz", digest.replace(':', "-"))

@@ -47,6 +47,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(apps::app_status))
         .routes(routes!(apps::list_releases))
         .routes(routes!(events::events))
+        .routes(routes!(builds::download_context))
         .merge(
             // Uploads get their own, larger body limit (the inner layer wins over the
             // router-wide one for small JSON bodies).
