@@ -23,6 +23,8 @@ pub enum Command {
     /// The embedded default on one machine: serve with the local runtime, SQLite, an
     /// embedded DNS server, the embedded edge (HTTP + HTTPS) and a local CA, all on loopback.
     Dev(DevArgs),
+    /// Print the Kubernetes objects a deploy would apply (no cluster).
+    Render(crate::render::RenderArgs),
     /// Check hostnames' DNS, TLS and HTTP planes now, with real protocols.
     Probe(satusky_probe::ProbeArgs),
     /// Apply the store's migrations and exit.

@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod dev;
 mod local_stack;
+mod render;
 mod serve;
 mod token;
 
@@ -17,6 +18,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         cli::Command::Serve(args) => serve::run(args).await,
         cli::Command::Dev(args) => dev::run(args).await,
+        cli::Command::Render(args) => render::run(args),
         cli::Command::Probe(args) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
             return match satusky_probe::run_cli(args).await {

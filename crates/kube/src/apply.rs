@@ -1,0 +1,355 @@
+//! Applying rendered objects: server-side apply with field manager `satusky`, the org's
+//! namespace ensured, objects no longer rendered pruned by label, and field conflicts with
+//! other managers handled by one stated rule.
+//!
+//! Conflict rule: a 409 from server-side apply is retried with `force` only when the live
+//! object carries our ownership label (`app.kubernetes.io/managed-by=satusky`) — it is an
+//! object we created, and the conflicting fields are fields we render, so another manager
+//! edited what we own and we take it back. An object we did not create (same name, no label)
+//! is never forced: the conflict is reported with the other manager and fields.
+//!
+//! Needless writes are skipped: an object whose rendered form is unchanged since our last
+//! successful apply (in this process) is not sent again. [`Applier::forget`] drops that memory
+//! for an app (the runtime calls it when it sees something missing).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+
+use crate::kinds::{Kind, MANAGED};
+use crate::render::Object;
+use crate::render::labels::{APP, MANAGED_BY, MANAGER, ORG};
+use crate::render::names::sha256_hex;
+
+/// Our field manager name.
+pub const FIELD_MANAGER: &str = "satusky";
+
+/// What went wrong applying.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(
+        "{kind} {namespace}/{name}: field conflict with another manager: {message} — the object was not created by Satusky, so it is not overwritten; delete or rename it"
+    )]
+    Conflict {
+        kind: String,
+        namespace: String,
+        name: String,
+        message: String,
+    },
+    #[error("{kind} {namespace}/{name}: the API server refused it: {message}")]
+    Refused {
+        kind: String,
+        namespace: String,
+        name: String,
+        message: String,
+    },
+    #[error("{kind} {namespace}/{name}: rendered object does not decode: {message}")]
+    Encode {
+        kind: String,
+        namespace: String,
+        name: String,
+        message: String,
+    },
+    #[error("talking to the API server")]
+    Client(#[source] kube::Error),
+    #[error("{what} is not a kind Satusky manages")]
+    UnknownKind { what: String },
+}
+
+/// What an apply did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    pub applied: usize,
+    pub unchanged: usize,
+    /// Objects whose conflicting fields were taken back with `force`.
+    pub forced: Vec<String>,
+    /// `Kind/name` of pruned objects.
+    pub pruned: Vec<String>,
+}
+
+type Key = (String, String, String); // kind, namespace, name
+
+/// Applies and prunes. Cheap to share behind an `Arc`.
+pub struct Applier {
+    client: Client,
+    namespaces: Mutex<HashSet<String>>,
+    last: Mutex<HashMap<Key, String>>,
+    /// Kinds applied per (org, app) in this process: what pruning must look at.
+    kinds: Mutex<HashMap<(String, String), HashSet<&'static str>>>,
+    requests: AtomicU64,
+}
+
+impl Applier {
+    pub fn new(client: Client) -> Self {
+        Applier {
+            client,
+            namespaces: Mutex::new(HashSet::new()),
+            last: Mutex::new(HashMap::new()),
+            kinds: Mutex::new(HashMap::new()),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// API requests made so far (for the benchmark).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count(&self, n: u64) {
+        self.requests.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Ensure the org's namespace exists (applied once per process).
+    pub async fn ensure_namespace(&self, org: &str, namespace: &str) -> Result<(), ApplyError> {
+        if self.lock_namespaces().contains(namespace) {
+            return Ok(());
+        }
+        let ns =
+            crate::render::render_namespace(org, namespace).map_err(|e| ApplyError::Encode {
+                kind: "Namespace".into(),
+                namespace: String::new(),
+                name: namespace.into(),
+                message: e.to_string(),
+            })?;
+        let ar = Kind {
+            group: "",
+            version: "v1",
+            kind: "Namespace",
+            plural: "namespaces",
+        }
+        .api_resource();
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
+        let obj: DynamicObject =
+            serde_json::from_value(ns.into_value()).map_err(|e| ApplyError::Encode {
+                kind: "Namespace".into(),
+                namespace: String::new(),
+                name: namespace.into(),
+                message: e.to_string(),
+            })?;
+        self.count(1);
+        api.patch(
+            namespace,
+            &PatchParams::apply(FIELD_MANAGER),
+            &Patch::Apply(&obj),
+        )
+        .await
+        .map_err(ApplyError::Client)?;
+        self.lock_namespaces().insert(namespace.to_string());
+        Ok(())
+    }
+
+    /// Apply `objects` (the app's whole rendered set) and prune what is no longer rendered.
+    pub async fn apply(
+        &self,
+        org: &str,
+        app: &str,
+        namespace: &str,
+        objects: &[Object],
+    ) -> Result<ApplyOutcome, ApplyError> {
+        self.ensure_namespace(org, namespace).await?;
+        let mut outcome = ApplyOutcome::default();
+        let mut ordered: Vec<&Object> = objects.iter().collect();
+        ordered.sort_by_key(|o| Kind::order(o.api_version(), o.kind()));
+        let mut rendered: HashSet<(&str, String)> = HashSet::new();
+        for obj in ordered {
+            let kind =
+                Kind::of(obj.api_version(), obj.kind()).ok_or_else(|| ApplyError::UnknownKind {
+                    what: format!("{} {}", obj.api_version(), obj.kind()),
+                })?;
+            rendered.insert((kind.kind, obj.name().to_string()));
+            let key = (
+                kind.kind.to_string(),
+                namespace.to_string(),
+                obj.name().to_string(),
+            );
+            let text = obj.as_value().to_string();
+            let hash = sha256_hex(text.as_bytes());
+            if self.lock_last().get(&key) == Some(&hash) {
+                outcome.unchanged += 1;
+                continue;
+            }
+            if self.apply_one(kind, namespace, obj, &mut outcome).await? {
+                self.lock_last().insert(key, hash);
+            }
+            outcome.applied += 1;
+        }
+        let app_key = (org.to_string(), app.to_string());
+        let previous = self.lock_kinds().get(&app_key).cloned();
+        let to_check: Vec<&'static Kind> = match &previous {
+            // Known history: only kinds we applied before can hold leftovers.
+            Some(prev) => MANAGED.iter().filter(|k| prev.contains(k.kind)).collect(),
+            // First apply in this process: look everywhere.
+            None => MANAGED.iter().collect(),
+        };
+        outcome.pruned = self
+            .prune(org, app, namespace, &to_check, &rendered)
+            .await?;
+        let now: HashSet<&'static str> = rendered.iter().map(|(k, _)| *k).collect();
+        self.lock_kinds().insert(app_key, now);
+        Ok(outcome)
+    }
+
+    /// One server-side apply, with the conflict rule. `true` when the object is now as
+    /// rendered.
+    async fn apply_one(
+        &self,
+        kind: &Kind,
+        namespace: &str,
+        obj: &Object,
+        outcome: &mut ApplyOutcome,
+    ) -> Result<bool, ApplyError> {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), namespace, &kind.api_resource());
+        let dynobj: DynamicObject =
+            serde_json::from_value(obj.as_value().clone()).map_err(|e| ApplyError::Encode {
+                kind: kind.kind.into(),
+                namespace: namespace.into(),
+                name: obj.name().into(),
+                message: e.to_string(),
+            })?;
+        self.count(1);
+        match api
+            .patch(
+                obj.name(),
+                &PatchParams::apply(FIELD_MANAGER),
+                &Patch::Apply(&dynobj),
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                self.count(1);
+                let live = api.get_opt(obj.name()).await.map_err(ApplyError::Client)?;
+                let ours = live
+                    .as_ref()
+                    .and_then(|l| l.metadata.labels.as_ref())
+                    .and_then(|l| l.get(MANAGED_BY))
+                    .is_some_and(|v| v == MANAGER);
+                if !ours {
+                    return Err(ApplyError::Conflict {
+                        kind: kind.kind.into(),
+                        namespace: namespace.into(),
+                        name: obj.name().into(),
+                        message: status.message.clone(),
+                    });
+                }
+                tracing::warn!(kind = kind.kind, %namespace, name = obj.name(), conflict = %status.message,
+                    "another manager changed fields Satusky owns; taking them back");
+                self.count(1);
+                api.patch(
+                    obj.name(),
+                    &PatchParams::apply(FIELD_MANAGER).force(),
+                    &Patch::Apply(&dynobj),
+                )
+                .await
+                .map_err(|e| refused(kind, namespace, obj.name(), e))?;
+                outcome.forced.push(format!("{}/{}", kind.kind, obj.name()));
+                Ok(true)
+            }
+            Err(e) => Err(refused(kind, namespace, obj.name(), e)),
+        }
+    }
+
+    /// Delete the app's labelled objects of `kinds` that are not in `keep`.
+    async fn prune(
+        &self,
+        org: &str,
+        app: &str,
+        namespace: &str,
+        kinds: &[&'static Kind],
+        keep: &HashSet<(&str, String)>,
+    ) -> Result<Vec<String>, ApplyError> {
+        let selector = format!("{MANAGED_BY}={MANAGER},{ORG}={org},{APP}={app}");
+        let mut pruned = Vec::new();
+        for kind in kinds {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(self.client.clone(), namespace, &kind.api_resource());
+            self.count(1);
+            let list = match api
+                .list_metadata(&ListParams::default().labels(&selector))
+                .await
+            {
+                Ok(l) => l,
+                // A kind the cluster does not serve (e.g. no VPA CRD) holds nothing to prune.
+                Err(kube::Error::Api(s)) if s.code == 404 => continue,
+                Err(e) => return Err(ApplyError::Client(e)),
+            };
+            for item in list.items {
+                let name = item.metadata.name.unwrap_or_default();
+                if keep.contains(&(kind.kind, name.clone())) {
+                    continue;
+                }
+                self.count(1);
+                match api.delete(&name, &DeleteParams::background()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => return Err(ApplyError::Client(e)),
+                }
+                self.lock_last().remove(&(
+                    kind.kind.to_string(),
+                    namespace.to_string(),
+                    name.clone(),
+                ));
+                pruned.push(format!("{}/{}", kind.kind, name));
+            }
+        }
+        Ok(pruned)
+    }
+
+    /// Delete everything of the app.
+    pub async fn remove(
+        &self,
+        org: &str,
+        app: &str,
+        namespace: &str,
+    ) -> Result<Vec<String>, ApplyError> {
+        let all: Vec<&'static Kind> = MANAGED.iter().collect();
+        let pruned = self
+            .prune(org, app, namespace, &all, &HashSet::new())
+            .await?;
+        self.forget(namespace, app);
+        Ok(pruned)
+    }
+
+    /// Forget what was applied for the app, so the next apply sends everything again.
+    pub fn forget(&self, namespace: &str, app: &str) {
+        // The app's objects are named `{app}` or `{app}-…` in its org's namespace.
+        let prefix = format!("{app}-");
+        self.lock_last().retain(|(_, ns, name), _| {
+            !(ns == namespace && (name == app || name.starts_with(&prefix)))
+        });
+    }
+
+    fn lock_namespaces(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.namespaces.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_last(&self) -> std::sync::MutexGuard<'_, HashMap<Key, String>> {
+        self.last.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_kinds(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), HashSet<&'static str>>> {
+        self.kinds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn refused(kind: &Kind, namespace: &str, name: &str, e: kube::Error) -> ApplyError {
+    match e {
+        kube::Error::Api(s) => ApplyError::Refused {
+            kind: kind.kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+            message: format!("{} ({})", s.message, s.code),
+        },
+        other => ApplyError::Client(other),
+    }
+}

@@ -1,0 +1,25 @@
+//! Satusky's Kubernetes runtime.
+//!
+//! - [`mod@render`]: the pure middle of the reconcile pipeline — the validated app (plus the
+//!   release's image, hostnames and secret *versions*) becomes the exact list of Kubernetes
+//!   objects a deploy applies. No client, no network, no clock, no secret values.
+//!
+//! - [`apply`]: server-side apply (manager `satusky`), namespace, prune by label, the conflict
+//!   rule. [`kinds`] is the table of managed kinds.
+//! - [`observe`]: pure decisions over what the API returned (kstatus workload, route plane,
+//!   edge addresses).
+//! - [`runtime`]: `KubeRuntime`, the `satusky_core::runtime::Runtime` for Kubernetes.
+//!
+//! Nothing in [`mod@render`] may depend on the others.
+#![forbid(unsafe_code)]
+
+pub mod apply;
+pub mod kinds;
+pub mod observe;
+pub mod render;
+pub mod runtime;
+
+pub use render::{
+    GatewayRef, IssuerRef, Object, RenderError, RenderInput, SecretRef, render, render_namespace,
+    to_json_list, to_yaml,
+};

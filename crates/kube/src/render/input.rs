@@ -1,0 +1,238 @@
+//! What a render reads ([`RenderInput`] and the references in it), and the checks an input
+//! must pass before anything is built: names of the org, namespace, Gateway and issuer, secret
+//! keys, and the app's hostnames sorted into serving, custom and redirect hosts. Pure.
+
+use std::collections::BTreeSet;
+
+use satusky_core::ValidatedApp;
+use satusky_types::{Hostname, HostnameKind};
+
+use super::{RenderError, config, names};
+
+/// The platform Gateway when the server is not told another (`NAMESPACE/NAME`).
+pub const DEFAULT_GATEWAY: &str = "satusky-system/satusky";
+/// The cert-manager issuer of custom domains' certificates when the server is not told another.
+pub const DEFAULT_CLUSTER_ISSUER: &str = "satusky-acme";
+
+/// The Gateway every route attaches to (and custom-domain listeners join).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayRef {
+    pub namespace: String,
+    pub name: String,
+    /// Attach the app routes to this listener of the Gateway only.
+    pub section_name: Option<String>,
+}
+
+impl GatewayRef {
+    /// Parses `NAMESPACE/NAME`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.split_once('/') {
+            Some((namespace, name))
+                if names::is_dns1123_label(namespace) && names::is_dns1123_subdomain(name) =>
+            {
+                Ok(GatewayRef {
+                    namespace: namespace.to_owned(),
+                    name: name.to_owned(),
+                    section_name: None,
+                })
+            }
+            _ => Err(format!(
+                "{s:?} is not a Gateway reference: use NAMESPACE/NAME, e.g. {DEFAULT_GATEWAY}"
+            )),
+        }
+    }
+}
+
+impl Default for GatewayRef {
+    fn default() -> Self {
+        GatewayRef {
+            namespace: "satusky-system".to_owned(),
+            name: "satusky".to_owned(),
+            section_name: None,
+        }
+    }
+}
+
+/// The cert-manager issuer of custom domains' certificates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerRef {
+    /// `ClusterIssuer` or `Issuer`.
+    pub kind: String,
+    pub name: String,
+}
+
+impl Default for IssuerRef {
+    fn default() -> Self {
+        IssuerRef {
+            kind: "ClusterIssuer".to_owned(),
+            name: DEFAULT_CLUSTER_ISSUER.to_owned(),
+        }
+    }
+}
+
+/// One secret of the app: its key and the version the release pins. Never its value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SecretRef {
+    pub key: String,
+    pub version: u64,
+}
+
+/// Everything a render reads.
+#[derive(Debug, Clone)]
+pub struct RenderInput<'a> {
+    pub org: String,
+    pub app: &'a ValidatedApp,
+    /// The release being rendered (`N` of `vN`): annotations and `x-satusky-release`.
+    pub release: u64,
+    /// The pinned image (`image@sha256:…` once built).
+    pub image: String,
+    /// The org's namespace (default `satusky-{org}`).
+    pub namespace: String,
+    pub gateway: GatewayRef,
+    /// The app's hostnames as stored (`satusky_core::hostnames`): the generated one, aliases
+    /// and redirect hosts.
+    pub hostnames: Vec<Hostname>,
+    /// The app's secrets: keys and versions only.
+    pub secrets: Vec<SecretRef>,
+    pub issuer: IssuerRef,
+}
+
+impl<'a> RenderInput<'a> {
+    /// The defaults: namespace `satusky-{org}`, the default Gateway and issuer, the hostnames
+    /// `satusky_core::hostnames` gives for `zone`, no secrets.
+    pub fn new(
+        org: &str,
+        app: &'a ValidatedApp,
+        release: u64,
+        image: impl Into<String>,
+        zone: &str,
+    ) -> Self {
+        RenderInput {
+            org: org.to_owned(),
+            app,
+            release,
+            image: image.into(),
+            namespace: names::default_namespace(org),
+            gateway: GatewayRef::default(),
+            hostnames: satusky_core::hostnames(org, zone, app.spec()),
+            secrets: Vec::new(),
+            issuer: IssuerRef::default(),
+        }
+    }
+}
+
+/// The app's hostnames sorted into what each route needs.
+pub(crate) struct Hosts<'a> {
+    /// Generated first, then aliases by name: the hosts that serve the app.
+    pub serving: Vec<&'a str>,
+    /// Aliases and redirect hosts by name: the hosts needing a listener and a certificate.
+    pub custom: Vec<&'a str>,
+    /// Redirect hosts by name, with their targets.
+    pub redirects: Vec<(&'a str, &'a str)>,
+}
+
+pub(crate) fn sort_hosts(hostnames: &[Hostname]) -> Result<Hosts<'_>, RenderError> {
+    let mut seen = BTreeSet::new();
+    let (mut generated, mut aliases, mut redirects) = (Vec::new(), Vec::new(), Vec::new());
+    for h in hostnames {
+        let host = h.hostname.as_str();
+        satusky_core::validate_hostname(host).map_err(|m| RenderError::input("hostnames", m))?;
+        if !seen.insert(host) {
+            return Err(RenderError::input(
+                "hostnames",
+                format!("{host:?} is listed twice"),
+            ));
+        }
+        match (h.kind, h.redirect_to.as_deref()) {
+            (HostnameKind::Generated, _) => generated.push(host),
+            (HostnameKind::Alias, _) => aliases.push(host),
+            (HostnameKind::Redirect, Some(to)) => redirects.push((host, to)),
+            (HostnameKind::Redirect, None) => {
+                return Err(RenderError::input(
+                    "hostnames",
+                    format!("the redirect host {host:?} has no redirect_to target"),
+                ));
+            }
+        }
+    }
+    aliases.sort_unstable();
+    redirects.sort_unstable();
+    let mut custom: Vec<&str> = aliases
+        .iter()
+        .copied()
+        .chain(redirects.iter().map(|r| r.0))
+        .collect();
+    custom.sort_unstable();
+    generated.extend(aliases);
+    Ok(Hosts {
+        serving: generated,
+        custom,
+        redirects,
+    })
+}
+
+pub(crate) fn check_input(input: &RenderInput<'_>) -> Result<(), RenderError> {
+    satusky_core::validate_org_name(&input.org).map_err(|m| RenderError::input("org", m))?;
+    if !names::is_dns1123_label(&input.namespace) {
+        return Err(RenderError::input(
+            "namespace",
+            format!(
+                "{:?} is not a namespace name (DNS-1123 label)",
+                input.namespace
+            ),
+        ));
+    }
+    let gw = &input.gateway;
+    let section_ok = gw
+        .section_name
+        .as_deref()
+        .is_none_or(names::is_dns1123_subdomain);
+    if !names::is_dns1123_label(&gw.namespace) || !names::is_dns1123_subdomain(&gw.name) {
+        return Err(RenderError::input(
+            "gateway",
+            format!("{}/{} is not a Gateway reference", gw.namespace, gw.name),
+        ));
+    }
+    if !section_ok {
+        return Err(RenderError::input(
+            "gateway.section_name",
+            format!("{:?} is not a listener name", gw.section_name),
+        ));
+    }
+    if input.image.trim().is_empty() || input.image.chars().any(char::is_whitespace) {
+        return Err(RenderError::input(
+            "image",
+            format!("{:?} is not an image reference", input.image),
+        ));
+    }
+    if !matches!(input.issuer.kind.as_str(), "ClusterIssuer" | "Issuer")
+        || !names::is_dns1123_subdomain(&input.issuer.name)
+    {
+        return Err(RenderError::input(
+            "issuer",
+            format!(
+                "{} {:?} is not a cert-manager issuer: use ClusterIssuer or Issuer and a DNS name",
+                input.issuer.kind, input.issuer.name
+            ),
+        ));
+    }
+    let mut keys = BTreeSet::new();
+    for s in &input.secrets {
+        if !config::is_secret_key(&s.key) {
+            return Err(RenderError::input(
+                "secrets",
+                format!(
+                    "{:?} is not a secret key: use letters, digits and '_', e.g. API_KEY",
+                    s.key
+                ),
+            ));
+        }
+        if !keys.insert(s.key.as_str()) {
+            return Err(RenderError::input(
+                "secrets",
+                format!("{:?} is listed twice", s.key),
+            ));
+        }
+    }
+    Ok(())
+}

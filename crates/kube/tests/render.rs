@@ -1,0 +1,290 @@
+//! What a change of the spec does to the rendered set: env and secret versions roll the pods
+//! (through the config hash), a release alone does not, removing a section or a domain removes
+//! its objects; secret values never appear; both output forms read back as the objects.
+
+mod common;
+
+use common::{find, fixture, input, kinds, parse, render_ok, secrets};
+use satusky_kube::render::labels::CONFIG_HASH;
+use satusky_kube::{Object, RenderError, render, to_json_list, to_yaml};
+use serde_json::Value;
+
+fn deployment(objects: &[Object]) -> &Value {
+    objects
+        .iter()
+        .find(|o| o.kind() == "Deployment")
+        .unwrap()
+        .as_value()
+}
+
+fn config_hash(objects: &[Object]) -> String {
+    let path = format!(
+        "/spec/template/metadata/annotations/{}",
+        CONFIG_HASH.replace('/', "~1")
+    );
+    deployment(objects)
+        .pointer(&path)
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_owned()
+}
+
+fn pod_template(objects: &[Object]) -> Value {
+    deployment(objects)
+        .pointer("/spec/template")
+        .unwrap()
+        .clone()
+}
+
+const BASE: &str = "[app]\nname = \"web\"\n[env]\nLOG_LEVEL = \"info\"\n";
+
+#[test]
+fn an_env_change_changes_the_config_hash() {
+    let before = parse(BASE);
+    let after = parse(&BASE.replace("info", "debug"));
+    let added = parse(&format!("{BASE}EXTRA = \"1\"\n"));
+    let hash = config_hash(&render_ok(&input(&before)));
+    assert_ne!(hash, config_hash(&render_ok(&input(&after))));
+    assert_ne!(hash, config_hash(&render_ok(&input(&added))));
+    assert_eq!(hash, config_hash(&render_ok(&input(&before))), "stable");
+}
+
+#[test]
+fn a_secret_version_change_changes_the_config_hash() {
+    let app = parse(BASE);
+    let mut one = input(&app);
+    one.secrets = secrets(&[("API_KEY", 1)]);
+    let mut two = input(&app);
+    two.secrets = secrets(&[("API_KEY", 2)]);
+    let none = input(&app);
+    let hashes = [&one, &two, &none].map(|i| config_hash(&render_ok(i)));
+    assert_ne!(hashes[0], hashes[1]);
+    assert_ne!(hashes[0], hashes[2]);
+    assert_ne!(hashes[1], hashes[2]);
+}
+
+#[test]
+fn secrets_render_keys_and_versions_only() {
+    let app = parse(BASE);
+    let mut input = input(&app);
+    input.secrets = secrets(&[("API_KEY", 7), ("DB_URL", 1)]);
+    let objects = render_ok(&input);
+    let secret = find(&objects, "Secret", "web-secrets").unwrap().as_value();
+    // SecretRef has no value field, so a value cannot even be passed in; the Secret carries
+    // no data for the applier to overwrite by accident.
+    assert!(secret.get("data").is_none() && secret.get("stringData").is_none());
+    assert_eq!(
+        secret.pointer("/metadata/annotations/satusky.io~1secret-versions"),
+        Some(&Value::from("API_KEY=7,DB_URL=1"))
+    );
+    let env_from = deployment(&objects)
+        .pointer("/spec/template/spec/containers/0/envFrom")
+        .unwrap();
+    assert_eq!(
+        env_from,
+        &serde_json::json!([
+            {"configMapRef": {"name": "web-env"}},
+            {"secretRef": {"name": "web-secrets"}},
+        ])
+    );
+    // Without secrets there is no Secret and no reference to one.
+    let plain = render_ok(&common::input(&app));
+    assert!(find(&plain, "Secret", "web-secrets").is_none());
+    assert!(!to_yaml(&plain).unwrap().contains("secretRef"));
+}
+
+#[test]
+fn a_new_release_alone_does_not_roll_the_pods() {
+    let app = parse(BASE);
+    let v1 = input(&app);
+    let mut v2 = input(&app);
+    v2.release = 2;
+    let (a, b) = (render_ok(&v1), render_ok(&v2));
+    assert_eq!(pod_template(&a), pod_template(&b));
+    assert_eq!(
+        deployment(&b).pointer("/metadata/annotations/satusky.io~1release"),
+        Some(&Value::from("2"))
+    );
+    let header = |objects: &[Object]| {
+        find(objects, "HTTPRoute", "web")
+            .unwrap()
+            .as_value()
+            .pointer("/spec/rules/0/filters/0/responseHeaderModifier/set/0/value")
+            .cloned()
+    };
+    assert_eq!(header(&b), Some(Value::from("acme/web@v2")));
+}
+
+#[test]
+fn a_new_image_rolls_the_pods() {
+    let app = parse(BASE);
+    let mut built = input(&app);
+    built.image = "registry.example/acme/web@sha256:00ff".to_owned();
+    assert_ne!(
+        pod_template(&render_ok(&input(&app))),
+        pod_template(&render_ok(&built))
+    );
+}
+
+#[test]
+fn removing_hpa_drops_the_hpa_and_gives_replicas_back() {
+    let with = parse("[app]\nname = \"web\"\nreplicas = 3\n[hpa]\nmin = 2\nmax = 5\n");
+    let without = parse("[app]\nname = \"web\"\nreplicas = 3\n");
+    let (a, b) = (render_ok(&input(&with)), render_ok(&input(&without)));
+    assert!(find(&a, "HorizontalPodAutoscaler", "web").is_some());
+    assert!(
+        deployment(&a).pointer("/spec/replicas").is_none(),
+        "HPA owns replicas"
+    );
+    assert!(find(&b, "HorizontalPodAutoscaler", "web").is_none());
+    assert_eq!(
+        deployment(&b).pointer("/spec/replicas"),
+        Some(&Value::from(3))
+    );
+}
+
+#[test]
+fn removing_a_domain_drops_it_everywhere() {
+    let two = parse(
+        "[app]\nname = \"web\"\n[[domains]]\nhost = \"a.example.com\"\n\
+         [[domains]]\nhost = \"b.example.com\"\n",
+    );
+    let one = parse("[app]\nname = \"web\"\n[[domains]]\nhost = \"a.example.com\"\n");
+    let none = parse("[app]\nname = \"web\"\n");
+    let hostnames = |objects: &[Object]| {
+        find(objects, "HTTPRoute", "web")
+            .unwrap()
+            .as_value()
+            .pointer("/spec/hostnames")
+            .cloned()
+            .unwrap()
+    };
+    let (a, b, c) = (
+        render_ok(&input(&two)),
+        render_ok(&input(&one)),
+        render_ok(&input(&none)),
+    );
+    assert_eq!(
+        hostnames(&a),
+        serde_json::json!([
+            "web-acme.satusky.localhost",
+            "a.example.com",
+            "b.example.com"
+        ])
+    );
+    assert_eq!(
+        hostnames(&b),
+        serde_json::json!(["web-acme.satusky.localhost", "a.example.com"])
+    );
+    assert!(find(&b, "Certificate", "web.b.example.com").is_none());
+    let listeners = find(&b, "ListenerSet", "web")
+        .unwrap()
+        .as_value()
+        .pointer("/spec/listeners")
+        .and_then(Value::as_array)
+        .unwrap()
+        .len();
+    assert_eq!(listeners, 1);
+    // The last custom domain gone: no ListenerSet, no Certificate, no ListenerSet parent.
+    assert_eq!(
+        hostnames(&c),
+        serde_json::json!(["web-acme.satusky.localhost"])
+    );
+    assert!(
+        kinds(&c)
+            .iter()
+            .all(|(k, _)| k != "ListenerSet" && k != "Certificate")
+    );
+    assert!(!to_yaml(&c).unwrap().contains("ListenerSet"));
+}
+
+#[test]
+fn domain_order_does_not_change_the_objects() {
+    let ab = parse(
+        "[app]\nname = \"web\"\n[[domains]]\nhost = \"a.example.com\"\n\
+         [[domains]]\nhost = \"b.example.com\"\n",
+    );
+    let ba = parse(
+        "[app]\nname = \"web\"\n[[domains]]\nhost = \"b.example.com\"\n\
+         [[domains]]\nhost = \"a.example.com\"\n",
+    );
+    assert_eq!(render_ok(&input(&ab)), render_ok(&input(&ba)));
+}
+
+#[test]
+fn both_outputs_read_back_as_the_objects() {
+    let app = fixture("full");
+    let objects = render_ok(&input(&app));
+    let yaml = to_yaml(&objects).unwrap();
+    let docs: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&yaml)
+        .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
+        .collect();
+    let values: Vec<&Value> = objects.iter().map(Object::as_value).collect();
+    assert_eq!(docs.iter().collect::<Vec<_>>(), values);
+    let list: Value = serde_json::from_str(&to_json_list(&objects).unwrap()).unwrap();
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["apiVersion"], "v1");
+    assert_eq!(
+        list["items"].as_array().unwrap().iter().collect::<Vec<_>>(),
+        values
+    );
+}
+
+#[test]
+fn inexpressible_input_is_an_error_not_a_wrong_object() {
+    let query = parse(
+        "[app]\nname = \"web\"\n[[domains]]\nhost = \"old.example.com\"\n\
+         redirect_to = \"https://new.example.com/?from=old\"\n",
+    );
+    assert!(matches!(
+        render(&input(&query)),
+        Err(RenderError::UnsupportedRedirect { .. })
+    ));
+    let mut toml = String::from("[app]\nname = \"web\"\n");
+    for i in 0..16 {
+        toml.push_str(&format!("[[domains]]\nhost = \"h{i}.example.com\"\n"));
+    }
+    let many = parse(&toml);
+    assert!(matches!(
+        render(&input(&many)),
+        Err(RenderError::TooManyHostnames { count: 17, .. })
+    ));
+    let app = parse(BASE);
+    let mut bad = input(&app);
+    bad.secrets = secrets(&[("NOT-A-KEY", 1)]);
+    assert!(matches!(
+        render(&bad),
+        Err(RenderError::InvalidInput { .. })
+    ));
+    let mut bad = input(&app);
+    bad.org = "Acme".to_owned();
+    assert!(matches!(
+        render(&bad),
+        Err(RenderError::InvalidInput { .. })
+    ));
+}
+
+#[test]
+fn every_object_carries_the_labels_and_namespace() {
+    let app = fixture("full");
+    let mut input = input(&app);
+    input.secrets = secrets(&[("K", 1)]);
+    for object in render_ok(&input) {
+        let labels = object.labels();
+        for (key, value) in [
+            ("app.kubernetes.io/managed-by", "satusky"),
+            ("app.kubernetes.io/name", "my-api"),
+            ("satusky.io/org", "acme"),
+            ("satusky.io/app", "my-api"),
+        ] {
+            assert!(
+                labels.contains(&(key, value)),
+                "{} {} lacks {key}={value}",
+                object.kind(),
+                object.name()
+            );
+        }
+        assert_eq!(object.namespace(), Some("satusky-acme"));
+        assert!(object.annotations().contains(&("satusky.io/release", "1")));
+    }
+}

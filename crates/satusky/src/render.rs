@@ -1,0 +1,136 @@
+//! `satusky render [DIR|FILE]` (SPEC §1): print every Kubernetes object a deploy of that
+//! config would apply, as multi-document YAML or a JSON `List`. Pure: reads the config file,
+//! touches no cluster and no store.
+//!
+//! What a deploy pins is stood in for: the release is 1; the image is `[app] image`, or
+//! `registry.invalid/ORG/APP:unbuilt` when the app is built (a deploy replaces it with the
+//! built `image@sha256:…`); secrets are the `--secret` keys given (no values, ever).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+use satusky_core::{DEFAULT_ZONE, Overrides, ValidatedApp};
+use satusky_kube::render::DEFAULT_GATEWAY;
+use satusky_kube::{GatewayRef, RenderInput, SecretRef, render, to_json_list, to_yaml};
+
+/// Output format of `satusky render`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Multi-document YAML, `---` before each object.
+    Yaml,
+    /// One JSON object: `{"apiVersion": "v1", "kind": "List", "items": […]}`.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The app's folder (reads satusky.toml there) or a config file.
+    #[arg(value_name = "DIR|FILE", default_value = ".")]
+    pub path: PathBuf,
+    /// The org the app belongs to (its namespace is `satusky-ORG`).
+    #[arg(long, default_value = "dev")]
+    pub org: String,
+    /// Read `satusky.NAME.toml` in DIR instead of satusky.toml.
+    #[arg(long, value_name = "NAME")]
+    pub config: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
+    pub output: Format,
+    /// The platform Gateway the routes attach to, `NAMESPACE/NAME`.
+    #[arg(long, env = "SATUSKY_GATEWAY", value_name = "NS/NAME", default_value = DEFAULT_GATEWAY)]
+    pub gateway: String,
+    /// The platform DNS zone; the app is served at `APP-ORG.ZONE`.
+    #[arg(long, env = "SATUSKY_DNS_ZONE", default_value = DEFAULT_ZONE)]
+    pub zone: String,
+    /// A secret the app has, as `KEY` or `KEY@VERSION` (repeatable). Never a value: values
+    /// are filled in by the control plane when it applies.
+    #[arg(long = "secret", value_name = "KEY[@VERSION]")]
+    pub secrets: Vec<String>,
+}
+
+fn parse_secret(arg: &str) -> anyhow::Result<SecretRef> {
+    if arg.contains('=') {
+        bail!(
+            "--secret {arg:?}: give the key only (KEY or KEY@VERSION); secret values are never \
+             rendered"
+        );
+    }
+    let (key, version) = match arg.split_once('@') {
+        Some((key, version)) => {
+            let version = version
+                .parse::<u64>()
+                .with_context(|| format!("--secret {arg:?}: {version:?} is not a version"))?;
+            (key, version)
+        }
+        None => (arg, 1),
+    };
+    Ok(SecretRef {
+        key: key.to_owned(),
+        version,
+    })
+}
+
+fn load(args: &RenderArgs) -> anyhow::Result<ValidatedApp> {
+    let overrides = Overrides::default();
+    if args.path.is_file() {
+        if args.config.is_some() {
+            bail!(
+                "--config picks a file in a folder: give the folder, or the file without --config"
+            );
+        }
+        let text = std::fs::read_to_string(&args.path)
+            .with_context(|| format!("could not read {}", args.path.display()))?;
+        return Ok(satusky_core::parse_str(&text, &args.path, &overrides)?);
+    }
+    Ok(satusky_core::load(&args.path, args.config.as_deref(), &overrides)?.app)
+}
+
+pub fn run(args: RenderArgs) -> anyhow::Result<()> {
+    satusky_core::validate_org_name(&args.org).map_err(|m| anyhow::anyhow!("--org: {m}"))?;
+    let gateway =
+        GatewayRef::parse(&args.gateway).map_err(|m| anyhow::anyhow!("--gateway: {m}"))?;
+    let secrets = args
+        .secrets
+        .iter()
+        .map(|s| parse_secret(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let app = load(&args)?;
+    let spec = app.spec();
+    let image = spec
+        .image
+        .clone()
+        .unwrap_or_else(|| format!("registry.invalid/{}/{}:unbuilt", args.org, spec.name));
+    let mut input = RenderInput::new(&args.org, &app, 1, image, &args.zone);
+    input.gateway = gateway;
+    input.secrets = secrets;
+    let objects = render(&input)?;
+    let text = match args.output {
+        Format::Yaml => to_yaml(&objects)?,
+        Format::Json => to_json_list(&objects)?,
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_args() {
+        assert_eq!(
+            parse_secret("API_KEY").unwrap(),
+            SecretRef {
+                key: "API_KEY".into(),
+                version: 1
+            }
+        );
+        assert_eq!(parse_secret("API_KEY@4").unwrap().version, 4);
+        assert!(parse_secret("API_KEY=hunter2").is_err());
+        assert!(parse_secret("API_KEY@x").is_err());
+    }
+}
