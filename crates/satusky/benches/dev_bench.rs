@@ -24,7 +24,7 @@
 //! `cargo bench -p satusky --bench dev-bench`. Without `--bench` (e.g. under
 //! `cargo test --benches`) it runs a small smoke pass (2 redeploys, 1 `1ctl` run, 3 apps)
 //! against the binaries of that profile. Env: `DEV_BENCH_N` (API redeploys per variant,
-//! default 10), `DEV_BENCH_CLI_N` (`1ctl` redeploys per variant, default 10),
+//! default 20), `DEV_BENCH_CLI_N` (`1ctl` redeploys per variant, default 10),
 //! `DEV_BENCH_APPS` (default 100).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -71,7 +71,7 @@ fn main() {
             .unwrap_or(default)
     };
     let sizes = Sizes {
-        redeploys: env_n("DEV_BENCH_N", if full { 10 } else { 2 }),
+        redeploys: env_n("DEV_BENCH_N", if full { 20 } else { 2 }),
         cli_runs: env_n("DEV_BENCH_CLI_N", if full { 10 } else { 1 }),
         apps: env_n("DEV_BENCH_APPS", if full { 100 } else { 3 }),
         baseline_runs: if full { 20 } else { 3 },
@@ -777,6 +777,7 @@ fn baseline(bins: &Bins, runs: usize) -> Baseline {
 struct Phases {
     put_rtt: Vec<f64>,
     to_build: Vec<f64>,
+    build_to_workload: Vec<f64>,
     build_to_replicas: Vec<f64>,
     replicas_to_workload: Vec<f64>,
     workload_to_ready: Vec<f64>,
@@ -789,6 +790,8 @@ impl Phases {
     fn add(&mut self, t: &Timeline) {
         let d = |a: i64, b: i64| (b - a) as f64;
         self.to_build.push(d(t.accepted, t.build_done));
+        self.build_to_workload
+            .push(d(t.build_done, t.workload_ready));
         self.build_to_replicas
             .push(d(t.build_done, t.replicas_ready));
         self.replicas_to_workload
@@ -806,12 +809,13 @@ impl Phases {
             row("PUT round trip (202)", &self.put_rtt);
         }
         row("accepted → build done", &self.to_build);
+        row("build done → workload ready", &self.build_to_workload);
         row(
-            "build done → all replicas ready (engine sees)",
+            "  build done → all replicas ready (engine sees)",
             &self.build_to_replicas,
         );
         row(
-            "replicas ready → workload ready (route switched)",
+            "  replicas ready → workload ready (route switched)",
             &self.replicas_to_workload,
         );
         row(
@@ -836,15 +840,16 @@ impl Phases {
     }
 }
 
-fn print_run(i: usize, t: &Timeline, extra: &str) {
+fn print_run(i: usize, t: &Timeline, pid: u32, extra: &str) {
     println!(
-        "   run {i:>2}: v{:<3} build +{:>4} replicas +{:>4} workload +{:>4} ready +{:>4} ms  ({}){extra}",
+        "   run {i:>2}: v{:<3} build +{:>4} replicas +{:>4} workload +{:>4} ready +{:>4} ms  ({}) dev RSS {}{extra}",
         t.release,
         t.build_done - t.accepted,
         t.replicas_ready - t.accepted,
         t.workload_ready - t.accepted,
         t.ready - t.accepted,
-        t.build_note.trim()
+        t.build_note.trim(),
+        mb(mem(pid).rss_kb)
     );
 }
 
@@ -891,7 +896,7 @@ async fn redeploy_latency(bins: &Bins, sizes: &Sizes, base: &Baseline) {
             p.client_202_to_ready
                 .push(ms(t.ready_seen.saturating_duration_since(accepted)));
             p.add(&t);
-            print_run(i, &t, "");
+            print_run(i, &t, dev.pid, "");
             last = t.release;
             tokio::time::sleep(GAP).await;
         }
@@ -967,6 +972,7 @@ async fn redeploy_latency(bins: &Bins, sizes: &Sizes, base: &Baseline) {
             print_run(
                 i,
                 &t,
+                dev.pid,
                 &format!(
                     "; 1ctl wall {:.0} ms, exit {:.0} ms after `ready`",
                     ms(end - start),

@@ -55,8 +55,9 @@ pub struct ServeArgs {
     /// The platform DNS zone; apps get `APP-ORG.ZONE` (overrides `server.toml`).
     #[arg(long, env = "SATUSKY_DNS_ZONE")]
     pub dns_zone: Option<String>,
-    /// What runs the apps: `local` (supervised processes, embedded edge, DNS and CA) or
-    /// `none` (the API alone: deploys are recorded, not run).
+    /// What runs the apps: `local` (supervised processes, embedded edge, DNS and CA),
+    /// `kubernetes` (a cluster, through --kubeconfig, KUBECONFIG or in-cluster) or `none`
+    /// (the API alone: deploys are recorded, not run).
     #[arg(long, env = "SATUSKY_RUNTIME", value_enum, default_value = "local")]
     pub runtime: RuntimeArg,
     /// The edge's plain HTTP address (local runtime).
@@ -71,11 +72,16 @@ pub struct ServeArgs {
     /// How often every app's endpoints are re-probed.
     #[arg(long, env = "SATUSKY_PROBE_INTERVAL", default_value = "30s", value_parser = humantime_duration)]
     pub probe_interval: std::time::Duration,
+    /// The kubeconfig for `--runtime kubernetes` (default: KUBECONFIG, ~/.kube/config, or
+    /// in-cluster).
+    #[arg(long, env = "SATUSKY_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RuntimeArg {
     Local,
+    Kubernetes,
     None,
 }
 

@@ -56,6 +56,16 @@ pub struct ServerToml {
     /// record, to try custom domains on one machine.
     #[serde(default)]
     pub dns_records: Vec<DnsRecordToml>,
+    /// Kubernetes runtime: the platform Gateway (`NAMESPACE/NAME`).
+    pub gateway: Option<String>,
+    /// Where the prober connects for TLS and HTTP (default: the resolved address on 443).
+    pub probe_edge: Option<std::net::SocketAddr>,
+    /// DNS servers the DNS plane asks (default: the system's).
+    #[serde(default)]
+    pub resolvers: Vec<std::net::SocketAddr>,
+    /// Extra trust roots (PEM files) for the TLS plane, beside webpki-roots.
+    #[serde(default)]
+    pub ca_files: Vec<std::path::PathBuf>,
 }
 
 /// `[[dns_records]] name = "api.example.test", a = "127.0.0.1"` (or `cname = "…"`).

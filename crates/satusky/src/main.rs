@@ -5,6 +5,7 @@
 mod cli;
 mod config;
 mod dev;
+mod kube_stack;
 mod local_stack;
 mod render;
 mod serve;

@@ -19,8 +19,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         settings.dns_zone = zone;
     }
     let store = open_store(&args.store).await?;
-    if args.runtime == RuntimeArg::Local {
-        return serve_local(args, store, settings.dns_zone, &file).await;
+    match args.runtime {
+        RuntimeArg::Local => return serve_local(args, store, settings.dns_zone, &file).await,
+        RuntimeArg::Kubernetes => return serve_kube(args, store, settings.dns_zone, &file).await,
+        RuntimeArg::None => {}
     }
     let listener = TcpListener::bind(args.listen).await.with_context(|| {
         format!(
@@ -78,6 +80,43 @@ async fn serve_local(
         satusky_server::serve_state(listener, stack.state.clone(), shutdown_signal()).await;
     stack.shutdown().await;
     served.context("server failed")?;
+    tracing::info!("satusky stopped");
+    Ok(())
+}
+
+/// `serve --runtime kubernetes`.
+async fn serve_kube(
+    args: ServeArgs,
+    store: satusky_store::Store,
+    zone: String,
+    file: &crate::config::ServerToml,
+) -> Result<()> {
+    std::fs::create_dir_all(&args.store.state_dir)?;
+    let state_dir = std::fs::canonicalize(&args.store.state_dir)?;
+    let stack = crate::kube_stack::KubeStack::start(
+        crate::kube_stack::KubeStackConfig {
+            state_dir,
+            zone,
+            kubeconfig: args.kubeconfig.clone(),
+            probe_interval: args.probe_interval,
+        },
+        store,
+        file,
+    )
+    .await?;
+    let listener = TcpListener::bind(args.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {} (is another satusky running?)",
+            args.listen
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, runtime = "kubernetes", "satusky serving");
+    eprintln!("satusky: API listening on http://{addr} (kubernetes runtime)");
+    stack.engine.start().await;
+    satusky_server::serve_state(listener, stack.state.clone(), shutdown_signal())
+        .await
+        .context("server failed")?;
     tracing::info!("satusky stopped");
     Ok(())
 }

@@ -1,0 +1,129 @@
+//! `satusky serve --runtime kubernetes`: the control plane driving a cluster. The client comes
+//! from `--kubeconfig FILE`, `KUBECONFIG`/`~/.kube/config`, or the in-cluster service account;
+//! the Gateway, registry, API URL for build pods, resolvers and trust roots for the prober
+//! come from `server.toml`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use satusky_core::runtime::Runtime;
+use satusky_kube::GatewayRef;
+use satusky_kube::runtime::{KubeConfig, KubeRuntime};
+use satusky_probe::{ProbeConfig, Prober, parse_pem_certs};
+use satusky_server::build_token::BuildTokens;
+use satusky_server::prober::ProbeAdapter;
+use satusky_server::{AppState, Engine, EngineConfig, Settings};
+use satusky_store::Store;
+
+use crate::config::ServerToml;
+
+/// The running control plane over Kubernetes.
+pub struct KubeStack {
+    pub state: AppState,
+    pub engine: Engine,
+}
+
+/// Build a kube client: an explicit kubeconfig file, else the usual inference.
+pub async fn client(kubeconfig: Option<&Path>) -> Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("cannot read the kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .with_context(|| format!("the kubeconfig {} is not usable", path.display()))?
+        }
+        None => kube::Config::infer().await.context(
+            "no Kubernetes configuration found: pass --kubeconfig FILE, set KUBECONFIG, or run in a cluster",
+        )?,
+    };
+    kube::Client::try_from(config).context("cannot build the Kubernetes client")
+}
+
+/// The key that signs build tokens, kept in the state dir (created on first use, mode 0600).
+fn build_token_key(state_dir: &Path) -> Result<Vec<u8>> {
+    let path = state_dir.join("build-token.key");
+    if let Ok(bytes) = std::fs::read(&path)
+        && bytes.len() >= 32
+    {
+        return Ok(bytes);
+    }
+    let key = BuildTokens::generate_secret()
+        .map_err(|_| anyhow::anyhow!("no randomness for the build-token key"))?;
+    std::fs::write(&path, key).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(key.to_vec())
+}
+
+pub struct KubeStackConfig {
+    pub state_dir: PathBuf,
+    pub zone: String,
+    pub kubeconfig: Option<PathBuf>,
+    pub probe_interval: Duration,
+}
+
+impl KubeStack {
+    pub async fn start(
+        config: KubeStackConfig,
+        store: Store,
+        file: &ServerToml,
+    ) -> Result<KubeStack> {
+        let client = client(config.kubeconfig.as_deref()).await?;
+        let gateway = match &file.gateway {
+            Some(g) => {
+                GatewayRef::parse(g).map_err(|e| anyhow::anyhow!("server.toml gateway: {e}"))?
+            }
+            None => GatewayRef::default(),
+        };
+        let runtime = Arc::new(KubeRuntime::new(
+            client,
+            KubeConfig {
+                zone: config.zone.clone(),
+                gateway,
+                issuer: Default::default(),
+                probe_addr: file.probe_edge,
+            },
+            None,
+        ));
+        let mut roots = Vec::new();
+        for ca in &file.ca_files {
+            let pem = std::fs::read_to_string(ca)
+                .with_context(|| format!("server.toml ca_files: cannot read {}", ca.display()))?;
+            roots.extend(
+                parse_pem_certs(&pem)
+                    .with_context(|| format!("server.toml ca_files: {}", ca.display()))?,
+            );
+        }
+        let prober = Prober::new(ProbeConfig {
+            resolvers: file.resolvers.clone(),
+            edge: file.probe_edge,
+            extra_roots: roots,
+            ..ProbeConfig::default()
+        })
+        .context("cannot set up the prober")?;
+        let settings = Settings {
+            dns_zone: config.zone.clone(),
+            contexts_dir: Some(config.state_dir.join("contexts")),
+        };
+        let tokens = BuildTokens::new(&build_token_key(&config.state_dir)?);
+        let state = AppState::new(store.clone(), settings).with_build_tokens(tokens);
+        let engine = Engine::new(
+            store,
+            runtime as Arc<dyn Runtime>,
+            Some(Arc::new(ProbeAdapter::new(prober))),
+            state.hub.clone(),
+            EngineConfig {
+                probe_interval: config.probe_interval,
+                dns_zone: config.zone,
+            },
+        );
+        let state = state.with_engine(engine.clone());
+        Ok(KubeStack { state, engine })
+    }
+}
