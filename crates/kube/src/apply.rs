@@ -266,7 +266,9 @@ impl Applier {
         kinds: &[&'static Kind],
         keep: &HashSet<(&str, String)>,
     ) -> Result<Vec<String>, ApplyError> {
-        let selector = format!("{MANAGED_BY}={MANAGER},{ORG}={org},{APP}={app}");
+        // Build Jobs and their token Secrets carry the app's labels too; they are the
+        // builder's to clean up, never pruned from under a running build.
+        let selector = format!("{MANAGED_BY}={MANAGER},{ORG}={org},{APP}={app},!satusky.io/build");
         let mut pruned = Vec::new();
         for kind in kinds {
             let api: Api<DynamicObject> =

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod build;
 pub mod kinds;
 pub mod observe;
 pub mod render;

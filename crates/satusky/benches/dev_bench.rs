@@ -79,6 +79,8 @@ fn main() {
         running_wait: Duration::from_secs(if full { 10 } else { 1 }),
     };
     let bins = Bins::locate();
+    // Other sessions' tests may run the same binary: only what this run left counts.
+    let before = pids_matching(&bins.test_app.display().to_string());
     let _ = rustls::crypto::ring::default_provider().install_default();
     print_machine(&bins);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -91,10 +93,14 @@ fn main() {
         memory(&bins, &sizes, &base).await;
     });
     println!("\nload average at the end: {}", loadavg());
-    let left = pids_matching(&bins.test_app.display().to_string());
+    let left: Vec<u32> = pids_matching(&bins.test_app.display().to_string())
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
     println!(
-        "leftover test-app processes of this run's binary: {} {left:?}",
-        left.len()
+        "test-app processes left by this run: {} {left:?} ({} others were running before it)",
+        left.len(),
+        before.len()
     );
 }
 

@@ -405,10 +405,17 @@ async fn rollout(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work
         }
     };
     let now = now_ms();
+    // The runtime's own desired count wins when it has one: with an HPA the cluster, not
+    // the spec, decides how many replicas there are.
+    let desired = if obs.release == Some(work.release) && obs.replicas.desired > 0 {
+        obs.replicas.desired
+    } else {
+        release.spec.replicas
+    };
     let verdict = judge_workload(
         &obs,
         work.release,
-        release.spec.replicas,
+        desired,
         started,
         release.spec.deploy.progress_deadline_seconds,
         now,
@@ -418,7 +425,7 @@ async fn rollout(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work
     doc.workload.plane = merge_plane(Some(&old.workload.plane), verdict.plane(), now);
     if obs.release == Some(work.release) {
         doc.workload.replicas = obs.replicas;
-        doc.workload.replicas.desired = release.spec.replicas;
+        doc.workload.replicas.desired = desired;
     }
     if !save(engine, rec, Some(&old), &doc).await {
         // Overtaken by a newer deploy: re-read the work.

@@ -1,0 +1,381 @@
+//! Workload hooks: the deployment controller (ReplicaSet per template, rollout status and
+//! conditions) and the kubelet and scheduler (pod failures: CrashLoopBackOff,
+//! ImagePullBackOff / ErrImagePull, Unschedulable). Jobs are in [`super::jobs`].
+//!
+//! Deployment status follows the real controller's shape: `observedGeneration`, `replicas`,
+//! `updatedReplicas`, `readyReplicas`, `availableReplicas`, `unavailableReplicas` and the
+//! `Available` / `Progressing` conditions with the real reasons (`NewReplicaSetAvailable`,
+//! `ReplicaSetUpdated`, `ProgressDeadlineExceeded`, `MinimumReplicasAvailable`,
+//! `MinimumReplicasUnavailable`).
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{
+    condition, generation, get, managers, owned_by, owner_ref, rt, store_update, write_status,
+};
+use crate::FakeKube;
+use crate::meta;
+use crate::status::ApiError;
+use crate::store::{Inner, Propagation};
+
+fn desired(d: &Value) -> i64 {
+    d.pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+}
+
+/// The pod-template-hash: FNV-1a of the template, in the API server's name alphabet.
+fn template_hash(d: &Value) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let s = d
+        .pointer("/spec/template")
+        .map(Value::to_string)
+        .unwrap_or_default();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (0..10)
+        .map(|_| {
+            let c = ALPHABET[(h % ALPHABET.len() as u64) as usize] as char;
+            h /= ALPHABET.len() as u64;
+            c
+        })
+        .collect()
+}
+
+/// The ReplicaSet for the Deployment's current template, created if missing.
+fn ensure_replicaset(g: &mut Inner, ns: &str, d: &Value) -> Result<Arc<Value>, ApiError> {
+    let rs_rt = rt("apps", "v1", "replicasets")?;
+    let dname = meta::str_at(d, &["metadata", "name"]).unwrap_or("");
+    let hash = template_hash(d);
+    let name = format!("{dname}-{hash}");
+    if let Some(rs) = g.get(rs_rt, ns, &name) {
+        return Ok(rs);
+    }
+    let mut template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    let tl = meta::metadata_mut(&mut template)
+        .entry("labels")
+        .or_insert_with(|| json!({}));
+    meta::ensure_object(tl).insert("pod-template-hash".into(), json!(hash));
+    let mut selector = d.pointer("/spec/selector").cloned().unwrap_or(json!({}));
+    let ml = meta::ensure_object(&mut selector)
+        .entry("matchLabels")
+        .or_insert_with(|| json!({}));
+    meta::ensure_object(ml).insert("pod-template-hash".into(), json!(hash));
+    let labels = template
+        .pointer("/metadata/labels")
+        .cloned()
+        .unwrap_or(json!({}));
+    let revision = owned_by(g, ("apps", "v1", "replicasets"), ns, d).len() + 1;
+    let rs = json!({
+        "metadata": {
+            "labels": labels,
+            "annotations": {"deployment.kubernetes.io/revision": revision.to_string()},
+            "ownerReferences": [owner_ref("apps/v1", "Deployment", d)],
+        },
+        "spec": {"replicas": desired(d), "selector": selector, "template": template},
+    });
+    store_update(
+        g,
+        rs_rt,
+        ns,
+        &name,
+        None,
+        rs,
+        managers::CONTROLLER_MANAGER,
+        None,
+    )
+}
+
+/// Write the Deployment's status.
+fn deployment_status(
+    g: &mut Inner,
+    ns: &str,
+    name: &str,
+    ready: i64,
+    progressing: (bool, &str),
+) -> Result<Arc<Value>, ApiError> {
+    let d_rt = rt("apps", "v1", "deployments")?;
+    let d = get(g, d_rt, ns, name)?;
+    let rs = ensure_replicaset(g, ns, &d)?;
+    let rs_name = meta::str_at(&rs, &["metadata", "name"])
+        .unwrap_or("")
+        .to_string();
+    let want = desired(&d);
+    let ready = ready.clamp(0, want);
+    let prev = d.pointer("/status/conditions");
+    let (prog_ok, prog_reason) = progressing;
+    let prog_message = match prog_reason {
+        "NewReplicaSetAvailable" => {
+            format!("ReplicaSet \"{rs_name}\" has successfully progressed.")
+        }
+        "ProgressDeadlineExceeded" => {
+            format!("ReplicaSet \"{rs_name}\" has timed out progressing.")
+        }
+        _ => format!("ReplicaSet \"{rs_name}\" is progressing."),
+    };
+    let available = ready >= want;
+    let (avail_reason, avail_message) = if available {
+        (
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+        )
+    } else {
+        (
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+        )
+    };
+    let mut status = json!({
+        "observedGeneration": generation(&d),
+        "replicas": want,
+        "updatedReplicas": want,
+        "readyReplicas": ready,
+        "availableReplicas": ready,
+        "conditions": [
+            condition(prev, "Available", available, avail_reason, avail_message, None),
+            condition(prev, "Progressing", prog_ok, prog_reason, &prog_message, None),
+        ],
+    });
+    if want > ready {
+        status["unavailableReplicas"] = json!(want - ready);
+    }
+    let rs_rt = rt("apps", "v1", "replicasets")?;
+    let rs_status = json!({"replicas": want, "readyReplicas": ready, "availableReplicas": ready,
+        "fullyLabeledReplicas": want, "observedGeneration": generation(&rs)});
+    write_status(
+        g,
+        rs_rt,
+        ns,
+        &rs_name,
+        managers::CONTROLLER_MANAGER,
+        rs_status,
+    )?;
+    write_status(g, d_rt, ns, name, managers::CONTROLLER_MANAGER, status)
+}
+
+/// Complete the rollout: every replica updated, ready and available; failing pods removed.
+pub(crate) fn complete(g: &mut Inner, ns: &str, name: &str) -> Result<Arc<Value>, ApiError> {
+    let d_rt = rt("apps", "v1", "deployments")?;
+    let d = get(g, d_rt, ns, name)?;
+    let pods_rt = rt("", "v1", "pods")?;
+    for rs in owned_by(g, ("apps", "v1", "replicasets"), ns, &d) {
+        for pod in owned_by(g, ("", "v1", "pods"), ns, &rs) {
+            let ready = pod
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                });
+            if !ready && let Some(n) = meta::str_at(&pod, &["metadata", "name"]) {
+                let n = n.to_string();
+                g.delete(pods_rt, ns, &n, Propagation::Background);
+            }
+        }
+    }
+    deployment_status(g, ns, name, desired(&d), (true, "NewReplicaSetAvailable"))
+}
+
+/// Which pod failure to play.
+#[derive(Debug, Clone)]
+pub enum PodFailure {
+    /// The container keeps crashing: waiting `CrashLoopBackOff`.
+    CrashLoop {
+        /// The waiting message (default: the kubelet's back-off message).
+        message: Option<String>,
+    },
+    /// The image cannot be pulled: waiting `ImagePullBackOff` or `ErrImagePull`.
+    ImagePull {
+        /// `ImagePullBackOff` or `ErrImagePull`.
+        reason: String,
+        /// The waiting message.
+        message: Option<String>,
+    },
+    /// The scheduler finds no node: `PodScheduled=False`, reason `Unschedulable`.
+    Unschedulable {
+        /// The condition message.
+        message: Option<String>,
+    },
+}
+
+fn pod_status(spec: &Value, pod_name: &str, failure: &PodFailure) -> Value {
+    let now = meta::now();
+    let containers = spec
+        .get("containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = containers
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    let unready = format!("containers with unready status: [{}]", names.join(" "));
+    let statuses = |state: &dyn Fn(&Value) -> (Value, Value, i64)| -> Vec<Value> {
+        containers
+            .iter()
+            .map(|c| {
+                let (st, last, restarts) = state(c);
+                json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": false, "started": false,
+                    "restartCount": restarts, "state": st, "lastState": last})
+            })
+            .collect()
+    };
+    let running_conditions = json!([
+        {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+        {"type": "Initialized", "status": "True", "lastTransitionTime": now},
+        {"type": "ContainersReady", "status": "False", "reason": "ContainersNotReady", "message": unready, "lastTransitionTime": now},
+        {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "message": unready, "lastTransitionTime": now},
+    ]);
+    match failure {
+        PodFailure::CrashLoop { message } => {
+            let cs = statuses(&|c: &Value| {
+                let cname = c["name"].as_str().unwrap_or("");
+                let msg = message.clone().unwrap_or_else(|| {
+                    format!("back-off 5m0s restarting failed container={cname} pod={pod_name}")
+                });
+                (
+                    json!({"waiting": {"reason": "CrashLoopBackOff", "message": msg}}),
+                    json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": now, "finishedAt": now}}),
+                    5,
+                )
+            });
+            json!({"phase": "Running", "conditions": running_conditions, "containerStatuses": cs,
+                "startTime": now, "hostIP": "10.0.0.1", "podIP": "10.244.0.10", "qosClass": "BestEffort"})
+        }
+        PodFailure::ImagePull { reason, message } => {
+            let cs = statuses(&|c: &Value| {
+                let image = c["image"].as_str().unwrap_or("");
+                let msg = message
+                    .clone()
+                    .unwrap_or_else(|| format!("Back-off pulling image \"{image}\""));
+                (
+                    json!({"waiting": {"reason": reason, "message": msg}}),
+                    json!({}),
+                    0,
+                )
+            });
+            json!({"phase": "Pending", "conditions": running_conditions, "containerStatuses": cs,
+                "startTime": now, "hostIP": "10.0.0.1", "podIP": "10.244.0.10", "qosClass": "BestEffort"})
+        }
+        PodFailure::Unschedulable { message } => {
+            let msg = message.clone().unwrap_or_else(|| {
+                "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.".into()
+            });
+            json!({"phase": "Pending", "qosClass": "BestEffort", "conditions": [
+                {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": msg, "lastTransitionTime": now}
+            ]})
+        }
+    }
+}
+
+/// Make the Deployment's current ReplicaSet have a failing pod, and report the rollout as
+/// still progressing with no ready replicas.
+pub(crate) fn fail_pod(
+    g: &mut Inner,
+    ns: &str,
+    name: &str,
+    failure: &PodFailure,
+) -> Result<Arc<Value>, ApiError> {
+    let d_rt = rt("apps", "v1", "deployments")?;
+    let pods_rt = rt("", "v1", "pods")?;
+    let d = get(g, d_rt, ns, name)?;
+    let rs = ensure_replicaset(g, ns, &d)?;
+    let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    let spec = template.get("spec").cloned().unwrap_or(json!({}));
+    let existing = owned_by(g, ("", "v1", "pods"), ns, &rs).into_iter().next();
+    let pod = match existing {
+        Some(p) => p,
+        None => {
+            let rs_name = meta::str_at(&rs, &["metadata", "name"]).unwrap_or("");
+            let pod_name = format!("{rs_name}-{}", meta::name_suffix());
+            let obj = json!({
+                "metadata": {"labels": template.pointer("/metadata/labels").cloned().unwrap_or(json!({})),
+                    "ownerReferences": [owner_ref("apps/v1", "ReplicaSet", &rs)]},
+                "spec": spec,
+            });
+            store_update(
+                g,
+                pods_rt,
+                ns,
+                &pod_name,
+                None,
+                obj,
+                managers::CONTROLLER_MANAGER,
+                None,
+            )?
+        }
+    };
+    let pod_name = meta::str_at(&pod, &["metadata", "name"])
+        .unwrap_or("")
+        .to_string();
+    let status = pod_status(&spec, &pod_name, failure);
+    let pod = write_status(g, pods_rt, ns, &pod_name, managers::KUBELET, status)?;
+    deployment_status(g, ns, name, 0, (true, "ReplicaSetUpdated"))?;
+    Ok(pod)
+}
+
+impl FakeKube {
+    /// Rollout in progress: `ready` of the desired replicas ready (status at the current
+    /// generation, `Progressing=True/ReplicaSetUpdated`).
+    pub fn rollout_progress(
+        &self,
+        ns: &str,
+        name: &str,
+        ready: u32,
+    ) -> Result<serde_json::Value, ApiError> {
+        let mut g = self.store().lock();
+        deployment_status(
+            &mut g,
+            ns,
+            name,
+            i64::from(ready),
+            (true, "ReplicaSetUpdated"),
+        )
+        .map(|o| (*o).clone())
+    }
+
+    /// Rollout complete (`Progressing=True/NewReplicaSetAvailable`, all replicas available).
+    pub fn complete_rollout(&self, ns: &str, name: &str) -> Result<serde_json::Value, ApiError> {
+        let mut g = self.store().lock();
+        complete(&mut g, ns, name).map(|o| (*o).clone())
+    }
+
+    /// Rollout stalled: `Progressing=False/ProgressDeadlineExceeded` at the current generation.
+    pub fn stall_rollout(&self, ns: &str, name: &str) -> Result<serde_json::Value, ApiError> {
+        let mut g = self.store().lock();
+        deployment_status(&mut g, ns, name, 0, (false, "ProgressDeadlineExceeded"))
+            .map(|o| (*o).clone())
+    }
+
+    /// A pod of the current ReplicaSet fails as described; returns the pod.
+    pub fn fail_pod(
+        &self,
+        ns: &str,
+        deployment: &str,
+        failure: PodFailure,
+    ) -> Result<serde_json::Value, ApiError> {
+        let mut g = self.store().lock();
+        fail_pod(&mut g, ns, deployment, &failure).map(|o| (*o).clone())
+    }
+
+    /// Shorthand: CrashLoopBackOff with `message` (or the kubelet's default).
+    pub fn crash_loop(
+        &self,
+        ns: &str,
+        deployment: &str,
+        message: Option<&str>,
+    ) -> Result<serde_json::Value, ApiError> {
+        self.fail_pod(
+            ns,
+            deployment,
+            PodFailure::CrashLoop {
+                message: message.map(str::to_string),
+            },
+        )
+    }
+}

@@ -1,0 +1,457 @@
+//! The server and the CLI against fakekube over loopback (issue "Kubernetes runtime",
+//! acceptance 4): objects applied with manager `satusky` and our labels, kstatus rules for the
+//! workload, the route plane from HTTPRoute and Gateway status, pruning, rolling on env.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{create_token, json, onectl, stderr};
+use fakekube::FakeKube;
+use fakekube::hooks::routes::{GatewayStatus, RouteStatus};
+use serde_json::{Value, json};
+
+const NS: &str = "satusky-acme";
+
+/// fakekube on loopback, a Gateway for routes, and `satusky serve --runtime kubernetes`.
+struct Cluster {
+    fake: FakeKube,
+    _rt: tokio::runtime::Runtime,
+    server: common::Server,
+    token: String,
+    home: tempfile::TempDir,
+    _state: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let _in_runtime = rt.enter();
+        let fake = FakeKube::new();
+        let (addr, handle) = rt
+            .block_on(fake.serve("127.0.0.1:0".parse().unwrap()))
+            .unwrap();
+        std::mem::forget(handle); // serves until the runtime drops
+        let state = tempfile::tempdir().unwrap();
+        let kubeconfig = state.path().join("kubeconfig");
+        fakekube::kubeconfig::write(&kubeconfig, addr).unwrap();
+        // The platform Gateway, as an operator would have set it up.
+        let client = fake.client();
+        rt.block_on(async {
+            apply(&client, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "satusky-system"}})).await;
+            apply(&client, json!({
+                "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                "metadata": {"name": "satusky", "namespace": "satusky-system"},
+                "spec": {"gatewayClassName": "test", "listeners": [{"name": "https", "port": 443, "protocol": "HTTPS"}]}
+            })).await;
+        });
+        fake.set_gateway_status(
+            "satusky-system",
+            "satusky",
+            &GatewayStatus::programmed(vec!["203.0.113.7".into()]),
+        )
+        .unwrap();
+        // DNS checks ask a resolver that does not answer: endpoint planes are not the subject here.
+        std::fs::write(
+            state.path().join("server.toml"),
+            "resolvers = [\"127.0.0.1:9\"]\n",
+        )
+        .unwrap();
+        let server = common::Server::start_with(
+            state.path(),
+            &[
+                "--runtime",
+                "kubernetes",
+                "--kubeconfig",
+                kubeconfig.to_str().unwrap(),
+                "--probe-interval",
+                "1s",
+            ],
+        );
+        let token = create_token(state.path(), "acme");
+        Cluster {
+            fake,
+            _rt: rt,
+            server,
+            token,
+            home: tempfile::tempdir().unwrap(),
+            _state: state,
+        }
+    }
+
+    fn onectl(&self, dir: &Path, args: &[&str]) -> std::process::Output {
+        onectl(dir, self.home.path(), &self.server.url(), &self.token, args)
+    }
+
+    fn object(&self, api_version: &str, kind: &str, name: &str) -> Option<Value> {
+        self.fake.object(api_version, kind, NS, name)
+    }
+
+    /// Wait until `f` holds (fakekube's state or the API's), or fail with `what`.
+    fn wait_for(&self, what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn status(&self, dir: &Path) -> Value {
+        json(&self.onectl(dir, &["app", "status", "-o", "json"]))
+    }
+}
+
+async fn apply(client: &kube::Client, obj: Value) {
+    use kube::api::{Api, DynamicObject, Patch, PatchParams};
+    use kube::core::{ApiResource, GroupVersionKind};
+    let (group, version) = match obj["apiVersion"].as_str().unwrap().split_once('/') {
+        Some((g, v)) => (g.to_string(), v.to_string()),
+        None => (
+            String::new(),
+            obj["apiVersion"].as_str().unwrap().to_string(),
+        ),
+    };
+    let kind = obj["kind"].as_str().unwrap();
+    let plural = format!("{}s", kind.to_lowercase());
+    let ar =
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(&group, &version, kind), &plural);
+    let name = obj["metadata"]["name"].as_str().unwrap().to_string();
+    let api: Api<DynamicObject> = match obj["metadata"]["namespace"].as_str() {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    };
+    let o: DynamicObject = serde_json::from_value(obj).unwrap();
+    api.patch(&name, &PatchParams::apply("operator"), &Patch::Apply(&o))
+        .await
+        .unwrap();
+}
+
+fn app_dir(name: &str, extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("satusky.toml"),
+        format!("[app]\nname = \"{name}\"\nreplicas = 2\nimage = \"nginx:1.27\"\n\n[checks]\npath = \"/\"\n\n[deploy]\nprogress_deadline = \"10m\"\n{extra}"),
+    )
+    .unwrap();
+    dir
+}
+
+fn managers(obj: &Value) -> Vec<String> {
+    obj["metadata"]["managedFields"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["manager"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn deploy_applies_every_object_with_our_manager_and_labels_then_rollout_completes() {
+    let c = Cluster::start();
+    let app = app_dir(
+        "web",
+        "[hpa]\nmin = 2\nmax = 4\n\n[pdb]\nmin_available = \"1\"\n\n[[domains]]\nhost = \"web.example.com\"\n",
+    );
+    let deploy = std::thread::spawn({
+        let dir = app.path().to_path_buf();
+        let (url, token, home) = (c.server.url(), c.token.clone(), c.home.path().to_path_buf());
+        move || {
+            onectl(
+                &dir,
+                &home,
+                &url,
+                &token,
+                &[
+                    "deploy",
+                    "--timeout",
+                    "60s",
+                    "--wait-for",
+                    "workload",
+                    "-o",
+                    "json",
+                ],
+            )
+        }
+    });
+    c.wait_for("the Deployment", || {
+        c.object("apps/v1", "Deployment", "web").is_some()
+    });
+    // Nothing is ready until the cluster says so.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!deploy.is_finished(), "the deploy waits for the rollout");
+    c.fake.complete_rollout(NS, "web").unwrap();
+    let out = deploy.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["workload"]["state"], "ready");
+
+    for (api_version, kind, name) in [
+        ("v1", "ConfigMap", "web-env"),
+        ("v1", "Service", "web"),
+        ("apps/v1", "Deployment", "web"),
+        ("autoscaling/v2", "HorizontalPodAutoscaler", "web"),
+        ("policy/v1", "PodDisruptionBudget", "web"),
+        ("gateway.networking.k8s.io/v1", "HTTPRoute", "web"),
+    ] {
+        let obj = c
+            .object(api_version, kind, name)
+            .unwrap_or_else(|| panic!("{kind} {name} applied"));
+        assert!(
+            managers(&obj).contains(&"satusky".to_string()),
+            "{kind}: {:?}",
+            managers(&obj)
+        );
+        let labels = &obj["metadata"]["labels"];
+        assert_eq!(labels["app.kubernetes.io/managed-by"], "satusky", "{kind}");
+        assert_eq!(labels["satusky.io/org"], "acme", "{kind}");
+        assert_eq!(labels["satusky.io/app"], "web", "{kind}");
+    }
+    let route = c
+        .object("gateway.networking.k8s.io/v1", "HTTPRoute", "web")
+        .unwrap();
+    let hosts: Vec<&str> = route["spec"]["hostnames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    assert!(
+        hosts.contains(&"web-acme.satusky.localhost") && hosts.contains(&"web.example.com"),
+        "{hosts:?}"
+    );
+    let releases = json(&c.onectl(app.path(), &["app", "releases", "-o", "json"]));
+    assert_eq!(releases[0]["status"], "active");
+}
+
+#[test]
+fn crash_loop_exits_11_and_deadline_exceeded_fails() {
+    let c = Cluster::start();
+    let app = app_dir("crashy", "");
+    let deploy = std::thread::spawn({
+        let dir = app.path().to_path_buf();
+        let (url, token, home) = (c.server.url(), c.token.clone(), c.home.path().to_path_buf());
+        move || {
+            onectl(
+                &dir,
+                &home,
+                &url,
+                &token,
+                &[
+                    "deploy",
+                    "--timeout",
+                    "60s",
+                    "--wait-for",
+                    "workload",
+                    "-o",
+                    "json",
+                ],
+            )
+        }
+    });
+    c.wait_for("the Deployment", || {
+        c.object("apps/v1", "Deployment", "crashy").is_some()
+    });
+    c.fake
+        .crash_loop(
+            NS,
+            "crashy",
+            Some("back-off restarting failed container app"),
+        )
+        .unwrap();
+    let out = deploy.join().unwrap();
+    assert_eq!(out.status.code(), Some(11), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["workload"]["reason"], "CrashLoopBackOff");
+    assert!(
+        report["workload"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("back-off restarting"),
+        "{}",
+        report["workload"]
+    );
+
+    let app = app_dir("stuck", "");
+    let deploy = std::thread::spawn({
+        let dir = app.path().to_path_buf();
+        let (url, token, home) = (c.server.url(), c.token.clone(), c.home.path().to_path_buf());
+        move || {
+            onectl(
+                &dir,
+                &home,
+                &url,
+                &token,
+                &[
+                    "deploy",
+                    "--timeout",
+                    "60s",
+                    "--wait-for",
+                    "workload",
+                    "-o",
+                    "json",
+                ],
+            )
+        }
+    });
+    c.wait_for("the Deployment", || {
+        c.object("apps/v1", "Deployment", "stuck").is_some()
+    });
+    c.fake.stall_rollout(NS, "stuck").unwrap();
+    let out = deploy.join().unwrap();
+    assert_eq!(out.status.code(), Some(11), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["workload"]["state"], "failed");
+    assert_eq!(report["workload"]["reason"], "ProgressDeadlineExceeded");
+}
+
+#[test]
+fn a_status_for_an_old_generation_never_counts_and_env_changes_roll_the_pods() {
+    let c = Cluster::start();
+    c.fake.set_auto(fakekube::Auto {
+        rollouts: true,
+        routes: false,
+    });
+    let app = app_dir("gen", "[env]\nCOLOR = \"green\"\n");
+    let out = c.onectl(
+        app.path(),
+        &["deploy", "--timeout", "60s", "--wait-for", "workload"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let hash = |c: &Cluster| {
+        c.object("apps/v1", "Deployment", "gen").unwrap()["spec"]["template"]["metadata"]["annotations"]["satusky.io/config-hash"].clone()
+    };
+    let before = hash(&c);
+
+    // Now the controller lags: the next spec change is not observed.
+    c.fake.set_auto(fakekube::Auto {
+        rollouts: false,
+        routes: false,
+    });
+    let out = c.onectl(app.path(), &["deploy", "--env", "COLOR=blue", "--no-wait"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    c.wait_for("the new pod template", || hash(&c) != before);
+    let d = c.object("apps/v1", "Deployment", "gen").unwrap();
+    assert!(
+        d["status"]["observedGeneration"].as_i64() < d["metadata"]["generation"].as_i64(),
+        "{}",
+        d["status"]
+    );
+    assert_eq!(
+        d["status"]["readyReplicas"], 2,
+        "the old status says all ready"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let st = c.status(app.path());
+    assert_ne!(
+        st["workload"]["state"], "ready",
+        "a status for an old generation is never counted: {}",
+        st["workload"]
+    );
+    assert_eq!(st["active_release"], 1);
+    c.fake.complete_rollout(NS, "gen").unwrap();
+    c.wait_for("v2 active", || c.status(app.path())["active_release"] == 2);
+}
+
+#[test]
+fn route_plane_follows_httproute_and_gateway_status() {
+    let c = Cluster::start();
+    c.fake.set_auto(fakekube::Auto {
+        rollouts: true,
+        routes: false,
+    });
+    let app = app_dir("routed", "");
+    let out = c.onectl(
+        app.path(),
+        &["deploy", "--timeout", "60s", "--wait-for", "workload"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let route_plane = |c: &Cluster| c.status(app.path())["endpoints"][0]["route"].clone();
+
+    c.fake
+        .set_route_status(
+            NS,
+            "routed",
+            &RouteStatus::rejected("NotAllowedByListeners"),
+        )
+        .unwrap();
+    c.wait_for("route plane failed", || {
+        route_plane(&c)["state"] == "failed"
+    });
+    let plane = route_plane(&c);
+    assert_eq!(plane["reason"], "NotAccepted");
+    assert!(
+        plane["message"]
+            .as_str()
+            .unwrap()
+            .contains("NotAllowedByListeners"),
+        "{plane}"
+    );
+
+    c.fake
+        .set_route_status(NS, "routed", &RouteStatus::accepted())
+        .unwrap();
+    c.wait_for("route plane ready", || route_plane(&c)["state"] == "ready");
+
+    c.fake
+        .set_gateway_status(
+            "satusky-system",
+            "satusky",
+            &GatewayStatus {
+                programmed: false,
+                addresses: vec![],
+                reason: None,
+            },
+        )
+        .unwrap();
+    c.wait_for("route plane not ready", || {
+        route_plane(&c)["state"] != "ready"
+    });
+    assert_eq!(route_plane(&c)["reason"], "GatewayNotProgrammed");
+}
+
+#[test]
+fn removing_hpa_deletes_it_and_removing_a_domain_drops_it_from_the_route() {
+    let c = Cluster::start();
+    c.fake.set_auto(fakekube::Auto {
+        rollouts: true,
+        routes: true,
+    });
+    let with = app_dir(
+        "prune",
+        "[hpa]\nmin = 2\nmax = 3\n\n[[domains]]\nhost = \"shop.example.com\"\n",
+    );
+    let out = c.onectl(
+        with.path(),
+        &["deploy", "--timeout", "60s", "--wait-for", "workload"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        c.object("autoscaling/v2", "HorizontalPodAutoscaler", "prune")
+            .is_some()
+    );
+
+    let without = app_dir("prune", "");
+    let out = c.onectl(
+        without.path(),
+        &["deploy", "--timeout", "60s", "--wait-for", "workload"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        c.object("autoscaling/v2", "HorizontalPodAutoscaler", "prune")
+            .is_none(),
+        "the HPA is pruned"
+    );
+    let route = c
+        .object("gateway.networking.k8s.io/v1", "HTTPRoute", "prune")
+        .unwrap();
+    assert_eq!(
+        route["spec"]["hostnames"],
+        json!(["prune-acme.satusky.localhost"])
+    );
+}
