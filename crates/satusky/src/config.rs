@@ -66,6 +66,28 @@ pub struct ServerToml {
     /// Extra trust roots (PEM files) for the TLS plane, beside webpki-roots.
     #[serde(default)]
     pub ca_files: Vec<std::path::PathBuf>,
+    /// Kubernetes builds: the registry (and path) images are pushed to; without it, apps on
+    /// Kubernetes deploy with an `image` only.
+    pub registry: Option<String>,
+    /// Kubernetes builds: the API's base URL as build pods reach it.
+    pub build_api_url: Option<String>,
+    /// Kubernetes builds: a dockerconfigjson Secret (in each org's namespace) with push
+    /// credentials for the registry.
+    pub registry_secret: Option<String>,
+    /// Kubernetes builds: how often a build Job is polled (default 2s).
+    #[serde(default, with = "humantime_serde_opt")]
+    pub build_poll: Option<std::time::Duration>,
+}
+
+/// `"2s"`-style durations in server.toml.
+mod humantime_serde_opt {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
+        let s: Option<String> = Option::deserialize(d)?;
+        s.map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 /// `[[dns_records]] name = "api.example.test", a = "127.0.0.1"` (or `cname = "…"`).

@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use satusky_core::runtime::Runtime;
 use satusky_kube::GatewayRef;
-use satusky_kube::runtime::{KubeConfig, KubeRuntime};
+use satusky_kube::build;
+use satusky_kube::runtime::{ImageBuilder, KubeConfig, KubeRuntime};
 use satusky_probe::{ProbeConfig, Prober, parse_pem_certs};
 use satusky_server::build_token::BuildTokens;
 use satusky_server::prober::ProbeAdapter;
@@ -75,6 +76,27 @@ impl KubeStack {
         file: &ServerToml,
     ) -> Result<KubeStack> {
         let client = client(config.kubeconfig.as_deref()).await?;
+        let key = build_token_key(&config.state_dir)?;
+        let builder: Option<Arc<dyn ImageBuilder>> = match (&file.registry, &file.build_api_url) {
+            (Some(registry), Some(api_url)) => {
+                let tokens = BuildTokens::new(&key);
+                let deadline_ms = i64::try_from(build::ACTIVE_DEADLINE.as_millis()).unwrap_or(i64::MAX);
+                let mint: build::TokenMinter = Arc::new(move |org: &str, context: &str| {
+                    // A Job cannot start after its deadline: that expiry is enough.
+                    tokens.mint(org, context, satusky_core::time::now_ms().saturating_add(deadline_ms))
+                });
+                let mut bc = build::BuildConfig::new(api_url.clone(), registry.clone());
+                bc.registry_secret = file.registry_secret.clone();
+                if let Some(p) = file.build_poll {
+                    bc.poll = p;
+                }
+                Some(Arc::new(build::KanikoBuilder::new(client.clone(), bc, mint)))
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                anyhow::bail!("server.toml: builds on Kubernetes need both `registry` and `build_api_url`")
+            }
+            (None, None) => None,
+        };
         let gateway = match &file.gateway {
             Some(g) => {
                 GatewayRef::parse(g).map_err(|e| anyhow::anyhow!("server.toml gateway: {e}"))?
@@ -89,7 +111,7 @@ impl KubeStack {
                 issuer: Default::default(),
                 probe_addr: file.probe_edge,
             },
-            None,
+            builder,
         ));
         let mut roots = Vec::new();
         for ca in &file.ca_files {
@@ -111,7 +133,7 @@ impl KubeStack {
             dns_zone: config.zone.clone(),
             contexts_dir: Some(config.state_dir.join("contexts")),
         };
-        let tokens = BuildTokens::new(&build_token_key(&config.state_dir)?);
+        let tokens = BuildTokens::new(&key);
         let state = AppState::new(store.clone(), settings).with_build_tokens(tokens);
         let engine = Engine::new(
             store,
