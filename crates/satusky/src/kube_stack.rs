@@ -80,20 +80,31 @@ impl KubeStack {
         let builder: Option<Arc<dyn ImageBuilder>> = match (&file.registry, &file.build_api_url) {
             (Some(registry), Some(api_url)) => {
                 let tokens = BuildTokens::new(&key);
-                let deadline_ms = i64::try_from(build::ACTIVE_DEADLINE.as_millis()).unwrap_or(i64::MAX);
+                let deadline_ms =
+                    i64::try_from(build::ACTIVE_DEADLINE.as_millis()).unwrap_or(i64::MAX);
                 let mint: build::TokenMinter = Arc::new(move |org: &str, context: &str| {
                     // A Job cannot start after its deadline: that expiry is enough.
-                    tokens.mint(org, context, satusky_core::time::now_ms().saturating_add(deadline_ms))
+                    tokens.mint(
+                        org,
+                        context,
+                        satusky_core::time::now_ms().saturating_add(deadline_ms),
+                    )
                 });
                 let mut bc = build::BuildConfig::new(api_url.clone(), registry.clone());
                 bc.registry_secret = file.registry_secret.clone();
                 if let Some(p) = file.build_poll {
                     bc.poll = p;
                 }
-                Some(Arc::new(build::KanikoBuilder::new(client.clone(), bc, mint)))
+                Some(Arc::new(build::KanikoBuilder::new(
+                    client.clone(),
+                    bc,
+                    mint,
+                )))
             }
             (Some(_), None) | (None, Some(_)) => {
-                anyhow::bail!("server.toml: builds on Kubernetes need both `registry` and `build_api_url`")
+                anyhow::bail!(
+                    "server.toml: builds on Kubernetes need both `registry` and `build_api_url`"
+                )
             }
             (None, None) => None,
         };

@@ -26,6 +26,10 @@ struct Cluster {
 
 impl Cluster {
     fn start() -> Cluster {
+        Self::start_with_toml("resolvers = [\"127.0.0.1:9\"]\n")
+    }
+
+    fn start_with_toml(server_toml: &str) -> Cluster {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -57,11 +61,7 @@ impl Cluster {
         )
         .unwrap();
         // DNS checks ask a resolver that does not answer: endpoint planes are not the subject here.
-        std::fs::write(
-            state.path().join("server.toml"),
-            "resolvers = [\"127.0.0.1:9\"]\n",
-        )
-        .unwrap();
+        std::fs::write(state.path().join("server.toml"), server_toml).unwrap();
         let server = common::Server::start_with(
             state.path(),
             &[
@@ -453,5 +453,129 @@ fn removing_hpa_deletes_it_and_removing_a_domain_drops_it_from_the_route() {
     assert_eq!(
         route["spec"]["hostnames"],
         json!(["prune-acme.satusky.localhost"])
+    );
+}
+
+/// A build Job completed by fakekube with a digest pins the release; a failed Job exits 10
+/// with the log tail (acceptance 5).
+#[test]
+fn build_jobs_pin_the_digest_or_fail_with_the_log_tail() {
+    let c = Cluster::start_with_toml(
+        "resolvers = [\"127.0.0.1:9\"]\nregistry = \"registry.test/satusky\"\nbuild_api_url = \"http://satusky.test:7070\"\nbuild_poll = \"100ms\"\n",
+    );
+    c.fake.set_auto(fakekube::Auto {
+        rollouts: true,
+        routes: false,
+    });
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(
+        app.path().join("satusky.toml"),
+        "[app]\nname = \"built\"\nreplicas = 1\n\n[build]\ndockerfile = \"Dockerfile\"\n",
+    )
+    .unwrap();
+    std::fs::write(app.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let digest = format!("sha256:{}", "ab".repeat(32));
+
+    let deploy = {
+        let dir = app.path().to_path_buf();
+        let (url, token, home) = (c.server.url(), c.token.clone(), c.home.path().to_path_buf());
+        std::thread::spawn(move || {
+            onectl(
+                &dir,
+                &home,
+                &url,
+                &token,
+                &[
+                    "deploy",
+                    "--timeout",
+                    "60s",
+                    "--wait-for",
+                    "workload",
+                    "-o",
+                    "json",
+                ],
+            )
+        })
+    };
+    c.wait_for("the build Job", || {
+        c.object("batch/v1", "Job", "built-build-v1").is_some()
+    });
+    let job = c.object("batch/v1", "Job", "built-build-v1").unwrap();
+    assert!(
+        !job.to_string().contains("sbt_"),
+        "the build token never appears in the Job"
+    );
+    c.fake
+        .finish_job(
+            NS,
+            "built-build-v1",
+            &fakekube::hooks::jobs::JobEnd {
+                succeeded: true,
+                logs: "INFO building layer one\nINFO Pushed image\n",
+                message: &digest,
+                exit_code: 0,
+            },
+        )
+        .unwrap();
+    let out = deploy.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let pinned = format!("registry.test/satusky/acme/built@{digest}");
+    let d = c.object("apps/v1", "Deployment", "built").unwrap();
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        pinned.as_str()
+    );
+    let report = json(&out);
+    assert!(
+        report["build"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&digest),
+        "{}",
+        report["build"]
+    );
+
+    // A second release whose build fails: exit 10 with the log tail; v1 keeps running.
+    std::fs::write(app.path().join("Dockerfile"), "FROM scratch\nRUN false\n").unwrap();
+    let deploy = {
+        let dir = app.path().to_path_buf();
+        let (url, token, home) = (c.server.url(), c.token.clone(), c.home.path().to_path_buf());
+        std::thread::spawn(move || {
+            onectl(
+                &dir,
+                &home,
+                &url,
+                &token,
+                &["deploy", "--timeout", "60s", "--wait-for", "workload"],
+            )
+        })
+    };
+    c.wait_for("the second build Job", || {
+        c.object("batch/v1", "Job", "built-build-v2").is_some()
+    });
+    c.fake
+        .finish_job(
+            NS,
+            "built-build-v2",
+            &fakekube::hooks::jobs::JobEnd {
+                succeeded: false,
+                logs: "INFO RUN false\nerror building image: the-step-that-broke exited 1\n",
+                message: "",
+                exit_code: 1,
+            },
+        )
+        .unwrap();
+    let out = deploy.join().unwrap();
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the-step-that-broke"),
+        "the log tail: {}",
+        stderr(&out)
+    );
+    let d = c.object("apps/v1", "Deployment", "built").unwrap();
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        pinned.as_str(),
+        "v1 keeps running"
     );
 }
