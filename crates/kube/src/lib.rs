@@ -9,6 +9,7 @@
 //! - [`observe`]: pure decisions over what the API returned (kstatus workload, route plane,
 //!   edge addresses).
 //! - [`runtime`]: `KubeRuntime`, the `satusky_core::runtime::Runtime` for Kubernetes.
+//! - [`build`]: Kaniko build Jobs (pure Job rendering, following the Job and its logs).
 //!
 //! Nothing in [`mod@render`] may depend on the others.
 #![forbid(unsafe_code)]
