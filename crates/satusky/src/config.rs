@@ -104,6 +104,13 @@ pub struct DnsRecordToml {
 }
 
 impl ServerToml {
+    /// A zone holding the extra records.
+    pub fn dns_records(&self) -> Result<satusky_local::zone::ZoneRecords> {
+        let records = satusky_local::zone::ZoneRecords::new();
+        self.apply_dns_records(&records)?;
+        Ok(records)
+    }
+
     /// Load the extra records into the zone.
     pub fn apply_dns_records(&self, records: &satusky_local::zone::ZoneRecords) -> Result<()> {
         use satusky_local::zone::RecordData;

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::cli::DevArgs;
 use crate::config::{open_store, read_server_toml};
-use crate::local_stack::{LocalStack, LocalStackConfig};
+use satusky_server::local_stack::{LocalStack, LocalStackConfig};
 
 /// The org `satusky dev` creates and its token acts for.
 const DEV_ORG: &str = "dev";
@@ -60,7 +60,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
             probe_interval: args.probe_interval,
         },
         store.clone(),
-        &file,
+        file.dns_records()?,
     )
     .await?;
 

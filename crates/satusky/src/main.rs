@@ -6,7 +6,6 @@ mod cli;
 mod config;
 mod dev;
 mod kube_stack;
-mod local_stack;
 mod render;
 mod serve;
 mod token;

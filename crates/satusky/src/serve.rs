@@ -6,7 +6,7 @@ use tokio::net::TcpListener;
 
 use crate::cli::{RuntimeArg, ServeArgs, StoreArgs};
 use crate::config::{open_store, read_server_toml};
-use crate::local_stack::{LocalStack, LocalStackConfig};
+use satusky_server::local_stack::{LocalStack, LocalStackConfig};
 
 pub async fn run(args: ServeArgs) -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -59,7 +59,7 @@ async fn serve_local(
             probe_interval: args.probe_interval,
         },
         store,
-        file,
+        file.dns_records()?,
     )
     .await?;
     let listener = TcpListener::bind(args.listen).await.with_context(|| {

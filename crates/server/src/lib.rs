@@ -12,6 +12,7 @@ pub mod engine;
 mod error;
 mod hub;
 pub mod ledger;
+pub mod local_stack;
 pub mod prober;
 mod routes;
 mod settings;

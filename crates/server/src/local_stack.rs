@@ -1,13 +1,31 @@
 //! The local runtime stack: local CA, embedded DNS server, embedded edge, local runtime,
 //! prober and lifecycle engine, wired to a store. `satusky dev` and `satusky serve --runtime
-//! local` both start it; only what they add around it differs.
+//! local` both start it (only what they add around it differs), and so do in-process tests,
+//! which keep the route table and zone records to edit them out of band.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+/// Starting the stack failed: what could not start, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}")]
+pub struct StackError {
+    pub what: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+fn failed<E: std::error::Error + Send + Sync + 'static>(
+    what: impl Into<String>,
+) -> impl FnOnce(E) -> StackError {
+    let what = what.into();
+    move |e| StackError {
+        what,
+        source: Box::new(e),
+    }
+}
 use satusky_core::runtime::Runtime;
 use satusky_local::ca::LocalCa;
 use satusky_local::dns::DnsServer;
@@ -16,12 +34,11 @@ use satusky_local::routes::RouteTable;
 use satusky_local::runtime::{LocalConfig, LocalRuntime};
 use satusky_local::zone::ZoneRecords;
 use satusky_probe::{ProbeConfig, Prober, Timeouts, parse_pem_certs};
-use satusky_server::ledger::StoreLedger;
-use satusky_server::prober::ProbeAdapter;
-use satusky_server::{AppState, Engine, EngineConfig, Settings};
 use satusky_store::Store;
 
-use crate::config::ServerToml;
+use crate::ledger::StoreLedger;
+use crate::prober::ProbeAdapter;
+use crate::{AppState, Engine, EngineConfig, Settings};
 
 /// Each probe's timeout (everything is on loopback: a slow answer is a broken one).
 const LOCAL_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -45,14 +62,17 @@ pub struct LocalStack {
     pub runtime: Arc<LocalRuntime>,
     pub edge: Edge,
     pub dns: DnsServer,
+    /// The edge's route table and the DNS zone's records (tests edit them out of band).
+    pub routes: RouteTable,
+    pub records: ZoneRecords,
 }
 
 impl LocalStack {
     pub async fn start(
         config: LocalStackConfig,
         store: Store,
-        file: &ServerToml,
-    ) -> Result<LocalStack> {
+        records: ZoneRecords,
+    ) -> Result<LocalStack, StackError> {
         let LocalStackConfig {
             state_dir,
             zone,
@@ -62,13 +82,12 @@ impl LocalStack {
             probe_interval,
         } = config;
         let ca = Arc::new(
-            LocalCa::load_or_create(&state_dir.join("ca")).context("cannot set up the local CA")?,
+            LocalCa::load_or_create(&state_dir.join("ca"))
+                .map_err(failed("cannot set up the local CA"))?,
         );
-        let records = ZoneRecords::new();
-        file.apply_dns_records(&records)?;
         let dns = satusky_local::dns::start(dns_addr, zone.clone(), records.clone())
             .await
-            .with_context(|| format!("cannot start the DNS server on {dns_addr}"))?;
+            .map_err(failed(format!("cannot start the DNS server on {dns_addr}")))?;
         let routes = RouteTable::new();
         let edge = edge::start(
             EdgeConfig {
@@ -79,7 +98,7 @@ impl LocalStack {
             ca.clone(),
         )
         .await
-        .context("cannot start the edge")?;
+        .map_err(failed("cannot start the edge"))?;
         let runtime = Arc::new(
             LocalRuntime::start(
                 LocalConfig {
@@ -88,21 +107,22 @@ impl LocalStack {
                     edge_addresses: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
                     probe_addr: Some(edge.https_addr()),
                 },
-                routes,
-                records,
+                routes.clone(),
+                records.clone(),
                 Arc::new(StoreLedger::new(store.clone())),
             )
             .await
-            .context("cannot start the local runtime")?,
+            .map_err(failed("cannot start the local runtime"))?,
         );
         let prober = Prober::new(ProbeConfig {
             resolvers: vec![dns.local_addr()],
             edge: Some(edge.https_addr()),
-            extra_roots: parse_pem_certs(ca.ca_pem()).context("the local CA's certificate")?,
+            extra_roots: parse_pem_certs(ca.ca_pem())
+                .map_err(failed("the local CA's certificate"))?,
             timeouts: Timeouts::uniform(LOCAL_PROBE_TIMEOUT),
             ..ProbeConfig::default()
         })
-        .context("cannot set up the prober")?;
+        .map_err(failed("cannot set up the prober"))?;
         let settings = Settings {
             dns_zone: zone.clone(),
             contexts_dir: Some(state_dir.join("contexts")),
@@ -127,6 +147,8 @@ impl LocalStack {
             runtime,
             edge,
             dns,
+            routes,
+            records,
         })
     }
 
