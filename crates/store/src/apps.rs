@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use satusky_types::{AppSpec, EventType, Hostname, Phase, ReleaseStatus};
 use serde_json::json;
+use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use sqlx::error::ErrorKind;
@@ -24,6 +25,8 @@ pub struct DeployRecord {
     pub release: u64,
     /// Whether the app was created by this deploy.
     pub created: bool,
+    /// The rollback release the app was pinned to, now unpinned by this deploy.
+    pub unpinned: Option<u64>,
 }
 
 /// What a deploy writes (see [`Store::record_deploy_with`]).
@@ -150,54 +153,11 @@ impl Store {
         .map_err(|e| missing_org(e, org))?;
         let generation: i64 = row.try_get("generation")?;
         let version: i64 = row.try_get("last_release")?;
-        // The work document names the release it is for: fill in the version just allocated.
-        if let Some(w) = work {
-            let mut w = w.clone();
-            if let Some(obj) = w.as_object_mut() {
-                obj.insert("release".to_string(), json!(version));
-            }
-            sqlx::query("UPDATE apps SET work = $1 WHERE org = $2 AND name = $3")
-                .bind(to_json("app work", &w)?)
-                .bind(org)
-                .bind(app)
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            sqlx::query("UPDATE apps SET work = NULL WHERE org = $1 AND name = $2")
-                .bind(org)
-                .bind(app)
-                .execute(&mut *tx)
-                .await?;
-        }
-
+        // A deploy ends a rollback's pin (and says so).
+        let unpinned = take_pin(&mut tx, org, app).await?;
+        write_work(&mut tx, org, app, work, version).await?;
         domains::replace(&mut tx, org, app, hostnames, now_ms).await?;
-        // A pending release overtaken by this deploy is superseded (SPEC §3).
-        let overtaken = sqlx::query(
-            "UPDATE releases SET status = $1 WHERE org = $2 AND app = $3 AND status = $4 \
-             AND version < $5 RETURNING version",
-        )
-        .bind(ReleaseStatus::Superseded.as_str())
-        .bind(org)
-        .bind(app)
-        .bind(ReleaseStatus::Pending.as_str())
-        .bind(version)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut overtaken: Vec<i64> = overtaken
-            .iter()
-            .map(|r| r.try_get::<i64, _>("version"))
-            .collect::<std::result::Result<_, _>>()?;
-        overtaken.sort_unstable();
-        for v in overtaken {
-            let data = json!({
-                "version": v,
-                "status": ReleaseStatus::Superseded.as_str(),
-                "superseded_by": version,
-            });
-            events::insert(&mut tx, org, app, EventType::Release, &data, now_ms)
-                .await?
-                .ok_or_else(|| StoreError::not_found(format!("app {org}/{app}")))?;
-        }
+        supersede_pending(&mut tx, org, app, version, now_ms).await?;
         releases::insert(
             &mut tx,
             &releases::NewRelease {
@@ -208,6 +168,7 @@ impl Store {
                 image: spec.image.as_deref(),
                 source,
                 context,
+                artifact: None,
                 spec_json: &spec_json,
                 hostnames_json: &hostnames_json,
                 generation,
@@ -215,21 +176,17 @@ impl Store {
             },
         )
         .await?;
-        let release_event = json!({
-            "version": version,
-            "status": ReleaseStatus::Pending.as_str(),
-            "source": source,
-            "image": spec.image,
-        });
-        let phase_event = json!({ "phase": accepted, "generation": generation });
-        for (kind, data) in [
-            (EventType::Release, &release_event),
-            (EventType::Phase, &phase_event),
-        ] {
-            events::insert(&mut tx, org, app, kind, data, now_ms)
-                .await?
-                .ok_or_else(|| StoreError::not_found(format!("app {org}/{app}")))?;
-        }
+        new_release_events(
+            &mut tx,
+            org,
+            app,
+            version,
+            generation,
+            source,
+            spec.image.as_deref(),
+            now_ms,
+        )
+        .await?;
         tx.commit().await?;
 
         let generation = to_u64("app generation", generation)?;
@@ -237,6 +194,7 @@ impl Store {
             generation,
             release: to_u64("release version", version)?,
             created: generation == 1,
+            unpinned: to_opt_u64("pinned release", unpinned)?,
         })
     }
 
@@ -299,6 +257,125 @@ impl Store {
             hostnames,
         }))
     }
+}
+
+/// Clears the app's rollback pin inside the caller's transaction; returns what it was.
+pub(crate) async fn take_pin(
+    conn: &mut AnyConnection,
+    org: &str,
+    app: &str,
+) -> Result<Option<i64>> {
+    let row = sqlx::query("SELECT pinned_release FROM apps WHERE org = $1 AND name = $2")
+        .bind(org)
+        .bind(app)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let pinned: Option<i64> = match row {
+        Some(r) => r.try_get("pinned_release")?,
+        None => None,
+    };
+    if pinned.is_some() {
+        sqlx::query("UPDATE apps SET pinned_release = NULL WHERE org = $1 AND name = $2")
+            .bind(org)
+            .bind(app)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(pinned)
+}
+
+/// Sets the engine's work for the new release (its `release` field filled in), or clears it.
+pub(crate) async fn write_work(
+    conn: &mut AnyConnection,
+    org: &str,
+    app: &str,
+    work: Option<&serde_json::Value>,
+    version: i64,
+) -> Result<()> {
+    let work_json = match work {
+        Some(w) => {
+            let mut w = w.clone();
+            if let Some(obj) = w.as_object_mut() {
+                obj.insert("release".to_string(), json!(version));
+            }
+            Some(to_json("app work", &w)?)
+        }
+        None => None,
+    };
+    sqlx::query("UPDATE apps SET work = $1 WHERE org = $2 AND name = $3")
+        .bind(work_json)
+        .bind(org)
+        .bind(app)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Pending releases older than `version` are overtaken: `superseded`, each with an event.
+pub(crate) async fn supersede_pending(
+    conn: &mut AnyConnection,
+    org: &str,
+    app: &str,
+    version: i64,
+    now_ms: i64,
+) -> Result<()> {
+    let rows = sqlx::query(
+        "UPDATE releases SET status = $1 WHERE org = $2 AND app = $3 AND status = $4 \
+         AND version < $5 RETURNING version",
+    )
+    .bind(ReleaseStatus::Superseded.as_str())
+    .bind(org)
+    .bind(app)
+    .bind(ReleaseStatus::Pending.as_str())
+    .bind(version)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut overtaken: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get::<i64, _>("version"))
+        .collect::<std::result::Result<_, _>>()?;
+    overtaken.sort_unstable();
+    for v in overtaken {
+        let data = json!({
+            "version": v,
+            "status": ReleaseStatus::Superseded.as_str(),
+            "superseded_by": version,
+        });
+        events::insert(conn, org, app, EventType::Release, &data, now_ms)
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("app {org}/{app}")))?;
+    }
+    Ok(())
+}
+
+/// The `release` (pending) and `phase` (accepted) events of a new release.
+#[allow(clippy::too_many_arguments)] // the event's fields, each needed
+pub(crate) async fn new_release_events(
+    conn: &mut AnyConnection,
+    org: &str,
+    app: &str,
+    version: i64,
+    generation: i64,
+    source: &str,
+    image: Option<&str>,
+    now_ms: i64,
+) -> Result<()> {
+    let release_event = json!({
+        "version": version,
+        "status": ReleaseStatus::Pending.as_str(),
+        "source": source,
+        "image": image,
+    });
+    let phase_event = json!({ "phase": Phase::Accepted.as_str(), "generation": generation });
+    for (kind, data) in [
+        (EventType::Release, &release_event),
+        (EventType::Phase, &phase_event),
+    ] {
+        events::insert(conn, org, app, kind, data, now_ms)
+            .await?
+            .ok_or_else(|| StoreError::not_found(format!("app {org}/{app}")))?;
+    }
+    Ok(())
 }
 
 /// A foreign-key failure on the app insert means the org does not exist.

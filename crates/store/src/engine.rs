@@ -56,8 +56,10 @@ impl Store {
                 (ReleaseStatus::Failed, Some(f)) => Some(to_json("release failure", f)?),
                 _ => None,
             };
+            let activated = (*status == ReleaseStatus::Active).then_some(now_ms);
             let res = sqlx::query(
-                "UPDATE releases SET status = $1, failure = COALESCE($2, failure) \
+                "UPDATE releases SET status = $1, failure = COALESCE($2, failure), \
+                 activated_at = COALESCE(activated_at, $6) \
                  WHERE org = $3 AND app = $4 AND version = $5",
             )
             .bind(status.as_str())
@@ -65,6 +67,7 @@ impl Store {
             .bind(org)
             .bind(app)
             .bind(big("release", *version)?)
+            .bind(activated)
             .execute(&mut *tx)
             .await?;
             if res.rows_affected() == 0 {

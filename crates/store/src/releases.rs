@@ -31,6 +31,8 @@ pub struct ReleaseRecord {
     pub artifact: Option<String>,
     /// Why it failed (`{"dimension", "reason", "message"}`), if it did.
     pub failure: Option<serde_json::Value>,
+    /// When it first became active, if it ever did.
+    pub activated_at_ms: Option<i64>,
 }
 
 impl ReleaseRecord {
@@ -50,7 +52,7 @@ impl ReleaseRecord {
 /// The columns `from_row` reads (a macro so the queries stay `'static` strings).
 macro_rules! release_columns {
     () => {
-        "version, status, image, source, spec, hostnames, generation, created_at, context, artifact, failure"
+        "version, status, image, source, spec, hostnames, generation, created_at, context, artifact, failure, activated_at"
     };
 }
 
@@ -102,6 +104,7 @@ pub(crate) struct NewRelease<'a> {
     pub image: Option<&'a str>,
     pub source: &'a str,
     pub context: Option<&'a str>,
+    pub artifact: Option<&'a str>,
     pub spec_json: &'a str,
     pub hostnames_json: &'a str,
     pub generation: i64,
@@ -112,8 +115,8 @@ pub(crate) struct NewRelease<'a> {
 pub(crate) async fn insert(conn: &mut AnyConnection, r: &NewRelease<'_>) -> Result<()> {
     sqlx::query(
         "INSERT INTO releases \
-         (org, app, version, status, image, source, spec, hostnames, generation, created_at, context) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         (org, app, version, status, image, source, spec, hostnames, generation, created_at, context, artifact) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(r.org)
     .bind(r.app)
@@ -126,6 +129,7 @@ pub(crate) async fn insert(conn: &mut AnyConnection, r: &NewRelease<'_>) -> Resu
     .bind(r.generation)
     .bind(r.created_at_ms)
     .bind(r.context)
+    .bind(r.artifact)
     .execute(conn)
     .await?;
     Ok(())
@@ -150,5 +154,6 @@ fn from_row(row: &AnyRow) -> Result<ReleaseRecord> {
             .try_get::<Option<String>, _>("failure")?
             .map(|f| from_json("release failure", &f))
             .transpose()?,
+        activated_at_ms: row.try_get("activated_at")?,
     })
 }

@@ -33,7 +33,8 @@ async fn redeploying_bumps_generation_and_adds_a_release() {
             DeployRecord {
                 generation: 1,
                 release: 1,
-                created: true
+                created: true,
+                unpinned: None,
             }
         );
 
@@ -49,7 +50,8 @@ async fn redeploying_bumps_generation_and_adds_a_release() {
             DeployRecord {
                 generation: 2,
                 release: 2,
-                created: false
+                created: false,
+                unpinned: None,
             }
         );
 
@@ -316,7 +318,8 @@ async fn delete_removes_everything_and_frees_hostnames() {
             DeployRecord {
                 generation: 1,
                 release: 1,
-                created: true
+                created: true,
+                unpinned: None,
             }
         );
     })

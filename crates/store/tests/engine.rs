@@ -27,8 +27,8 @@ async fn a_newer_deploy_supersedes_pending_releases_with_events() {
         let app = store.get_app("acme", "web").await.unwrap().unwrap();
         assert_eq!(
             app.work,
-            Some(json!({"release": 1})),
-            "work written with the deploy"
+            Some(json!({"step": "build", "release": 1})),
+            "work written with the deploy, naming its release"
         );
         let v1 = store.get_release("acme", "web", 1).await.unwrap().unwrap();
         assert_eq!(v1.context.as_deref(), Some("sha256:abc"));
@@ -253,6 +253,170 @@ async fn status_work_and_ledger_persist() {
         assert_eq!(store.ledger_all().await.unwrap().len(), 2);
         store.ledger_forget(7).await.unwrap();
         assert_eq!(store.ledger_all().await.unwrap(), vec![e]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rollback_copies_the_snapshot_pins_and_the_next_deploy_unpins() {
+    on_each_backend(|Ctx { store, .. }| async move {
+        store.ensure_org("acme").await.unwrap();
+        let mut s = spec("web");
+        s.replicas = 1;
+        let hosts = [common::generated("web-acme.test")];
+        let work = json!({"step": "build"});
+        let input = DeployInput {
+            spec: &s,
+            hostnames: &hosts,
+            source: "deploy",
+            context: Some("sha256:c1"),
+            work: Some(&work),
+        };
+        store.record_deploy_with("acme", &input, T0).await.unwrap();
+        store
+            .set_release_artifact("acme", "web", 1, "sha256:a1")
+            .await
+            .unwrap();
+        store
+            .transition_releases(
+                "acme",
+                "web",
+                &[(1, ReleaseStatus::Active)],
+                Some(1),
+                None,
+                T0 + 1,
+            )
+            .await
+            .unwrap();
+        let mut s2 = s.clone();
+        s2.replicas = 3;
+        store
+            .record_deploy("acme", &s2, &hosts, "deploy", T0 + 2)
+            .await
+            .unwrap();
+        store
+            .transition_releases(
+                "acme",
+                "web",
+                &[(1, ReleaseStatus::Superseded), (2, ReleaseStatus::Active)],
+                Some(2),
+                None,
+                T0 + 3,
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.previous_active("acme", "web").await.unwrap(), Some(1));
+
+        let rb = store
+            .record_rollback("acme", "web", 1, Some(&json!({"step": "build"})), T0 + 4)
+            .await
+            .unwrap();
+        assert_eq!((rb.release, rb.from, rb.generation), (3, 1, 3));
+        assert_eq!(
+            rb.artifact.as_deref(),
+            Some("sha256:a1"),
+            "never rebuilt: the snapshot's artifact"
+        );
+        let v3 = store.get_release("acme", "web", 3).await.unwrap().unwrap();
+        assert_eq!(v3.source, "rollback(from=v1)");
+        assert_eq!(v3.spec, s, "v1's spec, not the current one");
+        assert_eq!(v3.context.as_deref(), Some("sha256:c1"));
+        let app = store.get_app("acme", "web").await.unwrap().unwrap();
+        assert_eq!(app.spec, s);
+        assert_eq!(app.target_release, Some(3));
+        assert_eq!(app.work, Some(json!({"step": "build", "release": 3})));
+        assert!(
+            store
+                .record_rollback("acme", "web", 42, None, T0)
+                .await
+                .is_err(),
+            "unknown release"
+        );
+        assert!(
+            store
+                .record_rollback("acme", "nope", 1, None, T0)
+                .await
+                .is_err(),
+            "unknown app"
+        );
+
+        let next = store
+            .record_deploy("acme", &s2, &hosts, "deploy", T0 + 5)
+            .await
+            .unwrap();
+        assert_eq!(next.unpinned, Some(3), "the next deploy unpins and says so");
+        let again = store
+            .record_deploy("acme", &s2, &hosts, "deploy", T0 + 6)
+            .await
+            .unwrap();
+        assert_eq!(again.unpinned, None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn drift_findings_open_refresh_heal_and_reopen() {
+    use satusky_store::{FindingChange, Observed};
+    use satusky_types::DriftOwner;
+    on_each_backend(|Ctx { store, .. }| async move {
+        let o = Observed {
+            hostname: "web-acme.test",
+            plane: "route",
+            expected: "served",
+            observed: "missing",
+            owner: DriftOwner::Platform,
+            remediation: None,
+        };
+        assert_eq!(
+            store.observe_finding("acme", "web", &o, T0).await.unwrap(),
+            FindingChange::Opened
+        );
+        assert_eq!(
+            store
+                .observe_finding("acme", "web", &o, T0 + 10)
+                .await
+                .unwrap(),
+            FindingChange::Refreshed
+        );
+        let f = store.list_findings("acme", "web").await.unwrap();
+        assert_eq!(
+            (f[0].first_seen_ms, f[0].last_seen_ms, f[0].healed_at_ms),
+            (T0, T0 + 10, None)
+        );
+        assert_eq!(
+            store.open_findings_by_plane().await.unwrap(),
+            vec![("route".to_string(), 1)]
+        );
+        assert!(
+            store
+                .heal_finding("acme", "web", "web-acme.test", "route", T0 + 20)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .heal_finding("acme", "web", "web-acme.test", "route", T0 + 21)
+                .await
+                .unwrap()
+        );
+        assert!(store.open_findings_by_plane().await.unwrap().is_empty());
+        assert_eq!(
+            store.list_findings("acme", "web").await.unwrap()[0]
+                .to_wire()
+                .healed_at
+                .as_deref(),
+            Some("2026-11-18T11:06:40.020Z")
+        );
+        assert_eq!(
+            store
+                .observe_finding("acme", "web", &o, T0 + 30)
+                .await
+                .unwrap(),
+            FindingChange::Opened,
+            "drift came back"
+        );
+        let f = store.list_findings("acme", "web").await.unwrap();
+        assert_eq!((f[0].first_seen_ms, f[0].healed_at_ms), (T0 + 30, None));
     })
     .await;
 }

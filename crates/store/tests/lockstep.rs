@@ -11,8 +11,15 @@ use sqlx::Row;
 /// table → [(column, nullable)] in declaration order.
 type Schema = BTreeMap<String, Vec<(String, bool)>>;
 
-const TABLES: [&str; 7] = [
-    "apps", "domains", "events", "orgs", "releases", "replicas", "tokens",
+const TABLES: [&str; 8] = [
+    "apps",
+    "domains",
+    "drift_findings",
+    "events",
+    "orgs",
+    "releases",
+    "replicas",
+    "tokens",
 ];
 
 fn migration_files(backend: &str) -> Vec<String> {
@@ -92,7 +99,11 @@ async fn both_backends_have_the_same_tables_and_columns() {
             ("apps", "target_release") => "apps.target_release",
             ("apps", "status") => "apps.status",
             ("apps", "work") => "apps.work",
+            ("apps", "pinned_release") => "apps.pinned_release",
+            ("drift_findings", "remediation") => "drift_findings.remediation",
+            ("drift_findings", "healed_at") => "drift_findings.healed_at",
             ("releases", "image") => "releases.image",
+            ("releases", "activated_at") => "releases.activated_at",
             ("releases", "context") => "releases.context",
             ("releases", "artifact") => "releases.artifact",
             ("releases", "failure") => "releases.failure",
@@ -107,11 +118,15 @@ async fn both_backends_have_the_same_tables_and_columns() {
             "apps.target_release",
             "apps.status",
             "apps.work",
+            "apps.pinned_release",
             "domains.redirect_to",
+            "drift_findings.remediation",
+            "drift_findings.healed_at",
             "releases.image",
             "releases.context",
             "releases.artifact",
-            "releases.failure"
+            "releases.failure",
+            "releases.activated_at"
         ]
     );
 

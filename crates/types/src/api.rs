@@ -86,6 +86,90 @@ pub struct DeployAccepted {
     /// True when this deploy created the app.
     pub created: bool,
     pub hostnames: Vec<Hostname>,
+    /// The rollback release this deploy unpinned the app from, if it was pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpinned: Option<u64>,
+}
+
+/// `POST …/apps/{app}/rollback`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// The release to roll back to; default: the previous active release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+}
+
+/// `202 Accepted` answer to a rollback: a new release reconciling an old snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RollbackAccepted {
+    pub app: String,
+    pub org: String,
+    pub generation: u64,
+    /// The new release (N+1), source `rollback(from=vK)`.
+    pub release: u64,
+    /// The release whose snapshot it reconciles (K).
+    pub from: u64,
+    pub status: ReleaseStatus,
+    /// The image (or artifact) it runs — the snapshot's, never rebuilt.
+    pub image: Option<String>,
+    /// What a rollback does not revert, to tell the user.
+    pub not_reverted: Vec<String>,
+}
+
+/// Who can fix a drift finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftOwner {
+    /// The platform owns it (routes, records in its zone): it heals by reconciling again.
+    Platform,
+    /// The user owns it (a custom domain's DNS): reported with the fix.
+    User,
+}
+
+impl DriftOwner {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftOwner::Platform => "platform",
+            DriftOwner::User => "user",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "platform" => Some(DriftOwner::Platform),
+            "user" => Some(DriftOwner::User),
+            _ => None,
+        }
+    }
+}
+
+/// One drift finding (SPEC §7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DriftFinding {
+    pub hostname: String,
+    /// `route`, `dns`, `tls` or `http`.
+    pub plane: String,
+    pub expected: String,
+    pub observed: String,
+    pub owner: DriftOwner,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+    /// RFC 3339.
+    pub first_seen: String,
+    pub last_seen: String,
+    pub healed_at: Option<String>,
+}
+
+/// `GET …/apps/{app}/drift`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DriftReport {
+    pub app: String,
+    pub org: String,
+    /// When the drift checker last looked at this app (RFC 3339), if it has.
+    pub checked_at: Option<String>,
+    /// Open findings first, then healed ones, newest first.
+    pub findings: Vec<DriftFinding>,
 }
 
 /// One entry of `app list` (SPEC §5).

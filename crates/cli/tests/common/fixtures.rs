@@ -58,6 +58,7 @@ pub fn accepted(release: u64) -> String {
             kind: HostnameKind::Generated,
             redirect_to: None,
         }],
+        unpinned: None,
     })
     .expect("json")
 }

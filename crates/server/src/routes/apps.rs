@@ -96,6 +96,7 @@ pub async fn put_app(
             status: ReleaseStatus::Pending,
             created: rec.created,
             hostnames: hosts,
+            unpinned: rec.unpinned,
         }),
     ))
 }
