@@ -175,6 +175,39 @@ async fn fail_release(
 async fn build(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: &Work) -> Next {
     let old = current_doc(rec, work.release);
     let now = now_ms();
+    // A rollback carries the snapshot's artifact: it is never rebuilt.
+    if let Some(artifact) = release.artifact.clone() {
+        let mut doc = old.clone();
+        doc.build = merge_plane(
+            Some(&old.build),
+            Plane::new(
+                PlaneState::Ready,
+                Reason::Built,
+                format!("reusing {artifact} ({}; not rebuilt)", release.source),
+            ),
+            now,
+        );
+        doc.workload.plane = merge_plane(
+            Some(&old.workload.plane),
+            Plane::new(
+                PlaneState::Pending,
+                Reason::RolloutPending,
+                "starting the rollout",
+            ),
+            now,
+        );
+        save(engine, rec, StatusDoc::from_app(rec).as_ref(), &doc).await;
+        return advance(
+            engine,
+            rec,
+            work,
+            Some(Work {
+                step: Step::Apply,
+                ..work.clone()
+            }),
+        )
+        .await;
+    }
     let Some(context) = release.context.clone() else {
         if release.spec.image.is_some() {
             let mut doc = old.clone();

@@ -8,7 +8,7 @@ use satusky_core::{hostnames, names, validate};
 use satusky_store::{AppRecord, DeployInput};
 use satusky_types::{
     ApiError, AppDeleted, AppDetail, AppSummary, DeployAccepted, HostnameKind, PutAppRequest,
-    ReadinessReport, ReleaseInfo, ReleaseStatus,
+    ReadinessReport, ReleaseInfo, ReleaseStatus, RollbackAccepted, RollbackRequest,
 };
 
 use super::extract::{ApiJson, ApiPath};
@@ -231,4 +231,76 @@ fn hostname_list(a: &AppRecord) -> Vec<String> {
     let mut v: Vec<_> = a.hostnames.iter().collect();
     v.sort_by_key(|h| h.kind != HostnameKind::Generated);
     v.into_iter().map(|h| h.hostname.clone()).collect()
+}
+
+/// What a rollback does not revert; said to the user every time.
+const NOT_REVERTED: [&str; 2] = [
+    "volume data (a rollback reconciles the old spec, not the contents of volumes)",
+    "DNS records of custom domains (they are yours; the drift checker reports if they point elsewhere)",
+];
+
+/// Roll back: a NEW release N+1 reconciling the snapshot of vK (default: the previous active
+/// release), never rebuilt, the app pinned to it until the next explicit deploy.
+#[utoipa::path(post, path = "/v1/orgs/{org}/apps/{app}/rollback", tag = "apps",
+    params(("org" = String, Path, description = "org name"), ("app" = String, Path, description = "app name")),
+    request_body = RollbackRequest,
+    responses(
+        (status = 202, description = "accepted: a new release from the old snapshot", body = RollbackAccepted),
+        (status = 401, body = ApiError), (status = 404, body = ApiError),
+        (status = 409, description = "a hostname of the snapshot is used by another app", body = ApiError),
+        (status = 422, description = "nothing to roll back to", body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn rollback(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((org, app)): ApiPath<(String, String)>,
+    ApiJson(req): ApiJson<RollbackRequest>,
+) -> Result<(StatusCode, Json<RollbackAccepted>), ApiErrorResponse> {
+    let current = load_app(&state, &caller, &org, &app).await?;
+    let from = match req.version {
+        Some(v) => {
+            let rel = state.store.get_release(&org, &app, v).await?.ok_or_else(|| {
+                ApiErrorResponse::not_found(format!("release v{v} of \"{app}\" not found; `1ctl app releases` lists them"))
+            })?;
+            if rel.artifact.is_none() && rel.image.is_none() {
+                return Err(ApiErrorResponse::invalid(format!(
+                    "release v{v} never got an image or a build artifact (its build did not finish); pick a release that ran"
+                )));
+            }
+            v
+        }
+        None => state.store.previous_active(&org, &app).await?.ok_or_else(|| {
+            ApiErrorResponse::invalid(format!(
+                "\"{app}\" has no previous active release to roll back to; pass --version N (see `1ctl app releases`)"
+            ))
+        })?,
+    };
+    if current.target_release == Some(from) && current.active_release == Some(from) {
+        return Err(ApiErrorResponse::invalid(format!(
+            "v{from} is already the active release"
+        )));
+    }
+    let work = Work::new(0).to_value();
+    let rec = state
+        .store
+        .record_rollback(&org, &app, from, Some(&work), now_ms())
+        .await?;
+    state.hub.notify(&org, &app);
+    if let Some(engine) = &state.engine {
+        engine.kick(&org, &app);
+    }
+    tracing::info!(%org, %app, release = rec.release, from, "rollback accepted");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RollbackAccepted {
+            app,
+            org,
+            generation: rec.generation,
+            release: rec.release,
+            from,
+            status: ReleaseStatus::Pending,
+            image: rec.artifact.or(rec.image),
+            not_reverted: NOT_REVERTED.iter().map(|s| s.to_string()).collect(),
+        }),
+    ))
 }

@@ -46,6 +46,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(apps::put_app, apps::get_app, apps::delete_app))
         .routes(routes!(apps::app_status))
         .routes(routes!(apps::list_releases))
+        .routes(routes!(apps::rollback))
         .routes(routes!(events::events))
         .routes(routes!(builds::download_context))
         .merge(
