@@ -41,7 +41,7 @@ impl ReleaseRecord {
         ReleaseInfo {
             version: self.version,
             status: self.status,
-            image: self.image.clone(),
+            image: self.artifact.clone().or_else(|| self.image.clone()),
             source: self.source.clone(),
             created_at: satusky_core::time::rfc3339_ms(self.created_at_ms),
             generation: self.generation,

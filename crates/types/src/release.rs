@@ -46,7 +46,8 @@ impl std::fmt::Display for ReleaseStatus {
 pub struct ReleaseInfo {
     pub version: u64,
     pub status: ReleaseStatus,
-    /// The image (pinned to a digest once known); `null` while a build is pending.
+    /// What runs: the pinned image or build artifact (`sha256:…`) once built, else the given
+    /// image; `null` while a build is pending.
     pub image: Option<String>,
     /// What made it: `deploy`, `rollback(from=vK)`, `env`, `secret`, `domain`.
     pub source: String,
