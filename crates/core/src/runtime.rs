@@ -78,10 +78,13 @@ pub struct WorkloadObservation {
     pub failure: Option<(Reason, String)>,
 }
 
-/// Errors talking to a runtime (not workload failures: those are observations).
+/// Errors talking to a runtime. Most are transient (the engine retries on its next pass);
+/// one with a `failure` reason is permanent for this release — e.g. its artifact or image is
+/// gone — and fails the workload at once with that reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeError {
     pub message: String,
+    pub failure: Option<Reason>,
 }
 
 impl std::fmt::Display for RuntimeError {
@@ -96,6 +99,15 @@ impl RuntimeError {
     pub fn new(message: impl Into<String>) -> Self {
         RuntimeError {
             message: message.into(),
+            failure: None,
+        }
+    }
+
+    /// A permanent failure of the release's workload, with its reason.
+    pub fn failed(reason: Reason, message: impl Into<String>) -> Self {
+        RuntimeError {
+            message: message.into(),
+            failure: Some(reason),
         }
     }
 }

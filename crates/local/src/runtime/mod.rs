@@ -202,9 +202,12 @@ impl LocalRuntime {
                     .artifact_path(a)
                     .filter(|p| p.is_dir())
                     .ok_or_else(|| {
-                        RuntimeError::new(format!(
-                            "artifact {a} is not in the local artifact store; build the app again"
-                        ))
+                        RuntimeError::failed(
+                            Reason::ErrImagePull,
+                            format!(
+                                "artifact {a} is no longer in the local artifact store, so this release cannot run; deploy to build it again"
+                            ),
+                        )
                     })?,
             ),
         };

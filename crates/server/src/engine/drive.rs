@@ -398,6 +398,20 @@ async fn apply(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: 
             };
             advance(engine, rec, work, Some(next)).await
         }
+        Err(e) if e.failure.is_some() => {
+            // Permanent for this release: fail it now; the previous active release keeps
+            // serving (nothing was stopped).
+            let reason = e.failure.unwrap_or(Reason::ErrImagePull);
+            let old = current_doc(rec, work.release);
+            let mut doc = old.clone();
+            doc.workload.plane = merge_plane(
+                Some(&old.workload.plane),
+                Plane::new(PlaneState::Failed, reason, e.message.clone()),
+                now_ms(),
+            );
+            save(engine, rec, Some(&old), &doc).await;
+            fail_release(engine, rec, work, "workload", &doc.workload.plane).await
+        }
         Err(e) => {
             tracing::warn!(org = %rec.org, app = %rec.name, error = %e, "apply failed; retrying");
             let old = current_doc(rec, work.release);
