@@ -151,10 +151,17 @@ pub struct DeployArgs {
     pub dir: Option<PathBuf>,
     #[command(flatten)]
     pub overrides: OverrideArgs,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+/// How `deploy` and `app rollback` wait for the release they started (same exit codes).
+#[derive(Debug, Args)]
+pub struct WaitArgs {
     /// What must be ready before exiting 0.
     #[arg(long, value_enum, default_value_t = WaitFor::Endpoint)]
     pub wait_for: WaitFor,
-    /// Exit once the control plane accepted the deploy.
+    /// Exit once the control plane accepted the release.
     #[arg(long, conflicts_with = "wait_for")]
     pub no_wait: bool,
     /// Give up waiting after this long (exit 13, or 12 if only endpoints are not ready).
@@ -233,8 +240,28 @@ pub enum AppCommand {
         #[arg(long)]
         watch: bool,
     },
-    /// List the app's releases, newest first.
+    /// List the app's releases, newest first (`*` marks the active one).
     Releases(AppTarget),
+    /// Roll back to an older release's snapshot: a new release, never rebuilt.
+    ///
+    /// The new release is waited on like a deploy, with the same exit codes (0, 11 when the
+    /// old image no longer runs, 12, 13, 14) and the same `-o json` document. The app stays
+    /// pinned to it until the next `1ctl deploy`. Volume data and the DNS records of custom
+    /// domains are not reverted.
+    #[command(disable_version_flag = true)]
+    Rollback(Box<RollbackArgs>),
+    /// Show drift: where routes, DNS, certificates or HTTP answers differ from the store.
+    ///
+    /// Open findings first, then healed ones; drift the platform owns (routes, records in its
+    /// zone) heals on its own, drift you own (a custom domain's DNS) comes with the fix. A
+    /// report: exits 0 whatever it finds.
+    Drift {
+        #[command(flatten)]
+        target: AppTarget,
+        /// Run a drift check now and show its fresh findings.
+        #[arg(long)]
+        check: bool,
+    },
     /// Delete the app, its releases and hostnames.
     Destroy {
         #[command(flatten)]
@@ -243,6 +270,17 @@ pub enum AppCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub target: AppTarget,
+    /// The release whose snapshot to run again [default: the previous active release].
+    #[arg(long = "version", id = "rollback_version", value_name = "N")]
+    pub version: Option<u64>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 /// Which app: the argument, else `[app] name` of the folder's config.
@@ -294,6 +332,48 @@ mod tests {
         };
         assert_eq!(args.overrides.command, vec!["./server", "-v"]);
         assert_eq!(args.overrides.port, Some(9000));
-        assert_eq!(args.timeout, Duration::from_secs(15 * 60));
+        assert_eq!(args.wait.timeout, Duration::from_secs(15 * 60));
+    }
+
+    #[test]
+    fn rollback_takes_a_version_and_the_wait_flags() {
+        let cli = Cli::try_parse_from([
+            "1ctl",
+            "app",
+            "rollback",
+            "web",
+            "--version",
+            "1",
+            "--wait-for",
+            "workload",
+            "--timeout",
+            "2m",
+        ]);
+        let Ok(Cli {
+            command: Command::App(AppCommand::Rollback(args)),
+            ..
+        }) = cli
+        else {
+            panic!("rollback did not parse");
+        };
+        assert_eq!(args.target.app.as_deref(), Some("web"));
+        assert_eq!(args.version, Some(1));
+        assert_eq!(args.wait.wait_for, WaitFor::Workload);
+        assert_eq!(args.wait.timeout, Duration::from_secs(120));
+        assert!(!args.wait.no_wait);
+        let conflict = Cli::try_parse_from([
+            "1ctl",
+            "app",
+            "rollback",
+            "--no-wait",
+            "--wait-for",
+            "build",
+        ]);
+        assert!(conflict.is_err(), "--no-wait conflicts with --wait-for");
+        // `1ctl --version` still prints the version.
+        let top = Cli::try_parse_from(["1ctl", "--version"])
+            .map(|_| ())
+            .map_err(|e| e.kind());
+        assert_eq!(top, Err(clap::error::ErrorKind::DisplayVersion));
     }
 }

@@ -59,7 +59,25 @@ impl Client {
 
     /// `GET` the path made of `segments` and decode the JSON answer.
     pub async fn get<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, CliError> {
-        self.call(Method::GET, segments, None::<&()>).await
+        self.call(Method::GET, segments, &[], None::<&()>).await
+    }
+
+    /// `GET` with a query string (`?k=v&…`, encoded).
+    pub async fn get_query<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<T, CliError> {
+        self.call(Method::GET, segments, query, None::<&()>).await
+    }
+
+    /// `POST` a JSON body.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<T, CliError> {
+        self.call(Method::POST, segments, &[], Some(body)).await
     }
 
     /// `PUT` a JSON body.
@@ -68,12 +86,12 @@ impl Client {
         segments: &[&str],
         body: &B,
     ) -> Result<T, CliError> {
-        self.call(Method::PUT, segments, Some(body)).await
+        self.call(Method::PUT, segments, &[], Some(body)).await
     }
 
     /// `DELETE`.
     pub async fn delete<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, CliError> {
-        self.call(Method::DELETE, segments, None::<&()>).await
+        self.call(Method::DELETE, segments, &[], None::<&()>).await
     }
 
     /// Sends `body` (of `content_type`) with `method` and returns the status and the raw
@@ -184,9 +202,13 @@ impl Client {
         &self,
         method: Method,
         segments: &[&str],
+        query: &[(&str, &str)],
         body: Option<&B>,
     ) -> Result<T, CliError> {
-        let url = self.url(segments)?;
+        let mut url = self.url(segments)?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
         let mut req = self.http.request(method, url);
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);

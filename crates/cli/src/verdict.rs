@@ -1,4 +1,5 @@
-//! The exit code of `deploy` (SPEC §5), as a pure function of what the control plane says.
+//! The exit code of `deploy` and `app rollback` (SPEC §5), as a pure function of what the
+//! control plane says.
 //!
 //! [`verdict`] looks at one readiness report, our release number, what `GET …/releases`
 //! said about our release (when asked), the dimension waited for, whether `--timeout`
@@ -185,7 +186,7 @@ fn unready_planes(report: &ReadinessReport) -> Vec<(&str, &'static str, &Plane)>
 }
 
 /// `failed (CrashLoopBackOff): exited with status 1` — the message's first line only.
-fn plane_text(p: &Plane) -> String {
+pub fn plane_text(p: &Plane) -> String {
     let mut s = format!("{} ({})", p.state, p.reason);
     let message = first_line(&p.message).trim_end_matches([':', ' ']);
     if !message.is_empty() {

@@ -1,9 +1,12 @@
-//! `1ctl deploy` against a canned HTTP server: `--no-wait` JSON, a 409 from the server, and
-//! every waiting verdict (0, 10, 11, 12, 13, 14) decided from the polled report.
+//! `1ctl deploy` against a canned HTTP server: `--no-wait` JSON, a 409 from the server,
+//! every waiting verdict (0, 10, 11, 12, 13, 14) decided from the polled report, and the note
+//! of a deploy that ends a rollback's pin.
 
 mod common;
 
-use common::fixtures::{TOKEN, accepted, app_dir, err, report, uploaded, whoami};
+use common::fixtures::{
+    TOKEN, accepted, accepted_unpinning, app_dir, err, report, uploaded, whoami,
+};
 use common::{FakeServer, Route, onectl, route};
 use predicates::prelude::*;
 use satusky_types::{PlaneState, ReleaseInfo, ReleaseStatus};
@@ -255,4 +258,65 @@ fn deploy_overtaken_by_a_newer_release_exits_14() {
     );
     assert_eq!(code, 14, "{stderr}");
     assert!(stderr.contains("superseded"), "{stderr}");
+}
+
+#[test]
+fn a_deploy_that_ends_a_rollback_pin_says_so_on_stderr() {
+    let home = tempfile::tempdir().expect("home");
+    let dir = app_dir(home.path());
+    let pending = report(
+        6,
+        PlaneState::InProgress,
+        PlaneState::Pending,
+        PlaneState::Unknown,
+    );
+    let server = FakeServer::start(vec![
+        whoami(),
+        route(
+            "PUT",
+            "/v1/orgs/acme/apps/api",
+            202,
+            &accepted_unpinning(6, Some(4)),
+        ),
+        route("GET", "/v1/orgs/acme/apps/api/status", 200, &pending),
+    ]);
+    let note = "note: this deploy unpins api from rollback release v4";
+    let run = |json: bool| {
+        let mut cmd = onectl(home.path());
+        cmd.current_dir(dir.path())
+            .env("SATUSKY_TOKEN", TOKEN)
+            .env("SATUSKY_API_URL", &server.url)
+            .args(["deploy", "--no-wait", "--image", "ghcr.io/acme/api:2"]);
+        if json {
+            cmd.args(["-o", "json"]);
+        }
+        let out = cmd.output().expect("run");
+        assert_eq!(out.status.code(), Some(0));
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (stdout, stderr) = run(false);
+    assert!(stdout.contains("release v6"), "{stdout}");
+    assert!(!stdout.contains("unpins"), "{stdout}");
+    assert_eq!(stderr.matches(note).count(), 1, "{stderr}");
+    let (stdout, stderr) = run(true);
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!(v["exit_code"], 0);
+    assert!(stderr.contains(note), "{stderr}");
+
+    // Without a pin there is no note.
+    let server = FakeServer::start(vec![
+        whoami(),
+        route("PUT", "/v1/orgs/acme/apps/api", 202, &accepted(6)),
+    ]);
+    onectl(home.path())
+        .current_dir(dir.path())
+        .env("SATUSKY_TOKEN", TOKEN)
+        .env("SATUSKY_API_URL", &server.url)
+        .args(["deploy", "--no-wait", "--image", "ghcr.io/acme/api:2"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("unpins").not());
 }

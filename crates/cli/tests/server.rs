@@ -1,12 +1,13 @@
 //! `1ctl` against a canned HTTP server: exit codes and one-line messages for 401/403/404,
-//! unreachable control planes, env-only configuration, and the `app` commands.
+//! unreachable control planes, env-only configuration, and the `app` commands (the
+//! releases table marks the active release).
 
 mod common;
 
-use common::fixtures::{TOKEN, app_dir, err, report, whoami};
+use common::fixtures::{TOKEN, app_dir, err, releases, report, whoami};
 use common::{CountingListener, FakeServer, dead_url, onectl, route};
 use predicates::prelude::*;
-use satusky_types::PlaneState;
+use satusky_types::{PlaneState, ReleaseStatus};
 
 #[test]
 fn rejected_token_exits_3_with_one_line() {
@@ -216,4 +217,60 @@ fn the_counting_listener_does_count() {
         .assert()
         .code(4);
     assert!(listener.finish() >= 1);
+}
+
+#[test]
+fn releases_mark_the_active_one_and_json_is_the_wire_shape() {
+    let home = tempfile::tempdir().expect("home");
+    let body = releases(&[
+        (4, ReleaseStatus::Active, "rollback(from=v1)"),
+        (3, ReleaseStatus::Superseded, "deploy"),
+        (2, ReleaseStatus::Failed, "deploy"),
+    ]);
+    let server = FakeServer::start(vec![
+        whoami(),
+        route("GET", "/v1/orgs/acme/apps/api/releases", 200, &body),
+    ]);
+    let out = onectl(home.path())
+        .env("SATUSKY_TOKEN", TOKEN)
+        .env("SATUSKY_API_URL", &server.url)
+        .args(["app", "releases", "api"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["VERSION", "STATUS", "IMAGE", "SOURCE", "CREATED"],
+        "{text}"
+    );
+    let row = |i: usize| lines[i].split_whitespace().collect::<Vec<_>>();
+    assert_eq!(
+        row(1),
+        [
+            "*",
+            "v4",
+            "active",
+            "ghcr.io/acme/api@sha256:0004",
+            "rollback(from=v1)",
+            "2026-01-01T12:00:04.000Z"
+        ]
+    );
+    assert_eq!(row(2)[..2], ["v3", "superseded"]);
+    assert_eq!(row(3)[..2], ["v2", "failed"]);
+    assert_eq!(text.matches('*').count(), 1, "{text}");
+
+    let out = onectl(home.path())
+        .env("SATUSKY_TOKEN", TOKEN)
+        .env("SATUSKY_API_URL", &server.url)
+        .args(["app", "releases", "api", "-o", "json"])
+        .assert()
+        .success();
+    let got: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).expect("json");
+    let want: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(got, want);
+    assert_eq!(got[0]["version"], 4);
+    assert_eq!(got[0]["source"], "rollback(from=v1)");
 }

@@ -1,11 +1,14 @@
-//! `1ctl app list/get/status/releases/destroy`: read and remove apps of the org.
+//! `1ctl app list/get/status/releases/destroy`: read and remove apps of the org; and the
+//! dispatch of `app rollback` ([`super::rollback`]) and `app drift` ([`super::drift`]).
 //!
 //! JSON output is exactly the wire types (SPEC §5 shapes); tables are for people. The app
 //! defaults to `[app] name` of the folder's `satusky.toml` (or `--config`). `status --watch`
 //! follows the event stream ([`crate::events`]).
 
-use comfy_table::Cell;
-use satusky_types::{AppDeleted, AppDetail, AppSummary, ReadinessReport, ReleaseInfo};
+use comfy_table::{Cell, Color};
+use satusky_types::{
+    AppDeleted, AppDetail, AppSummary, ReadinessReport, ReleaseInfo, ReleaseStatus,
+};
 
 use crate::cli::{AppCommand, AppTarget};
 use crate::commands::{Env, Session, app_name, current_dir};
@@ -20,12 +23,14 @@ pub async fn run(cmd: AppCommand, env: &Env) -> Result<u8, CliError> {
         AppCommand::Get(target) => get(&target, env).await,
         AppCommand::Status { target, watch } => status(&target, watch, env).await,
         AppCommand::Releases(target) => releases(&target, env).await,
+        AppCommand::Rollback(args) => super::rollback::run(&args, env).await,
+        AppCommand::Drift { target, check } => super::drift::run(&target, check, env).await,
         AppCommand::Destroy { target, yes } => destroy(&target, yes, env).await,
     }
 }
 
 /// Resolves the app name (locally, before any request) and the org.
-async fn resolve(target: &AppTarget, env: &Env) -> Result<(Session, String, String), CliError> {
+pub async fn resolve(target: &AppTarget, env: &Env) -> Result<(Session, String, String), CliError> {
     let app = app_name(
         target.app.as_deref(),
         target.config.as_deref(),
@@ -263,18 +268,35 @@ async fn releases(target: &AppTarget, env: &Env) -> Result<u8, CliError> {
     if env.json() {
         return output::json(&list).map(|()| exit::OK);
     }
-    let mut t = output::table(&["VERSION", "STATUS", "IMAGE", "SOURCE", "CREATED"]);
-    for r in &list {
+    output::print_table(&releases_table(&list));
+    Ok(exit::OK)
+}
+
+/// The releases, newest first; `*` in the first column marks the active one.
+fn releases_table(list: &[ReleaseInfo]) -> comfy_table::Table {
+    let mut t = output::table(&["", "VERSION", "STATUS", "IMAGE", "SOURCE", "CREATED"]);
+    for r in list {
+        let active = r.status == ReleaseStatus::Active;
         t.add_row(vec![
-            format!("v{}", r.version),
-            r.status.to_string(),
-            r.image.clone().unwrap_or_else(|| "-".into()),
-            r.source.clone(),
-            r.created_at.clone(),
+            Cell::new(if active { "*" } else { "" }),
+            Cell::new(format!("v{}", r.version)),
+            release_status_cell(r.status),
+            Cell::new(r.image.as_deref().unwrap_or("-")),
+            Cell::new(&r.source),
+            Cell::new(&r.created_at),
         ]);
     }
-    output::print_table(&t);
-    Ok(exit::OK)
+    t
+}
+
+fn release_status_cell(status: ReleaseStatus) -> Cell {
+    let cell = Cell::new(status.as_str());
+    match status {
+        ReleaseStatus::Active => cell.fg(Color::Green),
+        ReleaseStatus::Failed => cell.fg(Color::Red),
+        ReleaseStatus::Pending => cell.fg(Color::Yellow),
+        ReleaseStatus::Superseded => cell,
+    }
 }
 
 async fn destroy(target: &AppTarget, yes: bool, env: &Env) -> Result<u8, CliError> {
@@ -309,4 +331,35 @@ async fn destroy(target: &AppTarget, yes: bool, env: &Env) -> Result<u8, CliErro
         "  remains: DNS records you created for custom domains (remove them at your DNS provider)",
     );
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(version: u64, status: ReleaseStatus, source: &str) -> ReleaseInfo {
+        ReleaseInfo {
+            version,
+            status,
+            image: Some(format!("ghcr.io/acme/web@sha256:{version}")),
+            source: source.into(),
+            created_at: format!("2026-01-01T12:00:0{version}.000Z"),
+            generation: version,
+        }
+    }
+
+    #[test]
+    fn the_active_release_is_starred() {
+        let t = releases_table(&[
+            release(4, ReleaseStatus::Active, "rollback(from=v1)"),
+            release(3, ReleaseStatus::Superseded, "deploy"),
+        ]);
+        let lines: Vec<String> = t.lines().map(|l| l.trim_end().to_string()).collect();
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        let words = |l: &str| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+        assert_eq!(words(&lines[0]), "VERSION STATUS IMAGE");
+        assert_eq!(words(&lines[1]), "* v4 active");
+        assert!(lines[1].contains("rollback(from=v1)"), "{lines:#?}");
+        assert_eq!(words(&lines[2]), "v3 superseded ghcr.io/acme/web@sha256:3");
+    }
 }

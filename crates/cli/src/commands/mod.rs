@@ -7,9 +7,12 @@
 pub mod app;
 pub mod auth;
 pub mod deploy;
+pub mod drift;
 pub mod init;
+pub mod lifecycle;
 pub mod org;
 pub mod profile;
+pub mod rollback;
 
 use std::path::{Path, PathBuf};
 

@@ -4,8 +4,9 @@
 use std::path::Path;
 
 use satusky_types::{
-    ContextUploaded, DeployAccepted, EndpointReport, Event, EventType, Hostname, HostnameKind,
-    Phase, Plane, PlaneState, ReadinessReport, Reason, ReleaseStatus, ReplicaCounts, WorkloadPlane,
+    ContextUploaded, DeployAccepted, DriftFinding, DriftOwner, DriftReport, EndpointReport, Event,
+    EventType, Hostname, HostnameKind, Phase, Plane, PlaneState, ReadinessReport, Reason,
+    ReleaseInfo, ReleaseStatus, ReplicaCounts, RollbackAccepted, WorkloadPlane,
 };
 
 use super::{Route, onectl, route};
@@ -46,6 +47,11 @@ pub fn err(code: &str, message: &str) -> String {
 }
 
 pub fn accepted(release: u64) -> String {
+    accepted_unpinning(release, None)
+}
+
+/// A deploy's `202`, ending the pin of rollback release `unpinned` when given.
+pub fn accepted_unpinning(release: u64, unpinned: Option<u64>) -> String {
     serde_json::to_string(&DeployAccepted {
         app: "api".into(),
         org: "acme".into(),
@@ -58,9 +64,80 @@ pub fn accepted(release: u64) -> String {
             kind: HostnameKind::Generated,
             redirect_to: None,
         }],
-        unpinned: None,
+        unpinned,
     })
     .expect("json")
+}
+
+/// The things a rollback never reverts, as the server lists them.
+pub const NOT_REVERTED: [&str; 2] = [
+    "volume data (a rollback reconciles the old spec, not the contents of volumes)",
+    "DNS records of custom domains (they are yours)",
+];
+
+/// A rollback's `202`: release `release` from the snapshot of `from`.
+pub fn rollback_accepted(release: u64, from: u64) -> String {
+    serde_json::to_string(&RollbackAccepted {
+        app: "api".into(),
+        org: "acme".into(),
+        generation: 5,
+        release,
+        from,
+        status: ReleaseStatus::Pending,
+        image: Some("ghcr.io/acme/api@sha256:0001".into()),
+        not_reverted: NOT_REVERTED.iter().map(|s| s.to_string()).collect(),
+    })
+    .expect("json")
+}
+
+/// `GET …/releases`: `(version, status, source)`, newest first.
+pub fn releases(list: &[(u64, ReleaseStatus, &str)]) -> String {
+    let list: Vec<ReleaseInfo> = list
+        .iter()
+        .map(|(version, status, source)| ReleaseInfo {
+            version: *version,
+            status: *status,
+            image: Some(format!("ghcr.io/acme/api@sha256:000{version}")),
+            source: source.to_string(),
+            created_at: format!("2026-01-01T12:00:0{version}.000Z"),
+            generation: *version,
+        })
+        .collect();
+    serde_json::to_string(&list).expect("json")
+}
+
+/// A drift report of app `api`: a custom domain pointing elsewhere (open, the user's) and a
+/// route that lost the generated hostname (healed, the platform's).
+pub fn drift_report() -> DriftReport {
+    DriftReport {
+        app: "api".into(),
+        org: "acme".into(),
+        checked_at: Some("2026-01-01T12:10:00.000Z".into()),
+        findings: vec![
+            DriftFinding {
+                hostname: "www.example.com".into(),
+                plane: "dns".into(),
+                expected: "A 203.0.113.7".into(),
+                observed: "A 198.51.100.9".into(),
+                owner: DriftOwner::User,
+                remediation: Some("set the record: www.example.com. A 203.0.113.7".into()),
+                first_seen: "2026-01-01T12:00:00.000Z".into(),
+                last_seen: "2026-01-01T12:10:00.000Z".into(),
+                healed_at: None,
+            },
+            DriftFinding {
+                hostname: "api-acme.apps.test".into(),
+                plane: "route".into(),
+                expected: "served by the route".into(),
+                observed: "missing from the route".into(),
+                owner: DriftOwner::Platform,
+                remediation: None,
+                first_seen: "2026-01-01T12:05:00.000Z".into(),
+                last_seen: "2026-01-01T12:05:00.000Z".into(),
+                healed_at: Some("2026-01-01T12:05:01.500Z".into()),
+            },
+        ],
+    }
 }
 
 pub fn report(target: u64, build: PlaneState, workload: PlaneState, http: PlaneState) -> String {

@@ -2,31 +2,27 @@
 //! image), upload it, `PUT` the spec, then wait for the verdict (SPEC §5).
 //!
 //! Any config or flag error, and a context too large to send, exits 2 before a single
-//! request. Progress goes to stderr ([`display`]); with `-o json` stdout gets exactly one
-//! document at the end: the readiness report plus `exit_code`. In table mode stdout gets
-//! what was accepted and, at the end, a summary with the URLs.
+//! request. Progress goes to stderr; with `-o json` stdout gets exactly one document at the
+//! end: the readiness report plus `exit_code`. In table mode stdout gets what was accepted
+//! and, at the end, a summary with the URLs. A deploy that ends a rollback's pin says so
+//! (on stderr, so the JSON stays one document).
 //!
 //! - [`upload`]: packing and uploading the context;
-//! - [`wait`]: polling for the verdict while the event stream shows progress;
-//! - [`display`]: the live (terminal) or plain progress display.
+//! - [`crate::commands::lifecycle`]: the wait, its progress display and the verdict, shared
+//!   with `app rollback`.
 
-mod display;
 mod upload;
-mod wait;
 
 use std::path::Path;
 
 use satusky_core::config::{self, Overrides};
-use satusky_types::{DeployAccepted, PutAppRequest, ReadinessReport};
+use satusky_types::{DeployAccepted, PutAppRequest};
 
-use crate::cli::{DeployArgs, OverrideArgs, WaitFor};
+use crate::cli::{DeployArgs, OverrideArgs};
+use crate::commands::lifecycle::{self, Kind, Release};
 use crate::commands::{Env, current_dir};
-use crate::exit::{self, CliError};
+use crate::exit::CliError;
 use crate::output;
-use crate::verdict::{details, explain};
-
-use display::Display;
-use wait::Target;
 
 pub async fn run(args: &DeployArgs, env: &Env) -> Result<u8, CliError> {
     let cwd = current_dir()?;
@@ -61,41 +57,22 @@ pub async fn run(args: &DeployArgs, env: &Env) -> Result<u8, CliError> {
     if !env.json() {
         print_accepted(&accepted);
     }
-
-    let target = Target {
+    if let Some(pin) = accepted.unpinned {
+        output::note(&unpin_note(&accepted.app, pin));
+    }
+    let release = Release {
         client,
         org: &org,
         app: &app,
+        version: accepted.release,
+        kind: Kind::Deploy,
     };
-    if args.no_wait {
-        if env.json() {
-            let report = target.status().await?;
-            print_json(&report, exit::OK)?;
-        }
-        return Ok(exit::OK);
-    }
-    let mut display = Display::new(live);
-    let outcome = wait::wait(
-        &target,
-        accepted.release,
-        args.wait_for,
-        args.timeout,
-        &mut display,
-    )
-    .await?;
-    let (code, report) = (outcome.code, &outcome.report);
-    for line in details(code, report, &outcome.build_tail) {
-        output::note(&line);
-    }
-    if env.json() {
-        print_json(report, code)?;
-    } else if matches!(code, exit::OK | exit::DEGRADED) {
-        print_summary(report, accepted.release, args.wait_for, code);
-    }
-    match explain(code, report, accepted.release) {
-        Some(message) => Err(CliError::Verdict { code, message }),
-        None => Ok(code),
-    }
+    lifecycle::follow(&release, &args.wait, env).await
+}
+
+/// The line a deploy that ends a rollback's pin prints.
+fn unpin_note(app: &str, pin: u64) -> String {
+    format!("note: this deploy unpins {app} from rollback release v{pin}")
 }
 
 /// Every diagnostic, one per line, with file names relative to the current folder.
@@ -178,34 +155,6 @@ fn print_accepted(a: &DeployAccepted) {
     }
 }
 
-/// The end of a deploy that got somewhere: app, release, phase and the URL of each hostname
-/// (the CLI knows hostnames, not the edge's port).
-fn print_summary(report: &ReadinessReport, release: u64, wait_for: WaitFor, code: u8) {
-    let what = match (code, wait_for) {
-        (exit::DEGRADED, _) => "degraded",
-        (_, WaitFor::Build) => "built",
-        (_, WaitFor::Workload) => "running",
-        (_, WaitFor::Endpoint) => "ready",
-    };
-    output::line(&format!(
-        "{} v{release} is {what} (org {}, phase {})",
-        report.app, report.org, report.phase
-    ));
-    for e in &report.endpoints {
-        output::line(&format!("  https://{}", e.hostname));
-    }
-}
-
-/// The report with `exit_code` added: the one JSON document of `deploy -o json`.
-fn print_json(report: &ReadinessReport, code: u8) -> Result<(), CliError> {
-    let mut value = serde_json::to_value(report)
-        .map_err(|e| CliError::Unexpected(format!("cannot encode the report: {e}")))?;
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert("exit_code".into(), code.into());
-    }
-    output::json(&value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +173,14 @@ mod tests {
             command(&plain).ok(),
             Some(Some(vec!["./server --flag".to_string()])),
             "never shell-split"
+        );
+    }
+
+    #[test]
+    fn the_unpin_note_names_the_rollback_release() {
+        assert_eq!(
+            unpin_note("web", 4),
+            "note: this deploy unpins web from rollback release v4"
         );
     }
 }

@@ -1,6 +1,6 @@
-//! The progress display of `deploy`, on stderr: on a terminal, an indicatif multi-progress
-//! with one line per dimension (phase, build, workload) and per hostname, updated in place,
-//! with build-log lines and notes printed above; otherwise plain lines, one per change
+//! The progress display of `deploy` and `app rollback`, on stderr: on a terminal, an indicatif
+//! multi-progress with one line per dimension (phase, build, workload) and per hostname, updated
+//! in place, with build-log lines and notes printed above; otherwise plain lines, one per change
 //! ([`crate::board::Change::line`]).
 //!
 //! Both are fed the same way ([`Display::report`], [`Display::event`]) and keep a

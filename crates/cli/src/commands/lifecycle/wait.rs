@@ -1,4 +1,4 @@
-//! Waiting for a deploy's verdict (SPEC §5): poll `GET …/status` about once a second — the
+//! Waiting for a release's verdict (SPEC §5): poll `GET …/status` about once a second — the
 //! one source of truth, judged by [`crate::verdict::verdict`] with the settle rule of
 //! [`crate::settle`] — while the event stream shows what happens as it happens.
 //!
@@ -33,7 +33,7 @@ const DRAIN_IDLE: Duration = Duration::from_millis(250);
 /// replay tells the same story in more detail, and mixing both makes states flap.
 const STREAM_GRACE: Duration = Duration::from_secs(2);
 
-/// The app the deploy talks about.
+/// The app whose release is followed.
 pub struct Target<'a> {
     pub client: &'a Client,
     pub org: &'a str,
