@@ -124,6 +124,20 @@ pub struct EdgeInfo {
     pub probe_addr: Option<std::net::SocketAddr>,
 }
 
+/// One hostname a runtime's routes really serve for an app, read back from the runtime (the
+/// local edge's route table, the app's HTTPRoutes). The drift checker compares these with the
+/// store both ways: a stored hostname missing here, and a hostname here the store does not
+/// hold for the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedHost {
+    pub hostname: String,
+    /// `ORG/APP@vN` the route stamps on its answers (`None` for a redirect, or when the route
+    /// stamps nothing).
+    pub release_id: Option<String>,
+    /// Where a redirect route sends requests (`None` when the route serves).
+    pub redirect_to: Option<String>,
+}
+
 /// The control plane's driver of workloads and routes.
 pub trait Runtime: Send + Sync + 'static {
     /// A short name for logs and messages (`local`, `kubernetes`).
@@ -159,6 +173,30 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Where the edge receives traffic.
     fn edge(&self) -> EdgeInfo;
+
+    /// Every hostname the runtime's routes serve for the app, whatever the store says. The
+    /// default cannot tell, and says so: the drift checker then looks only one way (stored
+    /// hostnames against the route planes).
+    fn served_hosts(
+        &self,
+        org: String,
+        app: String,
+    ) -> BoxFuture<'_, Result<Vec<ServedHost>, RuntimeError>> {
+        let _ = (org, app);
+        let name = self.name();
+        Box::pin(async move {
+            Err(RuntimeError::new(format!(
+                "the {name} runtime cannot list the hostnames its routes serve"
+            )))
+        })
+    }
+
+    /// Reconcile `desired` (the app's active release) again to undo drift: unlike `apply`,
+    /// it must not skip anything because the runtime believes it already sent it — what was
+    /// edited out of band is exactly what it no longer matches. Defaults to `apply`.
+    fn heal(&self, desired: DesiredWorkload) -> BoxFuture<'_, Result<(), RuntimeError>> {
+        self.apply(desired)
+    }
 }
 
 /// One hostname to probe.

@@ -1,7 +1,9 @@
 //! `KubeRuntime`: the Kubernetes implementation of `satusky_core::runtime::Runtime`. Apply is
 //! render → server-side apply → prune; observe reads the Deployment (and its pods only when
 //! something is not ready); routes read the app's HTTPRoutes and the parent Gateway, whose
-//! addresses also become the edge the DNS plane expects.
+//! addresses also become the edge the DNS plane expects. `served_hosts` reads back what the
+//! app's HTTPRoutes serve (for the drift checker); `heal` forgets what the applier believes it
+//! sent, then applies, so server-side apply takes back fields edited out of band.
 
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +13,7 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, EdgeInfo, LogSink,
-    Runtime, RuntimeError, WorkloadObservation,
+    Runtime, RuntimeError, ServedHost, WorkloadObservation,
 };
 use satusky_core::validate_spec;
 use satusky_types::{Hostname, Plane, PlaneState, Reason};
@@ -136,12 +138,12 @@ impl KubeRuntime {
         Ok(observe::workload(&deploy, &list.items))
     }
 
-    async fn do_routes(
+    /// The app's HTTPRoutes, as JSON.
+    async fn app_routes(
         &self,
         org: &str,
         app: &str,
-        hostnames: &[Hostname],
-    ) -> Result<Vec<Plane>, RuntimeError> {
+    ) -> Result<Vec<serde_json::Value>, RuntimeError> {
         let ns = default_namespace(org);
         let routes: Api<DynamicObject> =
             Api::namespaced_with(self.client(), &ns, &kinds::http_route());
@@ -153,11 +155,20 @@ impl KubeRuntime {
             )
             .await
             .map_err(client_err)?;
-        let values: Vec<serde_json::Value> = list
+        Ok(list
             .items
             .iter()
             .filter_map(|r| serde_json::to_value(r).ok())
-            .collect();
+            .collect())
+    }
+
+    async fn do_routes(
+        &self,
+        org: &str,
+        app: &str,
+        hostnames: &[Hostname],
+    ) -> Result<Vec<Plane>, RuntimeError> {
+        let values = self.app_routes(org, app).await?;
         let gateways: Api<DynamicObject> = Api::namespaced_with(
             self.client(),
             &self.config.gateway.namespace,
@@ -253,6 +264,95 @@ impl Runtime for KubeRuntime {
     fn edge(&self) -> EdgeInfo {
         self.edge.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    /// What the app's HTTPRoutes list in `spec.hostnames`, with the release their
+    /// `ResponseHeaderModifier` sets (or the redirect they answer with).
+    fn served_hosts(
+        &self,
+        org: String,
+        app: String,
+    ) -> BoxFuture<'_, Result<Vec<ServedHost>, RuntimeError>> {
+        Box::pin(async move {
+            let routes = self.app_routes(&org, &app).await?;
+            Ok(routes.iter().flat_map(served_by_route).collect())
+        })
+    }
+
+    /// The applier skips objects whose rendered form it sent before, and a route edited out of
+    /// band renders exactly as before: forget first, so every object is sent again (and
+    /// fields another manager took are taken back under the conflict rule).
+    fn heal(&self, desired: DesiredWorkload) -> BoxFuture<'_, Result<(), RuntimeError>> {
+        Box::pin(async move {
+            self.applier
+                .forget(&default_namespace(&desired.org), &desired.app);
+            self.do_apply(desired).await
+        })
+    }
+}
+
+/// The header the app's HTTPRoute sets (rendered from `render::routes::RELEASE_HEADER`, a
+/// module private to the renderer).
+const RELEASE_HEADER: &str = "x-satusky-release";
+
+/// The hostnames one HTTPRoute serves: the release its first `x-satusky-release` header
+/// filter sets, or the redirect its `RequestRedirect` filter answers with.
+fn served_by_route(route: &serde_json::Value) -> Vec<ServedHost> {
+    use serde_json::Value;
+    let filters: Vec<&Value> = route
+        .pointer("/spec/rules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("filters").and_then(Value::as_array))
+        .flatten()
+        .collect();
+    let release_id = filters
+        .iter()
+        .filter_map(|f| {
+            f.pointer("/responseHeaderModifier/set")
+                .and_then(Value::as_array)
+        })
+        .flatten()
+        .find(|h| {
+            h.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(RELEASE_HEADER))
+        })
+        .and_then(|h| h.get("value").and_then(Value::as_str))
+        .map(str::to_string);
+    let redirect_to = filters
+        .iter()
+        .filter_map(|f| f.get("requestRedirect"))
+        .next()
+        .map(|r| {
+            let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default();
+            let port = r
+                .get("port")
+                .and_then(Value::as_u64)
+                .map(|p| format!(":{p}"))
+                .unwrap_or_default();
+            let path = r
+                .pointer("/path/replacePrefixMatch")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            format!("{}://{}{port}{path}", field("scheme"), field("hostname"))
+        });
+    route
+        .pointer("/spec/hostnames")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|h| ServedHost {
+            hostname: h.to_ascii_lowercase(),
+            release_id: if redirect_to.is_some() {
+                None
+            } else {
+                release_id.clone()
+            },
+            redirect_to: redirect_to.clone(),
+        })
+        .collect()
 }
 
 fn client_err(e: kube::Error) -> RuntimeError {
@@ -268,4 +368,32 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn served_hosts_read_the_release_header_and_redirects() {
+        let serve = json!({"spec": {"hostnames": ["web-acme.apps.test", "Shop.Example.com"],
+            "rules": [{"filters": [{"type": "ResponseHeaderModifier",
+                "responseHeaderModifier": {"set": [{"name": "x-satusky-release", "value": "acme/web@v3"}]}}]}]}});
+        let hosts = served_by_route(&serve);
+        assert_eq!(hosts.len(), 2);
+        assert_eq!(hosts[1].hostname, "shop.example.com");
+        assert_eq!(hosts[0].release_id.as_deref(), Some("acme/web@v3"));
+        assert_eq!(hosts[0].redirect_to, None);
+        let redirect = json!({"spec": {"hostnames": ["old.example.com"],
+            "rules": [{"filters": [{"type": "RequestRedirect",
+                "requestRedirect": {"scheme": "https", "hostname": "new.example.com", "statusCode": 301}}]}]}});
+        let hosts = served_by_route(&redirect);
+        assert_eq!(hosts[0].release_id, None);
+        assert_eq!(
+            hosts[0].redirect_to.as_deref(),
+            Some("https://new.example.com")
+        );
+        assert!(served_by_route(&json!({"spec": {}})).is_empty());
+    }
 }

@@ -87,6 +87,19 @@ impl RouteTable {
         v
     }
 
+    /// The entries owned by `org/app`, by hostname (the drift checker reads what the edge
+    /// serves for an app; only the matches are cloned).
+    pub fn entries_of(&self, org: &str, app: &str) -> Vec<(String, Route)> {
+        let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = map
+            .iter()
+            .filter(|(_, r)| r.owner() == (org, app))
+            .map(|(h, r)| (h.clone(), r.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
     /// Pick an upstream round-robin.
     pub fn pick(&self, upstreams: &[SocketAddr]) -> Option<SocketAddr> {
         if upstreams.is_empty() {
@@ -162,6 +175,12 @@ mod tests {
         );
         let hosts: Vec<_> = t.snapshot().into_iter().map(|(h, _)| h).collect();
         assert_eq!(hosts, vec!["a.test", "c.test"]);
+        let web: Vec<_> = t
+            .entries_of("acme", "web")
+            .into_iter()
+            .map(|(h, _)| h)
+            .collect();
+        assert_eq!(web, vec!["a.test"]);
         assert_eq!(t.lookup("a.test"), Some(serve("acme", "web", 2)));
         t.remove_app("acme", "web");
         assert!(t.lookup("a.test").is_none());

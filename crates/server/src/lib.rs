@@ -8,11 +8,13 @@
 
 mod auth;
 pub mod build_token;
+pub mod drift;
 pub mod engine;
 mod error;
 mod hub;
 pub mod ledger;
 pub mod local_stack;
+pub mod metrics;
 pub mod prober;
 mod routes;
 mod settings;

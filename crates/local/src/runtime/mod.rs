@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, EdgeInfo, LogSink,
-    Runtime, RuntimeError, WorkloadObservation,
+    Runtime, RuntimeError, ServedHost, WorkloadObservation,
 };
 use satusky_types::{Hostname, Plane, Reason, ReplicaCounts, Strategy};
 use tokio::sync::Mutex;
@@ -24,7 +24,7 @@ use tokio::task::AbortHandle;
 
 use crate::build::Builder;
 use crate::ledger::{Ledger, reap};
-use crate::routes::RouteTable;
+use crate::routes::{Route, RouteTable};
 use crate::supervisor::{ReplicaStatus, Supervisor};
 use crate::zone::ZoneRecords;
 
@@ -393,5 +393,49 @@ impl Runtime for LocalRuntime {
             cname_target: None,
             probe_addr: self.inner.config.probe_addr,
         }
+    }
+
+    /// The route table's entries owned by the app, whatever the store holds.
+    fn served_hosts(
+        &self,
+        org: String,
+        app: String,
+    ) -> BoxFuture<'_, Result<Vec<ServedHost>, RuntimeError>> {
+        Box::pin(async move {
+            Ok(self
+                .inner
+                .routes
+                .entries_of(&org, &app)
+                .into_iter()
+                .map(|(hostname, route)| match route {
+                    Route::Serve { release_id, .. } => ServedHost {
+                        hostname,
+                        release_id: Some(release_id),
+                        redirect_to: None,
+                    },
+                    Route::Redirect { to, .. } => ServedHost {
+                        hostname,
+                        release_id: None,
+                        redirect_to: Some(to),
+                    },
+                })
+                .collect())
+        })
+    }
+
+    /// Apply (which rewrites the app's zone records and marks its routes for rewriting), then
+    /// rewrite the routes now rather than on the next tick, so a check right after the heal
+    /// sees the result.
+    fn heal(&self, desired: DesiredWorkload) -> BoxFuture<'_, Result<(), RuntimeError>> {
+        Box::pin(async move {
+            let key = (desired.org.clone(), desired.app.clone());
+            self.apply_inner(desired).await?;
+            let slot = self.inner.apps_map().get(&key).cloned();
+            if let Some(slot) = slot {
+                let mut st = slot.state.lock().await;
+                self.inner.tick(&mut st);
+            }
+            Ok(())
+        })
     }
 }

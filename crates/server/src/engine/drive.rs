@@ -389,7 +389,10 @@ fn desired(rec: &AppRecord, release: &ReleaseRecord) -> DesiredWorkload {
 
 async fn apply(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: &Work) -> Next {
     let started = work.rollout_started_ms.unwrap_or_else(now_ms);
-    match engine.inner.runtime.apply(desired(rec, release)).await {
+    let clock = std::time::Instant::now();
+    let result = engine.inner.runtime.apply(desired(rec, release)).await;
+    crate::metrics::reconcile(engine.runtime_name(), result.is_ok(), clock.elapsed());
+    match result {
         Ok(()) => {
             let next = Work {
                 step: Step::Rollout,

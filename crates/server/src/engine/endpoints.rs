@@ -64,7 +64,20 @@ pub(super) async fn check(
         })
         .collect();
     let probed = match &inner.prober {
-        Some(p) => Some(p.check(targets).await),
+        Some(p) => {
+            let started = std::time::Instant::now();
+            let probed = p.check(targets).await;
+            // Metrics: one count per probed plane, one duration per pass.
+            let planes = probed.iter().flat_map(|e| {
+                [
+                    ("dns", e.dns.state),
+                    ("tls", e.tls.state),
+                    ("http", e.http.state),
+                ]
+            });
+            crate::metrics::probes(planes, started.elapsed());
+            Some(probed)
+        }
         None => None,
     };
     let now = now_ms();

@@ -6,6 +6,9 @@
 //! app that still has work — so a control plane killed at any step finishes the deploy on
 //! restart with exactly the release the deploy created. One driver task per app; a newer
 //! deploy replaces the work and the driver moves to it on its next step.
+//!
+//! The sweep also runs the drift checker ([`crate::drift`]) on every app; the accessors at the
+//! end of this file are what the checker may use of the engine.
 
 mod drive;
 mod endpoints;
@@ -72,6 +75,8 @@ struct Inner {
     config: EngineConfig,
     /// Apps with a driver, and whether they were kicked again since its last read.
     running: Mutex<HashMap<(String, String), bool>>,
+    /// The drift checker's memory (last check per app, per-app locks).
+    drift: crate::drift::DriftState,
 }
 
 /// A cheap handle: kick an app, remove an app.
@@ -88,6 +93,8 @@ impl Engine {
         hub: EventHub,
         config: EngineConfig,
     ) -> Self {
+        // The engine records reconcile and probe metrics: the recorder must be there first.
+        crate::metrics::install();
         Engine {
             inner: Arc::new(Inner {
                 store,
@@ -96,6 +103,7 @@ impl Engine {
                 hub,
                 config,
                 running: Mutex::new(HashMap::new()),
+                drift: crate::drift::DriftState::default(),
             }),
         }
     }
@@ -165,7 +173,10 @@ impl Engine {
             hostnames: release.hostnames,
         };
         tracing::info!(org = %rec.org, app = %rec.name, release = active, "restoring the active release");
-        if let Err(e) = self.inner.runtime.apply(desired).await {
+        let started = std::time::Instant::now();
+        let result = self.inner.runtime.apply(desired).await;
+        crate::metrics::reconcile(self.runtime_name(), result.is_ok(), started.elapsed());
+        if let Err(e) = result {
             tracing::warn!(org = %rec.org, app = %rec.name, error = %e, "cannot restore the active release");
         }
     }
@@ -201,6 +212,7 @@ impl Engine {
 
     /// Stop the app's workload (after it was deleted from the store).
     pub fn remove(&self, org: &str, app: &str) {
+        self.inner.drift.forget(org, app);
         let runtime = self.inner.runtime.clone();
         let (org, app) = (org.to_string(), app.to_string());
         tokio::spawn(async move {
@@ -212,5 +224,48 @@ impl Engine {
 
     pub fn runtime_name(&self) -> &'static str {
         self.inner.runtime.name()
+    }
+
+    /// One pass of the periodic sweep, now: re-probe every app's endpoints and check each
+    /// for drift (healing what the platform owns).
+    pub async fn sweep_once(&self) {
+        sweep::sweep_once(self).await;
+    }
+
+    // -- what the drift checker uses of the engine
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn runtime(&self) -> &Arc<dyn Runtime> {
+        &self.inner.runtime
+    }
+
+    pub(crate) fn hub(&self) -> &EventHub {
+        &self.inner.hub
+    }
+
+    pub(crate) fn dns_zone(&self) -> &str {
+        &self.inner.config.dns_zone
+    }
+
+    pub(crate) fn drift_state(&self) -> &crate::drift::DriftState {
+        &self.inner.drift
+    }
+
+    /// Whether a driver is working on the app (a deploy is in progress: no heal then).
+    pub(crate) fn is_driving(&self, org: &str, app: &str) -> bool {
+        let running = self.inner.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.contains_key(&(org.to_string(), app.to_string()))
+    }
+
+    /// Re-probe the app's endpoints and save them (with `plane` events), as the sweep does.
+    /// `None` when the app has pending work or no active release.
+    pub(crate) async fn recheck_endpoints(
+        &self,
+        rec: &satusky_store::AppRecord,
+    ) -> Option<Vec<satusky_types::EndpointReport>> {
+        sweep::recheck(self, rec).await
     }
 }

@@ -3,6 +3,7 @@
 
 mod apps;
 mod builds;
+mod drift;
 mod events;
 mod extract;
 mod meta;
@@ -47,6 +48,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(apps::app_status))
         .routes(routes!(apps::list_releases))
         .routes(routes!(apps::rollback))
+        .routes(routes!(drift::app_drift))
         .routes(routes!(events::events))
         .routes(routes!(builds::download_context))
         .merge(
@@ -74,6 +76,7 @@ pub fn router(state: AppState) -> axum::Router {
     )
     .route("/healthz", get(meta::healthz))
     .route("/readyz", get(meta::readyz))
+    .route("/metrics", get(crate::metrics::serve))
     .fallback(meta::not_found)
     .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
     .with_state(state)

@@ -1,0 +1,421 @@
+//! The drift checker (SPEC §7): for every app with an active release, compare what the store
+//! holds (hostnames, active release `ORG/APP@vN`) with what the runtime's routes serve, what
+//! DNS answers, the certificate served and the release header — and heal what the platform
+//! owns by reconciling the active release again.
+//!
+//! One check of one app ([`check_rec`]): re-probe the endpoints through the engine (the same
+//! pass the sweep makes, saved with its `plane` events), read back the runtime's served
+//! hostnames, compare ([`compare`], pure), and record: `observe_finding` for each finding
+//! (first_seen / last_seen), `heal_finding` for each open finding the check judged and no
+//! longer saw, and a `drift` event when a finding opens or closes (not on every refresh).
+//! When the platform owns a finding, `Runtime::heal` reconciles the **active** release again
+//! and the app is checked once more right away; what that check no longer sees gets
+//! `healed_at`. `healed_at` means "no longer observed": user-owned drift (a custom domain's
+//! DNS) is never healed by us — it closes when the user fixes it.
+//!
+//! Background-loop rules (GUIDE §2): runs on the sweep's timer and on demand
+//! ([`crate::Engine::check_drift`]), idempotent, no retry inside (the next sweep is the
+//! retry), one check per app at a time. Never heals while a deploy is in progress: the
+//! driver owns the app then.
+//!
+//! Owns the drift findings' lifecycle and the checker's in-memory state (when each app was
+//! last checked). Must not touch releases, the work document or the status document (the
+//! engine's sweep writes that).
+
+pub mod compare;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use satusky_core::runtime::{DesiredWorkload, release_id};
+use satusky_core::time::{now_ms, rfc3339_ms};
+use satusky_store::{AppRecord, FindingChange, StoreError};
+use satusky_types::{EndpointReport, EventType, Hostname};
+use serde_json::{Value, json};
+
+use crate::engine::Engine;
+use crate::error::error_chain;
+use compare::{Expected, Finding, Observed, compare};
+
+/// After a heal, how long the data planes get before the re-check: the local edge's routes
+/// are rewritten before `heal` returns, but a Gateway programs its data plane on its own
+/// schedule. What is still not converged then is checked again by the next sweep.
+const HEAL_SETTLE: Duration = Duration::from_millis(300);
+
+type Key = (String, String);
+
+/// The checker's memory: when each app was last checked, and one lock per app so a check on
+/// demand and the sweep's never interleave.
+#[derive(Default)]
+pub(crate) struct DriftState {
+    checked: Mutex<HashMap<Key, i64>>,
+    /// Open findings after each app's last check; an app with none and no new finding needs
+    /// no store access. Unknown (first check in this process): read the store.
+    open: Mutex<HashMap<Key, usize>>,
+    locks: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl DriftState {
+    fn lock_for(&self, org: &str, app: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        locks
+            .entry((org.to_string(), app.to_string()))
+            .or_default()
+            .clone()
+    }
+
+    fn set_checked(&self, org: &str, app: &str, at_ms: i64) {
+        let mut checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        checked.insert((org.to_string(), app.to_string()), at_ms);
+    }
+
+    /// Drop what is kept of a deleted app.
+    pub(crate) fn forget(&self, org: &str, app: &str) {
+        let key = (org.to_string(), app.to_string());
+        self.checked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+        self.locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+    }
+
+    fn set_open(&self, org: &str, app: &str, open: usize) {
+        let mut m = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert((org.to_string(), app.to_string()), open);
+    }
+
+    fn open(&self, org: &str, app: &str) -> Option<usize> {
+        let m = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(&(org.to_string(), app.to_string())).copied()
+    }
+
+    fn checked_at(&self, org: &str, app: &str) -> Option<i64> {
+        let checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        checked.get(&(org.to_string(), app.to_string())).copied()
+    }
+}
+
+/// What one check of one app did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckOutcome {
+    /// Findings opened (new, or back after they had healed).
+    pub opened: usize,
+    /// Findings no longer observed (they got `healed_at`).
+    pub closed: usize,
+    /// Findings open after the check.
+    pub open: usize,
+    /// Whether the platform reconciled the active release again to heal its drift.
+    pub healed: bool,
+}
+
+impl Engine {
+    /// Check `org/app` for drift now, healing what the platform owns. `None` when there is
+    /// nothing to check: the app does not exist, has no active release, or a deploy is in
+    /// progress.
+    pub async fn check_drift(
+        &self,
+        org: &str,
+        app: &str,
+    ) -> Result<Option<CheckOutcome>, StoreError> {
+        match self.store().get_app(org, app).await? {
+            Some(rec) => check_rec(self, &rec).await,
+            None => Ok(None),
+        }
+    }
+
+    /// When the drift checker last finished a check of `org/app` (epoch ms), in this process.
+    pub fn drift_checked_at(&self, org: &str, app: &str) -> Option<i64> {
+        self.drift_state().checked_at(org, app)
+    }
+}
+
+/// Check one app (the sweep's pass over it), given a record just read from the store.
+pub(crate) async fn check_rec(
+    engine: &Engine,
+    rec: &AppRecord,
+) -> Result<Option<CheckOutcome>, StoreError> {
+    let lock = engine.drift_state().lock_for(&rec.org, &rec.name);
+    let (_one_at_a_time, waited) = match lock.clone().try_lock_owned() {
+        Ok(guard) => (guard, false),
+        Err(_) => (lock.lock_owned().await, true),
+    };
+    let started = Instant::now();
+    // After waiting for another check, the record may predate what that check (or a deploy
+    // meanwhile) did: read it again.
+    let fresh;
+    let rec = if waited {
+        match engine.store().get_app(&rec.org, &rec.name).await? {
+            Some(r) => {
+                fresh = r;
+                &fresh
+            }
+            None => return Ok(None),
+        }
+    } else {
+        rec
+    };
+    let outcome = check_locked(engine, rec).await;
+    crate::metrics::drift_check(started.elapsed());
+    outcome
+}
+
+/// What the store expects: the active release's number and hostnames.
+struct Active {
+    version: u64,
+    hostnames: Vec<Hostname>,
+}
+
+async fn check_locked(
+    engine: &Engine,
+    rec: &AppRecord,
+) -> Result<Option<CheckOutcome>, StoreError> {
+    let Some(active) = active_release(engine, rec).await? else {
+        return Ok(None);
+    };
+    let Some(endpoints) = engine.recheck_endpoints(rec).await else {
+        return Ok(None);
+    };
+    let first = judge(engine, rec, &active, &endpoints).await?;
+    let mut outcome = first.outcome;
+    if first.platform_owned && may_heal(engine, rec, active.version).await? {
+        outcome.healed = heal(engine, rec, active.version).await?;
+        tokio::time::sleep(HEAL_SETTLE).await;
+        let again = match engine.store().get_app(&rec.org, &rec.name).await? {
+            Some(rec) if may_check(&rec, active.version) => {
+                match engine.recheck_endpoints(&rec).await {
+                    Some(endpoints) => Some(judge(engine, &rec, &active, &endpoints).await?),
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(again) = again {
+            outcome.opened += again.outcome.opened;
+            outcome.closed += again.outcome.closed;
+            outcome.open = again.outcome.open;
+        }
+    }
+    engine
+        .drift_state()
+        .set_checked(&rec.org, &rec.name, now_ms());
+    Ok(Some(outcome))
+}
+
+/// No pending work, and `active` still the active release.
+fn may_check(rec: &AppRecord, active: u64) -> bool {
+    rec.work.is_none() && rec.active_release == Some(active)
+}
+
+/// The active release's number and hostnames: the app's own when it is also the target (the
+/// deploy stored the release's hostnames on the app), else read from the release.
+async fn active_release(engine: &Engine, rec: &AppRecord) -> Result<Option<Active>, StoreError> {
+    let Some(version) = rec.active_release.filter(|_| rec.work.is_none()) else {
+        return Ok(None);
+    };
+    if rec.target_release == Some(version) {
+        return Ok(Some(Active {
+            version,
+            hostnames: rec.hostnames.clone(),
+        }));
+    }
+    Ok(engine
+        .store()
+        .get_release(&rec.org, &rec.name, version)
+        .await?
+        .map(|r| Active {
+            version,
+            hostnames: r.hostnames,
+        }))
+}
+
+/// Heal only when no deploy is under way: re-read the work (a deploy may have been accepted
+/// since the check began) and ask whether a driver runs.
+async fn may_heal(engine: &Engine, rec: &AppRecord, active: u64) -> Result<bool, StoreError> {
+    if engine.is_driving(&rec.org, &rec.name) {
+        return Ok(false);
+    }
+    Ok(engine
+        .store()
+        .get_app(&rec.org, &rec.name)
+        .await?
+        .is_some_and(|r| may_check(&r, active)))
+}
+
+/// Reconcile the active release again. `true` when the runtime accepted it.
+async fn heal(engine: &Engine, rec: &AppRecord, version: u64) -> Result<bool, StoreError> {
+    let Some(release) = engine
+        .store()
+        .get_release(&rec.org, &rec.name, version)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let desired = DesiredWorkload {
+        org: rec.org.clone(),
+        app: rec.name.clone(),
+        release: version,
+        spec: release.spec,
+        artifact: release.artifact,
+        hostnames: release.hostnames,
+    };
+    let runtime = engine.runtime();
+    let started = Instant::now();
+    let result = runtime.heal(desired).await;
+    crate::metrics::reconcile(runtime.name(), result.is_ok(), started.elapsed());
+    match result {
+        Ok(()) => {
+            tracing::info!(org = %rec.org, app = %rec.name, release = version, "drift: reconciled the active release again");
+            Ok(true)
+        }
+        Err(e) => {
+            tracing::warn!(org = %rec.org, app = %rec.name, error = %e, "drift: the heal was refused; the next sweep tries again");
+            Ok(false)
+        }
+    }
+}
+
+struct Judged {
+    outcome: CheckOutcome,
+    platform_owned: bool,
+}
+
+/// Compare and record.
+async fn judge(
+    engine: &Engine,
+    rec: &AppRecord,
+    active: &Active,
+    endpoints: &[EndpointReport],
+) -> Result<Judged, StoreError> {
+    let (org, app) = (rec.org.as_str(), rec.name.as_str());
+    let runtime = engine.runtime();
+    let served = match runtime.served_hosts(org.to_string(), app.to_string()).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::debug!(%org, %app, error = %e, "drift: served hostnames unknown; checking one way");
+            None
+        }
+    };
+    let held: HashSet<String> = rec
+        .hostnames
+        .iter()
+        .chain(active.hostnames.iter())
+        .map(|h| h.hostname.to_ascii_lowercase())
+        .collect();
+    let edge = runtime.edge();
+    let release_id = release_id(org, app, active.version);
+    let expected = Expected {
+        org,
+        app,
+        release_id: &release_id,
+        hostnames: &active.hostnames,
+        held: &held,
+        zone: engine.dns_zone(),
+        edge: &edge,
+    };
+    let observed = Observed {
+        endpoints,
+        served: served.as_deref(),
+    };
+    let cmp = compare(&expected, &observed);
+    // Nothing open before and nothing found now: nothing to read or write.
+    if cmp.findings.is_empty() && engine.drift_state().open(org, app) == Some(0) {
+        return Ok(Judged {
+            outcome: CheckOutcome::default(),
+            platform_owned: false,
+        });
+    }
+    let before = engine.store().list_findings(org, app).await?;
+    let now = now_ms();
+    let mut outcome = CheckOutcome::default();
+    let mut events = Vec::new();
+    for f in &cmp.findings {
+        let o = satusky_store::Observed {
+            hostname: &f.hostname,
+            plane: f.plane.as_str(),
+            expected: &f.expected,
+            observed: &f.observed,
+            owner: f.owner,
+            remediation: f.remediation.as_deref(),
+        };
+        if engine.store().observe_finding(org, app, &o, now).await? == FindingChange::Opened {
+            outcome.opened += 1;
+            tracing::info!(%org, %app, hostname = %f.hostname, plane = f.plane.as_str(), owner = f.owner.as_str(), observed = %f.observed, "drift found");
+            events.push(opened_event(f, now));
+        }
+    }
+    let mut still_open = 0;
+    for r in before.iter().filter(|r| r.healed_at_ms.is_none()) {
+        if !cmp.gone(&r.hostname, &r.plane) {
+            still_open += usize::from(!cmp.found(&r.hostname, &r.plane));
+            continue;
+        }
+        if engine
+            .store()
+            .heal_finding(org, app, &r.hostname, &r.plane, now)
+            .await?
+        {
+            outcome.closed += 1;
+            tracing::info!(%org, %app, hostname = %r.hostname, plane = %r.plane, "drift no longer observed");
+            let mut closed = r.clone();
+            closed.healed_at_ms = Some(now);
+            events.push(event_data(&closed.to_wire()));
+        }
+    }
+    outcome.open = cmp.findings.len() + still_open;
+    engine.drift_state().set_open(org, app, outcome.open);
+    if !events.is_empty() {
+        match engine.store().append_events(org, app, &events, now).await {
+            Ok(()) => engine.hub().notify(org, app),
+            Err(e) => {
+                tracing::warn!(%org, %app, error = %error_chain(&e), "drift: cannot write events")
+            }
+        }
+    }
+    Ok(Judged {
+        outcome,
+        platform_owned: cmp.platform_owned(),
+    })
+}
+
+/// The `drift` event of a finding that just opened.
+fn opened_event(f: &Finding, now: i64) -> (EventType, Value) {
+    let at = rfc3339_ms(now);
+    event_data(&satusky_types::DriftFinding {
+        hostname: f.hostname.clone(),
+        plane: f.plane.as_str().to_string(),
+        expected: f.expected.clone(),
+        observed: f.observed.clone(),
+        owner: f.owner,
+        remediation: f.remediation.clone(),
+        first_seen: at.clone(),
+        last_seen: at,
+        healed_at: None,
+    })
+}
+
+/// `{hostname, plane, expected, observed, owner, remediation?, first_seen, last_seen,
+/// healed_at}`: the finding as the API shows it.
+fn event_data(f: &satusky_types::DriftFinding) -> (EventType, Value) {
+    let mut data = json!({
+        "hostname": f.hostname,
+        "plane": f.plane,
+        "expected": f.expected,
+        "observed": f.observed,
+        "owner": f.owner,
+        "first_seen": f.first_seen,
+        "last_seen": f.last_seen,
+        "healed_at": f.healed_at,
+    });
+    if let Some(r) = &f.remediation {
+        data["remediation"] = json!(r);
+    }
+    (EventType::Drift, data)
+}

@@ -1,0 +1,198 @@
+//! Metrics (GUIDE §3): the `metrics` facade with the Prometheus recorder, installed once per
+//! process, and `GET /metrics` rendering it as Prometheus text (no auth, SPEC §6).
+//!
+//! What is recorded, and where:
+//! - `satusky_reconciles_total{runtime,result}` and `satusky_reconcile_seconds{runtime}`: every
+//!   `Runtime::apply` of the engine and every drift heal (`result` = `ok` | `error`);
+//! - `satusky_probes_total{plane,state}`: one per probed plane (dns, tls, http) per hostname;
+//!   `satusky_probe_seconds`: one probe pass over an app's hostnames (they run concurrently);
+//! - `satusky_drift_check_seconds`: one drift check of one app (probing included);
+//! - `satusky_drift_findings{plane}`: open findings, read from the store at each scrape. It is
+//!   written by the handler, not kept in the recorder: every server (tests run many in one
+//!   process) shows its own store's findings, and a plane whose findings all healed reads 0.
+//!
+//! The recorder is process-wide (`metrics` allows one): counters from every server of a
+//! process add up. If something else installed a recorder first, ours is not the global one
+//! and only the drift gauge is served. Owns no state beyond the handle; must not touch the
+//! engine.
+
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use satusky_types::PlaneState;
+
+use crate::error::{ApiErrorResponse, error_chain};
+use crate::state::AppState;
+
+/// Histogram buckets (seconds): probes and checks take milliseconds on loopback and up to the
+/// probe timeouts (seconds) on the internet; a reconcile can take as long as an API server.
+const BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The planes the drift gauge always reports (0 when none is open).
+pub const DRIFT_PLANES: [&str; 4] = ["route", "dns", "tls", "http"];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Install the Prometheus recorder (once per process; later calls return the same handle).
+/// `None` when another recorder was installed first.
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = match PrometheusBuilder::new().set_buckets(BUCKETS) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics: bad bucket configuration");
+                    PrometheusBuilder::new()
+                }
+            };
+            match builder.install_recorder() {
+                Ok(handle) => {
+                    describe();
+                    Some(handle)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics: another recorder is installed; /metrics serves only the drift gauge");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        "satusky_reconciles_total",
+        "Runtime applies (deploys, restores and drift heals) by runtime and result"
+    );
+    metrics::describe_histogram!(
+        "satusky_reconcile_seconds",
+        metrics::Unit::Seconds,
+        "Duration of one runtime apply"
+    );
+    metrics::describe_counter!(
+        "satusky_probes_total",
+        "Probed endpoint planes (dns, tls, http) by plane and resulting state"
+    );
+    metrics::describe_histogram!(
+        "satusky_probe_seconds",
+        metrics::Unit::Seconds,
+        "Duration of one probe pass over an app's hostnames"
+    );
+    metrics::describe_histogram!(
+        "satusky_drift_check_seconds",
+        metrics::Unit::Seconds,
+        "Duration of one drift check of one app, probing included"
+    );
+}
+
+/// One runtime apply (or heal) finished.
+pub(crate) fn reconcile(runtime: &'static str, ok: bool, took: Duration) {
+    let result = if ok { "ok" } else { "error" };
+    metrics::counter!("satusky_reconciles_total", "runtime" => runtime, "result" => result)
+        .increment(1);
+    metrics::histogram!("satusky_reconcile_seconds", "runtime" => runtime)
+        .record(took.as_secs_f64());
+}
+
+/// One probe pass finished with these plane results.
+pub(crate) fn probes(planes: impl IntoIterator<Item = (&'static str, PlaneState)>, took: Duration) {
+    for (plane, state) in planes {
+        metrics::counter!("satusky_probes_total", "plane" => plane, "state" => state.as_str())
+            .increment(1);
+    }
+    metrics::histogram!("satusky_probe_seconds").record(took.as_secs_f64());
+}
+
+/// One drift check of one app finished.
+pub(crate) fn drift_check(took: Duration) {
+    metrics::histogram!("satusky_drift_check_seconds").record(took.as_secs_f64());
+}
+
+/// Fold recorded histogram samples into their buckets, so memory stays flat when nobody
+/// scrapes (the sweep calls it every pass).
+pub(crate) fn upkeep() {
+    if let Some(h) = install() {
+        h.run_upkeep();
+    }
+}
+
+/// The drift gauge's lines for `open` (plane, count) pairs; planes without open findings
+/// read 0.
+pub fn drift_gauge_text(open: &[(String, u64)]) -> String {
+    let mut out = String::from(
+        "# HELP satusky_drift_findings Open drift findings by plane\n# TYPE satusky_drift_findings gauge\n",
+    );
+    let mut planes: Vec<&str> = DRIFT_PLANES.to_vec();
+    for (p, _) in open {
+        if !planes.contains(&p.as_str()) {
+            planes.push(p);
+        }
+    }
+    for plane in planes {
+        let n = open
+            .iter()
+            .find(|(p, _)| p == plane)
+            .map(|(_, n)| *n)
+            .unwrap_or(0);
+        let _ = writeln!(out, "satusky_drift_findings{{plane=\"{plane}\"}} {n}");
+    }
+    out
+}
+
+/// `GET /metrics`: Prometheus text format 0.0.4.
+pub(crate) async fn serve(State(state): State<AppState>) -> Response {
+    let open = match state.store.open_findings_by_plane().await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %error_chain(&e), "metrics: cannot count drift findings");
+            return ApiErrorResponse::internal().into_response();
+        }
+    };
+    let mut text = install().map(|h| h.render()).unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&drift_gauge_text(&open));
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gauge_lists_every_plane_with_zeros() {
+        let text = drift_gauge_text(&[("dns".into(), 2), ("route".into(), 1)]);
+        assert!(text.contains("# TYPE satusky_drift_findings gauge\n"));
+        assert!(text.contains("satusky_drift_findings{plane=\"dns\"} 2\n"));
+        assert!(text.contains("satusky_drift_findings{plane=\"route\"} 1\n"));
+        assert!(text.contains("satusky_drift_findings{plane=\"tls\"} 0\n"));
+        assert!(text.contains("satusky_drift_findings{plane=\"http\"} 0\n"));
+    }
+
+    #[test]
+    fn installing_twice_gives_the_same_recorder() {
+        let a = install().map(|h| h as *const PrometheusHandle);
+        let b = install().map(|h| h as *const PrometheusHandle);
+        assert!(a.is_some());
+        assert_eq!(a, b);
+        reconcile("test", true, Duration::from_millis(3));
+        let text = install().map(|h| h.render()).unwrap_or_default();
+        assert!(
+            text.contains("satusky_reconciles_total{runtime=\"test\",result=\"ok\"}"),
+            "{text}"
+        );
+        assert!(text.contains("satusky_reconcile_seconds_bucket"), "{text}");
+    }
+}

@@ -1,0 +1,202 @@
+//! Shared by the drift tests: calling the API in-process, a store in a temp dir, the drift
+//! report and `drift` events, and polling.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use satusky_store::Store;
+use satusky_types::{EventType, Role};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const ORG: &str = "acme";
+
+/// The API router of a state, called in-process.
+pub struct Api {
+    pub router: axum::Router,
+    pub token: String,
+}
+
+impl Api {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call_as(&self.token, method, path, body).await
+    }
+
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"));
+        let body = match body {
+            Some(v) => {
+                req = req.header("content-type", "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        let res = self
+            .router
+            .clone()
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+
+    /// `GET /metrics` as text (no auth).
+    pub async fn metrics(&self) -> String {
+        let res = self
+            .router
+            .clone()
+            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    /// `GET …/drift`, optionally with `?check=true`.
+    pub async fn drift(&self, app: &str, check: bool) -> Value {
+        let q = if check { "?check=true" } else { "" };
+        let (status, body) = self
+            .call(
+                Method::GET,
+                &format!("/v1/orgs/{ORG}/apps/{app}/drift{q}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    pub async fn status(&self, app: &str) -> Value {
+        let (status, body) = self
+            .call(
+                Method::GET,
+                &format!("/v1/orgs/{ORG}/apps/{app}/status"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Wait until the app's release `version` is active and the phase is `ready`.
+    pub async fn wait_ready(&self, app: &str, version: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let s = self.status(app).await;
+            if s["active_release"] == version && s["phase"] == "ready" {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "v{version} of {app} did not become ready: {s:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// A migrated SQLite store in `dir` with org `acme` and an admin token for it, plus a token
+/// of another org.
+pub async fn store(dir: &std::path::Path) -> (Store, String, String) {
+    let store = Store::open_sqlite_file(&dir.join("state.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store.ensure_org(ORG).await.unwrap();
+    store.ensure_org("other").await.unwrap();
+    let token = store.create_token(ORG, Role::Admin).await.unwrap();
+    let other = store.create_token("other", Role::Admin).await.unwrap();
+    (store, token, other)
+}
+
+/// The finding of `hostname` on `plane` in a drift report.
+pub fn finding<'a>(report: &'a Value, hostname: &str, plane: &str) -> Option<&'a Value> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["hostname"] == hostname && f["plane"] == plane)
+}
+
+/// The app's `drift` events' data, in order.
+pub async fn drift_events(store: &Store, app: &str) -> Vec<Value> {
+    store
+        .events_after(ORG, app, 0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == EventType::Drift)
+        .map(|e| e.data)
+        .collect()
+}
+
+/// Poll `f` until it yields `Some`, or fail with `what`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Check that a finding opened and healed shows in both the report and the events, with
+/// first_seen ≤ last_seen ≤ healed_at.
+pub async fn assert_healed(store: &Store, report: &Value, app: &str, hostname: &str, plane: &str) {
+    let f = finding(report, hostname, plane)
+        .unwrap_or_else(|| panic!("no {plane} finding for {hostname}: {report:#}"));
+    assert_eq!(f["owner"], "platform", "{f}");
+    let healed = f["healed_at"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{plane} drift of {hostname} not healed: {f:#}"));
+    let (first, last) = (
+        f["first_seen"].as_str().unwrap(),
+        f["last_seen"].as_str().unwrap(),
+    );
+    assert!(first <= last && last <= healed, "{f:#}");
+    let events = drift_events(store, app).await;
+    let ours: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["hostname"] == hostname && e["plane"] == plane)
+        .collect();
+    assert!(
+        ours.iter().any(|e| e["healed_at"].is_null()
+            && e["first_seen"].is_string()
+            && e["expected"].is_string()
+            && e["observed"].is_string()),
+        "an opening drift event for {hostname}/{plane}: {events:#?}"
+    );
+    assert!(
+        ours.iter().any(|e| e["healed_at"] == healed),
+        "a healing drift event for {hostname}/{plane}: {events:#?}"
+    );
+}

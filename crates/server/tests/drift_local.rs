@@ -1,0 +1,385 @@
+//! The drift checker on the local runtime, in-process (issue 6, acceptance 3 and 4): a store in
+//! a temp dir, the local stack (CA, DNS server, edge, runtime, prober, engine) on 127.0.0.1:0,
+//! an app of the local runtime's test server deployed through the API, then its route table
+//! and zone records edited out of band: a dropped route, a foreign hostname on the app's
+//! route, a changed platform-zone record and a stale release are found and healed; a custom
+//! domain pointing elsewhere is reported with the record to create and stays open until the
+//! user fixes it. The findings show in `GET …/drift`, the `drift` events and `/metrics`.
+
+mod drift_common;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use drift_common::{Api, ORG, assert_healed, drift_events, eventually, finding};
+use satusky_local::routes::Route;
+use satusky_local::zone::{RecordData, ZoneRecords};
+use satusky_server::local_stack::{LocalStack, LocalStackConfig};
+use serde_json::{Value, json};
+
+const ZONE: &str = "satusky.localhost";
+const SHOP: &str = "shop.example.test";
+
+/// The local runtime's test server, built by `cargo test --workspace` next to this test's
+/// binary (`target/<profile>/`): `CARGO_BIN_EXE_…` only names binaries of this package.
+fn test_app() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let path = dir.join(format!("satusky-test-app{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: it is satusky-local's test server; run `cargo test --workspace` (or `cargo build -p satusky-local --bin satusky-test-app`) first",
+        path.display()
+    );
+    path
+}
+
+fn generated(app: &str) -> String {
+    format!("{app}-{ORG}.{ZONE}")
+}
+
+fn any_port() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+}
+
+struct Env {
+    _dir: tempfile::TempDir,
+    stack: LocalStack,
+    api: Api,
+    other_token: String,
+}
+
+async fn start(probe_interval: Duration) -> Env {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, token, other_token) = drift_common::store(dir.path()).await;
+    // The custom domain resolves to the edge, as its owner set it up.
+    let records = ZoneRecords::new();
+    records.set_static(SHOP, vec![RecordData::A(IpAddr::V4(Ipv4Addr::LOCALHOST))]);
+    let stack = LocalStack::start(
+        LocalStackConfig {
+            state_dir: dir.path().join("state"),
+            zone: ZONE.into(),
+            http_addr: any_port(),
+            https_addr: any_port(),
+            dns_addr: any_port(),
+            probe_interval,
+        },
+        store,
+        records,
+    )
+    .await
+    .unwrap();
+    stack.engine.start().await;
+    let api = Api {
+        router: satusky_server::router(stack.state.clone()),
+        token,
+    };
+    Env {
+        _dir: dir,
+        stack,
+        api,
+        other_token,
+    }
+}
+
+fn context() -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    let data = b"the drift test's context: the command is the local test server\n";
+    let mut header = tar::Header::new_gnu();
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, "README", &data[..]).unwrap();
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+/// Upload the context and deploy `app` (one replica of the test server, with the custom
+/// domain); the release number.
+async fn deploy(env: &Env, app: &str) -> u64 {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = axum::http::Request::post(format!("/v1/orgs/{ORG}/builds"))
+        .header("authorization", format!("Bearer {}", env.api.token))
+        .header("content-type", "application/gzip")
+        .body(axum::body::Body::from(context()))
+        .unwrap();
+    let res = env.api.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value =
+        serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let spec = json!({
+        "name": app, "port": 8080, "replicas": 1, "cpu": "250m", "memory": "256Mi",
+        "command": [test_app().display().to_string()],
+        "build": {"dockerfile": "Dockerfile", "context": "."},
+        "checks": {"path": "/healthz", "expect": "2xx", "timeout_ms": 1000},
+        "deploy": {"strategy": "rolling", "max_surge": "25%", "max_unavailable": "0",
+                   "progress_deadline_seconds": 120},
+        "domains": [{"host": SHOP}]
+    });
+    let (status, accepted) = env
+        .api
+        .call(
+            Method::PUT,
+            &format!("/v1/orgs/{ORG}/apps/{app}"),
+            Some(json!({"spec": spec, "context": body["context"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    accepted["release"].as_u64().unwrap()
+}
+
+/// Run `body`, then stop the stack (its replicas are real processes) whatever happened.
+async fn with_stack<F, Fut>(env: Env, body: F)
+where
+    F: FnOnce(std::sync::Arc<Env>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let env = std::sync::Arc::new(env);
+    let result = tokio::spawn(body(env.clone())).await;
+    if let Ok(env) = std::sync::Arc::try_unwrap(env) {
+        env.stack.shutdown().await;
+    }
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_route_is_found_and_healed_by_the_sweep_on_its_timer() {
+    let env = start(Duration::from_secs(1)).await;
+    with_stack(env, |env| async move {
+        let app = "timer";
+        let host = generated(app);
+        let v = deploy(&env, app).await;
+        env.api.wait_ready(app, v).await;
+        let report = env.api.drift(app, false).await;
+        assert_eq!(report["findings"], json!([]), "{report:#}");
+
+        env.stack.routes.remove_host(&host);
+        let report = eventually(
+            "the sweep to heal the dropped route",
+            Duration::from_secs(30),
+            || async {
+                let r = env.api.drift(app, false).await;
+                finding(&r, &host, "route")
+                    .is_some_and(|f| f["healed_at"].is_string())
+                    .then_some(r)
+            },
+        )
+        .await;
+        assert!(report["checked_at"].is_string(), "{report:#}");
+        assert!(
+            env.stack.routes.lookup(&host).is_some(),
+            "the route serves {host} again"
+        );
+        assert_healed(&env.stack.store, &report, app, &host, "route").await;
+        let f = finding(&report, &host, "route").unwrap();
+        assert_eq!(f["expected"], format!("routed to {ORG}/{app}@v{v}"));
+        assert!(
+            f["observed"].as_str().unwrap().contains("no route"),
+            "{f:#}"
+        );
+
+        // Another org's token sees nothing of it.
+        let (status, body) = env
+            .api
+            .call_as(
+                &env.other_token,
+                Method::GET,
+                &format!("/v1/orgs/{ORG}/apps/{app}/drift"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+        let (status, body) = env
+            .api
+            .call(
+                Method::GET,
+                &format!("/v1/orgs/{ORG}/apps/{app}/drift?check=maybe"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_input", "{body}");
+        let (_, doc) = env.api.call(Method::GET, "/v1/openapi.json", None).await;
+        let op = &doc["paths"]["/v1/orgs/{org}/apps/{app}/drift"]["get"];
+        assert!(
+            op["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["name"] == "check")),
+            "{op:#}"
+        );
+
+        let metrics = env.api.metrics().await;
+        for line in [
+            "satusky_drift_findings{plane=\"route\"} 0",
+            "satusky_reconciles_total{runtime=\"local\",result=\"ok\"}",
+            "satusky_probes_total{plane=\"http\",state=\"ready\"}",
+            "satusky_drift_check_seconds_bucket",
+            "satusky_probe_seconds_count",
+            "satusky_reconcile_seconds_sum",
+        ] {
+            assert!(metrics.contains(line), "{line} in:\n{metrics}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_drift_kind_is_found_and_the_platforms_healed_on_demand() {
+    // The timer never fires during the test: every check is asked for.
+    let env = start(Duration::from_secs(3600)).await;
+    with_stack(env, |env| async move {
+        let app = "web";
+        let host = generated(app);
+        let v1 = deploy(&env, app).await;
+        env.api.wait_ready(app, v1).await;
+        let v2 = deploy(&env, app).await;
+        env.api.wait_ready(app, v2).await;
+        let report = env.api.drift(app, true).await;
+        assert_eq!(
+            report["findings"],
+            json!([]),
+            "no drift after a deploy: {report:#}"
+        );
+        let serving = match env.stack.routes.lookup(&host) {
+            Some(Route::Serve { upstreams, .. }) => upstreams,
+            other => panic!("{host} is not served: {other:?}"),
+        };
+
+        // A hostname the store does not hold, added to the app's route.
+        let intruder = "intruder.example.test";
+        env.stack.routes.set_host(
+            intruder,
+            Route::Serve {
+                org: ORG.into(),
+                app: app.into(),
+                release_id: format!("{ORG}/{app}@v{v2}"),
+                upstreams: serving.clone(),
+            },
+        );
+        let report = env.api.drift(app, true).await;
+        assert_healed(&env.stack.store, &report, app, intruder, "route").await;
+        let f = finding(&report, intruder, "route").unwrap();
+        assert!(
+            f["expected"].as_str().unwrap().starts_with("not routed"),
+            "{f:#}"
+        );
+        assert!(
+            env.stack.routes.lookup(intruder).is_none(),
+            "the intruder is gone"
+        );
+
+        // The platform zone's record of the app changed.
+        let elsewhere: IpAddr = "10.9.9.9".parse().unwrap();
+        env.stack
+            .records
+            .set_app(ORG, app, std::slice::from_ref(&host), &[elsewhere]);
+        let report = env.api.drift(app, true).await;
+        assert_healed(&env.stack.store, &report, app, &host, "dns").await;
+        let f = finding(&report, &host, "dns").unwrap();
+        assert!(
+            f["observed"].as_str().unwrap().contains("10.9.9.9"),
+            "{f:#}"
+        );
+        assert_eq!(
+            env.stack.records.lookup(&host),
+            Some(vec![RecordData::A(IpAddr::V4(Ipv4Addr::LOCALHOST))])
+        );
+
+        // A stale release answering on the hostname.
+        env.stack.routes.set_host(
+            &host,
+            Route::Serve {
+                org: ORG.into(),
+                app: app.into(),
+                release_id: format!("{ORG}/{app}@v{v1}"),
+                upstreams: serving.clone(),
+            },
+        );
+        let report = env.api.drift(app, true).await;
+        let f = finding(&report, &host, "http")
+            .unwrap_or_else(|| panic!("the stale release is found: {report:#}"));
+        assert!(
+            f["observed"].as_str().unwrap().contains(&format!("@v{v1}")),
+            "{f:#}"
+        );
+        assert_eq!(
+            f["expected"],
+            format!("x-satusky-release: {ORG}/{app}@v{v2}")
+        );
+        assert_healed(&env.stack.store, &report, app, &host, "http").await;
+        assert_healed(&env.stack.store, &report, app, &host, "route").await;
+
+        // The custom domain's DNS points elsewhere: the user's to fix, never "healed".
+        env.stack
+            .records
+            .set_static(SHOP, vec![RecordData::A("192.0.2.1".parse().unwrap())]);
+        let report = env.api.drift(app, true).await;
+        let f = finding(&report, SHOP, "dns")
+            .unwrap_or_else(|| panic!("the custom domain's DNS is found: {report:#}"))
+            .clone();
+        assert_eq!(f["owner"], "user", "{f:#}");
+        assert!(f["healed_at"].is_null(), "{f:#}");
+        let fix = f["remediation"].as_str().unwrap();
+        assert!(fix.contains(SHOP) && fix.contains("A 127.0.0.1"), "{fix}");
+        let metrics = env.api.metrics().await;
+        assert!(
+            metrics.contains("satusky_drift_findings{plane=\"dns\"} 1\n"),
+            "{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let again = env.api.drift(app, true).await;
+        let g = finding(&again, SHOP, "dns").unwrap();
+        assert!(g["healed_at"].is_null(), "still open: {g:#}");
+        assert_eq!(g["first_seen"], f["first_seen"]);
+        assert!(
+            g["last_seen"].as_str() > f["last_seen"].as_str(),
+            "{f:#}\n{g:#}"
+        );
+        assert_eq!(
+            env.stack.records.lookup(SHOP),
+            Some(vec![RecordData::A("192.0.2.1".parse().unwrap())]),
+            "the platform never touches the user's records"
+        );
+        let opened: Vec<Value> = drift_events(&env.stack.store, app)
+            .await
+            .into_iter()
+            .filter(|e| e["hostname"] == SHOP)
+            .collect();
+        assert_eq!(
+            opened.len(),
+            1,
+            "one event when it opened, none per refresh: {opened:#?}"
+        );
+        assert_eq!(opened[0]["owner"], "user");
+        assert!(opened[0]["remediation"].as_str().unwrap().contains(SHOP));
+
+        // The user fixes it: no longer observed, so it closes.
+        env.stack
+            .records
+            .set_static(SHOP, vec![RecordData::A(IpAddr::V4(Ipv4Addr::LOCALHOST))]);
+        let report = env.api.drift(app, true).await;
+        let f = finding(&report, SHOP, "dns").unwrap();
+        assert!(f["healed_at"].is_string(), "closed once fixed: {f:#}");
+        assert!(
+            report["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["healed_at"].is_string()),
+            "nothing open: {report:#}"
+        );
+        let metrics = env.api.metrics().await;
+        assert!(
+            metrics.contains("satusky_drift_findings{plane=\"dns\"} 0\n"),
+            "{metrics}"
+        );
+    })
+    .await;
+}
