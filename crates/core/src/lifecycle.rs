@@ -72,7 +72,7 @@ pub fn judge_workload(
         };
     }
     let r = obs.replicas;
-    if r.updated >= desired && r.ready >= desired && r.available >= desired {
+    if r.updated >= desired && r.ready >= desired && r.available >= desired && obs.old == 0 {
         return WorkloadVerdict::Ready {
             message: format!("{}/{desired} ready", r.ready.min(desired)),
         };
@@ -86,9 +86,14 @@ pub fn judge_workload(
             ),
         };
     }
+    let old = if obs.old > 0 {
+        format!(", {} old still running", obs.old)
+    } else {
+        String::new()
+    };
     WorkloadVerdict::Progressing {
         reason: Reason::Progressing,
-        message: format!("{}/{desired} ready, {} updated", r.ready, r.updated),
+        message: format!("{}/{desired} ready, {} updated{old}", r.ready, r.updated),
     }
 }
 
@@ -185,7 +190,25 @@ mod tests {
                 available: ready,
             },
             failure: None,
+            old: 0,
         }
+    }
+
+    #[test]
+    fn old_replicas_still_running_keep_the_rollout_in_progress() {
+        // Mid-rollout: 2 updated, 2 ready — but one of the ready is an old pod.
+        let mut o = obs(Some(2), 2, 2);
+        o.old = 1;
+        let v = judge_workload(&o, 2, 2, 0, 600, 1_000);
+        assert!(
+            matches!(&v, WorkloadVerdict::Progressing { message, .. } if message.contains("1 old")),
+            "{v:?}"
+        );
+        o.old = 0;
+        assert!(matches!(
+            judge_workload(&o, 2, 2, 0, 600, 1_000),
+            WorkloadVerdict::Ready { .. }
+        ));
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub struct WorkloadObservation {
     pub replicas: ReplicaCounts,
     /// A terminal failure seen on the workload (crash loop, image pull, …) with its message.
     pub failure: Option<(Reason, String)>,
+    /// Replicas of earlier releases still running or terminating: a rollout is not complete
+    /// while any remain (kstatus: `status.replicas == updatedReplicas`).
+    pub old: u32,
 }
 
 /// Errors talking to a runtime. Most are transient (the engine retries on its next pass);

@@ -73,10 +73,15 @@ pub fn workload(deploy: &Deployment, pods: &[Pod]) -> WorkloadObservation {
     if failure.is_none() {
         failure = pod_failure(pods);
     }
+    // Pods of older ReplicaSets still counted in `status.replicas` (running or terminating):
+    // ready/available include them, so the rollout is not complete while any remain.
+    let total = count(status.replicas);
+    let old = total.saturating_sub(replicas.updated);
     WorkloadObservation {
         release: if current { release } else { None },
         replicas,
         failure,
+        old,
     }
 }
 
@@ -372,4 +377,51 @@ pub fn edge(gateway: &Value) -> EdgeInfo {
         }
     }
     info
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(generation: i64, observed: i64, status: serde_json::Value) -> Deployment {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "generation": generation, "annotations": {RELEASE_ANNOTATION: "4"}},
+            "spec": {"replicas": 2, "selector": {}, "template": {}},
+            "status": status.as_object().cloned().map(|mut s| {
+                s.insert("observedGeneration".into(), observed.into());
+                serde_json::Value::Object(s)
+            }).unwrap_or_default(),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn mid_rollout_old_pods_are_counted_apart() {
+        // 3 pods: 2 updated (one not ready yet) and 1 old, ready: ready=2 includes the old one.
+        let d = deployment(
+            5,
+            5,
+            serde_json::json!({"replicas": 3, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2}),
+        );
+        let o = workload(&d, &[]);
+        assert_eq!(o.release, Some(4));
+        assert_eq!(o.old, 1);
+        let done = deployment(
+            5,
+            5,
+            serde_json::json!({"replicas": 2, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2}),
+        );
+        assert_eq!(workload(&done, &[]).old, 0);
+    }
+
+    #[test]
+    fn a_status_of_an_older_generation_names_no_release() {
+        let d = deployment(
+            6,
+            5,
+            serde_json::json!({"replicas": 2, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2}),
+        );
+        assert_eq!(workload(&d, &[]).release, None);
+    }
 }

@@ -118,6 +118,7 @@ impl KubeRuntime {
                 release: None,
                 replicas: Default::default(),
                 failure: None,
+                old: 0,
             });
         };
         let quick = observe::workload(&deploy, &[]);

@@ -149,6 +149,7 @@ impl Runtime for TableRuntime {
                 release,
                 replicas: one,
                 failure: None,
+                old: 0,
             })
         })
     }

@@ -306,6 +306,7 @@ impl Runtime for LocalRuntime {
                 release: None,
                 replicas: ReplicaCounts::default(),
                 failure: None,
+                old: 0,
             };
             let Some(slot) = slot else { return Ok(obs) };
             let st = slot.state.lock().await;
