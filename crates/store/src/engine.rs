@@ -75,6 +75,18 @@ impl Store {
                     "release {org}/{app}@v{version}"
                 )));
             }
+            if *status == ReleaseStatus::Failed {
+                // A rollback that never ran pins nothing: the app is not held to it.
+                sqlx::query(
+                    "UPDATE apps SET pinned_release = NULL \
+                     WHERE org = $1 AND name = $2 AND pinned_release = $3",
+                )
+                .bind(org)
+                .bind(app)
+                .bind(big("release", *version)?)
+                .execute(&mut *tx)
+                .await?;
+            }
             let mut data = json!({"version": version, "status": status.as_str()});
             if let (ReleaseStatus::Failed, Some(f)) = (status, failure) {
                 data["failure"] = f.clone();

@@ -350,6 +350,28 @@ async fn rollback_copies_the_snapshot_pins_and_the_next_deploy_unpins() {
             .await
             .unwrap();
         assert_eq!(again.unpinned, None);
+
+        // A rollback whose release fails leaves no pin behind.
+        let rb = store
+            .record_rollback("acme", "web", 1, None, T0 + 7)
+            .await
+            .unwrap();
+        store
+            .transition_releases(
+                "acme",
+                "web",
+                &[(rb.release, ReleaseStatus::Failed)],
+                None,
+                None,
+                T0 + 8,
+            )
+            .await
+            .unwrap();
+        let after = store
+            .record_deploy("acme", &s2, &hosts, "deploy", T0 + 9)
+            .await
+            .unwrap();
+        assert_eq!(after.unpinned, None, "a failed rollback pinned nothing");
     })
     .await;
 }
