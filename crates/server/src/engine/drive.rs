@@ -177,60 +177,18 @@ async fn build(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: 
     let now = now_ms();
     // A rollback carries the snapshot's artifact: it is never rebuilt.
     if let Some(artifact) = release.artifact.clone() {
-        let mut doc = old.clone();
-        doc.build = merge_plane(
-            Some(&old.build),
-            Plane::new(
-                PlaneState::Ready,
-                Reason::Built,
-                format!("reusing {artifact} ({}; not rebuilt)", release.source),
-            ),
-            now,
+        let built = Plane::new(
+            PlaneState::Ready,
+            Reason::Built,
+            format!("reusing {artifact} ({}; not rebuilt)", release.source),
         );
-        doc.workload.plane = merge_plane(
-            Some(&old.workload.plane),
-            Plane::new(
-                PlaneState::Pending,
-                Reason::RolloutPending,
-                "starting the rollout",
-            ),
-            now,
-        );
-        save(engine, rec, StatusDoc::from_app(rec).as_ref(), &doc).await;
-        return advance(
-            engine,
-            rec,
-            work,
-            Some(Work {
-                step: Step::Apply,
-                ..work.clone()
-            }),
-        )
-        .await;
+        let before = StatusDoc::from_app(rec);
+        return start_rollout(engine, rec, work, before.as_ref(), &old, Some(built), now).await;
     }
     let Some(context) = release.context.clone() else {
         if release.spec.image.is_some() {
-            let mut doc = old.clone();
-            doc.workload.plane = merge_plane(
-                Some(&old.workload.plane),
-                Plane::new(
-                    PlaneState::Pending,
-                    Reason::RolloutPending,
-                    "starting the rollout",
-                ),
-                now,
-            );
-            save(engine, rec, StatusDoc::from_app(rec).as_ref(), &doc).await;
-            return advance(
-                engine,
-                rec,
-                work,
-                Some(Work {
-                    step: Step::Apply,
-                    ..work.clone()
-                }),
-            )
-            .await;
+            let before = StatusDoc::from_app(rec);
+            return start_rollout(engine, rec, work, before.as_ref(), &old, None, now).await;
         }
         let mut doc = old.clone();
         doc.build = merge_plane(
@@ -318,33 +276,19 @@ async fn build(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: 
                 return Next::RetryAfter(RETRY_AFTER);
             }
             let how = if out.reused { "reused" } else { "built" };
-            doc.build = merge_plane(
-                Some(&building.build),
-                Plane::new(
-                    PlaneState::Ready,
-                    Reason::Built,
-                    format!("{how} {}", out.artifact),
-                ),
-                now,
+            let built = Plane::new(
+                PlaneState::Ready,
+                Reason::Built,
+                format!("{how} {}", out.artifact),
             );
-            doc.workload.plane = merge_plane(
-                Some(&building.workload.plane),
-                Plane::new(
-                    PlaneState::Pending,
-                    Reason::RolloutPending,
-                    "starting the rollout",
-                ),
-                now,
-            );
-            save(engine, rec, Some(&building), &doc).await;
-            advance(
+            start_rollout(
                 engine,
                 rec,
                 work,
-                Some(Work {
-                    step: Step::Apply,
-                    ..work.clone()
-                }),
+                Some(&building),
+                &building,
+                Some(built),
+                now,
             )
             .await
         }
@@ -374,6 +318,38 @@ async fn build(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: 
             fail_release(engine, rec, work, "build", &doc.build).await
         }
     }
+}
+
+/// The build is done (or not needed): record `build` (when given), mark the workload as
+/// starting, and move the work to the apply step.
+async fn start_rollout(
+    engine: &Engine,
+    rec: &AppRecord,
+    work: &Work,
+    saved: Option<&StatusDoc>,
+    old: &StatusDoc,
+    build: Option<Plane>,
+    now: i64,
+) -> Next {
+    let mut doc = old.clone();
+    if let Some(b) = build {
+        doc.build = merge_plane(Some(&old.build), b, now);
+    }
+    doc.workload.plane = merge_plane(
+        Some(&old.workload.plane),
+        Plane::new(
+            PlaneState::Pending,
+            Reason::RolloutPending,
+            "starting the rollout",
+        ),
+        now,
+    );
+    save(engine, rec, saved, &doc).await;
+    let next = Work {
+        step: Step::Apply,
+        ..work.clone()
+    };
+    advance(engine, rec, work, Some(next)).await
 }
 
 fn desired(rec: &AppRecord, release: &ReleaseRecord) -> DesiredWorkload {
