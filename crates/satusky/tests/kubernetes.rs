@@ -84,6 +84,25 @@ impl Cluster {
         }
     }
 
+    /// `1ctl ARGS` in `dir` on another thread (while the test plays the cluster).
+    fn onectl_in_background(
+        &self,
+        dir: &Path,
+        args: &[&str],
+    ) -> std::thread::JoinHandle<std::process::Output> {
+        let dir = dir.to_path_buf();
+        let (url, token, home) = (
+            self.server.url(),
+            self.token.clone(),
+            self.home.path().to_path_buf(),
+        );
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        std::thread::spawn(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            onectl(&dir, &home, &url, &token, &args)
+        })
+    }
+
     fn onectl(&self, dir: &Path, args: &[&str]) -> std::process::Output {
         onectl(dir, self.home.path(), &self.server.url(), &self.token, args)
     }
@@ -159,27 +178,18 @@ fn deploy_applies_every_object_with_our_manager_and_labels_then_rollout_complete
         "web",
         "[hpa]\nmin = 2\nmax = 4\n\n[pdb]\nmin_available = \"1\"\n\n[[domains]]\nhost = \"web.example.com\"\n",
     );
-    let deploy = std::thread::spawn({
-        let dir = app.path().to_path_buf();
-        let (url, token, home) = (c.server.url(), c.token.clone(), c.home.path().to_path_buf());
-        move || {
-            onectl(
-                &dir,
-                &home,
-                &url,
-                &token,
-                &[
-                    "deploy",
-                    "--timeout",
-                    "60s",
-                    "--wait-for",
-                    "workload",
-                    "-o",
-                    "json",
-                ],
-            )
-        }
-    });
+    let deploy = c.onectl_in_background(
+        app.path(),
+        &[
+            "deploy",
+            "--timeout",
+            "60s",
+            "--wait-for",
+            "workload",
+            "-o",
+            "json",
+        ],
+    );
     c.wait_for("the Deployment", || {
         c.object("apps/v1", "Deployment", "web").is_some()
     });
@@ -233,27 +243,18 @@ fn deploy_applies_every_object_with_our_manager_and_labels_then_rollout_complete
 fn crash_loop_exits_11_and_deadline_exceeded_fails() {
     let c = Cluster::start();
     let app = app_dir("crashy", "");
-    let deploy = std::thread::spawn({
-        let dir = app.path().to_path_buf();
-        let (url, token, home) = (c.server.url(), c.token.clone(), c.home.path().to_path_buf());
-        move || {
-            onectl(
-                &dir,
-                &home,
-                &url,
-                &token,
-                &[
-                    "deploy",
-                    "--timeout",
-                    "60s",
-                    "--wait-for",
-                    "workload",
-                    "-o",
-                    "json",
-                ],
-            )
-        }
-    });
+    let deploy = c.onectl_in_background(
+        app.path(),
+        &[
+            "deploy",
+            "--timeout",
+            "60s",
+            "--wait-for",
+            "workload",
+            "-o",
+            "json",
+        ],
+    );
     c.wait_for("the Deployment", || {
         c.object("apps/v1", "Deployment", "crashy").is_some()
     });
@@ -278,27 +279,18 @@ fn crash_loop_exits_11_and_deadline_exceeded_fails() {
     );
 
     let app = app_dir("stuck", "");
-    let deploy = std::thread::spawn({
-        let dir = app.path().to_path_buf();
-        let (url, token, home) = (c.server.url(), c.token.clone(), c.home.path().to_path_buf());
-        move || {
-            onectl(
-                &dir,
-                &home,
-                &url,
-                &token,
-                &[
-                    "deploy",
-                    "--timeout",
-                    "60s",
-                    "--wait-for",
-                    "workload",
-                    "-o",
-                    "json",
-                ],
-            )
-        }
-    });
+    let deploy = c.onectl_in_background(
+        app.path(),
+        &[
+            "deploy",
+            "--timeout",
+            "60s",
+            "--wait-for",
+            "workload",
+            "-o",
+            "json",
+        ],
+    );
     c.wait_for("the Deployment", || {
         c.object("apps/v1", "Deployment", "stuck").is_some()
     });
@@ -476,27 +468,18 @@ fn build_jobs_pin_the_digest_or_fail_with_the_log_tail() {
     std::fs::write(app.path().join("Dockerfile"), "FROM scratch\n").unwrap();
     let digest = format!("sha256:{}", "ab".repeat(32));
 
-    let deploy = {
-        let dir = app.path().to_path_buf();
-        let (url, token, home) = (c.server.url(), c.token.clone(), c.home.path().to_path_buf());
-        std::thread::spawn(move || {
-            onectl(
-                &dir,
-                &home,
-                &url,
-                &token,
-                &[
-                    "deploy",
-                    "--timeout",
-                    "60s",
-                    "--wait-for",
-                    "workload",
-                    "-o",
-                    "json",
-                ],
-            )
-        })
-    };
+    let deploy = c.onectl_in_background(
+        app.path(),
+        &[
+            "deploy",
+            "--timeout",
+            "60s",
+            "--wait-for",
+            "workload",
+            "-o",
+            "json",
+        ],
+    );
     c.wait_for("the build Job", || {
         c.object("batch/v1", "Job", "built-build-v1").is_some()
     });
@@ -537,19 +520,10 @@ fn build_jobs_pin_the_digest_or_fail_with_the_log_tail() {
 
     // A second release whose build fails: exit 10 with the log tail; v1 keeps running.
     std::fs::write(app.path().join("Dockerfile"), "FROM scratch\nRUN false\n").unwrap();
-    let deploy = {
-        let dir = app.path().to_path_buf();
-        let (url, token, home) = (c.server.url(), c.token.clone(), c.home.path().to_path_buf());
-        std::thread::spawn(move || {
-            onectl(
-                &dir,
-                &home,
-                &url,
-                &token,
-                &["deploy", "--timeout", "60s", "--wait-for", "workload"],
-            )
-        })
-    };
+    let deploy = c.onectl_in_background(
+        app.path(),
+        &["deploy", "--timeout", "60s", "--wait-for", "workload"],
+    );
     c.wait_for("the second build Job", || {
         c.object("batch/v1", "Job", "built-build-v2").is_some()
     });
