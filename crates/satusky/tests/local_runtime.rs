@@ -556,3 +556,71 @@ fn serve_runs_the_local_runtime_by_default() {
     );
     assert_eq!(report["endpoints"][0]["http"]["state"], "ready");
 }
+
+#[test]
+fn app_drift_reports_a_custom_domain_pointing_elsewhere_through_the_cli() {
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(
+        state.path().join("server.toml"),
+        "[[dns_records]]\nname = \"drift.example.test\"\na = [\"192.0.2.55\"]\n",
+    )
+    .unwrap();
+    let dev = Dev::start(state.path());
+    let app = test_app(
+        "drifty",
+        &[],
+        "[[domains]]\nhost = \"drift.example.test\"\n",
+    );
+    let out = dev.onectl(app.path(), &["deploy", "--wait-for", "workload"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // The checker leaves an app alone while its deploy is still settling the endpoints.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let report = loop {
+        let out = dev.onectl(app.path(), &["app", "drift", "--check", "-o", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let report = json(&out);
+        if report["checked_at"].is_string() {
+            break report;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never checked: {report}\n{}",
+            dev.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(report["app"], "drifty");
+    assert!(report["checked_at"].is_string(), "{report}");
+    let findings = report["findings"].as_array().unwrap();
+    let dns = findings
+        .iter()
+        .find(|f| f["hostname"] == "drift.example.test" && f["plane"] == "dns")
+        .unwrap_or_else(|| panic!("the custom domain's DNS drift is reported: {report:#}"));
+    assert_eq!(dns["owner"], "user");
+    assert!(
+        dns["observed"].as_str().unwrap().contains("192.0.2.55"),
+        "{dns}"
+    );
+    assert!(
+        dns["remediation"]
+            .as_str()
+            .unwrap()
+            .contains("drift.example.test"),
+        "{dns}"
+    );
+    assert!(dns["first_seen"].is_string() && dns["last_seen"].is_string());
+    assert!(
+        dns["healed_at"].is_null(),
+        "user-owned drift is not healed by the platform"
+    );
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f["hostname"] == "drifty-dev.satusky.localhost" && f["healed_at"].is_null()),
+        "the generated hostname does not drift: {report:#}"
+    );
+    let table = dev.onectl(app.path(), &["app", "drift"]);
+    assert_eq!(table.status.code(), Some(0));
+    assert!(common::stdout(&table).contains("drift.example.test"));
+}
