@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod errors;
 pub mod expect;
 pub mod hostnames;
 pub mod lifecycle;
@@ -18,6 +19,7 @@ pub use config::{
     ConfigError, Diagnostic, LoadedConfig, Overrides, config_file_name, init_template, load,
     parse_str, validate_config_name,
 };
+pub use errors::error_chain;
 pub use expect::ExpectedStatus;
 pub use hostnames::{DEFAULT_ZONE, generated_hostname, hostnames};
 pub use names::{validate_app_name, validate_hostname, validate_org_name};

@@ -15,7 +15,7 @@ use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, EdgeInfo, LogSink,
     Runtime, RuntimeError, ServedHost, WorkloadObservation,
 };
-use satusky_core::validate_spec;
+use satusky_core::{error_chain, validate_spec};
 use satusky_types::{Hostname, Plane, PlaneState, Reason};
 
 use crate::apply::Applier;
@@ -358,17 +358,6 @@ fn served_by_route(route: &serde_json::Value) -> Vec<ServedHost> {
 
 fn client_err(e: kube::Error) -> RuntimeError {
     RuntimeError::new(format!("Kubernetes API: {}", error_chain(&e)))
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

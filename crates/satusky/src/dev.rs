@@ -10,7 +10,6 @@ use anyhow::{Context, Result};
 use satusky_store::Store;
 use satusky_types::Role;
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpListener;
 
 use crate::cli::DevArgs;
 use crate::config::{open_store, read_server_toml};
@@ -64,12 +63,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     )
     .await?;
 
-    let listener = TcpListener::bind(args.listen).await.with_context(|| {
-        format!(
-            "cannot listen on {} (is another satusky running?)",
-            args.listen
-        )
-    })?;
+    let listener = crate::serve::bind_api(args.listen).await?;
     let api_url = format!("http://{}", listener.local_addr()?);
     let token = dev_token(&store, &state_dir).await?;
     let info = DevInfo {

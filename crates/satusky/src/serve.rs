@@ -24,12 +24,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         RuntimeArg::Kubernetes => return serve_kube(args, store, settings.dns_zone, &file).await,
         RuntimeArg::None => {}
     }
-    let listener = TcpListener::bind(args.listen).await.with_context(|| {
-        format!(
-            "cannot listen on {} (is another satusky running?)",
-            args.listen
-        )
-    })?;
+    let listener = bind_api(args.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = ?store.backend(), zone = %settings.dns_zone, "satusky serving");
     eprintln!("satusky: API listening on http://{addr}");
@@ -47,8 +42,7 @@ async fn serve_local(
     zone: String,
     file: &crate::config::ServerToml,
 ) -> Result<()> {
-    std::fs::create_dir_all(&args.store.state_dir)?;
-    let state_dir = std::fs::canonicalize(&args.store.state_dir)?;
+    let state_dir = ensure_state_dir(&args.store.state_dir)?;
     let stack = LocalStack::start(
         LocalStackConfig {
             state_dir,
@@ -62,12 +56,7 @@ async fn serve_local(
         file.dns_records()?,
     )
     .await?;
-    let listener = TcpListener::bind(args.listen).await.with_context(|| {
-        format!(
-            "cannot listen on {} (is another satusky running?)",
-            args.listen
-        )
-    })?;
+    let listener = bind_api(args.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = ?stack.store.backend(), runtime = "local", "satusky serving");
     eprintln!(
@@ -91,8 +80,7 @@ async fn serve_kube(
     zone: String,
     file: &crate::config::ServerToml,
 ) -> Result<()> {
-    std::fs::create_dir_all(&args.store.state_dir)?;
-    let state_dir = std::fs::canonicalize(&args.store.state_dir)?;
+    let state_dir = ensure_state_dir(&args.store.state_dir)?;
     let stack = crate::kube_stack::KubeStack::start(
         crate::kube_stack::KubeStackConfig {
             state_dir,
@@ -104,12 +92,7 @@ async fn serve_kube(
         file,
     )
     .await?;
-    let listener = TcpListener::bind(args.listen).await.with_context(|| {
-        format!(
-            "cannot listen on {} (is another satusky running?)",
-            args.listen
-        )
-    })?;
+    let listener = bind_api(args.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, runtime = "kubernetes", "satusky serving");
     eprintln!("satusky: API listening on http://{addr} (kubernetes runtime)");
@@ -119,6 +102,20 @@ async fn serve_kube(
         .context("server failed")?;
     tracing::info!("satusky stopped");
     Ok(())
+}
+
+/// Listen for the API, with a message that says what to check when the address is taken.
+pub async fn bind_api(addr: std::net::SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (is another satusky running?)"))
+}
+
+/// The state dir, created if missing, as an absolute path.
+fn ensure_state_dir(dir: &std::path::Path) -> Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the state dir {}", dir.display()))?;
+    Ok(std::fs::canonicalize(dir)?)
 }
 
 pub async fn migrate(args: StoreArgs) -> Result<()> {

@@ -90,14 +90,4 @@ impl From<StoreError> for ApiErrorResponse {
     }
 }
 
-/// The error and all its sources, for logs.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
+pub use satusky_core::error_chain;

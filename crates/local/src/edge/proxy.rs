@@ -23,6 +23,7 @@
 //! headers; when the app answers `101`, both connections are upgraded and bytes are copied
 //! both ways until either side closes or the edge stops.
 
+use satusky_core::error_chain;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -341,16 +342,4 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
-}
-
-/// The error and its sources, for logs.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
 }
