@@ -127,6 +127,21 @@ pub struct EdgeInfo {
     pub probe_addr: Option<std::net::SocketAddr>,
 }
 
+/// The platform zone's records, which the control plane owns (SPEC §7: what the platform owns
+/// it heals). A runtime given a zone writes an app's platform hostnames on every apply and
+/// heal, pointing at its edge, and drops them when the app is removed. Writes are to an
+/// in-memory record set the embedded authoritative DNS server answers from, so they are
+/// synchronous and cannot fail.
+pub trait DnsZone: Send + Sync + 'static {
+    /// Make `names` (the app's hostnames inside the zone) answer with the edge: its addresses
+    /// (A/AAAA), or a CNAME to its hostname when it has no address. Replaces whatever the app
+    /// had.
+    fn set_app(&self, org: &str, app: &str, names: &[String], edge: &EdgeInfo);
+
+    /// Drop every record of the app.
+    fn remove_app(&self, org: &str, app: &str);
+}
+
 /// One hostname a runtime's routes really serve for an app, read back from the runtime (the
 /// local edge's route table, the app's HTTPRoutes). The drift checker compares these with the
 /// store both ways: a stored hostname missing here, and a hostname here the store does not

@@ -4,6 +4,12 @@
 //! addresses also become the edge the DNS plane expects. `served_hosts` reads back what the
 //! app's HTTPRoutes serve (for the drift checker); `heal` forgets what the applier believes it
 //! sent, then applies, so server-side apply takes back fields edited out of band.
+//!
+//! The platform zone: when the control plane serves it itself ([`KubeRuntime::with_zone`]),
+//! every apply and heal writes the app's hostnames inside the zone, pointing at the Gateway's
+//! current addresses (read fresh, so a Gateway that moved is followed by the next heal), and
+//! `remove` drops them. Without a zone, DNS is someone else's (external-dns, a wildcard
+//! record) and a DNS finding stays open until that owner fixes it.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,8 +18,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
 use satusky_core::runtime::{
-    BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, EdgeInfo, LogSink,
-    Runtime, RuntimeError, ServedHost, WorkloadObservation,
+    BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, DnsZone, EdgeInfo,
+    LogSink, Runtime, RuntimeError, ServedHost, WorkloadObservation,
 };
 use satusky_core::{error_chain, validate_spec};
 use satusky_types::{Hostname, Plane, PlaneState, Reason};
@@ -49,6 +55,7 @@ pub struct KubeRuntime {
     config: KubeConfig,
     edge: Mutex<EdgeInfo>,
     builder: Option<Arc<dyn ImageBuilder>>,
+    zone: Option<Arc<dyn DnsZone>>,
 }
 
 impl KubeRuntime {
@@ -58,7 +65,14 @@ impl KubeRuntime {
             config,
             edge: Mutex::new(EdgeInfo::default()),
             builder,
+            zone: None,
         }
+    }
+
+    /// Serve the platform zone: program `zone` with each app's platform hostnames.
+    pub fn with_zone(mut self, zone: Arc<dyn DnsZone>) -> Self {
+        self.zone = Some(zone);
+        self
     }
 
     pub fn applier(&self) -> &Applier {
@@ -104,7 +118,64 @@ impl KubeRuntime {
         tracing::info!(org = %desired.org, app = %desired.app, release = desired.release,
             applied = outcome.applied, unchanged = outcome.unchanged, pruned = ?outcome.pruned,
             forced = ?outcome.forced, "applied");
+        if let Some(zone) = &self.zone {
+            self.program_zone(zone.as_ref(), &desired).await?;
+        }
         Ok(())
+    }
+
+    /// Point the app's hostnames inside the platform zone at the Gateway's addresses, read
+    /// now. A Gateway with no address yet gets no records: the DNS plane says so, and the
+    /// next heal writes them once the Gateway has one.
+    async fn program_zone(
+        &self,
+        zone: &dyn DnsZone,
+        desired: &DesiredWorkload,
+    ) -> Result<(), RuntimeError> {
+        let edge = self.read_edge().await?.unwrap_or_default();
+        let suffix = format!(
+            ".{}",
+            self.config.zone.trim_matches('.').to_ascii_lowercase()
+        );
+        let names: Vec<String> = desired
+            .hostnames
+            .iter()
+            .map(|h| h.hostname.to_ascii_lowercase())
+            .filter(|h| h.ends_with(&suffix))
+            .collect();
+        if edge.addresses.is_empty() && edge.cname_target.is_none() {
+            tracing::warn!(org = %desired.org, app = %desired.app, gateway = %self.config.gateway.name,
+                "the Gateway has no address yet: the app's platform hostnames get no DNS records");
+        }
+        zone.set_app(&desired.org, &desired.app, &names, &edge);
+        Ok(())
+    }
+
+    /// The parent Gateway's edge (its `status.addresses`), remembered for `edge()`. `None`
+    /// when the Gateway does not exist.
+    async fn read_edge(&self) -> Result<Option<EdgeInfo>, RuntimeError> {
+        Ok(self.read_gateway().await?.map(|gw| self.remember_edge(&gw)))
+    }
+
+    async fn read_gateway(&self) -> Result<Option<serde_json::Value>, RuntimeError> {
+        let gateways: Api<DynamicObject> = Api::namespaced_with(
+            self.client(),
+            &self.config.gateway.namespace,
+            &kinds::gateway(),
+        );
+        self.applier.count(1);
+        Ok(gateways
+            .get_opt(&self.config.gateway.name)
+            .await
+            .map_err(client_err)?
+            .and_then(|g| serde_json::to_value(g).ok()))
+    }
+
+    fn remember_edge(&self, gateway: &serde_json::Value) -> EdgeInfo {
+        let mut edge = observe::edge(gateway);
+        edge.probe_addr = self.config.probe_addr;
+        *self.edge.lock().unwrap_or_else(|e| e.into_inner()) = edge.clone();
+        edge
     }
 
     async fn do_observe(&self, org: &str, app: &str) -> Result<WorkloadObservation, RuntimeError> {
@@ -170,21 +241,9 @@ impl KubeRuntime {
         hostnames: &[Hostname],
     ) -> Result<Vec<Plane>, RuntimeError> {
         let values = self.app_routes(org, app).await?;
-        let gateways: Api<DynamicObject> = Api::namespaced_with(
-            self.client(),
-            &self.config.gateway.namespace,
-            &kinds::gateway(),
-        );
-        self.applier.count(1);
-        let gateway = gateways
-            .get_opt(&self.config.gateway.name)
-            .await
-            .map_err(client_err)?
-            .and_then(|g| serde_json::to_value(g).ok());
+        let gateway = self.read_gateway().await?;
         if let Some(gw) = &gateway {
-            let mut edge = observe::edge(gw);
-            edge.probe_addr = self.config.probe_addr;
-            *self.edge.lock().unwrap_or_else(|e| e.into_inner()) = edge;
+            self.remember_edge(gw);
         }
         Ok(observe::route_planes(
             hostnames,
@@ -257,8 +316,11 @@ impl Runtime for KubeRuntime {
             self.applier
                 .remove(&org, &app, &ns)
                 .await
-                .map(|_| ())
-                .map_err(|e| RuntimeError::new(error_chain(&e)))
+                .map_err(|e| RuntimeError::new(error_chain(&e)))?;
+            if let Some(zone) = &self.zone {
+                zone.remove_app(&org, &app);
+            }
+            Ok(())
         })
     }
 

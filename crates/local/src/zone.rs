@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
+use satusky_core::runtime::{DnsZone, EdgeInfo};
+
 /// The data of one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordData {
@@ -37,12 +39,19 @@ impl ZoneRecords {
     /// Make `names` (an app's platform hostnames) answer with `addrs`, replacing whatever the
     /// app had before.
     pub fn set_app(&self, org: &str, app: &str, names: &[String], addrs: &[IpAddr]) {
+        let records: Vec<RecordData> = addrs.iter().map(|a| RecordData::A(*a)).collect();
+        self.set_app_records(org, app, names, &records);
+    }
+
+    /// Make `names` answer with `records`, replacing whatever the app had.
+    pub fn set_app_records(&self, org: &str, app: &str, names: &[String], records: &[RecordData]) {
         let owner = format!("{org}/{app}");
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.names.retain(|_, (o, _)| *o != owner);
         for n in names {
-            let recs = addrs.iter().map(|a| RecordData::A(*a)).collect();
-            inner.names.insert(key(n), (owner.clone(), recs));
+            inner
+                .names
+                .insert(key(n), (owner.clone(), records.to_vec()));
         }
     }
 
@@ -86,6 +95,26 @@ impl ZoneRecords {
     }
 }
 
+/// The zone as the control plane's [`DnsZone`]: the Kubernetes runtime programs it with the
+/// Gateway's addresses when Satusky serves the platform zone itself.
+impl DnsZone for ZoneRecords {
+    fn set_app(&self, org: &str, app: &str, names: &[String], edge: &EdgeInfo) {
+        let records: Vec<RecordData> = if edge.addresses.is_empty() {
+            edge.cname_target
+                .iter()
+                .map(|t| RecordData::Cname(t.clone()))
+                .collect()
+        } else {
+            edge.addresses.iter().map(|a| RecordData::A(*a)).collect()
+        };
+        self.set_app_records(org, app, names, &records);
+    }
+
+    fn remove_app(&self, org: &str, app: &str) {
+        ZoneRecords::remove_app(self, org, app);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +143,31 @@ mod tests {
             "static records stay"
         );
         assert_eq!(z.owner("api.example.test"), None);
+    }
+
+    #[test]
+    fn as_a_dns_zone_it_answers_with_the_edge_addresses_or_its_hostname() {
+        let z = ZoneRecords::new();
+        let zone: &dyn DnsZone = &z;
+        let names = ["web-acme.apps.test".to_string()];
+        let gw: IpAddr = "203.0.113.7".parse().unwrap();
+        let edge = EdgeInfo {
+            addresses: vec![gw],
+            cname_target: Some("lb.cloud.test".into()),
+            probe_addr: None,
+        };
+        zone.set_app("acme", "web", &names, &edge);
+        assert_eq!(z.lookup(&names[0]), Some(vec![RecordData::A(gw)]));
+        let by_name = EdgeInfo {
+            addresses: vec![],
+            ..edge
+        };
+        zone.set_app("acme", "web", &names, &by_name);
+        assert_eq!(
+            z.lookup(&names[0]),
+            Some(vec![RecordData::Cname("lb.cloud.test".into())])
+        );
+        zone.remove_app("acme", "web");
+        assert_eq!(z.lookup(&names[0]), None);
     }
 }

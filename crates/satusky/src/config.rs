@@ -58,6 +58,12 @@ pub struct ServerToml {
     pub dns_records: Vec<DnsRecordToml>,
     /// Kubernetes runtime: the platform Gateway (`NAMESPACE/NAME`).
     pub gateway: Option<String>,
+    /// Kubernetes runtime: serve the platform zone from the embedded authoritative DNS server
+    /// on this address (UDP and TCP), its names pointing at the Gateway's addresses. Delegate
+    /// the zone to it (NS records at the parent) and Satusky owns, checks and heals its
+    /// records. Unset: the zone is someone else's (external-dns, a wildcard record), and a
+    /// record found wrong stays a finding until they fix it.
+    pub dns_listen: Option<std::net::SocketAddr>,
     /// Where the prober connects for TLS and HTTP (default: the resolved address on 443).
     pub probe_edge: Option<std::net::SocketAddr>,
     /// DNS servers the DNS plane asks (default: the system's).

@@ -1,7 +1,8 @@
 //! `satusky serve --runtime kubernetes`: the control plane driving a cluster. The client comes
 //! from `--kubeconfig FILE`, `KUBECONFIG`/`~/.kube/config`, or the in-cluster service account;
 //! the Gateway, registry, API URL for build pods, resolvers and trust roots for the prober
-//! come from `server.toml`.
+//! come from `server.toml`, and so does `dns_listen`: serve the platform zone from the embedded
+//! DNS server, programmed by the runtime with the Gateway's addresses.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +25,8 @@ use crate::config::ServerToml;
 pub struct KubeStack {
     pub state: AppState,
     pub engine: Engine,
+    /// The platform zone's DNS server, when server.toml's `dns_listen` asks for it.
+    pub dns: Option<satusky_local::dns::DnsServer>,
 }
 
 /// Build a kube client: an explicit kubeconfig file, else the usual inference.
@@ -114,7 +117,7 @@ impl KubeStack {
             }
             None => GatewayRef::default(),
         };
-        let runtime = Arc::new(KubeRuntime::new(
+        let mut runtime = KubeRuntime::new(
             client,
             KubeConfig {
                 zone: config.zone.clone(),
@@ -123,7 +126,26 @@ impl KubeStack {
                 probe_addr: file.probe_edge,
             },
             builder,
-        ));
+        );
+        let mut resolvers = file.resolvers.clone();
+        let dns = match file.dns_listen {
+            Some(addr) => {
+                let records = file.dns_records()?;
+                let server = satusky_local::dns::start(addr, config.zone.clone(), records.clone())
+                    .await
+                    .with_context(|| {
+                        format!("server.toml dns_listen: cannot serve DNS on {addr}")
+                    })?;
+                runtime = runtime.with_zone(Arc::new(records));
+                // The DNS plane asks the zone's own server unless told otherwise.
+                if resolvers.is_empty() {
+                    resolvers.push(server.local_addr());
+                }
+                Some(server)
+            }
+            None => None,
+        };
+        let runtime = Arc::new(runtime);
         let mut roots = Vec::new();
         for ca in &file.ca_files {
             let pem = std::fs::read_to_string(ca)
@@ -134,7 +156,7 @@ impl KubeStack {
             );
         }
         let prober = Prober::new(ProbeConfig {
-            resolvers: file.resolvers.clone(),
+            resolvers,
             edge: file.probe_edge,
             extra_roots: roots,
             ..ProbeConfig::default()
@@ -157,6 +179,6 @@ impl KubeStack {
             },
         );
         let state = state.with_engine(engine.clone());
-        Ok(KubeStack { state, engine })
+        Ok(KubeStack { state, engine, dns })
     }
 }

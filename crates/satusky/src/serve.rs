@@ -95,7 +95,13 @@ async fn serve_kube(
     let listener = bind_api(args.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, runtime = "kubernetes", "satusky serving");
-    eprintln!("satusky: API listening on http://{addr} (kubernetes runtime)");
+    match &stack.dns {
+        Some(dns) => eprintln!(
+            "satusky: API listening on http://{addr} (kubernetes runtime; platform zone DNS {})",
+            dns.local_addr()
+        ),
+        None => eprintln!("satusky: API listening on http://{addr} (kubernetes runtime)"),
+    }
     stack.engine.start().await;
     satusky_server::serve_state(listener, stack.state.clone(), shutdown_signal())
         .await

@@ -553,3 +553,93 @@ fn build_jobs_pin_the_digest_or_fail_with_the_log_tail() {
         "v1 keeps running"
     );
 }
+
+/// A port free for UDP and TCP on loopback right now (the embedded DNS server binds both).
+fn free_dns_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+#[test]
+fn platform_zone_served_by_satusky_follows_the_gateway_and_heals() {
+    // `dns_listen`: Satusky serves the platform zone itself, so its records are the
+    // platform's to heal. TLS and HTTP go to a closed port: not the subject here.
+    let port = free_dns_port();
+    let c = Cluster::start_with_toml(&format!(
+        "dns_listen = \"127.0.0.1:{port}\"\nprobe_edge = \"127.0.0.1:9\"\n"
+    ));
+    let app = app_dir("zoned", "");
+    let deploy = c.onectl_in_background(
+        app.path(),
+        &["deploy", "--timeout", "60s", "--wait-for", "workload"],
+    );
+    c.wait_for("the Deployment", || {
+        c.object("apps/v1", "Deployment", "zoned").is_some()
+    });
+    c.fake.complete_rollout(NS, "zoned").unwrap();
+    let out = deploy.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let host = "zoned-acme.satusky.localhost";
+    let dns_plane = |c: &Cluster| {
+        c.status(app.path())["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["hostname"] == host)
+            .map(|e| e["dns"].clone())
+            .unwrap_or(Value::Null)
+    };
+    c.wait_for(
+        "the platform record to answer with the Gateway's address",
+        || {
+            let p = dns_plane(&c);
+            p["state"] == "ready" && p["message"].as_str().unwrap_or("").contains("203.0.113.7")
+        },
+    );
+
+    // The Gateway's load balancer moves: the record no longer points at it. The drift
+    // checker finds it (platform-owned) and heals it by writing the zone again.
+    c.fake
+        .set_gateway_status(
+            "satusky-system",
+            "satusky",
+            &GatewayStatus::programmed(vec!["203.0.113.8".into()]),
+        )
+        .unwrap();
+    let mut report = Value::Null;
+    c.wait_for("the DNS drift to be found and healed", || {
+        let out = c.onectl(app.path(), &["app", "drift", "--check", "-o", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        report = json(&out);
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["hostname"] == host && f["plane"] == "dns" && f["healed_at"].is_string())
+    });
+    let f = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["hostname"] == host && f["plane"] == "dns")
+        .unwrap();
+    assert_eq!(f["owner"], "platform", "{f:#}");
+    assert!(
+        f["observed"].as_str().unwrap().contains("203.0.113.7"),
+        "{f:#}"
+    );
+    assert!(
+        f["expected"].as_str().unwrap().contains("203.0.113.8"),
+        "{f:#}"
+    );
+    c.wait_for("the record to answer with the new address", || {
+        let p = dns_plane(&c);
+        p["state"] == "ready" && p["message"].as_str().unwrap_or("").contains("203.0.113.8")
+    });
+}

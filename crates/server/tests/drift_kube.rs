@@ -1,12 +1,13 @@
 //! The drift checker on Kubernetes (issue 6, acceptance 3): the engine over `KubeRuntime`
 //! against fakekube in-process, with the embedded edge playing the Gateway (GUIDE §4): a small
-//! controller programs the local edge's route table and the platform zone's records from the
-//! HTTPRoutes stored in fakekube, as a Gateway implementation (and external-dns) would, and
-//! the "pod" behind every route is a tiny HTTP server of the test. Then an HTTPRoute edited
-//! out of band (merge-patch by another field manager) to drop or add a hostname, or to stamp
-//! a stale release, is found and healed by server-side apply taking its fields back; a
-//! platform-zone record changed out of band is found, and closes once the DNS controller
-//! programs the zone again.
+//! controller programs the local edge's route table from the HTTPRoutes stored in fakekube, as
+//! a Gateway implementation would, and the "pod" behind every route is a tiny HTTP server of
+//! the test. The platform zone is served by the embedded DNS server and programmed by
+//! `KubeRuntime` itself (`with_zone`) with the Gateway's address, as `satusky serve --runtime
+//! kubernetes` does when `dns_listen` is set. Then an HTTPRoute edited out of band
+//! (merge-patch by another field manager) to drop or add a hostname, or to stamp a stale
+//! release, is found and healed by server-side apply taking its fields back; a platform-zone
+//! record changed out of band is found and healed by writing the zone again.
 
 mod drift_common;
 
@@ -42,13 +43,11 @@ fn any_port() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
 }
 
-/// The embedded edge playing the Gateway: programs the route table and the platform zone
-/// from fakekube's HTTPRoutes whenever one changes (a watch, in effect), and on
-/// [`Gateway::resync`] (the DNS controller's periodic pass).
+/// The embedded edge playing the Gateway: programs the route table from fakekube's
+/// HTTPRoutes whenever one changes (a watch, in effect).
 struct Gateway {
     fake: FakeKube,
     routes: RouteTable,
-    records: ZoneRecords,
     pod: SocketAddr,
     programmed: Mutex<HashSet<(String, String)>>,
 }
@@ -83,17 +82,10 @@ impl Gateway {
         for (org, app) in programmed.iter() {
             if !apps.contains_key(&(org.clone(), app.clone())) {
                 self.routes.remove_app(org, app);
-                self.records.remove_app(org, app);
             }
         }
         programmed.clear();
         for ((org, app), entries) in apps {
-            let platform: Vec<String> = entries
-                .iter()
-                .map(|(h, _)| h.clone())
-                .filter(|h| h.ends_with(&format!(".{ZONE}")))
-                .collect();
-            self.records.set_app(&org, &app, &platform, &[LOOPBACK]);
             self.routes.set_app(&org, &app, entries);
             programmed.insert((org, app));
         }
@@ -134,6 +126,8 @@ struct Env {
     _dir: tempfile::TempDir,
     fake: FakeKube,
     gateway: Arc<Gateway>,
+    /// The platform zone the embedded DNS server answers from.
+    records: ZoneRecords,
     api: Api,
     store: satusky_store::Store,
 }
@@ -184,6 +178,8 @@ async fn start() -> Env {
         "spec": {"gatewayClassName": "test", "listeners": [{"name": "https", "port": 443, "protocol": "HTTPS"}]}
     }))
     .await;
+    // fakekube's automatic controller programs the Gateway with the address 127.0.0.1: the
+    // loopback edge below.
 
     // The data plane: DNS, the edge, and the pod every route sends to.
     let pod_listener = tokio::net::TcpListener::bind(any_port()).await.unwrap();
@@ -211,22 +207,24 @@ async fn start() -> Env {
     let gateway = Arc::new(Gateway {
         fake: fake.clone(),
         routes,
-        records,
         pod,
         programmed: Mutex::new(HashSet::new()),
     });
     gateway.clone().watch();
 
-    let runtime = Arc::new(KubeRuntime::new(
-        client,
-        KubeConfig {
-            zone: ZONE.into(),
-            gateway: Default::default(),
-            issuer: Default::default(),
-            probe_addr: Some(edge.https_addr()),
-        },
-        None,
-    ));
+    let runtime = Arc::new(
+        KubeRuntime::new(
+            client,
+            KubeConfig {
+                zone: ZONE.into(),
+                gateway: Default::default(),
+                issuer: Default::default(),
+                probe_addr: Some(edge.https_addr()),
+            },
+            None,
+        )
+        .with_zone(Arc::new(records.clone())),
+    );
     let prober = Prober::new(ProbeConfig {
         resolvers: vec![dns.local_addr()],
         edge: Some(edge.https_addr()),
@@ -260,6 +258,7 @@ async fn start() -> Env {
         _dir: dir,
         fake,
         gateway,
+        records,
         api: Api {
             router: satusky_server::router(state),
             token,
@@ -416,10 +415,19 @@ async fn httproutes_edited_out_of_band_are_found_both_ways_and_taken_back() {
         format!("{ORG}/{app}@v{v2}")
     );
 
-    // A platform-zone record changed behind the DNS controller's back: found; re-applying
-    // the app's objects changes nothing the controller reacts to, so it stays open until the
-    // controller's next pass programs the zone again — then it is no longer observed.
-    env.gateway.records.set_app(
+    // A platform-zone record changed out of band (the zone is Satusky's): found, and healed
+    // by writing the zone again with the Gateway's address.
+    assert_eq!(
+        env.records.lookup(&host),
+        Some(vec![RecordData::A(LOOPBACK)]),
+        "the apply wrote the Gateway's address"
+    );
+    assert_eq!(
+        env.records.lookup(SHOP),
+        Some(vec![RecordData::A(LOOPBACK)]),
+        "the custom domain's record is not the platform's"
+    );
+    env.records.set_app(
         ORG,
         app,
         std::slice::from_ref(&host),
@@ -433,10 +441,12 @@ async fn httproutes_edited_out_of_band_are_found_both_ways_and_taken_back() {
         f["observed"].as_str().unwrap().contains("10.9.9.9"),
         "{f:#}"
     );
-    assert!(f["healed_at"].is_null(), "{f:#}");
-    env.gateway.resync();
-    let report = env.api.drift(app, true).await;
     assert_healed(&env.store, &report, app, &host, "dns").await;
+    assert_eq!(
+        env.records.lookup(&host),
+        Some(vec![RecordData::A(LOOPBACK)]),
+        "the heal wrote the record back"
+    );
 
     let metrics = env.api.metrics().await;
     assert!(
