@@ -574,15 +574,32 @@ fn app_drift_reports_a_custom_domain_pointing_elsewhere_through_the_cli() {
     let out = dev.onectl(app.path(), &["deploy", "--wait-for", "workload"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
-    // The checker leaves an app alone while its deploy is still settling the endpoints.
+    // The checker leaves an app alone while its deploy is still settling the endpoints (the
+    // custom domain's DNS keeps them from settling for a while), and says so.
     let deadline = Instant::now() + Duration::from_secs(40);
+    let mut told_busy = false;
     let report = loop {
         let out = dev.onectl(app.path(), &["app", "drift", "--check", "-o", "json"]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let report = json(&out);
         if report["checked_at"].is_string() {
+            assert!(report["not_checked"].is_null(), "{report}");
             break report;
         }
+        let why = report["not_checked"].as_str().unwrap_or_default();
+        assert!(
+            why.starts_with("a deploy is in progress (release v1)"),
+            "a skipped check says why: {report}"
+        );
+        if !told_busy {
+            let table = dev.onectl(app.path(), &["app", "drift", "--check"]);
+            let text = common::stdout(&table);
+            assert!(
+                text.contains("not checked: a deploy is in progress"),
+                "{text}"
+            );
+        }
+        told_busy = true;
         assert!(
             Instant::now() < deadline,
             "never checked: {report}\n{}",
@@ -590,6 +607,10 @@ fn app_drift_reports_a_custom_domain_pointing_elsewhere_through_the_cli() {
         );
         std::thread::sleep(Duration::from_millis(500));
     };
+    assert!(
+        told_busy,
+        "the first check, right after the workload was ready, met the deploy still settling"
+    );
     assert_eq!(report["app"], "drifty");
     assert!(report["checked_at"].is_string(), "{report}");
     let findings = report["findings"].as_array().unwrap();

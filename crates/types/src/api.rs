@@ -168,6 +168,10 @@ pub struct DriftReport {
     pub org: String,
     /// When the drift checker last looked at this app (RFC 3339), if it has.
     pub checked_at: Option<String>,
+    /// Why a check asked for (`?check=true`) did not run — a deploy in progress, no active
+    /// release yet, no runtime — and when it will. `null` when it ran or none was asked for.
+    #[serde(default)]
+    pub not_checked: Option<String>,
     /// Open findings first, then healed ones, newest first.
     pub findings: Vec<DriftFinding>,
 }

@@ -36,9 +36,11 @@ pub async fn run(target: &AppTarget, check: bool, env: &Env) -> Result<u8, CliEr
 
 /// The table-mode text: a summary line, then the findings (or that there are none).
 pub fn lines(r: &DriftReport) -> Vec<String> {
-    let checked = match &r.checked_at {
-        Some(at) => format!("last checked {}", short_time(at)),
-        None => format!("not checked yet: run `1ctl app drift {} --check`", r.app),
+    let checked = match (&r.not_checked, &r.checked_at) {
+        (Some(why), Some(at)) => format!("not checked now: {why}; last checked {}", short_time(at)),
+        (Some(why), None) => format!("not checked: {why}"),
+        (None, Some(at)) => format!("last checked {}", short_time(at)),
+        (None, None) => format!("not checked yet: run `1ctl app drift {} --check`", r.app),
     };
     if r.findings.is_empty() {
         return vec![format!("no drift found for {} ({checked})", r.app)];
@@ -158,6 +160,7 @@ mod tests {
             app: "web".into(),
             org: "acme".into(),
             checked_at: Some("2026-01-01T12:10:05.000Z".into()),
+            not_checked: None,
             findings,
         }
     }
@@ -174,6 +177,23 @@ mod tests {
             lines(&never)[0].contains("not checked yet"),
             "{:?}",
             lines(&never)
+        );
+    }
+
+    #[test]
+    fn a_skipped_check_says_why_and_when_the_last_one_ran() {
+        let mut busy = report(Vec::new());
+        busy.not_checked = Some("a deploy is in progress (release v4)".into());
+        assert_eq!(
+            lines(&busy),
+            vec![
+                "no drift found for web (not checked now: a deploy is in progress (release v4); last checked 2026-01-01T12:10:05Z)"
+            ]
+        );
+        busy.checked_at = None;
+        assert_eq!(
+            lines(&busy),
+            vec!["no drift found for web (not checked: a deploy is in progress (release v4))"]
         );
     }
 

@@ -113,6 +113,7 @@ pub fn drift_report() -> DriftReport {
         app: "api".into(),
         org: "acme".into(),
         checked_at: Some("2026-01-01T12:10:00.000Z".into()),
+        not_checked: None,
         findings: vec![
             DriftFinding {
                 hostname: "www.example.com".into(),
