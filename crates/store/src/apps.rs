@@ -136,7 +136,9 @@ impl Store {
         let row = sqlx::query(
             "INSERT INTO apps (org, name, generation, spec, active_release, target_release, \
              phase, last_release, last_event_seq, created_at, updated_at) \
-             VALUES ($1, $2, 1, $3, NULL, 1, $4, 1, 0, $5, $5) \
+             VALUES ($1, $2, 1, $3, NULL, 1, $4, 1, \
+             (SELECT COALESCE(MAX(last_event_seq), 0) FROM event_seq_floors \
+              WHERE org = $1 AND app = $2), $5, $5) \
              ON CONFLICT (org, name) DO UPDATE SET \
              generation = apps.generation + 1, spec = excluded.spec, \
              target_release = apps.last_release + 1, last_release = apps.last_release + 1, \
@@ -217,8 +219,9 @@ impl Store {
         Ok(group(&rows)?.into_values().collect())
     }
 
-    /// Removes the app with its releases, events and hostnames, in one transaction.
-    /// `None` when there was no such app.
+    /// Removes the app with its releases, events, drift findings and hostnames, in one
+    /// transaction, keeping its last event sequence number for an app created again under
+    /// the same name. `None` when there was no such app.
     pub async fn delete_app(&self, org: &str, app: &str) -> Result<Option<DeletedApp>> {
         let mut tx = self.begin_write().await?;
         let freed =
@@ -227,11 +230,25 @@ impl Store {
                 .bind(app)
                 .fetch_all(&mut *tx)
                 .await?;
-        sqlx::query("DELETE FROM events WHERE org = $1 AND app = $2")
-            .bind(org)
-            .bind(app)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO event_seq_floors (org, app, last_event_seq) \
+             SELECT org, name, last_event_seq FROM apps WHERE org = $1 AND name = $2 \
+             ON CONFLICT (org, app) DO UPDATE SET last_event_seq = excluded.last_event_seq",
+        )
+        .bind(org)
+        .bind(app)
+        .execute(&mut *tx)
+        .await?;
+        for statement in [
+            "DELETE FROM events WHERE org = $1 AND app = $2",
+            "DELETE FROM drift_findings WHERE org = $1 AND app = $2",
+        ] {
+            sqlx::query(statement)
+                .bind(org)
+                .bind(app)
+                .execute(&mut *tx)
+                .await?;
+        }
         let releases = sqlx::query("DELETE FROM releases WHERE org = $1 AND app = $2")
             .bind(org)
             .bind(app)

@@ -442,3 +442,64 @@ async fn drift_findings_open_refresh_heal_and_reopen() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_app_created_again_continues_the_event_sequence_and_starts_without_findings() {
+    use satusky_store::Observed;
+    use satusky_types::DriftOwner;
+    on_each_backend(|Ctx { store, .. }| async move {
+        store.ensure_org("acme").await.unwrap();
+        let hosts = [common::generated("web-acme.test")];
+        store
+            .record_deploy("acme", &spec("web"), &hosts, "deploy", T0)
+            .await
+            .unwrap();
+        let first_life = store.events_after("acme", "web", 0, 100).await.unwrap();
+        let last = first_life.last().unwrap().seq;
+        let o = Observed {
+            hostname: "web-acme.test",
+            plane: "dns",
+            expected: "A 127.0.0.1",
+            observed: "A 10.9.9.9",
+            owner: DriftOwner::Platform,
+            remediation: None,
+        };
+        store.observe_finding("acme", "web", &o, T0).await.unwrap();
+
+        store.delete_app("acme", "web").await.unwrap().unwrap();
+        store
+            .record_deploy("acme", &spec("web"), &hosts, "deploy", T0 + 1)
+            .await
+            .unwrap();
+        // A follower still at `since=last` sees every event of the new app.
+        let second_life = store.events_after("acme", "web", last, 100).await.unwrap();
+        assert_eq!(
+            second_life.first().map(|e| e.seq),
+            Some(last + 1),
+            "{second_life:?}"
+        );
+        assert!(
+            store
+                .events_after("acme", "web", 0, 100)
+                .await
+                .unwrap()
+                .len()
+                == second_life.len(),
+            "the old app's events are gone"
+        );
+        assert!(
+            store.list_findings("acme", "web").await.unwrap().is_empty(),
+            "the old app's drift findings are gone"
+        );
+        // Deleted twice, created a third time: still moving forward.
+        let last = second_life.last().unwrap().seq;
+        store.delete_app("acme", "web").await.unwrap().unwrap();
+        store
+            .record_deploy("acme", &spec("web"), &hosts, "deploy", T0 + 2)
+            .await
+            .unwrap();
+        let third = store.events_after("acme", "web", 0, 100).await.unwrap();
+        assert_eq!(third.first().map(|e| e.seq), Some(last + 1));
+    })
+    .await;
+}

@@ -11,10 +11,11 @@ use sqlx::Row;
 /// table → [(column, nullable)] in declaration order.
 type Schema = BTreeMap<String, Vec<(String, bool)>>;
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
     "apps",
     "domains",
     "drift_findings",
+    "event_seq_floors",
     "events",
     "orgs",
     "releases",
