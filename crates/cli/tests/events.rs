@@ -343,3 +343,26 @@ fn status_watch_prints_the_report_then_each_event() {
         }
     }
 }
+
+#[test]
+fn an_event_brings_the_next_status_read_forward() {
+    // Two pending reads, then ready. Polling alone would read ready at the 2 s tick; the
+    // events (one every 300 ms) each bring a read forward, so the verdict comes within the
+    // first second — and a burst still costs few reads.
+    let mut events = Events::new(&deploy_events());
+    events.pace = Duration::from_millis(300);
+    let run = deploy(status_then(&ready()), events, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let reads = run
+        .seen
+        .iter()
+        .filter(|s| s.method == "GET" && s.path == STATUS)
+        .count();
+    assert_eq!(reads, 3, "pending, pending, ready: {:?}", run.seen.len());
+    assert!(
+        run.took < Duration::from_millis(1600),
+        "the verdict waited for the poll ticks ({:?}): {}",
+        run.took,
+        run.stderr
+    );
+}

@@ -2,9 +2,13 @@
 //! one source of truth, judged by [`crate::verdict::verdict`] with the settle rule of
 //! [`crate::settle`] — while the event stream shows what happens as it happens.
 //!
-//! The stream is display only: it starts at sequence 0 (events of older releases are
+//! The stream never decides anything: it starts at sequence 0 (events of older releases are
 //! skipped by the [`Feed`]), reconnects from its last sequence on its own, and whether it
-//! works, breaks or is refused never changes the exit code. When it is gone, or has been
+//! works, breaks or is refused never changes the exit code. It only makes the next poll come
+//! sooner: an event of our release that can move the verdict (phase, rollout, plane, release)
+//! brings the poll forward to [`NUDGE_DELAY`] from now, never closer than [`NUDGE_GAP`] to
+//! the previous poll — so a release that is ready after 300 ms is reported after ~0.4 s, not
+//! at the next one-second tick. When it is gone, or has been
 //! down for [`STREAM_GRACE`], the polled reports feed the display instead, so progress never
 //! goes silent.
 
@@ -25,10 +29,17 @@ use super::display::Display;
 /// How often the readiness report is polled: fast enough to feel live, slow enough that a
 /// few waiting CI jobs do not load the API.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// An event that can move the verdict brings the next poll forward to this long after it: a
+/// burst of events (a rollout's replica counts, several planes) then costs one poll.
+const NUDGE_DELAY: Duration = Duration::from_millis(25);
+/// The least time between two polls, however many events come: bounds the load a chatty
+/// release puts on the API to 10 reads a second per waiting client.
+const NUDGE_GAP: Duration = Duration::from_millis(100);
 /// After the verdict, how long to let the stream catch up (the build log's last lines)…
 const DRAIN_MAX: Duration = Duration::from_secs(1);
-/// …stopping early once it has been quiet this long.
-const DRAIN_IDLE: Duration = Duration::from_millis(250);
+/// …stopping early once it has been quiet this long. The verdict's own events were written
+/// with the status it read, so they are already on the wire: only a short lull is needed.
+const DRAIN_IDLE: Duration = Duration::from_millis(100);
 /// How long the polled reports leave the display to a stream that is (re)connecting: its
 /// replay tells the same story in more detail, and mixing both makes states flap.
 const STREAM_GRACE: Duration = Duration::from_secs(2);
@@ -91,11 +102,25 @@ pub async fn wait(
     let mut last: Option<ReadinessReport> = None;
     let mut warned = false;
     let mut poll = Box::pin(poll_after(target, release, Duration::ZERO));
+    // When the pending poll reads (`None`: it is reading now) and when the last one started.
+    let mut next_poll: Option<Instant> = None;
+    let mut last_poll = start;
     loop {
         tokio::select! {
-            msg = stream.rx.recv(), if events.open => events.take(msg, display),
+            msg = stream.rx.recv(), if events.open => {
+                if events.take(msg, display)
+                    && let Some(at) = next_poll
+                {
+                    let soon = (Instant::now() + NUDGE_DELAY).max(last_poll + NUDGE_GAP);
+                    if soon < at {
+                        next_poll = Some(soon);
+                        poll.set(poll_after(target, release, soon.saturating_duration_since(Instant::now())));
+                    }
+                }
+            }
             polled = &mut poll => {
                 let now = Instant::now();
+                last_poll = now;
                 let timed_out = now >= deadline;
                 match polled {
                     Ok((report, releases)) => {
@@ -124,7 +149,9 @@ pub async fn wait(
                 }
                 // Sleep at most until the deadline, so the last poll happens right at it.
                 let left = deadline.saturating_duration_since(Instant::now());
-                poll.set(poll_after(target, release, POLL_INTERVAL.min(left)));
+                let delay = POLL_INTERVAL.min(left);
+                next_poll = Some(Instant::now() + delay);
+                poll.set(poll_after(target, release, delay));
             }
         }
     }
@@ -165,7 +192,9 @@ impl Events {
         }
     }
 
-    fn take(&mut self, msg: Option<Msg>, display: &mut Display) {
+    /// Shows what `msg` says; `true` when it is an event of our release that can move the
+    /// verdict (worth polling for now).
+    fn take(&mut self, msg: Option<Msg>, display: &mut Display) -> bool {
         match msg {
             Some(Msg::Connected) => {
                 self.connected = true;
@@ -175,6 +204,7 @@ impl Events {
             Some(Msg::Event(e)) => {
                 if let Some(u) = Update::parse(&e).filter(|u| self.feed.admit(u)) {
                     display.event(&u);
+                    return !matches!(u, Update::BuildLog { .. } | Update::Drift { .. });
                 }
             }
             Some(Msg::Lost(why)) => {
@@ -195,6 +225,7 @@ impl Events {
             }
             None => self.closed(display),
         }
+        false
     }
 
     /// Lets the stream catch up a moment, shows the final report and ends the display.
@@ -210,7 +241,9 @@ impl Events {
             loop {
                 let idle = tokio::time::Instant::now() + DRAIN_IDLE;
                 match tokio::time::timeout_at(idle.min(until), stream.rx.recv()).await {
-                    Ok(Some(msg @ Msg::Event(_))) => self.take(Some(msg), display),
+                    Ok(Some(msg @ Msg::Event(_))) => {
+                        self.take(Some(msg), display);
+                    }
                     _ => break,
                 }
             }
