@@ -14,6 +14,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -28,7 +29,10 @@ use time::{Duration, OffsetDateTime};
 pub const CA_CERT_FILE: &str = "ca.pem";
 /// The CA key's file name in the state dir (mode 0600).
 pub const CA_KEY_FILE: &str = "ca-key.pem";
-/// The CA's common name.
+/// The CA's common name. A CA made here also gets an organizational unit derived from its key
+/// ([`ca_unit`]), so two local CAs (two state dirs, two machines) never share a subject: a
+/// client that trusts one reports the other's leaves as from an unknown issuer, not as
+/// carrying a bad signature.
 pub const CA_COMMON_NAME: &str = "Satusky local CA";
 
 /// A CA made today is good for ten years: long enough that nobody re-trusts it during a
@@ -149,6 +153,9 @@ impl LocalCa {
         params
             .distinguished_name
             .push(DnType::CommonName, CA_COMMON_NAME);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationalUnitName, ca_unit(&key));
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
@@ -248,7 +255,7 @@ impl LocalCa {
         }
         // Issued outside the lock: two handshakes racing for a new name both issue, one wins
         // the cache; both certificates are valid.
-        let issued = Arc::new(self.sign_leaf(&name, now)?);
+        let issued = Arc::new(self.sign_leaf(&name, now - LEAF_BACKDATE, now + LEAF_VALIDITY)?);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= MAX_CACHED && !cache.contains_key(&name) {
             cache.clear();
@@ -257,7 +264,27 @@ impl LocalCa {
         Ok(issued)
     }
 
-    fn sign_leaf(&self, name: &str, now: OffsetDateTime) -> Result<Issued, CaError> {
+    /// A certificate for `hostname` valid from `not_before` to `not_after` (e.g. one that has
+    /// already ended), chain = leaf, CA. Never cached, so the edge never serves it on its own:
+    /// it is for tests and drift tooling that install a certificate the edge must *not* serve
+    /// (see [`crate::routes::RouteTable::install_certificate`]).
+    pub fn issue_with_validity(
+        &self,
+        hostname: &str,
+        not_before: SystemTime,
+        not_after: SystemTime,
+    ) -> Result<Arc<CertifiedKey>, CaError> {
+        let name = hostname.trim().trim_end_matches('.').to_ascii_lowercase();
+        let issued = self.sign_leaf(&name, not_before.into(), not_after.into())?;
+        Ok(issued.certified)
+    }
+
+    fn sign_leaf(
+        &self,
+        name: &str,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> Result<Issued, CaError> {
         if !is_hostname(name) {
             return Err(CaError::BadHostname {
                 name: name.to_string(),
@@ -274,8 +301,8 @@ impl LocalCa {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
-        params.not_before = now - LEAF_BACKDATE;
-        params.not_after = now + LEAF_VALIDITY;
+        params.not_before = not_before;
+        params.not_after = not_after;
         let key = KeyPair::generate().map_err(generate)?;
         let cert = params.signed_by(&key, &self.issuer).map_err(generate)?;
         let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
@@ -294,6 +321,17 @@ impl LocalCa {
             not_after: params.not_after,
         })
     }
+}
+
+/// The organizational unit of a new CA: `key ` and the first 8 bytes of the SHA-256 of its
+/// key's SubjectPublicKeyInfo, in hex.
+fn ca_unit(key: &KeyPair) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, &key.subject_public_key_info());
+    let hex: String = digest.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("key {hex}")
 }
 
 /// A DNS hostname (letters, digits, `-`, `_`, dots; labels 1–63, total ≤ 253) or an IP address.
@@ -387,5 +425,55 @@ mod tests {
         assert!(!Arc::ptr_eq(&first, &second), "re-issued within 7 days");
         let third = ca.issue("a.test").unwrap();
         assert!(Arc::ptr_eq(&second, &third), "the fresh one is kept");
+    }
+
+    #[test]
+    fn leaves_of_another_validity_or_another_local_ca_are_rejected() {
+        use rustls::client::WebPkiServerVerifier;
+        use rustls::client::danger::ServerCertVerifier;
+        use rustls::pki_types::{ServerName, UnixTime};
+        let dir = tempfile::tempdir().unwrap();
+        let ca = LocalCa::load_or_create(dir.path()).unwrap();
+        let day = std::time::Duration::from_secs(86_400);
+        let now = SystemTime::now();
+        let ended = ca
+            .issue_with_validity("a.test", now - 91 * day, now - day)
+            .unwrap();
+        let cached = ca.issue("a.test").unwrap();
+        assert_ne!(ended.cert[0], cached.cert[0], "not the cached one");
+        assert!(Arc::ptr_eq(&cached, &ca.issue("a.test").unwrap()));
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.ca_der().clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .unwrap();
+        let name = ServerName::try_from("a.test").unwrap();
+        let verify = |leaf: &CertifiedKey| {
+            verifier.verify_server_cert(&leaf.cert[0], &[], &name, &[], UnixTime::now())
+        };
+        assert!(verify(&cached).is_ok());
+        let stranger = tempfile::tempdir().unwrap();
+        let stranger = LocalCa::load_or_create(stranger.path()).unwrap();
+        assert!(
+            matches!(
+                verify(&stranger.issue("a.test").unwrap()),
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer
+                ))
+            ),
+            "another local CA is an unknown issuer, not a bad signature"
+        );
+        assert!(
+            matches!(
+                verify(&ended),
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::Expired
+                        | rustls::CertificateError::ExpiredContext { .. }
+                ))
+            ),
+            "{:?}",
+            verify(&ended).err()
+        );
     }
 }

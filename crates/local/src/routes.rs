@@ -1,11 +1,18 @@
 //! The route table the embedded edge serves: hostname → serve a release's upstreams, or
 //! redirect. One entry per hostname; an app's entries are replaced together, so switching a
 //! rollout's traffic is one atomic swap.
+//!
+//! It also holds the certificates installed for a hostname out of band
+//! ([`RouteTable::install_certificate`]: what tests and drift tooling use to make the edge
+//! serve something other than the local CA's certificate). Replacing an app's entries drops
+//! those of its hostnames, so reconciling the app again restores the CA's certificates.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
+
+use rustls::sign::CertifiedKey;
 
 /// What the edge does for one hostname.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +45,8 @@ impl Route {
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
     inner: Arc<RwLock<HashMap<String, Route>>>,
+    /// Certificates installed out of band, by hostname (see the module docs).
+    installed: Arc<RwLock<HashMap<String, Arc<CertifiedKey>>>>,
     next: Arc<AtomicUsize>,
 }
 
@@ -46,13 +55,26 @@ impl RouteTable {
         Self::default()
     }
 
-    /// Replace every entry of `org/app` with `entries` in one step.
+    /// Replace every entry of `org/app` with `entries` in one step. Certificates installed out
+    /// of band on the hostnames it drops or writes are dropped too.
     pub fn set_app(&self, org: &str, app: &str, entries: Vec<(String, Route)>) {
-        let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, r| r.owner() != (org, app));
-        for (host, route) in entries {
-            map.insert(host.to_ascii_lowercase(), route);
+        let mut touched = Vec::new();
+        {
+            let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
+            map.retain(|host, r| {
+                let keep = r.owner() != (org, app);
+                if !keep {
+                    touched.push(host.clone());
+                }
+                keep
+            });
+            for (host, route) in entries {
+                let host = host.to_ascii_lowercase();
+                touched.push(host.clone());
+                map.insert(host, route);
+            }
         }
+        self.uninstall_certificates(&touched);
     }
 
     /// Remove every entry of `org/app`.
@@ -67,10 +89,38 @@ impl RouteTable {
         map.insert(host.to_ascii_lowercase(), route);
     }
 
-    /// Drop one hostname's entry.
+    /// Drop one hostname's entry (and any certificate installed on it).
     pub fn remove_host(&self, host: &str) {
-        let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        map.remove(&host.to_ascii_lowercase());
+        let host = host.to_ascii_lowercase();
+        {
+            let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
+            map.remove(&host);
+        }
+        self.uninstall_certificates(&[host]);
+    }
+
+    /// An out-of-band edit (tests, drift tooling), like [`RouteTable::set_host`]: the edge
+    /// serves `certificate` for `host` instead of the local CA's, until the hostname's entry
+    /// is rewritten by [`RouteTable::set_app`] or removed.
+    pub fn install_certificate(&self, host: &str, certificate: Arc<CertifiedKey>) {
+        let mut certs = self.installed.write().unwrap_or_else(|e| e.into_inner());
+        certs.insert(normalize_host(host), certificate);
+    }
+
+    /// The certificate installed out of band for an SNI or Host value, if any.
+    pub fn installed_certificate(&self, host: &str) -> Option<Arc<CertifiedKey>> {
+        let certs = self.installed.read().unwrap_or_else(|e| e.into_inner());
+        certs.get(&normalize_host(host)).cloned()
+    }
+
+    fn uninstall_certificates(&self, hosts: &[String]) {
+        let mut certs = self.installed.write().unwrap_or_else(|e| e.into_inner());
+        if certs.is_empty() {
+            return;
+        }
+        for host in hosts {
+            certs.remove(&normalize_host(host));
+        }
     }
 
     /// The route for a Host header value (port and trailing dot ignored, case-insensitive).
@@ -185,6 +235,37 @@ mod tests {
         t.remove_app("acme", "web");
         assert!(t.lookup("a.test").is_none());
         assert!(t.lookup("c.test").is_some());
+    }
+
+    #[test]
+    fn installed_certificates_last_until_the_apps_entries_are_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = crate::ca::LocalCa::load_or_create(dir.path()).unwrap();
+        let foreign = ca.issue("elsewhere.test").unwrap();
+        let t = RouteTable::new();
+        let entries = || vec![("a.test".to_string(), serve("acme", "web", 1))];
+        t.set_app("acme", "web", entries());
+        t.install_certificate("A.test:443", foreign.clone());
+        let got = t.installed_certificate("a.test").unwrap();
+        assert!(Arc::ptr_eq(&got, &foreign));
+        t.set_host("a.test", serve("acme", "web", 2));
+        t.set_app(
+            "acme",
+            "api",
+            vec![("c.test".into(), serve("acme", "api", 1))],
+        );
+        assert!(
+            t.installed_certificate("a.test").is_some(),
+            "other edits keep it"
+        );
+        t.set_app("acme", "web", entries());
+        assert!(t.installed_certificate("a.test").is_none(), "rewritten");
+        t.install_certificate("a.test", foreign.clone());
+        t.remove_app("acme", "web");
+        assert!(t.installed_certificate("a.test").is_none(), "removed");
+        t.install_certificate("c.test", foreign);
+        t.remove_host("c.test");
+        assert!(t.installed_certificate("c.test").is_none());
     }
 
     #[test]

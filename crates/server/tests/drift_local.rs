@@ -5,15 +5,21 @@
 //! route, a changed platform-zone record and a stale release are found and healed; a custom
 //! domain pointing elsewhere is reported with the record to create and stays open until the
 //! user fixes it. The findings show in `GET …/drift`, the `drift` events and `/metrics`.
+//! The edge's certificate replaced out of band (unknown issuer, wrong name, expired) and a
+//! redirect host's route edited (redirecting elsewhere, serving instead) are found as
+//! platform drift and healed: the edge serves the local CA's certificate and the stored
+//! redirect again.
 
 mod drift_common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::http::{Method, StatusCode};
-use drift_common::{Api, ORG, assert_healed, drift_events, eventually, finding};
+use drift_common::{Api, ORG, assert_healed, drift_events, eventually, finding, finding_events};
+use satusky_local::ca::LocalCa;
+use satusky_local::edge::RELEASE_HEADER;
 use satusky_local::routes::Route;
 use satusky_local::zone::{RecordData, ZoneRecords};
 use satusky_server::local_stack::{LocalStack, LocalStackConfig};
@@ -100,6 +106,11 @@ fn context() -> Vec<u8> {
 /// Upload the context and deploy `app` (one replica of the test server, with the custom
 /// domain); the release number.
 async fn deploy(env: &Env, app: &str) -> u64 {
+    deploy_with(env, app, json!([{ "host": SHOP }])).await
+}
+
+/// [`deploy`] with these `domains`.
+async fn deploy_with(env: &Env, app: &str, domains: Value) -> u64 {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
     let req = axum::http::Request::post(format!("/v1/orgs/{ORG}/builds"))
@@ -118,7 +129,7 @@ async fn deploy(env: &Env, app: &str) -> u64 {
         "checks": {"path": "/healthz", "expect": "2xx", "timeout_ms": 1000},
         "deploy": {"strategy": "rolling", "max_surge": "25%", "max_unavailable": "0",
                    "progress_deadline_seconds": 120},
-        "domains": [{"host": SHOP}]
+        "domains": domains
     });
     let (status, accepted) = env
         .api
@@ -130,6 +141,58 @@ async fn deploy(env: &Env, app: &str) -> u64 {
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
     accepted["release"].as_u64().unwrap()
+}
+
+/// `GET https://HOST/healthz` at the edge with a client that trusts only the local CA, as a
+/// user's browser set up by `satusky dev` would: the answer's release header, or why the
+/// request failed (the client refused the certificate).
+async fn https_release(env: &Env, host: &str) -> Result<String, String> {
+    let ca = reqwest::Certificate::from_pem(env.stack.ca.ca_pem().as_bytes()).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .resolve(host, env.stack.edge.https_addr())
+        .no_proxy()
+        .build()
+        .unwrap();
+    let res = client
+        .get(format!("https://{host}/healthz"))
+        .send()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let release = res
+        .headers()
+        .get(RELEASE_HEADER)
+        .map(|v| v.to_str().unwrap());
+    Ok(release.unwrap_or("no release header").to_string())
+}
+
+/// `GET http://HOST/a/b?c=1` at the edge, redirects not followed: the status and `Location`.
+async fn http_answer(env: &Env, host: &str) -> (u16, Option<String>) {
+    let client = reqwest::Client::builder()
+        .resolve(host, env.stack.edge.http_addr())
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap();
+    let res = client
+        .get(format!("http://{host}/a/b?c=1"))
+        .send()
+        .await
+        .unwrap();
+    let location = res.headers().get("location").map(|v| v.to_str().unwrap());
+    (res.status().as_u16(), location.map(str::to_string))
+}
+
+/// The (hostname, plane) of a report's open findings.
+fn open_findings(report: &Value) -> Vec<(String, String)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["healed_at"].is_null())
+        .map(|f| (f["hostname"].to_string(), f["plane"].to_string()))
+        .collect()
 }
 
 /// Run `body`, then stop the stack (its replicas are real processes) whatever happened.
@@ -378,6 +441,185 @@ async fn every_drift_kind_is_found_and_the_platforms_healed_on_demand() {
         let metrics = env.api.metrics().await;
         assert!(
             metrics.contains("satusky_drift_findings{plane=\"dns\"} 0\n"),
+            "{metrics}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_replaced_on_the_edge_is_found_and_healed() {
+    let env = start(Duration::from_secs(3600)).await;
+    with_stack(env, |env| async move {
+        let app = "secure";
+        let host = generated(app);
+        let v = deploy(&env, app).await;
+        env.api.wait_ready(app, v).await;
+        let report = env.api.drift(app, true).await;
+        assert_eq!(report["findings"], json!([]), "{report:#}");
+        let release = format!("{ORG}/{app}@v{v}");
+        for name in [host.as_str(), SHOP] {
+            assert_eq!(https_release(&env, name).await, Ok(release.clone()));
+        }
+
+        // Certificates someone else put on the edge: from another local CA (another state
+        // dir), the local CA's own for another name, and one that has ended.
+        let stranger_dir = tempfile::tempdir().unwrap();
+        let stranger = LocalCa::load_or_create(stranger_dir.path()).unwrap();
+        let day = Duration::from_secs(86_400);
+        let now = SystemTime::now();
+        let replaced = [
+            (
+                host.clone(),
+                stranger.issue(&host).unwrap(),
+                format!("the certificate for {host} (issued by "),
+                "does not chain to a trusted root",
+            ),
+            (
+                SHOP.to_string(),
+                env.stack.ca.issue("elsewhere.example.test").unwrap(),
+                format!("the certificate covers elsewhere.example.test, not {SHOP}"),
+                "",
+            ),
+            (
+                host.clone(),
+                env.stack
+                    .ca
+                    .issue_with_validity(&host, now - 91 * day, now - day)
+                    .unwrap(),
+                "expired 1d ago (".to_string(),
+                "",
+            ),
+        ];
+        for (name, certificate, starts, ends) in replaced {
+            env.stack.routes.install_certificate(&name, certificate);
+            let refused = https_release(&env, &name)
+                .await
+                .expect_err("the edge serves the replaced certificate");
+
+            let report = env.api.drift(app, true).await;
+            let f = finding(&report, &name, "tls")
+                .unwrap_or_else(|| panic!("the replaced certificate is found: {report:#}"));
+            assert_eq!(f["owner"], "platform", "{f:#}");
+            assert_eq!(
+                f["expected"],
+                format!("a certificate for {name} from a trusted issuer, valid now")
+            );
+            let observed = f["observed"].as_str().unwrap();
+            assert!(
+                observed.starts_with(&starts) && observed.ends_with(ends),
+                "{f:#}"
+            );
+            assert!(
+                f["remediation"].is_null(),
+                "the platform heals its own: {f:#}"
+            );
+            assert_healed(&env.stack.store, &report, app, &name, "tls").await;
+            assert_eq!(open_findings(&report), Vec::<(String, String)>::new());
+
+            assert!(env.stack.routes.installed_certificate(&name).is_none());
+            assert_eq!(
+                https_release(&env, &name).await,
+                Ok(release.clone()),
+                "the local CA's certificate again (before the heal: {refused})"
+            );
+        }
+
+        // The generated hostname drifted twice: two openings, two closings.
+        let events = finding_events(&env.stack.store, app, &host, "tls").await;
+        let opened: Vec<&Value> = events.iter().filter(|e| e["healed_at"].is_null()).collect();
+        assert_eq!(opened.len(), 2, "{events:#?}");
+        assert_eq!(events.len(), 4, "{events:#?}");
+        assert!(
+            opened[1]["observed"]
+                .as_str()
+                .unwrap()
+                .starts_with("expired")
+        );
+        let metrics = env.api.metrics().await;
+        assert!(
+            metrics.contains("satusky_drift_findings{plane=\"tls\"} 0\n"),
+            "{metrics}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_host_rerouted_out_of_band_is_found_and_healed() {
+    const OLD: &str = "old.example.test";
+    let env = start(Duration::from_secs(3600)).await;
+    // The redirect host resolves to the edge, as its owner set it up.
+    env.stack
+        .records
+        .set_static(OLD, vec![RecordData::A(IpAddr::V4(Ipv4Addr::LOCALHOST))]);
+    with_stack(env, |env| async move {
+        let app = "moved";
+        let target = format!("https://{SHOP}");
+        let domains = json!([{"host": SHOP}, {"host": OLD, "redirect_to": target}]);
+        let v = deploy_with(&env, app, domains).await;
+        env.api.wait_ready(app, v).await;
+        let report = env.api.drift(app, true).await;
+        assert_eq!(report["findings"], json!([]), "{report:#}");
+        let redirected = (308, Some(format!("{target}/a/b?c=1")));
+        assert_eq!(http_answer(&env, OLD).await, redirected);
+        let stored = env.stack.routes.lookup(OLD);
+        let expected = Route::Redirect {
+            org: ORG.into(),
+            app: app.into(),
+            to: target.clone(),
+        };
+        assert_eq!(stored, Some(expected));
+        let serving = match env.stack.routes.lookup(SHOP) {
+            Some(Route::Serve { upstreams, .. }) => upstreams,
+            other => panic!("{SHOP} is not served: {other:?}"),
+        };
+
+        let edits = [
+            (
+                Route::Redirect {
+                    org: ORG.into(),
+                    app: app.into(),
+                    to: "https://evil.example.test".into(),
+                },
+                format!("{OLD} redirects to https://evil.example.test, not to {target}"),
+            ),
+            (
+                Route::Serve {
+                    org: ORG.into(),
+                    app: app.into(),
+                    release_id: format!("{ORG}/{app}@v{v}"),
+                    upstreams: serving,
+                },
+                format!("{OLD} serves {ORG}/{app}@v{v} instead of redirecting to {target}"),
+            ),
+        ];
+        for (round, (edit, observed)) in edits.into_iter().enumerate() {
+            env.stack.routes.set_host(OLD, edit);
+            let edited = http_answer(&env, OLD).await;
+            assert_ne!(edited, redirected, "the edit took effect");
+
+            let report = env.api.drift(app, true).await;
+            let f = finding(&report, OLD, "route")
+                .unwrap_or_else(|| panic!("the edited redirect is found: {report:#}"));
+            assert_eq!(f["expected"], format!("redirected to {target}"), "{f:#}");
+            assert_eq!(f["observed"], observed, "{f:#}");
+            assert_healed(&env.stack.store, &report, app, OLD, "route").await;
+            assert_eq!(open_findings(&report), Vec::<(String, String)>::new());
+
+            assert_eq!(env.stack.routes.lookup(OLD), stored, "the stored redirect");
+            assert_eq!(
+                http_answer(&env, OLD).await,
+                redirected,
+                "redirected again (before the heal: {edited:?})"
+            );
+            let events = finding_events(&env.stack.store, app, OLD, "route").await;
+            assert_eq!(events.len(), 2 * (round + 1), "{events:#?}");
+            assert_eq!(events[2 * round]["observed"], observed, "{events:#?}");
+        }
+        let metrics = env.api.metrics().await;
+        assert!(
+            metrics.contains("satusky_drift_findings{plane=\"route\"} 0\n"),
             "{metrics}"
         );
     })

@@ -3,8 +3,9 @@
 //!
 //! Only hostnames present in the [`RouteTable`] at handshake time get a certificate; any other
 //! SNI, or none (a client connecting by IP address), gets none and the handshake fails. So the
-//! TLS plane of a hostname is ready exactly when the edge routes it. Owns no state beyond the
-//! configuration; the CA caches the certificates.
+//! TLS plane of a hostname is ready exactly when the edge routes it. A certificate installed
+//! for a routed hostname out of band ([`RouteTable::install_certificate`]) is served instead
+//! of the CA's. Owns no state beyond the configuration; the CA caches the certificates.
 
 use std::sync::Arc;
 
@@ -16,7 +17,8 @@ use tokio_rustls::TlsAcceptor;
 use crate::ca::LocalCa;
 use crate::routes::{RouteTable, normalize_host};
 
-/// Picks (issuing if needed) the certificate for the SNI hostname, if the edge routes it.
+/// Picks the certificate for the SNI hostname, if the edge routes it: the one installed out of
+/// band, else the CA's (issued if needed).
 #[derive(Debug)]
 pub(crate) struct SniResolver {
     routes: RouteTable,
@@ -33,6 +35,10 @@ impl ResolvesServerCert for SniResolver {
         if self.routes.lookup(&host).is_none() {
             tracing::debug!(%host, "TLS handshake for a hostname the edge does not route");
             return None;
+        }
+        if let Some(installed) = self.routes.installed_certificate(&host) {
+            tracing::debug!(%host, "serving a certificate installed out of band");
+            return Some(installed);
         }
         match self.ca.issue(&host) {
             Ok(certified) => Some(certified),

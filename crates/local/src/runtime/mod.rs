@@ -426,7 +426,8 @@ impl Runtime for LocalRuntime {
 
     /// Apply (which rewrites the app's zone records and marks its routes for rewriting), then
     /// rewrite the routes now rather than on the next tick, so a check right after the heal
-    /// sees the result.
+    /// sees the result. Rewriting the app's entries also drops certificates installed on its
+    /// hostnames out of band, so the edge serves the local CA's certificates again.
     fn heal(&self, desired: DesiredWorkload) -> BoxFuture<'_, Result<(), RuntimeError>> {
         Box::pin(async move {
             let key = (desired.org.clone(), desired.app.clone());

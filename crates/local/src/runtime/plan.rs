@@ -166,13 +166,32 @@ pub(super) fn route_plane(
                 ),
             }
         }
-        (Some(_), kind) => Plane::new(
+        (Some(route), _) => Plane::new(
             PlaneState::Failed,
             Reason::HostnamesMismatch,
-            format!(
-                "{host} is routed differently from its stored kind ({})",
-                kind.as_str()
-            ),
+            mismatch(h, &route),
+        ),
+    }
+}
+
+/// What is wrong with a route of the app that does not do what the hostname's kind asks.
+fn mismatch(h: &Hostname, route: &Route) -> String {
+    let host = &h.hostname;
+    let want = h.redirect_to.as_deref().unwrap_or("its stored target");
+    match (route, h.kind) {
+        (Route::Redirect { to, .. }, HostnameKind::Redirect) => {
+            format!("{host} redirects to {to}, not to {want}")
+        }
+        (Route::Serve { release_id, .. }, HostnameKind::Redirect) => {
+            format!("{host} serves {release_id} instead of redirecting to {want}")
+        }
+        (Route::Redirect { to, .. }, kind) => format!(
+            "{host} redirects to {to} instead of serving the app ({} hostname)",
+            kind.as_str()
+        ),
+        (Route::Serve { .. }, kind) => format!(
+            "{host} is routed differently from its stored kind ({})",
+            kind.as_str()
         ),
     }
 }
@@ -229,14 +248,29 @@ mod tests {
         // A redirect host served as an alias, or redirecting elsewhere, is a mismatch.
         let redirect = h("r.test", HostnameKind::Redirect, Some("https://a.test"));
         t.set_host("r.test", serve("acme", "web", 1));
-        assert_eq!(plane(&redirect, true).reason, Reason::HostnamesMismatch);
+        let p = plane(&redirect, true);
+        assert_eq!(p.reason, Reason::HostnamesMismatch);
+        assert_eq!(
+            p.message,
+            "r.test serves acme/web@v3 instead of redirecting to https://a.test"
+        );
         let to = |to: &str| Route::Redirect {
             org: "acme".into(),
             app: "web".into(),
             to: to.into(),
         };
         t.set_host("r.test", to("https://elsewhere.test"));
-        assert_eq!(plane(&redirect, true).reason, Reason::HostnamesMismatch);
+        let p = plane(&redirect, true);
+        assert_eq!(p.reason, Reason::HostnamesMismatch);
+        assert_eq!(
+            p.message,
+            "r.test redirects to https://elsewhere.test, not to https://a.test"
+        );
+        t.set_host("a.test", to("https://elsewhere.test"));
+        assert_eq!(
+            plane(&alias, true).message,
+            "a.test redirects to https://elsewhere.test instead of serving the app (alias hostname)"
+        );
         t.set_host("r.test", to("https://a.test"));
         assert_eq!(plane(&redirect, true).state, PlaneState::Ready);
     }

@@ -5,15 +5,17 @@
 //! which open findings the check saw go away. No I/O, no clock: [`super`] fetches and records.
 //!
 //! Only failures that mean "something differs from what was reconciled" are drift: a route
-//! missing or listing other hostnames (or serving another release), DNS answering with the
-//! wrong target or not at all, a certificate not valid for the name / from an unknown issuer /
-//! expired, an answer without the active release's header. A plane still converging
+//! missing or listing other hostnames (or serving another release, or redirecting elsewhere
+//! than the stored target), DNS answering with the wrong target or not at all, a certificate
+//! not valid for the name / from an unknown issuer / expired, an answer without the active
+//! release's header or redirecting elsewhere. A plane still converging
 //! (pending, in progress) or not checked (unknown) is neither drift nor proof that drift went
 //! away.
 
 use std::collections::HashSet;
 
 use satusky_core::runtime::{EdgeInfo, ServedHost};
+use satusky_probe::http_verdict::same_location;
 use satusky_types::{
     DriftOwner, EndpointReport, Hostname, HostnameKind, Plane, PlaneState, Reason,
 };
@@ -51,7 +53,7 @@ impl DriftPlane {
             ),
             DriftPlane::Http => matches!(
                 reason,
-                Reason::ForeignRelease | Reason::ReleaseHeaderMissing
+                Reason::ForeignRelease | Reason::ReleaseHeaderMissing | Reason::WrongRedirect
             ),
         }
     }
@@ -225,7 +227,12 @@ pub fn compare(e: &Expected<'_>, o: &Observed<'_>) -> Comparison {
                     None,
                 ),
                 DriftPlane::Http | DriftPlane::Route => (
-                    format!("x-satusky-release: {}", e.release_id),
+                    match &h.redirect_to {
+                        Some(to) if h.kind == HostnameKind::Redirect => {
+                            format!("redirected to {to}")
+                        }
+                        _ => format!("x-satusky-release: {}", e.release_id),
+                    },
                     DriftOwner::Platform,
                     None,
                 ),
@@ -302,10 +309,7 @@ fn route_finding(
         match served {
             None => None,
             Some(None) => Some(format!("no route of {}/{} serves {name}", e.org, e.app)),
-            Some(Some(s)) if h.kind == HostnameKind::Redirect => s
-                .redirect_to
-                .is_none()
-                .then(|| format!("the route {} instead of redirecting", served_text(&s))),
+            Some(Some(s)) if h.kind == HostnameKind::Redirect => redirect_mismatch(h, &s),
             Some(Some(s)) => (s.release_id.as_deref() != Some(e.release_id))
                 .then(|| format!("the route {}", served_text(&s))),
         }
@@ -323,6 +327,22 @@ fn route_finding(
             owner: DriftOwner::Platform,
             remediation: None,
         });
+    }
+}
+
+/// What is wrong with the served route of a redirect host, if anything: it serves instead of
+/// redirecting, or redirects somewhere else than the stored target (compared as the HTTP plane
+/// compares a `Location`: case, default port and a trailing slash do not matter).
+fn redirect_mismatch(h: &Hostname, s: &ServedHost) -> Option<String> {
+    match (&s.redirect_to, &h.redirect_to) {
+        (None, _) => Some(format!(
+            "the route {} instead of redirecting",
+            served_text(s)
+        )),
+        (Some(got), Some(want)) if !same_location(got, want, &h.hostname, "/") => {
+            Some(format!("the route {}", served_text(s)))
+        }
+        _ => None,
     }
 }
 

@@ -274,3 +274,69 @@ fn findings_about_hostnames_the_app_no_longer_has_are_moot() {
     case.served = None;
     assert!(!case.run().gone("gone.example.com", "dns"));
 }
+
+#[test]
+fn a_redirect_to_another_target_is_route_drift_even_when_the_route_plane_is_ready() {
+    let old = "old.example.com";
+    let mut case = Case::new();
+    case.hostnames.push(Hostname {
+        hostname: old.into(),
+        kind: HostnameKind::Redirect,
+        redirect_to: Some("https://shop.example.com".into()),
+    });
+    case.held.insert(old.into());
+    case.endpoints.push(report(old));
+    let redirect = |to: &str| ServedHost {
+        hostname: old.into(),
+        release_id: None,
+        redirect_to: Some(to.into()),
+    };
+    // As a Gateway's RequestRedirect reads back: same target, other spelling.
+    case.served
+        .as_mut()
+        .unwrap()
+        .push(redirect("https://Shop.example.com:443/"));
+    let c = case.run();
+    assert!(c.findings.is_empty(), "{:?}", c.findings);
+    assert!(c.gone(old, "route"));
+    case.served.as_mut().unwrap().pop();
+    case.served
+        .as_mut()
+        .unwrap()
+        .push(redirect("https://evil.example.net"));
+    let c = case.run();
+    assert_eq!(keys(&c), vec![(old.into(), "route", DriftOwner::Platform)]);
+    assert_eq!(
+        c.findings[0].expected,
+        "redirected to https://shop.example.com"
+    );
+    assert_eq!(
+        c.findings[0].observed,
+        "the route redirects to https://evil.example.net"
+    );
+}
+
+#[test]
+fn an_answer_redirecting_elsewhere_is_http_drift() {
+    let old = "old.example.com";
+    let mut case = Case::new();
+    case.hostnames.push(Hostname {
+        hostname: old.into(),
+        kind: HostnameKind::Redirect,
+        redirect_to: Some("https://shop.example.com".into()),
+    });
+    case.held.insert(old.into());
+    let mut r = report(old);
+    r.http = failed(
+        Reason::WrongRedirect,
+        "308 to https://evil.example.net/, not https://shop.example.com/",
+    );
+    case.endpoints.push(r);
+    case.served = None;
+    let c = case.run();
+    assert_eq!(keys(&c), vec![(old.into(), "http", DriftOwner::Platform)]);
+    assert_eq!(
+        c.findings[0].expected,
+        "redirected to https://shop.example.com"
+    );
+}

@@ -153,6 +153,16 @@ pub async fn drift_events(store: &Store, app: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The app's `drift` events about (`hostname`, `plane`), in order: each opening (without
+/// `healed_at`) followed by its closing once healed.
+pub async fn finding_events(store: &Store, app: &str, hostname: &str, plane: &str) -> Vec<Value> {
+    drift_events(store, app)
+        .await
+        .into_iter()
+        .filter(|e| e["hostname"] == hostname && e["plane"] == plane)
+        .collect()
+}
+
 /// Poll `f` until it yields `Some`, or fail with `what`.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
 where
