@@ -4,8 +4,9 @@
 //!
 //! - Verified and more than [`EXPIRING_SOON`] left: `ready`/`CertificateValid`,
 //!   `expires in 62d (2027-01-28)`. Less: `ready`/`ExpiringSoon` (a warning, still ready).
-//! - rustls' `CertificateError`s map to `UnknownIssuer`, `NotValidForName`, `Expired` and
-//!   `NotYetValid`; any other rejection or protocol failure is `HandshakeFailed`.
+//! - rustls' `CertificateError`s map to `UnknownIssuer` (also for `BadSignature`: a chain naming
+//!   a trusted issuer that did not sign it), `NotValidForName`, `Expired` and `NotYetValid`;
+//!   any other rejection or protocol failure is `HandshakeFailed`.
 //! - A connection that never got to TLS (refused, reset, timed out) fails the HTTP plane with
 //!   its own reason too: no request could be sent. A TLS protocol failure leaves HTTP
 //!   `pending`/`Waiting` (nothing to speak HTTP over); a *certificate* failure does not stop
@@ -145,6 +146,20 @@ fn rejected_plane(host: &str, e: &TlsError, leaf: Option<&LeafInfo>, now: i64) -
                 ),
                 "serve the full chain from a publicly trusted CA; for a private CA, add its \
                  certificate to the probe's trust roots (--ca)"
+                    .to_string(),
+            )
+        }
+        // The chain names a trusted issuer whose key did not sign it: another CA under the
+        // same name, or a forgery. Either way, not from the issuer it claims.
+        Some(CertificateError::BadSignature) => {
+            let issuer = leaf.map_or_else(|| "a trusted issuer".to_string(), |l| l.issuer.clone());
+            failed(
+                Reason::UnknownIssuer,
+                format!(
+                    "the certificate for {host} names {issuer} as its issuer, but that issuer's key did not sign it"
+                ),
+                "serve a certificate really issued by a trusted CA (another CA with the same \
+                 name is not that CA)"
                     .to_string(),
             )
         }

@@ -63,6 +63,7 @@ fn certificate_errors_map_to_their_reasons() {
     let l = leaf(NOW - 10 * DAY, NOW - 3 * DAY);
     let cases = [
         (CertificateError::UnknownIssuer, Reason::UnknownIssuer),
+        (CertificateError::BadSignature, Reason::UnknownIssuer),
         (CertificateError::NotValidForName, Reason::NotValidForName),
         (CertificateError::Expired, Reason::Expired),
         (
