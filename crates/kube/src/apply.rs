@@ -9,8 +9,17 @@
 //! is never forced: the conflict is reported with the other manager and fields.
 //!
 //! Needless writes are skipped: an object whose rendered form is unchanged since our last
-//! successful apply (in this process) is not sent again. [`Applier::forget`] drops that memory
-//! for an app (the runtime calls it when it sees something missing).
+//! successful apply (in this process) is not sent again. Needless prune LISTs too: when every
+//! object was unchanged and the rendered set (kinds and names) is the one of the app's last
+//! successful apply + prune in this process, with nothing since that could have left an
+//! object behind, nothing of ours can be orphaned and the prune is skipped (the rules are
+//! in `apply/memory.rs`). So an object someone else adds with our labels is pruned by the
+//! next apply that changes something, by a heal, or after a restart — not by a no-op
+//! redeploy.
+//! [`Applier::forget`] drops both memories for an app (the runtime calls it when it sees
+//! something missing, and before a heal), so the next apply sends everything and prunes.
+
+mod memory;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -19,6 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 
+use self::memory::{Memory, Rendered};
 use crate::kinds::{Kind, MANAGED};
 use crate::render::Object;
 use crate::render::labels::{APP, MANAGED_BY, MANAGER, ORG};
@@ -77,8 +87,8 @@ pub struct Applier {
     client: Client,
     namespaces: Mutex<HashSet<String>>,
     last: Mutex<HashMap<Key, String>>,
-    /// Kinds applied per (org, app) in this process: what pruning must look at.
-    kinds: Mutex<HashMap<(String, String), HashSet<&'static str>>>,
+    /// Per app: the kinds pruning must look at, and whether the prune may be skipped.
+    memory: Memory,
     requests: AtomicU64,
 }
 
@@ -88,7 +98,7 @@ impl Applier {
             client,
             namespaces: Mutex::new(HashSet::new()),
             last: Mutex::new(HashMap::new()),
-            kinds: Mutex::new(HashMap::new()),
+            memory: Memory::default(),
             requests: AtomicU64::new(0),
         }
     }
@@ -153,17 +163,27 @@ impl Applier {
         namespace: &str,
         objects: &[Object],
     ) -> Result<ApplyOutcome, ApplyError> {
+        let mut ordered: Vec<(&'static Kind, &Object)> = objects
+            .iter()
+            .map(|obj| {
+                Kind::of(obj.api_version(), obj.kind())
+                    .map(|kind| (kind, obj))
+                    .ok_or_else(|| ApplyError::UnknownKind {
+                        what: format!("{} {}", obj.api_version(), obj.kind()),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        ordered.sort_by_key(|(kind, _)| Kind::order(&kind.api_version(), kind.kind));
+        let rendered: Rendered = ordered
+            .iter()
+            .map(|(kind, obj)| (kind.kind, obj.name().to_string()))
+            .collect();
         self.ensure_namespace(org, namespace).await?;
+        // From here until `succeed`, the app is not settled: an error or a dropped future
+        // leaves the next apply to prune.
+        let ticket = self.memory.begin(org, namespace, app, rendered);
         let mut outcome = ApplyOutcome::default();
-        let mut ordered: Vec<&Object> = objects.iter().collect();
-        ordered.sort_by_key(|o| Kind::order(o.api_version(), o.kind()));
-        let mut rendered: HashSet<(&str, String)> = HashSet::new();
-        for obj in ordered {
-            let kind =
-                Kind::of(obj.api_version(), obj.kind()).ok_or_else(|| ApplyError::UnknownKind {
-                    what: format!("{} {}", obj.api_version(), obj.kind()),
-                })?;
-            rendered.insert((kind.kind, obj.name().to_string()));
+        for (kind, obj) in ordered {
             let key = (
                 kind.kind.to_string(),
                 namespace.to_string(),
@@ -180,19 +200,21 @@ impl Applier {
             }
             outcome.applied += 1;
         }
-        let app_key = (org.to_string(), app.to_string());
-        let previous = self.lock_kinds().get(&app_key).cloned();
-        let to_check: Vec<&'static Kind> = match &previous {
+        if outcome.applied == 0 && ticket.was_settled {
+            // Nothing sent, same set as the last settled apply + prune: nothing to prune.
+            ticket.succeed();
+            return Ok(outcome);
+        }
+        let to_check: Vec<&'static Kind> = match &ticket.prune_kinds {
             // Known history: only kinds we applied before can hold leftovers.
             Some(prev) => MANAGED.iter().filter(|k| prev.contains(k.kind)).collect(),
             // First apply in this process: look everywhere.
             None => MANAGED.iter().collect(),
         };
         outcome.pruned = self
-            .prune(org, app, namespace, &to_check, &rendered)
+            .prune(org, app, namespace, &to_check, ticket.rendered())
             .await?;
-        let now: HashSet<&'static str> = rendered.iter().map(|(k, _)| *k).collect();
-        self.lock_kinds().insert(app_key, now);
+        ticket.succeed();
         Ok(outcome)
     }
 
@@ -264,7 +286,7 @@ impl Applier {
         app: &str,
         namespace: &str,
         kinds: &[&'static Kind],
-        keep: &HashSet<(&str, String)>,
+        keep: &Rendered,
     ) -> Result<Vec<String>, ApplyError> {
         // Build Jobs and their token Secrets carry the app's labels too; they are the
         // builder's to clean up, never pruned from under a running build.
@@ -312,6 +334,8 @@ impl Applier {
         app: &str,
         namespace: &str,
     ) -> Result<Vec<String>, ApplyError> {
+        // Unsettle first: an apply in flight must not settle what is being removed.
+        self.memory.forget(namespace, app);
         let all: Vec<&'static Kind> = MANAGED.iter().collect();
         let pruned = self
             .prune(org, app, namespace, &all, &HashSet::new())
@@ -320,8 +344,10 @@ impl Applier {
         Ok(pruned)
     }
 
-    /// Forget what was applied for the app, so the next apply sends everything again.
+    /// Forget what was applied for the app, so the next apply sends everything again and
+    /// prunes (the kinds to prune stay known).
     pub fn forget(&self, namespace: &str, app: &str) {
+        self.memory.forget(namespace, app);
         // The app's objects are named `{app}` or `{app}-…` in its org's namespace.
         let prefix = format!("{app}-");
         self.lock_last().retain(|(_, ns, name), _| {
@@ -335,12 +361,6 @@ impl Applier {
 
     fn lock_last(&self) -> std::sync::MutexGuard<'_, HashMap<Key, String>> {
         self.last.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn lock_kinds(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), HashSet<&'static str>>> {
-        self.kinds.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
