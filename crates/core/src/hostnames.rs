@@ -14,6 +14,17 @@ pub fn generated_hostname(app: &str, org: &str, zone: &str) -> String {
     format!("{app}-{org}.{zone}")
 }
 
+/// The names among `hostnames` that lie inside the platform `zone` (lowercased): the ones
+/// whose DNS records the platform writes.
+pub fn in_zone(hostnames: &[Hostname], zone: &str) -> Vec<String> {
+    let suffix = format!(".{}", zone.trim_matches('.').to_ascii_lowercase());
+    hostnames
+        .iter()
+        .map(|h| h.hostname.to_ascii_lowercase())
+        .filter(|h| h.ends_with(&suffix))
+        .collect()
+}
+
 /// Every hostname of the app: the generated one, then each `[[domains]]` entry in order.
 pub fn hostnames(org: &str, zone: &str, spec: &AppSpec) -> Vec<Hostname> {
     let generated = Hostname {
@@ -39,6 +50,22 @@ mod tests {
 
     use super::*;
     use crate::config::{Overrides, parse_str};
+
+    #[test]
+    fn in_zone_keeps_the_zones_names_only() {
+        let h = |name: &str| Hostname {
+            hostname: name.into(),
+            kind: HostnameKind::Alias,
+            redirect_to: None,
+        };
+        let names = [
+            h("Web-Acme.Apps.Test"),
+            h("shop.example.com"),
+            h("apps.test.example.com"),
+            h("notapps.test"),
+        ];
+        assert_eq!(in_zone(&names, "apps.test."), ["web-acme.apps.test"]);
+    }
 
     #[test]
     fn generated_first_then_domains_in_order() {

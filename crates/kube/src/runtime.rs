@@ -133,16 +133,7 @@ impl KubeRuntime {
         desired: &DesiredWorkload,
     ) -> Result<(), RuntimeError> {
         let edge = self.read_edge().await?.unwrap_or_default();
-        let suffix = format!(
-            ".{}",
-            self.config.zone.trim_matches('.').to_ascii_lowercase()
-        );
-        let names: Vec<String> = desired
-            .hostnames
-            .iter()
-            .map(|h| h.hostname.to_ascii_lowercase())
-            .filter(|h| h.ends_with(&suffix))
-            .collect();
+        let names = satusky_core::hostnames::in_zone(&desired.hostnames, &self.config.zone);
         if edge.addresses.is_empty() && edge.cname_target.is_none() {
             tracing::warn!(org = %desired.org, app = %desired.app, gateway = %self.config.gateway.name,
                 "the Gateway has no address yet: the app's platform hostnames get no DNS records");

@@ -175,16 +175,7 @@ impl LocalRuntime {
         let inner = &self.inner;
         let slot = inner.slot(&d.org, &d.app);
         let mut st = slot.state.lock().await;
-        let zone_suffix = format!(
-            ".{}",
-            inner.config.zone.trim_matches('.').to_ascii_lowercase()
-        );
-        let platform: Vec<String> = d
-            .hostnames
-            .iter()
-            .map(|h| h.hostname.to_ascii_lowercase())
-            .filter(|h| h.ends_with(&zone_suffix))
-            .collect();
+        let platform = satusky_core::hostnames::in_zone(&d.hostnames, &inner.config.zone);
         inner
             .zone
             .set_app(&d.org, &d.app, &platform, &inner.config.edge_addresses);
