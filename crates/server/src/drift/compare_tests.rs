@@ -275,9 +275,8 @@ fn findings_about_hostnames_the_app_no_longer_has_are_moot() {
     assert!(!case.run().gone("gone.example.com", "dns"));
 }
 
-#[test]
-fn a_redirect_to_another_target_is_route_drift_even_when_the_route_plane_is_ready() {
-    let old = "old.example.com";
+/// The usual case plus `old` redirecting to `https://shop.example.com`, held by the app.
+fn with_redirect(old: &str) -> Case {
     let mut case = Case::new();
     case.hostnames.push(Hostname {
         hostname: old.into(),
@@ -285,6 +284,13 @@ fn a_redirect_to_another_target_is_route_drift_even_when_the_route_plane_is_read
         redirect_to: Some("https://shop.example.com".into()),
     });
     case.held.insert(old.into());
+    case
+}
+
+#[test]
+fn a_redirect_to_another_target_is_route_drift_even_when_the_route_plane_is_ready() {
+    let old = "old.example.com";
+    let mut case = with_redirect(old);
     case.endpoints.push(report(old));
     let redirect = |to: &str| ServedHost {
         hostname: old.into(),
@@ -319,13 +325,7 @@ fn a_redirect_to_another_target_is_route_drift_even_when_the_route_plane_is_read
 #[test]
 fn an_answer_redirecting_elsewhere_is_http_drift() {
     let old = "old.example.com";
-    let mut case = Case::new();
-    case.hostnames.push(Hostname {
-        hostname: old.into(),
-        kind: HostnameKind::Redirect,
-        redirect_to: Some("https://shop.example.com".into()),
-    });
-    case.held.insert(old.into());
+    let mut case = with_redirect(old);
     let mut r = report(old);
     r.http = failed(
         Reason::WrongRedirect,
