@@ -42,6 +42,9 @@ use fakekube::{Auto, FakeKube, Options, Stats};
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
+use satusky_benchkit::{
+    Cpu, Stopwatch, cpus, env_list, full_run, loadavg, named_runtime, percentile,
+};
 use satusky_core::runtime::{DesiredWorkload, Runtime};
 use satusky_core::{Overrides, parse_str};
 use satusky_kube::runtime::{KubeConfig, KubeRuntime};
@@ -55,6 +58,8 @@ const ZONE: &str = "bench.test";
 const OBSERVE_RETRY: Duration = Duration::from_millis(20);
 /// Give up on an app after this long (the pass then reports it as not ready).
 const APP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Over TCP, CPU time is split between the client's runtime and fakekube's, by thread name.
+const THREADS: [&str; 2] = ["client-rt", "fake-rt"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Transport {
@@ -72,7 +77,7 @@ impl Transport {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
+    let full = full_run();
     let ns = env_list("APPLY_BENCH_N", if full { &[100, 1000] } else { &[20] });
     let concurrency = env_list("APPLY_BENCH_CONCURRENCY", &[32])
         .first()
@@ -89,27 +94,15 @@ fn main() {
         Ok("tcp") => vec![Transport::Tcp],
         _ => vec![Transport::InProcess, Transport::Tcp],
     };
-    let runtime = |name: &'static str| {
-        tokio::runtime::Builder::new_multi_thread()
-            .thread_name(name)
-            .enable_all()
-            .build()
-            .expect("tokio runtime")
-    };
-    let fake_rt = runtime("fake-rt");
-    let client_rt = runtime("client-rt");
+    let fake_rt = named_runtime("fake-rt");
+    let client_rt = named_runtime("client-rt");
 
     println!("Kubernetes runtime benchmark: render + apply + observe N apps against fakekube");
     println!(
         "machine: nproc {}, CPU {:?}, load average at start {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpus(),
         cpu_model(),
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
+        loadavg()
     );
     println!(
         "concurrency {concurrency}, apps spread over {orgs} org(s); fakekube Auto {{ rollouts: true, routes: true }}"
@@ -118,13 +111,6 @@ fn main() {
         for &n in &ns {
             client_rt.block_on(run(transport, n, orgs, concurrency, fake_rt.handle()));
         }
-    }
-}
-
-fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
-    match std::env::var(name) {
-        Ok(v) => v.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
-        Err(_) => default.to_vec(),
     }
 }
 
@@ -208,7 +194,7 @@ struct Measure {
     wall: Duration,
     stats: Stats,
     rv: u64,
-    cpu: Cpu,
+    cpu: Cpu<2>,
     latencies: Vec<Duration>,
     ready: usize,
     first_failure: Option<String>,
@@ -219,19 +205,21 @@ impl Measure {
         let per = |v: u64| v as f64 / n as f64;
         let s = &self.stats;
         let writes = s.patch + s.create + s.update + s.delete;
-        let mut lat = self.latencies.clone();
-        lat.sort();
-        let pct = |p: f64| {
-            lat.get(((lat.len() as f64 * p).ceil() as usize).saturating_sub(1))
-                .map_or(0.0, |d| d.as_secs_f64() * 1e3)
-        };
+        let mut lat: Vec<f64> = self
+            .latencies
+            .iter()
+            .map(|d| d.as_secs_f64() * 1e3)
+            .collect();
+        lat.sort_by(f64::total_cmp);
+        let pct = |p: f64| percentile(&lat, p).unwrap_or(0.0);
         let wall = self.wall.as_secs_f64();
+        let [client_cpu, fake_cpu] = self.cpu.threads;
         let cpu = match transport {
             Transport::InProcess => format!("{:.0}µs", self.cpu.total / n as f64 * 1e6),
             Transport::Tcp => format!(
                 "{:.0}+{:.0}µs",
-                self.cpu.client / n as f64 * 1e6,
-                self.cpu.fake / n as f64 * 1e6
+                client_cpu / n as f64 * 1e6,
+                fake_cpu / n as f64 * 1e6
             ),
         };
         println!(
@@ -394,8 +382,7 @@ async fn deploy_one(
 /// Counters, resourceVersion, CPU and clock at the start of a pass.
 struct Start {
     rv: u64,
-    cpu: Cpu,
-    t0: Instant,
+    watch: Stopwatch<2>,
 }
 
 impl Start {
@@ -403,8 +390,7 @@ impl Start {
         fake.reset_stats();
         Start {
             rv: fake.resource_version(),
-            cpu: Cpu::now(),
-            t0: Instant::now(),
+            watch: Stopwatch::start(THREADS),
         }
     }
 
@@ -426,11 +412,12 @@ impl Start {
                 }
             }
         }
+        let (wall, cpu) = self.watch.stop();
         Measure {
-            wall: self.t0.elapsed(),
+            wall,
             stats: fake.stats(),
             rv: fake.resource_version() - self.rv,
-            cpu: Cpu::now().since(&self.cpu),
+            cpu,
             latencies,
             ready,
             first_failure,
@@ -570,72 +557,4 @@ fn cpu_model() -> String {
         .find_map(|l| l.strip_prefix("model name"))
         .map(|r| r.trim_start_matches([' ', '\t', ':']).to_string())
         .unwrap_or_else(|| "unknown".into())
-}
-
-/// CPU time (user+sys, seconds) of the process and of the two runtimes' threads.
-#[derive(Debug, Clone, Copy)]
-struct Cpu {
-    total: f64,
-    client: f64,
-    fake: f64,
-}
-
-impl Cpu {
-    fn now() -> Cpu {
-        let tick = clock_ticks();
-        let (u, s) = stat_times(Path::new("/proc/self/stat"));
-        let mut cpu = Cpu {
-            total: (u + s) / tick,
-            client: 0.0,
-            fake: 0.0,
-        };
-        for task in std::fs::read_dir("/proc/self/task")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-            let (u, s) = stat_times(&task.path().join("stat"));
-            if comm.starts_with("client-rt") {
-                cpu.client += (u + s) / tick;
-            } else if comm.starts_with("fake-rt") {
-                cpu.fake += (u + s) / tick;
-            }
-        }
-        cpu
-    }
-
-    fn since(&self, before: &Cpu) -> Cpu {
-        Cpu {
-            total: self.total - before.total,
-            client: self.client - before.client,
-            fake: self.fake - before.fake,
-        }
-    }
-}
-
-/// utime and stime (clock ticks) of a /proc stat file.
-fn stat_times(path: &Path) -> (f64, f64) {
-    let stat = std::fs::read_to_string(path).unwrap_or_default();
-    // Fields after `(comm)` start at field 3 (state); utime is field 14, stime 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    let get = |i: usize| f.get(i - 3).copied().unwrap_or(0.0);
-    (get(14), get(15))
-}
-
-fn clock_ticks() -> f64 {
-    static TICK: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICK.get_or_init(|| {
-        std::process::Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(100.0)
-    })
 }

@@ -15,8 +15,11 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use satusky_benchkit::{
+    Stopwatch, cpus, env_list, full_run, named_runtime, reset_peak_rss, status_kb,
+};
 use satusky_probe::{DEFAULT_CONCURRENCY, Prober, Target};
 use support::{EdgeBuilder, TestEdge};
 use tokio::runtime::Handle;
@@ -24,9 +27,11 @@ use tokio::sync::Semaphore;
 
 const RELEASE: &str = "bench/app@v1";
 const ZONE: &str = "bench.test";
+/// CPU time is split between the prober's runtime and the edge's, by thread name.
+const THREADS: [&str; 2] = ["probe-rt", "edge-rt"];
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
+    let full = full_run();
     let ns = env_list(
         "PROBE_BENCH_N",
         if full { &[100, 1000, 5000] } else { &[20] },
@@ -36,29 +41,15 @@ fn main() {
         .first()
         .copied()
         .unwrap_or(DEFAULT_CONCURRENCY);
-    let runtime = |name: &'static str| {
-        tokio::runtime::Builder::new_multi_thread()
-            .thread_name(name)
-            .enable_all()
-            .build()
-            .expect("tokio runtime")
-    };
-    let edge_rt = runtime("edge-rt");
-    let probe_rt = runtime("probe-rt");
+    let edge_rt = named_runtime("edge-rt");
+    let probe_rt = named_runtime("probe-rt");
     probe_rt.block_on(run(edge_rt.handle().clone(), &ns, &curl_ns, concurrency));
-}
-
-fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
-    match std::env::var(name) {
-        Ok(v) => v.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
-        Err(_) => default.to_vec(),
-    }
 }
 
 async fn run(edge_rt: Handle, ns: &[usize], curl_ns: &[usize], concurrency: usize) {
     println!(
         "endpoint prober benchmark: {} CPUs, concurrency {concurrency}, per-check timeout 5s",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        cpus()
     );
     println!(
         "{:>5} {:>8} {:>9} {:>9} {:>11} {:>11} {:>9} {:>9} {:>9}  who",
@@ -81,11 +72,10 @@ async fn run(edge_rt: Handle, ns: &[usize], curl_ns: &[usize], concurrency: usiz
         let _ = prober.check_all(&targets[..n.min(50)]).await;
 
         reset_peak_rss();
-        let cpu0 = Cpu::now();
-        let t0 = Instant::now();
+        let watch = Stopwatch::start(THREADS);
         let results = prober.check_all(&targets).await;
-        let wall = t0.elapsed().as_secs_f64();
-        let cpu = Cpu::now().since(&cpu0);
+        let (wall, cpu) = watch.stop();
+        let (wall, [probe_cpu, edge_cpu]) = (wall.as_secs_f64(), cpu.threads);
         let ready = results.iter().filter(|r| r.is_ready()).count();
         println!(
             "{:>5} {:>7.3}s {:>9.0} {:>8.2}s {:>9.0}µs {:>9.0}µs {:>6.1} MB {:>6.1} MB {:>9}  prober (DNS+TLS+HTTP)",
@@ -93,8 +83,8 @@ async fn run(edge_rt: Handle, ns: &[usize], curl_ns: &[usize], concurrency: usiz
             wall,
             n as f64 / wall,
             cpu.total,
-            cpu.probe / n as f64 * 1e6,
-            cpu.edge / n as f64 * 1e6,
+            probe_cpu / n as f64 * 1e6,
+            edge_cpu / n as f64 * 1e6,
             edge_rss as f64 / 1024.0,
             status_kb("VmHWM:") as f64 / 1024.0,
             format!("{ready}/{n}")
@@ -121,11 +111,10 @@ async fn curl_baseline(edge: &TestEdge, n: usize, concurrency: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, &edge.ca_pem).expect("write CA");
-    let cpu0 = Cpu::now();
-    let t0 = Instant::now();
+    let watch = Stopwatch::start(THREADS);
     let ok = curl_all(edge, &ca, n, concurrency).await;
-    let wall = t0.elapsed().as_secs_f64();
-    let cpu = Cpu::now().since(&cpu0);
+    let (wall, cpu) = watch.stop();
+    let (wall, [_, edge_cpu]) = (wall.as_secs_f64(), cpu.threads);
     println!(
         "{:>5} {:>7.3}s {:>9.0} {:>8.2}s {:>9.0}µs {:>9.0}µs {:>9} {:>9} {:>9}  curl, one process per host (TLS+HTTP only)",
         n,
@@ -133,7 +122,7 @@ async fn curl_baseline(edge: &TestEdge, n: usize, concurrency: usize) {
         n as f64 / wall,
         cpu.total,
         cpu.children / n as f64 * 1e6,
-        cpu.edge / n as f64 * 1e6,
+        edge_cpu / n as f64 * 1e6,
         "",
         "",
         format!("{ok}/{n}")
@@ -181,91 +170,4 @@ async fn curl_all(edge: &TestEdge, ca: &std::path::Path, n: usize, concurrency: 
         }
     }
     ok
-}
-
-/// CPU seconds (user+sys) spent so far.
-struct Cpu {
-    /// The whole process (every thread).
-    total: f64,
-    /// Threads of the prober's runtime (`probe-rt`).
-    probe: f64,
-    /// Threads of the edge's runtime (`edge-rt`).
-    edge: f64,
-    /// Waited-for child processes (curl).
-    children: f64,
-}
-
-impl Cpu {
-    fn now() -> Cpu {
-        let tick = clock_ticks();
-        let (utime, stime, cutime, cstime) = stat_times("/proc/self/stat");
-        let mut cpu = Cpu {
-            total: (utime + stime) / tick,
-            probe: 0.0,
-            edge: 0.0,
-            children: (cutime + cstime) / tick,
-        };
-        let tasks = std::fs::read_dir("/proc/self/task").into_iter().flatten();
-        for task in tasks.flatten() {
-            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-            let (u, s, _, _) = stat_times(&task.path().join("stat").to_string_lossy());
-            if comm.starts_with("probe-rt") {
-                cpu.probe += (u + s) / tick;
-            } else if comm.starts_with("edge-rt") {
-                cpu.edge += (u + s) / tick;
-            }
-        }
-        cpu
-    }
-
-    fn since(&self, before: &Cpu) -> Cpu {
-        Cpu {
-            total: self.total - before.total,
-            probe: self.probe - before.probe,
-            edge: self.edge - before.edge,
-            children: self.children - before.children,
-        }
-    }
-}
-
-/// utime, stime, cutime, cstime (clock ticks) of a /proc stat file.
-fn stat_times(path: &str) -> (f64, f64, f64, f64) {
-    let stat = std::fs::read_to_string(path).unwrap_or_default();
-    // Fields after `(comm)` start at field 3 (state); utime is field 14.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    let get = |i: usize| f.get(i - 3).copied().unwrap_or(0.0);
-    (get(14), get(15), get(16), get(17))
-}
-
-fn clock_ticks() -> f64 {
-    static TICK: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICK.get_or_init(|| {
-        std::process::Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(100.0)
-    })
-}
-
-/// A `/proc/self/status` field in kB.
-fn status_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Resets VmHWM to the current RSS, so each run reports its own peak.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }

@@ -36,6 +36,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
+use satusky_benchkit::{
+    cpu_secs, env_usize, full_run, loadavg, percentile, stat_fields, status_kb_of,
+};
 use satusky_types::{
     AppSpec, AppSummary, ContextUploaded, DeployAccepted, Event, EventType, Phase, PutAppRequest,
 };
@@ -63,17 +66,11 @@ struct Sizes {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let env_n = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(default)
-    };
+    let full = full_run();
     let sizes = Sizes {
-        redeploys: env_n("DEV_BENCH_N", if full { 20 } else { 2 }),
-        cli_runs: env_n("DEV_BENCH_CLI_N", if full { 10 } else { 1 }),
-        apps: env_n("DEV_BENCH_APPS", if full { 100 } else { 3 }),
+        redeploys: env_usize("DEV_BENCH_N", if full { 20 } else { 2 }),
+        cli_runs: env_usize("DEV_BENCH_CLI_N", if full { 10 } else { 1 }),
+        apps: env_usize("DEV_BENCH_APPS", if full { 100 } else { 3 }),
         baseline_runs: if full { 20 } else { 3 },
         idle_wait: Duration::from_secs(if full { 5 } else { 1 }),
         running_wait: Duration::from_secs(if full { 10 } else { 1 }),
@@ -154,12 +151,6 @@ fn sh(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 /// Compilers running on the machine right now (other sessions' builds skew the figures).
 fn busy() -> String {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -237,18 +228,12 @@ fn pids_matching(needle: &str) -> Vec<u32> {
         .collect()
 }
 
-/// The fields of `/proc/PID/stat` after the command name (`state` is index 0).
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 1..];
-    Some(rest.split_whitespace().map(str::to_string).collect())
-}
-
 /// Every process below `root` (children, grandchildren, …).
 fn descendants(root: u32) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     for pid in all_pids() {
-        if let Some(ppid) = stat_fields(pid).and_then(|f| f.get(1).and_then(|p| p.parse().ok())) {
+        let stat = stat_fields(format!("/proc/{pid}/stat"));
+        if let Some(ppid) = stat.and_then(|f| f.get(1).and_then(|p| p.parse().ok())) {
             children.entry(ppid).or_default().push(pid);
         }
     }
@@ -263,17 +248,6 @@ fn descendants(root: u32) -> Vec<u32> {
     out
 }
 
-/// utime + stime of `pid`, in seconds.
-fn cpu_secs(pid: u32) -> f64 {
-    let hz: f64 = sh("getconf", &["CLK_TCK"]).parse().unwrap_or(100.0);
-    stat_fields(pid)
-        .map(|f| {
-            let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-            (t(11) + t(12)) / hz
-        })
-        .unwrap_or(0.0)
-}
-
 #[derive(Debug, Clone, Copy, Default)]
 struct Mem {
     rss_kb: u64,
@@ -281,17 +255,9 @@ struct Mem {
 }
 
 fn mem(pid: u32) -> Mem {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        text.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
     Mem {
-        rss_kb: field("VmRSS:"),
-        hwm_kb: field("VmHWM:"),
+        rss_kb: status_kb_of(pid, "VmRSS:"),
+        hwm_kb: status_kb_of(pid, "VmHWM:"),
     }
 }
 
@@ -349,11 +315,9 @@ fn stats(values: &[f64]) -> Option<Stats> {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     };
-    // Nearest rank.
-    let p90 = v[((0.9 * n as f64).ceil() as usize).clamp(1, n) - 1];
     Some(Stats {
         median,
-        p90,
+        p90: percentile(&v, 0.9)?,
         min: v[0],
         max: v[n - 1],
     })

@@ -28,6 +28,9 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use satusky_benchkit::{
+    Stopwatch, cpus, env_usize, full_run, named_runtime, reset_peak_rss, status_kb,
+};
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, EdgeInfo, LogSink,
     Runtime, RuntimeError, ServedHost, WorkloadObservation,
@@ -48,28 +51,17 @@ use tower::ServiceExt;
 const ORG: &str = "bench";
 const ZONE: &str = "apps.bench.test";
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// CPU time is split between the bench's runtime and the edge's, by thread name.
+const THREADS: [&str; 2] = ["bench-rt", "edge-rt"];
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let var = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let apps = var("DRIFT_BENCH_APPS", if full { 1000 } else { 20 });
-    let rounds = var("DRIFT_BENCH_ROUNDS", if full { 3 } else { 1 });
-    let drifted = var("DRIFT_BENCH_DRIFTED", if full { 10 } else { 2 }).min(apps);
-    let runtime = |name: &'static str| {
-        tokio::runtime::Builder::new_multi_thread()
-            .thread_name(name)
-            .enable_all()
-            .build()
-            .expect("tokio runtime")
-    };
+    let full = full_run();
+    let apps = env_usize("DRIFT_BENCH_APPS", if full { 1000 } else { 20 });
+    let rounds = env_usize("DRIFT_BENCH_ROUNDS", if full { 3 } else { 1 });
+    let drifted = env_usize("DRIFT_BENCH_DRIFTED", if full { 10 } else { 2 }).min(apps);
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let edge_rt = runtime("edge-rt");
-    let bench_rt = runtime("bench-rt");
+    let edge_rt = named_runtime("edge-rt");
+    let bench_rt = named_runtime("bench-rt");
     bench_rt.block_on(run(edge_rt.handle().clone(), apps, rounds, drifted));
 }
 
@@ -385,7 +377,7 @@ async fn run(edge_rt: Handle, apps: usize, rounds: usize, drifted: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     println!(
         "drift sweep benchmark: {} CPUs, {apps} apps, {} hostnames",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpus(),
         2 * apps
     );
     let s = setup(&edge_rt, apps, dir.path()).await;
@@ -418,14 +410,7 @@ async fn run(edge_rt: Handle, apps: usize, rounds: usize, drifted: usize) {
                     .is_some_and(|t| t >= t0)
             })
             .count();
-        let open: u64 = s
-            .store
-            .open_findings_by_plane()
-            .await
-            .expect("findings")
-            .iter()
-            .map(|(_, n)| n)
-            .sum();
+        let open = open_findings(&s.store).await;
         m.print(
             "drift sweep (no drift)",
             s.targets.len(),
@@ -455,14 +440,7 @@ async fn run(edge_rt: Handle, apps: usize, rounds: usize, drifted: usize) {
             .filter(|f| f.plane == "route" && f.healed_at_ms.is_some())
             .count();
     }
-    let open: u64 = s
-        .store
-        .open_findings_by_plane()
-        .await
-        .expect("findings")
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
+    let open = open_findings(&s.store).await;
     m.print(
         &format!("drift sweep ({drifted} routes dropped)"),
         s.targets.len(),
@@ -475,107 +453,37 @@ async fn run(edge_rt: Handle, apps: usize, rounds: usize, drifted: usize) {
     );
 }
 
-/// Wall, CPU and peak RSS of one step.
-struct Measure {
-    wall: Instant,
-    cpu: Cpu,
+/// Open drift findings, all planes.
+async fn open_findings(store: &Store) -> u64 {
+    store
+        .open_findings_by_plane()
+        .await
+        .expect("findings")
+        .iter()
+        .map(|(_, n)| n)
+        .sum()
 }
+
+/// Wall, CPU and peak RSS of one step.
+struct Measure(Stopwatch<2>);
 
 impl Measure {
     fn start() -> Measure {
         reset_peak_rss();
-        let cpu = Cpu::now();
-        Measure {
-            wall: Instant::now(),
-            cpu,
-        }
+        Measure(Stopwatch::start(THREADS))
     }
 
     fn print(&self, step: &str, hostnames: usize, result: &str) {
-        let wall = self.wall.elapsed().as_secs_f64();
-        let cpu = Cpu::now();
+        let (wall, cpu) = self.0.stop();
+        let (wall, [bench, edge]) = (wall.as_secs_f64(), cpu.threads);
         println!(
             "{step:<34} {:>7.3}s {:>12.0} {:>9.2}s {:>9.2}s {:>9.2}s {:>7.1} MB  {result}",
             wall,
             hostnames as f64 / wall,
-            cpu.total - self.cpu.total,
-            cpu.bench - self.cpu.bench,
-            cpu.edge - self.cpu.edge,
+            cpu.total,
+            bench,
+            edge,
             status_kb("VmHWM:") as f64 / 1024.0,
         );
     }
-}
-
-/// CPU seconds (user+sys) so far: the whole process, and the two runtimes' threads (the
-/// rest is mostly SQLite's worker threads).
-struct Cpu {
-    total: f64,
-    bench: f64,
-    edge: f64,
-}
-
-impl Cpu {
-    fn now() -> Cpu {
-        let tick = clock_ticks();
-        let mut cpu = Cpu {
-            total: stat_cpu("/proc/self/stat") / tick,
-            bench: 0.0,
-            edge: 0.0,
-        };
-        for task in std::fs::read_dir("/proc/self/task")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-            let secs = stat_cpu(&task.path().join("stat").to_string_lossy()) / tick;
-            if comm.starts_with("bench-rt") {
-                cpu.bench += secs;
-            } else if comm.starts_with("edge-rt") {
-                cpu.edge += secs;
-            }
-        }
-        cpu
-    }
-}
-
-/// utime + stime (clock ticks) of a /proc stat file.
-fn stat_cpu(path: &str) -> f64 {
-    let stat = std::fs::read_to_string(path).unwrap_or_default();
-    // Fields after `(comm)` start at field 3 (state); utime is field 14, stime 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)
-}
-
-fn clock_ticks() -> f64 {
-    static TICK: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICK.get_or_init(|| {
-        std::process::Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(100.0)
-    })
-}
-
-/// A `/proc/self/status` field in kB.
-fn status_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Resets VmHWM to the current RSS, so each step reports its own peak.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
