@@ -86,7 +86,8 @@ type Key = (String, String, String); // kind, namespace, name
 pub struct Applier {
     client: Client,
     namespaces: Mutex<HashSet<String>>,
-    last: Mutex<HashMap<Key, String>>,
+    /// What was last sent of each object: (app, hash of the rendered form).
+    last: Mutex<HashMap<Key, (String, String)>>,
     /// Per app: the kinds pruning must look at, and whether the prune may be skipped.
     memory: Memory,
     requests: AtomicU64,
@@ -191,12 +192,12 @@ impl Applier {
             );
             let text = obj.as_value().to_string();
             let hash = sha256_hex(text.as_bytes());
-            if self.lock_last().get(&key) == Some(&hash) {
+            if self.lock_last().get(&key).is_some_and(|(_, h)| *h == hash) {
                 outcome.unchanged += 1;
                 continue;
             }
             if self.apply_one(kind, namespace, obj, &mut outcome).await? {
-                self.lock_last().insert(key, hash);
+                self.lock_last().insert(key, (app.to_string(), hash));
             }
             outcome.applied += 1;
         }
@@ -348,18 +349,15 @@ impl Applier {
     /// prunes (the kinds to prune stay known).
     pub fn forget(&self, namespace: &str, app: &str) {
         self.memory.forget(namespace, app);
-        // The app's objects are named `{app}` or `{app}-…` in its org's namespace.
-        let prefix = format!("{app}-");
-        self.lock_last().retain(|(_, ns, name), _| {
-            !(ns == namespace && (name == app || name.starts_with(&prefix)))
-        });
+        self.lock_last()
+            .retain(|(_, ns, _), (owner, _)| !(ns == namespace && owner == app));
     }
 
     fn lock_namespaces(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         self.namespaces.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_last(&self) -> std::sync::MutexGuard<'_, HashMap<Key, String>> {
+    fn lock_last(&self) -> std::sync::MutexGuard<'_, HashMap<Key, (String, String)>> {
         self.last.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

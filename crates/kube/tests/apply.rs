@@ -290,3 +290,32 @@ async fn a_new_applier_does_the_full_work_once() {
     let (_, s) = counted(&fake, apply(&restarted, &objs)).await;
     assert_eq!(s.total, 0, "{s:?}");
 }
+
+#[tokio::test]
+async fn forgetting_an_app_leaves_an_app_whose_name_it_prefixes_alone() {
+    let fake = FakeKube::new();
+    let applier = Applier::new(fake.client());
+    let app = common::parse(
+        "[app]\nname = \"web-api\"\nimage = \"registry.example.com/acme/web-api:1\"\nport = 8080\n",
+    );
+    let input = RenderInput::new(common::ORG, &app, 1, common::image(&app), common::ZONE);
+    let web_api = render(&input).unwrap();
+    let small = objects(false, false);
+    apply(&applier, &small).await;
+    applier
+        .apply(common::ORG, "web-api", NS, &web_api)
+        .await
+        .unwrap();
+    applier
+        .apply(common::ORG, "web-api", NS, &web_api)
+        .await
+        .unwrap();
+
+    applier.forget(NS, APP_NAME);
+    let (out, s) = counted(&fake, applier.apply(common::ORG, "web-api", NS, &web_api)).await;
+    let out = out.unwrap();
+    assert_eq!(out.applied, 0, "web-api is still known: {out:?}");
+    assert_eq!((writes(&s), s.list), (0, 0), "{s:?}");
+    let (out, _) = counted(&fake, apply(&applier, &small)).await;
+    assert_eq!(out.applied, small.len(), "web is sent again");
+}
