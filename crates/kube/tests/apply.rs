@@ -53,6 +53,17 @@ async fn apply(applier: &Applier, objects: &[Object]) -> satusky_kube::apply::Ap
         .unwrap()
 }
 
+/// The next `method` request to `path` answers 500.
+fn fail_once(fake: &FakeKube, path: String, method: &str) {
+    fake.inject(Fault {
+        path,
+        method: Some(method.into()),
+        count: 1,
+        code: 500,
+        message: Some("injected".into()),
+    });
+}
+
 /// Requests `f` made, by fakekube's counters.
 async fn counted<T>(fake: &FakeKube, f: impl std::future::Future<Output = T>) -> (T, Stats) {
     fake.reset_stats();
@@ -184,13 +195,7 @@ async fn a_failed_prune_makes_the_next_apply_prune() {
     apply(&applier, &small).await;
 
     // The PDB is added and written, then the prune's first LIST fails.
-    fake.inject(Fault {
-        path: format!("/api/v1/namespaces/{NS}/configmaps"),
-        method: Some("GET".into()),
-        count: 1,
-        code: 500,
-        message: Some("injected".into()),
-    });
+    fail_once(&fake, format!("/api/v1/namespaces/{NS}/configmaps"), "GET");
     let err = applier
         .apply(common::ORG, APP_NAME, NS, &objects(false, true))
         .await;
@@ -215,13 +220,11 @@ async fn an_apply_that_failed_part_way_makes_the_next_apply_prune() {
     apply(&applier, &small).await;
 
     // VPA then PDB are added: the VPA is written, the PDB refused.
-    fake.inject(Fault {
-        path: format!("/apis/policy/v1/namespaces/{NS}/poddisruptionbudgets"),
-        method: Some("PATCH".into()),
-        count: 1,
-        code: 500,
-        message: Some("injected".into()),
-    });
+    fail_once(
+        &fake,
+        format!("/apis/policy/v1/namespaces/{NS}/poddisruptionbudgets"),
+        "PATCH",
+    );
     let err = applier
         .apply(common::ORG, APP_NAME, NS, &objects(true, true))
         .await;
