@@ -453,8 +453,5 @@ async fn httproutes_edited_out_of_band_are_found_both_ways_and_taken_back() {
         metrics.contains("satusky_reconciles_total{runtime=\"kubernetes\",result=\"ok\"}"),
         "{metrics}"
     );
-    assert!(
-        metrics.contains("satusky_drift_findings{plane=\"route\"} 0\n"),
-        "{metrics}"
-    );
+    env.api.assert_drift_gauge("route", 0).await;
 }

@@ -391,11 +391,7 @@ async fn every_drift_kind_is_found_and_the_platforms_healed_on_demand() {
         assert!(f["healed_at"].is_null(), "{f:#}");
         let fix = f["remediation"].as_str().unwrap();
         assert!(fix.contains(SHOP) && fix.contains("A 127.0.0.1"), "{fix}");
-        let metrics = env.api.metrics().await;
-        assert!(
-            metrics.contains("satusky_drift_findings{plane=\"dns\"} 1\n"),
-            "{metrics}"
-        );
+        env.api.assert_drift_gauge("dns", 1).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
         let again = env.api.drift(app, true).await;
         let g = finding(&again, SHOP, "dns").unwrap();
@@ -438,11 +434,7 @@ async fn every_drift_kind_is_found_and_the_platforms_healed_on_demand() {
                 .all(|f| f["healed_at"].is_string()),
             "nothing open: {report:#}"
         );
-        let metrics = env.api.metrics().await;
-        assert!(
-            metrics.contains("satusky_drift_findings{plane=\"dns\"} 0\n"),
-            "{metrics}"
-        );
+        env.api.assert_drift_gauge("dns", 0).await;
     })
     .await;
 }
@@ -536,11 +528,7 @@ async fn a_certificate_replaced_on_the_edge_is_found_and_healed() {
                 .unwrap()
                 .starts_with("expired")
         );
-        let metrics = env.api.metrics().await;
-        assert!(
-            metrics.contains("satusky_drift_findings{plane=\"tls\"} 0\n"),
-            "{metrics}"
-        );
+        env.api.assert_drift_gauge("tls", 0).await;
     })
     .await;
 }
@@ -617,11 +605,7 @@ async fn a_redirect_host_rerouted_out_of_band_is_found_and_healed() {
             assert_eq!(events.len(), 2 * (round + 1), "{events:#?}");
             assert_eq!(events[2 * round]["observed"], observed, "{events:#?}");
         }
-        let metrics = env.api.metrics().await;
-        assert!(
-            metrics.contains("satusky_drift_findings{plane=\"route\"} 0\n"),
-            "{metrics}"
-        );
+        env.api.assert_drift_gauge("route", 0).await;
     })
     .await;
 }

@@ -75,6 +75,13 @@ impl Api {
         String::from_utf8(bytes.to_vec()).unwrap()
     }
 
+    /// `/metrics` shows `n` open drift findings on `plane`.
+    pub async fn assert_drift_gauge(&self, plane: &str, n: usize) {
+        let metrics = self.metrics().await;
+        let line = format!("satusky_drift_findings{{plane=\"{plane}\"}} {n}\n");
+        assert!(metrics.contains(&line), "{line} in:\n{metrics}");
+    }
+
     /// `GET …/drift`, optionally with `?check=true`.
     pub async fn drift(&self, app: &str, check: bool) -> Value {
         let q = if check { "?check=true" } else { "" };
