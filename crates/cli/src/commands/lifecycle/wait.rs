@@ -8,9 +8,9 @@
 //! sooner: an event of our release that can move the verdict (phase, rollout, plane, release)
 //! brings the poll forward to [`NUDGE_DELAY`] from now, never closer than [`NUDGE_GAP`] to
 //! the previous poll — so a release that is ready after 300 ms is reported after ~0.4 s, not
-//! at the next one-second tick. When it is gone, or has been
-//! down for [`STREAM_GRACE`], the polled reports feed the display instead, so progress never
-//! goes silent.
+//! at the next one-second tick. When the stream is gone, or has been down for
+//! [`STREAM_GRACE`], the polled reports feed the display instead, so progress never goes
+//! silent.
 
 use std::time::{Duration, Instant};
 
@@ -102,18 +102,17 @@ pub async fn wait(
     let mut last: Option<ReadinessReport> = None;
     let mut warned = false;
     let mut poll = Box::pin(poll_after(target, release, Duration::ZERO));
-    // When the pending poll reads (`None`: it is reading now) and when the last one started.
-    let mut next_poll: Option<Instant> = None;
+    // When the pending poll reads (a past instant: it is reading now, not to be replaced), and
+    // when the last one started.
+    let mut next_poll = start;
     let mut last_poll = start;
     loop {
         tokio::select! {
             msg = stream.rx.recv(), if events.open => {
-                if events.take(msg, display)
-                    && let Some(at) = next_poll
-                {
+                if events.take(msg, display) {
                     let soon = (Instant::now() + NUDGE_DELAY).max(last_poll + NUDGE_GAP);
-                    if soon < at {
-                        next_poll = Some(soon);
+                    if soon < next_poll {
+                        next_poll = soon;
                         poll.set(poll_after(target, release, soon.saturating_duration_since(Instant::now())));
                     }
                 }
@@ -150,7 +149,7 @@ pub async fn wait(
                 // Sleep at most until the deadline, so the last poll happens right at it.
                 let left = deadline.saturating_duration_since(Instant::now());
                 let delay = POLL_INTERVAL.min(left);
-                next_poll = Some(Instant::now() + delay);
+                next_poll = Instant::now() + delay;
                 poll.set(poll_after(target, release, delay));
             }
         }
