@@ -32,7 +32,7 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// An event that can move the verdict brings the next poll forward to this long after it: a
 /// burst of events (a rollout's replica counts, several planes) then costs one poll.
 const NUDGE_DELAY: Duration = Duration::from_millis(25);
-/// The least time between two polls, however many events come: bounds the load a chatty
+/// The least time from one poll's answer to the next poll, however many events come: bounds the load a chatty
 /// release puts on the API to 10 reads a second per waiting client.
 const NUDGE_GAP: Duration = Duration::from_millis(100);
 /// After the verdict, how long to let the stream catch up (the build log's last lines)…
@@ -103,7 +103,7 @@ pub async fn wait(
     let mut warned = false;
     let mut poll = Box::pin(poll_after(target, release, Duration::ZERO));
     // When the pending poll reads (a past instant: it is reading now, not to be replaced), and
-    // when the last one started.
+    // when the last one finished.
     let mut next_poll = start;
     let mut last_poll = start;
     loop {
