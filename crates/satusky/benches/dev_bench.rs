@@ -25,7 +25,8 @@
 //! `cargo test --benches`) it runs a small smoke pass (2 redeploys, 1 `1ctl` run, 3 apps)
 //! against the binaries of that profile. Env: `DEV_BENCH_N` (API redeploys per variant,
 //! default 20), `DEV_BENCH_CLI_N` (`1ctl` redeploys per variant, default 10),
-//! `DEV_BENCH_APPS` (default 100).
+//! `DEV_BENCH_APPS` (default 100), `DEV_BENCH_BASELINE_1CTL` (another `1ctl` binary, e.g. an
+//! older build: its `1ctl deploy` runs are timed too, after this build's, as the baseline).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -878,12 +879,8 @@ async fn redeploy_latency(bins: &Bins, sizes: &Sizes, base: &Baseline) {
     let dir = tempfile::tempdir().expect("app dir");
     std::fs::write(dir.path().join("satusky.toml"), &toml).expect("write satusky.toml");
     let cli_home = dev.state.path().join("cli-home");
-    let run_cli = |args: Vec<String>| {
-        let (bin, dir, home) = (
-            bins.onectl.clone(),
-            dir.path().to_path_buf(),
-            cli_home.clone(),
-        );
+    let run_cli = |bin: &PathBuf, args: Vec<String>| {
+        let (bin, dir, home) = (bin.clone(), dir.path().to_path_buf(), cli_home.clone());
         let (api, token) = (dev.api.clone(), dev.token.clone());
         tokio::task::spawn_blocking(move || {
             let start = Instant::now();
@@ -900,7 +897,9 @@ async fn redeploy_latency(bins: &Bins, sizes: &Sizes, base: &Baseline) {
             (start, Instant::now(), out)
         })
     };
-    let (_, _, out) = run_cli(vec!["deploy".into()]).await.expect("1ctl task");
+    let (_, _, out) = run_cli(&bins.onectl, vec!["deploy".into()])
+        .await
+        .expect("1ctl task");
     assert!(
         out.status.success(),
         "warm-up `1ctl deploy` failed: {}\n{}",
@@ -911,11 +910,20 @@ async fn redeploy_latency(bins: &Bins, sizes: &Sizes, base: &Baseline) {
     last = t.release;
     tokio::time::sleep(GAP).await;
 
+    // The same runs with another `1ctl` (e.g. an older build), as the baseline of this run.
+    let mut clis = vec![("", bins.onectl.clone())];
+    if let Ok(path) = std::env::var("DEV_BENCH_BASELINE_1CTL") {
+        clis.push(("baseline ", PathBuf::from(path)));
+    }
     let mut cli_results = Vec::new();
-    for (label, change_env) in [
-        ("`1ctl deploy`, unchanged (build reused)", false),
-        ("`1ctl deploy --env BENCH_RUN=…` (build runs again)", true),
-    ] {
+    for ((which, bin), (variant, change_env)) in clis.iter().flat_map(|c| {
+        [
+            ("deploy`, unchanged (build reused)", false),
+            ("deploy --env BENCH_RUN=…` (build runs again)", true),
+        ]
+        .map(|v| (c, v))
+    }) {
+        let label = format!("{which}`1ctl {variant}");
         println!("\n   -- {label}");
         let (mut wall, mut before, mut after) = (Vec::new(), Vec::new(), Vec::new());
         let mut p = Phases::default();
@@ -925,7 +933,7 @@ async fn redeploy_latency(bins: &Bins, sizes: &Sizes, base: &Baseline) {
                 args.extend(["--env".to_string(), format!("BENCH_RUN=cli-{i}")]);
             }
             let start_ms = now_ms();
-            let task = run_cli(args);
+            let task = run_cli(bin, args);
             let t = timeline(&mut feed, last + 1, &dev).await;
             let (start, end, out) = task.await.expect("1ctl task");
             assert!(
