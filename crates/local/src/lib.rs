@@ -6,6 +6,7 @@
 //!   certificate by SNI, `x-satusky-release`, `X-Forwarded-*`, WebSocket pass-through.
 //! - [`ca`]: a local CA persisted in the state dir, issuing a certificate per hostname.
 //! - [`dns`]: the embedded authoritative DNS server for the platform zone.
+//! - [`contexts`]: uploaded build contexts, stored per org under their verified digest.
 //! - [`unpack`], [`build`]: safe build-context extraction and the build step producing a
 //!   content-addressed artifact.
 //! - [`supervisor`]: replicas as supervised processes in their own process groups, with
@@ -19,6 +20,7 @@
 
 pub mod build;
 pub mod ca;
+pub mod contexts;
 pub mod dns;
 pub mod edge;
 pub mod ledger;

@@ -119,8 +119,46 @@ fn human(bytes: u64) -> String {
 /// Read the whole archive and check every rule, writing nothing.
 pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<ContextSummary, UnpackError> {
     let digest = precheck(bytes, limits)?;
+    let (entries, unpacked_bytes) = check_entries(bytes, limits)?;
+    Ok(ContextSummary {
+        digest,
+        entries,
+        unpacked_bytes,
+    })
+}
+
+/// [`inspect`] for an archive already on disk whose digest and compressed size the caller
+/// computed while writing it (the bytes are streamed, never held whole in memory).
+pub fn inspect_file(
+    file: &Path,
+    digest: String,
+    compressed: u64,
+    limits: &Limits,
+) -> Result<ContextSummary, UnpackError> {
+    if compressed > limits.max_compressed {
+        return Err(UnpackError::CompressedTooLarge {
+            size: compressed,
+            limit: limits.max_compressed,
+        });
+    }
+    let mut f = std::fs::File::open(file).map_err(corrupt)?;
+    let mut magic = [0u8; 2];
+    if f.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
+        return Err(UnpackError::NotGzip);
+    }
+    let f = std::fs::File::open(file).map_err(corrupt)?;
+    let (entries, unpacked_bytes) = check_entries(io::BufReader::new(f), limits)?;
+    Ok(ContextSummary {
+        digest,
+        entries,
+        unpacked_bytes,
+    })
+}
+
+/// Every entry rule over a whole archive: (entries, content bytes).
+fn check_entries<R: Read>(archive: R, limits: &Limits) -> Result<(u64, u64), UnpackError> {
     let mut links = LinkCheck::default();
-    let (entries, unpacked_bytes) = walk(bytes, limits, |rel, entry, budget| {
+    let (entries, unpacked_bytes) = walk(archive, limits, |rel, entry, budget| {
         let kind = entry.header().entry_type();
         let shown = rel.display().to_string();
         if kind.is_symlink() {
@@ -152,11 +190,7 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<ContextSummary, UnpackEr
         Ok(read)
     })?;
     links.check()?;
-    Ok(ContextSummary {
-        digest,
-        entries,
-        unpacked_bytes,
-    })
+    Ok((entries, unpacked_bytes))
 }
 
 /// Check everything as [`inspect`] does, then extract into `dest` (created if missing).
@@ -206,15 +240,15 @@ fn corrupt(e: io::Error) -> UnpackError {
     }
 }
 
-type TarEntry<'a, 'b> = tar::Entry<'a, CappedReader<MultiGzDecoder<&'b [u8]>>>;
+type TarEntry<'a, R> = tar::Entry<'a, CappedReader<MultiGzDecoder<R>>>;
 
 /// Iterate the entries with the path, type and size rules applied; `visit` handles the entry
 /// and returns how many content bytes it read (given the remaining byte budget). Returns
 /// (entries, content bytes).
-fn walk<'b>(
-    bytes: &'b [u8],
+fn walk<R: Read>(
+    bytes: R,
     limits: &Limits,
-    mut visit: impl FnMut(&Path, &mut TarEntry<'_, 'b>, u64) -> Result<u64, UnpackError>,
+    mut visit: impl FnMut(&Path, &mut TarEntry<'_, R>, u64) -> Result<u64, UnpackError>,
 ) -> Result<(u64, u64), UnpackError> {
     let over = Rc::new(Cell::new(false));
     let framing = limits.max_entries.saturating_mul(FRAMING_PER_ENTRY);
@@ -303,7 +337,7 @@ fn check_kind(kind: tar::EntryType, rel: &Path) -> Result<(), UnpackError> {
     })
 }
 
-fn link_target(entry: &TarEntry<'_, '_>, shown: &str) -> Result<PathBuf, UnpackError> {
+fn link_target<R: Read>(entry: &TarEntry<'_, R>, shown: &str) -> Result<PathBuf, UnpackError> {
     let target = entry
         .link_name()
         .map_err(corrupt)?

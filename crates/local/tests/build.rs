@@ -8,7 +8,8 @@ use std::time::Duration;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use satusky_core::runtime::{BuildRequest, LogSink};
-use satusky_local::build::{Builder, StoreContextError};
+use satusky_local::build::Builder;
+use satusky_local::contexts::ContextError;
 use satusky_local::ledger::process_running;
 use satusky_types::{AppSpec, BuildSpec, ChecksSpec, DeploySpec, Strategy};
 
@@ -86,7 +87,7 @@ fn collect() -> (LogSink, Arc<Mutex<Vec<String>>>) {
 }
 
 fn request(f: &Fixture, files: &[(&str, &str)], spec: AppSpec) -> BuildRequest {
-    let summary = f.builder.store_context(&context(files)).unwrap();
+    let summary = f.builder.store_context("acme", &context(files)).unwrap();
     BuildRequest {
         org: "acme".into(),
         app: "web".into(),
@@ -243,8 +244,8 @@ async fn missing_or_bad_contexts_fail_clearly() {
     h.set_cksum();
     b.append_link(&mut h, "etc-link", "/etc").unwrap();
     let bytes = b.into_inner().unwrap().finish().unwrap();
-    let err = f.builder.store_context(&bytes).unwrap_err();
-    assert!(matches!(err, StoreContextError::Refused(_)));
+    let err = f.builder.store_context("acme", &bytes).unwrap_err();
+    assert!(matches!(err, ContextError::Refused(_)));
     assert_eq!(
         err.to_string(),
         r#"entry "etc-link" is a symlink to /etc, outside the build context"#

@@ -523,7 +523,7 @@ async fn a_built_artifact_runs_and_remove_clears_everything() {
     h.set_cksum();
     b.append_data(&mut h, "run.sh", script.as_bytes()).unwrap();
     let bytes = b.into_inner().unwrap().finish().unwrap();
-    let summary = f.rt.builder().store_context(&bytes).unwrap();
+    let summary = f.rt.builder().store_context("acme", &bytes).unwrap();
     let mut d = desired(1, 1, &[]);
     d.spec.command = Some(vec!["./run.sh".into()]);
     d.spec.env.insert("APP_BIN".into(), TEST_APP.into());

@@ -164,7 +164,9 @@ impl KubeStack {
         .context("cannot set up the prober")?;
         let settings = Settings {
             dns_zone: config.zone.clone(),
-            contexts_dir: Some(config.state_dir.join("contexts")),
+            contexts: Some(satusky_local::contexts::ContextStore::new(
+                config.state_dir.join("contexts"),
+            )),
         };
         let tokens = BuildTokens::new(&key);
         let state = AppState::new(store.clone(), settings).with_build_tokens(tokens);

@@ -295,7 +295,7 @@ async fn setup(edge_rt: &Handle, apps: usize, dir: &std::path::Path) -> Setup {
     .expect("prober");
     let settings = Settings {
         dns_zone: ZONE.into(),
-        contexts_dir: None,
+        contexts: None,
     };
     let state = AppState::new(store.clone(), settings);
     let engine = Engine::new(

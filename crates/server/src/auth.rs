@@ -31,6 +31,41 @@ impl Caller {
     }
 }
 
+/// The token of an `Authorization: Bearer TOKEN` header (the scheme is case-insensitive,
+/// RFC 9110 §11.1).
+pub fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, ApiErrorResponse> {
+    let header = headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiErrorResponse::unauthenticated(
+                "missing Authorization header; send `Authorization: Bearer TOKEN` (create one with `satusky token create --org ORG`)",
+            )
+        })?
+        .to_str()
+        .map_err(|_| ApiErrorResponse::unauthenticated("the Authorization header is not valid text"))?;
+    let (scheme, token) = header.trim().split_once(' ').unwrap_or((header, ""));
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(ApiErrorResponse::unauthenticated(
+            "the Authorization header must be `Bearer TOKEN`",
+        ));
+    }
+    Ok(token)
+}
+
+/// The caller a user token names, or 401.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiErrorResponse> {
+    match state.store.authenticate(token).await? {
+        Some(info) => Ok(Caller {
+            org: info.org,
+            role: info.role,
+        }),
+        None => Err(ApiErrorResponse::unauthenticated(
+            "the token is not valid (unknown or revoked); create one with `satusky token create --org ORG`",
+        )),
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiErrorResponse;
 
@@ -38,32 +73,7 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiErrorResponse::unauthenticated(
-                    "missing Authorization header; send `Authorization: Bearer TOKEN` (create one with `satusky token create --org ORG`)",
-                )
-            })?
-            .to_str()
-            .map_err(|_| ApiErrorResponse::unauthenticated("the Authorization header is not valid text"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiErrorResponse::unauthenticated("the Authorization header must be `Bearer TOKEN`")
-            })?;
-        match state.store.authenticate(token).await? {
-            Some(info) => Ok(Caller {
-                org: info.org,
-                role: info.role,
-            }),
-            None => Err(ApiErrorResponse::unauthenticated(
-                "the token is not valid (unknown or revoked); create one with `satusky token create --org ORG`",
-            )),
-        }
+        let token = bearer(&parts.headers)?;
+        authenticate(state, token).await
     }
 }

@@ -125,7 +125,7 @@ impl LocalStack {
         .map_err(failed("cannot set up the prober"))?;
         let settings = Settings {
             dns_zone: zone.clone(),
-            contexts_dir: Some(state_dir.join("contexts")),
+            contexts: Some(runtime.builder().contexts.clone()),
         };
         let state = AppState::new(store.clone(), settings);
         let engine = Engine::new(

@@ -8,15 +8,15 @@ use satusky_core::hostnames::DEFAULT_ZONE;
 pub struct Settings {
     /// The platform DNS zone: apps get `APP-ORG.ZONE`.
     pub dns_zone: String,
-    /// Where uploaded build contexts are kept (`sha256-HEX.tar.gz`); `None` refuses uploads.
-    pub contexts_dir: Option<std::path::PathBuf>,
+    /// Where uploaded build contexts are kept, per org; `None` refuses uploads.
+    pub contexts: Option<satusky_local::contexts::ContextStore>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             dns_zone: DEFAULT_ZONE.to_string(),
-            contexts_dir: None,
+            contexts: None,
         }
     }
 }

@@ -235,7 +235,7 @@ async fn start() -> Env {
     .unwrap();
     let settings = Settings {
         dns_zone: ZONE.into(),
-        contexts_dir: None,
+        contexts: None,
     };
     let state = AppState::new(store.clone(), settings);
     let engine = Engine::new(

@@ -23,8 +23,9 @@ mod tree;
 use tree::store_tree;
 pub use tree::{copy_tree, hash_tree, remove_tree};
 
+use crate::contexts::{ContextError, ContextStore};
 use crate::ledger::{kill_group_leftovers, signal_group};
-use crate::unpack::{self, ContextSummary, Limits, UnpackError, hex};
+use crate::unpack::{self, ContextSummary, Limits, hex};
 
 /// A build that runs longer is stuck (a cold `cargo build --release` of a mid-size app takes
 /// minutes, not half an hour).
@@ -56,41 +57,22 @@ pub const PASS_THROUGH_ENV: &[&str] = &[
 /// Runs builds. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Builder {
-    pub contexts_dir: PathBuf,
+    pub contexts: ContextStore,
     pub artifacts_dir: PathBuf,
     pub work_dir: PathBuf,
     pub limits: Limits,
     pub timeout: Duration,
 }
 
-/// Why storing an uploaded context failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreContextError {
-    #[error(transparent)]
-    Refused(#[from] UnpackError),
-    #[error("could not store the context in {path}")]
-    Io {
-        path: String,
-        #[source]
-        source: io::Error,
-    },
-}
-
 impl Builder {
     pub fn new(contexts_dir: PathBuf, artifacts_dir: PathBuf, work_dir: PathBuf) -> Self {
         Builder {
-            contexts_dir,
+            contexts: ContextStore::new(contexts_dir),
             artifacts_dir,
             work_dir,
             limits: Limits::default(),
             timeout: BUILD_TIMEOUT,
         }
-    }
-
-    /// Where the context with `digest` (`sha256:HEX`) is stored; `None` for a malformed digest.
-    pub fn context_path(&self, digest: &str) -> Option<PathBuf> {
-        let h = sha256_hex(digest)?;
-        Some(self.contexts_dir.join(format!("sha256-{h}.tar.gz")))
     }
 
     /// The directory of artifact `sha256:HEX`; `None` for a malformed id.
@@ -99,24 +81,13 @@ impl Builder {
         Some(self.artifacts_dir.join(format!("sha256-{h}")))
     }
 
-    /// Inspect an upload (refusing bad contexts) and store it under its digest. Blocking.
-    pub fn store_context(&self, bytes: &[u8]) -> Result<ContextSummary, StoreContextError> {
-        let summary = unpack::inspect(bytes, &self.limits)?;
-        let io_err = |path: &Path| {
-            let path = path.display().to_string();
-            move |source| StoreContextError::Io { path, source }
-        };
-        std::fs::create_dir_all(&self.contexts_dir).map_err(io_err(&self.contexts_dir))?;
-        let dest = self
-            .context_path(&summary.digest)
-            .ok_or_else(|| StoreContextError::Io {
-                path: summary.digest.clone(),
-                source: io::Error::other("malformed digest"),
-            })?;
-        let tmp = dest.with_extension(format!("tmp{}", unique()));
-        std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
-        std::fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
-        Ok(summary)
+    /// Inspect an upload of `org` (refusing bad contexts) and store it under its digest.
+    /// Blocking.
+    pub fn store_context(&self, org: &str, bytes: &[u8]) -> Result<ContextSummary, ContextError> {
+        self.contexts
+            .clone()
+            .with_limits(self.limits)
+            .put(org, bytes)
     }
 
     /// Build the context of `req`. Log lines go to `log` as they come.
@@ -130,7 +101,7 @@ impl Builder {
             log_tail: Vec::new(),
         };
         let command = req.spec.build.command.clone();
-        let key = cache_key(&req.context, command.as_deref(), &req.spec.env);
+        let key = cache_key(&req.org, &req.context, command.as_deref(), &req.spec.env);
         let index = self.artifacts_dir.join(".inputs").join(&key);
         if let Some(artifact) = self.cached(&index).await {
             log(&format!(
@@ -141,15 +112,16 @@ impl Builder {
                 reused: true,
             });
         }
-        let ctx = self
-            .context_path(&req.context)
-            .ok_or_else(|| fail(format!("{:?} is not a context digest", req.context)))?;
-        let bytes = tokio::fs::read(&ctx).await.map_err(|e| {
-            fail(format!(
-                "the build context {} is not stored ({e}); upload it again",
-                req.context
-            ))
-        })?;
+        // Re-hash before building: a stored file is trusted only while it matches its name.
+        let (contexts, org, context) =
+            (self.contexts.clone(), req.org.clone(), req.context.clone());
+        let bytes = blocking(move || {
+            contexts
+                .read_verified(&org, &context)
+                .map_err(|e| satusky_core::error_chain(&e))
+        })
+        .await
+        .map_err(fail)?;
         let tree = self.work_dir.join(format!(
             "{}-{}-v{}-{}",
             req.org,
@@ -408,9 +380,22 @@ fn sha256_hex(id: &str) -> Option<&str> {
     (h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(h)
 }
 
-fn cache_key(context: &str, command: Option<&str>, env: &BTreeMap<String, String>) -> String {
+/// Artifacts are reused only within one org: another org's identical build stays invisible.
+fn cache_key(
+    org: &str,
+    context: &str,
+    command: Option<&str>,
+    env: &BTreeMap<String, String>,
+) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    for part in [context, "\0", command.unwrap_or("\u{1}none"), "\0"] {
+    for part in [
+        org,
+        "\0",
+        context,
+        "\0",
+        command.unwrap_or("\u{1}none"),
+        "\0",
+    ] {
         ctx.update(part.as_bytes());
     }
     for (k, v) in env {

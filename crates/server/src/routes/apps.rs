@@ -65,7 +65,7 @@ pub async fn put_app(
         }
     }
     if let Some(context) = &req.context {
-        super::builds::check_context_exists(&state, context)?;
+        super::builds::check_context_exists(&state, &org, context)?;
     }
     let hosts = hostnames::hostnames(&org, zone, &spec);
     // The release number is allocated in the transaction; the store fills it into the work.

@@ -51,13 +51,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(drift::app_drift))
         .routes(routes!(events::events))
         .routes(routes!(builds::download_context))
-        .merge(
-            // Uploads get their own, larger body limit (the inner layer wins over the
-            // router-wide one for small JSON bodies).
-            OpenApiRouter::new()
-                .routes(routes!(builds::upload_context))
-                .layer(DefaultBodyLimit::max(builds::MAX_UPLOAD)),
-        )
+        // Uploads stream to disk; the content store enforces their own size limit.
+        .routes(routes!(builds::upload_context))
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
