@@ -80,6 +80,10 @@ pub struct ServerToml {
     /// Kubernetes builds: a dockerconfigjson Secret (in each org's namespace) with push
     /// credentials for the registry.
     pub registry_secret: Option<String>,
+    /// Route custom domains (hostnames outside the platform zone) without ownership proof.
+    /// Default off: on a shared control plane any org could otherwise claim any hostname.
+    #[serde(default)]
+    pub allow_unproven_domains: bool,
     /// Kubernetes builds: how often a build Job is polled (default 2s).
     #[serde(default, with = "humantime_serde_opt")]
     pub build_poll: Option<std::time::Duration>,

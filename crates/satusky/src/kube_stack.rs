@@ -167,6 +167,7 @@ impl KubeStack {
             contexts: Some(satusky_local::contexts::ContextStore::new(
                 config.state_dir.join("contexts"),
             )),
+            allow_unproven_domains: false,
         };
         let tokens = BuildTokens::new(&key);
         let state = AppState::new(store.clone(), settings).with_build_tokens(tokens);

@@ -18,6 +18,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("--dns-zone: {e}"))?;
         settings.dns_zone = zone;
     }
+    settings.allow_unproven_domains = file.allow_unproven_domains;
     let store = open_store(&args.store).await?;
     match args.runtime {
         RuntimeArg::Local => return serve_local(args, store, settings.dns_zone, &file).await,
@@ -65,8 +66,11 @@ async fn serve_local(
         stack.dns.local_addr()
     );
     stack.engine.start().await;
-    let served =
-        satusky_server::serve_state(listener, stack.state.clone(), shutdown_signal()).await;
+    let state = stack
+        .state
+        .clone()
+        .allow_unproven_domains(file.allow_unproven_domains);
+    let served = satusky_server::serve_state(listener, state, shutdown_signal()).await;
     stack.shutdown().await;
     served.context("server failed")?;
     tracing::info!("satusky stopped");
@@ -103,7 +107,11 @@ async fn serve_kube(
         None => eprintln!("satusky: API listening on http://{addr} (kubernetes runtime)"),
     }
     stack.engine.start().await;
-    satusky_server::serve_state(listener, stack.state.clone(), shutdown_signal())
+    let state = stack
+        .state
+        .clone()
+        .allow_unproven_domains(file.allow_unproven_domains);
+    satusky_server::serve_state(listener, state, shutdown_signal())
         .await
         .context("server failed")?;
     tracing::info!("satusky stopped");

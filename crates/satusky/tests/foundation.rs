@@ -231,9 +231,50 @@ fn org_isolation_404_through_api_and_exit_5_through_cli() {
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
 }
 
+/// Until custom domains carry ownership proof, `satusky serve` refuses them unless the
+/// operator says every org is trusted; nothing is created.
+#[test]
+fn custom_domains_are_refused_on_serve_without_allow_unproven_domains() {
+    let state = tempfile::tempdir().unwrap();
+    let server = Server::start(state.path());
+    let token = create_token(state.path(), "acme");
+    let home = tempfile::tempdir().unwrap();
+    let app = tempfile::tempdir().unwrap();
+    write_app(app.path(), "web");
+    let mut t = std::fs::read_to_string(app.path().join("satusky.toml")).unwrap();
+    t.push_str("\n[[domains]]\nhost = \"www.victim-example.test\"\n");
+    std::fs::write(app.path().join("satusky.toml"), t).unwrap();
+    let out = onectl(
+        app.path(),
+        home.path(),
+        &server.url(),
+        &token,
+        &["deploy", "--image", "nginx:1.27", "--no-wait"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("domains[0].host"), "{err}");
+    assert!(err.contains("www.victim-example.test"), "{err}");
+    assert!(err.contains("allow_unproven_domains"), "{err}");
+    let list = onectl(
+        app.path(),
+        home.path(),
+        &server.url(),
+        &token,
+        &["app", "list", "-o", "json"],
+    );
+    assert_eq!(json(&list), serde_json::json!([]), "nothing was created");
+}
+
 #[test]
 fn hostname_unique_across_orgs() {
     let state = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(state.path()).unwrap();
+    std::fs::write(
+        state.path().join("server.toml"),
+        "allow_unproven_domains = true\n",
+    )
+    .unwrap();
     let server = Server::start(state.path());
     let token_a = create_token(state.path(), "orga");
     let token_b = create_token(state.path(), "orgb");

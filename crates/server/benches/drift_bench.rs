@@ -296,6 +296,7 @@ async fn setup(edge_rt: &Handle, apps: usize, dir: &std::path::Path) -> Setup {
     let settings = Settings {
         dns_zone: ZONE.into(),
         contexts: None,
+        allow_unproven_domains: true,
     };
     let state = AppState::new(store.clone(), settings);
     let engine = Engine::new(

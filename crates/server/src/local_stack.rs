@@ -126,6 +126,7 @@ impl LocalStack {
         let settings = Settings {
             dns_zone: zone.clone(),
             contexts: Some(runtime.builder().contexts.clone()),
+            allow_unproven_domains: false,
         };
         let state = AppState::new(store.clone(), settings);
         let engine = Engine::new(

@@ -10,6 +10,10 @@ pub struct Settings {
     pub dns_zone: String,
     /// Where uploaded build contexts are kept, per org; `None` refuses uploads.
     pub contexts: Option<satusky_local::contexts::ContextStore>,
+    /// Route hostnames outside the platform zone without proof of ownership. Off on a shared
+    /// control plane (any org could claim any hostname); `satusky dev` (one user) turns it on.
+    /// A stopgap until custom domains carry a TXT ownership proof.
+    pub allow_unproven_domains: bool,
 }
 
 impl Default for Settings {
@@ -17,6 +21,7 @@ impl Default for Settings {
         Settings {
             dns_zone: DEFAULT_ZONE.to_string(),
             contexts: None,
+            allow_unproven_domains: false,
         }
     }
 }

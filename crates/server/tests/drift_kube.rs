@@ -236,6 +236,7 @@ async fn start() -> Env {
     let settings = Settings {
         dns_zone: ZONE.into(),
         contexts: None,
+        allow_unproven_domains: true,
     };
     let state = AppState::new(store.clone(), settings);
     let engine = Engine::new(

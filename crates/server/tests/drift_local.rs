@@ -80,7 +80,7 @@ async fn start(probe_interval: Duration) -> Env {
     .unwrap();
     stack.engine.start().await;
     let api = Api {
-        router: satusky_server::router(stack.state.clone()),
+        router: satusky_server::router(stack.state.clone().allow_unproven_domains(true)),
         token,
     };
     Env {

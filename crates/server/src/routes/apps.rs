@@ -64,6 +64,15 @@ pub async fn put_app(
             )));
         }
     }
+    if !state.settings.allow_unproven_domains
+        && let Some((i, d)) = spec.domains.iter().enumerate().next()
+    {
+        return Err(ApiErrorResponse::invalid(format!(
+            "domains[{i}].host: {} is outside the platform zone {zone}, and this control plane does not route custom domains yet: nothing proves that org {org} owns them. An operator who trusts every org can set `allow_unproven_domains = true` in STATE_DIR/server.toml (`satusky dev` allows them)",
+            d.host
+        ))
+        .with_details(serde_json::json!({ "field": format!("domains[{i}].host"), "setting": "allow_unproven_domains" })));
+    }
     if let Some(context) = &req.context {
         super::builds::check_context_exists(&state, &org, context)?;
     }
