@@ -306,6 +306,9 @@ pub fn status_error(api_url: &str, path: &str, status: StatusCode, body: &[u8]) 
         )),
         StatusCode::NOT_FOUND => CliError::NotFound(message),
         StatusCode::CONFLICT => CliError::Invalid(format!("rejected ({code} conflict): {message}")),
+        StatusCode::NOT_IMPLEMENTED => CliError::Invalid(format!(
+            "not supported by this control plane ({code}): {message}"
+        )),
         s if s.is_client_error() => {
             let fields = parsed
                 .as_ref()

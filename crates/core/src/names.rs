@@ -13,6 +13,17 @@ pub const MAX_LABEL_LEN: usize = 63;
 /// Longest hostname in text form, without the trailing dot (RFC 1035).
 pub const MAX_HOSTNAME_LEN: usize = 253;
 
+/// The org rule as an (anchored, ECMA) regular expression, for the OpenAPI document.
+pub const ORG_NAME_PATTERN: &str = "^[a-z][a-z0-9]{0,19}$";
+/// The app rule as an (anchored, ECMA) regular expression, for the OpenAPI document.
+pub const APP_NAME_PATTERN: &str = "^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$";
+/// A hostname as an (anchored, ECMA) regular expression; the 253-character limit is a
+/// separate bound.
+pub const HOSTNAME_PATTERN: &str =
+    "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+/// An uploaded context's digest.
+pub const CONTEXT_DIGEST_PATTERN: &str = "^sha256:[0-9a-f]{64}$";
+
 /// An org is `[a-z][a-z0-9]{0,19}`: no hyphen, so the generated hostname `APP-ORG.ZONE` is
 /// unambiguous.
 pub fn validate_org_name(name: &str) -> Result<(), String> {
@@ -193,10 +204,23 @@ mod tests {
         );
     }
 
+    /// The patterns the OpenAPI document publishes, without their anchors (proptest
+    /// generates strings from a regex).
+    fn unanchored(p: &str) -> &str {
+        p.trim_start_matches('^').trim_end_matches('$')
+    }
+
     proptest! {
         #[test]
-        fn generated_app_names_pass(name in "[a-z]([a-z0-9-]{0,38}[a-z0-9])?") {
+        fn generated_app_names_pass(name in unanchored(APP_NAME_PATTERN)) {
             prop_assert_eq!(validate_app_name(&name), Ok(()));
+        }
+
+        #[test]
+        fn hostnames_matching_the_published_pattern_pass(
+            host in unanchored(HOSTNAME_PATTERN).prop_filter("253 at most", |h| h.len() <= MAX_HOSTNAME_LEN),
+        ) {
+            prop_assert_eq!(validate_hostname(&host), Ok(()));
         }
 
         #[test]
@@ -210,7 +234,7 @@ mod tests {
         }
 
         #[test]
-        fn generated_org_names_pass(name in "[a-z][a-z0-9]{0,19}") {
+        fn generated_org_names_pass(name in unanchored(ORG_NAME_PATTERN)) {
             prop_assert_eq!(validate_org_name(&name), Ok(()));
         }
     }

@@ -220,6 +220,8 @@ pub enum ErrorCode {
     NotFound,
     Conflict,
     PayloadTooLarge,
+    /// This control plane cannot do it (e.g. build contexts without a runtime that builds).
+    NotImplemented,
     Internal,
 }
 

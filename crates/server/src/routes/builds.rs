@@ -21,11 +21,12 @@ use crate::state::AppState;
 /// Upload a build context.
 #[utoipa::path(post, path = "/v1/orgs/{org}/builds", tag = "apps",
     params(("org" = String, Path, description = "org name")),
-    request_body(content = Vec<u8>, content_type = "application/gzip", description = "tar.gz of the build context"),
+    request_body(description = "tar.gz of the build context (sent as application/gzip or application/octet-stream)", content((Vec<u8> = "application/gzip"), (Vec<u8> = "application/octet-stream"))),
     responses(
         (status = 201, description = "stored for this org; deploy with `context`", body = ContextUploaded),
         (status = 401, body = ApiError), (status = 404, body = ApiError),
         (status = 413, description = "over the size limit", body = ApiError),
+        (status = 501, description = "this control plane has no runtime that builds (`--runtime none`)", body = ApiError),
         (status = 422, description = "unsafe or malformed archive; the message names the entry", body = ApiError)),
     security(("bearer" = [])))]
 pub async fn upload_context(
@@ -38,7 +39,7 @@ pub async fn upload_context(
     let store = state.settings.contexts.clone().ok_or_else(|| {
         ApiErrorResponse::new(
             StatusCode::NOT_IMPLEMENTED,
-            ErrorCode::InvalidInput,
+            ErrorCode::NotImplemented,
             "this control plane has no runtime that builds contexts; deploy with an image",
         )
     })?;

@@ -21,14 +21,36 @@ pub async fn whoami(caller: Caller) -> Json<Whoami> {
 }
 
 /// 200 once the server serves.
+#[utoipa::path(get, path = "/healthz", tag = "meta",
+    responses((status = 200, description = "serving", body = String, content_type = "text/plain")))]
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
 /// 200 when the store answers.
+#[utoipa::path(get, path = "/readyz", tag = "meta",
+    responses(
+        (status = 200, description = "ready", body = String, content_type = "text/plain"),
+        (status = 500, description = "the store does not answer", body = ApiError)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiErrorResponse> {
     state.store.org_exists("-").await?;
     Ok("ready\n")
+}
+
+/// Prometheus metrics (text format 0.0.4).
+#[utoipa::path(get, path = "/metrics", tag = "meta",
+    responses((status = 200, description = "metrics", body = String, content_type = "text/plain")))]
+pub async fn metrics(state: State<AppState>) -> axum::response::Response {
+    crate::metrics::serve(state).await
+}
+
+/// 405 in the API's error body (axum's default has none).
+pub async fn method_not_allowed() -> ApiErrorResponse {
+    ApiErrorResponse::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        satusky_types::ErrorCode::InvalidInput,
+        "this path does not accept that method; the API is described at /v1/openapi.json",
+    )
 }
 
 pub async fn not_found() -> ApiErrorResponse {

@@ -3,6 +3,7 @@
 
 mod apps;
 mod builds;
+mod doc;
 mod drift;
 mod events;
 mod extract;
@@ -43,6 +44,9 @@ impl Modify for BearerAuth {
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(meta::whoami))
+        .routes(routes!(meta::healthz))
+        .routes(routes!(meta::readyz))
+        .routes(routes!(meta::metrics))
         .routes(routes!(apps::list_apps))
         .routes(routes!(apps::put_app, apps::get_app, apps::delete_app))
         .routes(routes!(apps::app_status))
@@ -55,12 +59,17 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(builds::upload_context))
 }
 
+/// The document as served: the annotated operations, completed with the answers every
+/// handler shares ([`doc::SharedAnswers`], applied once every route is in).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().into_openapi()
+    let mut doc = api_router().into_openapi();
+    doc::SharedAnswers.modify(&mut doc);
+    doc
 }
 
 pub fn router(state: AppState) -> axum::Router {
-    let (api, doc) = api_router().split_for_parts();
+    let (api, mut doc) = api_router().split_for_parts();
+    doc::SharedAnswers.modify(&mut doc);
     let doc = std::sync::Arc::new(doc);
     api.route(
         "/v1/openapi.json",
@@ -69,10 +78,8 @@ pub fn router(state: AppState) -> axum::Router {
             async move { axum::Json(doc.as_ref().clone()) }
         }),
     )
-    .route("/healthz", get(meta::healthz))
-    .route("/readyz", get(meta::readyz))
-    .route("/metrics", get(crate::metrics::serve))
     .fallback(meta::not_found)
+    .method_not_allowed_fallback(meta::method_not_allowed)
     .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
     .with_state(state)
 }
