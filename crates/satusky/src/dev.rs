@@ -83,10 +83,14 @@ pub async fn run(args: DevArgs) -> Result<()> {
     });
     print_banner(&info, &state_dir, profile.as_deref());
 
+    let state = stack
+        .state
+        .clone()
+        .with_idempotency(crate::serve::idempotency(&state_dir)?);
     stack.engine.start().await;
     let server = tokio::spawn(satusky_server::serve_state(
         listener,
-        stack.state.clone(),
+        state,
         crate::serve::shutdown_signal(),
     ));
     if let Some(dir) = args.deploy.clone() {
