@@ -104,17 +104,18 @@ impl Idempotency {
 
 /// The middleware (`axum::middleware::from_fn_with_state`) on the `/v1` routes.
 pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !decision::is_mutation(req.method()) {
+    if !decision::is_mutation(req.method()) || is_streamed_upload(&req) {
         return next.run(req).await;
     }
     let key = match decision::parse_key(req.headers().get_all(HEADER)) {
         Ok(Some(key)) => key,
         Ok(None) => return next.run(req).await,
-        Err(e) => return ApiErrorResponse::bad_request(e.to_string()).into_response(),
+        Err(e) => {
+            return ApiErrorResponse::bad_request(e.to_string())
+                .with_details(serde_json::json!({ "header": "Idempotency-Key" }))
+                .into_response();
+        }
     };
-    if is_streamed_upload(&req) {
-        return next.run(req).await;
-    }
     // Only a caller the API knows gets a row: anyone else is answered (401) by the handler
     // as usual, and cannot fill the table.
     let Ok(token) = crate::auth::bearer(req.headers()) else {
@@ -218,6 +219,7 @@ impl Claim {
                         .await?
                 }
                 Decision::Replay => {
+                    tracing::debug!(key = %self.key, "replaying the answer to an Idempotency-Key");
                     let response = stored.and_then(|s| s.response);
                     return response.map_or_else(|| Err(ApiErrorResponse::internal()), replay);
                 }

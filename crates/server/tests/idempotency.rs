@@ -255,6 +255,9 @@ async fn keys_are_scoped_to_the_token_and_the_path() {
         let api = Api::new(ctx.store.clone(), Settings::default()).await;
         let web = api.put(WEB, Some("shared"), spec("web", 1)).await;
         assert_eq!(web.status, StatusCode::ACCEPTED);
+        // The same token, path and body: the key is recognised (the control for what follows).
+        let again = api.put(WEB, Some("shared"), spec("web", 1)).await;
+        assert_eq!((again.replayed, &again.body), (true, &web.body));
 
         // Another path: an independent request (another body is not a mismatch there).
         let other_app = api
@@ -346,6 +349,7 @@ async fn a_malformed_key_is_400_naming_the_header_and_runs_nothing() {
                     .contains("Idempotency-Key"),
                 "{body}"
             );
+            assert_eq!(body["error"]["details"]["header"], "Idempotency-Key");
         }
         assert_eq!(api.releases("web").await, Vec::<u64>::new());
         assert_eq!(idempotency_rows(&ctx).await, 0);
@@ -455,6 +459,15 @@ async fn uploads_are_not_covered() {
             assert_eq!(res.status(), StatusCode::CREATED, "{tree}");
             assert!(res.headers().get("idempotency-replayed").is_none());
         }
+        // Not even read: a key the other routes refuse is ignored here.
+        let req = Request::post(format!("/v1/orgs/{ORG}/builds"))
+            .header("authorization", format!("Bearer {}", api.token))
+            .header("content-type", "application/gzip")
+            .header("idempotency-key", "k".repeat(300))
+            .body(Body::from(context("three")))
+            .unwrap();
+        let res = api.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
         assert_eq!(idempotency_rows(&ctx).await, 0);
     })
     .await;
