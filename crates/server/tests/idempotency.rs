@@ -486,3 +486,75 @@ fn context(tree: &str) -> Vec<u8> {
     b.append_data(&mut h, "tree.txt", data.as_bytes()).unwrap();
     b.into_inner().unwrap().finish().unwrap()
 }
+
+/// A duplicate of a request that is still running waits for it; past the wait it gets 409,
+/// and once the first finishes its answer is replayed. The handler runs once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_duplicate_of_a_running_request_gets_409_then_its_answer() {
+    on_each_backend(|ctx| async move {
+        let store = ctx.store.clone();
+        store.ensure_org(ORG).await.unwrap();
+        let token = store.create_token(ORG, Role::Admin).await.unwrap();
+        let state = AppState::new(store.clone(), Settings::default());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let finish = Arc::new(tokio::sync::Notify::new());
+        let (counter, release) = (runs.clone(), finish.clone());
+        let router = axum::Router::new()
+            .route(
+                "/v1/slow",
+                axum::routing::post(move || {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let _ = started_tx.send(());
+                    let release = release.clone();
+                    async move {
+                        release.notified().await;
+                        (StatusCode::CREATED, "{\"done\":true}")
+                    }
+                }),
+            )
+            .route_layer(axum::middleware::from_fn_with_state(
+                state,
+                satusky_server::idempotency::middleware,
+            ));
+        let call = {
+            let (router, token) = (router.clone(), token.clone());
+            move || {
+                let (router, token) = (router.clone(), token.clone());
+                async move {
+                    send(
+                        &router,
+                        &token,
+                        Method::POST,
+                        "/v1/slow",
+                        Some("k-9"),
+                        Some(json!({})),
+                    )
+                    .await
+                }
+            }
+        };
+        let first = tokio::spawn(call());
+        started.recv().await.unwrap();
+        let waited = call().await;
+        assert_eq!(waited.status, StatusCode::CONFLICT);
+        let body = waited.json();
+        assert_eq!(body["error"]["code"], "conflict", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("a request with this Idempotency-Key is still in progress"),
+            "{body}"
+        );
+        let second = tokio::spawn(call());
+        finish.notify_one();
+        let first = first.await.unwrap();
+        assert_eq!((first.status, first.replayed), (StatusCode::CREATED, false));
+        let second = second.await.unwrap();
+        assert_eq!((second.status, &second.body), (first.status, &first.body));
+        assert!(second.replayed);
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    })
+    .await;
+}
