@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
 use crate::exit::CliError;
+use crate::retry;
 
 /// A control plane that does not accept a connection in this long is unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -106,6 +107,9 @@ impl Client {
         timeout: Duration,
     ) -> Result<(StatusCode, Vec<u8>), CliError> {
         let url = self.url(segments)?;
+        let key = retry::is_mutation(&method)
+            .then(retry::new_key)
+            .transpose()?;
         let mut req = self
             .http
             .request(method, url)
@@ -114,6 +118,9 @@ impl Client {
             .body(body);
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
+        }
+        if let Some(key) = key {
+            req = req.header(retry::HEADER, key);
         }
         let resp = req
             .send()
@@ -209,22 +216,47 @@ impl Client {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        let mut req = self.http.request(method, url);
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            req = req.json(body);
-        }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| transport_error(self.api_url(), &e))?;
-        let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| transport_error(self.api_url(), &e))?;
+        // A mutation carries one key for all its attempts, so retrying it is safe.
+        let key = retry::is_mutation(&method)
+            .then(retry::new_key)
+            .transpose()?;
+        let mut delays = retry::RETRY_DELAYS.iter();
+        let (status, bytes) = loop {
+            let mut req = self.http.request(method.clone(), url.clone());
+            if let Some(token) = &self.token {
+                req = req.bearer_auth(token);
+            }
+            if let Some(key) = &key {
+                req = req.header(retry::HEADER, key);
+            }
+            if let Some(body) = body {
+                req = req.json(body);
+            }
+            let answer = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    resp.bytes().await.map(|b| (status, b))
+                }
+                Err(e) => Err(e),
+            };
+            let outcome = match &answer {
+                Ok((status, body)) => retry::Outcome::Answer {
+                    status: *status,
+                    body,
+                },
+                Err(e) => retry::Outcome::Transport(e),
+            };
+            let delay = if key.is_some() && retry::worth_retrying(&outcome) {
+                delays.next()
+            } else {
+                None
+            };
+            match (delay, answer) {
+                (Some(delay), _) => tokio::time::sleep(*delay).await,
+                (None, Ok(answer)) => break answer,
+                (None, Err(e)) => return Err(transport_error(self.api_url(), &e)),
+            }
+        };
         if !status.is_success() {
             return Err(status_error(
                 self.api_url(),
@@ -499,3 +531,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "client_retry_tests.rs"]
+mod retry_tests;

@@ -15,6 +15,7 @@ mod ignore;
 mod output;
 mod pack;
 mod profile;
+mod retry;
 mod settle;
 mod verdict;
 

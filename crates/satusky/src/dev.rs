@@ -83,11 +83,16 @@ pub async fn run(args: DevArgs) -> Result<()> {
     });
     print_banner(&info, &state_dir, profile.as_deref());
 
+    let state = stack
+        .state
+        .clone()
+        .with_idempotency(crate::serve::idempotency(&state_dir)?)
+        // One user on one machine: custom domains need no ownership proof here.
+        .allow_unproven_domains(true);
     stack.engine.start().await;
-    // One user on one machine: custom domains need no ownership proof here.
     let server = tokio::spawn(satusky_server::serve_state(
         listener,
-        stack.state.clone().allow_unproven_domains(true),
+        state,
         crate::serve::shutdown_signal(),
     ));
     if let Some(dir) = args.deploy.clone() {

@@ -29,7 +29,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = ?store.backend(), zone = %settings.dns_zone, "satusky serving");
     eprintln!("satusky: API listening on http://{addr}");
-    satusky_server::serve(listener, store, settings, shutdown_signal())
+    let state = satusky_server::AppState::new(store, settings)
+        .with_idempotency(idempotency(&args.store.state_dir)?);
+    satusky_server::serve_state(listener, state, shutdown_signal())
         .await
         .context("server failed")?;
     tracing::info!("satusky stopped");
@@ -69,7 +71,8 @@ async fn serve_local(
     let state = stack
         .state
         .clone()
-        .allow_unproven_domains(file.allow_unproven_domains);
+        .allow_unproven_domains(file.allow_unproven_domains)
+        .with_idempotency(idempotency(&args.store.state_dir)?);
     let served = satusky_server::serve_state(listener, state, shutdown_signal()).await;
     stack.shutdown().await;
     served.context("server failed")?;
@@ -110,7 +113,8 @@ async fn serve_kube(
     let state = stack
         .state
         .clone()
-        .allow_unproven_domains(file.allow_unproven_domains);
+        .allow_unproven_domains(file.allow_unproven_domains)
+        .with_idempotency(idempotency(&args.store.state_dir)?);
     satusky_server::serve_state(listener, state, shutdown_signal())
         .await
         .context("server failed")?;
@@ -123,6 +127,13 @@ pub async fn bind_api(addr: std::net::SocketAddr) -> Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (is another satusky running?)"))
+}
+
+/// Idempotency-Key fingerprints keyed by `STATE_DIR/idempotency.key` (made on first start),
+/// so a retry after a restart is still recognised.
+pub fn idempotency(state_dir: &std::path::Path) -> Result<satusky_server::Idempotency> {
+    let dir = ensure_state_dir(state_dir)?;
+    Ok(satusky_server::Idempotency::from_state_dir(&dir)?)
 }
 
 /// The state dir, created if missing, as an absolute path.

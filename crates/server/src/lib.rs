@@ -12,6 +12,7 @@ pub mod drift;
 pub mod engine;
 mod error;
 mod hub;
+pub mod idempotency;
 pub mod ledger;
 pub mod local_stack;
 pub mod metrics;
@@ -29,6 +30,7 @@ use tokio::net::TcpListener;
 pub use engine::{Engine, EngineConfig};
 pub use error::ApiErrorResponse;
 pub use hub::EventHub;
+pub use idempotency::Idempotency;
 pub use settings::Settings;
 pub use state::AppState;
 

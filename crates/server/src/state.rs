@@ -6,6 +6,7 @@ use satusky_store::Store;
 
 use crate::engine::Engine;
 use crate::hub::EventHub;
+use crate::idempotency::Idempotency;
 use crate::settings::Settings;
 
 #[derive(Clone)]
@@ -17,6 +18,8 @@ pub struct AppState {
     pub engine: Option<Engine>,
     /// Signs the short-lived tokens build Jobs use to fetch their context.
     pub build_tokens: Option<crate::build_token::BuildTokens>,
+    /// Fingerprints and remembers mutations sent with an `Idempotency-Key`.
+    pub idempotency: Option<Arc<Idempotency>>,
 }
 
 impl AppState {
@@ -27,7 +30,15 @@ impl AppState {
             hub: EventHub::new(),
             engine: None,
             build_tokens: None,
+            idempotency: ephemeral_idempotency(),
         }
+    }
+
+    /// State whose Idempotency-Key fingerprints use `idempotency` (e.g. the key kept in the
+    /// state dir, so they survive restarts).
+    pub fn with_idempotency(mut self, idempotency: Idempotency) -> Self {
+        self.idempotency = Some(Arc::new(idempotency));
+        self
     }
 
     /// State that accepts build tokens signed with `tokens`.
@@ -47,5 +58,18 @@ impl AppState {
     pub fn with_engine(mut self, engine: Engine) -> Self {
         self.engine = Some(engine);
         self
+    }
+}
+
+/// A per-process key until the binary supplies the kept one ([`AppState::with_idempotency`]).
+fn ephemeral_idempotency() -> Option<Arc<Idempotency>> {
+    match Idempotency::ephemeral() {
+        Ok(idem) => Some(Arc::new(idem)),
+        Err(_) => {
+            tracing::error!(
+                "no randomness for an idempotency key: Idempotency-Key requests will fail"
+            );
+            None
+        }
     }
 }

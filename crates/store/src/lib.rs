@@ -1,6 +1,6 @@
 //! Satusky's durable store: orgs, API tokens, apps (desired state), releases, lifecycle events
-//! and hostnames, in SQLite (the default, one file shared by the server and the CLI) or
-//! PostgreSQL, through sqlx's `Any` driver.
+//! and hostnames (plus Idempotency-Key records), in SQLite (the default, one file shared by the
+//! server and the CLI) or PostgreSQL, through sqlx's `Any` driver.
 //!
 //! It owns the schema (one migrations folder per backend, kept in lockstep and checked by a
 //! test) and the transactions that keep the invariants: one owner per hostname across all
@@ -20,6 +20,7 @@ mod drift;
 mod engine;
 mod error;
 mod events;
+mod idempotency;
 mod orgs;
 mod releases;
 mod rollback;
@@ -30,6 +31,7 @@ pub use db::{Backend, Store};
 pub use drift::{FindingChange, FindingRecord, Observed};
 pub use engine::ReplicaEntry;
 pub use error::StoreError;
+pub use idempotency::{IdempotencyRecord, StoredResponse};
 pub use releases::ReleaseRecord;
 pub use rollback::RollbackRecord;
 pub use tokens::{TOKEN_PREFIX, TokenInfo};

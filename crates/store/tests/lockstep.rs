@@ -11,12 +11,13 @@ use sqlx::Row;
 /// table → [(column, nullable)] in declaration order.
 type Schema = BTreeMap<String, Vec<(String, bool)>>;
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "apps",
     "domains",
     "drift_findings",
     "event_seq_floors",
     "events",
+    "idempotency_keys",
     "orgs",
     "releases",
     "replicas",
@@ -109,6 +110,9 @@ async fn both_backends_have_the_same_tables_and_columns() {
             ("releases", "artifact") => "releases.artifact",
             ("releases", "failure") => "releases.failure",
             ("domains", "redirect_to") => "domains.redirect_to",
+            ("idempotency_keys", "response_status") => "idempotency_keys.response_status",
+            ("idempotency_keys", "response_type") => "idempotency_keys.response_type",
+            ("idempotency_keys", "response_body") => "idempotency_keys.response_body",
             _ => "unexpected",
         })
         .collect();
@@ -123,6 +127,9 @@ async fn both_backends_have_the_same_tables_and_columns() {
             "domains.redirect_to",
             "drift_findings.remediation",
             "drift_findings.healed_at",
+            "idempotency_keys.response_status",
+            "idempotency_keys.response_type",
+            "idempotency_keys.response_body",
             "releases.image",
             "releases.context",
             "releases.artifact",

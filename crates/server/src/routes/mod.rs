@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use crate::state::AppState;
 
 /// The largest JSON body the API reads (an app spec is a few KiB).
-const MAX_JSON_BODY: usize = 1024 * 1024;
+pub(crate) const MAX_JSON_BODY: usize = 1024 * 1024;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -64,12 +64,19 @@ fn api_router() -> OpenApiRouter<AppState> {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = api_router().into_openapi();
     doc::SharedAnswers.modify(&mut doc);
+    crate::idempotency::openapi::document(&mut doc);
     doc
 }
 
 pub fn router(state: AppState) -> axum::Router {
     let (api, mut doc) = api_router().split_for_parts();
     doc::SharedAnswers.modify(&mut doc);
+    crate::idempotency::openapi::document(&mut doc);
+    // On every /v1 route (a route layer, so it sees which route matched).
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::idempotency::middleware,
+    ));
     let doc = std::sync::Arc::new(doc);
     api.route(
         "/v1/openapi.json",
