@@ -80,6 +80,10 @@ pub struct ServerToml {
     /// Kubernetes builds: a dockerconfigjson Secret (in each org's namespace) with push
     /// credentials for the registry.
     pub registry_secret: Option<String>,
+    /// Local runtime: who replicas and builds run as when satusky runs as root (default
+    /// `satusky-app`, created as a system user if missing; `root` runs them as root,
+    /// single-tenant). Ignored when satusky is not root: apps then run as its user.
+    pub local_user: Option<String>,
     /// Kubernetes builds: how often a build Job is polled (default 2s).
     #[serde(default, with = "humantime_serde_opt")]
     pub build_poll: Option<std::time::Duration>,
@@ -139,6 +143,18 @@ impl ServerToml {
             records.set_static(&r.name, data);
         }
         Ok(())
+    }
+}
+
+impl ServerToml {
+    /// Who the local runtime runs apps as: the flag or env var, else `local_user`, else the
+    /// default; looked up (or created) once, now.
+    pub fn isolation(&self, flag: Option<&str>) -> Result<satusky_local::isolation::Isolation> {
+        use satusky_local::isolation::{DEFAULT_LOCAL_USER, resolve};
+        let user = flag
+            .or(self.local_user.as_deref())
+            .unwrap_or(DEFAULT_LOCAL_USER);
+        Ok(resolve(user)?)
     }
 }
 

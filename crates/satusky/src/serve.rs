@@ -43,6 +43,7 @@ async fn serve_local(
     file: &crate::config::ServerToml,
 ) -> Result<()> {
     let state_dir = ensure_state_dir(&args.store.state_dir)?;
+    let isolation = file.isolation(args.local_user.as_deref())?;
     let stack = LocalStack::start(
         LocalStackConfig {
             state_dir,
@@ -51,6 +52,7 @@ async fn serve_local(
             https_addr: args.https_addr,
             dns_addr: args.dns_addr,
             probe_interval: args.probe_interval,
+            isolation,
         },
         store,
         file.dns_records()?,
