@@ -50,6 +50,10 @@ const WORKDIR_MODE: u32 = 0o700;
 const NO_HOME: &str = "/nonexistent";
 /// Login shells refusing logins, first found wins.
 const NOLOGIN_SHELLS: &[&str] = &["/usr/sbin/nologin", "/sbin/nologin", "/bin/false"];
+/// `useradd` runs before giving up: a concurrent one holds the passwd lock only briefly.
+const CREATE_ATTEMPTS: u32 = 3;
+/// Pause before trying `useradd` again.
+const CREATE_RETRY: std::time::Duration = std::time::Duration::from_millis(300);
 /// Where the setting is named in messages.
 const SETTING: &str = "server.toml local_user / SATUSKY_LOCAL_USER / --local-user";
 
@@ -149,21 +153,24 @@ pub fn resolve(user: &str) -> Result<Isolation, IsolationError> {
                 source,
             })
     };
-    match decide(euid, user, lookup()?) {
-        Decision::Use(iso) => Ok(iso),
-        Decision::CreateUser => {
-            create_user(user).map_err(|source| IsolationError::Create {
-                name: user.to_string(),
-                source,
-            })?;
-            tracing::info!(user, "created the local runtime's app user");
-            match decide(euid, user, lookup()?) {
-                Decision::Use(iso) => Ok(iso),
-                Decision::CreateUser => Err(IsolationError::Create {
+    let mut attempt = 0;
+    loop {
+        match decide(euid, user, lookup()?) {
+            Decision::Use(iso) => return Ok(iso),
+            Decision::CreateUser => {}
+        }
+        attempt += 1;
+        match create_user(user) {
+            Ok(()) => tracing::info!(user, "created the local runtime's app user"),
+            // Another satusky starting at the same time may hold the passwd lock or have
+            // created the user already: what counts is whether it exists now.
+            Err(source) if attempt >= CREATE_ATTEMPTS => {
+                return Err(IsolationError::Create {
                     name: user.to_string(),
-                    source: io::Error::other("useradd succeeded but the user cannot be found"),
-                }),
+                    source,
+                });
             }
+            Err(_) => std::thread::sleep(CREATE_RETRY),
         }
     }
 }
@@ -201,11 +208,11 @@ fn create_user(name: &str) -> io::Result<()> {
 }
 
 impl Isolation {
-    /// One line for the start log and `satusky dev`'s summary.
+    /// Who apps run as, for the start log and `satusky dev`'s summary: "apps run as {this}".
     pub fn describe(&self) -> String {
         match self {
             Isolation::RunAs { uid, user, .. } => {
-                format!("apps run as {user} (uid {uid}), without access to the state dir")
+                format!("{user} (uid {uid}), without access to the state dir")
             }
             Isolation::SameUser => {
                 let uid = nix::unistd::geteuid();
@@ -214,8 +221,13 @@ impl Isolation {
                     .flatten()
                     .map(|u| u.name)
                     .unwrap_or_else(|| format!("uid {uid}"));
+                let how = if uid.is_root() {
+                    "local_user = root"
+                } else {
+                    "run satusky as root to run them as a dedicated user"
+                };
                 format!(
-                    "apps run as {name}, like the control plane: the local runtime is single-tenant (apps can read the state dir); run satusky as root to run them as a dedicated user"
+                    "{name}, like the control plane: the local runtime is single-tenant (apps can read the state dir; {how})"
                 )
             }
         }

@@ -210,7 +210,7 @@ fn print_banner(info: &DevInfo, state_dir: &Path, profile: Option<&Path>, apps: 
     eprintln!("  DNS      {} (zone {})", info.dns_addr, info.dns_zone);
     eprintln!("  CA       {}", info.ca_pem.display());
     eprintln!("  org      {}", info.org);
-    eprintln!("  apps     {apps}");
+    eprintln!("  apps     run as {apps}");
     eprintln!(
         "  state    {}  (dev.json has the token)",
         state_dir.display()

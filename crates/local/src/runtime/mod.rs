@@ -148,8 +148,10 @@ impl LocalRuntime {
                 source: std::io::Error::other(e.to_string()),
             })??;
         match &config.isolation {
-            Isolation::RunAs { .. } => tracing::info!("{}", config.isolation.describe()),
-            Isolation::SameUser => tracing::warn!("{}", config.isolation.describe()),
+            Isolation::RunAs { .. } => {
+                tracing::info!("apps run as {}", config.isolation.describe())
+            }
+            Isolation::SameUser => tracing::warn!("apps run as {}", config.isolation.describe()),
         }
         let mut builder = Builder::new(dir("contexts"), dir("artifacts"), dir("builds"));
         builder.isolation = config.isolation.clone();
