@@ -55,7 +55,7 @@ const CREATE_ATTEMPTS: u32 = 3;
 /// Pause before trying `useradd` again.
 const CREATE_RETRY: std::time::Duration = std::time::Duration::from_millis(300);
 /// Where the setting is named in messages.
-const SETTING: &str = "server.toml local_user / SATUSKY_LOCAL_USER / --local-user";
+const SETTING: &str = "local_user in server.toml, SATUSKY_LOCAL_USER or --local-user";
 
 /// Who apps run as. Computed once at start; cheap to clone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +111,7 @@ pub enum IsolationError {
         source: io::Error,
     },
     #[error(
-        "the local runtime runs apps as {user} (uid {uid}), which cannot reach {target}: {blocker} is mode {mode:04o} (uid {owner}); use a --state-dir (SATUSKY_STATE_DIR) every user can pass through, e.g. /var/lib/satusky, or set {SETTING} = \"root\" to run apps as root (single-tenant)"
+        "the local runtime runs apps as {user} (uid {uid}), which cannot reach {target}: {blocker} is mode {mode:04o} (uid {owner}); use a --state-dir (SATUSKY_STATE_DIR) every user can pass through, e.g. /var/lib/satusky, or set {SETTING} to \"root\" to run apps as root (single-tenant)"
     )]
     Unreachable {
         user: String,
