@@ -11,12 +11,17 @@
 //! or decide who may read what (the API checks the caller's org before calling in).
 
 use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use ring::digest::{Context, SHA256};
 use satusky_core::names::validate_org_name;
 
 use crate::unpack::{self, ContextSummary, Limits, UnpackError, hex};
+
+/// Stored contexts are the control plane's alone (apps never read them; see
+/// [`crate::isolation`]).
+const CONTEXT_FILE_MODE: u32 = 0o600;
 
 /// Where uploaded contexts live. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -109,6 +114,7 @@ impl ContextStore {
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(CONTEXT_FILE_MODE)
             .open(&tmp)
             .map_err(ContextError::io("create", &tmp))?;
         Ok(Upload {

@@ -11,6 +11,8 @@
 //!   content-addressed artifact.
 //! - [`supervisor`]: replicas as supervised processes in their own process groups, with
 //!   readiness checks, restart backoff and a ledger so nothing is orphaned.
+//! - [`isolation`]: who replicas and builds run as (a dedicated user when `satusky` is root)
+//!   and the state dir's permissions that keep them out of it.
 //! - [`runtime`]: [`LocalRuntime`], which implements `satusky_core::runtime::Runtime` from
 //!   the pieces above.
 //!
@@ -23,6 +25,7 @@ pub mod ca;
 pub mod contexts;
 pub mod dns;
 pub mod edge;
+pub mod isolation;
 pub mod ledger;
 pub mod routes;
 pub mod runtime;

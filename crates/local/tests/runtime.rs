@@ -57,6 +57,7 @@ async fn fixture_with(ledger: Arc<MemoryLedger>) -> Fixture {
         zone: "satusky.localhost".into(),
         edge_addresses: vec!["127.0.0.1".parse().unwrap()],
         probe_addr: Some("127.0.0.1:8443".parse().unwrap()),
+        isolation: satusky_local::isolation::Isolation::SameUser,
     };
     let rt = LocalRuntime::start(config, routes.clone(), zone.clone(), ledger.clone())
         .await

@@ -76,6 +76,11 @@ pub struct ServeArgs {
     /// in-cluster).
     #[arg(long, env = "SATUSKY_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
+    /// Who the local runtime runs apps as when satusky runs as root (overrides `server.toml`
+    /// `local_user`; default: the developer's own user, single-tenant; e.g. `satusky-app`,
+    /// created if missing, keeps apps out of the state dir).
+    #[arg(long, env = "SATUSKY_LOCAL_USER")]
+    pub local_user: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -110,6 +115,10 @@ pub struct DevArgs {
     /// Also deploy this folder (with `1ctl deploy`) and stream its lifecycle.
     #[arg(long, value_name = "DIR")]
     pub deploy: Option<PathBuf>,
+    /// Who the local runtime runs apps as when satusky runs as root (overrides `server.toml`
+    /// `local_user`; default `satusky-app`, created if missing; `root` = single-tenant).
+    #[arg(long, env = "SATUSKY_LOCAL_USER")]
+    pub local_user: Option<String>,
 }
 
 fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {

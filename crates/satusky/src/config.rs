@@ -84,6 +84,10 @@ pub struct ServerToml {
     /// Default off: on a shared control plane any org could otherwise claim any hostname.
     #[serde(default)]
     pub allow_unproven_domains: bool,
+    /// Local runtime: who replicas and builds run as when satusky runs as root (default
+    /// `satusky-app`, created as a system user if missing; `root` runs them as root,
+    /// single-tenant). Ignored when satusky is not root: apps then run as its user.
+    pub local_user: Option<String>,
     /// Kubernetes builds: how often a build Job is polled (default 2s).
     #[serde(default, with = "humantime_serde_opt")]
     pub build_poll: Option<std::time::Duration>,
@@ -143,6 +147,24 @@ impl ServerToml {
             records.set_static(&r.name, data);
         }
         Ok(())
+    }
+}
+
+impl ServerToml {
+    /// Who the local runtime runs apps as: the flag or env var, else `local_user`, else the
+    /// default; looked up (or created) once, now.
+    /// Who apps run as: the flag, then `local_user`, then `default` (`None`: the control
+    /// plane's own user).
+    pub fn isolation(
+        &self,
+        flag: Option<&str>,
+        default: Option<&str>,
+    ) -> Result<satusky_local::isolation::Isolation> {
+        use satusky_local::isolation::{Isolation, resolve};
+        match flag.or(self.local_user.as_deref()).or(default) {
+            Some(user) => Ok(resolve(user)?),
+            None => Ok(Isolation::SameUser),
+        }
     }
 }
 

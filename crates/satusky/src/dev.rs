@@ -45,6 +45,10 @@ pub async fn run(args: DevArgs) -> Result<()> {
         .unwrap_or_else(|| satusky_core::DEFAULT_ZONE.to_string());
     satusky_core::names::validate_hostname(&zone)
         .map_err(|e| anyhow::anyhow!("--dns-zone: {e}"))?;
+    // One developer on their own machine: apps run as that developer (their toolchains —
+    // cargo in ~/.cargo — are where builds need them) unless a user is named.
+    let isolation = file.isolation(args.local_user.as_deref(), None)?;
+    let apps_line = isolation.describe();
     let mut store_args = args.store.clone();
     store_args.state_dir = state_dir.clone();
     let store = open_store(&store_args).await?;
@@ -57,6 +61,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
             https_addr: args.https_addr,
             dns_addr: args.dns_addr,
             probe_interval: args.probe_interval,
+            isolation,
         },
         store.clone(),
         file.dns_records()?,
@@ -81,7 +86,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
         eprintln!("satusky dev: could not write the 1ctl profile ({e:#}); use SATUSKY_API_URL and SATUSKY_TOKEN");
         None
     });
-    print_banner(&info, &state_dir, profile.as_deref());
+    print_banner(&info, &state_dir, profile.as_deref(), &apps_line);
 
     let state = stack
         .state
@@ -155,14 +160,20 @@ fn write_dev_json(state_dir: &Path, info: &DevInfo) -> Result<()> {
     write_private(&path, &text).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Write `text` to `path` through a temporary file that is `0600` from its creation (never
+/// readable by anyone else, not even for a moment).
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    }
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(text.as_bytes())?;
     std::fs::rename(&tmp, path)
 }
 
@@ -199,7 +210,7 @@ fn write_profile(info: &DevInfo) -> Result<Option<PathBuf>> {
     Ok(Some(path))
 }
 
-fn print_banner(info: &DevInfo, state_dir: &Path, profile: Option<&Path>) {
+fn print_banner(info: &DevInfo, state_dir: &Path, profile: Option<&Path>, apps: &str) {
     eprintln!("satusky dev — everything on loopback");
     eprintln!("  API      {}", info.api_url);
     eprintln!("  HTTP     http://{}", info.http_addr);
@@ -207,6 +218,7 @@ fn print_banner(info: &DevInfo, state_dir: &Path, profile: Option<&Path>) {
     eprintln!("  DNS      {} (zone {})", info.dns_addr, info.dns_zone);
     eprintln!("  CA       {}", info.ca_pem.display());
     eprintln!("  org      {}", info.org);
+    eprintln!("  apps     run as {apps}");
     eprintln!(
         "  state    {}  (dev.json has the token)",
         state_dir.display()

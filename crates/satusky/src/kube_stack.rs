@@ -56,13 +56,22 @@ fn build_token_key(state_dir: &Path) -> Result<Vec<u8>> {
     }
     let key = BuildTokens::generate_secret()
         .map_err(|_| anyhow::anyhow!("no randomness for the build-token key"))?;
-    std::fs::write(&path, key).with_context(|| format!("cannot write {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    write_secret(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(key.to_vec())
+}
+
+/// A file that is `0600` from its creation: never readable by anyone else, even for a moment.
+fn write_secret(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)
 }
 
 pub struct KubeStackConfig {

@@ -46,6 +46,10 @@ async fn serve_local(
     file: &crate::config::ServerToml,
 ) -> Result<()> {
     let state_dir = ensure_state_dir(&args.store.state_dir)?;
+    let isolation = file.isolation(
+        args.local_user.as_deref(),
+        Some(satusky_local::isolation::DEFAULT_LOCAL_USER),
+    )?;
     let stack = LocalStack::start(
         LocalStackConfig {
             state_dir,
@@ -54,6 +58,7 @@ async fn serve_local(
             https_addr: args.https_addr,
             dns_addr: args.dns_addr,
             probe_interval: args.probe_interval,
+            isolation,
         },
         store,
         file.dns_records()?,

@@ -15,7 +15,9 @@ fn hello_dir() -> std::path::PathBuf {
 #[test]
 fn hello_example_deploys_and_every_plane_is_ready() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    // The example builds with cargo, which may be installed in root's home where an app user
+    // cannot read it (README: toolchains must be readable by the app user); run it as root.
+    let dev = Dev::start_with(state.path(), &["--local-user", "root"]);
     let out = dev.onectl(&hello_dir(), &["deploy", "-o", "json", "--timeout", "5m"]);
     assert_eq!(
         out.status.code(),

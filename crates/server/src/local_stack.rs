@@ -30,6 +30,7 @@ use satusky_core::runtime::Runtime;
 use satusky_local::ca::LocalCa;
 use satusky_local::dns::DnsServer;
 use satusky_local::edge::{self, Edge, EdgeConfig};
+use satusky_local::isolation::Isolation;
 use satusky_local::routes::RouteTable;
 use satusky_local::runtime::{LocalConfig, LocalRuntime};
 use satusky_local::zone::ZoneRecords;
@@ -51,6 +52,8 @@ pub struct LocalStackConfig {
     pub https_addr: SocketAddr,
     pub dns_addr: SocketAddr,
     pub probe_interval: Duration,
+    /// Who the local runtime's replicas and builds run as.
+    pub isolation: Isolation,
 }
 
 /// A running stack. [`LocalStack::state`] is what the API serves.
@@ -80,6 +83,7 @@ impl LocalStack {
             https_addr,
             dns_addr,
             probe_interval,
+            isolation,
         } = config;
         let ca = Arc::new(
             LocalCa::load_or_create(&state_dir.join("ca"))
@@ -106,6 +110,7 @@ impl LocalStack {
                     zone: zone.clone(),
                     edge_addresses: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
                     probe_addr: Some(edge.https_addr()),
+                    isolation,
                 },
                 routes.clone(),
                 records.clone(),

@@ -24,6 +24,7 @@ use tree::store_tree;
 pub use tree::{copy_tree, hash_tree, remove_tree};
 
 use crate::contexts::{ContextError, ContextStore};
+use crate::isolation::{IsolateExt, Isolation};
 use crate::ledger::{kill_group_leftovers, signal_group};
 use crate::unpack::{self, ContextSummary, Limits, hex};
 
@@ -62,6 +63,8 @@ pub struct Builder {
     pub work_dir: PathBuf,
     pub limits: Limits,
     pub timeout: Duration,
+    /// Who the build command runs as; its tree is handed to that user and taken back.
+    pub isolation: Isolation,
 }
 
 impl Builder {
@@ -72,6 +75,7 @@ impl Builder {
             work_dir,
             limits: Limits::default(),
             timeout: BUILD_TIMEOUT,
+            isolation: Isolation::SameUser,
         }
     }
 
@@ -129,9 +133,13 @@ impl Builder {
             req.release,
             unique()
         ));
-        let (limits, t) = (self.limits, tree.clone());
-        let unpacked =
-            blocking(move || unpack::unpack(&bytes, &t, &limits).map_err(|e| e.to_string())).await;
+        let (limits, t, iso) = (self.limits, tree.clone(), self.isolation.clone());
+        let unpacked = blocking(move || {
+            unpack::unpack(&bytes, &t, &limits).map_err(|e| e.to_string())?;
+            iso.hand_over(&t)
+                .map_err(|e| format!("could not hand the build tree to the app user: {e}"))
+        })
+        .await;
         if let Err(e) = unpacked {
             remove_later(tree.clone()).await;
             return Err(fail(e));
@@ -144,10 +152,17 @@ impl Builder {
         } else {
             log("no [build] command: the context itself is the artifact");
         }
-        let (artifacts, t) = (self.artifacts_dir.clone(), tree.clone());
-        let (artifact, existed) = blocking(move || store_tree(&t, &artifacts))
-            .await
-            .map_err(|e| fail(format!("could not store the artifact: {e}")))?;
+        let (artifacts, t, iso) = (
+            self.artifacts_dir.clone(),
+            tree.clone(),
+            self.isolation.clone(),
+        );
+        let (artifact, existed) = blocking(move || {
+            iso.take_back(&t).map_err(|e| e.to_string())?;
+            store_tree(&t, &artifacts)
+        })
+        .await
+        .map_err(|e| fail(format!("could not store the artifact: {e}")))?;
         if existed {
             log(&format!(
                 "artifact {artifact} (identical to an earlier build)"
@@ -191,6 +206,7 @@ impl Builder {
             .current_dir(dir)
             .env_clear()
             .envs(clean_env(env))
+            .isolate(&self.isolation, dir, env)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -23,9 +23,10 @@ use tokio::sync::Mutex;
 use tokio::task::AbortHandle;
 
 use crate::build::Builder;
+use crate::isolation::{Isolation, IsolationError, prepare_state_dir};
 use crate::ledger::{Ledger, reap};
 use crate::routes::{Route, RouteTable};
-use crate::supervisor::{ReplicaStatus, Supervisor};
+use crate::supervisor::{ReplicaStatus, Supervisor, Timings};
 use crate::zone::ZoneRecords;
 
 mod plan;
@@ -50,14 +51,20 @@ pub struct LocalConfig {
     pub edge_addresses: Vec<IpAddr>,
     /// The edge's HTTPS address, for the prober.
     pub probe_addr: Option<SocketAddr>,
+    /// Who replicas and builds run as ([`crate::isolation::resolve`], once at start).
+    pub isolation: Isolation,
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("could not prepare the local runtime's directory {path}")]
-pub struct LocalRuntimeError {
-    pub path: String,
-    #[source]
-    pub source: std::io::Error,
+pub enum LocalRuntimeError {
+    #[error("could not prepare the local runtime's directory {path}")]
+    Dir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Isolation(#[from] IsolationError),
 }
 
 /// The replicas of one release of an app.
@@ -128,13 +135,32 @@ impl LocalRuntime {
             }
             tokio::fs::create_dir_all(&path)
                 .await
-                .map_err(|source| LocalRuntimeError {
+                .map_err(|source| LocalRuntimeError::Dir {
                     path: path.display().to_string(),
                     source,
                 })?;
         }
-        let builder = Builder::new(dir("contexts"), dir("artifacts"), dir("builds"));
-        let supervisor = Supervisor::new(dir("run"), ledger);
+        let (state_dir, iso) = (config.state_dir.clone(), config.isolation.clone());
+        tokio::task::spawn_blocking(move || prepare_state_dir(&state_dir, &iso))
+            .await
+            .map_err(|e| LocalRuntimeError::Dir {
+                path: config.state_dir.display().to_string(),
+                source: std::io::Error::other(e.to_string()),
+            })??;
+        match &config.isolation {
+            Isolation::RunAs { .. } => {
+                tracing::info!("apps run as {}", config.isolation.describe())
+            }
+            Isolation::SameUser => tracing::warn!("apps run as {}", config.isolation.describe()),
+        }
+        let mut builder = Builder::new(dir("contexts"), dir("artifacts"), dir("builds"));
+        builder.isolation = config.isolation.clone();
+        let supervisor = Supervisor::isolated(
+            dir("run"),
+            ledger,
+            Timings::default(),
+            config.isolation.clone(),
+        );
         Ok(LocalRuntime {
             inner: Arc::new(Inner {
                 config,

@@ -4,6 +4,9 @@
 //! and reported in `CrashLoopBackOff` when it keeps failing. Stopping is SIGTERM to the group,
 //! a grace period, then SIGKILL; every child is waited for.
 //!
+//! Each working directory belongs to the replica's user (see [`crate::isolation`]): `0700`,
+//! owned by the app user when `satusky` runs as root.
+//!
 //! Working directories are full copies, not hard links: a hard-linked file shares its inode
 //! with the artifact, so a replica writing it (or `chmod`-ing it first) would change the
 //! artifact for every later replica. `std::fs::copy` uses `copy_file_range`, which is cheap
@@ -25,6 +28,7 @@ use satusky_types::ChecksSpec;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::isolation::Isolation;
 use crate::ledger::Ledger;
 
 /// After SIGTERM, how long a replica may take to finish in-flight work before SIGKILL.
@@ -128,6 +132,7 @@ struct Replica {
     spec: ReplicaSpec,
     port: u16,
     workdir: PathBuf,
+    isolation: Isolation,
     status: watch::Sender<ReplicaStatus>,
     logs: Mutex<VecDeque<String>>,
     stop: watch::Sender<bool>,
@@ -138,6 +143,7 @@ struct Inner {
     run_dir: PathBuf,
     ledger: Arc<dyn Ledger>,
     timings: Timings,
+    isolation: Isolation,
     replicas: Mutex<BTreeMap<u64, Arc<Replica>>>,
     next_id: AtomicU64,
 }
@@ -154,11 +160,22 @@ impl Supervisor {
     }
 
     pub fn with_timings(run_dir: PathBuf, ledger: Arc<dyn Ledger>, timings: Timings) -> Self {
+        Self::isolated(run_dir, ledger, timings, Isolation::SameUser)
+    }
+
+    /// Replicas run as `isolation` says, each in a working dir of its own.
+    pub fn isolated(
+        run_dir: PathBuf,
+        ledger: Arc<dyn Ledger>,
+        timings: Timings,
+        isolation: Isolation,
+    ) -> Self {
         Supervisor {
             inner: Arc::new(Inner {
                 run_dir,
                 ledger,
                 timings,
+                isolation,
                 replicas: Mutex::new(BTreeMap::new()),
                 next_id: AtomicU64::new(1),
             }),
@@ -188,10 +205,17 @@ impl Supervisor {
             spec.index,
             crate::build::unique()
         ));
-        let (src, dst) = (spec.artifact.clone(), workdir.clone());
-        let prepared = tokio::task::spawn_blocking(move || match src {
-            Some(src) => crate::build::copy_tree(&src, &dst),
-            None => std::fs::create_dir_all(&dst),
+        let (src, dst, iso) = (
+            spec.artifact.clone(),
+            workdir.clone(),
+            self.inner.isolation.clone(),
+        );
+        let prepared = tokio::task::spawn_blocking(move || {
+            match src {
+                Some(src) => crate::build::copy_tree(&src, &dst),
+                None => std::fs::create_dir_all(&dst),
+            }
+            .and_then(|()| iso.hand_over(&dst))
         })
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
@@ -216,6 +240,7 @@ impl Supervisor {
             spec,
             port,
             workdir,
+            isolation: self.inner.isolation.clone(),
             status: watch::Sender::new(status),
             logs: Mutex::new(VecDeque::new()),
             stop: watch::Sender::new(false),

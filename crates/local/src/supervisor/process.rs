@@ -16,6 +16,7 @@ use super::{
     Replica, Timings,
 };
 use crate::build::{clean_env, describe_exit, push_bounded, read_lines};
+use crate::isolation::IsolateExt;
 use crate::ledger::{Ledger, LedgerEntry, kill_group_leftovers, process_start_ticks, signal_group};
 use satusky_core::runtime::release_id;
 
@@ -103,6 +104,7 @@ fn spawn(rep: &Replica) -> std::io::Result<Child> {
         )
         .env("SATUSKY_APP", &spec.app)
         .env("SATUSKY_ORG", &spec.org)
+        .isolate(&rep.isolation, &rep.workdir, &spec.env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
