@@ -32,4 +32,4 @@ pub use engine::ReplicaEntry;
 pub use error::StoreError;
 pub use releases::ReleaseRecord;
 pub use rollback::RollbackRecord;
-pub use tokens::{TOKEN_PREFIX, TokenInfo};
+pub use tokens::{NewToken, TOKEN_PREFIX, TokenCheck, TokenInfo, TokenRecord};

@@ -109,6 +109,11 @@ async fn both_backends_have_the_same_tables_and_columns() {
             ("releases", "artifact") => "releases.artifact",
             ("releases", "failure") => "releases.failure",
             ("domains", "redirect_to") => "domains.redirect_to",
+            ("tokens", "name") => "tokens.name",
+            ("tokens", "expires_at") => "tokens.expires_at",
+            ("tokens", "revoked_at") => "tokens.revoked_at",
+            ("tokens", "last_used_at") => "tokens.last_used_at",
+            ("tokens", "created_by") => "tokens.created_by",
             _ => "unexpected",
         })
         .collect();
@@ -127,7 +132,12 @@ async fn both_backends_have_the_same_tables_and_columns() {
             "releases.context",
             "releases.artifact",
             "releases.failure",
-            "releases.activated_at"
+            "releases.activated_at",
+            "tokens.name",
+            "tokens.expires_at",
+            "tokens.revoked_at",
+            "tokens.last_used_at",
+            "tokens.created_by"
         ]
     );
 
