@@ -51,7 +51,6 @@ pub fn parse_token_lifetime(text: &str) -> Result<u64, String> {
             quote(text)
         )
     };
-    let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (digits, unit) = text.split_at(split);
     let n: u64 = digits.parse().map_err(|_| bad())?;
@@ -113,7 +112,7 @@ mod tests {
         assert!(huge.contains("not a lifetime"), "{huge}");
         let overflow = parse_token_lifetime("9999999999999999w").unwrap_err();
         assert!(overflow.contains("longest"), "{overflow}");
-        for bad in ["", "d", "30", "30 days", "1.5h", "-1h", "30D", "h1"] {
+        for bad in ["", "d", "30", "30 days", " 30d", "1.5h", "-1h", "30D", "h1"] {
             let err = parse_token_lifetime(bad).unwrap_err();
             assert!(err.contains("not a lifetime"), "{bad}: {err}");
         }

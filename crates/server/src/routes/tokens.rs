@@ -59,6 +59,7 @@ pub async fn list_tokens(
         (status = 401, body = ApiError),
         (status = 403, description = "a member token: only admins manage tokens", body = ApiError),
         (status = 404, body = ApiError),
+        (status = 413, description = "the body is over 1 MiB", body = ApiError),
         (status = 415, description = "the body is not sent as application/json", body = ApiError),
         (status = 422, description = "a field is invalid (`name` 1–64 characters, `expires_in` 1h–365d) or the org holds 100 live tokens", body = ApiError)),
     security(("bearer" = [])))]
