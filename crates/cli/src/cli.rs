@@ -75,6 +75,40 @@ pub enum Command {
     /// Inspect and operate apps.
     #[command(subcommand)]
     App(AppCommand),
+    /// Create, list and revoke the org's API tokens (admin tokens only).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (alone on stdout; it is shown this once).
+    Create {
+        /// The new token's role.
+        #[arg(long, value_enum, default_value_t = RoleArg::Member)]
+        role: RoleArg,
+        /// Lifetime, e.g. 12h, 30d, 8w (1h to 365d) [default: it does not expire].
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+        /// What the token is for (1–64 characters), e.g. ci.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the org's tokens (never their secrets): live ones first.
+    List,
+    /// Revoke a token by id (`tok_…`, from `1ctl token list`); it is refused from the next
+    /// request on. Revoking the token you are using is allowed.
+    Revoke {
+        /// The token's id.
+        id: String,
+    },
+}
+
+/// A token's role, as a flag value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Member,
 }
 
 #[derive(Debug, Subcommand)]

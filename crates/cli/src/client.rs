@@ -330,12 +330,17 @@ pub fn status_error(api_url: &str, path: &str, status: StatusCode, body: &[u8]) 
     };
     let code = status.as_u16();
     match status {
+        // The server's message says why (unknown, revoked or expired) and what to do.
+        StatusCode::UNAUTHORIZED if parsed.is_some() => CliError::Unauthenticated(format!(
+            "the control plane at {api_url} rejected the token ({code}): {message}; then `1ctl auth login` or set SATUSKY_TOKEN"
+        )),
         StatusCode::UNAUTHORIZED => CliError::Unauthenticated(format!(
             "the control plane at {api_url} rejected the token ({code}): run `1ctl auth login` or set SATUSKY_TOKEN to a valid token"
         )),
-        StatusCode::FORBIDDEN => CliError::Unauthenticated(format!(
-            "forbidden ({code}): {message}: use a token of that org with the needed role (`1ctl auth status` shows yours)"
-        )),
+        // The server's message says what the role cannot do and who can.
+        StatusCode::FORBIDDEN => {
+            CliError::Unauthenticated(format!("forbidden ({code}): {message}"))
+        }
         StatusCode::NOT_FOUND => CliError::NotFound(message),
         StatusCode::CONFLICT => CliError::Invalid(format!("rejected ({code} conflict): {message}")),
         StatusCode::NOT_IMPLEMENTED => CliError::Invalid(format!(
@@ -481,6 +486,30 @@ mod tests {
         let e = status_error(URL, "v1/x", StatusCode::UNAUTHORIZED, b"");
         assert!(e.to_string().contains("rejected the token (401)"), "{e}");
         assert!(e.to_string().contains("1ctl auth login"), "{e}");
+        let e = status_error(
+            URL,
+            "v1/x",
+            StatusCode::UNAUTHORIZED,
+            &body("unauthenticated", "the token tok_1 was revoked at T"),
+        );
+        assert!(
+            e.to_string()
+                .contains("(401): the token tok_1 was revoked at T"),
+            "{e}"
+        );
+        let e = status_error(
+            URL,
+            "v1/x",
+            StatusCode::FORBIDDEN,
+            &body(
+                "forbidden",
+                "a member token cannot destroy apps; ask an admin",
+            ),
+        );
+        assert_eq!(
+            e.to_string(),
+            "forbidden (403): a member token cannot destroy apps; ask an admin"
+        );
         let e = status_error(
             URL,
             "v1/x",

@@ -13,6 +13,7 @@ pub mod names;
 pub mod quantity;
 pub mod runtime;
 pub mod time;
+pub mod tokens;
 pub mod validate;
 
 pub use config::{

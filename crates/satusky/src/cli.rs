@@ -146,4 +146,10 @@ pub struct TokenCreateArgs {
     pub org: String,
     #[arg(long, value_enum, default_value = "admin")]
     pub role: RoleArg,
+    /// Lifetime of the token, e.g. 12h, 30d, 8w (1h to 365d) [default: it does not expire].
+    #[arg(long, value_name = "DURATION")]
+    pub expires: Option<String>,
+    /// What the token is for (1–64 characters), shown by `1ctl token list`.
+    #[arg(long)]
+    pub name: Option<String>,
 }

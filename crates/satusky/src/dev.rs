@@ -148,10 +148,18 @@ async fn dev_token(store: &Store, state_dir: &Path) -> Result<String> {
         .ensure_org(DEV_ORG)
         .await
         .context("cannot create the dev org")?;
-    store
-        .create_token(DEV_ORG, Role::Admin)
+    let new = satusky_store::NewToken {
+        role: Role::Admin,
+        name: Some("dev"),
+        expires_at_ms: None,
+        created_by: Some("satusky dev"),
+        max_live: None,
+    };
+    let (token, _) = store
+        .create_token_with(DEV_ORG, &new, satusky_core::time::now_ms())
         .await
-        .context("cannot create the dev token")
+        .context("cannot create the dev token")?;
+    Ok(token)
 }
 
 fn write_dev_json(state_dir: &Path, info: &DevInfo) -> Result<()> {

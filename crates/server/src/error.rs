@@ -46,6 +46,10 @@ impl ApiErrorResponse {
         )
     }
 
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -82,6 +86,10 @@ impl From<StoreError> for ApiErrorResponse {
                 ),
             )
             .with_details(serde_json::json!({ "hostname": hostname })),
+            StoreError::LimitReached { what, limit } => ApiErrorResponse::invalid(format!(
+                "{what}: the limit of {limit} is reached"
+            ))
+            .with_details(serde_json::json!({ "limit": limit })),
             other => {
                 tracing::error!(error = %error_chain(&other), "store error");
                 ApiErrorResponse::internal()

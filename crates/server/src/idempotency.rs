@@ -268,7 +268,12 @@ impl Claim {
     /// Stores the answer for replay, or releases the row so a retry runs again.
     async fn settle(&self, idem: &Idempotency, claimed_at: i64, response: Response) -> Response {
         let (parts, body) = response.into_parts();
-        if let Err(why) = decision::keep(parts.status, 0) {
+        let keep = if decision::is_no_store(&parts.headers) {
+            Err(decision::NotKept::Secret)
+        } else {
+            decision::keep(parts.status, 0)
+        };
+        if let Err(why) = keep {
             tracing::debug!(status = %parts.status, ?why, "answer not kept for replay");
             self.release(claimed_at).await;
             return Response::from_parts(parts, body);

@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod local_stack;
 pub mod metrics;
 pub mod prober;
+mod roles;
 mod routes;
 mod settings;
 mod state;

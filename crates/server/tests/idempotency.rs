@@ -558,3 +558,42 @@ async fn a_duplicate_of_a_running_request_gets_409_then_its_answer() {
     })
     .await;
 }
+
+/// A new token's plaintext is a secret: its answer carries `Cache-Control: no-store` and is
+/// never written to the key store, so a retry with the key mints another token instead of
+/// reading the first one back from the database.
+#[tokio::test]
+async fn a_created_token_is_never_kept_for_replay() {
+    on_each_backend(|ctx| async move {
+        let api = Api::new(ctx.store.clone(), Settings::default()).await;
+        let path = format!("/v1/orgs/{ORG}/tokens");
+        let body = json!({"role": "member", "name": "ci"});
+        let first = api
+            .send(
+                &api.token,
+                Method::POST,
+                &path,
+                Some("tok-1"),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.json());
+        let plaintext = first.json()["token"].as_str().unwrap().to_string();
+        assert_eq!(idempotency_rows(&ctx).await, 0, "nothing kept for replay");
+        let again = api
+            .send(&api.token, Method::POST, &path, Some("tok-1"), Some(body))
+            .await;
+        assert_eq!(again.status, StatusCode::CREATED);
+        assert!(!again.replayed);
+        assert_ne!(again.json()["token"].as_str().unwrap(), plaintext);
+        let dump: Vec<String> = sqlx::query("SELECT scope FROM idempotency_keys")
+            .fetch_all(&mut ctx.raw().await)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>("scope"))
+            .collect();
+        assert!(dump.is_empty(), "{dump:?}");
+    })
+    .await;
+}

@@ -17,6 +17,10 @@ pub enum StoreError {
         owner_app: String,
     },
 
+    /// The operation would take the org past a limit its caller set (e.g. live tokens).
+    #[error("{what}: the limit of {limit} is reached")]
+    LimitReached { what: String, limit: u64 },
+
     /// A stored row could not be decoded (bad JSON, unknown enum value, out-of-range number).
     #[error("corrupt {what} in the store: {detail}")]
     Corrupt { what: String, detail: String },

@@ -34,4 +34,4 @@ pub use error::StoreError;
 pub use idempotency::{IdempotencyRecord, StoredResponse};
 pub use releases::ReleaseRecord;
 pub use rollback::RollbackRecord;
-pub use tokens::{TOKEN_PREFIX, TokenInfo};
+pub use tokens::{NewToken, TOKEN_PREFIX, TokenCheck, TokenInfo, TokenRecord};

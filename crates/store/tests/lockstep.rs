@@ -113,6 +113,11 @@ async fn both_backends_have_the_same_tables_and_columns() {
             ("idempotency_keys", "response_status") => "idempotency_keys.response_status",
             ("idempotency_keys", "response_type") => "idempotency_keys.response_type",
             ("idempotency_keys", "response_body") => "idempotency_keys.response_body",
+            ("tokens", "name") => "tokens.name",
+            ("tokens", "expires_at") => "tokens.expires_at",
+            ("tokens", "revoked_at") => "tokens.revoked_at",
+            ("tokens", "last_used_at") => "tokens.last_used_at",
+            ("tokens", "created_by") => "tokens.created_by",
             _ => "unexpected",
         })
         .collect();
@@ -134,7 +139,12 @@ async fn both_backends_have_the_same_tables_and_columns() {
             "releases.context",
             "releases.artifact",
             "releases.failure",
-            "releases.activated_at"
+            "releases.activated_at",
+            "tokens.name",
+            "tokens.expires_at",
+            "tokens.revoked_at",
+            "tokens.last_used_at",
+            "tokens.created_by"
         ]
     );
 

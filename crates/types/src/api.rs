@@ -46,6 +46,60 @@ pub struct Whoami {
     pub role: Role,
 }
 
+/// One API token of an org, as `GET /v1/orgs/{org}/tokens` lists it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApiToken {
+    /// `tok_…`: names the token for `DELETE …/tokens/{id}`; not a secret.
+    pub id: String,
+    #[serde(default)]
+    #[schema(max_length = 64)]
+    pub name: Option<String>,
+    pub role: Role,
+    /// RFC 3339.
+    pub created_at: String,
+    /// When it stops working (RFC 3339); `null`: it does not expire.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// When it was revoked (RFC 3339); `null`: it was not.
+    #[serde(default)]
+    pub revoked_at: Option<String>,
+    /// When it last authenticated a request, to the minute (RFC 3339); `null`: never.
+    #[serde(default)]
+    pub last_used_at: Option<String>,
+    /// The id of the token that created it, or the command that did
+    /// (`satusky token create`); `null` for tokens older than this field.
+    #[serde(default)]
+    pub created_by: Option<String>,
+}
+
+/// `POST /v1/orgs/{org}/tokens`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    /// The new token's role; default `member` (the least that deploys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// Lifetime: a whole number and a unit (m, h, d, w), from 1h to 365d, e.g. `30d`.
+    /// Without it the token does not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9]+[mhdw]$", max_length = 24)]
+    pub expires_in: Option<String>,
+    /// What the token is for (1–64 printable characters), e.g. `ci`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 64)]
+    pub name: Option<String>,
+}
+
+/// `201` answer to `POST /v1/orgs/{org}/tokens`: the token's secret, shown this once, and
+/// its metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokenCreated {
+    /// The secret (`sky_…`). Only its hash is kept: it cannot be shown again.
+    pub token: String,
+    #[serde(flatten)]
+    pub info: ApiToken,
+}
+
 /// `PUT /v1/orgs/{org}/apps/{app}`: the desired spec. `spec.name` must equal `{app}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

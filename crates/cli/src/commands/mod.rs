@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod org;
 pub mod profile;
 pub mod rollback;
+pub mod token;
 
 use std::path::{Path, PathBuf};
 
@@ -112,6 +113,7 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, CliError> {
         Command::Init(args) => init::run(&args, &env),
         Command::Deploy(args) => deploy::run(&args, &env).await,
         Command::App(cmd) => app::run(cmd, &env).await,
+        Command::Token(cmd) => token::run(cmd, &env).await,
     }
 }
 

@@ -156,6 +156,19 @@ pub enum NotKept {
     ServerError,
     /// Over [`MAX_STORED_RESPONSE`].
     TooLarge,
+    /// Marked `Cache-Control: no-store`: it carries a secret (a new token's plaintext), which
+    /// is never written to the store. A retry with the key runs again.
+    Secret,
+}
+
+/// Whether the answer's headers forbid keeping it (`Cache-Control: no-store`).
+pub fn is_no_store(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|d| d.trim().eq_ignore_ascii_case("no-store"))
 }
 
 /// Whether an answer with `status` and a body of `len` bytes is kept.

@@ -15,6 +15,7 @@ use super::extract::{ApiJson, ApiPath};
 use crate::auth::Caller;
 use crate::engine::Work;
 use crate::error::ApiErrorResponse;
+use crate::roles::Action;
 use crate::state::AppState;
 use crate::status::report;
 
@@ -35,7 +36,7 @@ pub async fn put_app(
     ApiPath((org, app)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<PutAppRequest>,
 ) -> Result<(StatusCode, Json<DeployAccepted>), ApiErrorResponse> {
-    caller.check_org(&org)?;
+    caller.authorize(&org, Action::Deploy)?;
     names::validate_app_name(&app).map_err(ApiErrorResponse::invalid)?;
     if req.spec.name != app {
         return Err(ApiErrorResponse::invalid(format!(
@@ -120,7 +121,7 @@ pub async fn list_apps(
     caller: Caller,
     ApiPath(org): ApiPath<String>,
 ) -> Result<Json<Vec<AppSummary>>, ApiErrorResponse> {
-    caller.check_org(&org)?;
+    caller.authorize(&org, Action::Read)?;
     let apps = state.store.list_apps(&org).await?;
     Ok(Json(
         apps.iter()
@@ -146,7 +147,7 @@ pub async fn get_app(
     caller: Caller,
     ApiPath((org, app)): ApiPath<(String, String)>,
 ) -> Result<Json<AppDetail>, ApiErrorResponse> {
-    let a = load_app(&state, &caller, &org, &app).await?;
+    let a = load_app(&state, &caller, &org, &app, Action::Read).await?;
     let hostnames = hostname_list(&a);
     Ok(Json(AppDetail {
         name: a.name,
@@ -164,14 +165,16 @@ pub async fn get_app(
 /// Destroy an app: its releases, events and hostnames go with it.
 #[utoipa::path(delete, path = "/v1/orgs/{org}/apps/{app}", tag = "apps",
     params(("org" = String, Path, description = "org name"), ("app" = String, Path, description = "app name")),
-    responses((status = 200, body = AppDeleted), (status = 401, body = ApiError), (status = 404, body = ApiError)),
+    responses((status = 200, body = AppDeleted), (status = 401, body = ApiError),
+        (status = 403, description = "a member token: only admins destroy apps", body = ApiError),
+        (status = 404, body = ApiError)),
     security(("bearer" = [])))]
 pub async fn delete_app(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((org, app)): ApiPath<(String, String)>,
 ) -> Result<Json<AppDeleted>, ApiErrorResponse> {
-    caller.check_org(&org)?;
+    caller.authorize(&org, Action::DestroyApp)?;
     let deleted = state
         .store
         .delete_app(&org, &app)
@@ -199,7 +202,7 @@ pub async fn app_status(
     caller: Caller,
     ApiPath((org, app)): ApiPath<(String, String)>,
 ) -> Result<Json<ReadinessReport>, ApiErrorResponse> {
-    let a = load_app(&state, &caller, &org, &app).await?;
+    let a = load_app(&state, &caller, &org, &app, Action::Read).await?;
     Ok(Json(report(&a, state.engine.is_some())))
 }
 
@@ -213,18 +216,20 @@ pub async fn list_releases(
     caller: Caller,
     ApiPath((org, app)): ApiPath<(String, String)>,
 ) -> Result<Json<Vec<ReleaseInfo>>, ApiErrorResponse> {
-    load_app(&state, &caller, &org, &app).await?;
+    load_app(&state, &caller, &org, &app, Action::Read).await?;
     let releases = state.store.list_releases(&org, &app).await?;
     Ok(Json(releases.iter().map(|r| r.info()).collect()))
 }
 
+/// The app, once the caller may perform `action` on its org.
 pub(crate) async fn load_app(
     state: &AppState,
     caller: &Caller,
     org: &str,
     app: &str,
+    action: Action,
 ) -> Result<AppRecord, ApiErrorResponse> {
-    caller.check_org(org)?;
+    caller.authorize(org, action)?;
     state
         .store
         .get_app(org, app)
@@ -265,7 +270,7 @@ pub async fn rollback(
     ApiPath((org, app)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<RollbackRequest>,
 ) -> Result<(StatusCode, Json<RollbackAccepted>), ApiErrorResponse> {
-    let current = load_app(&state, &caller, &org, &app).await?;
+    let current = load_app(&state, &caller, &org, &app, Action::Rollback).await?;
     let from = match req.version {
         Some(v) => {
             let rel = state.store.get_release(&org, &app, v).await?.ok_or_else(|| {

@@ -16,6 +16,7 @@ use satusky_types::{ApiError, ContextUploaded, ErrorCode};
 use super::extract::ApiPath;
 use crate::auth::Caller;
 use crate::error::ApiErrorResponse;
+use crate::roles::Action;
 use crate::state::AppState;
 
 /// Upload a build context.
@@ -35,7 +36,7 @@ pub async fn upload_context(
     ApiPath(org): ApiPath<String>,
     body: Body,
 ) -> Result<(StatusCode, Json<ContextUploaded>), ApiErrorResponse> {
-    caller.check_org(&org)?;
+    caller.authorize(&org, Action::Deploy)?;
     let store = state.settings.contexts.clone().ok_or_else(|| {
         ApiErrorResponse::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -117,7 +118,7 @@ pub async fn download_context(
         }
     } else {
         let caller = crate::auth::authenticate(&state, bearer).await?;
-        caller.check_org(&org)?;
+        caller.authorize(&org, Action::Read)?;
     }
     let store = state.settings.contexts.clone().ok_or_else(not_found)?;
     let bytes = blocking(&store, move |s| s.read_verified(&org, &context)).await?;

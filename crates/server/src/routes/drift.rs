@@ -15,6 +15,7 @@ use super::apps::load_app;
 use super::extract::ApiPath;
 use crate::auth::Caller;
 use crate::error::ApiErrorResponse;
+use crate::roles::Action;
 use crate::state::AppState;
 
 /// Query of `GET …/drift`.
@@ -39,7 +40,7 @@ pub async fn app_drift(
     query: Result<Query<DriftQuery>, QueryRejection>,
 ) -> Result<Json<DriftReport>, ApiErrorResponse> {
     let Query(query) = query.map_err(|e| ApiErrorResponse::bad_request(e.body_text()))?;
-    load_app(&state, &caller, &org, &app).await?;
+    load_app(&state, &caller, &org, &app, Action::Read).await?;
     let mut not_checked = None;
     if query.check {
         not_checked = match &state.engine {
@@ -55,7 +56,7 @@ pub async fn app_drift(
                         why = None;
                         break;
                     }
-                    let rec = load_app(&state, &caller, &org, &app).await?;
+                    let rec = load_app(&state, &caller, &org, &app, Action::Read).await?;
                     why = Some(why_not_checked(&rec));
                     if rec.work.is_some() || rec.active_release.is_none() {
                         break;

@@ -19,6 +19,7 @@ use super::apps::load_app;
 use super::extract::ApiPath;
 use crate::auth::Caller;
 use crate::error::{ApiErrorResponse, error_chain};
+use crate::roles::Action;
 use crate::state::AppState;
 
 /// Events read from the store per batch.
@@ -48,7 +49,7 @@ pub async fn events(
     Query(q): Query<EventsQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiErrorResponse> {
-    load_app(&state, &caller, &org, &app).await?;
+    load_app(&state, &caller, &org, &app, Action::Read).await?;
     Ok(ws.on_upgrade(move |socket| async move {
         if let Err(e) = follow(state, org.clone(), app.clone(), q.after, socket).await {
             tracing::debug!(%org, %app, error = %e, "event stream ended");

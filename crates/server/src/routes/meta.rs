@@ -7,17 +7,19 @@ use satusky_types::{ApiError, Whoami};
 
 use crate::auth::Caller;
 use crate::error::ApiErrorResponse;
+use crate::roles::Action;
 use crate::state::AppState;
 
 /// The token's org and role.
 #[utoipa::path(get, path = "/v1/whoami", tag = "meta",
     responses((status = 200, body = Whoami), (status = 401, body = ApiError)),
     security(("bearer" = [])))]
-pub async fn whoami(caller: Caller) -> Json<Whoami> {
-    Json(Whoami {
+pub async fn whoami(caller: Caller) -> Result<Json<Whoami>, ApiErrorResponse> {
+    caller.require(Action::Read)?;
+    Ok(Json(Whoami {
         org: caller.org,
         role: caller.role,
-    })
+    }))
 }
 
 /// 200 once the server serves.

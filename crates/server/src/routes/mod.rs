@@ -8,6 +8,7 @@ mod drift;
 mod events;
 mod extract;
 mod meta;
+mod tokens;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
@@ -25,7 +26,8 @@ pub(crate) const MAX_JSON_BODY: usize = 1024 * 1024;
 #[openapi(
     info(title = "Satusky API", description = "Deploy control plane: desired state, releases, readiness and events."),
     modifiers(&BearerAuth),
-    tags((name = "apps", description = "Apps, releases and readiness"), (name = "meta", description = "Identity and health"))
+    tags((name = "apps", description = "Apps, releases and readiness"), (name = "meta", description = "Identity and health"),
+        (name = "tokens", description = "The org's API tokens (admin only)"))
 )]
 struct ApiDoc;
 
@@ -57,6 +59,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(builds::download_context))
         // Uploads stream to disk; the content store enforces their own size limit.
         .routes(routes!(builds::upload_context))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
 }
 
 /// The document as served: the annotated operations, completed with the answers every

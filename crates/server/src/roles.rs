@@ -1,0 +1,72 @@
+//! Who may do what: the one owner of the role rule (SPEC §10 "Roles"). Every handler names
+//! the [`Action`] it performs and asks [`crate::auth::Caller::authorize`]; nothing else
+//! compares roles. Pure: no request, no store.
+//!
+//! `admin` may do everything. `member` may do everything a deploy needs and read the org;
+//! it may not destroy apps or manage tokens. README's roles table says the same.
+
+use satusky_types::Role;
+
+/// What a request does, as far as roles are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Read the org's apps, releases, status, drift, events, build contexts, or whoami.
+    Read,
+    /// Deploy: upload a build context, `PUT` an app.
+    Deploy,
+    /// Roll an app back to an older release's snapshot.
+    Rollback,
+    /// Destroy an app with its releases and hostnames.
+    DestroyApp,
+    /// List, create or revoke the org's API tokens.
+    ManageTokens,
+}
+
+impl Action {
+    /// What a forbidden caller was trying to do, for "a member token cannot …".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Read => "read the org",
+            Action::Deploy => "deploy",
+            Action::Rollback => "roll back apps",
+            Action::DestroyApp => "destroy apps",
+            Action::ManageTokens => "list, create or revoke tokens",
+        }
+    }
+}
+
+/// Whether `role` may perform `action`. Written out per action so a new action must be
+/// decided here for each role (the match is exhaustive).
+pub fn allowed(role: Role, action: Action) -> bool {
+    match role {
+        Role::Admin => true,
+        Role::Member => match action {
+            Action::Read | Action::Deploy | Action::Rollback => true,
+            Action::DestroyApp | Action::ManageTokens => false,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Action; 5] = [
+        Action::Read,
+        Action::Deploy,
+        Action::Rollback,
+        Action::DestroyApp,
+        Action::ManageTokens,
+    ];
+
+    #[test]
+    fn admin_may_do_everything() {
+        assert!(ALL.iter().all(|a| allowed(Role::Admin, *a)));
+    }
+
+    #[test]
+    fn member_deploys_but_neither_destroys_nor_manages_tokens() {
+        let member: Vec<_> = ALL.iter().filter(|a| allowed(Role::Member, **a)).collect();
+        assert_eq!(member, [&Action::Read, &Action::Deploy, &Action::Rollback]);
+    }
+}
