@@ -30,6 +30,7 @@ pub use db::{Backend, Store};
 pub use drift::{FindingChange, FindingRecord, Observed};
 pub use engine::ReplicaEntry;
 pub use error::StoreError;
+pub use events::{EVENTS_PAGE_MAX, EventPage};
 pub use releases::ReleaseRecord;
 pub use rollback::RollbackRecord;
 pub use tokens::{TOKEN_PREFIX, TokenInfo};
