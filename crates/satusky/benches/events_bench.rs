@@ -18,13 +18,17 @@
 //! 4. after the server dropped them (its 10 s send timeout + 5 s close grace), and after the
 //!    clients closed.
 //!
+//! `EVENTS_BENCH_BASELINE_SATUSKY` names another `satusky` binary (e.g. a build from before
+//! the bounded replay): the same steps run against it afterwards, on the same history, as the
+//! baseline (the limit is not asserted for it).
+//!
 //! Run: `cargo bench -p satusky --bench events-bench`. Without `--bench` (e.g. under
 //! `cargo test --benches`) it runs a small smoke pass (300 events, 4 followers, no wait for
 //! the drop).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -134,8 +138,8 @@ struct Serve {
 }
 
 impl Serve {
-    fn start(state: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_satusky"))
+    fn start(bin: &Path, state: &Path) -> Serve {
+        let mut child = Command::new(bin)
             .args([
                 "serve",
                 "--runtime",
@@ -211,14 +215,30 @@ async fn run(sizes: &Sizes) {
         t.elapsed().as_secs_f64()
     );
 
-    let serve = Serve::start(state.path());
+    let this = PathBuf::from(env!("CARGO_BIN_EXE_satusky"));
+    let worst = measure(&this, "this build", state.path(), &token, sizes).await;
+    let baseline = std::env::var_os("EVENTS_BENCH_BASELINE_SATUSKY").map(PathBuf::from);
+    if let Some(bin) = &baseline {
+        measure(bin, &bin.display().to_string(), state.path(), &token, sizes).await;
+    }
+    assert!(
+        worst < RSS_LIMIT_MB,
+        "satusky serve reached {worst:.1} MB of resident memory"
+    );
+}
+
+/// Runs the steps against `bin`; returns the highest VmRSS seen, in MB.
+async fn measure(bin: &Path, label: &str, state: &Path, token: &str, sizes: &Sizes) -> f64 {
+    let total = sizes.events + 2;
+    println!("\n== {label}");
+    let serve = Serve::start(bin, state);
     let pid = serve.child.id();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut worst = row("1. idle after start (baseline)", pid);
 
     // 2. One follower that reads everything.
     let t = Instant::now();
-    let mut ws = follow(serve.addr, &token).await;
+    let mut ws = follow(serve.addr, token).await;
     let mut got = 0;
     while got < total {
         match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
@@ -238,7 +258,7 @@ async fn run(sizes: &Sizes) {
     // 3. Followers that never read.
     let mut idle = Vec::new();
     for _ in 0..sizes.followers {
-        idle.push(follow(serve.addr, &token).await);
+        idle.push(follow(serve.addr, token).await);
     }
     let watch = Instant::now();
     let mut peak: f64 = 0.0;
@@ -267,8 +287,5 @@ async fn run(sizes: &Sizes) {
         "highest VmRSS seen: {worst:.1} MB (limit {RSS_LIMIT_MB:.0} MB); load average {}",
         loadavg()
     );
-    assert!(
-        worst < RSS_LIMIT_MB,
-        "satusky serve reached {worst:.1} MB of resident memory"
-    );
+    worst
 }
