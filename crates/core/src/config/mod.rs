@@ -141,8 +141,9 @@ pub fn validate_config_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{name:?} is not a config name: use lowercase letters, digits and '-', e.g. staging \
-             (reads satusky.staging.toml)"
+            "{} is not a config name: use lowercase letters, digits and '-', e.g. staging \
+             (reads satusky.staging.toml)",
+            crate::validate::limits::quoted(name)
         ))
     }
 }
