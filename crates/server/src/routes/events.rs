@@ -31,7 +31,8 @@ use crate::error::{ApiErrorResponse, error_chain};
 use crate::state::AppState;
 
 /// Bytes of event `data` read from the store per page: what one follower holds at most
-/// (plus the frame being sent). 40 followers replaying a long history stay within ~10 MB.
+/// (parsed, plus the frame being sent): ~0.5 MB per follower that does not read
+/// (`events-bench`), while a page is still large enough for a fast replay.
 const PAGE_BYTES: usize = 256 * 1024;
 /// How often a follower re-reads even without a wake-up (events from other processes).
 const POLL_EVERY: Duration = Duration::from_secs(1);
