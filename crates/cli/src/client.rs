@@ -27,6 +27,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How much of a non-JSON error body to quote.
 const BODY_SNIPPET: usize = 200;
+/// How much of a server's error message (and of each field's) to print: every message the
+/// server writes fits; a server that echoes a whole value back does not flood the terminal.
+const SERVER_MESSAGE_CHARS: usize = 1000;
 
 /// A WebSocket to the control plane (the event stream).
 pub type WebSocket = WebSocketStream<reqwest::Upgraded>;
@@ -311,7 +314,7 @@ pub fn status_error(api_url: &str, path: &str, status: StatusCode, body: &[u8]) 
         ));
     }
     let message = match &parsed {
-        Some(err) => err.error.message.clone(),
+        Some(err) => capped(&err.error.message),
         None => {
             let text = String::from_utf8_lossy(body);
             let text = text.trim();
@@ -369,13 +372,21 @@ fn field_lines(details: &serde_json::Value) -> String {
     fields
         .iter()
         .filter_map(|f| {
-            let message = f.get("message")?.as_str()?;
+            let message = capped(f.get("message")?.as_str()?);
             Some(match f.get("field").and_then(|v| v.as_str()) {
-                Some(field) if !field.is_empty() => format!("\n{field}: {message}"),
+                Some(field) if !field.is_empty() => format!("\n{}: {message}", capped(field)),
                 _ => format!("\n{message}"),
             })
         })
         .collect()
+}
+
+/// `text` cut to [`SERVER_MESSAGE_CHARS`] characters, with `…` when cut.
+fn capped(text: &str) -> String {
+    match text.char_indices().nth(SERVER_MESSAGE_CHARS) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+    }
 }
 
 /// Connect errors, DNS failures and timeouts are "unreachable" (exit 4).
@@ -544,6 +555,22 @@ mod tests {
             e.to_string(),
             "rejected (422): the spec is invalid\nmemory: bad quantity\nname: bad name"
         );
+    }
+
+    #[test]
+    fn a_server_echoing_a_whole_value_is_printed_cut() {
+        let echo = "v".repeat(1024 * 1024);
+        let body = serde_json::json!({"error": {"code": "invalid_input", "message": echo,
+            "details": {"fields": [{"field": "env.X", "message": echo}]}}});
+        let e = status_error(
+            URL,
+            "v1/x",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            body.to_string().as_bytes(),
+        );
+        let shown = e.to_string();
+        let cut = format!("{}…", "v".repeat(SERVER_MESSAGE_CHARS));
+        assert_eq!(shown, format!("rejected (422): {cut}\nenv.X: {cut}"));
     }
 
     #[test]

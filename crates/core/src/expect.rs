@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::validate::limits::quoted;
+
 /// One item of an expect list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusMatch {
@@ -23,8 +25,9 @@ impl ExpectedStatus {
         let items: Option<Vec<StatusMatch>> = expect.split(',').map(|i| item(i.trim())).collect();
         items.map(ExpectedStatus).ok_or_else(|| {
             format!(
-                "{expect:?} is not a list of expected statuses: use classes such as 2xx or exact \
-                 codes from 100 to 599, separated by commas, e.g. \"2xx,3xx\" or \"200,204\""
+                "{} is not a list of expected statuses: use classes such as 2xx or exact \
+                 codes from 100 to 599, separated by commas, e.g. \"2xx,3xx\" or \"200,204\"",
+                quoted(expect)
             )
         })
     }

@@ -2,7 +2,9 @@
 //!
 //! Owns only the syntax of names. Whether a name is free, or whether a hostname falls under the
 //! platform zone, is decided by the server, which knows the store and the zone.
-//! Every error string names the bad value and says how to fix it.
+//! Every error string names the bad value (at most a short prefix of it) and says how to fix it.
+
+use crate::validate::limits::quoted;
 
 /// Longest app name: `APP-ORG` must stay a DNS label (≤ 63) with an org of up to 20 characters.
 pub const MAX_APP_NAME_LEN: usize = 40;
@@ -34,8 +36,9 @@ pub fn validate_org_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{name:?} is not a valid org name: use 1–{MAX_ORG_NAME_LEN} lowercase letters and \
-             digits, starting with a letter (no '-')"
+            "{} is not a valid org name: use 1–{MAX_ORG_NAME_LEN} lowercase letters and \
+             digits, starting with a letter (no '-')",
+            quoted(name)
         ))
     }
 }
@@ -57,8 +60,9 @@ pub fn validate_app_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{name:?} is not a valid app name: use 1–{MAX_APP_NAME_LEN} lowercase letters, \
-             digits and '-', starting with a letter and ending with a letter or digit"
+            "{} is not a valid app name: use 1–{MAX_APP_NAME_LEN} lowercase letters, \
+             digits and '-', starting with a letter and ending with a letter or digit",
+            quoted(name)
         ))
     }
 }
@@ -67,14 +71,14 @@ pub fn validate_app_name(name: &str) -> Result<(), String> {
 /// (lowercase letters, digits and '-', not starting or ending with '-'), 253 characters at most,
 /// lowercase only, without a trailing dot.
 pub fn validate_hostname(host: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("{host:?} is not a valid hostname: {why}"));
+    let bad = |why: &str| Err(format!("{} is not a valid hostname: {why}", quoted(host)));
     if host.is_empty() {
         return bad("it is empty; use a name such as api.example.com");
     }
     if host.chars().any(|c| c.is_ascii_uppercase()) {
         return bad(&format!(
             "use lowercase letters only, e.g. {}",
-            host.to_ascii_lowercase()
+            quoted(&host.to_ascii_lowercase())
         ));
     }
     if host.contains("://") || host.contains('/') {
@@ -107,7 +111,8 @@ pub fn validate_hostname(host: &str) -> Result<(), String> {
         }
         if label.starts_with('-') || label.ends_with('-') {
             return bad(&format!(
-                "the label {label:?} must not start or end with '-'"
+                "the label {} must not start or end with '-'",
+                quoted(label)
             ));
         }
     }
@@ -195,7 +200,7 @@ mod tests {
         ] {
             let err = validate_hostname(bad).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");
-            assert!(err.contains(&format!("{bad:?}")), "{err}");
+            assert!(err.contains(&quoted(bad)), "{err}");
         }
         assert!(
             validate_hostname("Api.Example.com")

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::validate::limits::quoted;
+
 /// Most significant digits accepted in a quantity; keeps the arithmetic inside `u128`.
 const MAX_DIGITS: usize = 30;
 
@@ -83,7 +85,8 @@ pub fn parse_cpu(input: &str) -> Result<Quantity, String> {
     let text = input.trim();
     let err = |hint: &str| {
         Err(format!(
-            "{input:?} is not a CPU quantity: use cores or millicores, e.g. 0.5, 2, 250m{hint}"
+            "{} is not a CPU quantity: use cores or millicores, e.g. 0.5, 2, 250m{hint}",
+            quoted(input)
         ))
     };
     let Some((number, suffix)) = split_number(text) else {
@@ -125,7 +128,7 @@ pub fn parse_storage(input: &str) -> Result<Quantity, String> {
 
 fn parse_bytes(input: &str, what: &str, usage: &str) -> Result<Quantity, String> {
     let text = input.trim();
-    let err = |hint: &str| Err(format!("{input:?} is not {what}: {usage}{hint}"));
+    let err = |hint: &str| Err(format!("{} is not {what}: {usage}{hint}", quoted(input)));
     let Some((number, suffix)) = split_number(text) else {
         return err("");
     };
@@ -165,7 +168,10 @@ fn parse_bytes(input: &str, what: &str, usage: &str) -> Result<Quantity, String>
 /// A duration such as `2s`, `500ms` or `10m` (humantime syntax).
 pub fn parse_duration(input: &str) -> Result<Duration, String> {
     humantime::parse_duration(input.trim()).map_err(|_| {
-        format!("{input:?} is not a duration: use a number with a unit, e.g. 2s, 500ms, 10m")
+        format!(
+            "{} is not a duration: use a number with a unit, e.g. 2s, 500ms, 10m",
+            quoted(input)
+        )
     })
 }
 
@@ -188,7 +194,8 @@ pub fn parse_int_or_percent(input: &str) -> Result<IntOrPercent, String> {
     let text = input.trim();
     let err = || {
         Err(format!(
-            "{input:?} is not an integer or a percentage: use a whole number or 0%–100%, e.g. 1, 0 or 25%"
+            "{} is not an integer or a percentage: use a whole number or 0%–100%, e.g. 1, 0 or 25%",
+            quoted(input)
         ))
     };
     let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());

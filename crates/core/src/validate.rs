@@ -5,6 +5,11 @@
 //! (`app.memory`, `checks.timeout`, `domains[1].host`, `env.FOO`) so the config loader can point
 //! at the offending line. All errors are collected, not just the first. Rules that need the
 //! server's knowledge (the platform zone, names already taken) are not checked here.
+//!
+//! Size limits live in [`limits`]; a field over its limit gets that one error, and messages
+//! quote at most a short prefix of any value ([`limits::quoted`]).
+
+pub mod limits;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -14,6 +19,7 @@ use satusky_types::{AppSpec, PdbSpec, VpaSpec};
 use crate::expect::ExpectedStatus;
 use crate::names::{validate_app_name, validate_hostname};
 use crate::quantity::{Quantity, parse_cpu, parse_int_or_percent, parse_memory, parse_storage};
+use limits::{env_field, quoted};
 
 /// Most replicas an app may ask for; a typo guard, well above any real single-app need.
 pub const MAX_REPLICAS: u32 = 1000;
@@ -74,6 +80,9 @@ impl std::error::Error for ValidationErrors {}
 /// errors found.
 pub fn validate_spec(spec: AppSpec) -> Result<ValidatedApp, ValidationErrors> {
     let mut errors = Errors(Vec::new());
+    limits::check_limits(&spec, &mut errors);
+    let over_limit: HashSet<String> = errors.0.iter().map(|e| e.field.clone()).collect();
+    let limit_errors = errors.0.len();
     check_app(&spec, &mut errors);
     check_build(&spec, &mut errors);
     check_checks(&spec, &mut errors);
@@ -88,6 +97,13 @@ pub fn validate_spec(spec: AppSpec) -> Result<ValidatedApp, ValidationErrors> {
     if let Some(pdb) = &spec.pdb {
         check_pdb(pdb, &mut errors);
     }
+    // A field over its size limit gets that one error: the other rules would only describe a
+    // value nobody should have to read.
+    let mut i = 0;
+    errors.0.retain(|e| {
+        i += 1;
+        i <= limit_errors || !over_limit.contains(&e.field)
+    });
     if errors.0.is_empty() {
         Ok(ValidatedApp { spec })
     } else {
@@ -152,7 +168,10 @@ fn check_app(spec: &AppSpec, e: &mut Errors) {
     {
         e.push(
             "app.image",
-            format!("{image:?} is not an image reference: use e.g. ghcr.io/acme/api:1.4"),
+            format!(
+                "{} is not an image reference: use e.g. ghcr.io/acme/api:1.4",
+                quoted(image)
+            ),
         );
     }
     if let Some(command) = &spec.command
@@ -175,7 +194,8 @@ fn check_app(spec: &AppSpec, e: &mut Errors) {
             e.push(
                 "app.zone",
                 format!(
-                    "{zone:?} is not a valid zone name: use lowercase letters, digits and '-', e.g. dev-1"
+                    "{} is not a valid zone name: use lowercase letters, digits and '-', e.g. dev-1",
+                    quoted(zone)
                 ),
             );
         }
@@ -234,8 +254,8 @@ fn check_checks(spec: &AppSpec, e: &mut Errors) {
         e.push(
             "checks.path",
             format!(
-                "{:?} is not an absolute URL path: start it with '/', e.g. /healthz",
-                checks.path
+                "{} is not an absolute URL path: start it with '/', e.g. /healthz",
+                quoted(&checks.path)
             ),
         );
     }
@@ -269,7 +289,7 @@ fn check_deploy(spec: &AppSpec, e: &mut Errors) {
 
 fn check_env(spec: &AppSpec, e: &mut Errors) {
     for key in spec.env.keys() {
-        let field = format!("env.{key}");
+        let field = env_field(key);
         let mut chars = key.chars();
         let well_formed = chars
             .next()
@@ -279,14 +299,19 @@ fn check_env(spec: &AppSpec, e: &mut Errors) {
             e.push(
                 field,
                 format!(
-                    "{key:?} is not a valid variable name: use letters, digits and '_', not \
-                     starting with a digit, e.g. LOG_LEVEL"
+                    "{} is not a valid variable name: use letters, digits and '_', not \
+                     starting with a digit, e.g. LOG_LEVEL",
+                    quoted(key)
                 ),
             );
         } else if key.starts_with(RESERVED_ENV_PREFIX) {
             e.push(
                 field,
-                format!("{key:?} is reserved: names starting with {RESERVED_ENV_PREFIX} are set by the platform; rename it"),
+                format!(
+                    "{} is reserved: names starting with {RESERVED_ENV_PREFIX} are set by the \
+                     platform; rename it",
+                    quoted(key)
+                ),
             );
         } else if RESERVED_ENV_NAMES.contains(&key.as_str()) {
             e.push(
@@ -307,8 +332,8 @@ fn check_domains(spec: &AppSpec, e: &mut Errors) {
             e.push(
                 &field,
                 format!(
-                    "{:?} is listed twice: remove the duplicate [[domains]] entry",
-                    domain.host
+                    "{} is listed twice: remove the duplicate [[domains]] entry",
+                    quoted(&domain.host)
                 ),
             );
         }
@@ -318,7 +343,8 @@ fn check_domains(spec: &AppSpec, e: &mut Errors) {
                 Some(host) if host == domain.host => e.push(
                     field,
                     format!(
-                        "{url:?} redirects {} to itself: point it at another host",
+                        "{} redirects {} to itself: point it at another host",
+                        quoted(url),
                         domain.host
                     ),
                 ),
@@ -326,7 +352,8 @@ fn check_domains(spec: &AppSpec, e: &mut Errors) {
                 None => e.push(
                     field,
                     format!(
-                        "{url:?} is not an absolute http(s) URL: use e.g. https://api.example.com"
+                        "{} is not an absolute http(s) URL: use e.g. https://api.example.com",
+                        quoted(url)
                     ),
                 ),
             }
@@ -369,7 +396,10 @@ fn check_volume(spec: &AppSpec, e: &mut Errors) {
     if !m.starts_with('/') || m == "/" || m.split('/').any(|s| s == "..") || m.contains('\0') {
         e.push(
             "volume.mount",
-            format!("{m:?} is not a mount path: use an absolute path other than /, e.g. /data"),
+            format!(
+                "{} is not a mount path: use an absolute path other than /, e.g. /data",
+                quoted(m)
+            ),
         );
     }
     if let Some(class) = &volume.storage_class {
@@ -382,7 +412,8 @@ fn check_volume(spec: &AppSpec, e: &mut Errors) {
             e.push(
                 "volume.storage_class",
                 format!(
-                    "{class:?} is not a storage class name: use lowercase letters, digits, '-' and '.'"
+                    "{} is not a storage class name: use lowercase letters, digits, '-' and '.'",
+                    quoted(class)
                 ),
             );
         }
@@ -477,5 +508,7 @@ fn check_pdb(pdb: &PdbSpec, e: &mut Errors) {
     }
 }
 
+#[cfg(test)]
+mod limit_tests;
 #[cfg(test)]
 mod tests;

@@ -31,6 +31,7 @@ pub use db::{Backend, Store};
 pub use drift::{FindingChange, FindingRecord, Observed};
 pub use engine::ReplicaEntry;
 pub use error::StoreError;
+pub use events::{EVENTS_PAGE_MAX, EventPage};
 pub use idempotency::{IdempotencyRecord, StoredResponse};
 pub use releases::ReleaseRecord;
 pub use rollback::RollbackRecord;

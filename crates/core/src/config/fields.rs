@@ -10,6 +10,7 @@ use toml::de::DeValue;
 
 use super::read::{Reader, Section, Value, section_header};
 use crate::quantity::parse_duration;
+use crate::validate::limits::quoted;
 
 impl Reader {
     pub(super) fn get<'t, 'i>(
@@ -191,8 +192,10 @@ impl Reader {
             _ => None,
         };
         if mode.is_none() {
-            let message =
-                format!("{raw:?} is not a VPA mode: use \"Off\", \"Initial\" or \"Auto\"");
+            let message = format!(
+                "{} is not a VPA mode: use \"Off\", \"Initial\" or \"Auto\"",
+                quoted(&raw)
+            );
             self.error(
                 section.table.get(key).map(Spanned::span),
                 format!("{}.{key}", section.path),
@@ -234,7 +237,8 @@ pub(super) fn parse_strategy(raw: &str) -> Result<Strategy, String> {
         "rolling" => Ok(Strategy::Rolling),
         "recreate" => Ok(Strategy::Recreate),
         _ => Err(format!(
-            "{raw:?} is not a deploy strategy: use \"rolling\" or \"recreate\""
+            "{} is not a deploy strategy: use \"rolling\" or \"recreate\"",
+            quoted(raw)
         )),
     }
 }

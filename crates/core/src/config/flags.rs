@@ -12,6 +12,7 @@ use super::Overrides;
 use super::fields::{millis, parse_strategy, seconds};
 use super::read::{Found, Reader};
 use crate::quantity::parse_duration;
+use crate::validate::limits::{env_field, shortened};
 
 /// Field path → the flag that set it.
 pub(super) type FlagFields = HashMap<String, String>;
@@ -89,8 +90,8 @@ pub(super) fn apply(spec: &mut AppSpec, o: &Overrides, reader: &mut Reader) -> F
         a.set(
             &Some(value.clone()),
             spec.env.entry(key.clone()).or_default(),
-            &format!("env.{key}"),
-            "--env",
+            &env_field(key),
+            &format!("--env {}", shortened(key)),
         );
     }
     a.flags
@@ -239,7 +240,7 @@ mod tests {
                 "--strategy",
                 "--port",
                 "--memory",
-                "--env"
+                "--env PORT"
             ]
         );
         assert!(

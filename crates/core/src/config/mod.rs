@@ -141,8 +141,9 @@ pub fn validate_config_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{name:?} is not a config name: use lowercase letters, digits and '-', e.g. staging \
-             (reads satusky.staging.toml)"
+            "{} is not a config name: use lowercase letters, digits and '-', e.g. staging \
+             (reads satusky.staging.toml)",
+            crate::validate::limits::quoted(name)
         ))
     }
 }
@@ -248,7 +249,12 @@ pub fn parse_str(
             if reader.errored.contains(&e.field) {
                 continue;
             }
-            let located = match flags.get(&e.field) {
+            // `app.command[2]` came from `--command` when `app.command` did.
+            let flag = flags.get(&e.field).or_else(|| {
+                let (base, _) = e.field.split_once('[')?;
+                flags.get(base)
+            });
+            let located = match flag {
                 Some(flag) => Found {
                     span: None,
                     field: flag.clone(),

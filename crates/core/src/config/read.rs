@@ -17,6 +17,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::fields::{integer, millis, seconds};
+use crate::validate::limits::{env_field, quoted, shortened};
 
 /// A byte range of the config text.
 pub(super) type Span = Range<usize>;
@@ -228,26 +229,32 @@ impl Reader {
             let message = if !value.get_ref().is_table() {
                 match SECTIONS.iter().find(|(_, keys)| keys.contains(&name)) {
                     Some((section, _)) => {
-                        format!("{name:?} is outside any section: move it under [{section}]")
+                        format!(
+                            "{} is outside any section: move it under [{section}]",
+                            quoted(name)
+                        )
                     }
                     None => format!(
-                        "unknown top-level key {name:?}: settings belong in a section such as [app]"
+                        "unknown top-level key {}: settings belong in a section such as [app]",
+                        quoted(name)
                     ),
                 }
             } else {
                 let known: Vec<String> = SECTIONS.iter().map(|(s, _)| section_header(s)).collect();
                 match suggest(name, SECTIONS.iter().map(|(s, _)| *s)) {
                     Some(s) => format!(
-                        "unknown section [{name}]: did you mean {}?",
+                        "unknown section [{}]: did you mean {}?",
+                        shortened(name),
                         section_header(s)
                     ),
                     None => format!(
-                        "unknown section [{name}]: expected one of {}",
+                        "unknown section [{}]: expected one of {}",
+                        shortened(name),
                         known.join(", ")
                     ),
                 }
             };
-            self.error(Some(key.span()), name.to_owned(), message);
+            self.error(Some(key.span()), shortened(name), message);
         }
     }
 
@@ -299,15 +306,19 @@ impl Reader {
             }
             let header = section_header(kind);
             let message = match suggest(name, known.iter().copied()) {
-                Some(s) => format!("unknown key {name:?} in {header}: did you mean {s:?}?"),
+                Some(s) => format!(
+                    "unknown key {} in {header}: did you mean {s:?}?",
+                    quoted(name)
+                ),
                 None => format!(
-                    "unknown key {name:?} in {header}: expected one of {}",
+                    "unknown key {} in {header}: expected one of {}",
+                    quoted(name),
                     known.join(", ")
                 ),
             };
             self.error(
                 Some(key.span()),
-                format!("{}.{name}", section.path),
+                format!("{}.{}", section.path, shortened(name)),
                 message,
             );
         }
@@ -318,7 +329,7 @@ impl Reader {
         let mut env = BTreeMap::new();
         for (key, value) in section.table.iter() {
             let name = key.get_ref().to_string();
-            let field = format!("env.{name}");
+            let field = env_field(&name);
             self.spans.insert(field.clone(), key.span());
             let text = match value.get_ref() {
                 DeValue::String(s) => Some(s.to_string()),
@@ -334,7 +345,10 @@ impl Reader {
                     field,
                     value,
                     "a string",
-                    &format!("write {name} = \"…\" (integers and booleans are also accepted)"),
+                    &format!(
+                        "write {} = \"…\" (integers and booleans are also accepted)",
+                        shortened(&name)
+                    ),
                 ),
             }
         }

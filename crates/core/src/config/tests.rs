@@ -437,3 +437,57 @@ fn load_reads_the_file_or_explains() {
         dir.path().join("satusky.toml").display()
     )));
 }
+
+#[test]
+fn values_over_their_limit_point_at_the_key_without_echoing_it() {
+    let blob = "b".repeat(1024 * 1024);
+    let long_key = "K".repeat(100_000);
+    let text =
+        format!("{MINIMAL}[env]\nLOG = \"x\"\nSECRET_BLOB = \"{blob}\"\n{long_key} = \"v\"\n");
+    let err = parse(&text).expect_err("over the limits");
+    let shown = err.to_string();
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines.len(), 2, "{shown:.500}");
+    assert_eq!(
+        lines[0],
+        "satusky.toml:5:1: env.SECRET_BLOB: 1 MiB is over the limit of 32 KiB for an env value: \
+         keep large data in a file in the build context or the image, not in the spec"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "satusky.toml:6:1: env.{}…: 97.7 KiB is over the limit of 256 bytes for an env name",
+            "K".repeat(40)
+        )),
+        "{:.500}",
+        lines[1]
+    );
+    assert!(shown.len() < 400, "{shown:.500}");
+}
+
+#[test]
+fn a_long_command_flag_is_reported_against_the_flag() {
+    let overrides = Overrides {
+        command: Some(vec!["sh".into(), "-c".into(), "x".repeat(10_000)]),
+        ..Overrides::default()
+    };
+    let err = parse_with(MINIMAL, &overrides).expect_err("over the limit");
+    assert_eq!(
+        err.to_string(),
+        "--command: 9.8 KiB is over the limit of 8 KiB for a command argument: move long inline \
+         scripts into a file in the image and run that"
+    );
+}
+
+#[test]
+fn unknown_long_keys_are_quoted_short() {
+    let key = "z".repeat(5000);
+    let shown = message(&format!("{MINIMAL}{key} = 1\n[build]\n{key} = 1\n"));
+    assert!(shown.len() < 600, "{shown:.700}");
+    assert!(
+        shown.contains(&format!(
+            "unknown key \"{}…\" (4.9 KiB) in [app]",
+            "z".repeat(40)
+        )),
+        "{shown:.700}"
+    );
+}

@@ -10,7 +10,7 @@ use satusky_types::{
 
 use super::*;
 
-fn valid() -> AppSpec {
+pub(super) fn valid() -> AppSpec {
     AppSpec {
         name: "my-api".into(),
         port: 8080,

@@ -40,8 +40,8 @@ pub async fn put_app(
     names::validate_app_name(&app).map_err(ApiErrorResponse::invalid)?;
     if req.spec.name != app {
         return Err(ApiErrorResponse::invalid(format!(
-            "spec.name \"{}\" does not match the app in the path \"{app}\"",
-            req.spec.name
+            "spec.name {} does not match the app in the path \"{app}\"",
+            validate::limits::quoted(&req.spec.name)
         )));
     }
     let validated = validate::validate_spec(req.spec).map_err(|errs| {

@@ -1,16 +1,25 @@
 //! `GET …/apps/{app}/events?after=SEQ`: a WebSocket that replays the app's events after SEQ
 //! from the store, then follows new ones. Each text frame is one `Event` as JSON.
 //!
+//! Memory per follower is bounded whatever the history or the client: the replay reads the
+//! store in pages of at most [`PAGE_BYTES`] of event data, and reads the next page only once
+//! the socket took every frame of the previous one (no read-ahead). A client that does not
+//! take a frame within [`SEND_TIMEOUT`] is dropped with a close frame saying so and naming the
+//! seq to resume after; it reconnects with `?after=SEQ` and loses nothing.
+//!
 //! Followers are woken by the in-process hub and also re-read on a short timer, so events
-//! written by another process sharing the store arrive too. A client that cannot keep up is
-//! dropped; it reconnects with its last sequence and loses nothing.
+//! written by another process sharing the store arrive too. Handshake errors (a bad `after`, a
+//! request that is not a WebSocket upgrade) answer with the API's JSON error body.
 
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use axum::extract::{Query, State, WebSocketUpgrade};
-use axum::response::Response;
-use satusky_types::ApiError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use satusky_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
@@ -22,12 +31,19 @@ use crate::error::{ApiErrorResponse, error_chain};
 use crate::roles::Action;
 use crate::state::AppState;
 
-/// Events read from the store per batch.
-const BATCH: u32 = 500;
+/// Bytes of event `data` read from the store per page: what one follower holds at most
+/// (parsed, plus the frame being sent): ~0.5 MB per follower that does not read
+/// (`events-bench`), while a page is still large enough for a fast replay.
+const PAGE_BYTES: usize = 256 * 1024;
 /// How often a follower re-reads even without a wake-up (events from other processes).
 const POLL_EVERY: Duration = Duration::from_secs(1);
-/// A frame the client does not take within this time gets the client dropped.
+/// A frame the client does not take within this time gets the client dropped: long enough for
+/// a slow link to take one frame, short enough that a stuck client holds nothing for long.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a dropped client gets to take the close frame (and what was queued before it).
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// Largest message a client may send: it only ever sends pings and a close.
+const MAX_INCOMING: usize = 64 * 1024;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct EventsQuery {
@@ -39,17 +55,33 @@ pub struct EventsQuery {
 /// Live lifecycle events (WebSocket upgrade).
 #[utoipa::path(get, path = "/v1/orgs/{org}/apps/{app}/events", tag = "apps",
     params(("org" = String, Path, description = "org name"), ("app" = String, Path, description = "app name"), EventsQuery),
-    responses((status = 101, description = "switching to WebSocket; text frames carry Event JSON"),
-        (status = 401, body = ApiError), (status = 404, body = ApiError)),
+    responses((status = 101, description = "switching to WebSocket; text frames carry Event JSON. \
+        A client that does not read for 10 s is closed with code 1013 and a reason naming the seq to resume after"),
+        (status = 400, description = "`after` is not a whole number", body = ApiError),
+        (status = 401, body = ApiError), (status = 404, body = ApiError),
+        (status = 426, description = "not a WebSocket upgrade request", body = ApiError)),
     security(("bearer" = [])))]
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((org, app)): ApiPath<(String, String)>,
-    Query(q): Query<EventsQuery>,
-    ws: WebSocketUpgrade,
-) -> Result<Response, ApiErrorResponse> {
-    load_app(&state, &caller, &org, &app, Action::Read).await?;
+    query: Result<Query<EventsQuery>, QueryRejection>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, Response> {
+    let Query(q) = query.map_err(|_| {
+        ApiErrorResponse::bad_request(
+            "after: must be a whole number of 0 or more — the seq of the last event you saw, \
+             e.g. ?after=42 (0 replays everything)",
+        )
+        .into_response()
+    })?;
+    let ws = ws.map_err(upgrade_error)?;
+    load_app(&state, &caller, &org, &app, Action::Read)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let ws = ws
+        .max_message_size(MAX_INCOMING)
+        .max_frame_size(MAX_INCOMING);
     Ok(ws.on_upgrade(move |socket| async move {
         if let Err(e) = follow(state, org.clone(), app.clone(), q.after, socket).await {
             tracing::debug!(%org, %app, error = %e, "event stream ended");
@@ -57,32 +89,110 @@ pub async fn events(
     }))
 }
 
+/// Not a WebSocket handshake: 426 (with the `Upgrade: websocket` header RFC 9110 asks for)
+/// when the upgrade headers are missing, the rejection's own status (400, 405) when they are
+/// there but wrong; the API's JSON error body either way.
+fn upgrade_error(rejection: WebSocketUpgradeRejection) -> Response {
+    match rejection {
+        WebSocketUpgradeRejection::InvalidConnectionHeader(_)
+        | WebSocketUpgradeRejection::InvalidUpgradeHeader(_) => {
+            let mut res = ApiErrorResponse::new(
+                StatusCode::UPGRADE_REQUIRED,
+                ErrorCode::InvalidInput,
+                "this endpoint is a WebSocket: connect with a WebSocket client \
+                 (`Connection: Upgrade`, `Upgrade: websocket`)",
+            )
+            .into_response();
+            res.headers_mut()
+                .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            res
+        }
+        other => ApiErrorResponse::new(
+            other.status(),
+            ErrorCode::InvalidInput,
+            format!(
+                "not a valid WebSocket handshake ({}): connect with a WebSocket client",
+                other.body_text()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// Why a follower stopped.
+enum End {
+    /// The client closed, or the server is shutting down.
+    Done,
+    /// The client did not take a frame in time; it should resume after this seq.
+    TooSlow { after: u64 },
+    /// Anything else (a store error, a broken connection), for the log.
+    Failed(String),
+}
+
 async fn follow(
     state: AppState,
     org: String,
     app: String,
-    mut after: u64,
+    after: u64,
     mut socket: WebSocket,
 ) -> Result<(), String> {
+    match stream(&state, &org, &app, after, &mut socket).await {
+        End::Done => Ok(()),
+        End::TooSlow { after } => {
+            let reason = format!(
+                "too slow: a frame was not read within {} s; reconnect with ?after={after}",
+                SEND_TIMEOUT.as_secs()
+            );
+            close(&mut socket, close_code::AGAIN, reason).await;
+            Err(format!("client too slow; dropped after seq {after}"))
+        }
+        End::Failed(e) => {
+            let reason = "internal error; the server log has the details".to_owned();
+            close(&mut socket, close_code::ERROR, reason).await;
+            Err(e)
+        }
+    }
+}
+
+/// Sends a close frame, giving the client [`CLOSE_GRACE`] to take it.
+async fn close(socket: &mut WebSocket, code: u16, reason: String) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, socket.send(Message::Close(Some(frame)))).await;
+}
+
+/// Replays page by page, then follows; returns why it stopped.
+async fn stream(
+    state: &AppState,
+    org: &str,
+    app: &str,
+    mut after: u64,
+    socket: &mut WebSocket,
+) -> End {
     // Subscribe before the first read so nothing written in between is missed.
     let mut wake = state.hub.subscribe();
     loop {
-        let batch = state
-            .store
-            .events_after(&org, &app, after, BATCH)
-            .await
-            .map_err(|e| error_chain(&e))?;
-        let full = batch.len() == BATCH as usize;
-        for ev in batch {
-            let text = serde_json::to_string(&ev).map_err(|e| e.to_string())?;
+        let page = match state.store.events_page(org, app, after, PAGE_BYTES).await {
+            Ok(page) => page,
+            Err(e) => return End::Failed(error_chain(&e)),
+        };
+        for ev in page.events {
+            let text = match serde_json::to_string(&ev) {
+                Ok(text) => text,
+                Err(e) => return End::Failed(e.to_string()),
+            };
             match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await
             {
                 Ok(Ok(())) => after = ev.seq,
-                Ok(Err(e)) => return Err(format!("send: {e}")),
-                Err(_) => return Err("client too slow; dropped".into()),
+                Ok(Err(e)) => return End::Failed(format!("send: {e}")),
+                // The frame is queued ahead of the close frame: a client that reads the close
+                // has it, so it resumes after it.
+                Err(_) => return End::TooSlow { after: ev.seq },
             }
         }
-        if full {
+        if page.more {
             continue;
         }
         loop {
@@ -91,11 +201,11 @@ async fn follow(
                     Ok(key) if key.org == org && key.app == app => break,
                     Ok(_) => continue,
                     Err(RecvError::Lagged(_)) => break,
-                    Err(RecvError::Closed) => return Ok(()),
+                    Err(RecvError::Closed) => return End::Done,
                 },
                 _ = tokio::time::sleep(POLL_EVERY) => break,
                 msg = socket.recv() => match msg {
-                    None | Some(Ok(Message::Close(_))) | Some(Err(_)) => return Ok(()),
+                    None | Some(Ok(Message::Close(_))) | Some(Err(_)) => return End::Done,
                     Some(Ok(_)) => continue,
                 },
             }

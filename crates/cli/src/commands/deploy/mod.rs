@@ -16,6 +16,7 @@ mod upload;
 use std::path::Path;
 
 use satusky_core::config::{self, Overrides};
+use satusky_core::validate::limits::quoted;
 use satusky_types::{DeployAccepted, PutAppRequest};
 
 use crate::cli::{DeployArgs, OverrideArgs};
@@ -93,7 +94,8 @@ pub fn overrides(o: &OverrideArgs) -> Result<Overrides, CliError> {
         .map(|kv| match kv.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
             _ => Err(CliError::Config(format!(
-                "--env: {kv:?} is not KEY=VALUE (e.g. --env LOG_LEVEL=info)"
+                "--env: {} is not KEY=VALUE (e.g. --env LOG_LEVEL=info)",
+                quoted(kv)
             ))),
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -131,7 +133,8 @@ fn command(args: &[String]) -> Result<Option<Vec<String>>, CliError> {
                 .map(|w| Some(w.v))
                 .map_err(|e| {
                     CliError::Config(format!(
-                        "--command: {one:?} is not an array of strings ({}): e.g. --command '[\"./server\", \"-v\"]'",
+                        "--command: {} is not an array of strings ({}): e.g. --command '[\"./server\", \"-v\"]'",
+                        quoted(one),
                         e.message()
                     ))
                 })
