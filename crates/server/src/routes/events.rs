@@ -46,9 +46,12 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 const MAX_INCOMING: usize = 64 * 1024;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
-    /// Replay events with a sequence number greater than this (0 = from the start).
+    /// Replay events with a sequence number greater than this (0 = from the start). Seqs are
+    /// stored as signed 64-bit integers, so larger values are refused.
     #[serde(default)]
+    #[param(minimum = 0, maximum = 9223372036854775807_i64, required = false)]
     after: u64,
 }
 
@@ -68,17 +71,22 @@ pub async fn events(
     query: Result<Query<EventsQuery>, QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Response> {
-    let Query(q) = query.map_err(|_| {
+    let bad_after = || {
         ApiErrorResponse::bad_request(
-            "after: must be a whole number of 0 or more — the seq of the last event you saw, \
-             e.g. ?after=42 (0 replays everything)",
+            "after: must be a whole number from 0 to 9223372036854775807 — the seq of the last \
+             event you saw, e.g. ?after=42 (0 replays everything)",
         )
         .into_response()
-    })?;
-    let ws = ws.map_err(upgrade_error)?;
+    };
+    let Query(q) = query.map_err(|_| bad_after())?;
+    if i64::try_from(q.after).is_err() {
+        return Err(bad_after());
+    }
+    // What is asked for is checked before how: an unknown app is 404 with or without upgrade.
     load_app(&state, &caller, &org, &app, Action::Read)
         .await
         .map_err(IntoResponse::into_response)?;
+    let ws = ws.map_err(upgrade_error)?;
     let ws = ws
         .max_message_size(MAX_INCOMING)
         .max_frame_size(MAX_INCOMING);
