@@ -94,6 +94,7 @@ fn request(f: &Fixture, files: &[(&str, &str)], spec: AppSpec) -> BuildRequest {
         release: 1,
         context: summary.digest,
         spec,
+        timeout: None,
     }
 }
 

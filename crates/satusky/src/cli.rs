@@ -76,6 +76,10 @@ pub struct ServeArgs {
     /// in-cluster).
     #[arg(long, env = "SATUSKY_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
+    /// How long a build may run, from its first start, across restarts (overrides
+    /// `server.toml build_timeout`; default 30m).
+    #[arg(long, env = "SATUSKY_BUILD_TIMEOUT", value_parser = humantime_duration)]
+    pub build_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -110,6 +114,10 @@ pub struct DevArgs {
     /// Also deploy this folder (with `1ctl deploy`) and stream its lifecycle.
     #[arg(long, value_name = "DIR")]
     pub deploy: Option<PathBuf>,
+    /// How long a build may run, from its first start, across restarts (overrides
+    /// `server.toml build_timeout`; default 30m).
+    #[arg(long, env = "SATUSKY_BUILD_TIMEOUT", value_parser = humantime_duration)]
+    pub build_timeout: Option<std::time::Duration>,
 }
 
 fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {

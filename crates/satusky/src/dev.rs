@@ -57,6 +57,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
             https_addr: args.https_addr,
             dns_addr: args.dns_addr,
             probe_interval: args.probe_interval,
+            build_timeout: crate::config::build_timeout(args.build_timeout, &file)?,
         },
         store.clone(),
         file.dns_records()?,

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod prober;
 mod routes;
 mod settings;
+mod stale;
 mod state;
 mod status;
 

@@ -51,6 +51,8 @@ pub struct LocalStackConfig {
     pub https_addr: SocketAddr,
     pub dns_addr: SocketAddr,
     pub probe_interval: Duration,
+    /// How long a build may run ([`crate::engine::DEFAULT_BUILD_TIMEOUT`] unless set).
+    pub build_timeout: Duration,
 }
 
 /// A running stack. [`LocalStack::state`] is what the API serves.
@@ -80,6 +82,7 @@ impl LocalStack {
             https_addr,
             dns_addr,
             probe_interval,
+            build_timeout,
         } = config;
         let ca = Arc::new(
             LocalCa::load_or_create(&state_dir.join("ca"))
@@ -136,6 +139,7 @@ impl LocalStack {
             EngineConfig {
                 probe_interval,
                 dns_zone: zone,
+                build_timeout,
             },
         );
         let state = state.with_engine(engine.clone());

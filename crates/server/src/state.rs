@@ -17,6 +17,8 @@ pub struct AppState {
     pub engine: Option<Engine>,
     /// Signs the short-lived tokens build Jobs use to fetch their context.
     pub build_tokens: Option<crate::build_token::BuildTokens>,
+    /// When this process's state was made (epoch ms): status checked before it is stale.
+    pub started_ms: i64,
 }
 
 impl AppState {
@@ -27,6 +29,7 @@ impl AppState {
             hub: EventHub::new(),
             engine: None,
             build_tokens: None,
+            started_ms: satusky_core::time::now_ms(),
         }
     }
 

@@ -72,6 +72,7 @@ async fn start(probe_interval: Duration) -> Env {
             https_addr: any_port(),
             dns_addr: any_port(),
             probe_interval,
+            build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
         },
         store,
         records,

@@ -221,6 +221,9 @@ pub enum ErrorCode {
     Conflict,
     PayloadTooLarge,
     Internal,
+    /// Not ready yet (e.g. `/readyz` while the engine restores the active releases after a
+    /// start); retry shortly.
+    Unavailable,
 }
 
 /// `{"error": {"code", "message", "details"}}`.

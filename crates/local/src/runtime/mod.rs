@@ -113,7 +113,7 @@ impl LocalRuntime {
     ) -> Result<LocalRuntime, LocalRuntimeError> {
         let killed = reap(&*ledger).await;
         if killed > 0 {
-            tracing::info!(killed, "reaped replicas left by a previous run");
+            tracing::info!(killed, "reaped replicas and builds left by a previous run");
         }
         let dir = |name: &str| config.state_dir.join(name);
         for (name, fresh) in [
@@ -133,7 +133,8 @@ impl LocalRuntime {
                     source,
                 })?;
         }
-        let builder = Builder::new(dir("contexts"), dir("artifacts"), dir("builds"));
+        let builder = Builder::new(dir("contexts"), dir("artifacts"), dir("builds"))
+            .with_ledger(Arc::clone(&ledger));
         let supervisor = Supervisor::new(dir("run"), ledger);
         Ok(LocalRuntime {
             inner: Arc::new(Inner {
