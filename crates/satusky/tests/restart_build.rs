@@ -298,3 +298,73 @@ fn a_build_printing_1_gb_leaves_memory_and_the_events_table_bounded() {
         "the server grew from {rss_before} KiB to a peak of {peak} KiB"
     );
 }
+
+#[test]
+fn a_build_past_its_timeout_fails_with_build_timeout_even_across_a_restart() {
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(state.path().join("server.toml"), "build_timeout = \"3s\"\n").unwrap();
+    let mut dev = Dev::start(state.path());
+
+    // A build that outruns the limit fails with its own reason, exit 10.
+    let slow = test_app("slow", &[], "\n[build]\ncommand = \"sleep 30\"\n");
+    let out = dev.onectl(slow.path(), &["deploy"]);
+    assert_eq!(
+        out.status.code(),
+        Some(10),
+        "{}\n{}",
+        stderr(&out),
+        dev.log()
+    );
+    let st = json(&dev.onectl(slow.path(), &["app", "status", "-o", "json"]));
+    assert_eq!(st["build"]["reason"], "BuildTimeout", "{st}");
+    let msg = st["build"]["message"].as_str().unwrap();
+    assert!(msg.contains("build timeout of 3s"), "{msg}");
+    assert!(
+        st["build"]["remediation"]
+            .as_str()
+            .unwrap()
+            .contains("build_timeout"),
+        "{st}"
+    );
+
+    // The deadline counts from the build's first start: killed mid-build and restarted after
+    // the deadline, the build fails at once instead of starting over.
+    let marker = format!("resume-marker-{}", std::process::id());
+    let late = test_app(
+        "late",
+        &[],
+        &format!("\n[build]\ncommand = \"echo {marker}; sleep 30; echo {marker}\"\n"),
+    );
+    let out = dev.onectl(late.path(), &["deploy", "--no-wait"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pids_matching(&marker).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the build never started:\n{}",
+            dev.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    dev.kill9();
+    drop(dev);
+    std::thread::sleep(Duration::from_millis(3_500));
+    let dev = Dev::start(state.path());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let st = loop {
+        assert!(
+            pids_matching(&marker).is_empty(),
+            "a build past its deadline was started again:\n{}",
+            dev.log()
+        );
+        let st = json(&dev.onectl(late.path(), &["app", "status", "-o", "json"]));
+        if st["build"]["state"] == "failed" {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "the build never failed: {st}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(st["build"]["reason"], "BuildTimeout", "{st}");
+    let rel = json(&dev.onectl(late.path(), &["app", "releases", "-o", "json"]));
+    assert_eq!(rel[0]["status"], "failed", "{rel}");
+}
