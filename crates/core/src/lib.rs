@@ -4,6 +4,7 @@
 //! implement the traits defined here and the server wires them together.
 #![forbid(unsafe_code)]
 
+pub mod build_log;
 pub mod config;
 pub mod errors;
 pub mod expect;

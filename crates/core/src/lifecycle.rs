@@ -97,6 +97,39 @@ pub fn judge_workload(
     }
 }
 
+/// How long a build first started at `first_started_ms` may still run under a timeout of
+/// `limit`, at `now_ms`; `None` once the deadline has passed. The deadline counts from the
+/// build's first start, so a build resumed after a control-plane restart only gets what is
+/// left, and one resumed past its deadline gets nothing.
+pub fn build_time_left(
+    first_started_ms: i64,
+    limit: std::time::Duration,
+    now_ms: i64,
+) -> Option<std::time::Duration> {
+    let limit_ms = i64::try_from(limit.as_millis()).unwrap_or(i64::MAX);
+    let used_ms = now_ms.saturating_sub(first_started_ms).max(0);
+    let left_ms = limit_ms.saturating_sub(used_ms);
+    (left_ms > 0).then(|| std::time::Duration::from_millis(left_ms.unsigned_abs()))
+}
+
+/// The build plane of a build stopped at its timeout `limit`: the message names the limit and
+/// the setting that changes it, then the log's tail.
+pub fn build_timeout_plane(limit: std::time::Duration, log_tail: &[String]) -> Plane {
+    let mut message = format!(
+        "the build did not finish within the build timeout of {} (counted from its first start, \
+         also across control-plane restarts) and was stopped",
+        humantime::format_duration(limit)
+    );
+    if !log_tail.is_empty() {
+        message.push('\n');
+        message.push_str(&log_tail.join("\n"));
+    }
+    Plane::new(PlaneState::Failed, Reason::BuildTimeout, message).with_remediation(
+        "make the build faster, or raise `build_timeout` in the server's server.toml \
+         (or SATUSKY_BUILD_TIMEOUT / --build-timeout), then deploy again",
+    )
+}
+
 /// The app's phase from its dimensions (SPEC §4). With the workload ready, a failed endpoint
 /// plane makes it `degraded`; planes still pending or unchecked keep it `rolling_out`:
 /// "degraded" is a verdict, not a guess.
@@ -371,5 +404,44 @@ mod tests {
         assert_eq!(changed.since.as_deref(), Some("1970-01-01T00:00:09.000Z"));
         assert!(same_plane(&first, &again));
         assert!(!same_plane(&again, &changed));
+    }
+
+    #[test]
+    fn a_build_gets_only_what_is_left_of_its_timeout() {
+        use std::time::Duration;
+        let limit = Duration::from_secs(60);
+        assert_eq!(build_time_left(1_000, limit, 1_000), Some(limit));
+        // Resumed 45 s after its first start: 15 s left.
+        assert_eq!(
+            build_time_left(1_000, limit, 46_000),
+            Some(Duration::from_secs(15))
+        );
+        // At or past the deadline: nothing left, fail at once.
+        assert_eq!(build_time_left(1_000, limit, 61_000), None);
+        assert_eq!(build_time_left(1_000, limit, 10_000_000), None);
+        // A clock that went backwards never grants more than the limit.
+        assert_eq!(build_time_left(50_000, limit, 1_000), Some(limit));
+    }
+
+    #[test]
+    fn a_timed_out_build_names_the_limit_and_the_setting() {
+        let p = build_timeout_plane(
+            std::time::Duration::from_secs(90),
+            &["compiling".to_string(), "still compiling".to_string()],
+        );
+        assert_eq!(p.state, PlaneState::Failed);
+        assert_eq!(p.reason, Reason::BuildTimeout);
+        assert!(
+            p.message
+                .starts_with("the build did not finish within the build timeout of 1m 30s"),
+            "{}",
+            p.message
+        );
+        assert!(
+            p.message.ends_with("\ncompiling\nstill compiling"),
+            "{}",
+            p.message
+        );
+        assert!(p.remediation.unwrap().contains("build_timeout"));
     }
 }

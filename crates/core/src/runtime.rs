@@ -30,6 +30,10 @@ pub struct BuildRequest {
     /// Content digest of the uploaded context (`sha256:…`).
     pub context: String,
     pub spec: AppSpec,
+    /// How long this build may still run (the engine's build timeout, less what earlier
+    /// attempts of the same release used); past it the runtime stops the build and reports
+    /// `timed_out`. `None`: the runtime's own limit.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// A successful build.
@@ -47,6 +51,8 @@ pub struct BuildFailure {
     pub message: String,
     /// The last lines of the build log.
     pub log_tail: Vec<String>,
+    /// The build was stopped because it ran past its timeout.
+    pub timed_out: bool,
 }
 
 /// What a runtime must make true for one app.

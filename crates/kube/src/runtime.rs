@@ -261,6 +261,7 @@ impl Runtime for KubeRuntime {
                 None => Err(BuildFailure {
                     message: "this control plane has no image registry configured for builds; set [build] registry in server.toml, or deploy with --image".into(),
                     log_tail: Vec::new(),
+                    timed_out: false,
                 }),
             }
         })

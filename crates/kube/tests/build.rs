@@ -56,6 +56,7 @@ fn request(context: &str) -> BuildRequest {
         release: 3,
         context: context.into(),
         spec: app.spec().clone(),
+        timeout: None,
     }
 }
 
@@ -199,7 +200,9 @@ async fn a_failed_job_reports_the_log_tail() {
         fake.finish_job(NS, JOB, &end(false, &log, "")).unwrap();
     };
     let (result, ()) = tokio::join!(builder.build(request(&ctx), sink), controller);
-    let BuildFailure { message, log_tail } = result.unwrap_err();
+    let BuildFailure {
+        message, log_tail, ..
+    } = result.unwrap_err();
     assert!(
         message.starts_with(&format!(
             "build Job {JOB} failed: BackoffLimitExceeded: Job has reached the specified backoff limit"

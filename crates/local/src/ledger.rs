@@ -1,7 +1,7 @@
-//! The ledger of replica processes (GUIDE §6): every process the supervisor starts is recorded
-//! with its pid and kernel start time, so a control plane that crashed can, on start-up,
-//! [`reap`] what it left behind without ever killing a recycled pid. Also the `/proc` helpers
-//! for process groups.
+//! The ledger of child processes (GUIDE §6): every replica the supervisor starts and every
+//! build command the builder runs is recorded with its pid and kernel start time, so a control
+//! plane that crashed can, on start-up, [`reap`] what it left behind without ever killing a
+//! recycled pid. Also the `/proc` helpers for process groups.
 //!
 //! Owns the [`Ledger`] seam (the server implements it over the store; [`MemoryLedger`] is for
 //! tests) and the reaping rule. It must not start processes or know about releases beyond
@@ -13,7 +13,33 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use satusky_core::runtime::BoxFuture;
 
-/// One running replica process, the leader of its own process group.
+/// What a ledger entry's process group is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessKind {
+    /// A replica of a release (it has a port).
+    Replica,
+    /// A release's `[build] command` (port 0).
+    Build,
+}
+
+impl ProcessKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessKind::Replica => "replica",
+            ProcessKind::Build => "build",
+        }
+    }
+
+    /// The kind stored as `s`; anything unknown is a replica (both are reaped alike).
+    pub fn parse(s: &str) -> ProcessKind {
+        match s {
+            "build" => ProcessKind::Build,
+            _ => ProcessKind::Replica,
+        }
+    }
+}
+
+/// One running child process (a replica or a build), the leader of its own process group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntry {
     pub pid: u32,
@@ -23,10 +49,12 @@ pub struct LedgerEntry {
     pub org: String,
     pub app: String,
     pub release: u64,
+    /// The replica's port; 0 for a build.
     pub port: u16,
+    pub kind: ProcessKind,
 }
 
-/// Durable record of the processes the supervisor started.
+/// Durable record of the processes the supervisor and the builder started.
 pub trait Ledger: Send + Sync + 'static {
     fn record(&self, e: LedgerEntry) -> BoxFuture<'_, Result<(), String>>;
     fn forget(&self, pid: u32) -> BoxFuture<'_, Result<(), String>>;
@@ -165,7 +193,7 @@ pub async fn reap(ledger: &dyn Ledger) -> usize {
         };
         if hit {
             tracing::info!(pid = e.pid, org = %e.org, app = %e.app, release = e.release,
-                "killed a replica left by a previous run");
+                kind = e.kind.as_str(), "killed a process group left by a previous run");
             killed += 1;
         } else if !kill {
             tracing::debug!(

@@ -10,7 +10,9 @@ use flate2::write::GzEncoder;
 use satusky_core::runtime::{BuildRequest, LogSink};
 use satusky_local::build::Builder;
 use satusky_local::contexts::ContextError;
-use satusky_local::ledger::process_running;
+use satusky_local::ledger::{
+    Ledger, MemoryLedger, ProcessKind, process_running, process_start_ticks, reap,
+};
 use satusky_types::{AppSpec, BuildSpec, ChecksSpec, DeploySpec, Strategy};
 
 fn spec(command: Option<&str>, env: &[(&str, &str)]) -> AppSpec {
@@ -94,6 +96,7 @@ fn request(f: &Fixture, files: &[(&str, &str)], spec: AppSpec) -> BuildRequest {
         release: 1,
         context: summary.digest,
         spec,
+        timeout: None,
     }
 }
 
@@ -206,6 +209,7 @@ async fn a_stuck_build_is_killed_with_its_process_group() {
         fail.message,
         "build command `sleep 30 & echo bg $!; wait` did not finish within 700 ms (the build timeout)"
     );
+    assert!(fail.timed_out, "reported as a timeout, not a failure");
     let lines = lines.lock().unwrap().clone();
     let bg: u32 = lines
         .iter()
@@ -219,6 +223,82 @@ async fn a_stuck_build_is_killed_with_its_process_group() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the build's background process {bg} survived");
+}
+
+#[tokio::test]
+async fn the_request_timeout_wins_and_a_failing_build_is_not_a_timeout() {
+    let f = fixture();
+    let mut req = request(&f, &[("a", "b")], spec(Some("sleep 30"), &[]));
+    req.timeout = Some(Duration::from_millis(300));
+    let fail = f.builder.build(&req, collect().0).await.unwrap_err();
+    assert!(fail.timed_out);
+    assert!(fail.message.contains("within 300 ms"), "{}", fail.message);
+    let req = request(&f, &[("a", "b")], spec(Some("exit 4"), &[]));
+    let fail = f.builder.build(&req, collect().0).await.unwrap_err();
+    assert!(!fail.timed_out, "{}", fail.message);
+}
+
+#[tokio::test]
+async fn a_running_build_is_in_the_ledger_and_leaves_it_when_done() {
+    let mut f = fixture();
+    let ledger = Arc::new(MemoryLedger::new());
+    f.builder = f.builder.clone().with_ledger(ledger.clone());
+    let req = request(&f, &[("a", "b")], spec(Some("echo started; sleep 1"), &[]));
+    let (sink, lines) = collect();
+    let builder = f.builder.clone();
+    let build = tokio::spawn(async move { builder.build(&req, sink).await });
+    let entry = loop {
+        if let Some(e) = ledger.all().await.unwrap().into_iter().next() {
+            break e;
+        }
+        assert!(
+            !build.is_finished(),
+            "the build ended without a ledger entry"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(entry.kind, ProcessKind::Build);
+    assert_eq!(
+        (entry.org.as_str(), entry.app.as_str(), entry.release),
+        ("acme", "web", 1)
+    );
+    assert_eq!(entry.port, 0);
+    assert!(process_running(entry.pid), "the entry is the running build");
+    assert_eq!(process_start_ticks(entry.pid), Some(entry.start_ticks));
+    build.await.unwrap().unwrap();
+    assert!(lines.lock().unwrap().iter().any(|l| l == "started"));
+    assert!(
+        ledger.all().await.unwrap().is_empty(),
+        "forgotten once the build ended"
+    );
+}
+
+#[tokio::test]
+async fn a_build_left_by_a_crashed_run_is_reaped() {
+    let mut f = fixture();
+    let ledger = Arc::new(MemoryLedger::new());
+    f.builder = f.builder.clone().with_ledger(ledger.clone());
+    let req = request(&f, &[("a", "b")], spec(Some("sleep 30 & wait"), &[]));
+    let builder = f.builder.clone();
+    // The build future is forgotten while running, as a killed control plane would leave it:
+    // its process group stays, and so does its ledger entry.
+    let build = tokio::spawn(async move { builder.build(&req, collect().0).await });
+    let entry = loop {
+        if let Some(e) = ledger.all().await.unwrap().into_iter().next() {
+            break e;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let copy = Arc::new(MemoryLedger::new());
+    copy.record(entry.clone()).await.unwrap();
+    assert_eq!(reap(&*copy).await, 1, "the build's group is reaped");
+    let fail = build.await.unwrap().unwrap_err();
+    assert!(
+        fail.message.contains("killed by signal 9"),
+        "{}",
+        fail.message
+    );
+    assert!(!process_running(entry.pid));
 }
 
 #[tokio::test]

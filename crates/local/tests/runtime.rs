@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use satusky_core::runtime::{BuildRequest, DesiredWorkload, Runtime, WorkloadObservation};
 use satusky_local::ledger::{
-    Ledger, LedgerEntry, MemoryLedger, process_running, process_start_ticks, signal_group,
+    Ledger, LedgerEntry, MemoryLedger, ProcessKind, process_running, process_start_ticks,
+    signal_group,
 };
 use satusky_local::routes::{Route, RouteTable};
 use satusky_local::runtime::{IMAGE_ONLY, NO_COMMAND};
@@ -536,6 +537,7 @@ async fn a_built_artifact_runs_and_remove_clears_everything() {
                 release: 1,
                 context: summary.digest,
                 spec: d.spec.clone(),
+                timeout: None,
             },
             Arc::new(|_: &str| {}),
         )
@@ -573,6 +575,7 @@ async fn start_reaps_what_a_crashed_run_left() {
         app: "web".into(),
         release: 1,
         port: 1,
+        kind: ProcessKind::Replica,
     };
     ledger.record(entry).await.unwrap();
     let _f = fixture_with(ledger.clone()).await;

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use satusky_local::ledger::{
-    Ledger, LedgerEntry, MemoryLedger, process_running, process_start_ticks, reap, signal_group,
+    Ledger, LedgerEntry, MemoryLedger, ProcessKind, process_running, process_start_ticks, reap,
+    signal_group,
 };
 use satusky_local::supervisor::{ReplicaSpec, ReplicaStatus, Supervisor, Timings};
 use satusky_types::ChecksSpec;
@@ -311,6 +312,7 @@ fn entry(pid: u32, start_ticks: u64) -> LedgerEntry {
         app: "web".into(),
         release: 1,
         port: 1,
+        kind: ProcessKind::Replica,
     }
 }
 

@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// created if missing, keeps apps out of the state dir).
     #[arg(long, env = "SATUSKY_LOCAL_USER")]
     pub local_user: Option<String>,
+    /// How long a build may run, from its first start, across restarts (overrides
+    /// `server.toml build_timeout`; default 30m).
+    #[arg(long, env = "SATUSKY_BUILD_TIMEOUT", value_parser = humantime_duration)]
+    pub build_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -119,6 +123,10 @@ pub struct DevArgs {
     /// `local_user`; default `satusky-app`, created if missing; `root` = single-tenant).
     #[arg(long, env = "SATUSKY_LOCAL_USER")]
     pub local_user: Option<String>,
+    /// How long a build may run, from its first start, across restarts (overrides
+    /// `server.toml build_timeout`; default 30m).
+    #[arg(long, env = "SATUSKY_BUILD_TIMEOUT", value_parser = humantime_duration)]
+    pub build_timeout: Option<std::time::Duration>,
 }
 
 fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -91,6 +91,10 @@ pub struct ServerToml {
     /// Kubernetes builds: how often a build Job is polled (default 2s).
     #[serde(default, with = "humantime_serde_opt")]
     pub build_poll: Option<std::time::Duration>,
+    /// How long a build may run, counted from its first start, also across restarts (default
+    /// 30m); `--build-timeout` / `SATUSKY_BUILD_TIMEOUT` override it.
+    #[serde(default, with = "humantime_serde_opt")]
+    pub build_timeout: Option<std::time::Duration>,
 }
 
 /// `"2s"`-style durations in server.toml.
@@ -151,10 +155,8 @@ impl ServerToml {
 }
 
 impl ServerToml {
-    /// Who the local runtime runs apps as: the flag or env var, else `local_user`, else the
-    /// default; looked up (or created) once, now.
-    /// Who apps run as: the flag, then `local_user`, then `default` (`None`: the control
-    /// plane's own user).
+    /// Who the local runtime runs apps as: the flag or env var, then `local_user`, then
+    /// `default` (`None`: the control plane's own user); looked up (or created) once, now.
     pub fn isolation(
         &self,
         flag: Option<&str>,
@@ -166,6 +168,23 @@ impl ServerToml {
             None => Ok(Isolation::SameUser),
         }
     }
+}
+
+/// The build timeout: the flag (or its env var), else `server.toml`, else the default. Zero is
+/// refused (every build would fail at once).
+pub fn build_timeout(
+    flag: Option<std::time::Duration>,
+    file: &ServerToml,
+) -> Result<std::time::Duration> {
+    let (value, source) = match (flag, file.build_timeout) {
+        (Some(v), _) => (v, "--build-timeout (SATUSKY_BUILD_TIMEOUT)"),
+        (None, Some(v)) => (v, "server.toml build_timeout"),
+        (None, None) => return Ok(satusky_server::engine::DEFAULT_BUILD_TIMEOUT),
+    };
+    if value.is_zero() {
+        anyhow::bail!("{source} must be longer than 0, e.g. \"30m\"");
+    }
+    Ok(value)
 }
 
 pub fn read_server_toml(state_dir: &Path) -> Result<ServerToml> {
@@ -207,5 +226,27 @@ mod tests {
             Some("apps.example.net")
         );
         assert!(toml_parse("dns_zone = \"Not A Zone\"").is_err());
+    }
+
+    #[test]
+    fn build_timeout_comes_from_the_flag_then_the_file_then_the_default() {
+        use std::time::Duration;
+        let file = toml_parse("build_timeout = \"45m\"").unwrap();
+        assert_eq!(
+            build_timeout(None, &file).unwrap(),
+            Duration::from_secs(45 * 60)
+        );
+        assert_eq!(
+            build_timeout(Some(Duration::from_secs(90)), &file).unwrap(),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            build_timeout(None, &ServerToml::default()).unwrap(),
+            Duration::from_secs(30 * 60)
+        );
+        let zero = toml_parse("build_timeout = \"0s\"").unwrap();
+        let err = build_timeout(None, &zero).unwrap_err().to_string();
+        assert!(err.contains("server.toml build_timeout"), "{err}");
+        assert!(toml_parse("build_timeout = \"soon\"").is_err());
     }
 }

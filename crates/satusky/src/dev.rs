@@ -62,6 +62,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
             dns_addr: args.dns_addr,
             probe_interval: args.probe_interval,
             isolation,
+            build_timeout: crate::config::build_timeout(args.build_timeout, &file)?,
         },
         store.clone(),
         file.dns_records()?,

@@ -79,6 +79,7 @@ pub struct KubeStackConfig {
     pub zone: String,
     pub kubeconfig: Option<PathBuf>,
     pub probe_interval: Duration,
+    pub build_timeout: Duration,
 }
 
 impl KubeStack {
@@ -188,6 +189,7 @@ impl KubeStack {
             EngineConfig {
                 probe_interval: config.probe_interval,
                 dns_zone: config.zone,
+                build_timeout: config.build_timeout,
             },
         );
         let state = state.with_engine(engine.clone());

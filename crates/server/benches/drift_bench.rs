@@ -89,6 +89,7 @@ impl Runtime for TableRuntime {
             Err(BuildFailure {
                 message: "the benchmark deploys images".into(),
                 log_tail: Vec::new(),
+                timed_out: false,
             })
         })
     }
@@ -308,6 +309,7 @@ async fn setup(edge_rt: &Handle, apps: usize, dir: &std::path::Path) -> Setup {
             // The timer never fires during the benchmark: every sweep is asked for.
             probe_interval: Duration::from_secs(24 * 3600),
             dns_zone: ZONE.into(),
+            build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
         },
     );
     let router = satusky_server::router(state.with_engine(engine.clone()));

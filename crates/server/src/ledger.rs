@@ -1,9 +1,10 @@
 //! The local runtime's process ledger, kept in the store (GUIDE §6): pid + start time of every
-//! replica, so a control plane restarted after a crash reaps exactly what it left behind.
+//! replica and build, so a control plane restarted after a crash reaps exactly what it left
+//! behind.
 
 use satusky_core::runtime::BoxFuture;
 use satusky_core::time::now_ms;
-use satusky_local::ledger::{Ledger, LedgerEntry};
+use satusky_local::ledger::{Ledger, LedgerEntry, ProcessKind};
 use satusky_store::{ReplicaEntry, Store};
 
 use crate::error::error_chain;
@@ -28,6 +29,7 @@ impl Ledger for StoreLedger {
                 app: e.app,
                 release: e.release,
                 port: e.port,
+                kind: e.kind.as_str().to_string(),
             };
             self.store
                 .ledger_record(&entry, now_ms())
@@ -57,6 +59,7 @@ impl Ledger for StoreLedger {
                     app: e.app,
                     release: e.release,
                     port: e.port,
+                    kind: ProcessKind::parse(&e.kind),
                 })
                 .collect())
         })

@@ -20,6 +20,7 @@ pub mod prober;
 mod roles;
 mod routes;
 mod settings;
+mod stale;
 mod state;
 mod status;
 

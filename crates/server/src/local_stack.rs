@@ -54,6 +54,8 @@ pub struct LocalStackConfig {
     pub probe_interval: Duration,
     /// Who the local runtime's replicas and builds run as.
     pub isolation: Isolation,
+    /// How long a build may run ([`crate::engine::DEFAULT_BUILD_TIMEOUT`] unless set).
+    pub build_timeout: Duration,
 }
 
 /// A running stack. [`LocalStack::state`] is what the API serves.
@@ -84,6 +86,7 @@ impl LocalStack {
             dns_addr,
             probe_interval,
             isolation,
+            build_timeout,
         } = config;
         let ca = Arc::new(
             LocalCa::load_or_create(&state_dir.join("ca"))
@@ -142,6 +145,7 @@ impl LocalStack {
             EngineConfig {
                 probe_interval,
                 dns_zone: zone,
+                build_timeout,
             },
         );
         let state = state.with_engine(engine.clone());

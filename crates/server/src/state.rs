@@ -20,6 +20,8 @@ pub struct AppState {
     pub build_tokens: Option<crate::build_token::BuildTokens>,
     /// Fingerprints and remembers mutations sent with an `Idempotency-Key`.
     pub idempotency: Option<Arc<Idempotency>>,
+    /// When this process's state was made (epoch ms): status checked before it is stale.
+    pub started_ms: i64,
 }
 
 impl AppState {
@@ -31,6 +33,7 @@ impl AppState {
             engine: None,
             build_tokens: None,
             idempotency: ephemeral_idempotency(),
+            started_ms: satusky_core::time::now_ms(),
         }
     }
 

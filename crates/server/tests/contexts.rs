@@ -90,6 +90,7 @@ async fn concurrent_uploads_keep_their_own_bytes_and_stay_in_their_org() {
             dns_addr: any_port(),
             probe_interval: Duration::from_secs(3600),
             isolation: satusky_local::isolation::Isolation::SameUser,
+            build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
         },
         store.clone(),
         ZoneRecords::new(),

@@ -248,6 +248,7 @@ async fn start() -> Env {
             // Every check in this test is asked for.
             probe_interval: Duration::from_secs(3600),
             dns_zone: ZONE.into(),
+            build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
         },
     );
     let state = state.with_engine(engine.clone());

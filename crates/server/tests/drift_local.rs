@@ -73,6 +73,7 @@ async fn start(probe_interval: Duration) -> Env {
             dns_addr: any_port(),
             probe_interval,
             isolation: satusky_local::isolation::Isolation::SameUser,
+            build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
         },
         store,
         records,

@@ -12,7 +12,7 @@ use crate::codec::{to_i64, to_json, to_u64};
 use crate::error::{Result, StoreError};
 use crate::events;
 
-/// One replica process in the ledger.
+/// One process group in the ledger: a replica, or a build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplicaEntry {
     pub pid: u32,
@@ -20,7 +20,10 @@ pub struct ReplicaEntry {
     pub org: String,
     pub app: String,
     pub release: u64,
+    /// 0 for a build.
     pub port: u16,
+    /// `replica` or `build` (the local runtime's word; opaque here).
+    pub kind: String,
 }
 
 fn big(what: &str, v: u64) -> Result<i64> {
@@ -234,13 +237,14 @@ impl Store {
             .collect()
     }
 
-    /// Record a replica process in the ledger.
+    /// Record a replica or build process group in the ledger.
     pub async fn ledger_record(&self, e: &ReplicaEntry, now_ms: i64) -> Result<()> {
         sqlx::query(
-            "INSERT INTO replicas (pid, start_ticks, org, app, release, port, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+            "INSERT INTO replicas (pid, start_ticks, org, app, release, port, created_at, kind) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (pid) DO UPDATE SET start_ticks = excluded.start_ticks, org = excluded.org, \
-             app = excluded.app, release = excluded.release, port = excluded.port, created_at = excluded.created_at",
+             app = excluded.app, release = excluded.release, port = excluded.port, \
+             created_at = excluded.created_at, kind = excluded.kind",
         )
         .bind(i64::from(e.pid))
         .bind(big("start ticks", e.start_ticks)?)
@@ -249,12 +253,13 @@ impl Store {
         .bind(big("release", e.release)?)
         .bind(i64::from(e.port))
         .bind(now_ms)
+        .bind(&e.kind)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Drop a replica from the ledger.
+    /// Drop a process group from the ledger.
     pub async fn ledger_forget(&self, pid: u32) -> Result<()> {
         sqlx::query("DELETE FROM replicas WHERE pid = $1")
             .bind(i64::from(pid))
@@ -263,10 +268,10 @@ impl Store {
         Ok(())
     }
 
-    /// Every replica in the ledger.
+    /// Every process group in the ledger.
     pub async fn ledger_all(&self) -> Result<Vec<ReplicaEntry>> {
         let rows = sqlx::query(
-            "SELECT pid, start_ticks, org, app, release, port FROM replicas ORDER BY pid",
+            "SELECT pid, start_ticks, org, app, release, port, kind FROM replicas ORDER BY pid",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -282,6 +287,7 @@ impl Store {
                     release: to_u64("replica release", r.try_get("release")?)?,
                     port: u16::try_from(port)
                         .map_err(|_| StoreError::corrupt("replica port", port))?,
+                    kind: r.try_get("kind")?,
                 })
             })
             .collect()

@@ -238,19 +238,21 @@ async fn status_work_and_ledger_persist() {
             app: "web".into(),
             release: 1,
             port: 40000,
+            kind: "replica".into(),
         };
         store.ledger_record(&e, T0).await.unwrap();
-        store
-            .ledger_record(
-                &ReplicaEntry {
-                    pid: 7,
-                    ..e.clone()
-                },
-                T0,
-            )
-            .await
-            .unwrap();
-        assert_eq!(store.ledger_all().await.unwrap().len(), 2);
+        let build = ReplicaEntry {
+            pid: 7,
+            port: 0,
+            kind: "build".into(),
+            ..e.clone()
+        };
+        store.ledger_record(&build, T0).await.unwrap();
+        assert_eq!(
+            store.ledger_all().await.unwrap(),
+            vec![build, e.clone()],
+            "a build's group is kept with its kind"
+        );
         store.ledger_forget(7).await.unwrap();
         assert_eq!(store.ledger_all().await.unwrap(), vec![e]);
     })

@@ -277,6 +277,9 @@ pub enum ErrorCode {
     /// This control plane cannot do it (e.g. build contexts without a runtime that builds).
     NotImplemented,
     Internal,
+    /// Not ready yet (e.g. `/readyz` while the engine restores the active releases after a
+    /// start); retry shortly.
+    Unavailable,
 }
 
 /// `{"error": {"code", "message", "details"}}`.

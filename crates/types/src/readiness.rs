@@ -55,11 +55,15 @@ pub enum Reason {
     NotApplicable,
     /// No runtime is attached to this control plane to act on the desired state.
     NoRuntime,
+    /// Last checked before the control plane (re)started; not observed since.
+    NotYetObserved,
     // -- build
     BuildPending,
     Building,
     Built,
     BuildFailed,
+    /// The build ran past the build timeout and was stopped.
+    BuildTimeout,
     /// A prebuilt image was given; no build runs.
     ImageProvided,
     // -- workload
@@ -123,10 +127,12 @@ impl Reason {
         Reason::Waiting,
         Reason::NotApplicable,
         Reason::NoRuntime,
+        Reason::NotYetObserved,
         Reason::BuildPending,
         Reason::Building,
         Reason::Built,
         Reason::BuildFailed,
+        Reason::BuildTimeout,
         Reason::ImageProvided,
         Reason::RolloutPending,
         Reason::Progressing,

@@ -432,6 +432,7 @@ fn failure(e: &KanikoError, log_tail: Vec<String>) -> BuildFailure {
     BuildFailure {
         message: e.to_string(),
         log_tail,
+        timed_out: false,
     }
 }
 

@@ -3,8 +3,10 @@
 //! a content-addressed artifact `artifacts/sha256-HASH`. Identical inputs (context, command,
 //! env) reuse the earlier artifact without building again.
 //!
-//! Owns the contexts, artifacts and build work directories. It must not start replicas (that is
-//! [`crate::supervisor`]) or touch routes.
+//! Owns the contexts, artifacts and build work directories. Every build command's process group
+//! is in the process [`Ledger`] while it runs ([`record`]), so a control plane killed mid-build
+//! reaps it on its next start. It must not start replicas (that is [`crate::supervisor`]) or
+//! touch routes.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
@@ -18,6 +20,7 @@ use nix::sys::signal::Signal;
 use satusky_core::runtime::{BuildFailure, BuildOutput, BuildRequest, LogSink};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
+mod record;
 mod tree;
 
 use tree::store_tree;
@@ -25,11 +28,11 @@ pub use tree::{copy_tree, hash_tree, remove_tree};
 
 use crate::contexts::{ContextError, ContextStore};
 use crate::isolation::{IsolateExt, Isolation};
-use crate::ledger::{kill_group_leftovers, signal_group};
+use crate::ledger::{Ledger, kill_group_leftovers, signal_group};
 use crate::unpack::{self, ContextSummary, Limits, hex};
 
 /// A build that runs longer is stuck (a cold `cargo build --release` of a mid-size app takes
-/// minutes, not half an hour).
+/// minutes, not half an hour). The default when a request carries no timeout of its own.
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Lines of build output kept for the failure report: enough to show a compiler error.
 pub const LOG_TAIL_LINES: usize = 40;
@@ -56,15 +59,30 @@ pub const PASS_THROUGH_ENV: &[&str] = &[
 ];
 
 /// Runs builds. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Builder {
     pub contexts: ContextStore,
     pub artifacts_dir: PathBuf,
     pub work_dir: PathBuf,
     pub limits: Limits,
+    /// Used when a [`BuildRequest`] has no `timeout`.
     pub timeout: Duration,
     /// Who the build command runs as; its tree is handed to that user and taken back.
     pub isolation: Isolation,
+    /// Where each build's process group is recorded while it runs (`None`: not recorded).
+    pub ledger: Option<Arc<dyn Ledger>>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("contexts", &self.contexts)
+            .field("artifacts_dir", &self.artifacts_dir)
+            .field("work_dir", &self.work_dir)
+            .field("timeout", &self.timeout)
+            .field("ledger", &self.ledger.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Builder {
@@ -76,7 +94,14 @@ impl Builder {
             limits: Limits::default(),
             timeout: BUILD_TIMEOUT,
             isolation: Isolation::SameUser,
+            ledger: None,
         }
+    }
+
+    /// Record every build's process group in `ledger` while it runs.
+    pub fn with_ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
+        self.ledger = Some(ledger);
+        self
     }
 
     /// The directory of artifact `sha256:HEX`; `None` for a malformed id.
@@ -103,6 +128,7 @@ impl Builder {
         let fail = |message: String| BuildFailure {
             message,
             log_tail: Vec::new(),
+            timed_out: false,
         };
         let command = req.spec.build.command.clone();
         let key = cache_key(&req.org, &req.context, command.as_deref(), &req.spec.env);
@@ -145,7 +171,7 @@ impl Builder {
             return Err(fail(e));
         }
         if let Some(cmd) = &command {
-            if let Err(f) = self.run(cmd, &tree, &req.spec.env, &log).await {
+            if let Err(f) = self.run(cmd, &tree, &req.spec.env, &log, req).await {
                 remove_later(tree.clone()).await;
                 return Err(f);
             }
@@ -190,14 +216,17 @@ impl Builder {
             .map(|_| artifact)
     }
 
-    /// Run the build command in `dir`; stream output; enforce the timeout.
+    /// Run the build command in `dir`; stream output; enforce the timeout (`req`'s, else the
+    /// builder's); keep the process group in the ledger while it runs.
     async fn run(
         &self,
         cmd: &str,
         dir: &Path,
         env: &BTreeMap<String, String>,
         log: &LogSink,
+        req: &BuildRequest,
     ) -> Result<(), BuildFailure> {
+        let timeout = req.timeout.unwrap_or(self.timeout);
         log(&format!("$ {cmd}"));
         let started = Instant::now();
         let mut child = tokio::process::Command::new("sh")
@@ -216,9 +245,23 @@ impl Builder {
             .map_err(|e| BuildFailure {
                 message: format!("could not start the build command `{cmd}`: {e}"),
                 log_tail: Vec::new(),
+                timed_out: false,
             })?;
         let pgid = child.id().unwrap_or(0);
         let guard = GroupGuard(pgid);
+        let recorded = match record::record(self.ledger.as_ref(), req, pgid).await {
+            Ok(r) => r,
+            Err(message) => {
+                // Never run a build that a restarted control plane could not find again.
+                signal_group(pgid, Signal::SIGKILL);
+                let _ = child.wait().await;
+                return Err(BuildFailure {
+                    message,
+                    log_tail: Vec::new(),
+                    timed_out: false,
+                });
+            }
+        };
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let mut readers = Vec::new();
         let pipes: [Option<Box<dyn AsyncRead + Send + Unpin>>; 2] = [
@@ -232,7 +275,7 @@ impl Builder {
                 push_bounded(&tail, line, LOG_TAIL_LINES);
             })));
         }
-        let status = match tokio::time::timeout(self.timeout, child.wait()).await {
+        let status = match tokio::time::timeout(timeout, child.wait()).await {
             Ok(s) => Some(s),
             Err(_) => {
                 signal_group(pgid, Signal::SIGKILL); // the leader is alive: the group is ours
@@ -242,6 +285,9 @@ impl Builder {
         };
         kill_group_leftovers(pgid);
         drop(guard);
+        if let Some(r) = recorded {
+            r.forget().await;
+        }
         for r in readers {
             let abort = r.abort_handle();
             if tokio::time::timeout(PIPE_DRAIN, r).await.is_err() {
@@ -254,6 +300,7 @@ impl Builder {
             .iter()
             .cloned()
             .collect();
+        let timed_out = status.is_none();
         let message = match status {
             Some(Ok(s)) if s.success() => {
                 log(&format!(
@@ -265,11 +312,15 @@ impl Builder {
             Some(Ok(s)) => format!("build command `{cmd}` {}", describe_exit(s)),
             None => format!(
                 "build command `{cmd}` did not finish within {} (the build timeout)",
-                short_duration(self.timeout)
+                short_duration(timeout)
             ),
             Some(Err(e)) => format!("build command `{cmd}` could not be waited for: {e}"),
         };
-        Err(BuildFailure { message, log_tail })
+        Err(BuildFailure {
+            message,
+            log_tail,
+            timed_out,
+        })
     }
 }
 

@@ -120,7 +120,7 @@ impl LocalRuntime {
     ) -> Result<LocalRuntime, LocalRuntimeError> {
         let killed = reap(&*ledger).await;
         if killed > 0 {
-            tracing::info!(killed, "reaped replicas left by a previous run");
+            tracing::info!(killed, "reaped replicas and builds left by a previous run");
         }
         let dir = |name: &str| config.state_dir.join(name);
         for (name, fresh) in [
@@ -153,7 +153,8 @@ impl LocalRuntime {
             }
             Isolation::SameUser => tracing::warn!("apps run as {}", config.isolation.describe()),
         }
-        let mut builder = Builder::new(dir("contexts"), dir("artifacts"), dir("builds"));
+        let mut builder = Builder::new(dir("contexts"), dir("artifacts"), dir("builds"))
+            .with_ledger(Arc::clone(&ledger));
         builder.isolation = config.isolation.clone();
         let supervisor = Supervisor::isolated(
             dir("run"),

@@ -17,7 +17,9 @@ use super::{
 };
 use crate::build::{clean_env, describe_exit, push_bounded, read_lines};
 use crate::isolation::IsolateExt;
-use crate::ledger::{Ledger, LedgerEntry, kill_group_leftovers, process_start_ticks, signal_group};
+use crate::ledger::{
+    Ledger, LedgerEntry, ProcessKind, kill_group_leftovers, process_start_ticks, signal_group,
+};
 use satusky_core::runtime::release_id;
 
 /// How long output may take to arrive after the process exited (so a crash report quotes the
@@ -130,6 +132,7 @@ async fn run_once(
         app: rep.spec.app.clone(),
         release: rep.spec.release,
         port: rep.port,
+        kind: ProcessKind::Replica,
     };
     if let Err(e) = ledger.record(entry).await {
         // Never run a process that a restarted control plane could not find again.

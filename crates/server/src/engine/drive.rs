@@ -3,22 +3,25 @@
 //! statuses, events) before moving on. A step never retries inside itself beyond its own
 //! polling: the next pass of the loop is the retry, and every pass starts from the store.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use satusky_core::lifecycle::{WorkloadVerdict, judge_workload, merge_plane, on_release_ready};
-use satusky_core::runtime::{BuildRequest, DesiredWorkload, LogSink};
+use satusky_core::lifecycle::{
+    WorkloadVerdict, build_time_left, build_timeout_plane, judge_workload, merge_plane,
+    on_release_ready,
+};
+use satusky_core::runtime::{BuildFailure, BuildRequest, DesiredWorkload};
 use satusky_core::time::now_ms;
 use satusky_store::{AppRecord, ReleaseRecord};
-use satusky_types::{EventType, Plane, PlaneState, Reason, ReleaseStatus};
+use satusky_types::{Plane, PlaneState, Reason, ReleaseStatus};
 use serde_json::json;
 
+use super::build_log::BuildLog;
 use super::{Engine, Step, Work, endpoints};
 use crate::error::error_chain;
 use crate::status::{StatusDoc, diff_events, initial_doc};
 
 /// How often a rollout is observed.
-const OBSERVE_EVERY: Duration = Duration::from_millis(250);
+pub(super) const OBSERVE_EVERY: Duration = Duration::from_millis(250);
 /// Pause before retrying after a store or runtime error.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 /// After the workload is ready, how long the endpoint planes may take to settle before the
@@ -26,8 +29,9 @@ const RETRY_AFTER: Duration = Duration::from_secs(2);
 const ENDPOINT_SETTLE: Duration = Duration::from_secs(10);
 /// Between endpoint checks while settling.
 const ENDPOINT_RECHECK: Duration = Duration::from_millis(500);
-/// Build log lines written per batch (one transaction each).
-const LOG_BATCH: usize = 200;
+/// How long past its timeout a build may take to be stopped by the runtime before the engine
+/// gives up on it (the runtime kills and reaps the process group in well under a second).
+const BUILD_STOP_GRACE: Duration = Duration::from_secs(30);
 
 enum Next {
     /// Re-read the work and go on.
@@ -90,7 +94,12 @@ fn current_doc(rec: &AppRecord, release: u64) -> StatusDoc {
 }
 
 /// Save `new` (with the events its changes produce). `false` when the release was overtaken.
-async fn save(engine: &Engine, rec: &AppRecord, old: Option<&StatusDoc>, new: &StatusDoc) -> bool {
+pub(super) async fn save(
+    engine: &Engine,
+    rec: &AppRecord,
+    old: Option<&StatusDoc>,
+    new: &StatusDoc,
+) -> bool {
     let Some(release) = new.release else {
         return false;
     };
@@ -204,6 +213,31 @@ async fn build(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: 
         save(engine, rec, StatusDoc::from_app(rec).as_ref(), &doc).await;
         return fail_release(engine, rec, work, "build", &doc.build).await;
     };
+    // The build timeout counts from the build's FIRST start, kept in the work document, so a
+    // build resumed after a restart only gets what is left (and one past it fails now).
+    let limit = engine.inner.config.build_timeout;
+    let first_started = work.build_started_ms.unwrap_or(now);
+    let Some(time_left) = build_time_left(first_started, limit, now) else {
+        tracing::info!(org = %rec.org, app = %rec.name, release = work.release, "build past its timeout");
+        return fail_build(
+            engine,
+            rec,
+            work,
+            &old,
+            build_timeout_plane(limit, &[]),
+            now,
+        )
+        .await;
+    };
+    if work.build_started_ms.is_none() {
+        let started = Work {
+            build_started_ms: Some(first_started),
+            ..work.clone()
+        };
+        if let Next::RetryAfter(d) = advance(engine, rec, work, Some(started)).await {
+            return Next::RetryAfter(d);
+        }
+    }
     let command = release.spec.build.command.clone();
     let mut doc = old.clone();
     doc.build = merge_plane(
@@ -223,47 +257,35 @@ async fn build(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: 
     }
     let building = doc.clone();
 
-    // Build log lines → batched `build_log` events.
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let sink: LogSink = Arc::new(move |line: &str| {
-        let _ = tx.send(line.to_string());
-    });
-    let (store, hub) = (engine.inner.store.clone(), engine.inner.hub.clone());
-    let (org, app, version) = (rec.org.clone(), rec.name.clone(), work.release);
-    let writer = tokio::spawn(async move {
-        let mut batch = Vec::new();
-        while let Some(line) = rx.recv().await {
-            batch.push((
-                EventType::BuildLog,
-                json!({"release": version, "line": line}),
-            ));
-            while batch.len() < LOG_BATCH {
-                match rx.try_recv() {
-                    Ok(line) => batch.push((
-                        EventType::BuildLog,
-                        json!({"release": version, "line": line}),
-                    )),
-                    Err(_) => break,
-                }
-            }
-            if let Err(e) = store.append_events(&org, &app, &batch, now_ms()).await {
-                tracing::warn!(%org, %app, error = %error_chain(&e), "cannot write build log");
-            }
-            batch.clear();
-            hub.notify(&org, &app);
-        }
-    });
+    // Build log lines → capped, batched `build_log` events.
+    let (sink, log) = BuildLog::start(engine, &rec.org, &rec.name, work.release);
     let req = BuildRequest {
         org: rec.org.clone(),
         app: rec.name.clone(),
         release: work.release,
         context,
         spec: release.spec.clone(),
+        timeout: Some(time_left),
     };
-    let result = engine.inner.runtime.build(req, sink).await;
-    let _ = writer.await;
+    // The runtime stops the build at `time_left`; this bound only covers one that does not.
+    let result = match tokio::time::timeout(
+        time_left + BUILD_STOP_GRACE,
+        engine.inner.runtime.build(req, sink),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => Err(BuildFailure {
+            message: String::new(),
+            log_tail: Vec::new(),
+            timed_out: true,
+        }),
+    };
+    let dropped = log.finish().await;
+    if dropped > 0 {
+        tracing::info!(org = %rec.org, app = %rec.name, release = work.release, dropped, "build log lines dropped");
+    }
     let now = now_ms();
-    let mut doc = building.clone();
     match result {
         Ok(out) => {
             if let Err(e) = engine
@@ -292,32 +314,47 @@ async fn build(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: 
             )
             .await
         }
+        Err(f) if f.timed_out => {
+            let plane = build_timeout_plane(limit, &f.log_tail);
+            fail_build(engine, rec, work, &building, plane, now).await
+        }
         Err(f) => {
             let mut message = f.message.clone();
             if !f.log_tail.is_empty() {
                 message.push('\n');
                 message.push_str(&f.log_tail.join("\n"));
             }
-            doc.build = merge_plane(
-                Some(&building.build),
-                Plane::new(PlaneState::Failed, Reason::BuildFailed, message).with_remediation(
+            let plane = Plane::new(PlaneState::Failed, Reason::BuildFailed, message)
+                .with_remediation(
                     "fix the build command or the code; the log above shows why it failed",
-                ),
-                now,
-            );
-            doc.workload.plane = merge_plane(
-                Some(&building.workload.plane),
-                Plane::new(
-                    PlaneState::NotApplicable,
-                    Reason::Waiting,
-                    "not started: the build failed",
-                ),
-                now,
-            );
-            save(engine, rec, Some(&building), &doc).await;
-            fail_release(engine, rec, work, "build", &doc.build).await
+                );
+            fail_build(engine, rec, work, &building, plane, now).await
         }
     }
+}
+
+/// Record the failed build plane (the workload will not start) and fail the release.
+async fn fail_build(
+    engine: &Engine,
+    rec: &AppRecord,
+    work: &Work,
+    before: &StatusDoc,
+    plane: Plane,
+    now: i64,
+) -> Next {
+    let mut doc = before.clone();
+    doc.build = merge_plane(Some(&before.build), plane, now);
+    doc.workload.plane = merge_plane(
+        Some(&before.workload.plane),
+        Plane::new(
+            PlaneState::NotApplicable,
+            Reason::Waiting,
+            "not started: the build failed",
+        ),
+        now,
+    );
+    save(engine, rec, Some(before), &doc).await;
+    fail_release(engine, rec, work, "build", &doc.build).await
 }
 
 /// The build is done (or not needed): record `build` (when given), mark the workload as

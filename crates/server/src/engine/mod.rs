@@ -7,11 +7,17 @@
 //! restart with exactly the release the deploy created. One driver task per app; a newer
 //! deploy replaces the work and the driver moves to it on its next step.
 //!
+//! Restart keeps serving: on start every app's active release is restored first ([`restore`])
+//! and only then does pending work resume (drivers wait for it), so a deploy whose build was
+//! interrupted never leaves the app without its old release; `/readyz` says 503 until then.
+//!
 //! The sweep also runs the drift checker ([`crate::drift`]) on every app; the accessors at the
 //! end of this file are what the checker may use of the engine.
 
+mod build_log;
 mod drive;
 mod endpoints;
+mod restore;
 mod sweep;
 
 use std::collections::HashMap;
@@ -42,6 +48,9 @@ pub struct Work {
     /// When the rollout was first applied (the progress deadline counts from here).
     #[serde(default)]
     pub rollout_started_ms: Option<i64>,
+    /// When the build first started (the build timeout counts from here, across restarts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_started_ms: Option<i64>,
 }
 
 impl Work {
@@ -50,6 +59,7 @@ impl Work {
             release,
             step: Step::Build,
             rollout_started_ms: None,
+            build_started_ms: None,
         }
     }
 
@@ -65,7 +75,13 @@ pub struct EngineConfig {
     pub probe_interval: Duration,
     /// The platform DNS zone (hostnames inside it are platform-owned).
     pub dns_zone: String,
+    /// How long a build may run, counted from its first start ([`DEFAULT_BUILD_TIMEOUT`]).
+    pub build_timeout: Duration,
 }
+
+/// A build that runs longer is stuck (a cold `cargo build --release` of a mid-size app takes
+/// minutes, not half an hour). `server.toml build_timeout` changes it.
+pub const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 struct Inner {
     store: Store,
@@ -77,6 +93,8 @@ struct Inner {
     running: Mutex<HashMap<(String, String), bool>>,
     /// The drift checker's memory (last check per app, per-app locks).
     drift: crate::drift::DriftState,
+    /// True once every active release was restored after the start: drivers wait for it.
+    restored: tokio::sync::watch::Sender<bool>,
 }
 
 /// A cheap handle: kick an app, remove an app.
@@ -104,17 +122,19 @@ impl Engine {
                 config,
                 running: Mutex::new(HashMap::new()),
                 drift: crate::drift::DriftState::default(),
+                restored: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
 
-    /// Bring the runtime back to the stored desired state, resume every app with pending
-    /// work, and start the periodic endpoint sweep.
+    /// Bring the runtime back to the stored desired state, then resume every app with pending
+    /// work, then start the periodic endpoint sweep. Returns at once; the work runs on a task.
     ///
     /// A runtime may have lost its workloads while the control plane was down (the local
-    /// runtime's replicas die with it), so every app's active release is applied again
-    /// (idempotent where nothing was lost), and pending work past its apply step goes back
-    /// to it.
+    /// runtime's replicas die with it), so EVERY app's active release is applied again
+    /// (idempotent where nothing was lost) and waited for until it serves — also for apps
+    /// whose next release is still building — before any pending work resumes. Pending work
+    /// past its apply step goes back to it.
     pub async fn start(&self) {
         let store = &self.inner.store;
         let apps = match store.all_apps().await {
@@ -124,6 +144,8 @@ impl Engine {
                 Vec::new()
             }
         };
+        let mut active = Vec::new();
+        let mut pending = Vec::new();
         for (org, app) in apps {
             let Ok(Some(rec)) = store.get_app(&org, &app).await else {
                 continue;
@@ -132,53 +154,36 @@ impl Engine {
                 .work
                 .as_ref()
                 .and_then(|w| serde_json::from_value::<Work>(w.clone()).ok());
-            match work {
-                Some(mut work) => {
-                    if matches!(work.step, Step::Rollout | Step::Endpoints) {
-                        work.step = Step::Apply;
-                        let _ = store
-                            .advance_work(&org, &app, work.release, Some(&work.to_value()))
-                            .await;
-                    }
-                    tracing::info!(%org, %app, release = work.release, step = ?work.step, "resuming pending work");
-                    self.kick(&org, &app);
+            if let Some(mut work) = work {
+                if matches!(work.step, Step::Rollout | Step::Endpoints) {
+                    work.step = Step::Apply;
+                    let _ = store
+                        .advance_work(&org, &app, work.release, Some(&work.to_value()))
+                        .await;
                 }
-                None => {
-                    if let Some(active) = rec.active_release {
-                        self.restore(&rec, active).await;
-                    }
-                }
+                pending.push((org.clone(), app.clone(), work));
+            }
+            if let Some(release) = rec.active_release {
+                active.push((rec, release));
             }
         }
         let me = self.clone();
-        tokio::spawn(async move { sweep::run(me).await });
+        tokio::spawn(async move {
+            restore::restore_all(&me, active).await;
+            me.inner.restored.send_replace(true);
+            for (org, app, work) in pending {
+                tracing::info!(%org, %app, release = work.release, step = ?work.step, "resuming pending work");
+                me.kick(&org, &app);
+            }
+            // Observe the restored apps' endpoints now rather than a probe interval later.
+            sweep::sweep_once(&me).await;
+            sweep::run(me).await;
+        });
     }
 
-    /// Apply the app's active release again (after a restart).
-    async fn restore(&self, rec: &satusky_store::AppRecord, active: u64) {
-        let Ok(Some(release)) = self
-            .inner
-            .store
-            .get_release(&rec.org, &rec.name, active)
-            .await
-        else {
-            return;
-        };
-        let desired = satusky_core::runtime::DesiredWorkload {
-            org: rec.org.clone(),
-            app: rec.name.clone(),
-            release: active,
-            spec: release.spec,
-            artifact: release.artifact,
-            hostnames: release.hostnames,
-        };
-        tracing::info!(org = %rec.org, app = %rec.name, release = active, "restoring the active release");
-        let started = std::time::Instant::now();
-        let result = self.inner.runtime.apply(desired).await;
-        crate::metrics::reconcile(self.runtime_name(), result.is_ok(), started.elapsed());
-        if let Err(e) = result {
-            tracing::warn!(org = %rec.org, app = %rec.name, error = %e, "cannot restore the active release");
-        }
+    /// True once the active releases were restored after the start (`/readyz`).
+    pub fn restored(&self) -> bool {
+        *self.inner.restored.borrow()
     }
 
     /// Make sure a driver runs for `org/app` (it re-reads the work from the store).
@@ -194,6 +199,8 @@ impl Engine {
         }
         let me = self.clone();
         tokio::spawn(async move {
+            // No work before the active releases are back (a deploy accepted meanwhile waits).
+            let _ = me.inner.restored.subscribe().wait_for(|r| *r).await;
             loop {
                 drive::drive(&me, &key.0, &key.1).await;
                 // A kick that arrived while driving means new work may have been written

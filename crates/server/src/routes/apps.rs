@@ -203,7 +203,7 @@ pub async fn app_status(
     ApiPath((org, app)): ApiPath<(String, String)>,
 ) -> Result<Json<ReadinessReport>, ApiErrorResponse> {
     let a = load_app(&state, &caller, &org, &app, Action::Read).await?;
-    Ok(Json(report(&a, state.engine.is_some())))
+    Ok(Json(report(&a, state.engine.is_some(), state.started_ms)))
 }
 
 /// Release history, newest first.

@@ -29,13 +29,22 @@ pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// 200 when the store answers.
+/// 200 when the store answers and, with a runtime, once the engine has restored every active
+/// release after the start (before that, the edge may not serve them yet): 503 until then.
 #[utoipa::path(get, path = "/readyz", tag = "meta",
     responses(
         (status = 200, description = "ready", body = String, content_type = "text/plain"),
-        (status = 500, description = "the store does not answer", body = ApiError)))]
+        (status = 500, description = "the store does not answer", body = ApiError),
+        (status = 503, description = "starting: the active releases are being restored", body = ApiError)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiErrorResponse> {
     state.store.org_exists("-").await?;
+    if state.engine.as_ref().is_some_and(|e| !e.restored()) {
+        return Err(ApiErrorResponse::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            satusky_types::ErrorCode::Unavailable,
+            "starting: the active releases are being restored; ready in a moment",
+        ));
+    }
     Ok("ready\n")
 }
 
