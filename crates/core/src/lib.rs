@@ -6,6 +6,7 @@
 
 pub mod build_log;
 pub mod config;
+pub mod digest;
 pub mod errors;
 pub mod expect;
 pub mod hostnames;

@@ -327,7 +327,7 @@ impl LocalCa {
 /// key's SubjectPublicKeyInfo, in hex.
 fn ca_unit(key: &KeyPair) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, &key.subject_public_key_info());
-    format!("key {}", crate::unpack::hex(&digest.as_ref()[..8]))
+    format!("key {}", satusky_core::digest::hex(&digest.as_ref()[..8]))
 }
 
 /// A DNS hostname (letters, digits, `-`, `_`, dots; labels 1–63, total ≤ 253) or an IP address.

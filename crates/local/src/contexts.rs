@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use ring::digest::{Context, SHA256};
 use satusky_core::names::validate_org_name;
 
-use crate::unpack::{self, ContextSummary, Limits, UnpackError, hex};
+use satusky_core::digest::{hex, sha256_hex};
+
+use crate::unpack::{self, ContextSummary, Limits, UnpackError};
 
 /// Stored contexts are the control plane's alone (apps never read them; see
 /// [`crate::isolation`]).
@@ -265,11 +267,6 @@ pub fn digest_of(bytes: &[u8]) -> String {
         "sha256:{}",
         hex(ring::digest::digest(&SHA256, bytes).as_ref())
     )
-}
-
-fn sha256_hex(id: &str) -> Option<&str> {
-    let h = id.strip_prefix("sha256:")?;
-    (h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(h)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
 use flate2::read::MultiGzDecoder;
+use satusky_core::digest::hex;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -228,10 +229,6 @@ fn precheck(bytes: &[u8], limits: &Limits) -> Result<String, UnpackError> {
     }
     let d = ring::digest::digest(&ring::digest::SHA256, bytes);
     Ok(format!("sha256:{}", hex(d.as_ref())))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn corrupt(e: io::Error) -> UnpackError {

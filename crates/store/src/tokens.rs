@@ -9,6 +9,7 @@
 
 use ring::digest::{SHA256, digest};
 use ring::rand::{SecureRandom, SystemRandom};
+use satusky_core::digest::hex;
 use satusky_types::Role;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -310,16 +311,6 @@ fn random_hex(len: usize) -> Result<String> {
         .fill(&mut bytes)
         .map_err(|_| StoreError::corrupt("randomness", "the system CSPRNG failed"))?;
     Ok(hex(&bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[cfg(test)]

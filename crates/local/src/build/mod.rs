@@ -29,7 +29,9 @@ pub use tree::{copy_tree, hash_tree, remove_tree};
 use crate::contexts::{ContextError, ContextStore};
 use crate::isolation::{IsolateExt, Isolation};
 use crate::ledger::{Ledger, kill_group_leftovers, signal_group};
-use crate::unpack::{self, ContextSummary, Limits, hex};
+use satusky_core::digest::{hex, sha256_hex};
+
+use crate::unpack::{self, ContextSummary, Limits};
 
 /// A build that runs longer is stuck (a cold `cargo build --release` of a mid-size app takes
 /// minutes, not half an hour). The default when a request carries no timeout of its own.
@@ -440,11 +442,6 @@ pub(crate) fn unique() -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-fn sha256_hex(id: &str) -> Option<&str> {
-    let h = id.strip_prefix("sha256:")?;
-    (h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(h)
 }
 
 /// Artifacts are reused only within one org: another org's identical build stays invisible.

@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::unpack::hex;
+use satusky_core::digest::hex;
 
 /// Hash `tree` and move it to `artifacts/sha256-HASH` (or drop it when that exists).
 /// Returns (`sha256:HASH`, whether it existed).

@@ -6,6 +6,7 @@ use axum::http::header::GetAll;
 use axum::http::{HeaderValue, Method, StatusCode};
 use ring::digest::{SHA256, digest};
 use ring::hmac;
+use satusky_core::digest::hex;
 use satusky_store::IdempotencyRecord;
 
 /// The request header (RFC draft `httpapi-idempotency-key-header`).
@@ -180,16 +181,6 @@ pub fn keep(status: StatusCode, len: usize) -> Result<(), NotKept> {
     } else {
         Ok(())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[cfg(test)]
