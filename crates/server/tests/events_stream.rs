@@ -221,3 +221,44 @@ async fn handshake_errors_are_json() {
         "{body}"
     );
 }
+
+/// A stream opened with a token that is then revoked ends within seconds with a policy close
+/// naming the seq to resume after; the same token cannot open a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_the_token_closes_its_open_stream() {
+    let s = start().await;
+    let mut ws = connect(&s, 0).await;
+    let mut last = 0;
+    while last < 2 {
+        let msg = next(&mut ws).await.expect("the replayed events");
+        last = seq(&msg);
+    }
+    let info = s.store.authenticate(&s.token).await.unwrap().unwrap();
+    s.store
+        .revoke_token(ORG, &info.id, satusky_core::time::now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    let close = loop {
+        match next(&mut ws).await {
+            Some(Message::Close(frame)) => break frame.expect("a close frame with a reason"),
+            Some(Message::Text(t)) => panic!("no event was written, got {t}"),
+            Some(_) => continue,
+            None => panic!("the stream ended without a close frame"),
+        }
+    };
+    assert_eq!(close.code, CloseCode::Policy, "{close:?}");
+    assert!(
+        close.reason.contains("revoked") && close.reason.contains(&format!("?after={last}")),
+        "{close:?}"
+    );
+    let url = format!("ws://{}/v1/orgs/{ORG}/apps/{APP}/events", s.addr);
+    let mut req = url.into_client_request().unwrap();
+    let bearer = HeaderValue::from_str(&format!("Bearer {}", s.token)).unwrap();
+    req.headers_mut().insert("authorization", bearer);
+    let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(res) => assert_eq!(res.status(), 401),
+        other => panic!("expected a 401 answer, got {other:?}"),
+    }
+}

@@ -242,6 +242,21 @@ impl Store {
         }))
     }
 
+    /// Whether token `id` of `org` is still live at `now_ms` (not revoked, not expired): for
+    /// long-lived connections that authenticated once.
+    pub async fn token_live(&self, org: &str, id: &str, now_ms: i64) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS live FROM tokens WHERE org = $1 AND id = $2 AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > $3)",
+        )
+        .bind(org)
+        .bind(id)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// The org's tokens: every live one first, then revoked and expired ones; newest first
     /// within each, at most `limit` in all.
     pub async fn list_tokens(

@@ -37,6 +37,9 @@ use crate::state::AppState;
 const PAGE_BYTES: usize = 256 * 1024;
 /// How often a follower re-reads even without a wake-up (events from other processes).
 const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How often a follower checks that its token is still live: a revoked or expired token's
+/// stream ends within this time, not when the client hangs up.
+const REAUTH_EVERY: Duration = Duration::from_secs(2);
 /// A frame the client does not take within this time gets the client dropped: long enough for
 /// a slow link to take one frame, short enough that a stuck client holds nothing for long.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -90,8 +93,9 @@ pub async fn events(
     let ws = ws
         .max_message_size(MAX_INCOMING)
         .max_frame_size(MAX_INCOMING);
+    let token_id = caller.token_id.clone();
     Ok(ws.on_upgrade(move |socket| async move {
-        if let Err(e) = follow(state, org.clone(), app.clone(), q.after, socket).await {
+        if let Err(e) = follow(state, org.clone(), app.clone(), token_id, q.after, socket).await {
             tracing::debug!(%org, %app, error = %e, "event stream ended");
         }
     }))
@@ -133,6 +137,8 @@ enum End {
     Done,
     /// The client did not take a frame in time; it should resume after this seq.
     TooSlow { after: u64 },
+    /// The token was revoked or expired while the stream was open.
+    TokenGone { after: u64 },
     /// Anything else (a store error, a broken connection), for the log.
     Failed(String),
 }
@@ -141,11 +147,19 @@ async fn follow(
     state: AppState,
     org: String,
     app: String,
+    token_id: String,
     after: u64,
     mut socket: WebSocket,
 ) -> Result<(), String> {
-    match stream(&state, &org, &app, after, &mut socket).await {
+    match stream(&state, &org, &app, &token_id, after, &mut socket).await {
         End::Done => Ok(()),
+        End::TokenGone { after } => {
+            let reason = format!(
+                "the token was revoked or has expired; reconnect with a valid token and ?after={after}"
+            );
+            close(&mut socket, close_code::POLICY, reason).await;
+            Err(format!("token {token_id} no longer live; stream closed"))
+        }
         End::TooSlow { after } => {
             let reason = format!(
                 "too slow: a frame was not read within {} s; reconnect with ?after={after}",
@@ -176,12 +190,25 @@ async fn stream(
     state: &AppState,
     org: &str,
     app: &str,
+    token_id: &str,
     mut after: u64,
     socket: &mut WebSocket,
 ) -> End {
     // Subscribe before the first read so nothing written in between is missed.
     let mut wake = state.hub.subscribe();
+    let mut authed_at = tokio::time::Instant::now();
     loop {
+        if authed_at.elapsed() >= REAUTH_EVERY {
+            match state
+                .store
+                .token_live(org, token_id, satusky_core::time::now_ms())
+                .await
+            {
+                Ok(true) => authed_at = tokio::time::Instant::now(),
+                Ok(false) => return End::TokenGone { after },
+                Err(e) => return End::Failed(error_chain(&e)),
+            }
+        }
         let page = match state.store.events_page(org, app, after, PAGE_BYTES).await {
             Ok(page) => page,
             Err(e) => return End::Failed(error_chain(&e)),
