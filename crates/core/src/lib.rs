@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod names;
 pub mod quantity;
 pub mod runtime;
+pub mod stale;
 pub mod time;
 pub mod tokens;
 pub mod validate;

@@ -20,7 +20,6 @@ pub mod prober;
 mod roles;
 mod routes;
 mod settings;
-mod stale;
 mod state;
 mod status;
 

@@ -139,13 +139,20 @@ pub fn metadata_plane(app: &AppRecord, kind: HostnameKind) -> Plane {
 
 /// The readiness report of SPEC §4 for `app`, as a process started at `started_ms` may show
 /// it: planes last seen ready before then are `unknown` until observed again
-/// ([`crate::stale`]).
+/// ([`satusky_core::stale`]).
 pub fn report(app: &AppRecord, has_runtime: bool, started_ms: i64) -> ReadinessReport {
     let doc = match StatusDoc::from_app(app) {
         Some(doc) if doc.release == app.target_release => doc,
         _ => initial_doc(app, has_runtime, app.updated_at_ms),
     };
-    let (doc, phase) = crate::stale::as_of_start(doc, app.phase, started_ms);
+    let mut doc = doc;
+    let phase = satusky_core::stale::as_of_start(
+        &doc.build,
+        &mut doc.workload.plane,
+        &mut doc.endpoints,
+        app.phase,
+        started_ms,
+    );
     ReadinessReport {
         app: app.name.clone(),
         org: app.org.clone(),

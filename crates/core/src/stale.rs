@@ -11,32 +11,37 @@
 //!
 //! Pure: a function of the stored document and this process's start time.
 
-use satusky_core::lifecycle::phase;
-use satusky_core::time::{parse_rfc3339_ms, rfc3339_ms};
-use satusky_types::{Phase, Plane, PlaneState, Reason};
+use satusky_types::{EndpointReport, Phase, Plane, PlaneState, Reason};
 
-use crate::status::StatusDoc;
+use crate::lifecycle::phase;
+use crate::time::{parse_rfc3339_ms, rfc3339_ms};
 
-/// `doc` as it may be shown by a process started at `started_ms`, and the phase to show with
-/// it (`stored_phase` when nothing was stale).
-pub fn as_of_start(mut doc: StatusDoc, stored_phase: Phase, started_ms: i64) -> (StatusDoc, Phase) {
-    let mut changed = false;
-    {
-        let mut mark = |p: &mut Plane| changed |= unobserved(p, started_ms);
-        mark(&mut doc.workload.plane);
-        for e in &mut doc.endpoints {
-            mark(&mut e.metadata);
-            mark(&mut e.route);
-            mark(&mut e.dns);
-            mark(&mut e.tls);
-            mark(&mut e.http);
+/// Marks the planes of a status as a process started at `started_ms` may show them, and
+/// returns the phase to show with them (`stored_phase` when nothing was stale).
+pub fn as_of_start(
+    build: &Plane,
+    workload: &mut Plane,
+    endpoints: &mut [EndpointReport],
+    stored_phase: Phase,
+    started_ms: i64,
+) -> Phase {
+    let mut changed = unobserved(workload, started_ms);
+    for e in endpoints.iter_mut() {
+        for p in [
+            &mut e.metadata,
+            &mut e.route,
+            &mut e.dns,
+            &mut e.tls,
+            &mut e.http,
+        ] {
+            changed |= unobserved(p, started_ms);
         }
     }
-    if !changed {
-        return (doc, stored_phase);
+    if changed {
+        phase(build, workload, endpoints)
+    } else {
+        stored_phase
     }
-    let ph = phase(&doc.build, &doc.workload.plane, &doc.endpoints);
-    (doc, ph)
 }
 
 /// Turn a `ready` plane last checked before `started_ms` into `unknown`/`NotYetObserved`.
@@ -72,8 +77,28 @@ fn unobserved(p: &mut Plane, started_ms: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use satusky_core::lifecycle::merge_plane;
-    use satusky_types::{EndpointReport, HostnameKind, ReplicaCounts, WorkloadPlane};
+    use crate::lifecycle::merge_plane;
+    use satusky_types::{HostnameKind, ReplicaCounts, WorkloadPlane};
+
+    /// The stored status document's parts, as the server keeps them.
+    #[derive(Debug, Clone, PartialEq)]
+    struct StatusDoc {
+        release: Option<u64>,
+        build: Plane,
+        workload: WorkloadPlane,
+        endpoints: Vec<EndpointReport>,
+    }
+
+    fn as_of_start(mut doc: StatusDoc, stored: Phase, started_ms: i64) -> (StatusDoc, Phase) {
+        let ph = super::as_of_start(
+            &doc.build,
+            &mut doc.workload.plane,
+            &mut doc.endpoints,
+            stored,
+            started_ms,
+        );
+        (doc, ph)
+    }
 
     const BEFORE: i64 = 1_000_000;
     const START: i64 = 2_000_000;
