@@ -14,14 +14,29 @@ pub fn generated_hostname(app: &str, org: &str, zone: &str) -> String {
     format!("{app}-{org}.{zone}")
 }
 
+/// Whether `host` is `zone` itself or a name under it — case-insensitive, a trailing dot on
+/// either ignored. The one owner of "is this host in the platform zone": the API (custom
+/// domains may not be in it), the engine and drift checker (the platform owns its records),
+/// the runtimes (which names they write to the zone) and `satusky probe` all ask here.
+pub fn is_in_zone(host: &str, zone: &str) -> bool {
+    let (h, z) = (
+        host.trim_end_matches('.').as_bytes(),
+        zone.trim_matches('.').as_bytes(),
+    );
+    if z.is_empty() || h.len() < z.len() {
+        return false;
+    }
+    let (head, tail) = h.split_at(h.len() - z.len());
+    tail.eq_ignore_ascii_case(z) && (head.is_empty() || head.ends_with(b"."))
+}
+
 /// The names among `hostnames` that lie inside the platform `zone` (lowercased): the ones
 /// whose DNS records the platform writes.
 pub fn in_zone(hostnames: &[Hostname], zone: &str) -> Vec<String> {
-    let suffix = format!(".{}", zone.trim_matches('.').to_ascii_lowercase());
     hostnames
         .iter()
+        .filter(|h| is_in_zone(&h.hostname, zone))
         .map(|h| h.hostname.to_ascii_lowercase())
-        .filter(|h| h.ends_with(&suffix))
         .collect()
 }
 
@@ -50,6 +65,22 @@ mod tests {
 
     use super::*;
     use crate::config::{Overrides, parse_str};
+
+    #[test]
+    fn is_in_zone_ignores_case_and_trailing_dots_and_needs_a_label_boundary() {
+        for (host, zone, inside) in [
+            ("web-acme.apps.test", "apps.test", true),
+            ("Web-Acme.APPS.test.", "apps.test.", true),
+            ("apps.test", "apps.test", true),
+            ("notapps.test", "apps.test", false),
+            ("apps.test.example", "apps.test", false),
+            ("test", "apps.test", false),
+            ("a.b", "", false),
+            ("é.apps.test", "apps.test", true),
+        ] {
+            assert_eq!(is_in_zone(host, zone), inside, "{host} in {zone}");
+        }
+    }
 
     #[test]
     fn in_zone_keeps_the_zones_names_only() {

@@ -23,7 +23,6 @@ use anyhow::Context as _;
 use comfy_table::{Cell, ContentArrangement, Table, presets};
 use satusky_core::ExpectedStatus;
 
-use crate::dns_verdict::same_name;
 use crate::prober::{EndpointPlanes, Prober};
 use crate::target::{
     DEFAULT_CONCURRENCY, ExpectedEdge, ProbeConfig, StatusSet, Target, Timeouts, parse_pem_certs,
@@ -178,7 +177,7 @@ pub fn plan(args: &ProbeArgs) -> Result<(ProbeConfig, Vec<Target>), String> {
         .iter()
         .map(|host| {
             let custom = match &args.zone {
-                Some(zone) => !in_zone(host, zone),
+                Some(zone) => !satusky_core::hostnames::is_in_zone(host, zone),
                 None => true,
             };
             Target {
@@ -193,13 +192,6 @@ pub fn plan(args: &ProbeArgs) -> Result<(ProbeConfig, Vec<Target>), String> {
         })
         .collect();
     Ok((config, targets))
-}
-
-/// `a.apps.example.net` is in `apps.example.net` (and so is the apex itself).
-fn in_zone(host: &str, zone: &str) -> bool {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let zone = zone.trim_end_matches('.').to_ascii_lowercase();
-    same_name(&host, &zone) || host.ends_with(&format!(".{zone}"))
 }
 
 /// One plain table per hostname: plane, state, reason, message, remediation.
@@ -285,10 +277,11 @@ mod tests {
 
     #[test]
     fn zone_membership_is_by_whole_labels() {
-        assert!(in_zone("web-acme.apps.test", "apps.test."));
-        assert!(in_zone("APPS.test", "apps.test"));
-        assert!(!in_zone("evilapps.test", "apps.test"));
-        assert!(!in_zone("apps.test.example", "apps.test"));
+        use satusky_core::hostnames::is_in_zone;
+        assert!(is_in_zone("web-acme.apps.test", "apps.test."));
+        assert!(is_in_zone("APPS.test", "apps.test"));
+        assert!(!is_in_zone("evilapps.test", "apps.test"));
+        assert!(!is_in_zone("apps.test.example", "apps.test"));
     }
 
     #[test]

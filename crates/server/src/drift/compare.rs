@@ -183,7 +183,6 @@ fn served_text(s: &ServedHost) -> String {
 /// Compare one app.
 pub fn compare(e: &Expected<'_>, o: &Observed<'_>) -> Comparison {
     let mut c = Comparison::default();
-    let suffix = format!(".{}", e.zone.trim_matches('.').to_ascii_lowercase());
     let hosts_lower: HashSet<String> = e
         .hostnames
         .iter()
@@ -197,7 +196,7 @@ pub fn compare(e: &Expected<'_>, o: &Observed<'_>) -> Comparison {
             .find(|r| r.hostname.eq_ignore_ascii_case(&name));
         route_finding(e, o, h, &name, report, &mut c);
         let Some(report) = report else { continue };
-        let platform_dns = name.ends_with(&suffix);
+        let platform_dns = satusky_core::hostnames::is_in_zone(&name, e.zone);
         for (plane, p) in [
             (DriftPlane::Dns, &report.dns),
             (DriftPlane::Tls, &report.tls),

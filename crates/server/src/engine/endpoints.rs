@@ -43,14 +43,16 @@ pub(super) async fn check(
             hosts.len()
         ],
     };
-    let suffix = format!(".{}", inner.config.dns_zone);
     let edge = inner.runtime.edge();
     let targets: Vec<EndpointTarget> = hosts
         .iter()
         .map(|h| EndpointTarget {
             hostname: h.hostname.clone(),
             kind: h.kind,
-            platform_owned: h.hostname.ends_with(&suffix),
+            platform_owned: satusky_core::hostnames::is_in_zone(
+                &h.hostname,
+                &inner.config.dns_zone,
+            ),
             path: if h.kind == HostnameKind::Redirect {
                 "/".to_string()
             } else {

@@ -55,9 +55,8 @@ pub async fn put_app(
     })?;
     let spec = validated.into_spec();
     let zone = &state.settings.dns_zone;
-    let suffix = format!(".{zone}");
     for (i, d) in spec.domains.iter().enumerate() {
-        if d.host == *zone || d.host.ends_with(&suffix) {
+        if hostnames::is_in_zone(&d.host, zone) {
             return Err(ApiErrorResponse::invalid(format!(
                 "domains[{i}].host: {} is inside the platform zone {zone}; the platform assigns those names (this app gets {}) — use a domain you own",
                 d.host,
