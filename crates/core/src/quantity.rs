@@ -79,6 +79,14 @@ fn scaled(d: Decimal, exp10: i64, multiplier: u128) -> Option<u64> {
     u64::try_from(value).ok()
 }
 
+/// What [`parse_cpu`] may accept, as an (anchored, ECMA) regular expression for the OpenAPI
+/// document: a superset (digit and scale rules are checked by the parser), so nothing the
+/// parser accepts breaks the published pattern. `\u0085` is the one character Rust trims
+/// that ECMA's `\s` lacks.
+pub const CPU_PATTERN: &str = "^[\\s\\u0085]*[0-9.]+m?[\\s\\u0085]*$";
+/// What [`parse_memory`] and [`parse_storage`] may accept (a superset, as [`CPU_PATTERN`]).
+pub const BYTES_PATTERN: &str = "^[\\s\\u0085]*[0-9.]+([kMGTPE]i?|[eE][+-]?[0-9]+)?[\\s\\u0085]*$";
+
 /// A CPU quantity: cores (`0.5`, `2`, at most three decimals) or whole millicores (`250m`).
 /// The value is in millicores.
 pub fn parse_cpu(input: &str) -> Result<Quantity, String> {

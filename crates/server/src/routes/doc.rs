@@ -18,6 +18,10 @@ use satusky_core::names::{
     APP_NAME_PATTERN, CONTEXT_DIGEST_PATTERN, HOSTNAME_PATTERN, MAX_APP_NAME_LEN, MAX_HOSTNAME_LEN,
     MAX_ORG_NAME_LEN, ORG_NAME_PATTERN,
 };
+use satusky_core::quantity::{BYTES_PATTERN, CPU_PATTERN};
+use satusky_core::validate::limits::{
+    MAX_BUILD_COMMAND, MAX_CHECKS_PATH, MAX_IMAGE, MAX_PATH, MAX_REDIRECT_URL, MAX_SCALAR,
+};
 use utoipa::Modify;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
@@ -44,15 +48,49 @@ impl Modify for SharedAnswers {
                 .build(),
         );
         if let Some(components) = openapi.components.as_mut() {
-            for (schema, field, pattern, max) in [
-                ("AppSpec", "name", APP_NAME_PATTERN, MAX_APP_NAME_LEN),
-                ("DomainSpec", "host", HOSTNAME_PATTERN, MAX_HOSTNAME_LEN),
-            ] {
+            // (schema, field, pattern, min length, max length): names and quantities as
+            // patterns, every string the spec limits bound with its limit. Quantity patterns
+            // are supersets of what the parsers accept (digits and scale are checked there).
+            let rules: [(&str, &str, Option<&str>, usize, usize); 14] = [
+                (
+                    "AppSpec",
+                    "name",
+                    Some(APP_NAME_PATTERN),
+                    1,
+                    MAX_APP_NAME_LEN,
+                ),
+                ("AppSpec", "cpu", Some(CPU_PATTERN), 1, MAX_SCALAR),
+                ("AppSpec", "cpu_limit", Some(CPU_PATTERN), 1, MAX_SCALAR),
+                ("AppSpec", "memory", Some(BYTES_PATTERN), 1, MAX_SCALAR),
+                (
+                    "AppSpec",
+                    "memory_limit",
+                    Some(BYTES_PATTERN),
+                    1,
+                    MAX_SCALAR,
+                ),
+                ("AppSpec", "image", None, 0, MAX_IMAGE),
+                ("BuildSpec", "dockerfile", None, 0, MAX_PATH),
+                ("BuildSpec", "context", None, 0, MAX_PATH),
+                ("BuildSpec", "command", None, 0, MAX_BUILD_COMMAND),
+                ("ChecksSpec", "path", None, 0, MAX_CHECKS_PATH),
+                ("ChecksSpec", "expect", None, 0, MAX_SCALAR),
+                (
+                    "DomainSpec",
+                    "host",
+                    Some(HOSTNAME_PATTERN),
+                    1,
+                    MAX_HOSTNAME_LEN,
+                ),
+                ("DomainSpec", "redirect_to", None, 0, MAX_REDIRECT_URL),
+                ("VolumeSpec", "size", Some(BYTES_PATTERN), 1, MAX_SCALAR),
+            ];
+            for (schema, field, pattern, min, max) in rules {
                 if let Some(RefOr::T(Schema::Object(obj))) = components.schemas.get_mut(schema)
                     && let Some(RefOr::T(Schema::Object(prop))) = obj.properties.get_mut(field)
                 {
-                    prop.pattern = Some(pattern.to_string());
-                    prop.min_length = Some(1);
+                    prop.pattern = pattern.map(str::to_string);
+                    prop.min_length = (min > 0).then_some(min);
                     prop.max_length = Some(max);
                 }
             }
