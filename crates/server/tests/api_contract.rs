@@ -115,9 +115,23 @@ async fn the_document_lists_every_operation_with_the_shared_answers_and_name_rul
         org_params > 5,
         "org parameters carry the rule ({org_params})"
     );
-    let name = &doc["components"]["schemas"]["AppSpec"]["properties"]["name"];
+    let spec = &doc["components"]["schemas"]["AppSpec"]["properties"];
     assert!(
-        name["pattern"].as_str().unwrap().starts_with("^[a-z]"),
-        "{name}"
+        spec["name"]["pattern"]
+            .as_str()
+            .unwrap()
+            .starts_with("^[a-z]"),
+        "{spec}"
     );
+    assert_eq!(spec["cpu"]["pattern"], satusky_core::quantity::CPU_PATTERN);
+    assert_eq!(
+        spec["memory"]["pattern"],
+        satusky_core::quantity::BYTES_PATTERN
+    );
+    assert_eq!(
+        spec["image"]["maxLength"], 512,
+        "spec limits are published as bounds"
+    );
+    let checks = &doc["components"]["schemas"]["ChecksSpec"]["properties"];
+    assert_eq!(checks["path"]["maxLength"], 2048);
 }
