@@ -135,3 +135,36 @@ async fn the_document_lists_every_operation_with_the_shared_answers_and_name_rul
     let checks = &doc["components"]["schemas"]["ChecksSpec"]["properties"];
     assert_eq!(checks["path"]["maxLength"], 2048);
 }
+
+/// A serde error quotes the offending value; the answer stays short whatever its size.
+#[tokio::test]
+async fn a_type_error_does_not_echo_a_huge_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite_file(&dir.path().join("state.db"))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    store.ensure_org("acme").await.unwrap();
+    let token = store
+        .create_token("acme", satusky_types::Role::Admin)
+        .await
+        .unwrap();
+    let app = satusky_server::router(AppState::new(store, Settings::default()));
+    let body = serde_json::json!({"spec": {"name": "web", "port": "x".repeat(500_000)}});
+    let res = app
+        .oneshot(
+            Request::put("/v1/orgs/acme/apps/web")
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("spec.port"), "{msg}");
+    assert!(bytes.len() < 1024, "{} bytes: {msg}", bytes.len());
+}

@@ -24,11 +24,11 @@ where
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(JsonRejection::JsonDataError(e)) => Err(ApiErrorResponse::invalid(format!(
                 "the request body does not match the schema: {}",
-                e.body_text()
+                bounded(&e.body_text())
             ))),
             Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiErrorResponse::bad_request(format!(
                 "the request body is not valid JSON: {}",
-                e.body_text()
+                bounded(&e.body_text())
             ))),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiErrorResponse::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -45,6 +45,18 @@ where
                 Err(ApiErrorResponse::new(status, code, other.body_text()))
             }
         }
+    }
+}
+
+/// Longest parser message passed on: serde quotes the offending value, which a client controls
+/// (up to the 1 MiB body limit); the field and the position come first and stay.
+const MAX_PARSER_MESSAGE: usize = 300;
+
+/// `message`, cut at [`MAX_PARSER_MESSAGE`] characters with `…`.
+fn bounded(message: &str) -> String {
+    match message.char_indices().nth(MAX_PARSER_MESSAGE) {
+        Some((at, _)) => format!("{}…", &message[..at]),
+        None => message.to_string(),
     }
 }
 
