@@ -10,6 +10,7 @@ pub mod digest;
 pub mod errors;
 pub mod expect;
 pub mod hostnames;
+pub mod ledger;
 pub mod lifecycle;
 pub mod names;
 pub mod quantity;

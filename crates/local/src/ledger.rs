@@ -13,53 +13,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use satusky_core::runtime::BoxFuture;
 
-/// What a ledger entry's process group is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProcessKind {
-    /// A replica of a release (it has a port).
-    Replica,
-    /// A release's `[build] command` (port 0).
-    Build,
-}
-
-impl ProcessKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProcessKind::Replica => "replica",
-            ProcessKind::Build => "build",
-        }
-    }
-
-    /// The kind stored as `s`; anything unknown is a replica (both are reaped alike).
-    pub fn parse(s: &str) -> ProcessKind {
-        match s {
-            "build" => ProcessKind::Build,
-            _ => ProcessKind::Replica,
-        }
-    }
-}
-
-/// One running child process (a replica or a build), the leader of its own process group.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LedgerEntry {
-    pub pid: u32,
-    /// `/proc/PID/stat` field 22 (start time in clock ticks since boot): with the pid, it
-    /// identifies the process even after the pid is recycled.
-    pub start_ticks: u64,
-    pub org: String,
-    pub app: String,
-    pub release: u64,
-    /// The replica's port; 0 for a build.
-    pub port: u16,
-    pub kind: ProcessKind,
-}
-
-/// Durable record of the processes the supervisor and the builder started.
-pub trait Ledger: Send + Sync + 'static {
-    fn record(&self, e: LedgerEntry) -> BoxFuture<'_, Result<(), String>>;
-    fn forget(&self, pid: u32) -> BoxFuture<'_, Result<(), String>>;
-    fn all(&self) -> BoxFuture<'_, Result<Vec<LedgerEntry>, String>>;
-}
+pub use satusky_core::ledger::{Ledger, LedgerEntry, LedgerError, ProcessKind};
 
 /// An in-memory ledger (tests, and runs without a store).
 #[derive(Debug, Default)]
@@ -79,7 +33,7 @@ impl MemoryLedger {
 }
 
 impl Ledger for MemoryLedger {
-    fn record(&self, e: LedgerEntry) -> BoxFuture<'_, Result<(), String>> {
+    fn record(&self, e: LedgerEntry) -> BoxFuture<'_, Result<(), LedgerError>> {
         self.with(|v| {
             v.retain(|x| x.pid != e.pid);
             v.push(e);
@@ -87,12 +41,12 @@ impl Ledger for MemoryLedger {
         Box::pin(async { Ok(()) })
     }
 
-    fn forget(&self, pid: u32) -> BoxFuture<'_, Result<(), String>> {
+    fn forget(&self, pid: u32) -> BoxFuture<'_, Result<(), LedgerError>> {
         self.with(|v| v.retain(|x| x.pid != pid));
         Box::pin(async { Ok(()) })
     }
 
-    fn all(&self) -> BoxFuture<'_, Result<Vec<LedgerEntry>, String>> {
+    fn all(&self) -> BoxFuture<'_, Result<Vec<LedgerEntry>, LedgerError>> {
         let v = self.with(|v| v.clone());
         Box::pin(async { Ok(v) })
     }
@@ -175,7 +129,7 @@ pub async fn reap(ledger: &dyn Ledger) -> usize {
     let entries = match ledger.all().await {
         Ok(e) => e,
         Err(e) => {
-            tracing::warn!(error = %e, "could not read the process ledger; nothing reaped");
+            tracing::warn!(error = %satusky_core::error_chain(&e), "could not read the process ledger; nothing reaped");
             return 0;
         }
     };
@@ -202,7 +156,7 @@ pub async fn reap(ledger: &dyn Ledger) -> usize {
             );
         }
         if let Err(err) = ledger.forget(e.pid).await {
-            tracing::warn!(pid = e.pid, error = %err, "could not forget a ledger entry");
+            tracing::warn!(pid = e.pid, error = %satusky_core::error_chain(&err), "could not forget a ledger entry");
         }
     }
     killed

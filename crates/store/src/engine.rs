@@ -3,6 +3,7 @@
 //! runtime's process ledger. Documents (status, work, failure) are opaque JSON here: their
 //! shape belongs to the server and core; this module only keeps them durable and consistent.
 
+use satusky_core::ledger::{LedgerEntry, ProcessKind};
 use satusky_types::{EventType, Phase, ReleaseStatus};
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -11,20 +12,6 @@ use crate::Store;
 use crate::codec::{to_i64, to_json, to_u64};
 use crate::error::{Result, StoreError};
 use crate::events;
-
-/// One process group in the ledger: a replica, or a build.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplicaEntry {
-    pub pid: u32,
-    pub start_ticks: u64,
-    pub org: String,
-    pub app: String,
-    pub release: u64,
-    /// 0 for a build.
-    pub port: u16,
-    /// `replica` or `build` (the local runtime's word; opaque here).
-    pub kind: String,
-}
 
 fn big(what: &str, v: u64) -> Result<i64> {
     to_i64(v).ok_or_else(|| StoreError::corrupt(what, format!("{v} does not fit a BIGINT")))
@@ -238,7 +225,7 @@ impl Store {
     }
 
     /// Record a replica or build process group in the ledger.
-    pub async fn ledger_record(&self, e: &ReplicaEntry, now_ms: i64) -> Result<()> {
+    pub async fn ledger_record(&self, e: &LedgerEntry, now_ms: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO replicas (pid, start_ticks, org, app, release, port, created_at, kind) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -253,7 +240,7 @@ impl Store {
         .bind(big("release", e.release)?)
         .bind(i64::from(e.port))
         .bind(now_ms)
-        .bind(&e.kind)
+        .bind(e.kind.as_str())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -269,7 +256,7 @@ impl Store {
     }
 
     /// Every process group in the ledger.
-    pub async fn ledger_all(&self) -> Result<Vec<ReplicaEntry>> {
+    pub async fn ledger_all(&self) -> Result<Vec<LedgerEntry>> {
         let rows = sqlx::query(
             "SELECT pid, start_ticks, org, app, release, port, kind FROM replicas ORDER BY pid",
         )
@@ -279,7 +266,7 @@ impl Store {
             .map(|r| {
                 let pid: i64 = r.try_get("pid")?;
                 let port: i64 = r.try_get("port")?;
-                Ok(ReplicaEntry {
+                Ok(LedgerEntry {
                     pid: u32::try_from(pid).map_err(|_| StoreError::corrupt("replica pid", pid))?,
                     start_ticks: to_u64("replica start ticks", r.try_get("start_ticks")?)?,
                     org: r.try_get("org")?,
@@ -287,7 +274,7 @@ impl Store {
                     release: to_u64("replica release", r.try_get("release")?)?,
                     port: u16::try_from(port)
                         .map_err(|_| StoreError::corrupt("replica port", port))?,
-                    kind: r.try_get("kind")?,
+                    kind: ProcessKind::parse(r.try_get::<String, _>("kind")?.as_str()),
                 })
             })
             .collect()

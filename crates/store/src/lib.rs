@@ -29,7 +29,6 @@ mod tokens;
 pub use apps::{AppRecord, DeletedApp, DeployInput, DeployRecord};
 pub use db::{Backend, Store};
 pub use drift::{FindingChange, FindingRecord, Observed};
-pub use engine::ReplicaEntry;
 pub use error::StoreError;
 pub use events::{EVENTS_PAGE_MAX, EventPage};
 pub use idempotency::{IdempotencyRecord, StoredResponse};

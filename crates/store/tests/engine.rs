@@ -4,7 +4,8 @@
 mod common;
 
 use common::{Ctx, on_each_backend, spec};
-use satusky_store::{DeployInput, ReplicaEntry};
+use satusky_core::ledger::{LedgerEntry, ProcessKind};
+use satusky_store::DeployInput;
 use satusky_types::{EventType, Phase, ReleaseStatus};
 use serde_json::json;
 
@@ -231,20 +232,20 @@ async fn status_work_and_ledger_persist() {
         assert!(store.apps_with_work().await.unwrap().is_empty());
         assert_eq!(store.all_apps().await.unwrap().len(), 2);
 
-        let e = ReplicaEntry {
+        let e = LedgerEntry {
             pid: 4242,
             start_ticks: 99,
             org: "acme".into(),
             app: "web".into(),
             release: 1,
             port: 40000,
-            kind: "replica".into(),
+            kind: ProcessKind::Replica,
         };
         store.ledger_record(&e, T0).await.unwrap();
-        let build = ReplicaEntry {
+        let build = LedgerEntry {
             pid: 7,
             port: 0,
-            kind: "build".into(),
+            kind: ProcessKind::Build,
             ..e.clone()
         };
         store.ledger_record(&build, T0).await.unwrap();

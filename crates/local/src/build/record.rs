@@ -38,7 +38,10 @@ pub(super) async fn record(
         kind: ProcessKind::Build,
     };
     ledger.record(entry).await.map_err(|e| {
-        format!("the build was stopped: it could not be recorded in the process ledger ({e})")
+        format!(
+            "the build was stopped: it could not be recorded in the process ledger ({})",
+            satusky_core::error_chain(&e)
+        )
     })?;
     Ok(Some(Recorded {
         ledger: Arc::clone(ledger),
@@ -53,7 +56,7 @@ impl Recorded {
         self.forgotten = true;
         if let Err(e) = self.ledger.forget(self.pid).await {
             // Harmless: the next start finds no process with this pid and start time.
-            tracing::warn!(pid = self.pid, error = %e, "could not forget a build in the process ledger");
+            tracing::warn!(pid = self.pid, error = %satusky_core::error_chain(&e), "could not forget a build in the process ledger");
         }
     }
 }

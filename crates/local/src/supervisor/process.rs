@@ -138,7 +138,10 @@ async fn run_once(
         // Never run a process that a restarted control plane could not find again.
         terminate(&mut child, pid, Duration::ZERO).await;
         drain(readers).await;
-        return Ended::Exited(format!("could not be recorded in the process ledger ({e})"));
+        return Ended::Exited(format!(
+            "could not be recorded in the process ledger ({})",
+            satusky_core::error_chain(&e)
+        ));
     }
     rep.status.send_modify(|s| s.pid = Some(pid));
     let mut stop = rep.stop.subscribe();
@@ -162,7 +165,7 @@ async fn run_once(
     });
     drain(readers).await;
     if let Err(e) = ledger.forget(pid).await {
-        tracing::warn!(pid, error = %e, "could not forget a stopped replica in the ledger");
+        tracing::warn!(pid, error = %satusky_core::error_chain(&e), "could not forget a stopped replica in the ledger");
     }
     ended
 }
