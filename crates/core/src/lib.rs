@@ -13,6 +13,7 @@ pub mod hostnames;
 pub mod ledger;
 pub mod lifecycle;
 pub mod names;
+pub mod paths;
 pub mod quantity;
 pub mod runtime;
 pub mod stale;

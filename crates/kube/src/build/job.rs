@@ -142,23 +142,6 @@ pub fn parse_digest(text: &str) -> Option<&str> {
     .then_some(text)
 }
 
-/// `build.dockerfile` cleaned into a path under the context: `.` and empty segments dropped;
-/// absolute paths and `..` refused (the CLI packs the same cleaned path).
-fn clean_dockerfile(path: &str) -> Option<String> {
-    if path.starts_with('/') {
-        return None;
-    }
-    let mut parts = Vec::new();
-    for seg in path.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => return None,
-            s => parts.push(s),
-        }
-    }
-    (!parts.is_empty()).then(|| parts.join("/"))
-}
-
 fn check_input(input: &BuildJobInput<'_>) -> Result<String, RenderError> {
     satusky_core::validate_org_name(input.org).map_err(|m| RenderError::input("org", m))?;
     satusky_core::validate_app_name(input.app).map_err(|m| RenderError::input("app", m))?;
@@ -190,7 +173,7 @@ fn check_input(input: &BuildJobInput<'_>) -> Result<String, RenderError> {
             format!("{registry:?} is not a registry (host[:port][/path], no scheme)"),
         ));
     }
-    clean_dockerfile(input.dockerfile).ok_or_else(|| {
+    satusky_core::paths::clean_in_context(input.dockerfile).ok_or_else(|| {
         RenderError::input(
             "build.dockerfile",
             format!(

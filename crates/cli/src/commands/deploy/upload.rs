@@ -34,7 +34,7 @@ pub struct Context {
 pub fn pack_context(config_dir: &Path, build: &BuildSpec, cwd: &Path) -> Result<Context, CliError> {
     let root = config_dir.join(&build.context);
     let shown = shown(&root, cwd);
-    let dockerfile = clean(&build.dockerfile);
+    let dockerfile = satusky_core::paths::clean_in_context(&build.dockerfile);
     let always: Vec<String> = dockerfile.into_iter().collect();
     let packed = pack::entries(&root, &always)
         .and_then(|entries| pack::pack(&root, &entries, MAX_CONTEXT))
@@ -180,33 +180,9 @@ fn shown(root: &Path, cwd: &Path) -> String {
     }
 }
 
-/// `./docker/Dockerfile` → `docker/Dockerfile`; `None` for a path that leaves the context.
-fn clean(path: &str) -> Option<String> {
-    let mut parts = Vec::new();
-    for seg in path.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => return None,
-            s => parts.push(s),
-        }
-    }
-    (!parts.is_empty() && !path.starts_with('/')).then(|| parts.join("/"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dockerfile_paths_are_cleaned() {
-        assert_eq!(clean("Dockerfile").as_deref(), Some("Dockerfile"));
-        assert_eq!(
-            clean("./docker//Dockerfile").as_deref(),
-            Some("docker/Dockerfile")
-        );
-        assert_eq!(clean("../Dockerfile"), None);
-        assert_eq!(clean("/abs/Dockerfile"), None);
-    }
 
     #[test]
     fn refusals_are_one_line_naming_the_entry() {
