@@ -113,6 +113,11 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // A layer that already authenticated the request (the Idempotency-Key middleware)
+        // leaves the caller here: one token lookup per request.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
         let token = bearer(&parts.headers)?;
         authenticate(state, token).await
     }

@@ -118,17 +118,20 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     };
     // Only a caller the API knows gets a row: anyone else is answered (401) by the handler
     // as usual, and cannot fill the table.
-    let Ok(token) = crate::auth::bearer(req.headers()) else {
+    let Ok(token) = crate::auth::bearer(req.headers()).map(str::to_owned) else {
         return next.run(req).await;
     };
-    if crate::auth::authenticate(&state, token).await.is_err() {
+    let Ok(caller) = crate::auth::authenticate(&state, &token).await else {
         return next.run(req).await;
-    }
+    };
+    // The handler's `Caller` extractor takes this one instead of asking the store again.
+    let mut req = req;
+    req.extensions_mut().insert(caller);
     let Some(idem) = state.idempotency.clone() else {
         tracing::error!("a request carries an Idempotency-Key but the server has no key");
         return ApiErrorResponse::internal().into_response();
     };
-    let scope = decision::scope(token, req.method(), req.uri().path());
+    let scope = decision::scope(&token, req.method(), req.uri().path());
     let (parts, body) = req.into_parts();
     let body = match read_body(body).await {
         Ok(body) => body,

@@ -19,6 +19,9 @@ use crate::error::ApiErrorResponse;
 use crate::roles::Action;
 use crate::state::AppState;
 
+/// Bytes of an upload gathered before they are written to its temporary file.
+const WRITE_BATCH: usize = 1024 * 1024;
+
 /// Upload a build context.
 #[utoipa::path(post, path = "/v1/orgs/{org}/builds", tag = "apps",
     params(("org" = String, Path, description = "org name")),
@@ -51,15 +54,28 @@ pub async fn upload_context(
         move |s| s.begin(&org)
     })
     .await?;
+    // Chunks are gathered into WRITE_BATCH before each blocking write: one thread hand-off
+    // per MiB, not one per network chunk (a few KiB).
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    loop {
+        let chunk = stream.next().await.transpose().map_err(|e| {
             ApiErrorResponse::bad_request(format!("the upload was interrupted: {e}"))
         })?;
-        upload = tokio::task::spawn_blocking(move || upload.write(&chunk).map(|()| upload))
-            .await
-            .map_err(|_| ApiErrorResponse::internal())?
-            .map_err(refusal)?;
+        let done = chunk.is_none();
+        if let Some(chunk) = chunk {
+            batch.extend_from_slice(&chunk);
+        }
+        if batch.len() >= WRITE_BATCH || (done && !batch.is_empty()) {
+            let bytes = std::mem::replace(&mut batch, Vec::with_capacity(WRITE_BATCH));
+            upload = tokio::task::spawn_blocking(move || upload.write(&bytes).map(|()| upload))
+                .await
+                .map_err(|_| ApiErrorResponse::internal())?
+                .map_err(refusal)?;
+        }
+        if done {
+            break;
+        }
     }
     let summary = tokio::task::spawn_blocking(move || upload.commit())
         .await
