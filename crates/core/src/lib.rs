@@ -7,6 +7,7 @@
 pub mod build_log;
 pub mod config;
 pub mod digest;
+pub mod engine;
 pub mod errors;
 pub mod expect;
 pub mod hostnames;

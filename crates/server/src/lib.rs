@@ -8,9 +8,11 @@
 
 mod auth;
 pub mod build_token;
+mod claims;
 pub mod drift;
 pub mod engine;
 mod error;
+mod handle;
 mod hub;
 pub mod idempotency;
 pub mod ledger;
@@ -21,7 +23,6 @@ mod roles;
 mod routes;
 mod settings;
 mod state;
-mod status;
 
 use std::future::Future;
 

@@ -1,17 +1,19 @@
 //! What the lifecycle engine persists: release transitions (with their events, in one
 //! transaction), build results, the app's computed status and pending work, and the local
-//! runtime's process ledger. Documents (status, work, failure) are opaque JSON here: their
-//! shape belongs to the server and core; this module only keeps them durable and consistent.
+//! runtime's process ledger. Documents (status, work, failure) are stored as JSON; their
+//! shape belongs to `satusky_core::engine`, and [`AppRecord::view`] / [`ReleaseRecord::view`]
+//! turn rows into the engine's typed views at this boundary.
 
+use satusky_core::engine::{AppView, ReleaseView, StatusDoc, Work};
 use satusky_core::ledger::{LedgerEntry, ProcessKind};
 use satusky_types::{EventType, Phase, ReleaseStatus};
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::Store;
 use crate::codec::{to_i64, to_json, to_u64};
 use crate::error::{Result, StoreError};
 use crate::events;
+use crate::{AppRecord, ReleaseRecord, Store};
 
 fn big(what: &str, v: u64) -> Result<i64> {
     to_i64(v).ok_or_else(|| StoreError::corrupt(what, format!("{v} does not fit a BIGINT")))
@@ -278,5 +280,39 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+impl AppRecord {
+    /// The app as the engine's step function reads it: the stored status and work documents
+    /// parsed (serde stays at this boundary; a document that does not parse reads as absent).
+    pub fn view(&self) -> AppView {
+        AppView {
+            org: self.org.clone(),
+            name: self.name.clone(),
+            generation: self.generation,
+            spec: self.spec.clone(),
+            hostnames: self.hostnames.clone(),
+            active_release: self.active_release,
+            target_release: self.target_release,
+            phase: self.phase,
+            updated_at_ms: self.updated_at_ms,
+            status: self.status.as_ref().and_then(StatusDoc::from_value),
+            work: self.work.as_ref().and_then(Work::from_value),
+        }
+    }
+}
+
+impl ReleaseRecord {
+    /// The release as the engine's step function reads it.
+    pub fn view(&self) -> ReleaseView {
+        ReleaseView {
+            version: self.version,
+            source: self.source.clone(),
+            spec: self.spec.clone(),
+            hostnames: self.hostnames.clone(),
+            context: self.context.clone(),
+            artifact: self.artifact.clone(),
+        }
     }
 }

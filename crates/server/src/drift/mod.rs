@@ -3,7 +3,7 @@
 //! DNS answers, the certificate served and the release header — and heal what the platform
 //! owns by reconciling the active release again.
 //!
-//! One check of one app ([`check_rec`]): re-probe the endpoints through the engine (the same
+//! One check of one app ([`Drift::check_view`]): re-probe the endpoints through the handle (the same
 //! pass the sweep makes, saved with its `plane` events), read back the runtime's served
 //! hostnames, compare ([`compare`], pure), and record: `observe_finding` for each finding
 //! (first_seen / last_seen), `heal_finding` for each open finding the check judged and no
@@ -13,8 +13,12 @@
 //! `healed_at`. `healed_at` means "no longer observed": user-owned drift (a custom domain's
 //! DNS) is never healed by us — it closes when the user fixes it.
 //!
+//! A peer of the engine: it acts through the same narrow [`Handle`] (store, runtime, prober)
+//! and asks the engine's [`Claims`] whether a deploy is in progress; the engine's sweep calls
+//! [`Drift::check_view`] for every app.
+//!
 //! Background-loop rules (GUIDE §2): runs on the sweep's timer and on demand
-//! ([`crate::Engine::check_drift`]), idempotent, no retry inside (the next sweep is the
+//! ([`Drift::check`]), idempotent, no retry inside (the next sweep is the
 //! retry), one check per app at a time. Never heals while a deploy is in progress: the
 //! driver owns the app then.
 //!
@@ -28,14 +32,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use satusky_core::engine::AppView;
 use satusky_core::runtime::{DesiredWorkload, release_id};
 use satusky_core::time::{now_ms, rfc3339_ms};
-use satusky_store::{AppRecord, FindingChange, StoreError};
+use satusky_store::{FindingChange, StoreError};
 use satusky_types::{EndpointReport, EventType, Hostname};
 use serde_json::{Value, json};
 
-use crate::engine::Engine;
+use crate::claims::Claims;
 use crate::error::error_chain;
+use crate::handle::Handle;
 use compare::{Expected, Finding, Observed, compare};
 
 /// After a heal, how long the data planes get before the re-check: the local edge's routes
@@ -48,7 +54,7 @@ type Key = (String, String);
 /// The checker's memory: when each app was last checked, and one lock per app so a check on
 /// demand and the sweep's never interleave.
 #[derive(Default)]
-pub(crate) struct DriftState {
+struct DriftState {
     checked: Mutex<HashMap<Key, i64>>,
     /// Open findings after each app's last check; an app with none and no new finding needs
     /// no store access. Unknown (first check in this process): read the store.
@@ -71,7 +77,7 @@ impl DriftState {
     }
 
     /// Drop what is kept of a deleted app.
-    pub(crate) fn forget(&self, org: &str, app: &str) {
+    fn forget(&self, org: &str, app: &str) {
         let key = (org.to_string(), app.to_string());
         self.checked
             .lock()
@@ -116,55 +122,71 @@ pub struct CheckOutcome {
     pub healed: bool,
 }
 
-impl Engine {
+/// The drift checker.
+pub struct Drift {
+    handle: Handle,
+    claims: Arc<dyn Claims>,
+    state: DriftState,
+}
+
+impl Drift {
+    pub(crate) fn new(handle: Handle, claims: Arc<dyn Claims>) -> Self {
+        Drift {
+            handle,
+            claims,
+            state: DriftState::default(),
+        }
+    }
+
     /// Check `org/app` for drift now, healing what the platform owns. `None` when there is
     /// nothing to check: the app does not exist, has no active release, or a deploy is in
     /// progress.
-    pub async fn check_drift(
-        &self,
-        org: &str,
-        app: &str,
-    ) -> Result<Option<CheckOutcome>, StoreError> {
-        match self.store().get_app(org, app).await? {
-            Some(rec) => check_rec(self, &rec).await,
+    pub async fn check(&self, org: &str, app: &str) -> Result<Option<CheckOutcome>, StoreError> {
+        match self.handle.load(org, app).await? {
+            Some(view) => self.check_view(&view).await,
             None => Ok(None),
         }
     }
 
     /// When the drift checker last finished a check of `org/app` (epoch ms), in this process.
-    pub fn drift_checked_at(&self, org: &str, app: &str) -> Option<i64> {
-        self.drift_state().checked_at(org, app)
+    pub fn checked_at(&self, org: &str, app: &str) -> Option<i64> {
+        self.state.checked_at(org, app)
     }
-}
 
-/// Check one app (the sweep's pass over it), given a record just read from the store.
-pub(crate) async fn check_rec(
-    engine: &Engine,
-    rec: &AppRecord,
-) -> Result<Option<CheckOutcome>, StoreError> {
-    let lock = engine.drift_state().lock_for(&rec.org, &rec.name);
-    let (_one_at_a_time, waited) = match lock.clone().try_lock_owned() {
-        Ok(guard) => (guard, false),
-        Err(_) => (lock.lock_owned().await, true),
-    };
-    let started = Instant::now();
-    // After waiting for another check, the record may predate what that check (or a deploy
-    // meanwhile) did: read it again.
-    let fresh;
-    let rec = if waited {
-        match engine.store().get_app(&rec.org, &rec.name).await? {
-            Some(r) => {
-                fresh = r;
-                &fresh
+    /// Forget `org/app` (it was deleted).
+    pub(crate) fn forget(&self, org: &str, app: &str) {
+        self.state.forget(org, app);
+    }
+
+    /// Check one app (the sweep's pass over it), given a view just loaded from the store.
+    pub(crate) async fn check_view(
+        &self,
+        rec: &AppView,
+    ) -> Result<Option<CheckOutcome>, StoreError> {
+        let lock = self.state.lock_for(&rec.org, &rec.name);
+        let (_one_at_a_time, waited) = match lock.clone().try_lock_owned() {
+            Ok(guard) => (guard, false),
+            Err(_) => (lock.lock_owned().await, true),
+        };
+        let started = Instant::now();
+        // After waiting for another check, the view may predate what that check (or a
+        // deploy meanwhile) did: load it again.
+        let fresh;
+        let rec = if waited {
+            match self.handle.load(&rec.org, &rec.name).await? {
+                Some(r) => {
+                    fresh = r;
+                    &fresh
+                }
+                None => return Ok(None),
             }
-            None => return Ok(None),
-        }
-    } else {
-        rec
-    };
-    let outcome = check_locked(engine, rec).await;
-    crate::metrics::drift_check(started.elapsed());
-    outcome
+        } else {
+            rec
+        };
+        let outcome = check_locked(self, rec).await;
+        crate::metrics::drift_check(started.elapsed());
+        outcome
+    }
 }
 
 /// What the store expects: the active release's number and hostnames.
@@ -173,28 +195,23 @@ struct Active {
     hostnames: Vec<Hostname>,
 }
 
-async fn check_locked(
-    engine: &Engine,
-    rec: &AppRecord,
-) -> Result<Option<CheckOutcome>, StoreError> {
-    let Some(active) = active_release(engine, rec).await? else {
+async fn check_locked(d: &Drift, rec: &AppView) -> Result<Option<CheckOutcome>, StoreError> {
+    let Some(active) = active_release(d, rec).await? else {
         return Ok(None);
     };
-    let Some(endpoints) = engine.recheck_endpoints(rec).await else {
+    let Some(endpoints) = d.handle.recheck(rec).await else {
         return Ok(None);
     };
-    let first = judge(engine, rec, &active, &endpoints).await?;
+    let first = judge(d, rec, &active, &endpoints).await?;
     let mut outcome = first.outcome;
-    if first.platform_owned && may_heal(engine, rec, active.version).await? {
-        outcome.healed = heal(engine, rec, active.version).await?;
+    if first.platform_owned && may_heal(d, rec, active.version).await? {
+        outcome.healed = heal(d, rec, active.version).await?;
         tokio::time::sleep(HEAL_SETTLE).await;
-        let again = match engine.store().get_app(&rec.org, &rec.name).await? {
-            Some(rec) if may_check(&rec, active.version) => {
-                match engine.recheck_endpoints(&rec).await {
-                    Some(endpoints) => Some(judge(engine, &rec, &active, &endpoints).await?),
-                    None => None,
-                }
-            }
+        let again = match d.handle.load(&rec.org, &rec.name).await? {
+            Some(rec) if may_check(&rec, active.version) => match d.handle.recheck(&rec).await {
+                Some(endpoints) => Some(judge(d, &rec, &active, &endpoints).await?),
+                None => None,
+            },
             _ => None,
         };
         if let Some(again) = again {
@@ -203,20 +220,18 @@ async fn check_locked(
             outcome.open = again.outcome.open;
         }
     }
-    engine
-        .drift_state()
-        .set_checked(&rec.org, &rec.name, now_ms());
+    d.state.set_checked(&rec.org, &rec.name, now_ms());
     Ok(Some(outcome))
 }
 
 /// No pending work, and `active` still the active release.
-fn may_check(rec: &AppRecord, active: u64) -> bool {
+fn may_check(rec: &AppView, active: u64) -> bool {
     rec.work.is_none() && rec.active_release == Some(active)
 }
 
 /// The active release's number and hostnames: the app's own when it is also the target (the
 /// deploy stored the release's hostnames on the app), else read from the release.
-async fn active_release(engine: &Engine, rec: &AppRecord) -> Result<Option<Active>, StoreError> {
+async fn active_release(d: &Drift, rec: &AppView) -> Result<Option<Active>, StoreError> {
     let Some(version) = rec.active_release.filter(|_| rec.work.is_none()) else {
         return Ok(None);
     };
@@ -226,8 +241,8 @@ async fn active_release(engine: &Engine, rec: &AppRecord) -> Result<Option<Activ
             hostnames: rec.hostnames.clone(),
         }));
     }
-    Ok(engine
-        .store()
+    Ok(d.handle
+        .store
         .get_release(&rec.org, &rec.name, version)
         .await?
         .map(|r| Active {
@@ -238,21 +253,21 @@ async fn active_release(engine: &Engine, rec: &AppRecord) -> Result<Option<Activ
 
 /// Heal only when no deploy is under way: re-read the work (a deploy may have been accepted
 /// since the check began) and ask whether a driver runs.
-async fn may_heal(engine: &Engine, rec: &AppRecord, active: u64) -> Result<bool, StoreError> {
-    if engine.is_driving(&rec.org, &rec.name) {
+async fn may_heal(d: &Drift, rec: &AppView, active: u64) -> Result<bool, StoreError> {
+    if d.claims.is_driving(&rec.org, &rec.name) {
         return Ok(false);
     }
-    Ok(engine
-        .store()
-        .get_app(&rec.org, &rec.name)
+    Ok(d.handle
+        .load(&rec.org, &rec.name)
         .await?
         .is_some_and(|r| may_check(&r, active)))
 }
 
 /// Reconcile the active release again. `true` when the runtime accepted it.
-async fn heal(engine: &Engine, rec: &AppRecord, version: u64) -> Result<bool, StoreError> {
-    let Some(release) = engine
-        .store()
+async fn heal(d: &Drift, rec: &AppView, version: u64) -> Result<bool, StoreError> {
+    let Some(release) = d
+        .handle
+        .store
         .get_release(&rec.org, &rec.name, version)
         .await?
     else {
@@ -266,7 +281,7 @@ async fn heal(engine: &Engine, rec: &AppRecord, version: u64) -> Result<bool, St
         artifact: release.artifact,
         hostnames: release.hostnames,
     };
-    let runtime = engine.runtime();
+    let runtime = &d.handle.runtime;
     let started = Instant::now();
     let result = runtime.heal(desired).await;
     crate::metrics::reconcile(runtime.name(), result.is_ok(), started.elapsed());
@@ -289,13 +304,13 @@ struct Judged {
 
 /// Compare and record.
 async fn judge(
-    engine: &Engine,
-    rec: &AppRecord,
+    d: &Drift,
+    rec: &AppView,
     active: &Active,
     endpoints: &[EndpointReport],
 ) -> Result<Judged, StoreError> {
     let (org, app) = (rec.org.as_str(), rec.name.as_str());
-    let runtime = engine.runtime();
+    let runtime = &d.handle.runtime;
     let served = match runtime.served_hosts(org.to_string(), app.to_string()).await {
         Ok(s) => Some(s),
         Err(e) => {
@@ -317,7 +332,7 @@ async fn judge(
         release_id: &release_id,
         hostnames: &active.hostnames,
         held: &held,
-        zone: engine.dns_zone(),
+        zone: &d.handle.zone,
         edge: &edge,
     };
     let observed = Observed {
@@ -326,13 +341,13 @@ async fn judge(
     };
     let cmp = compare(&expected, &observed);
     // Nothing open before and nothing found now: nothing to read or write.
-    if cmp.findings.is_empty() && engine.drift_state().open(org, app) == Some(0) {
+    if cmp.findings.is_empty() && d.state.open(org, app) == Some(0) {
         return Ok(Judged {
             outcome: CheckOutcome::default(),
             platform_owned: false,
         });
     }
-    let before = engine.store().list_findings(org, app).await?;
+    let before = d.handle.store.list_findings(org, app).await?;
     let now = now_ms();
     let mut outcome = CheckOutcome::default();
     let mut events = Vec::new();
@@ -345,7 +360,7 @@ async fn judge(
             owner: f.owner,
             remediation: f.remediation.as_deref(),
         };
-        if engine.store().observe_finding(org, app, &o, now).await? == FindingChange::Opened {
+        if d.handle.store.observe_finding(org, app, &o, now).await? == FindingChange::Opened {
             outcome.opened += 1;
             tracing::info!(%org, %app, hostname = %f.hostname, plane = f.plane.as_str(), owner = f.owner.as_str(), observed = %f.observed, "drift found");
             events.push(opened_event(f, now));
@@ -357,8 +372,8 @@ async fn judge(
             still_open += usize::from(!cmp.found(&r.hostname, &r.plane));
             continue;
         }
-        if engine
-            .store()
+        if d.handle
+            .store
             .heal_finding(org, app, &r.hostname, &r.plane, now)
             .await?
         {
@@ -370,10 +385,10 @@ async fn judge(
         }
     }
     outcome.open = cmp.findings.len() + still_open;
-    engine.drift_state().set_open(org, app, outcome.open);
+    d.state.set_open(org, app, outcome.open);
     if !events.is_empty() {
-        match engine.store().append_events(org, app, &events, now).await {
-            Ok(()) => engine.hub().notify(org, app),
+        match d.handle.store.append_events(org, app, &events, now).await {
+            Ok(()) => d.handle.hub.notify(org, app),
             Err(e) => {
                 tracing::warn!(%org, %app, error = %error_chain(&e), "drift: cannot write events")
             }

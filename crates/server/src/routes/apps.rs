@@ -13,11 +13,11 @@ use satusky_types::{
 
 use super::extract::{ApiJson, ApiPath};
 use crate::auth::Caller;
-use crate::engine::Work;
 use crate::error::ApiErrorResponse;
 use crate::roles::Action;
 use crate::state::AppState;
-use crate::status::report;
+use satusky_core::engine::Work;
+use satusky_core::engine::report;
 
 /// Upsert the desired spec: a new generation and a pending release, recorded durably before
 /// the answer is sent.
@@ -202,7 +202,11 @@ pub async fn app_status(
     ApiPath((org, app)): ApiPath<(String, String)>,
 ) -> Result<Json<ReadinessReport>, ApiErrorResponse> {
     let a = load_app(&state, &caller, &org, &app, Action::Read).await?;
-    Ok(Json(report(&a, state.engine.is_some(), state.started_ms)))
+    Ok(Json(report(
+        &a.view(),
+        state.engine.is_some(),
+        state.started_ms,
+    )))
 }
 
 /// Release history, newest first.

@@ -2,14 +2,15 @@
 //! as the engine stores it, and the pure functions around it: the initial document for a new
 //! release, the readiness report assembled from it, and the events a change produces.
 
-use satusky_core::lifecycle::{merge_plane, phase, same_plane};
-use satusky_store::AppRecord;
+use crate::lifecycle::{merge_plane, phase, same_plane};
 use satusky_types::{
     EndpointReport, EventType, HostnameKind, Phase, Plane, PlaneState, ReadinessReport, Reason,
     ReplicaCounts, WorkloadPlane,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use super::AppView;
 
 /// What the engine stores in `apps.status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,18 +27,22 @@ impl StatusDoc {
         phase(&self.build, &self.workload.plane, &self.endpoints)
     }
 
-    pub fn from_app(app: &AppRecord) -> Option<StatusDoc> {
-        app.status
-            .as_ref()
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    /// Read the stored form; `None` when it is not a status document.
+    pub fn from_value(value: &Value) -> Option<StatusDoc> {
+        serde_json::from_value(value.clone()).ok()
+    }
+
+    /// The stored form.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 
 /// The document for `app`'s target release before the engine has worked on it: the build
 /// waits (or is not needed), the workload waits, and the endpoint planes wait for the
 /// rollout (the metadata plane is known: the hostnames are stored and unique).
-pub fn initial_doc(app: &AppRecord, has_runtime: bool, now_ms: i64) -> StatusDoc {
-    let prev = StatusDoc::from_app(app);
+pub fn initial_doc(app: &AppView, has_runtime: bool, now_ms: i64) -> StatusDoc {
+    let prev = app.status.as_ref();
     let waiting_reason = if has_runtime {
         Reason::RolloutPending
     } else {
@@ -72,9 +77,7 @@ pub fn initial_doc(app: &AppRecord, has_runtime: bool, now_ms: i64) -> StatusDoc
         .hostnames
         .iter()
         .map(|h| {
-            let old = prev
-                .as_ref()
-                .and_then(|d| d.endpoints.iter().find(|e| e.hostname == h.hostname));
+            let old = prev.and_then(|d| d.endpoints.iter().find(|e| e.hostname == h.hostname));
             let waiting = |old: Option<&Plane>| {
                 let p = Plane::new(
                     PlaneState::Pending,
@@ -103,10 +106,10 @@ pub fn initial_doc(app: &AppRecord, has_runtime: bool, now_ms: i64) -> StatusDoc
         .collect();
     StatusDoc {
         release,
-        build: merge_plane(prev.as_ref().map(|d| &d.build), build, now_ms),
+        build: merge_plane(prev.map(|d| &d.build), build, now_ms),
         workload: WorkloadPlane {
             plane: merge_plane(
-                prev.as_ref().map(|d| &d.workload.plane),
+                prev.map(|d| &d.workload.plane),
                 Plane::new(PlaneState::Pending, waiting_reason, workload_msg),
                 now_ms,
             ),
@@ -121,7 +124,7 @@ pub fn initial_doc(app: &AppRecord, has_runtime: bool, now_ms: i64) -> StatusDoc
 
 /// The metadata plane: stored and unique across orgs (ownership proof for custom domains is
 /// not implemented yet, so a stored custom domain counts as ready).
-pub fn metadata_plane(app: &AppRecord, kind: HostnameKind) -> Plane {
+pub fn metadata_plane(app: &AppView, kind: HostnameKind) -> Plane {
     let what = match kind {
         HostnameKind::Generated => "generated hostname",
         HostnameKind::Alias => "custom domain",
@@ -139,14 +142,14 @@ pub fn metadata_plane(app: &AppRecord, kind: HostnameKind) -> Plane {
 
 /// The readiness report of SPEC §4 for `app`, as a process started at `started_ms` may show
 /// it: planes last seen ready before then are `unknown` until observed again
-/// ([`satusky_core::stale`]).
-pub fn report(app: &AppRecord, has_runtime: bool, started_ms: i64) -> ReadinessReport {
-    let doc = match StatusDoc::from_app(app) {
-        Some(doc) if doc.release == app.target_release => doc,
+/// ([`crate::stale`]).
+pub fn report(app: &AppView, has_runtime: bool, started_ms: i64) -> ReadinessReport {
+    let doc = match &app.status {
+        Some(doc) if doc.release == app.target_release => doc.clone(),
         _ => initial_doc(app, has_runtime, app.updated_at_ms),
     };
     let mut doc = doc;
-    let phase = satusky_core::stale::as_of_start(
+    let phase = crate::stale::as_of_start(
         &doc.build,
         &mut doc.workload.plane,
         &mut doc.endpoints,

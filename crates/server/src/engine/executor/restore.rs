@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use satusky_core::engine::{OBSERVE_EVERY, status_events};
 use satusky_core::lifecycle::{WorkloadVerdict, judge_workload, merge_plane};
 use satusky_core::runtime::DesiredWorkload;
 use satusky_core::time::now_ms;
@@ -17,10 +18,8 @@ use satusky_store::AppRecord;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::Engine;
-use super::drive::{OBSERVE_EVERY, save};
 use crate::error::error_chain;
-use crate::status::StatusDoc;
+use crate::handle::Handle;
 
 /// Apps restored at once: each starts its replicas and waits for their readiness checks, so a
 /// few at a time keeps a thousand-app restart from starting every process in one burst.
@@ -31,16 +30,16 @@ const RESTORE_WAIT: Duration = Duration::from_secs(60);
 
 /// Restore every `(app, active release)`, [`RESTORE_CONCURRENCY`] at a time; returns when
 /// each serves, failed, or ran out of [`RESTORE_WAIT`].
-pub(super) async fn restore_all(engine: &Engine, apps: Vec<(AppRecord, u64)>) {
+pub(in crate::engine) async fn restore_all(handle: &Handle, apps: Vec<(AppRecord, u64)>) {
     let limit = Arc::new(Semaphore::new(RESTORE_CONCURRENCY));
     let mut tasks = JoinSet::new();
     for (rec, active) in apps {
         let Ok(permit) = Arc::clone(&limit).acquire_owned().await else {
             break;
         };
-        let engine = engine.clone();
+        let handle = handle.clone();
         tasks.spawn(async move {
-            restore(&engine, &rec, active).await;
+            restore(&handle, &rec, active).await;
             drop(permit);
         });
     }
@@ -48,8 +47,8 @@ pub(super) async fn restore_all(engine: &Engine, apps: Vec<(AppRecord, u64)>) {
 }
 
 /// Apply `active` again and wait until it serves.
-async fn restore(engine: &Engine, rec: &AppRecord, active: u64) {
-    let store = &engine.inner.store;
+async fn restore(handle: &Handle, rec: &AppRecord, active: u64) {
+    let store = &handle.store;
     let release = match store.get_release(&rec.org, &rec.name, active).await {
         Ok(Some(r)) => r,
         Ok(None) => return,
@@ -68,10 +67,10 @@ async fn restore(engine: &Engine, rec: &AppRecord, active: u64) {
     };
     tracing::info!(org = %rec.org, app = %rec.name, release = active, "restoring the active release");
     let clock = std::time::Instant::now();
-    let result = engine.inner.runtime.apply(desired).await;
-    crate::metrics::reconcile(engine.runtime_name(), result.is_ok(), clock.elapsed());
+    let result = handle.runtime.apply(desired).await;
+    crate::metrics::reconcile(handle.runtime.name(), result.is_ok(), clock.elapsed());
     if let Err(e) = result {
-        tracing::warn!(org = %rec.org, app = %rec.name, error = %e, "cannot restore the active release");
+        tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "cannot restore the active release");
         return;
     }
     let wait_s = release
@@ -81,15 +80,14 @@ async fn restore(engine: &Engine, rec: &AppRecord, active: u64) {
         .min(RESTORE_WAIT.as_secs());
     let started = now_ms();
     loop {
-        let obs = match engine
-            .inner
+        let obs = match handle
             .runtime
             .observe(rec.org.clone(), rec.name.clone())
             .await
         {
             Ok(o) => o,
             Err(e) => {
-                tracing::warn!(org = %rec.org, app = %rec.name, error = %e, "cannot observe the restored release");
+                tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "cannot observe the restored release");
                 return;
             }
         };
@@ -103,7 +101,7 @@ async fn restore(engine: &Engine, rec: &AppRecord, active: u64) {
             WorkloadVerdict::Progressing { .. } => tokio::time::sleep(OBSERVE_EVERY).await,
             WorkloadVerdict::Ready { .. } => {
                 tracing::info!(org = %rec.org, app = %rec.name, release = active, "active release serving again");
-                record(engine, rec, active, &verdict, obs.replicas).await;
+                record(handle, rec, active, &verdict, obs.replicas).await;
                 return;
             }
             WorkloadVerdict::Failed { ref message, .. } => {
@@ -119,21 +117,23 @@ async fn restore(engine: &Engine, rec: &AppRecord, active: u64) {
 /// Save the workload plane just observed, when the status document describes `active` (an
 /// app with a newer release pending has that release's document; its driver writes it).
 async fn record(
-    engine: &Engine,
+    handle: &Handle,
     rec: &AppRecord,
     active: u64,
     verdict: &WorkloadVerdict,
     replicas: satusky_types::ReplicaCounts,
 ) {
-    let rec = match engine.inner.store.get_app(&rec.org, &rec.name).await {
-        Ok(Some(r)) => r,
-        _ => return,
+    let Ok(Some(app)) = handle.load(&rec.org, &rec.name).await else {
+        return;
     };
-    let Some(old) = StatusDoc::from_app(&rec).filter(|d| d.release == Some(active)) else {
+    let Some(old) = app.status.as_ref().filter(|d| d.release == Some(active)) else {
         return;
     };
     let mut doc = old.clone();
     doc.workload.plane = merge_plane(Some(&old.workload.plane), verdict.plane(), now_ms());
     doc.workload.replicas = replicas;
-    save(engine, &rec, Some(&old), &doc).await;
+    let events = status_events(&app, &doc);
+    if let Err(e) = handle.save_status(&app, &doc, &events).await {
+        tracing::warn!(org = %app.org, app = %app.name, error = %error_chain(&e), "cannot save the restored status");
+    }
 }

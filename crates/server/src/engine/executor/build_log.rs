@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::Engine;
 use crate::error::error_chain;
+use crate::handle::Handle;
 
 /// Build log lines written per batch (one transaction each).
 const LOG_BATCH: usize = 200;
@@ -46,7 +46,7 @@ pub(super) struct BuildLog {
 
 impl BuildLog {
     /// Start the writer for release `version` of `org/app`; the sink goes to the runtime.
-    pub(super) fn start(engine: &Engine, org: &str, app: &str, version: u64) -> (LogSink, Self) {
+    pub(super) fn start(handle: &Handle, org: &str, app: &str, version: u64) -> (LogSink, Self) {
         let gate = Arc::new(Mutex::new(LogGate::new(LogLimits::default())));
         let (tx, rx) = mpsc::channel::<Item>(LOG_QUEUE);
         let started = Instant::now();
@@ -70,7 +70,7 @@ impl BuildLog {
                 }
             })
         };
-        let (store, hub) = (engine.inner.store.clone(), engine.inner.hub.clone());
+        let (store, hub) = (handle.store.clone(), handle.hub.clone());
         let (org, app) = (org.to_string(), app.to_string());
         let writer = tokio::spawn(async move {
             let mut rx = rx;

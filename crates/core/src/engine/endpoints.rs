@@ -1,0 +1,103 @@
+//! An app's endpoint planes, decided from what was read: the metadata plane from the stored
+//! hostnames, the route plane from the runtime's answer, DNS/TLS/HTTP from the prober — each
+//! merged with the previous plane so `since` survives re-checks. The executor does the
+//! reading; [`endpoint_targets`] says what to probe and [`endpoint_reports`] what it means.
+
+use satusky_types::{EndpointReport, HostnameKind, Plane, PlaneState, Reason};
+
+use super::{AppView, StatusDoc, metadata_plane};
+use crate::hostnames::is_in_zone;
+use crate::lifecycle::merge_plane;
+use crate::runtime::{EdgeInfo, EndpointTarget, ProbedEndpoint, RuntimeError, release_id};
+
+/// What the runtime said about the app's routes: one plane per hostname, in order.
+pub type RouteReading = Result<Vec<Plane>, RuntimeError>;
+
+/// What to probe for each of `app`'s hostnames, expecting release `serving` to answer.
+pub fn endpoint_targets(
+    app: &AppView,
+    serving: u64,
+    zone: &str,
+    edge: &EdgeInfo,
+) -> Vec<EndpointTarget> {
+    app.hostnames
+        .iter()
+        .map(|h| EndpointTarget {
+            hostname: h.hostname.clone(),
+            kind: h.kind,
+            platform_owned: is_in_zone(&h.hostname, zone),
+            path: if h.kind == HostnameKind::Redirect {
+                "/".to_string()
+            } else {
+                app.spec.checks.path.clone()
+            },
+            expect: app.spec.checks.expect.clone(),
+            expect_release: (h.kind != HostnameKind::Redirect)
+                .then(|| release_id(&app.org, &app.name, serving)),
+            redirect_to: h.redirect_to.clone(),
+            edge: edge.clone(),
+        })
+        .collect()
+}
+
+/// The endpoint reports of `app` from the route reading and the probed planes (`None`: no
+/// prober is configured), merged with `prev`'s.
+pub fn endpoint_reports(
+    app: &AppView,
+    prev: &StatusDoc,
+    routes: &RouteReading,
+    probed: Option<&[ProbedEndpoint]>,
+    now_ms: i64,
+) -> Vec<EndpointReport> {
+    let n = app.hostnames.len();
+    let routes: Vec<Plane> = match routes {
+        Ok(r) if r.len() == n => r.clone(),
+        Ok(_) => vec![
+            Plane::new(
+                PlaneState::Unknown,
+                Reason::NotChecked,
+                "the runtime answered for other hostnames"
+            );
+            n
+        ],
+        Err(e) => vec![
+            Plane::new(
+                PlaneState::Unknown,
+                Reason::NotChecked,
+                format!("the runtime could not report routes: {e}")
+            );
+            n
+        ],
+    };
+    app.hostnames
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let old = prev.endpoints.iter().find(|e| e.hostname == h.hostname);
+            let unknown = || {
+                Plane::new(
+                    PlaneState::Unknown,
+                    Reason::NotChecked,
+                    "no prober is configured",
+                )
+            };
+            let (dns, tls, http) = match probed.and_then(|p| p.get(i)) {
+                Some(p) => (p.dns.clone(), p.tls.clone(), p.http.clone()),
+                None => (unknown(), unknown(), unknown()),
+            };
+            EndpointReport {
+                hostname: h.hostname.clone(),
+                kind: h.kind,
+                metadata: merge_plane(
+                    old.map(|o| &o.metadata),
+                    metadata_plane(app, h.kind),
+                    now_ms,
+                ),
+                route: merge_plane(old.map(|o| &o.route), routes[i].clone(), now_ms),
+                dns: merge_plane(old.map(|o| &o.dns), dns, now_ms),
+                tls: merge_plane(old.map(|o| &o.tls), tls, now_ms),
+                http: merge_plane(old.map(|o| &o.http), http, now_ms),
+            }
+        })
+        .collect()
+}

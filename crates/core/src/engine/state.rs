@@ -1,0 +1,38 @@
+//! What the step function reads: the app and the release it works on, as plain values (the
+//! store turns its rows into these at its boundary).
+
+use satusky_types::{AppSpec, Hostname, Phase};
+
+use super::{StatusDoc, Work};
+
+/// The app as the engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppView {
+    pub org: String,
+    pub name: String,
+    pub generation: u64,
+    pub spec: AppSpec,
+    pub hostnames: Vec<Hostname>,
+    pub active_release: Option<u64>,
+    pub target_release: Option<u64>,
+    pub phase: Phase,
+    pub updated_at_ms: i64,
+    /// The stored status document, if any (for whichever release it describes).
+    pub status: Option<StatusDoc>,
+    /// The pending work, if any.
+    pub work: Option<Work>,
+}
+
+/// The release a piece of work is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseView {
+    pub version: u64,
+    /// What made it (`deploy`, `rollback(from=vK)`).
+    pub source: String,
+    pub spec: AppSpec,
+    pub hostnames: Vec<Hostname>,
+    /// The uploaded build context (`sha256:…`), if any.
+    pub context: Option<String>,
+    /// The build's output, once built (a rollback carries its snapshot's).
+    pub artifact: Option<String>,
+}

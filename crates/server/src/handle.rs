@@ -1,0 +1,115 @@
+//! The narrow handle the engine's executor and the drift checker act through: the store, the
+//! runtime, the prober and the event hub, with the few operations both need — load an app,
+//! save a status document with its events (the ONE save-and-diff path, for deploys, the sweep,
+//! the restore and drift), and read an app's endpoints (routes from the runtime, DNS/TLS/HTTP
+//! from the prober). What the readings mean is `satusky_core::engine`'s decision.
+
+use std::sync::Arc;
+
+use satusky_core::engine::{
+    AppView, RouteReading, StatusDoc, endpoint_reports, endpoint_targets, status_events,
+};
+use satusky_core::runtime::{EndpointProber, ProbedEndpoint, Runtime};
+use satusky_core::time::now_ms;
+use satusky_store::{Store, StoreError};
+use satusky_types::{EndpointReport, EventType};
+use serde_json::Value;
+
+use crate::error::error_chain;
+use crate::hub::EventHub;
+
+/// What the engine and the drift checker share.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) store: Store,
+    pub(crate) runtime: Arc<dyn Runtime>,
+    pub(crate) prober: Option<Arc<dyn EndpointProber>>,
+    pub(crate) hub: EventHub,
+    /// The platform DNS zone (hostnames inside it are platform-owned).
+    pub(crate) zone: String,
+}
+
+impl Handle {
+    /// Read `org/app` as the engine sees it; `None` when it does not exist.
+    pub(crate) async fn load(&self, org: &str, app: &str) -> Result<Option<AppView>, StoreError> {
+        Ok(self.store.get_app(org, app).await?.map(|r| r.view()))
+    }
+
+    /// Save `doc` as the app's status with `events` (computed by
+    /// `satusky_core::engine::status_events` against the stored document). `Ok(false)` when
+    /// the document's release is no longer the app's target (a newer deploy overtook it);
+    /// nothing is written then.
+    pub(crate) async fn save_status(
+        &self,
+        app: &AppView,
+        doc: &StatusDoc,
+        events: &[(EventType, Value)],
+    ) -> Result<bool, StoreError> {
+        let Some(release) = doc.release else {
+            return Ok(false);
+        };
+        let saved = self
+            .store
+            .save_status(
+                &app.org,
+                &app.name,
+                release,
+                doc.phase(),
+                &doc.to_value(),
+                events,
+                now_ms(),
+            )
+            .await?;
+        if saved && !events.is_empty() {
+            self.hub.notify(&app.org, &app.name);
+        }
+        Ok(saved)
+    }
+
+    /// Read the app's route planes from the runtime and probe its hostnames, expecting
+    /// `serving` to answer (`None` probes: no prober is configured).
+    pub(crate) async fn read_endpoints(
+        &self,
+        app: &AppView,
+        serving: u64,
+    ) -> (RouteReading, Option<Vec<ProbedEndpoint>>) {
+        let routes = self
+            .runtime
+            .routes(app.org.clone(), app.name.clone(), app.hostnames.clone())
+            .await;
+        let probed = match &self.prober {
+            Some(p) => {
+                let targets = endpoint_targets(app, serving, &self.zone, &self.runtime.edge());
+                let started = std::time::Instant::now();
+                let probed = p.check(targets).await;
+                // Metrics: one count per probed plane, one duration per pass.
+                let planes = probed.iter().flat_map(|e| {
+                    [
+                        ("dns", e.dns.state),
+                        ("tls", e.tls.state),
+                        ("http", e.http.state),
+                    ]
+                });
+                crate::metrics::probes(planes, started.elapsed());
+                Some(probed)
+            }
+            None => None,
+        };
+        (routes, probed)
+    }
+
+    /// Re-probe the app's endpoints and save them (the sweep's pass, which the drift checker
+    /// makes too); the endpoints, or `None` when the app has pending work, no active release
+    /// or no status document for its target release (`satusky_core::engine::recheck`).
+    pub(crate) async fn recheck(&self, app: &AppView) -> Option<Vec<EndpointReport>> {
+        let (serving, old) = satusky_core::engine::recheck(app)?;
+        let (routes, probed) = self.read_endpoints(app, serving).await;
+        let mut doc = old.clone();
+        doc.endpoints = endpoint_reports(app, old, &routes, probed.as_deref(), now_ms());
+        let events = status_events(app, &doc);
+        if let Err(e) = self.save_status(app, &doc, &events).await {
+            tracing::warn!(org = %app.org, app = %app.name, error = %error_chain(&e), "sweep: cannot save");
+        }
+        Some(doc.endpoints)
+    }
+}
