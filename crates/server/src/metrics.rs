@@ -1,5 +1,5 @@
 //! Metrics (GUIDE §3): the `metrics` facade with the Prometheus recorder, installed once per
-//! process, and `GET /metrics` rendering it as Prometheus text (no auth, SPEC §6).
+//! process, and the text `GET /metrics` serves (the handler is in `routes/meta.rs`).
 //!
 //! What is recorded, and where:
 //! - `satusky_reconciles_total{runtime,result}` and `satusky_reconcile_seconds{runtime}`: every
@@ -13,21 +13,15 @@
 //!
 //! The recorder is process-wide (`metrics` allows one): counters from every server of a
 //! process add up. If something else installed a recorder first, ours is not the global one
-//! and only the drift gauge is served. Owns no state beyond the handle; must not touch the
-//! engine.
+//! and only the drift gauge is served. Owns no state beyond the handle; depends on nothing
+//! else in this crate (the engine, the drift checker and the routes call it).
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use satusky_types::PlaneState;
-
-use crate::error::{ApiErrorResponse, error_chain};
-use crate::state::AppState;
 
 /// Histogram buckets (seconds): probes and checks take milliseconds on loopback and up to the
 /// probe timeouts (seconds) on the internet; a reconcile can take as long as an API server.
@@ -146,25 +140,14 @@ pub fn drift_gauge_text(open: &[(String, u64)]) -> String {
     out
 }
 
-/// `GET /metrics`: Prometheus text format 0.0.4.
-pub(crate) async fn serve(State(state): State<AppState>) -> Response {
-    let open = match state.store.open_findings_by_plane().await {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::error!(error = %error_chain(&e), "metrics: cannot count drift findings");
-            return ApiErrorResponse::internal().into_response();
-        }
-    };
+/// The Prometheus text of everything recorded in this process (empty when another recorder
+/// was installed first).
+pub(crate) fn render() -> String {
     let mut text = install().map(|h| h.render()).unwrap_or_default();
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str(&drift_gauge_text(&open));
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        text,
-    )
-        .into_response()
+    text
 }
 
 #[cfg(test)]

@@ -51,8 +51,23 @@ pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiEr
 /// Prometheus metrics (text format 0.0.4).
 #[utoipa::path(get, path = "/metrics", tag = "meta",
     responses((status = 200, description = "metrics", body = String, content_type = "text/plain")))]
-pub async fn metrics(state: State<AppState>) -> axum::response::Response {
-    crate::metrics::serve(state).await
+pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    use axum::http::header::CONTENT_TYPE;
+    use axum::response::IntoResponse;
+    let open = match state.store.open_findings_by_plane().await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %crate::error::error_chain(&e), "metrics: cannot count drift findings");
+            return ApiErrorResponse::internal().into_response();
+        }
+    };
+    let mut text = crate::metrics::render();
+    text.push_str(&crate::metrics::drift_gauge_text(&open));
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
 }
 
 /// 405 in the API's error body (axum's default has none).
