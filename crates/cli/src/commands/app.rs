@@ -11,6 +11,7 @@ use satusky_types::{
 };
 
 use crate::cli::{AppCommand, AppTarget};
+use crate::commands::target::resolve;
 use crate::commands::{Env, Session, app_name, current_dir};
 use crate::events::stream::{self, Msg};
 use crate::events::{Feed, Update, clock};
@@ -27,18 +28,6 @@ pub async fn run(cmd: AppCommand, env: &Env) -> Result<u8, CliError> {
         AppCommand::Drift { target, check } => super::drift::run(&target, check, env).await,
         AppCommand::Destroy { target, yes } => destroy(&target, yes, env).await,
     }
-}
-
-/// Resolves the app name (locally, before any request) and the org.
-pub async fn resolve(target: &AppTarget, env: &Env) -> Result<(Session, String, String), CliError> {
-    let app = app_name(
-        target.app.as_deref(),
-        target.config.as_deref(),
-        &current_dir()?,
-    )?;
-    let session = env.session()?;
-    let org = session.org().await?.value;
-    Ok((session, org, app))
 }
 
 async fn list(env: &Env) -> Result<u8, CliError> {

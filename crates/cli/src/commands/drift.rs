@@ -13,12 +13,12 @@
 use satusky_types::{DriftFinding, DriftOwner, DriftReport};
 
 use crate::cli::AppTarget;
-use crate::commands::{Env, app};
+use crate::commands::{Env, target};
 use crate::exit::{self, CliError};
 use crate::output;
 
 pub async fn run(target: &AppTarget, check: bool, env: &Env) -> Result<u8, CliError> {
-    let (session, org, app) = app::resolve(target, env).await?;
+    let (session, org, app) = target::resolve(target, env).await?;
     let query: &[(&str, &str)] = if check { &[("check", "true")] } else { &[] };
     let report: DriftReport = session
         .client

@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod org;
 pub mod profile;
 pub mod rollback;
+mod target;
 pub mod token;
 
 use std::path::{Path, PathBuf};

@@ -14,12 +14,12 @@ use satusky_types::{RollbackAccepted, RollbackRequest};
 
 use crate::cli::RollbackArgs;
 use crate::commands::lifecycle::{self, Kind, Release};
-use crate::commands::{Env, app};
+use crate::commands::{Env, target};
 use crate::exit::CliError;
 use crate::output;
 
 pub async fn run(args: &RollbackArgs, env: &Env) -> Result<u8, CliError> {
-    let (session, org, app) = app::resolve(&args.target, env).await?;
+    let (session, org, app) = target::resolve(&args.target, env).await?;
     let accepted: RollbackAccepted = session
         .client
         .post(
