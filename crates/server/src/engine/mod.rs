@@ -153,7 +153,7 @@ impl Engine {
     }
 
     pub fn runtime_name(&self) -> &'static str {
-        self.inner.handle.runtime.name()
+        executor::runtime_name(&self.inner.handle)
     }
 
     /// One pass of the periodic sweep, now: re-probe every app's endpoints and check each

@@ -241,3 +241,8 @@ pub(super) async fn remove(handle: &Handle, org: String, app: String) {
         tracing::warn!(%org, %app, error = %error_chain(&e), "removing the workload failed");
     }
 }
+
+/// The runtime's short name (`local`, `kubernetes`).
+pub(super) fn runtime_name(handle: &Handle) -> &'static str {
+    handle.runtime.name()
+}
