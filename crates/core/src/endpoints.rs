@@ -133,6 +133,7 @@ mod tests {
         assert_eq!((t.path.as_str(), t.expect.as_str()), ("/", "2xx"));
         assert!(t.platform_owned && !t.has_dns_expectation());
         assert_eq!(t.expected_status().to_string(), "2xx");
+        assert!(t.expected_status().matches(204) && !t.expected_status().matches(301));
         let t = t
             .custom_domain(true)
             .with_cname("edge.example.net")
