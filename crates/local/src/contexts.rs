@@ -273,6 +273,47 @@ pub fn digest_of(bytes: &[u8]) -> String {
     )
 }
 
+impl From<ContextError> for seam::ContextError {
+    fn from(e: ContextError) -> Self {
+        match e {
+            ContextError::Refused(
+                u @ (UnpackError::CompressedTooLarge { .. } | UnpackError::UnpackedTooLarge { .. }),
+            ) => seam::ContextError::TooLarge(Box::new(u)),
+            ContextError::Refused(u) => seam::ContextError::InvalidArchive(Box::new(u)),
+            ContextError::BadDigest { what } => seam::ContextError::InvalidDigest { what },
+            ContextError::NotFound { org, digest } => seam::ContextError::NotFound { org, digest },
+            e @ (ContextError::BadOrg { .. }
+            | ContextError::Corrupt { .. }
+            | ContextError::Io { .. }) => seam::ContextError::Io(Box::new(e)),
+        }
+    }
+}
+
+impl seam::ContextUpload for Upload {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), seam::ContextError> {
+        Upload::write(self, chunk).map_err(Into::into)
+    }
+
+    fn commit(self: Box<Self>) -> Result<ContextSummary, seam::ContextError> {
+        Upload::commit(*self).map_err(Into::into)
+    }
+}
+
+impl seam::ContextStore for ContextStore {
+    fn begin(&self, org: &str) -> Result<Box<dyn seam::ContextUpload>, seam::ContextError> {
+        let upload = ContextStore::begin(self, org)?;
+        Ok(Box::new(upload))
+    }
+
+    fn exists(&self, org: &str, digest: &str) -> Result<bool, seam::ContextError> {
+        ContextStore::exists(self, org, digest).map_err(Into::into)
+    }
+
+    fn read_verified(&self, org: &str, digest: &str) -> Result<Vec<u8>, seam::ContextError> {
+        ContextStore::read_verified(self, org, digest).map_err(Into::into)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,46 +384,5 @@ mod tests {
             .unwrap()
             .collect();
         assert!(left.is_empty(), "{left:?}");
-    }
-}
-
-impl From<ContextError> for seam::ContextError {
-    fn from(e: ContextError) -> Self {
-        match e {
-            ContextError::Refused(
-                u @ (UnpackError::CompressedTooLarge { .. } | UnpackError::UnpackedTooLarge { .. }),
-            ) => seam::ContextError::TooLarge(Box::new(u)),
-            ContextError::Refused(u) => seam::ContextError::InvalidArchive(Box::new(u)),
-            ContextError::BadDigest { what } => seam::ContextError::InvalidDigest { what },
-            ContextError::NotFound { org, digest } => seam::ContextError::NotFound { org, digest },
-            e @ (ContextError::BadOrg { .. }
-            | ContextError::Corrupt { .. }
-            | ContextError::Io { .. }) => seam::ContextError::Io(Box::new(e)),
-        }
-    }
-}
-
-impl seam::ContextUpload for Upload {
-    fn write(&mut self, chunk: &[u8]) -> Result<(), seam::ContextError> {
-        Upload::write(self, chunk).map_err(Into::into)
-    }
-
-    fn commit(self: Box<Self>) -> Result<ContextSummary, seam::ContextError> {
-        Upload::commit(*self).map_err(Into::into)
-    }
-}
-
-impl seam::ContextStore for ContextStore {
-    fn begin(&self, org: &str) -> Result<Box<dyn seam::ContextUpload>, seam::ContextError> {
-        let upload = ContextStore::begin(self, org)?;
-        Ok(Box::new(upload))
-    }
-
-    fn exists(&self, org: &str, digest: &str) -> Result<bool, seam::ContextError> {
-        ContextStore::exists(self, org, digest).map_err(Into::into)
-    }
-
-    fn read_verified(&self, org: &str, digest: &str) -> Result<Vec<u8>, seam::ContextError> {
-        ContextStore::read_verified(self, org, digest).map_err(Into::into)
     }
 }
