@@ -1,8 +1,9 @@
 //! The hostnames an app answers on: the generated `APP-ORG.ZONE` first, then its custom domains
 //! (aliases, or redirects when `redirect_to` is set) in the order the spec lists them.
 //!
-//! Pure naming: whether a hostname is free across orgs, and whether a custom domain illegally
-//! falls under the platform zone, is for the server to decide.
+//! [`Zone`] is the platform zone and the one answer to "is this host in it". Pure naming:
+//! whether a hostname is free across orgs, and whether a custom domain illegally falls under
+//! the platform zone, is for the server to decide.
 
 use satusky_types::{AppSpec, Hostname, HostnameKind};
 
@@ -14,30 +15,85 @@ pub fn generated_hostname(app: &str, org: &str, zone: &str) -> String {
     format!("{app}-{org}.{zone}")
 }
 
-/// Whether `host` is `zone` itself or a name under it — case-insensitive, a trailing dot on
-/// either ignored. The one owner of "is this host in the platform zone": the API (custom
-/// domains may not be in it), the engine and drift checker (the platform owns its records),
-/// the runtimes (which names they write to the zone) and `satusky probe` all ask here.
-pub fn is_in_zone(host: &str, zone: &str) -> bool {
-    let (h, z) = (
-        host.trim_end_matches('.').as_bytes(),
-        zone.trim_matches('.').as_bytes(),
-    );
-    if z.is_empty() || h.len() < z.len() {
-        return false;
-    }
-    let (head, tail) = h.split_at(h.len() - z.len());
-    tail.eq_ignore_ascii_case(z) && (head.is_empty() || head.ends_with(b"."))
+/// The platform DNS zone (e.g. `satusky.localhost`): a valid hostname, stored lower-case and
+/// without a trailing dot. The one owner of "is this host in the platform zone": the API
+/// (custom domains may not be in it), the engine and drift checker (the platform owns its
+/// records), the runtimes and the DNS server (which names they write and answer for
+/// authoritatively) and `satusky probe` all ask [`Zone::contains`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Zone(String);
+
+/// A zone name that is not a valid hostname.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{zone:?} is not a DNS zone name: {reason}")]
+pub struct ZoneError {
+    pub zone: String,
+    /// Why, from the hostname rules (`names::validate_hostname`).
+    pub reason: String,
 }
 
-/// The names among `hostnames` that lie inside the platform `zone` (lowercased): the ones
-/// whose DNS records the platform writes.
+impl Zone {
+    /// Parses a zone name in any case, with or without one trailing dot.
+    pub fn parse(zone: &str) -> Result<Zone, ZoneError> {
+        let name = zone.strip_suffix('.').unwrap_or(zone).to_ascii_lowercase();
+        crate::names::validate_hostname(&name).map_err(|e| ZoneError {
+            zone: zone.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Zone(name))
+    }
+
+    /// The zone's name: lower-case, no trailing dot.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `host` is the zone itself or a name under it — case-insensitive, a trailing dot
+    /// ignored, only at a label boundary (`notapps.test` is not in `apps.test`).
+    pub fn contains(&self, host: &str) -> bool {
+        let (h, z) = (host.trim_end_matches('.').as_bytes(), self.0.as_bytes());
+        if h.len() < z.len() {
+            return false;
+        }
+        let (head, tail) = h.split_at(h.len() - z.len());
+        tail.eq_ignore_ascii_case(z) && (head.is_empty() || head.ends_with(b"."))
+    }
+
+    /// The names among `hostnames` that lie inside the zone (lowercased): the ones whose DNS
+    /// records the platform writes.
+    pub fn names_in(&self, hostnames: &[Hostname]) -> Vec<String> {
+        hostnames
+            .iter()
+            .filter(|h| self.contains(&h.hostname))
+            .map(|h| h.hostname.to_ascii_lowercase())
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for Zone {
+    type Err = ZoneError;
+
+    fn from_str(s: &str) -> Result<Zone, ZoneError> {
+        Zone::parse(s)
+    }
+}
+
+/// [`Zone::contains`] for a zone given as text; a zone that does not parse contains nothing.
+pub fn is_in_zone(host: &str, zone: &str) -> bool {
+    Zone::parse(zone).is_ok_and(|z| z.contains(host))
+}
+
+/// [`Zone::names_in`] for a zone given as text; a zone that does not parse contains nothing.
 pub fn in_zone(hostnames: &[Hostname], zone: &str) -> Vec<String> {
-    hostnames
-        .iter()
-        .filter(|h| is_in_zone(&h.hostname, zone))
-        .map(|h| h.hostname.to_ascii_lowercase())
-        .collect()
+    Zone::parse(zone)
+        .map(|z| z.names_in(hostnames))
+        .unwrap_or_default()
 }
 
 /// Every hostname of the app: the generated one, then each `[[domains]]` entry in order.
@@ -80,6 +136,43 @@ mod tests {
         ] {
             assert_eq!(is_in_zone(host, zone), inside, "{host} in {zone}");
         }
+    }
+
+    #[test]
+    fn a_zone_parses_in_any_case_with_a_trailing_dot_and_stores_neither() {
+        let z = Zone::parse("Apps.Example.NET.").unwrap();
+        assert_eq!(z.as_str(), "apps.example.net");
+        assert_eq!(z.to_string(), "apps.example.net");
+        assert_eq!(z, "apps.example.net".parse::<Zone>().unwrap());
+        for bad in [
+            "",
+            ".",
+            "localhost",
+            "apps..test",
+            "a b.test",
+            "https://apps.test",
+        ] {
+            assert!(Zone::parse(bad).is_err(), "{bad:?}");
+        }
+        let err = Zone::parse("a b.test").unwrap_err();
+        assert_eq!(err.zone, "a b.test");
+        assert!(
+            err.to_string()
+                .starts_with("\"a b.test\" is not a DNS zone name: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn zone_contains_ignores_case_and_trailing_dots_and_needs_a_label_boundary() {
+        let z = Zone::parse("apps.test.").unwrap();
+        assert!(z.contains("web-acme.apps.test"));
+        assert!(z.contains("Web-Acme.APPS.test."));
+        assert!(z.contains("APPS.test"));
+        assert!(!z.contains("evilapps.test"));
+        assert!(!z.contains("apps.test.example"));
+        assert!(!z.contains("test"));
+        assert!(!z.contains(""));
     }
 
     #[test]

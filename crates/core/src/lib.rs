@@ -6,7 +6,9 @@
 
 pub mod build_log;
 pub mod config;
+pub mod contexts;
 pub mod digest;
+pub mod endpoints;
 pub mod engine;
 pub mod errors;
 pub mod expect;
@@ -20,6 +22,7 @@ pub mod runtime;
 pub mod stale;
 pub mod time;
 pub mod tokens;
+pub mod urls;
 pub mod validate;
 
 pub use config::{
@@ -28,6 +31,6 @@ pub use config::{
 };
 pub use errors::error_chain;
 pub use expect::ExpectedStatus;
-pub use hostnames::{DEFAULT_ZONE, generated_hostname, hostnames};
+pub use hostnames::{DEFAULT_ZONE, Zone, generated_hostname, hostnames};
 pub use names::{validate_app_name, validate_hostname, validate_org_name};
 pub use validate::{FieldError, ValidatedApp, ValidationErrors, validate_spec};

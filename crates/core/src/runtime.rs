@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use satusky_types::{AppSpec, Hostname, HostnameKind, Plane, Reason, ReplicaCounts};
+use satusky_types::{AppSpec, Hostname, Plane, Reason, ReplicaCounts};
 
 /// A boxed, sendable future (the traits stay object-safe without an async-trait macro).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -223,29 +223,7 @@ pub trait Runtime: Send + Sync + 'static {
     }
 }
 
-/// One hostname to probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndpointTarget {
-    pub hostname: String,
-    pub kind: HostnameKind,
-    /// Inside the platform zone (the platform owns its DNS).
-    pub platform_owned: bool,
-    pub path: String,
-    /// `[checks] expect`.
-    pub expect: String,
-    /// `ORG/APP@vN` the answer must carry (not for redirect hosts).
-    pub expect_release: Option<String>,
-    pub redirect_to: Option<String>,
-    pub edge: EdgeInfo,
-}
-
-/// The probed planes of one hostname.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProbedEndpoint {
-    pub dns: Plane,
-    pub tls: Plane,
-    pub http: Plane,
-}
+pub use crate::endpoints::{EndpointTarget, ProbedEndpoint};
 
 /// Checks DNS, TLS and HTTP for hostnames with real protocols.
 pub trait EndpointProber: Send + Sync + 'static {

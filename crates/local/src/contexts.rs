@@ -7,6 +7,9 @@
 //! before every build and download, and an upload replaces a stored file that no longer
 //! matches its name. A digest one org uploaded does not exist for any other org.
 //!
+//! The API reaches it through `satusky_core::contexts::ContextStore`, implemented here with
+//! its errors mapped to the seam's kinds.
+//!
 //! Owns only the files under its directory. It must not run builds (that is [`crate::build`])
 //! or decide who may read what (the API checks the caller's org before calling in).
 
@@ -17,6 +20,7 @@ use std::path::{Path, PathBuf};
 use ring::digest::{Context, SHA256};
 use satusky_core::names::validate_org_name;
 
+use satusky_core::contexts as seam;
 use satusky_core::digest::{hex, sha256_hex};
 
 use crate::unpack::{self, ContextSummary, Limits, UnpackError};
@@ -267,6 +271,47 @@ pub fn digest_of(bytes: &[u8]) -> String {
         "sha256:{}",
         hex(ring::digest::digest(&SHA256, bytes).as_ref())
     )
+}
+
+impl From<ContextError> for seam::ContextError {
+    fn from(e: ContextError) -> Self {
+        match e {
+            ContextError::Refused(
+                u @ (UnpackError::CompressedTooLarge { .. } | UnpackError::UnpackedTooLarge { .. }),
+            ) => seam::ContextError::TooLarge(Box::new(u)),
+            ContextError::Refused(u) => seam::ContextError::InvalidArchive(Box::new(u)),
+            ContextError::BadDigest { what } => seam::ContextError::InvalidDigest { what },
+            ContextError::NotFound { org, digest } => seam::ContextError::NotFound { org, digest },
+            e @ (ContextError::BadOrg { .. }
+            | ContextError::Corrupt { .. }
+            | ContextError::Io { .. }) => seam::ContextError::Io(Box::new(e)),
+        }
+    }
+}
+
+impl seam::ContextUpload for Upload {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), seam::ContextError> {
+        Upload::write(self, chunk).map_err(Into::into)
+    }
+
+    fn commit(self: Box<Self>) -> Result<ContextSummary, seam::ContextError> {
+        Upload::commit(*self).map_err(Into::into)
+    }
+}
+
+impl seam::ContextStore for ContextStore {
+    fn begin(&self, org: &str) -> Result<Box<dyn seam::ContextUpload>, seam::ContextError> {
+        let upload = ContextStore::begin(self, org)?;
+        Ok(Box::new(upload))
+    }
+
+    fn exists(&self, org: &str, digest: &str) -> Result<bool, seam::ContextError> {
+        ContextStore::exists(self, org, digest).map_err(Into::into)
+    }
+
+    fn read_verified(&self, org: &str, digest: &str) -> Result<Vec<u8>, seam::ContextError> {
+        ContextStore::read_verified(self, org, digest).map_err(Into::into)
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 //! - [`edge`]: the embedded edge — hyper + tokio-rustls, HTTP and HTTPS on loopback,
 //!   certificate by SNI, `x-satusky-release`, `X-Forwarded-*`, WebSocket pass-through.
 //! - [`ca`]: a local CA persisted in the state dir, issuing a certificate per hostname.
-//! - [`dns`]: the embedded authoritative DNS server for the platform zone.
 //! - [`contexts`]: uploaded build contexts, stored per org under their verified digest.
 //! - [`unpack`], [`build`]: safe build-context extraction and the build step producing a
 //!   content-addressed artifact.
@@ -16,14 +15,14 @@
 //! - [`runtime`]: [`LocalRuntime`], which implements `satusky_core::runtime::Runtime` from
 //!   the pieces above.
 //!
-//! It must not touch the store or the API: the server hands it what it needs (a ledger
-//! implementation, directories, addresses).
+//! It must not touch the store or the API: its wiring hands it what it needs (a ledger
+//! implementation, the platform zone's records as a `satusky_core::runtime::DnsZone`,
+//! directories, addresses). The DNS server answering for that zone is `satusky-dns`.
 #![forbid(unsafe_code)]
 
 pub mod build;
 pub mod ca;
 pub mod contexts;
-pub mod dns;
 pub mod edge;
 pub mod isolation;
 pub mod ledger;
@@ -31,6 +30,5 @@ pub mod routes;
 pub mod runtime;
 pub mod supervisor;
 pub mod unpack;
-pub mod zone;
 
 pub use runtime::{LocalConfig, LocalRuntime};

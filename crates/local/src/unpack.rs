@@ -48,15 +48,8 @@ impl Default for Limits {
     }
 }
 
-/// What an accepted context contains.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContextSummary {
-    /// `sha256:HEX` of the compressed bytes (the name the context is stored under).
-    pub digest: String,
-    pub entries: u64,
-    /// Bytes of file contents actually decompressed (not what headers claim).
-    pub unpacked_bytes: u64,
-}
+/// What an accepted context contains (the API's type: the content store hands it back as is).
+pub use satusky_core::contexts::ContextSummary;
 
 /// Why a context is refused. Each message names the entry and the rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

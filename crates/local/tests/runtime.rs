@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use satusky_core::runtime::{BuildRequest, DesiredWorkload, Runtime, WorkloadObservation};
+use satusky_dns::{RecordData, ZoneRecords};
 use satusky_local::ledger::{
     Ledger, LedgerEntry, MemoryLedger, ProcessKind, process_running, process_start_ticks,
     signal_group,
 };
 use satusky_local::routes::{Route, RouteTable};
 use satusky_local::runtime::{IMAGE_ONLY, NO_COMMAND};
-use satusky_local::zone::{RecordData, ZoneRecords};
 use satusky_local::{LocalConfig, LocalRuntime};
 use satusky_types::{
     AppSpec, BuildSpec, ChecksSpec, DeploySpec, Hostname, HostnameKind, PlaneState, Reason,
@@ -55,14 +55,19 @@ async fn fixture_with(ledger: Arc<MemoryLedger>) -> Fixture {
     let (routes, zone) = (RouteTable::new(), ZoneRecords::new());
     let config = LocalConfig {
         state_dir: dir.path().to_path_buf(),
-        zone: "satusky.localhost".into(),
+        zone: satusky_core::hostnames::Zone::parse("satusky.localhost").unwrap(),
         edge_addresses: vec!["127.0.0.1".parse().unwrap()],
         probe_addr: Some("127.0.0.1:8443".parse().unwrap()),
         isolation: satusky_local::isolation::Isolation::SameUser,
     };
-    let rt = LocalRuntime::start(config, routes.clone(), zone.clone(), ledger.clone())
-        .await
-        .unwrap();
+    let rt = LocalRuntime::start(
+        config,
+        routes.clone(),
+        Arc::new(zone.clone()),
+        ledger.clone(),
+    )
+    .await
+    .unwrap();
     Fixture {
         _kill: KillOnDrop(ledger),
         _dir: dir,

@@ -20,7 +20,7 @@ use std::time::Duration;
 use satusky_benchkit::{
     Stopwatch, cpus, env_list, full_run, named_runtime, reset_peak_rss, status_kb,
 };
-use satusky_probe::{DEFAULT_CONCURRENCY, Prober, Target};
+use satusky_probe::{DEFAULT_CONCURRENCY, EndpointTarget, Prober};
 use support::{EdgeBuilder, TestEdge};
 use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
@@ -61,9 +61,9 @@ async fn run(edge_rt: Handle, ns: &[usize], curl_ns: &[usize], concurrency: usiz
         let mut config = edge.config(Duration::from_secs(5));
         config.concurrency = concurrency;
         let prober = Prober::new(config).expect("prober");
-        let targets: Vec<Target> = (0..n)
+        let targets: Vec<EndpointTarget> = (0..n)
             .map(|i| {
-                Target::new(host(i))
+                EndpointTarget::new(host(i))
                     .with_addresses(["127.0.0.1".parse().expect("ip")])
                     .with_release(RELEASE)
             })

@@ -17,7 +17,7 @@ use std::net::IpAddr;
 
 use satusky_types::{Plane, PlaneState, Reason};
 
-use crate::target::Target;
+use satusky_core::runtime::EndpointTarget;
 
 /// One record of an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,23 +124,23 @@ pub fn same_name(a: &str, b: &str) -> bool {
 
 /// The records a custom domain's owner should create, zone-file style, e.g.
 /// `api.example.com. A 203.0.113.7` (one per edge address), or the CNAME when one is expected.
-pub fn records_to_create(target: &Target) -> Vec<String> {
+pub fn records_to_create(target: &EndpointTarget) -> Vec<String> {
     let host = format!("{}.", target.hostname.trim_end_matches('.'));
-    if let Some(cname) = &target.expected.cname {
+    if let Some(cname) = &target.edge.cname_target {
         return vec![format!("{host} CNAME {}.", cname.trim_end_matches('.'))];
     }
     target
-        .expected
+        .edge
         .addresses
         .iter()
         .map(|ip| format!("{host} {}", address_record(ip)))
         .collect()
 }
 
-fn remediation(target: &Target, verb: &str) -> Option<String> {
+fn remediation(target: &EndpointTarget, verb: &str) -> Option<String> {
     let host = target.hostname.trim_end_matches('.');
-    if !target.custom_domain {
-        if target.expected.is_empty() {
+    if target.platform_owned {
+        if !target.has_dns_expectation() {
             return None;
         }
         return Some(format!(
@@ -161,14 +161,14 @@ fn plane(state: PlaneState, reason: Reason, message: String) -> Plane {
 }
 
 /// The DNS plane for `target`, given what the resolver answered.
-pub fn dns_plane(obs: &DnsObservation, target: &Target) -> Plane {
+pub fn dns_plane(obs: &DnsObservation, target: &EndpointTarget) -> Plane {
     let host = target.hostname.trim_end_matches('.');
     let addresses = obs.addresses();
     let cnames = obs.cnames();
-    let expected = &target.expected;
+    let expected = &target.edge;
 
     let cname_ok = expected
-        .cname
+        .cname_target
         .as_ref()
         .is_some_and(|want| cnames.iter().any(|(_, t)| same_name(t, want)));
 
@@ -185,7 +185,7 @@ pub fn dns_plane(obs: &DnsObservation, target: &Target) -> Plane {
                  the platform's edge name must resolve"
             ));
         }
-        if expected.is_empty() {
+        if !target.has_dns_expectation() {
             return plane(
                 PlaneState::Ready,
                 Reason::ResolvesToEdge,
@@ -273,18 +273,13 @@ pub fn dns_plane(obs: &DnsObservation, target: &Target) -> Plane {
     p
 }
 
-fn expected_description(target: &Target) -> String {
+fn expected_description(target: &EndpointTarget) -> String {
     let mut parts: Vec<String> = Vec::new();
-    if let Some(c) = &target.expected.cname {
+    if let Some(c) = &target.edge.cname_target {
         parts.push(format!("CNAME {}", c.trim_end_matches('.')));
     }
-    if !target.expected.addresses.is_empty() {
-        let a: Vec<String> = target
-            .expected
-            .addresses
-            .iter()
-            .map(address_record)
-            .collect();
+    if !target.edge.addresses.is_empty() {
+        let a: Vec<String> = target.edge.addresses.iter().map(address_record).collect();
         parts.push(a.join(", "));
     }
     parts.join(" or ")

@@ -14,8 +14,8 @@ fn obs(a: QueryOutcome, aaaa: QueryOutcome) -> DnsObservation {
     DnsObservation { a, aaaa }
 }
 
-fn edge_target() -> Target {
-    Target::new("api.example.com").with_addresses([ip("203.0.113.7")])
+fn edge_target() -> EndpointTarget {
+    EndpointTarget::new("api.example.com").with_addresses([ip("203.0.113.7")])
 }
 
 #[test]
@@ -73,7 +73,7 @@ fn nxdomain_on_a_custom_domain_says_what_to_create() {
 
 #[test]
 fn a_cname_expectation_is_met_by_the_chain() {
-    let t = Target::new("www.shop.example")
+    let t = EndpointTarget::new("www.shop.example")
         .with_cname("edge.apps.example.net.")
         .custom_domain(true);
     let chain = QueryOutcome::Answer(vec![
@@ -90,7 +90,7 @@ fn a_cname_expectation_is_met_by_the_chain() {
 
 #[test]
 fn a_missing_cname_remediation_is_the_cname_record() {
-    let t = Target::new("www.shop.example")
+    let t = EndpointTarget::new("www.shop.example")
         .with_cname("edge.apps.example.net")
         .custom_domain(true);
     let p = dns_plane(&obs(answer(&["192.0.2.9"]), QueryOutcome::NoData), &t);
@@ -145,7 +145,7 @@ fn an_answer_on_one_family_wins_over_a_timeout_on_the_other() {
 fn without_expectation_any_answer_is_ready_and_says_so() {
     let p = dns_plane(
         &obs(answer(&["192.0.2.1"]), QueryOutcome::NoData),
-        &Target::new("x.example"),
+        &EndpointTarget::new("x.example"),
     );
     assert_eq!(p.reason, Reason::ResolvesToEdge);
     assert!(p.message.contains("no edge address given"), "{}", p.message);
@@ -164,7 +164,7 @@ fn platform_hostnames_do_not_get_a_record_to_create() {
 
 #[test]
 fn ipv6_edges_are_aaaa_records() {
-    let t = Target::new("v6.example.com")
+    let t = EndpointTarget::new("v6.example.com")
         .with_addresses([ip("2001:db8::7")])
         .custom_domain(true);
     assert_eq!(records_to_create(&t), ["v6.example.com. AAAA 2001:db8::7"]);

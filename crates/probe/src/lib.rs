@@ -6,31 +6,28 @@
 //!
 //! Shape: each plane has an I/O module that only observes ([`dns`], [`tls`], [`http`]) and a
 //! pure verdict module that turns the observation into a [`Plane`] ([`dns_verdict`],
-//! [`tls_verdict`], [`http_verdict`]); [`prober`] wires them, [`cli`] is `satusky probe`.
+//! [`tls_verdict`], [`http_verdict`]); [`prober`] wires them. What to check and what comes
+//! back are core's `EndpointTarget` and `ProbedEndpoint`.
 //! Reason codes come from `satusky_types::Reason` (documented in docs/reasons.md); this crate
 //! adds none. It never touches the store, the server or a runtime.
 //!
 //! Crypto: rustls with the ring provider only (no aws-lc-rs in the tree).
 #![forbid(unsafe_code)]
 
-pub mod cli;
+pub mod config;
 mod dns;
 pub mod dns_verdict;
 mod http;
 pub mod http_verdict;
 pub mod prober;
-pub mod target;
 mod tls;
 pub mod tls_verdict;
 
-pub use cli::{EXIT_INVALID, EXIT_NOT_READY, EXIT_READY, Output, ProbeArgs, run_cli};
+pub use config::{DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, ProbeConfig, Timeouts, parse_pem_certs};
 pub use http::{PROBE_HEADER, USER_AGENT_VALUE};
-pub use prober::{EndpointPlanes, Prober};
+pub use prober::Prober;
+pub use satusky_core::runtime::{EndpointTarget, ProbedEndpoint};
 pub use satusky_types::{Plane, PlaneState, Reason};
-pub use target::{
-    DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, ExpectedEdge, ProbeConfig, StatusSet, Target, Timeouts,
-    parse_pem_certs,
-};
 
 /// Setting up a [`Prober`] failed (checks themselves never fail: they yield planes).
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,8 @@
-//! The prober: runs the DNS, TLS and HTTP checks of a [`Target`] and assembles the three
-//! planes; runs batches with bounded concurrency. Reusable: it holds the resolver and the TLS
-//! client configuration, and no per-check state survives a check.
+//! The prober: runs the DNS, TLS and HTTP checks of an [`EndpointTarget`] and assembles the
+//! three planes into a [`ProbedEndpoint`]; runs batches with bounded concurrency. Reusable: it
+//! holds the resolver and the TLS client configuration, and no per-check state survives a
+//! check. It is the engine's `satusky_core::runtime::EndpointProber` as it is: the trait's
+//! target and result types are the ones it checks and returns.
 //!
 //! How the planes depend on each other (SPEC §4: probed independently where possible):
 //! - With an edge address configured, DNS runs *alongside* TLS + HTTP; the edge is dialled
@@ -20,40 +22,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use satusky_core::runtime::{BoxFuture, EndpointProber, EndpointTarget, ProbedEndpoint};
 use satusky_types::{Plane, PlaneState, Reason};
-use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::ProbeError;
+use crate::config::{HTTPS_PORT, ProbeConfig};
 use crate::dns::DnsClient;
 use crate::dns_verdict::{DnsObservation, dns_plane};
 use crate::http;
 use crate::http_verdict::http_plane;
-use crate::target::{HTTPS_PORT, ProbeConfig, Target};
 use crate::tls::TlsClient;
 use crate::tls_verdict::{LeafInfo, failure_planes, tls_plane};
-
-/// The three probed planes of one hostname, in the SPEC §4 plane format.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EndpointPlanes {
-    pub hostname: String,
-    pub dns: Plane,
-    pub tls: Plane,
-    pub http: Plane,
-}
-
-impl EndpointPlanes {
-    /// The planes with their names, in report order.
-    pub fn planes(&self) -> [(&'static str, &Plane); 3] {
-        [("dns", &self.dns), ("tls", &self.tls), ("http", &self.http)]
-    }
-
-    /// Every plane ready (an `ExpiringSoon` certificate counts: it is a warning).
-    pub fn is_ready(&self) -> bool {
-        self.planes().iter().all(|(_, p)| p.state.is_satisfied())
-    }
-}
 
 /// Runs checks. Cheap to clone (shared state behind an `Arc`).
 #[derive(Clone)]
@@ -83,7 +64,7 @@ impl Prober {
     }
 
     /// Checks one hostname: DNS, TLS and HTTP.
-    pub async fn check(&self, target: &Target) -> EndpointPlanes {
+    pub async fn check(&self, target: &EndpointTarget) -> ProbedEndpoint {
         let inner = &self.inner;
         let (dns, tls, http) = match inner.config.edge {
             Some(edge) => {
@@ -108,7 +89,7 @@ impl Prober {
             p.checked_at = Some(now.clone());
             p
         };
-        EndpointPlanes {
+        ProbedEndpoint {
             hostname: target.hostname.clone(),
             dns: stamp(dns),
             tls: stamp(tls),
@@ -118,10 +99,10 @@ impl Prober {
 
     /// Checks every target, at most `config.concurrency` at once, each check on its own task
     /// (so a batch uses every core). Results come back in input order.
-    pub async fn check_all(&self, targets: &[Target]) -> Vec<EndpointPlanes> {
+    pub async fn check_all(&self, targets: &[EndpointTarget]) -> Vec<ProbedEndpoint> {
         let limit = Arc::new(Semaphore::new(self.inner.config.concurrency.max(1)));
-        let mut tasks: JoinSet<(usize, EndpointPlanes)> = JoinSet::new();
-        let mut results: Vec<Option<EndpointPlanes>> = vec![None; targets.len()];
+        let mut tasks: JoinSet<(usize, ProbedEndpoint)> = JoinSet::new();
+        let mut results: Vec<Option<ProbedEndpoint>> = vec![None; targets.len()];
         for (i, target) in targets.iter().enumerate() {
             // Acquire before spawning: never more than `concurrency` tasks alive.
             let Ok(permit) = limit.clone().acquire_owned().await else {
@@ -153,7 +134,7 @@ impl Prober {
             .collect()
     }
 
-    async fn tls_and_http(&self, addr: SocketAddr, target: &Target) -> (Plane, Plane) {
+    async fn tls_and_http(&self, addr: SocketAddr, target: &EndpointTarget) -> (Plane, Plane) {
         let t = self.inner.config.timeouts;
         let addr_text = addr.to_string();
         match self
@@ -201,17 +182,24 @@ fn waiting_for_dns(dns: &Plane) -> (Plane, Plane) {
 }
 
 /// A check whose task died (a panic in a dependency): say so instead of dropping the host.
-fn lost(target: &Target) -> EndpointPlanes {
+fn lost(target: &EndpointTarget) -> ProbedEndpoint {
     let p = Plane::new(
         PlaneState::Unknown,
         Reason::NotChecked,
         "the check did not complete",
     );
-    EndpointPlanes {
+    ProbedEndpoint {
         hostname: target.hostname.clone(),
         dns: p.clone(),
         tls: p.clone(),
         http: p,
+    }
+}
+
+/// The engine's prober: checks every target, results in their order.
+impl EndpointProber for Prober {
+    fn check(&self, targets: Vec<EndpointTarget>) -> BoxFuture<'_, Vec<ProbedEndpoint>> {
+        Box::pin(async move { self.check_all(&targets).await })
     }
 }
 

@@ -6,13 +6,13 @@ mod support;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use satusky_probe::{PlaneState, ProbeConfig, Prober, Reason, Target, Timeouts};
+use satusky_probe::{EndpointTarget, PlaneState, ProbeConfig, Prober, Reason, Timeouts};
 use support::EdgeBuilder;
 
 const LIMIT: Duration = Duration::from_millis(500);
 
-fn target(host: &str) -> Target {
-    Target::new(host).with_addresses(["127.0.0.1".parse::<IpAddr>().unwrap()])
+fn target(host: &str) -> EndpointTarget {
+    EndpointTarget::new(host).with_addresses(["127.0.0.1".parse::<IpAddr>().unwrap()])
 }
 
 #[tokio::test]
@@ -124,7 +124,7 @@ async fn a_batch_of_black_holes_costs_one_timeout_not_one_each() {
     config.edge = Some(hole.local_addr().unwrap());
     config.concurrency = 8;
     let prober = Prober::new(config).unwrap();
-    let targets: Vec<Target> = (0..8).map(|_| target("ok.edge.test")).collect();
+    let targets: Vec<EndpointTarget> = (0..8).map(|_| target("ok.edge.test")).collect();
     let started = Instant::now();
     let results = prober.check_all(&targets).await;
     let took = started.elapsed();

@@ -6,7 +6,7 @@ mod support;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use satusky_probe::{EndpointPlanes, PlaneState, Prober, Reason, Target};
+use satusky_probe::{EndpointTarget, PlaneState, ProbedEndpoint, Prober, Reason};
 use support::{CertSpec, EdgeBuilder, Responder, TestEdge};
 
 const RELEASE: &str = "acme/web@v4";
@@ -72,13 +72,13 @@ async fn edge() -> TestEdge {
         .await
 }
 
-fn target(host: &str) -> Target {
-    Target::new(host)
+fn target(host: &str) -> EndpointTarget {
+    EndpointTarget::new(host)
         .with_addresses(["127.0.0.1".parse::<IpAddr>().unwrap()])
         .with_release(RELEASE)
 }
 
-async fn check(edge: &TestEdge, target: Target) -> EndpointPlanes {
+async fn check(edge: &TestEdge, target: EndpointTarget) -> ProbedEndpoint {
     let prober = Prober::new(edge.config(TIMEOUT)).unwrap();
     prober.check(&target).await
 }
@@ -118,7 +118,7 @@ async fn a_cname_chain_is_followed_to_the_edge() {
     );
     let by_cname = check(
         &edge,
-        Target::new("alias.edge.test").with_cname("ok.edge.test"),
+        EndpointTarget::new("alias.edge.test").with_cname("ok.edge.test"),
     )
     .await;
     assert_plane(&by_cname.dns, PlaneState::Ready, Reason::ResolvesToEdge);
@@ -319,7 +319,7 @@ async fn a_batch_comes_back_in_input_order() {
         "stranger.edge.test",
         "txt.edge.test",
     ];
-    let targets: Vec<Target> = hosts.iter().map(|h| target(h)).collect();
+    let targets: Vec<EndpointTarget> = hosts.iter().map(|h| target(h)).collect();
     let results = prober.check_all(&targets).await;
     let got: Vec<&str> = results.iter().map(|r| r.hostname.as_str()).collect();
     assert_eq!(got, hosts);
@@ -337,11 +337,13 @@ async fn localhost_zones_are_asked_not_answered_by_the_resolver_library() {
         .start()
         .await;
     let prober = Prober::new(edge.config(TIMEOUT)).unwrap();
-    let t = Target::new("web-acme.satusky.localhost")
+    let t = EndpointTarget::new("web-acme.satusky.localhost")
         .with_addresses(["127.0.0.2".parse::<IpAddr>().unwrap()]);
     let r = prober.check(&t).await;
     assert_plane(&r.dns, PlaneState::Ready, Reason::ResolvesToEdge);
     assert_eq!(r.dns.message, "A 127.0.0.2");
-    let missing = prober.check(&Target::new("nobody.satusky.localhost")).await;
+    let missing = prober
+        .check(&EndpointTarget::new("nobody.satusky.localhost"))
+        .await;
     assert_plane(&missing.dns, PlaneState::Failed, Reason::NxDomain);
 }

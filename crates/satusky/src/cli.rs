@@ -26,7 +26,7 @@ pub enum Command {
     /// Print the Kubernetes objects a deploy would apply (no cluster).
     Render(crate::render::RenderArgs),
     /// Check hostnames' DNS, TLS and HTTP planes now, with real protocols.
-    Probe(satusky_probe::ProbeArgs),
+    Probe(crate::probe::ProbeArgs),
     /// Apply the store's migrations and exit.
     Migrate(StoreArgs),
     /// Manage API tokens.

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use satusky_core::hostnames::Zone;
 use satusky_core::names;
 use satusky_store::Store;
 use serde::Deserialize;
@@ -45,6 +46,14 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// The flags `serve --runtime kubernetes` adds to `server.toml`.
+pub struct KubeFlags {
+    pub state_dir: std::path::PathBuf,
+    pub kubeconfig: Option<std::path::PathBuf>,
+    pub probe_interval: std::time::Duration,
+    pub build_timeout: Option<std::time::Duration>,
 }
 
 /// `STATE_DIR/server.toml`.
@@ -123,15 +132,15 @@ pub struct DnsRecordToml {
 
 impl ServerToml {
     /// A zone holding the extra records.
-    pub fn dns_records(&self) -> Result<satusky_local::zone::ZoneRecords> {
-        let records = satusky_local::zone::ZoneRecords::new();
+    pub fn dns_records(&self) -> Result<satusky_dns::ZoneRecords> {
+        let records = satusky_dns::ZoneRecords::new();
         self.apply_dns_records(&records)?;
         Ok(records)
     }
 
     /// Load the extra records into the zone.
-    pub fn apply_dns_records(&self, records: &satusky_local::zone::ZoneRecords) -> Result<()> {
-        use satusky_local::zone::RecordData;
+    pub fn apply_dns_records(&self, records: &satusky_dns::ZoneRecords) -> Result<()> {
+        use satusky_dns::RecordData;
         for (i, r) in self.dns_records.iter().enumerate() {
             names::validate_hostname(&r.name)
                 .map_err(|e| anyhow::anyhow!("server.toml dns_records[{i}].name: {e}"))?;
@@ -155,6 +164,59 @@ impl ServerToml {
 }
 
 impl ServerToml {
+    /// The Kubernetes stack's settings from this file, the flags' `base` and the zone.
+    pub fn kube_stack(
+        &self,
+        base: KubeFlags,
+        zone: Zone,
+    ) -> Result<satusky_stack::KubeStackConfig> {
+        let builds = match (&self.registry, &self.build_api_url) {
+            (Some(registry), Some(api_url)) => Some(satusky_stack::KubeBuilds {
+                registry: registry.clone(),
+                api_url: api_url.clone(),
+                registry_secret: self.registry_secret.clone(),
+                poll: self.build_poll,
+            }),
+            (Some(_), None) | (None, Some(_)) => {
+                anyhow::bail!(
+                    "server.toml: builds on Kubernetes need both `registry` and `build_api_url`"
+                )
+            }
+            (None, None) => None,
+        };
+        let gateway = match &self.gateway {
+            Some(g) => satusky_kube::GatewayRef::parse(g)
+                .map_err(|e| anyhow::anyhow!("server.toml gateway: {e}"))?,
+            None => satusky_kube::GatewayRef::default(),
+        };
+        let mut extra_roots = Vec::new();
+        for ca in &self.ca_files {
+            let pem = std::fs::read_to_string(ca)
+                .with_context(|| format!("server.toml ca_files: cannot read {}", ca.display()))?;
+            extra_roots.extend(
+                satusky_probe::parse_pem_certs(&pem)
+                    .with_context(|| format!("server.toml ca_files: {}", ca.display()))?,
+            );
+        }
+        let dns = match self.dns_listen {
+            Some(addr) => Some((addr, self.dns_records()?)),
+            None => None,
+        };
+        Ok(satusky_stack::KubeStackConfig {
+            state_dir: base.state_dir,
+            zone,
+            kubeconfig: base.kubeconfig,
+            probe_interval: base.probe_interval,
+            build_timeout: build_timeout(base.build_timeout, self)?,
+            gateway,
+            builds,
+            probe_edge: self.probe_edge,
+            resolvers: self.resolvers.clone(),
+            extra_roots,
+            dns,
+        })
+    }
+
     /// Who the local runtime runs apps as: the flag or env var, then `local_user`, then
     /// `default` (`None`: the control plane's own user); looked up (or created) once, now.
     pub fn isolation(

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::DevArgs;
 use crate::config::{open_store, read_server_toml};
-use satusky_server::local_stack::{LocalStack, LocalStackConfig};
+use satusky_core::hostnames::Zone;
+use satusky_stack::{LocalStack, LocalStackConfig};
 
 /// The org `satusky dev` creates and its token acts for.
 const DEV_ORG: &str = "dev";
@@ -45,6 +46,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
         .unwrap_or_else(|| satusky_core::DEFAULT_ZONE.to_string());
     satusky_core::names::validate_hostname(&zone)
         .map_err(|e| anyhow::anyhow!("--dns-zone: {e}"))?;
+    let platform_zone = Zone::parse(&zone)?;
     // One developer on their own machine: apps run as that developer (their toolchains —
     // cargo in ~/.cargo — are where builds need them) unless a user is named.
     let isolation = file.isolation(args.local_user.as_deref(), None)?;
@@ -56,7 +58,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let stack = LocalStack::start(
         LocalStackConfig {
             state_dir: state_dir.clone(),
-            zone: zone.clone(),
+            zone: platform_zone,
             http_addr: args.http_addr,
             https_addr: args.https_addr,
             dns_addr: args.dns_addr,

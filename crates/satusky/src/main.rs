@@ -5,7 +5,7 @@
 mod cli;
 mod config;
 mod dev;
-mod kube_stack;
+mod probe;
 mod render;
 mod serve;
 mod token;
@@ -21,7 +21,7 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Render(args) => render::run(args),
         cli::Command::Probe(args) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
-            return match satusky_probe::run_cli(args).await {
+            return match probe::run_cli(args).await {
                 Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
                 Err(e) => {
                     eprintln!("error: {}", satusky_core::error_chain(e.as_ref()));

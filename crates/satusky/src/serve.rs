@@ -5,8 +5,9 @@ use satusky_server::Settings;
 use tokio::net::TcpListener;
 
 use crate::cli::{RuntimeArg, ServeArgs, StoreArgs};
-use crate::config::{open_store, read_server_toml};
-use satusky_server::local_stack::{LocalStack, LocalStackConfig};
+use crate::config::{KubeFlags, open_store, read_server_toml};
+use satusky_core::hostnames::Zone;
+use satusky_stack::{KubeStack, LocalStack, LocalStackConfig};
 
 pub async fn run(args: ServeArgs) -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -20,9 +21,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     settings.allow_unproven_domains = file.allow_unproven_domains;
     let store = open_store(&args.store).await?;
+    let zone = Zone::parse(&settings.dns_zone)?;
     match args.runtime {
-        RuntimeArg::Local => return serve_local(args, store, settings.dns_zone, &file).await,
-        RuntimeArg::Kubernetes => return serve_kube(args, store, settings.dns_zone, &file).await,
+        RuntimeArg::Local => return serve_local(args, store, zone, &file).await,
+        RuntimeArg::Kubernetes => return serve_kube(args, store, zone, &file).await,
         RuntimeArg::None => {}
     }
     let listener = bind_api(args.listen).await?;
@@ -42,7 +44,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
 async fn serve_local(
     args: ServeArgs,
     store: satusky_store::Store,
-    zone: String,
+    zone: Zone,
     file: &crate::config::ServerToml,
 ) -> Result<()> {
     let state_dir = ensure_state_dir(&args.store.state_dir)?;
@@ -90,22 +92,20 @@ async fn serve_local(
 async fn serve_kube(
     args: ServeArgs,
     store: satusky_store::Store,
-    zone: String,
+    zone: Zone,
     file: &crate::config::ServerToml,
 ) -> Result<()> {
     let state_dir = ensure_state_dir(&args.store.state_dir)?;
-    let stack = crate::kube_stack::KubeStack::start(
-        crate::kube_stack::KubeStackConfig {
+    let config = file.kube_stack(
+        KubeFlags {
             state_dir,
-            zone,
             kubeconfig: args.kubeconfig.clone(),
             probe_interval: args.probe_interval,
-            build_timeout: crate::config::build_timeout(args.build_timeout, file)?,
+            build_timeout: args.build_timeout,
         },
-        store,
-        file,
-    )
-    .await?;
+        zone,
+    )?;
+    let stack = KubeStack::start(config, store).await?;
     let listener = bind_api(args.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, runtime = "kubernetes", "satusky serving");

@@ -2,8 +2,9 @@
 //! auth with org isolation, and the OpenAPI document generated from the handlers.
 //!
 //! It wires `satusky-core` (rules) to `satusky-store` (durable state). It must not know how a
-//! runtime works: later, runtimes plug in behind traits from `satusky-core`. Binaries call
-//! [`serve`] with a listener and a [`Settings`].
+//! runtime, the prober or the build-context store work: they plug in behind traits from
+//! `satusky-core` (`Runtime`, `EndpointProber`, `ContextStore`), wired by `satusky-stack`.
+//! Binaries call [`serve`] with a listener and a [`Settings`].
 #![forbid(unsafe_code)]
 
 mod auth;
@@ -15,10 +16,7 @@ mod error;
 mod handle;
 mod hub;
 pub mod idempotency;
-pub mod ledger;
-pub mod local_stack;
 pub mod metrics;
-pub mod prober;
 mod roles;
 mod routes;
 mod settings;

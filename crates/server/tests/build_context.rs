@@ -49,7 +49,7 @@ async fn build_tokens_grant_exactly_one_context_until_they_expire() {
     let context = context.as_str();
     let tokens = BuildTokens::new(b"test-key");
     let settings = Settings {
-        contexts: Some(contexts),
+        contexts: Some(std::sync::Arc::new(contexts)),
         ..Settings::default()
     };
     let app =

@@ -16,6 +16,8 @@ use satusky_testkit::spec;
 use satusky_types::{EventType, Phase, Plane, PlaneState, Reason, ReleaseStatus};
 
 const CONTEXT: &str = "sha256:0123";
+/// The generated hostname of acme/web in the sim's zone.
+const HOST: &str = "web-acme.apps.test";
 
 fn sim() -> Sim {
     Sim::deploy("acme", "web", spec::app("web"), Some(CONTEXT))
@@ -601,7 +603,7 @@ fn ready_endpoints_finish_the_work_live() {
 fn http_failed() -> ProbedEndpoint {
     ProbedEndpoint {
         http: Plane::new(PlaneState::Failed, Reason::BadGateway, "502 from the edge"),
-        ..all_ready()
+        ..all_ready(HOST)
     }
 }
 
@@ -862,7 +864,7 @@ fn an_unchanged_recheck_writes_no_event() {
         &s.app,
         old,
         &Ok(vec![satusky_testkit::fake::ready(Reason::Accepted)]),
-        Some(&[all_ready()]),
+        Some(&[all_ready(HOST)]),
         s.now + 60_000,
     );
     assert!(satusky_core::engine::status_events(&s.app, &again).is_empty());

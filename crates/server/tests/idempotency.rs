@@ -442,8 +442,8 @@ async fn uploads_are_not_covered() {
     on_each_backend(|ctx| async move {
         let dir = tempfile::tempdir().unwrap();
         let settings = Settings {
-            contexts: Some(satusky_local::contexts::ContextStore::new(
-                dir.path().join("contexts"),
+            contexts: Some(std::sync::Arc::new(
+                satusky_local::contexts::ContextStore::new(dir.path().join("contexts")),
             )),
             ..Settings::default()
         };

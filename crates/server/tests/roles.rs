@@ -293,7 +293,7 @@ impl World {
         let contexts = ContextStore::new(dir.path().join("contexts"));
         let context = contexts.put(ORG, &tar_gz("stored")).unwrap().digest;
         let settings = Settings {
-            contexts: Some(contexts),
+            contexts: Some(std::sync::Arc::new(contexts)),
             ..Settings::default()
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -196,7 +196,7 @@ impl Runtime for FakeRuntime {
 }
 
 /// A prober that answers from a script: each entry is the planes of one probe pass (one
-/// `ProbedEndpoint` per target); an empty queue answers every plane ready.
+/// `ProbedEndpoint` per target, in order); an empty queue answers every plane ready.
 #[derive(Default)]
 pub struct FakeProber {
     passes: Mutex<VecDeque<Vec<ProbedEndpoint>>>,
@@ -223,9 +223,10 @@ impl FakeProber {
     }
 }
 
-/// Every probed plane ready.
-pub fn all_ready() -> ProbedEndpoint {
+/// Every probed plane of `hostname` ready.
+pub fn all_ready(hostname: &str) -> ProbedEndpoint {
     ProbedEndpoint {
+        hostname: hostname.to_string(),
         dns: ready(Reason::ResolvesToEdge),
         tls: ready(Reason::CertificateValid),
         http: ready(Reason::ExpectedStatus),
@@ -234,7 +235,8 @@ pub fn all_ready() -> ProbedEndpoint {
 
 impl EndpointProber for FakeProber {
     fn check(&self, targets: Vec<EndpointTarget>) -> BoxFuture<'_, Vec<ProbedEndpoint>> {
-        let n = targets.len();
+        let defaults: Vec<ProbedEndpoint> =
+            targets.iter().map(|t| all_ready(&t.hostname)).collect();
         self.seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -244,7 +246,7 @@ impl EndpointProber for FakeProber {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .pop_front()
-            .unwrap_or_else(|| vec![all_ready(); n]);
+            .unwrap_or(defaults);
         Box::pin(async move { pass })
     }
 }

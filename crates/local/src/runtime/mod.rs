@@ -1,6 +1,6 @@
 //! [`LocalRuntime`]: `satusky_core::runtime::Runtime` on one machine (SPEC §8 "Local"). Builds
 //! with [`Builder`], runs replicas with [`Supervisor`], and keeps the [`RouteTable`] and the
-//! platform zone's [`ZoneRecords`] in step: a rollout starts the new replicas, waits until
+//! platform zone's records (a [`DnsZone`]) in step: a rollout starts the new replicas, waits until
 //! all are ready, switches the route in one swap, drains, then stops the old ones. A release
 //! that never gets ready leaves the previous one serving.
 //!
@@ -14,9 +14,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use satusky_core::hostnames::Zone;
 use satusky_core::runtime::{
-    BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, EdgeInfo, LogSink,
-    Runtime, RuntimeError, ServedHost, WorkloadObservation,
+    BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, DnsZone, EdgeInfo,
+    LogSink, Runtime, RuntimeError, ServedHost, WorkloadObservation,
 };
 use satusky_types::{Hostname, Plane, Reason, ReplicaCounts, Strategy};
 use tokio::sync::Mutex;
@@ -27,7 +28,6 @@ use crate::isolation::{Isolation, IsolationError, prepare_state_dir};
 use crate::ledger::{Ledger, reap};
 use crate::routes::{Route, RouteTable};
 use crate::supervisor::{ReplicaStatus, Supervisor, Timings};
-use crate::zone::ZoneRecords;
 
 mod plan;
 mod rollout;
@@ -47,7 +47,7 @@ pub struct LocalConfig {
     /// `contexts/`, `artifacts/`, `builds/` and `run/` are created under it.
     pub state_dir: PathBuf,
     /// The platform zone (e.g. `satusky.localhost`): hostnames under it get DNS records.
-    pub zone: String,
+    pub zone: Zone,
     pub edge_addresses: Vec<IpAddr>,
     /// The edge's HTTPS address, for the prober.
     pub probe_addr: Option<SocketAddr>,
@@ -99,7 +99,7 @@ struct Inner {
     builder: Builder,
     supervisor: Supervisor,
     routes: RouteTable,
-    zone: ZoneRecords,
+    zone: Arc<dyn DnsZone>,
     apps: std::sync::Mutex<HashMap<(String, String), Arc<AppSlot>>>,
 }
 
@@ -115,7 +115,7 @@ impl LocalRuntime {
     pub async fn start(
         config: LocalConfig,
         routes: RouteTable,
-        zone_records: ZoneRecords,
+        zone_records: Arc<dyn DnsZone>,
         ledger: Arc<dyn Ledger>,
     ) -> Result<LocalRuntime, LocalRuntimeError> {
         let killed = reap(&*ledger).await;
@@ -202,10 +202,8 @@ impl LocalRuntime {
         let inner = &self.inner;
         let slot = inner.slot(&d.org, &d.app);
         let mut st = slot.state.lock().await;
-        let platform = satusky_core::hostnames::in_zone(&d.hostnames, &inner.config.zone);
-        inner
-            .zone
-            .set_app(&d.org, &d.app, &platform, &inner.config.edge_addresses);
+        let platform = inner.config.zone.names_in(&d.hostnames);
+        inner.zone.set_app(&d.org, &d.app, &platform, &self.edge());
         if let Some(blocked) = unsupported(&d.spec, d.artifact.as_deref()) {
             inner.cancel_rollout(&mut st);
             st.target = Some(d.release);

@@ -15,7 +15,7 @@
 use std::collections::HashSet;
 
 use satusky_core::runtime::{EdgeInfo, ServedHost};
-use satusky_probe::http_verdict::same_location;
+use satusky_core::urls::same_location;
 use satusky_types::{
     DriftOwner, EndpointReport, Hostname, HostnameKind, Plane, PlaneState, Reason,
 };

@@ -2,15 +2,17 @@
 //! full before anything is kept — path traversal, absolute paths, links out of the tree,
 //! special files, size and entry caps are refused with a message naming the entry and the
 //! rule — then stored for the uploading org by content digest for the runtime to build
-//! ([`satusky_local::contexts`]). Another org's digest is 404, as if it did not exist.
+//! (through `satusky_core::contexts::ContextStore`). Another org's digest is 404, as if it did
+//! not exist.
+
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
 use futures_util::StreamExt;
-use satusky_local::contexts::{ContextError, ContextStore};
-use satusky_local::unpack::UnpackError;
+use satusky_core::contexts::{ContextError, ContextStore};
 use satusky_types::{ApiError, ContextUploaded, ErrorCode};
 
 use super::extract::ApiPath;
@@ -94,11 +96,11 @@ pub async fn upload_context(
 
 /// Run a blocking content-store call off the async threads.
 async fn blocking<T: Send + 'static>(
-    store: &ContextStore,
-    f: impl FnOnce(&ContextStore) -> Result<T, ContextError> + Send + 'static,
+    store: &Arc<dyn ContextStore>,
+    f: impl FnOnce(&dyn ContextStore) -> Result<T, ContextError> + Send + 'static,
 ) -> Result<T, ApiErrorResponse> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || f(&store))
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || f(&*store))
         .await
         .map_err(|_| ApiErrorResponse::internal())?
         .map_err(refusal)
@@ -146,21 +148,19 @@ pub async fn download_context(
 
 fn refusal(e: ContextError) -> ApiErrorResponse {
     match &e {
-        ContextError::Refused(
-            UnpackError::CompressedTooLarge { .. } | UnpackError::UnpackedTooLarge { .. },
-        ) => ApiErrorResponse::new(
+        ContextError::TooLarge(_) => ApiErrorResponse::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::PayloadTooLarge,
             format!("build context refused: {e}"),
         ),
-        ContextError::Refused(_) => {
+        ContextError::InvalidArchive(_) => {
             ApiErrorResponse::invalid(format!("build context refused: {e}"))
         }
-        ContextError::BadDigest { .. } => ApiErrorResponse::invalid(format!("context: {e}")),
+        ContextError::InvalidDigest { .. } => ApiErrorResponse::invalid(format!("context: {e}")),
         ContextError::NotFound { digest, .. } => {
             ApiErrorResponse::not_found(format!("context {digest} not found"))
         }
-        ContextError::BadOrg { .. } | ContextError::Corrupt { .. } | ContextError::Io { .. } => {
+        ContextError::Io(_) => {
             tracing::error!(error = %satusky_core::error_chain(&e), "context store");
             ApiErrorResponse::internal()
         }

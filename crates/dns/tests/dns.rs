@@ -17,8 +17,9 @@ use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::op::{Message, Query};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
-use satusky_local::dns;
-use satusky_local::zone::{RecordData, ZoneRecords};
+use satusky_core::hostnames::Zone;
+use satusky_dns as dns;
+use satusky_dns::{RecordData, ZoneRecords};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -61,7 +62,8 @@ async fn server_for(zone: &str) -> (dns::DnsServer, ZoneRecords) {
         &[format!("web-acme.{zone}")],
         &["127.0.0.1".parse().unwrap()],
     );
-    let server = dns::start("127.0.0.1:0".parse().unwrap(), zone.into(), records.clone())
+    let zone = Zone::parse(zone).unwrap();
+    let server = dns::start("127.0.0.1:0".parse().unwrap(), &zone, records.clone())
         .await
         .unwrap();
     (server, records)

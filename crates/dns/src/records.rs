@@ -1,5 +1,6 @@
 //! The records of the platform zone (and any extra static records, e.g. test zones), kept in
-//! step with the store by the runtime and served by [`crate::dns`]. Pure data: no sockets.
+//! step with the store by a runtime (through `satusky_core::runtime::DnsZone`) and served by
+//! [`crate::server`]. Pure data: no sockets.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -1,45 +1,28 @@
-//! The local runtime stack: local CA, embedded DNS server, embedded edge, local runtime,
-//! prober and lifecycle engine, wired to a store. `satusky dev` and `satusky serve --runtime
-//! local` both start it (only what they add around it differs), and so do in-process tests,
-//! which keep the route table and zone records to edit them out of band.
+//! The local runtime stack: local CA, the platform zone's DNS server, embedded edge, local
+//! runtime, prober and lifecycle engine, wired to a store. `satusky dev` and `satusky serve
+//! --runtime local` both start it (only what they add around it differs), and so do
+//! in-process tests, which keep the route table and zone records to edit them out of band.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Starting the stack failed: what could not start, and why.
-#[derive(Debug, thiserror::Error)]
-#[error("{what}")]
-pub struct StackError {
-    pub what: String,
-    #[source]
-    pub source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-fn failed<E: std::error::Error + Send + Sync + 'static>(
-    what: impl Into<String>,
-) -> impl FnOnce(E) -> StackError {
-    let what = what.into();
-    move |e| StackError {
-        what,
-        source: Box::new(e),
-    }
-}
-use satusky_core::runtime::Runtime;
+use satusky_core::contexts::ContextStore;
+use satusky_core::hostnames::Zone;
+use satusky_core::runtime::{DnsZone, Runtime};
+use satusky_dns::{DnsServer, ZoneRecords};
 use satusky_local::ca::LocalCa;
-use satusky_local::dns::DnsServer;
 use satusky_local::edge::{self, Edge, EdgeConfig};
 use satusky_local::isolation::Isolation;
 use satusky_local::routes::RouteTable;
 use satusky_local::runtime::{LocalConfig, LocalRuntime};
-use satusky_local::zone::ZoneRecords;
 use satusky_probe::{ProbeConfig, Prober, Timeouts, parse_pem_certs};
+use satusky_server::{AppState, Engine, EngineConfig, Settings};
 use satusky_store::Store;
 
 use crate::ledger::StoreLedger;
-use crate::prober::ProbeAdapter;
-use crate::{AppState, Engine, EngineConfig, Settings};
+use crate::{StackError, failed};
 
 /// Each probe's timeout (everything is on loopback: a slow answer is a broken one).
 const LOCAL_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -47,14 +30,14 @@ const LOCAL_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Where the stack listens and how it behaves.
 pub struct LocalStackConfig {
     pub state_dir: PathBuf,
-    pub zone: String,
+    pub zone: Zone,
     pub http_addr: SocketAddr,
     pub https_addr: SocketAddr,
     pub dns_addr: SocketAddr,
     pub probe_interval: Duration,
     /// Who the local runtime's replicas and builds run as.
     pub isolation: Isolation,
-    /// How long a build may run ([`crate::engine::DEFAULT_BUILD_TIMEOUT`] unless set).
+    /// How long a build may run (`satusky_server::engine::DEFAULT_BUILD_TIMEOUT` unless set).
     pub build_timeout: Duration,
 }
 
@@ -92,7 +75,7 @@ impl LocalStack {
             LocalCa::load_or_create(&state_dir.join("ca"))
                 .map_err(failed("cannot set up the local CA"))?,
         );
-        let dns = satusky_local::dns::start(dns_addr, zone.clone(), records.clone())
+        let dns = satusky_dns::start(dns_addr, &zone, records.clone())
             .await
             .map_err(failed(format!("cannot start the DNS server on {dns_addr}")))?;
         let routes = RouteTable::new();
@@ -116,7 +99,7 @@ impl LocalStack {
                     isolation,
                 },
                 routes.clone(),
-                records.clone(),
+                Arc::new(records.clone()) as Arc<dyn DnsZone>,
                 Arc::new(StoreLedger::new(store.clone())),
             )
             .await
@@ -131,20 +114,21 @@ impl LocalStack {
             ..ProbeConfig::default()
         })
         .map_err(failed("cannot set up the prober"))?;
+        let contexts: Arc<dyn ContextStore> = Arc::new(runtime.builder().contexts.clone());
         let settings = Settings {
-            dns_zone: zone.clone(),
-            contexts: Some(runtime.builder().contexts.clone()),
+            dns_zone: zone.to_string(),
+            contexts: Some(contexts),
             allow_unproven_domains: false,
         };
         let state = AppState::new(store.clone(), settings);
         let engine = Engine::new(
             store.clone(),
             runtime.clone() as Arc<dyn Runtime>,
-            Some(Arc::new(ProbeAdapter::new(prober))),
+            Some(Arc::new(prober)),
             state.hub.clone(),
             EngineConfig {
                 probe_interval,
-                dns_zone: zone,
+                dns_zone: zone.to_string(),
                 build_timeout,
             },
         );

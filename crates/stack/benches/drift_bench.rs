@@ -35,12 +35,11 @@ use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, EdgeInfo, LogSink,
     Runtime, RuntimeError, ServedHost, WorkloadObservation,
 };
+use satusky_dns::{RecordData, ZoneRecords};
 use satusky_local::ca::LocalCa;
 use satusky_local::edge::{self, EdgeConfig};
 use satusky_local::routes::{Route, RouteTable};
-use satusky_local::zone::{RecordData, ZoneRecords};
-use satusky_probe::{ProbeConfig, Prober, Target, Timeouts, parse_pem_certs};
-use satusky_server::prober::ProbeAdapter;
+use satusky_probe::{EndpointTarget, ProbeConfig, Prober, Timeouts, parse_pem_certs};
 use satusky_server::{AppState, Engine, EngineConfig, Settings};
 use satusky_store::Store;
 use satusky_types::{Hostname, Phase, Plane, PlaneState, Reason, ReplicaCounts, Role};
@@ -224,7 +223,7 @@ struct Setup {
     store: Store,
     prober: Prober,
     routes: RouteTable,
-    targets: Vec<Target>,
+    targets: Vec<EndpointTarget>,
 }
 
 async fn setup(edge_rt: &Handle, apps: usize, dir: &std::path::Path) -> Setup {
@@ -240,9 +239,13 @@ async fn setup(edge_rt: &Handle, apps: usize, dir: &std::path::Path) -> Setup {
         let (records, routes, ca) = (records.clone(), routes.clone(), ca.clone());
         edge_rt
             .spawn(async move {
-                let dns = satusky_local::dns::start(any, ZONE.into(), records)
-                    .await
-                    .expect("DNS server");
+                let dns = satusky_dns::start(
+                    any,
+                    &satusky_core::hostnames::Zone::parse(ZONE).unwrap(),
+                    records,
+                )
+                .await
+                .expect("DNS server");
                 let edge = edge::start(
                     EdgeConfig {
                         http_addr: any,
@@ -303,7 +306,7 @@ async fn setup(edge_rt: &Handle, apps: usize, dir: &std::path::Path) -> Setup {
     let engine = Engine::new(
         store.clone(),
         runtime as Arc<dyn Runtime>,
-        Some(Arc::new(ProbeAdapter::new(prober.clone()))),
+        Some(Arc::new(prober.clone())),
         state.hub.clone(),
         EngineConfig {
             // The timer never fires during the benchmark: every sweep is asked for.
@@ -357,10 +360,10 @@ async fn setup(edge_rt: &Handle, apps: usize, dir: &std::path::Path) -> Setup {
     let targets = (0..apps)
         .flat_map(|i| {
             [
-                Target::new(generated(i))
+                EndpointTarget::new(generated(i))
                     .with_addresses([LOOPBACK])
                     .with_release(release(i)),
-                Target::new(alias(i))
+                EndpointTarget::new(alias(i))
                     .with_addresses([LOOPBACK])
                     .custom_domain(true)
                     .with_release(release(i)),

@@ -18,11 +18,11 @@ use std::time::{Duration, SystemTime};
 
 use axum::http::{Method, StatusCode};
 use drift_common::{Api, ORG, assert_healed, drift_events, eventually, finding, finding_events};
+use satusky_dns::{RecordData, ZoneRecords};
 use satusky_local::ca::LocalCa;
 use satusky_local::edge::RELEASE_HEADER;
 use satusky_local::routes::Route;
-use satusky_local::zone::{RecordData, ZoneRecords};
-use satusky_server::local_stack::{LocalStack, LocalStackConfig};
+use satusky_stack::{LocalStack, LocalStackConfig};
 use serde_json::{Value, json};
 
 const ZONE: &str = "satusky.localhost";
@@ -67,7 +67,7 @@ async fn start(probe_interval: Duration) -> Env {
     let stack = LocalStack::start(
         LocalStackConfig {
             state_dir: dir.path().join("state"),
-            zone: ZONE.into(),
+            zone: satusky_core::hostnames::Zone::parse(ZONE).unwrap(),
             http_addr: any_port(),
             https_addr: any_port(),
             dns_addr: any_port(),

@@ -13,8 +13,8 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use drift_common::{Api, ORG, eventually};
 use http_body_util::BodyExt;
-use satusky_local::zone::ZoneRecords;
-use satusky_server::local_stack::{LocalStack, LocalStackConfig};
+use satusky_dns::ZoneRecords;
+use satusky_stack::{LocalStack, LocalStackConfig};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -84,7 +84,7 @@ async fn concurrent_uploads_keep_their_own_bytes_and_stay_in_their_org() {
     let stack = LocalStack::start(
         LocalStackConfig {
             state_dir: state_dir.clone(),
-            zone: ZONE.into(),
+            zone: satusky_core::hostnames::Zone::parse(ZONE).unwrap(),
             http_addr: any_port(),
             https_addr: any_port(),
             dns_addr: any_port(),

@@ -22,14 +22,13 @@ use fakekube::{Auto, FakeKube, Options};
 use kube::api::{Api as KubeApi, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use satusky_core::runtime::Runtime;
+use satusky_dns::{RecordData, ZoneRecords};
 use satusky_kube::render::labels::{APP, ORG as ORG_LABEL};
 use satusky_kube::runtime::{KubeConfig, KubeRuntime};
 use satusky_local::ca::LocalCa;
 use satusky_local::edge::{self, EdgeConfig};
 use satusky_local::routes::{Route, RouteTable};
-use satusky_local::zone::{RecordData, ZoneRecords};
 use satusky_probe::{ProbeConfig, Prober, Timeouts, parse_pem_certs};
-use satusky_server::prober::ProbeAdapter;
 use satusky_server::{AppState, Engine, EngineConfig, Settings};
 use serde_json::{Value, json};
 
@@ -191,9 +190,13 @@ async fn start() -> Env {
     let (routes, records) = (RouteTable::new(), ZoneRecords::new());
     records.set_static(SHOP, vec![RecordData::A(LOOPBACK)]);
     let ca = Arc::new(LocalCa::load_or_create(&dir.path().join("ca")).unwrap());
-    let dns = satusky_local::dns::start(any_port(), ZONE.into(), records.clone())
-        .await
-        .unwrap();
+    let dns = satusky_dns::start(
+        any_port(),
+        &satusky_core::hostnames::Zone::parse(ZONE).unwrap(),
+        records.clone(),
+    )
+    .await
+    .unwrap();
     let edge = edge::start(
         EdgeConfig {
             http_addr: any_port(),
@@ -242,7 +245,7 @@ async fn start() -> Env {
     let engine = Engine::new(
         store.clone(),
         runtime as Arc<dyn Runtime>,
-        Some(Arc::new(ProbeAdapter::new(prober))),
+        Some(Arc::new(prober)),
         state.hub.clone(),
         EngineConfig {
             // Every check in this test is asked for.

@@ -1,14 +1,15 @@
 //! `satusky probe` as the user runs it: flags parsed by clap, a table or SPEC §4 JSON, and the
-//! exit code (0 all ready, 12 some plane not ready, 2 invalid input).
+//! exit code (0 all ready, 12 some plane not ready, 2 invalid input), against the prober's
+//! test edge (DNS, TLS and HTTP on loopback; shared with `satusky-probe`'s own tests).
 
+#[path = "../../probe/tests/support/mod.rs"]
 mod support;
 
 use clap::Parser;
-use satusky_probe::cli::run_cli_captured;
-use satusky_probe::{
-    EXIT_INVALID, EXIT_NOT_READY, EXIT_READY, Plane, PlaneState, ProbeArgs, Reason,
-};
+use satusky_types::{Plane, PlaneState, Reason};
 use support::{EdgeBuilder, TestEdge};
+
+use super::{EXIT_INVALID, EXIT_NOT_READY, EXIT_READY, ProbeArgs, run_cli_captured};
 
 async fn edge() -> TestEdge {
     EdgeBuilder::new("apps.test")

@@ -1,7 +1,7 @@
-//! `satusky probe HOST…`: the flags ([`ProbeArgs`], clap derive, for the `satusky` binary to
-//! mount as a subcommand) and [`run_cli`], which checks the hostnames and prints a table per
-//! hostname or, with `-o json`, an array of `{"hostname", "dns", "tls", "http"}` planes in the
-//! SPEC §4 plane format.
+//! `satusky probe HOST…`: the flags ([`ProbeArgs`], clap derive) and [`run_cli`], which checks
+//! the hostnames with `satusky_probe::Prober` and prints a table per hostname or, with
+//! `-o json`, an array of `{"hostname", "dns", "tls", "http"}` planes in the SPEC §4 plane
+//! format.
 //!
 //! Exit codes (mirroring `1ctl deploy`): **0** every plane of every hostname is ready
 //! (`ExpiringSoon` counts as ready), **12** some plane is not ready ("degraded"), **2**
@@ -22,11 +22,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use comfy_table::{Cell, ContentArrangement, Table, presets};
 use satusky_core::ExpectedStatus;
-
-use crate::prober::{EndpointPlanes, Prober};
-use crate::target::{
-    DEFAULT_CONCURRENCY, ExpectedEdge, ProbeConfig, StatusSet, Target, Timeouts, parse_pem_certs,
+use satusky_core::hostnames::Zone;
+use satusky_core::runtime::{EdgeInfo, EndpointTarget, ProbedEndpoint};
+use satusky_probe::{
+    DEFAULT_CONCURRENCY, ProbeConfig, ProbeError, Prober, Timeouts, parse_pem_certs,
 };
+use satusky_types::HostnameKind;
 
 /// Exit code: every plane ready.
 pub const EXIT_READY: i32 = 0;
@@ -66,7 +67,7 @@ pub struct ProbeArgs {
     pub path: String,
     /// Expected HTTP statuses: classes and codes, e.g. `2xx`, `2xx,3xx`, `200,204`.
     #[arg(long, default_value = "2xx", value_parser = parse_expect)]
-    pub expect: StatusSet,
+    pub expect: ExpectedStatus,
     /// The `x-satusky-release` the answer must carry, e.g. `acme/web@v4`.
     #[arg(long, value_name = "ORG/APP@vN")]
     pub expect_release: Option<String>,
@@ -80,8 +81,8 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "NAME")]
     pub expect_cname: Option<String>,
     /// The platform zone: hostnames outside it are custom domains (default: all are).
-    #[arg(long, value_name = "ZONE")]
-    pub zone: Option<String>,
+    #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
+    pub zone: Option<Zone>,
     /// Time limit of each step (DNS, connect, TLS handshake, HTTP).
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
@@ -93,8 +94,12 @@ pub struct ProbeArgs {
     pub output: Output,
 }
 
-fn parse_expect(s: &str) -> Result<StatusSet, String> {
+fn parse_expect(s: &str) -> Result<ExpectedStatus, String> {
     ExpectedStatus::parse(s)
+}
+
+fn parse_zone(s: &str) -> Result<Zone, satusky_core::hostnames::ZoneError> {
+    Zone::parse(s)
 }
 
 fn parse_path(s: &str) -> Result<String, String> {
@@ -122,14 +127,14 @@ pub async fn run_cli(args: ProbeArgs) -> anyhow::Result<i32> {
 pub async fn run_cli_captured(args: ProbeArgs) -> anyhow::Result<(String, i32)> {
     let (config, targets) = match plan(&args) {
         Ok(plan) => plan,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(e) => {
+            eprintln!("error: {}", satusky_core::error_chain(&e));
             return Ok((String::new(), EXIT_INVALID));
         }
     };
     let prober = Prober::new(config).context("cannot set up the prober")?;
     let results = prober.check_all(&targets).await;
-    let code = if results.iter().all(EndpointPlanes::is_ready) {
+    let code = if results.iter().all(ProbedEndpoint::is_ready) {
         EXIT_READY
     } else {
         EXIT_NOT_READY
@@ -145,13 +150,35 @@ pub async fn run_cli_captured(args: ProbeArgs) -> anyhow::Result<(String, i32)> 
     Ok((text, code))
 }
 
-/// Flags → prober configuration and targets. `Err` is a message for the user.
-pub fn plan(args: &ProbeArgs) -> Result<(ProbeConfig, Vec<Target>), String> {
+/// Input `satusky probe` cannot use: nothing is checked.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("cannot read --ca {}", path.display())]
+    ReadCa {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--ca {}", path.display())]
+    BadCa {
+        path: PathBuf,
+        #[source]
+        source: ProbeError,
+    },
+}
+
+/// Flags → prober configuration and targets.
+pub fn plan(args: &ProbeArgs) -> Result<(ProbeConfig, Vec<EndpointTarget>), PlanError> {
     let mut extra_roots = Vec::new();
     for path in &args.ca {
-        let pem = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read --ca {}: {e}", path.display()))?;
-        let certs = parse_pem_certs(&pem).map_err(|e| format!("--ca {}: {e}", path.display()))?;
+        let pem = std::fs::read_to_string(path).map_err(|source| PlanError::ReadCa {
+            path: path.clone(),
+            source,
+        })?;
+        let certs = parse_pem_certs(&pem).map_err(|source| PlanError::BadCa {
+            path: path.clone(),
+            source,
+        })?;
         extra_roots.extend(certs);
     }
     let config = ProbeConfig {
@@ -168,26 +195,29 @@ pub fn plan(args: &ProbeArgs) -> Result<(ProbeConfig, Vec<Target>), String> {
     {
         addresses.push(edge.ip());
     }
-    let expected = ExpectedEdge {
+    let edge = EdgeInfo {
         addresses,
-        cname: args.expect_cname.clone(),
+        cname_target: args.expect_cname.clone(),
+        probe_addr: args.edge,
     };
     let targets = args
         .hosts
         .iter()
         .map(|host| {
-            let custom = match &args.zone {
-                Some(zone) => !satusky_core::hostnames::is_in_zone(host, zone),
-                None => true,
-            };
-            Target {
+            let platform_owned = args.zone.as_ref().is_some_and(|zone| zone.contains(host));
+            EndpointTarget {
                 hostname: host.trim_end_matches('.').to_string(),
-                expected: expected.clone(),
-                custom_domain: custom,
+                kind: match (&args.redirect_to, platform_owned) {
+                    (Some(_), _) => HostnameKind::Redirect,
+                    (None, true) => HostnameKind::Generated,
+                    (None, false) => HostnameKind::Alias,
+                },
+                platform_owned,
                 path: args.path.clone(),
-                expect: args.expect.clone(),
+                expect: args.expect.to_string(),
                 expect_release: args.expect_release.clone(),
                 redirect_to: args.redirect_to.clone(),
+                edge: edge.clone(),
             }
         })
         .collect();
@@ -195,7 +225,7 @@ pub fn plan(args: &ProbeArgs) -> Result<(ProbeConfig, Vec<Target>), String> {
 }
 
 /// One plain table per hostname: plane, state, reason, message, remediation.
-pub fn render_tables(results: &[EndpointPlanes]) -> String {
+pub fn render_tables(results: &[ProbedEndpoint]) -> String {
     let mut out = String::new();
     for (i, r) in results.iter().enumerate() {
         if i > 0 {
@@ -267,28 +297,32 @@ mod tests {
         let (config, targets) = plan(&args).unwrap();
         assert_eq!(config.timeouts.tls, Duration::from_millis(250));
         assert_eq!(
-            targets[0].expected.addresses,
+            targets[0].edge.addresses,
             ["127.0.0.1".parse::<IpAddr>().unwrap()]
         );
-        assert!(!targets[0].custom_domain);
-        assert!(targets[1].custom_domain);
+        assert!(targets[0].platform_owned);
+        assert!(!targets[1].platform_owned);
         assert_eq!(targets[1].expect_release.as_deref(), Some("acme/web@v4"));
     }
 
     #[test]
     fn zone_membership_is_by_whole_labels() {
-        use satusky_core::hostnames::is_in_zone;
-        assert!(is_in_zone("web-acme.apps.test", "apps.test."));
-        assert!(is_in_zone("APPS.test", "apps.test"));
-        assert!(!is_in_zone("evilapps.test", "apps.test"));
-        assert!(!is_in_zone("apps.test.example", "apps.test"));
+        let zone = |z: &str| Zone::parse(z).unwrap();
+        assert!(zone("apps.test.").contains("web-acme.apps.test"));
+        assert!(zone("apps.test").contains("APPS.test"));
+        assert!(!zone("apps.test").contains("evilapps.test"));
+        assert!(!zone("apps.test").contains("apps.test.example"));
     }
 
     #[test]
     fn an_unreadable_ca_is_invalid_input() {
         let args = ProbeArgs::try_parse_from(["probe", "a.example", "--ca", "/nonexistent/ca.pem"])
             .unwrap();
-        let err = plan(&args).unwrap_err();
+        let err = satusky_core::error_chain(&plan(&args).unwrap_err());
         assert!(err.contains("/nonexistent/ca.pem"), "{err}");
     }
 }
+
+#[cfg(test)]
+#[path = "probe_tests.rs"]
+mod cli_tests;

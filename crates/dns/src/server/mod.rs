@@ -12,9 +12,9 @@
 //!   custom domains, and "does not exist" is the truthful answer for a name nobody configured
 //!   here; it never forwards or recurses.
 //!
-//! The decision is the pure [`Zone::answer`]; the [`RequestHandler`] only encodes it. This
-//! module owns its sockets; it must not edit the records (the runtime does, through
-//! [`ZoneRecords`]).
+//! The decision is the pure [`Authority::answer`]; the [`RequestHandler`] only encodes it.
+//! Which names are in the zone is [`satusky_core::hostnames::Zone::contains`]. This module owns
+//! its sockets; it must not edit the records (the runtime does, through [`ZoneRecords`]).
 
 use std::iter;
 use std::net::{IpAddr, SocketAddr};
@@ -31,7 +31,9 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 use tokio::net::{TcpListener, UdpSocket};
 
-use crate::zone::{RecordData, ZoneRecords};
+use satusky_core::hostnames::Zone;
+
+use crate::records::{RecordData, ZoneRecords};
 
 /// TTL of every answer, and the SOA minimum (negative caching): records change at run time.
 pub const TTL: u32 = 5;
@@ -47,7 +49,7 @@ const PORT_PAIR_TRIES: usize = 50;
 /// What can go wrong starting the server.
 #[derive(Debug, thiserror::Error)]
 pub enum DnsError {
-    #[error("{zone:?} is not a DNS zone name")]
+    #[error("{zone:?} is not a DNS name hickory accepts")]
     BadZone {
         zone: String,
         #[source]
@@ -89,10 +91,10 @@ impl DnsServer {
 /// picks a port free for both.
 pub async fn start(
     addr: SocketAddr,
-    zone: String,
+    zone: &Zone,
     records: ZoneRecords,
 ) -> Result<DnsServer, DnsError> {
-    let zone = Zone::new(&zone, records, Some(addr.ip()))?;
+    let zone = Authority::new(zone, records, Some(addr.ip()))?;
     let (udp, tcp) = bind_pair(addr).await?;
     let local_addr = udp.local_addr().map_err(|source| DnsError::Bind {
         proto: "UDP",
@@ -148,30 +150,30 @@ pub struct Answer {
 
 /// The platform zone and the records it (and any static names) answer with.
 #[derive(Debug, Clone)]
-pub struct Zone {
+pub struct Authority {
+    zone: Zone,
     apex: Name,
     ns_name: Name,
     ns_addr: Option<IpAddr>,
     records: ZoneRecords,
 }
 
-impl Zone {
+impl Authority {
     /// `ns_addr` is what the apex's name server `ns.ZONE` resolves to (this server's address),
     /// unless it is unspecified.
     pub fn new(
-        zone: &str,
+        zone: &Zone,
         records: ZoneRecords,
         ns_addr: Option<IpAddr>,
-    ) -> Result<Zone, DnsError> {
+    ) -> Result<Authority, DnsError> {
         let bad = |source| DnsError::BadZone {
             zone: zone.to_string(),
             source,
         };
-        let apex = Name::from_ascii(fqdn(zone)).map_err(bad)?.to_lowercase();
-        let ns_name = Name::from_ascii(format!("ns.{}", fqdn(zone)))
-            .map_err(bad)?
-            .to_lowercase();
-        Ok(Zone {
+        let apex = Name::from_ascii(fqdn(zone.as_str())).map_err(bad)?;
+        let ns_name = Name::from_ascii(format!("ns.{}", fqdn(zone.as_str()))).map_err(bad)?;
+        Ok(Authority {
+            zone: zone.clone(),
             apex,
             ns_name,
             ns_addr: ns_addr.filter(|ip| !ip.is_unspecified()),
@@ -180,7 +182,7 @@ impl Zone {
     }
 
     fn in_zone(&self, name: &Name) -> bool {
-        self.apex.zone_of(name)
+        self.zone.contains(&name.to_ascii())
     }
 
     /// The answer for `(qname, qtype)`, from the records as they are now.
@@ -306,9 +308,9 @@ fn fqdn(name: &str) -> String {
     }
 }
 
-/// Encodes [`Zone::answer`] for each request.
+/// Encodes [`Authority::answer`] for each request.
 struct Handler {
-    zone: Zone,
+    zone: Authority,
 }
 
 #[async_trait::async_trait]

@@ -1,4 +1,4 @@
-//! Unit tests of [`Zone::answer`]: the DNS decisions, without sockets.
+//! Unit tests of [`Authority::answer`]: the DNS decisions, without sockets.
 
 use super::*;
 
@@ -6,7 +6,7 @@ fn name(s: &str) -> Name {
     Name::from_ascii(fqdn(s)).unwrap()
 }
 
-fn zone() -> (Zone, ZoneRecords) {
+fn zone() -> (Authority, ZoneRecords) {
     let records = ZoneRecords::new();
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
     records.set_app(
@@ -27,7 +27,8 @@ fn zone() -> (Zone, ZoneRecords) {
         "shop.example",
         vec![RecordData::Cname("www.satusky.localhost".into())],
     );
-    let zone = Zone::new("satusky.localhost", records.clone(), Some(lo)).unwrap();
+    let zone = Zone::parse("satusky.localhost").unwrap();
+    let zone = Authority::new(&zone, records.clone(), Some(lo)).unwrap();
     (zone, records)
 }
 
