@@ -37,7 +37,8 @@ pub use output::{to_json_list, to_yaml};
 pub(crate) use input::Hosts;
 use input::{check_input, sort_hosts};
 pub(crate) use object::{CustomObject, canonical};
-use object::{check_object, kind_rank};
+pub(crate) use object::check_object;
+use object::kind_rank;
 
 /// Why an input cannot be rendered. Each names the offending value.
 #[derive(Debug, thiserror::Error)]
