@@ -6,6 +6,7 @@
 
 pub mod build_log;
 pub mod config;
+pub mod desired;
 pub mod digest;
 pub mod errors;
 pub mod expect;
@@ -25,6 +26,7 @@ pub use config::{
     ConfigError, Diagnostic, LoadedConfig, Overrides, config_file_name, init_template, load,
     parse_str, validate_config_name,
 };
+pub use desired::{AppHostnames, DesiredError, HostnameError};
 pub use errors::error_chain;
 pub use expect::ExpectedStatus;
 pub use hostnames::{DEFAULT_ZONE, generated_hostname, hostnames};

@@ -28,7 +28,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use satusky_core::runtime::{DesiredWorkload, release_id};
+use satusky_core::runtime::release_id;
 use satusky_core::time::{now_ms, rfc3339_ms};
 use satusky_store::{AppRecord, FindingChange, StoreError};
 use satusky_types::{EndpointReport, EventType, Hostname};
@@ -258,13 +258,12 @@ async fn heal(engine: &Engine, rec: &AppRecord, version: u64) -> Result<bool, St
     else {
         return Ok(false);
     };
-    let desired = DesiredWorkload {
-        org: rec.org.clone(),
-        app: rec.name.clone(),
-        release: version,
-        spec: release.spec,
-        artifact: release.artifact,
-        hostnames: release.hostnames,
+    let desired = match release.desired(&rec.org, &rec.name) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "drift: the heal was refused; the next sweep tries again");
+            return Ok(false);
+        }
     };
     let runtime = engine.runtime();
     let started = Instant::now();

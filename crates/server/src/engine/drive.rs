@@ -9,7 +9,7 @@ use satusky_core::lifecycle::{
     WorkloadVerdict, build_time_left, build_timeout_plane, judge_workload, merge_plane,
     on_release_ready,
 };
-use satusky_core::runtime::{BuildFailure, BuildRequest, DesiredWorkload};
+use satusky_core::runtime::{BuildFailure, BuildRequest, DesiredWorkload, RuntimeError};
 use satusky_core::time::now_ms;
 use satusky_store::{AppRecord, ReleaseRecord};
 use satusky_types::{Plane, PlaneState, Reason, ReleaseStatus};
@@ -389,21 +389,21 @@ async fn start_rollout(
     advance(engine, rec, work, Some(next)).await
 }
 
-fn desired(rec: &AppRecord, release: &ReleaseRecord) -> DesiredWorkload {
-    DesiredWorkload {
-        org: rec.org.clone(),
-        app: rec.name.clone(),
-        release: release.version,
-        spec: release.spec.clone(),
-        artifact: release.artifact.clone(),
-        hostnames: release.hostnames.clone(),
-    }
+/// The release as a runtime takes it. One that no longer validates is refused like an apply
+/// the runtime refused (retried until the progress deadline).
+fn desired(rec: &AppRecord, release: &ReleaseRecord) -> Result<DesiredWorkload, RuntimeError> {
+    release
+        .desired(&rec.org, &rec.name)
+        .map_err(|e| RuntimeError::new(error_chain(&e)))
 }
 
 async fn apply(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: &Work) -> Next {
     let started = work.rollout_started_ms.unwrap_or_else(now_ms);
     let clock = std::time::Instant::now();
-    let result = engine.inner.runtime.apply(desired(rec, release)).await;
+    let result = match desired(rec, release) {
+        Ok(desired) => engine.inner.runtime.apply(desired).await,
+        Err(e) => Err(e),
+    };
     crate::metrics::reconcile(engine.runtime_name(), result.is_ok(), clock.elapsed());
     match result {
         Ok(()) => {
