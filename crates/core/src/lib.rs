@@ -7,6 +7,7 @@
 pub mod build_log;
 pub mod config;
 pub mod contexts;
+pub mod desired;
 pub mod digest;
 pub mod endpoints;
 pub mod engine;
@@ -29,6 +30,7 @@ pub use config::{
     ConfigError, Diagnostic, LoadedConfig, Overrides, config_file_name, init_template, load,
     parse_str, validate_config_name,
 };
+pub use desired::{AppHostnames, DesiredError, HostnameError};
 pub use errors::error_chain;
 pub use expect::ExpectedStatus;
 pub use hostnames::{DEFAULT_ZONE, Zone, generated_hostname, hostnames};

@@ -10,6 +10,9 @@ use std::sync::Arc;
 
 use satusky_types::{AppSpec, Hostname, Plane, Reason, ReplicaCounts};
 
+use crate::ValidatedApp;
+use crate::desired::AppHostnames;
+
 /// A boxed, sendable future (the traits stay object-safe without an async-trait macro).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -55,16 +58,18 @@ pub struct BuildFailure {
     pub timed_out: bool,
 }
 
-/// What a runtime must make true for one app.
+/// What a runtime must make true for one app: a release of a validated app with its checked
+/// hostnames. The store builds it from a stored release (the one validation on the way to a
+/// runtime); runtimes take the values as they are and never validate them again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredWorkload {
     pub org: String,
     pub app: String,
     pub release: u64,
-    pub spec: AppSpec,
+    pub spec: ValidatedApp,
     /// The build artifact or pinned image; `None` when the spec's `image` is used as is.
     pub artifact: Option<String>,
-    pub hostnames: Vec<Hostname>,
+    pub hostnames: AppHostnames,
 }
 
 impl DesiredWorkload {

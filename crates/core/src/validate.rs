@@ -45,6 +45,16 @@ impl ValidatedApp {
     }
 }
 
+/// A validated app reads as the spec it holds; it cannot be changed in place (no `DerefMut`),
+/// so it stays validated.
+impl std::ops::Deref for ValidatedApp {
+    type Target = AppSpec;
+
+    fn deref(&self) -> &AppSpec {
+        &self.spec
+    }
+}
+
 /// One broken rule: the dotted `satusky.toml` path of the field and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {

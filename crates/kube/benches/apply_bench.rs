@@ -9,7 +9,8 @@
 //! kubeconfig pointing at `FakeKube::serve("127.0.0.1:0")` over loopback TCP) and per N:
 //! - **baseline**: one server-side apply PATCH of a small ConfigMap per app, through the same
 //!   client at the same concurrency — the raw cost of one request;
-//! - **render only**: validate + render every app once on one thread, no I/O;
+//! - **render only**: render every app once on one thread, no I/O (the app arrives validated,
+//!   as it does in `KubeRuntime::apply`);
 //! - **pass 1**: each app's release applied (namespace ensured once per org, render, SSA of
 //!   every object, prune by label), then `observe` until the Deployment is ready for the
 //!   release, then `routes` (HTTPRoute + Gateway status);
@@ -46,7 +47,7 @@ use satusky_benchkit::{
     Cpu, Stopwatch, cpus, env_list, full_run, loadavg, named_runtime, percentile,
 };
 use satusky_core::runtime::{DesiredWorkload, Runtime};
-use satusky_core::{Overrides, parse_str};
+use satusky_core::{AppHostnames, Overrides, parse_str};
 use satusky_kube::runtime::{KubeConfig, KubeRuntime};
 use satusky_types::PlaneState;
 use serde_json::{Value, json};
@@ -285,16 +286,15 @@ async fn baseline(fake: &FakeKube, client: &Client, n: usize, concurrency: usize
     start.finish(fake, tasks).await
 }
 
-/// What rendering alone costs (validate + render every app once, one thread, no I/O): the
+/// What rendering alone costs (render every app once, one thread, no I/O): the
 /// part of pass 1 that is not API requests.
 fn render_only(apps: &[DesiredWorkload]) {
     let t0 = Instant::now();
     let mut objects = 0;
     for d in apps {
-        let app = satusky_core::validate_spec(d.spec.clone()).expect("the spec validates");
         let image = d.spec.image.clone().expect("the bench apps have an image");
-        let mut input = satusky_kube::RenderInput::new(&d.org, &app, d.release, image, ZONE);
-        input.hostnames = d.hostnames.clone();
+        let input =
+            satusky_kube::RenderInput::new(&d.org, &d.spec, d.release, image, d.hostnames.clone());
         objects += satusky_kube::render(&input).expect("renders").len();
     }
     let wall = t0.elapsed();
@@ -339,7 +339,7 @@ async fn deploy_one(
     apply: bool,
 ) -> Result<(), String> {
     let (org, app, release) = (desired.org.clone(), desired.app.clone(), desired.release);
-    let hostnames = desired.hostnames.clone();
+    let hostnames = desired.hostnames.to_vec();
     if apply {
         runtime
             .apply(desired)
@@ -475,13 +475,13 @@ fn desired_workloads(n: usize, orgs: usize) -> Vec<DesiredWorkload> {
                 &Overrides::default(),
             )
             .expect("the bench app's satusky.toml validates");
-            let spec = app.spec().clone();
             DesiredWorkload {
-                hostnames: satusky_core::hostnames(&org, ZONE, &spec),
+                hostnames: AppHostnames::of_app(&org, ZONE, &app)
+                    .expect("the bench app's hostnames are valid"),
                 org,
                 app: name,
                 release: 1,
-                spec,
+                spec: app,
                 artifact: None,
             }
         })

@@ -22,6 +22,6 @@ pub mod render;
 pub mod runtime;
 
 pub use render::{
-    GatewayRef, IssuerRef, Object, RenderError, RenderInput, SecretRef, render, render_namespace,
-    to_json_list, to_yaml,
+    GatewayRef, InvalidGatewayRef, IssuerRef, Object, RenderError, RenderInput, SecretRef, render,
+    render_namespace, to_json_list, to_yaml,
 };

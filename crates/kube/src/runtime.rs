@@ -17,11 +17,11 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
+use satusky_core::error_chain;
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, DnsZone, EdgeInfo,
     LogSink, Runtime, RuntimeError, ServedHost, WorkloadObservation,
 };
-use satusky_core::{error_chain, validate_spec};
 use satusky_types::{Hostname, Plane, PlaneState, Reason};
 
 use crate::apply::Applier;
@@ -91,8 +91,6 @@ impl KubeRuntime {
     }
 
     async fn do_apply(&self, desired: DesiredWorkload) -> Result<(), RuntimeError> {
-        let validated = validate_spec(desired.spec.clone())
-            .map_err(|e| RuntimeError::new(format!("the stored spec no longer validates: {e}")))?;
         let image = desired
             .artifact
             .clone()
@@ -100,14 +98,13 @@ impl KubeRuntime {
             .ok_or_else(|| RuntimeError::new("nothing to run: no image was given or built"))?;
         let mut input = RenderInput::new(
             &desired.org,
-            &validated,
+            &desired.spec,
             desired.release,
             image,
-            &self.config.zone,
+            desired.hostnames.clone(),
         );
         input.gateway = self.config.gateway.clone();
         input.issuer = self.config.issuer.clone();
-        input.hostnames = desired.hostnames.clone();
         let objects =
             render(&input).map_err(|e| RuntimeError::new(format!("cannot render: {e}")))?;
         let outcome = self

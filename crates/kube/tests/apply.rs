@@ -22,7 +22,13 @@ fn web(sections: &str) -> Vec<Object> {
         "[app]\nname = \"{APP_NAME}\"\nimage = \"registry.example.com/acme/web:1\"\n\
          port = 8080\n{sections}"
     ));
-    let input = RenderInput::new(common::ORG, &app, 1, common::image(&app), common::ZONE);
+    let input = RenderInput::new(
+        common::ORG,
+        &app,
+        1,
+        common::image(&app),
+        common::hostnames(&app),
+    );
     render(&input).unwrap()
 }
 
@@ -301,7 +307,13 @@ async fn forgetting_an_app_leaves_an_app_whose_name_it_prefixes_alone() {
     let app = common::parse(
         "[app]\nname = \"web-api\"\nimage = \"registry.example.com/acme/web-api:1\"\nport = 8080\n",
     );
-    let input = RenderInput::new(common::ORG, &app, 1, common::image(&app), common::ZONE);
+    let input = RenderInput::new(
+        common::ORG,
+        &app,
+        1,
+        common::image(&app),
+        common::hostnames(&app),
+    );
     let web_api = render(&input).unwrap();
     let small = objects(false, false);
     apply(&applier, &small).await;

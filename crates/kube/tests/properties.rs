@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use satusky_core::{hostnames, validate_spec};
+use satusky_core::{AppHostnames, validate_spec};
 use satusky_kube::{Object, RenderError, RenderInput, SecretRef, render, to_json_list, to_yaml};
 use satusky_types::{
     AppSpec, BuildSpec, ChecksSpec, DeploySpec, DomainSpec, HpaSpec, PdbSpec, Strategy as Rollout,
@@ -227,8 +227,9 @@ proptest! {
             Err(_) => return Ok(()),
         };
         let image = app.spec().image.clone().unwrap_or_else(|| "registry.invalid/x:y".into());
-        let mut input = RenderInput::new(&org, &app, release, image, "apps.example.net");
-        input.hostnames = hostnames(&org, "apps.example.net", app.spec());
+        let hostnames = AppHostnames::of_app(&org, "apps.example.net", &app)
+            .map_err(|e| TestCaseError::fail(format!("hostnames: {e}")))?;
+        let mut input = RenderInput::new(&org, &app, release, image, hostnames);
         input.secrets = secrets;
         let first = render(&input);
         let objects = match first {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use satusky_core::runtime::{BuildRequest, DesiredWorkload, Runtime, WorkloadObservation};
+use satusky_core::{AppHostnames, validate_spec};
 use satusky_dns::{RecordData, ZoneRecords};
 use satusky_local::ledger::{
     Ledger, LedgerEntry, MemoryLedger, ProcessKind, process_running, process_start_ticks,
@@ -145,10 +146,17 @@ fn desired(release: u64, replicas: u32, args: &[&str]) -> DesiredWorkload {
         org: "acme".into(),
         app: "web".into(),
         release,
-        spec: spec(replicas, Some(command)),
+        spec: validate_spec(spec(replicas, Some(command))).unwrap(),
         artifact: None,
-        hostnames: hostnames(),
+        hostnames: AppHostnames::new(hostnames()).unwrap(),
     }
+}
+
+/// Changes `d`'s spec with `edit`; the result must validate, as every desired spec does.
+fn respec(d: &mut DesiredWorkload, edit: impl FnOnce(&mut AppSpec)) {
+    let mut spec = d.spec.spec().clone();
+    edit(&mut spec);
+    d.spec = validate_spec(spec).unwrap();
 }
 
 async fn observe(rt: &LocalRuntime) -> WorkloadObservation {
@@ -375,8 +383,10 @@ async fn a_crash_looping_release_leaves_the_previous_one_routed() {
 async fn an_image_only_app_fails_with_image_requires_container_runtime() {
     let f = fixture().await;
     let mut d = desired(1, 1, &[]);
-    d.spec.command = None;
-    d.spec.image = Some("ghcr.io/acme/api:1.4".into());
+    respec(&mut d, |s| {
+        s.command = None;
+        s.image = Some("ghcr.io/acme/api:1.4".into());
+    });
     f.rt.apply(d.clone()).await.unwrap();
     let o = observe(&f.rt).await;
     assert_eq!(o.release, Some(1));
@@ -389,7 +399,7 @@ async fn an_image_only_app_fails_with_image_requires_container_runtime() {
     );
     assert!(f.rt.replicas("acme", "web").is_empty(), "nothing may start");
     d.release = 2;
-    d.spec.image = None;
+    respec(&mut d, |s| s.image = None);
     d.artifact = Some(format!("sha256:{}", "a".repeat(64)));
     f.rt.apply(d).await.unwrap();
     let o = observe(&f.rt).await;
@@ -502,7 +512,7 @@ async fn recreate_stops_the_old_release_first() {
     wait_obs(&f.rt, "v1 ready", ready(1, 1)).await;
     let v1 = pids(&f.rt, 1);
     let mut d = desired(2, 1, &["--ready-after-ms", "500"]);
-    d.spec.deploy.strategy = Strategy::Recreate;
+    respec(&mut d, |s| s.deploy.strategy = Strategy::Recreate);
     f.rt.apply(d).await.unwrap();
     assert!(
         v1.iter().all(|p| !process_running(*p)),
@@ -532,8 +542,10 @@ async fn a_built_artifact_runs_and_remove_clears_everything() {
     let bytes = b.into_inner().unwrap().finish().unwrap();
     let summary = f.rt.builder().store_context("acme", &bytes).unwrap();
     let mut d = desired(1, 1, &[]);
-    d.spec.command = Some(vec!["./run.sh".into()]);
-    d.spec.env.insert("APP_BIN".into(), TEST_APP.into());
+    respec(&mut d, |s| {
+        s.command = Some(vec!["./run.sh".into()]);
+        s.env.insert("APP_BIN".into(), TEST_APP.into());
+    });
     let built =
         f.rt.build(
             BuildRequest {
@@ -541,7 +553,7 @@ async fn a_built_artifact_runs_and_remove_clears_everything() {
                 app: "web".into(),
                 release: 1,
                 context: summary.digest,
-                spec: d.spec.clone(),
+                spec: d.spec.spec().clone(),
                 timeout: None,
             },
             Arc::new(|_: &str| {}),

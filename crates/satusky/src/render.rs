@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
-use satusky_core::{DEFAULT_ZONE, Overrides, ValidatedApp};
+use satusky_core::{AppHostnames, DEFAULT_ZONE, Overrides, ValidatedApp};
 use satusky_kube::render::DEFAULT_GATEWAY;
 use satusky_kube::{GatewayRef, RenderInput, SecretRef, render, to_json_list, to_yaml};
 
@@ -102,7 +102,9 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
         .image
         .clone()
         .unwrap_or_else(|| format!("registry.invalid/{}/{}:unbuilt", args.org, spec.name));
-    let mut input = RenderInput::new(&args.org, &app, 1, image, &args.zone);
+    let hostnames = AppHostnames::of_app(&args.org, &args.zone, &app)
+        .map_err(|e| anyhow::anyhow!("--zone: {e}"))?;
+    let mut input = RenderInput::new(&args.org, &app, 1, image, hostnames);
     input.gateway = gateway;
     input.secrets = secrets;
     let objects = render(&input)?;

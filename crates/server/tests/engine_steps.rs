@@ -11,7 +11,7 @@ use satusky_core::engine::{
 };
 use satusky_core::runtime::{BuildFailure, BuildOutput, ProbedEndpoint, RuntimeError};
 use satusky_testkit::fake::{Call, all_ready, observed};
-use satusky_testkit::sim::{Sim, T0};
+use satusky_testkit::sim::{Sim, T0, validated};
 use satusky_testkit::spec;
 use satusky_types::{EventType, Phase, Plane, PlaneState, Reason, ReleaseStatus};
 
@@ -83,7 +83,7 @@ fn a_build_starts_with_the_building_plane_and_the_whole_timeout() {
     let mut s = sim();
     let mut with_command = spec::app("web");
     with_command.build.command = Some("make".into());
-    s.releases[0].view.spec = with_command;
+    s.releases[0].view.spec = validated(with_command);
     let d = s.decide();
     let Action::Build(req) = &d.action else {
         panic!("expected a build, got {:?}", d.action);
@@ -318,7 +318,7 @@ fn apply_stamps_the_rollout_start_and_sends_the_release() {
     };
     assert_eq!(desired.release, 1);
     assert_eq!(desired.artifact.as_deref(), Some("artifact-v1"));
-    assert_eq!(desired.hostnames, s.app.hostnames);
+    assert_eq!(desired.hostnames.as_slice(), s.app.hostnames.as_slice());
     assert_eq!(
         s.app.work.as_ref().and_then(|w| w.rollout_started_ms),
         Some(T0 + 5_000)
@@ -448,7 +448,9 @@ fn a_status_of_the_previous_release_never_counts() {
 #[test]
 fn a_progressing_rollout_reports_its_replicas() {
     let mut s = at_rollout();
-    s.releases[0].view.spec.replicas = 3;
+    let mut three = spec::app("web");
+    three.replicas = 3;
+    s.releases[0].view.spec = validated(three);
     s.runtime.on_observe(Ok(observed(1, 3, 1)));
     s.step();
     s.decide();
@@ -680,7 +682,49 @@ fn without_a_prober_the_probed_planes_are_unknown() {
     }
 }
 
-// -- superseded, missing, restart
+// -- superseded, missing, invalid, restart
+
+#[test]
+fn a_stored_release_that_no_longer_validates_fails_with_the_fix() {
+    let mut s = sim();
+    let d = satusky_core::engine::unusable_release(
+        &s.app,
+        1,
+        "the stored spec no longer validates: cpu: …",
+        s.now,
+    );
+    assert_eq!(
+        (d.action.clone(), d.work.clone()),
+        (Action::Stop, WorkChange::Done)
+    );
+    let w = &d.status.as_ref().unwrap().workload.plane;
+    assert_eq!(
+        (w.state, w.reason),
+        (PlaneState::Failed, Reason::InvalidSpec)
+    );
+    assert!(
+        w.remediation
+            .as_deref()
+            .unwrap_or_default()
+            .contains("1ctl deploy")
+    );
+    assert!(matches!(
+        d.release,
+        ReleaseChange::Fail {
+            dimension: "workload",
+            ..
+        }
+    ));
+    assert!(
+        d.events
+            .iter()
+            .any(|(k, v)| *k == EventType::Phase && v["phase"] == "failed")
+    );
+    // Work that moved on to another release is left alone.
+    s.redeploy(spec::app("web"), Some(CONTEXT), None);
+    let d = satusky_core::engine::unusable_release(&s.app, 1, "x", s.now);
+    assert_eq!((d.action, d.work), (Action::Stop, WorkChange::Keep));
+}
 
 #[test]
 fn a_deploy_during_a_build_takes_over_and_the_old_artifact_stays_with_its_release() {

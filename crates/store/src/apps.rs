@@ -5,8 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use satusky_types::{AppSpec, EventType, Hostname, Phase, ReleaseStatus};
-use serde_json::json;
+use satusky_types::{AppSpec, Hostname, Phase};
 use sqlx::AnyConnection;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -14,7 +13,8 @@ use sqlx::error::ErrorKind;
 
 use crate::codec::{from_json, parse_enum, to_json, to_opt_u64, to_u64};
 use crate::error::{Result, StoreError};
-use crate::{Store, domains, events, releases};
+use crate::release_write::{NewPendingRelease, write_pending_release};
+use crate::{Store, domains};
 
 /// What `record_deploy` wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,35 +157,22 @@ impl Store {
         let version: i64 = row.try_get("last_release")?;
         // A deploy ends a rollback's pin (and says so).
         let unpinned = take_pin(&mut tx, org, app).await?;
-        write_work(&mut tx, org, app, work, version).await?;
-        domains::replace(&mut tx, org, app, hostnames, now_ms).await?;
-        supersede_pending(&mut tx, org, app, version, now_ms).await?;
-        releases::insert(
+        write_pending_release(
             &mut tx,
-            &releases::NewRelease {
+            &NewPendingRelease {
                 org,
                 app,
                 version,
-                status: ReleaseStatus::Pending,
-                image: spec.image.as_deref(),
+                generation,
                 source,
+                image: spec.image.as_deref(),
                 context,
                 artifact: None,
                 spec_json: &spec_json,
+                hostnames,
                 hostnames_json: &hostnames_json,
-                generation,
-                created_at_ms: now_ms,
+                work,
             },
-        )
-        .await?;
-        new_release_events(
-            &mut tx,
-            org,
-            app,
-            version,
-            generation,
-            source,
-            spec.image.as_deref(),
             now_ms,
         )
         .await?;
@@ -299,100 +286,6 @@ pub(crate) async fn take_pin(
             .await?;
     }
     Ok(pinned)
-}
-
-/// Sets the engine's work for the new release (its `release` field filled in), or clears it.
-pub(crate) async fn write_work(
-    conn: &mut AnyConnection,
-    org: &str,
-    app: &str,
-    work: Option<&serde_json::Value>,
-    version: i64,
-) -> Result<()> {
-    let work_json = match work {
-        Some(w) => {
-            let mut w = w.clone();
-            if let Some(obj) = w.as_object_mut() {
-                obj.insert("release".to_string(), json!(version));
-            }
-            Some(to_json("app work", &w)?)
-        }
-        None => None,
-    };
-    sqlx::query("UPDATE apps SET work = $1 WHERE org = $2 AND name = $3")
-        .bind(work_json)
-        .bind(org)
-        .bind(app)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// Pending releases older than `version` are overtaken: `superseded`, each with an event.
-pub(crate) async fn supersede_pending(
-    conn: &mut AnyConnection,
-    org: &str,
-    app: &str,
-    version: i64,
-    now_ms: i64,
-) -> Result<()> {
-    let rows = sqlx::query(
-        "UPDATE releases SET status = $1 WHERE org = $2 AND app = $3 AND status = $4 \
-         AND version < $5 RETURNING version",
-    )
-    .bind(ReleaseStatus::Superseded.as_str())
-    .bind(org)
-    .bind(app)
-    .bind(ReleaseStatus::Pending.as_str())
-    .bind(version)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut overtaken: Vec<i64> = rows
-        .iter()
-        .map(|r| r.try_get::<i64, _>("version"))
-        .collect::<std::result::Result<_, _>>()?;
-    overtaken.sort_unstable();
-    for v in overtaken {
-        let data = json!({
-            "version": v,
-            "status": ReleaseStatus::Superseded.as_str(),
-            "superseded_by": version,
-        });
-        events::insert(conn, org, app, EventType::Release, &data, now_ms)
-            .await?
-            .ok_or_else(|| StoreError::not_found(format!("app {org}/{app}")))?;
-    }
-    Ok(())
-}
-
-/// The `release` (pending) and `phase` (accepted) events of a new release.
-#[allow(clippy::too_many_arguments)] // the event's fields, each needed
-pub(crate) async fn new_release_events(
-    conn: &mut AnyConnection,
-    org: &str,
-    app: &str,
-    version: i64,
-    generation: i64,
-    source: &str,
-    image: Option<&str>,
-    now_ms: i64,
-) -> Result<()> {
-    let release_event = json!({
-        "version": version,
-        "status": ReleaseStatus::Pending.as_str(),
-        "source": source,
-        "image": image,
-    });
-    let phase_event = json!({ "phase": Phase::Accepted.as_str(), "generation": generation });
-    for (kind, data) in [
-        (EventType::Release, &release_event),
-        (EventType::Phase, &phase_event),
-    ] {
-        events::insert(conn, org, app, kind, data, now_ms)
-            .await?
-            .ok_or_else(|| StoreError::not_found(format!("app {org}/{app}")))?;
-    }
-    Ok(())
 }
 
 /// A foreign-key failure on the app insert means the org does not exist.

@@ -6,6 +6,7 @@
 
 use satusky_core::engine::{AppView, ReleaseView, StatusDoc, Work};
 use satusky_core::ledger::{LedgerEntry, ProcessKind};
+use satusky_core::{AppHostnames, DesiredError, validate_spec};
 use satusky_types::{EventType, Phase, ReleaseStatus};
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -304,15 +305,17 @@ impl AppRecord {
 }
 
 impl ReleaseRecord {
-    /// The release as the engine's step function reads it.
-    pub fn view(&self) -> ReleaseView {
-        ReleaseView {
+    /// The release as the engine's step function reads it, checked once here at the store
+    /// boundary: a stored spec or hostname list that no longer validates is an error.
+    pub fn view(&self) -> Result<ReleaseView, DesiredError> {
+        Ok(ReleaseView {
             version: self.version,
             source: self.source.clone(),
-            spec: self.spec.clone(),
-            hostnames: self.hostnames.clone(),
+            spec: validate_spec(self.spec.clone()).map_err(DesiredError::Spec)?,
+            hostnames: AppHostnames::new(self.hostnames.clone())
+                .map_err(DesiredError::Hostnames)?,
             context: self.context.clone(),
             artifact: self.artifact.clone(),
-        }
+        })
     }
 }

@@ -22,6 +22,7 @@ mod error;
 mod events;
 mod idempotency;
 mod orgs;
+mod release_write;
 mod releases;
 mod rollback;
 mod tokens;

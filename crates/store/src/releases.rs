@@ -2,6 +2,8 @@
 //! to reproduce the deploy — spec, image, hostnames — and its status. Versions are allocated by
 //! the app's `last_release` counter (see `apps.rs`), never by counting rows.
 
+use satusky_core::DesiredError;
+use satusky_core::runtime::DesiredWorkload;
 use satusky_types::{AppSpec, Hostname, ReleaseInfo, ReleaseStatus};
 use sqlx::AnyConnection;
 use sqlx::Row;
@@ -36,6 +38,13 @@ pub struct ReleaseRecord {
 }
 
 impl ReleaseRecord {
+    /// What a runtime must make true for this release of `org`/`app`: its spec validated and
+    /// its hostnames checked again as they are read back (the rules may have become stricter
+    /// since it was recorded) — the one validation between the store and the runtimes.
+    pub fn desired(&self, org: &str, app: &str) -> Result<DesiredWorkload, DesiredError> {
+        Ok(self.view()?.desired(org, app))
+    }
+
     /// The release as the API and `1ctl app releases` show it.
     pub fn info(&self) -> ReleaseInfo {
         ReleaseInfo {

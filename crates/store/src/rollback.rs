@@ -6,10 +6,10 @@
 use satusky_types::{AppSpec, Hostname, Phase};
 use sqlx::Row;
 
-use crate::apps::{new_release_events, supersede_pending, write_work};
+use crate::Store;
 use crate::codec::{from_json, to_i64, to_opt_u64, to_u64};
 use crate::error::{Result, StoreError};
-use crate::{Store, domains, releases};
+use crate::release_write::{NewPendingRelease, write_pending_release};
 
 /// What `record_rollback` wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,36 +98,23 @@ impl Store {
             .bind(app)
             .execute(&mut *tx)
             .await?;
-        write_work(&mut tx, org, app, work, version).await?;
-        domains::replace(&mut tx, org, app, &hostnames, now_ms).await?;
-        supersede_pending(&mut tx, org, app, version, now_ms).await?;
         let source = format!("rollback(from=v{from})");
-        releases::insert(
+        write_pending_release(
             &mut tx,
-            &releases::NewRelease {
+            &NewPendingRelease {
                 org,
                 app,
                 version,
-                status: satusky_types::ReleaseStatus::Pending,
-                image: image.as_deref(),
+                generation,
                 source: &source,
+                image: image.as_deref(),
                 context: context.as_deref(),
                 artifact: artifact.as_deref(),
                 spec_json: &spec_json,
+                hostnames: &hostnames,
                 hostnames_json: &hostnames_json,
-                generation,
-                created_at_ms: now_ms,
+                work,
             },
-        )
-        .await?;
-        new_release_events(
-            &mut tx,
-            org,
-            app,
-            version,
-            generation,
-            &source,
-            image.as_deref(),
             now_ms,
         )
         .await?;

@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{Ctx, on_each_backend, spec};
+use common::{Ctx, alias, generated, on_each_backend, redirect, spec};
 use satusky_core::ledger::{LedgerEntry, ProcessKind};
+use satusky_core::{DesiredError, HostnameError};
 use satusky_store::DeployInput;
 use satusky_types::{EventType, Phase, ReleaseStatus};
 use serde_json::json;
@@ -52,6 +53,57 @@ async fn a_newer_deploy_supersedes_pending_releases_with_events() {
         assert_eq!(superseded.len(), 1);
         assert_eq!(superseded[0].data["version"], 1);
         assert_eq!(superseded[0].data["superseded_by"], 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stored_release_is_validated_again_into_the_desired_workload() {
+    on_each_backend(|Ctx { store, .. }| async move {
+        store.ensure_org("acme").await.unwrap();
+        let hosts = [
+            generated("web-acme.apps.test"),
+            redirect("www.example.com", "https://shop.example.com"),
+            alias("shop.example.com"),
+        ];
+        store
+            .record_deploy("acme", &spec("web"), &hosts, "deploy", T0)
+            .await
+            .unwrap();
+        let v1 = store.get_release("acme", "web", 1).await.unwrap().unwrap();
+        let desired = v1.desired("acme", "web").unwrap();
+        assert_eq!(
+            (desired.org.as_str(), desired.app.as_str()),
+            ("acme", "web")
+        );
+        assert_eq!(desired.release, 1);
+        assert_eq!(desired.spec.spec(), &spec("web"));
+        assert_eq!(desired.artifact, None);
+        assert_eq!(desired.hostnames.as_slice(), hosts.as_slice());
+
+        // The store keeps what it is given; what no longer passes the checks is refused when
+        // it is read for a runtime.
+        let mut broken = spec("web");
+        broken.port = 0;
+        store
+            .record_deploy("acme", &broken, &hosts, "deploy", T0 + 1)
+            .await
+            .unwrap();
+        let v2 = store.get_release("acme", "web", 2).await.unwrap().unwrap();
+        let err = v2.desired("acme", "web").unwrap_err();
+        assert!(
+            matches!(&err, DesiredError::Spec(e) if e.0[0].field == "app.port"),
+            "{err:?}"
+        );
+        store
+            .record_deploy("acme", &spec("web"), &[alias("shop")], "deploy", T0 + 2)
+            .await
+            .unwrap();
+        let v3 = store.get_release("acme", "web", 3).await.unwrap().unwrap();
+        assert!(matches!(
+            v3.desired("acme", "web"),
+            Err(DesiredError::Hostnames(HostnameError::Invalid { host, .. })) if host == "shop"
+        ));
     })
     .await;
 }

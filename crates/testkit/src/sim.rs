@@ -17,6 +17,7 @@ use satusky_core::engine::{
 };
 use satusky_core::lifecycle::on_release_ready;
 use satusky_core::runtime::{EndpointProber, LogSink, Runtime};
+use satusky_core::{AppHostnames, ValidatedApp};
 use satusky_types::{AppSpec, EventType, Phase, ReleaseStatus};
 use serde_json::Value;
 
@@ -80,8 +81,8 @@ impl Sim {
                 view: ReleaseView {
                     version: 1,
                     source: "deploy".to_string(),
-                    spec,
-                    hostnames,
+                    spec: validated(spec),
+                    hostnames: AppHostnames::new(hostnames).expect("valid hostnames"),
                     context: context.map(str::to_string),
                     artifact: None,
                 },
@@ -123,8 +124,8 @@ impl Sim {
                     Some(_) => format!("rollback(from=v{})", version - 1),
                     None => "deploy".to_string(),
                 },
-                spec: spec.clone(),
-                hostnames: self.app.hostnames.clone(),
+                spec: validated(spec.clone()),
+                hostnames: AppHostnames::new(self.app.hostnames.clone()).expect("valid hostnames"),
                 context: context.map(str::to_string),
                 artifact: artifact.map(str::to_string),
             },
@@ -306,6 +307,11 @@ impl Sim {
             WorkChange::Done => self.app.work = None,
         }
     }
+}
+
+/// `spec`, which a test means to be valid.
+pub fn validated(spec: AppSpec) -> ValidatedApp {
+    satusky_core::validate_spec(spec).expect("the test's spec is valid")
 }
 
 /// The value of a future that is ready at once (the fakes' futures are).

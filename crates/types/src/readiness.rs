@@ -78,6 +78,8 @@ pub enum Reason {
     ImageRequiresContainerRuntime,
     /// The observed status was written for an older generation.
     StaleObservation,
+    /// The release's stored spec or hostnames no longer pass this control plane's checks.
+    InvalidSpec,
     // -- metadata
     Stored,
     HostnameTaken,
@@ -144,6 +146,7 @@ impl Reason {
         Reason::Unschedulable,
         Reason::ImageRequiresContainerRuntime,
         Reason::StaleObservation,
+        Reason::InvalidSpec,
         Reason::Stored,
         Reason::HostnameTaken,
         Reason::OwnershipUnverified,

@@ -22,6 +22,6 @@ pub use status::{StatusDoc, diff_events, initial_doc, metadata_plane, report};
 pub use step::{
     Action, BUILD_STOP_GRACE, Decision, ENDPOINT_RECHECK, ENDPOINT_SETTLE, EngineRules,
     OBSERVE_EVERY, Outcome, RETRY_AFTER, ReleaseChange, Tagged, WorkChange, next, recheck,
-    resume_after_restart, status_events,
+    resume_after_restart, status_events, unusable_release,
 };
 pub use work::{Step, Work};

@@ -3,6 +3,10 @@
 
 use satusky_types::{AppSpec, Hostname, Phase};
 
+use crate::desired::AppHostnames;
+use crate::runtime::DesiredWorkload;
+use crate::validate::ValidatedApp;
+
 use super::{StatusDoc, Work};
 
 /// The app as the engine sees it.
@@ -23,16 +27,31 @@ pub struct AppView {
     pub work: Option<Work>,
 }
 
-/// The release a piece of work is on.
+/// The release a piece of work is on, checked at the store boundary (a stored spec that no
+/// longer validates never reaches the step function or a runtime).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseView {
     pub version: u64,
     /// What made it (`deploy`, `rollback(from=vK)`).
     pub source: String,
-    pub spec: AppSpec,
-    pub hostnames: Vec<Hostname>,
+    pub spec: ValidatedApp,
+    pub hostnames: AppHostnames,
     /// The uploaded build context (`sha256:…`), if any.
     pub context: Option<String>,
     /// The build's output, once built (a rollback carries its snapshot's).
     pub artifact: Option<String>,
+}
+
+impl ReleaseView {
+    /// What a runtime must make true for this release of `org/app`.
+    pub fn desired(&self, org: &str, app: &str) -> DesiredWorkload {
+        DesiredWorkload {
+            org: org.to_string(),
+            app: app.to_string(),
+            release: self.version,
+            spec: self.spec.clone(),
+            artifact: self.artifact.clone(),
+            hostnames: self.hostnames.clone(),
+        }
+    }
 }

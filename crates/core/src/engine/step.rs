@@ -230,6 +230,42 @@ pub fn next(
     }
 }
 
+/// The decision for work whose release is stored but no longer passes this control plane's
+/// checks (`error` says what): it fails, with the fix; the active release keeps serving.
+pub fn unusable_release(app: &AppView, version: u64, error: &str, now_ms: i64) -> Decision {
+    let Some(work) = app.work.as_ref().filter(|w| w.release == version) else {
+        return Decision::act(Action::Stop);
+    };
+    let old = current_doc(app, work.release, now_ms);
+    let mut doc = old.clone();
+    if !old.build.state.is_satisfied() {
+        doc.build = merge_plane(
+            Some(&old.build),
+            Plane::new(
+                PlaneState::NotApplicable,
+                Reason::Waiting,
+                "not built: the stored spec no longer validates",
+            ),
+            now_ms,
+        );
+    }
+    doc.workload.plane = merge_plane(
+        Some(&old.workload.plane),
+        Plane::new(PlaneState::Failed, Reason::InvalidSpec, error).with_remediation(
+            "deploy again: `1ctl deploy` checks satusky.toml and names the field",
+        ),
+        now_ms,
+    );
+    let plane = doc.workload.plane.clone();
+    Decision::act(Action::Stop)
+        .with_status(app, doc)
+        .with_release(ReleaseChange::Fail {
+            dimension: "workload",
+            plane,
+        })
+        .with_work(WorkChange::Done)
+}
+
 /// Pending work a restarted control plane resumes: a rollout or endpoint check in progress
 /// goes back to its apply (the runtime may have lost what was applied). `None`: unchanged.
 pub fn resume_after_restart(work: &Work) -> Option<Work> {
@@ -332,7 +368,7 @@ impl Ctx<'_> {
             app: self.app.name.clone(),
             release: self.release.version,
             context,
-            spec: self.release.spec.clone(),
+            spec: self.release.spec.spec().clone(),
             timeout: Some(time_left),
         }))
         .with_status(self.app, doc)
@@ -434,14 +470,9 @@ impl Ctx<'_> {
                 ..self.work.clone()
             }),
         };
-        Decision::act(Action::Apply(DesiredWorkload {
-            org: self.app.org.clone(),
-            app: self.app.name.clone(),
-            release: self.release.version,
-            spec: self.release.spec.clone(),
-            artifact: self.release.artifact.clone(),
-            hostnames: self.release.hostnames.clone(),
-        }))
+        Decision::act(Action::Apply(
+            self.release.desired(&self.app.org, &self.app.name),
+        ))
         .with_work(work)
     }
 

@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use super::BuildConfig;
 use crate::render::labels::{self, MANAGED_BY, MANAGER, NAME, ORG, RELEASE};
 use crate::render::names::{self, MAX_LABEL};
-use crate::render::{Object, RenderError};
+use crate::render::{Object, RenderError, check_object};
 
 /// Label on build Jobs, their pods and token Secrets: `"true"`.
 pub const BUILD_LABEL: &str = "satusky.io/build";
@@ -332,30 +332,9 @@ pub fn render_build_secret(input: &BuildJobInput<'_>, token: &str) -> Result<Obj
     checked(Object::new("v1", "Secret", &secret)?)
 }
 
-/// The rules every rendered object passes (as `render` checks its own): a valid name — for
-/// the Job also a valid label value, since it becomes the pod's `job-name` label — and valid
-/// label keys, label values and annotation keys.
+/// `object` once it passes the rules every rendered object passes ([`check_object`]).
 fn checked(object: Object) -> Result<Object, RenderError> {
-    let bad = |message: String| RenderError::InvalidObject {
-        kind: object.kind().to_owned(),
-        name: object.name().to_owned(),
-        message,
-    };
-    let name = object.name();
-    let label_too = object.kind() == "Job";
-    if !names::is_dns1123_subdomain(name) || (label_too && !names::is_label_value(name)) {
-        return Err(bad(format!("{name:?} is not a valid name for this kind")));
-    }
-    for (key, value) in object.labels() {
-        if !names::is_label_key(key) || !names::is_label_value(value) {
-            return Err(bad(format!("label {key}={value:?} is invalid")));
-        }
-    }
-    for (key, _) in object.annotations() {
-        if !names::is_label_key(key) {
-            return Err(bad(format!("annotation key {key:?} is invalid")));
-        }
-    }
+    check_object(&object)?;
     Ok(object)
 }
 

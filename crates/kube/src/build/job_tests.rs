@@ -164,6 +164,22 @@ fn bad_inputs_are_refused() {
 }
 
 #[test]
+fn a_job_name_must_also_be_a_label_value() {
+    // 64 characters: a valid object name, too long for the pod's `job-name` label.
+    let body = json!({"metadata": {"name": "a".repeat(64)}});
+    let job = Object::new("batch/v1", "Job", &body).unwrap();
+    assert!(matches!(
+        checked(job),
+        Err(RenderError::InvalidObject { kind, .. }) if kind == "Job"
+    ));
+    let secret = Object::new("v1", "Secret", &body).unwrap();
+    assert!(
+        checked(secret).is_ok(),
+        "a Secret's name is not copied into a label"
+    );
+}
+
+#[test]
 fn digests_are_parsed_strictly() {
     let hex = "0123456789abcdef".repeat(4);
     let digest = format!("sha256:{hex}");

@@ -1,11 +1,13 @@
-//! What a render reads ([`RenderInput`] and the references in it), and the checks an input
-//! must pass before anything is built: names of the org, namespace, Gateway and issuer, secret
-//! keys, and the app's hostnames sorted into serving, custom and redirect hosts. Pure.
+//! What a render reads ([`RenderInput`] and the references in it), and the checks the
+//! platform's part of an input must pass before anything is built: names of the org,
+//! namespace, Gateway and issuer, and secret keys. The app and its hostnames arrive validated
+//! ([`ValidatedApp`], [`AppHostnames`]) and are not checked again; the hostnames are only
+//! sorted into serving, custom and redirect hosts. Pure.
 
 use std::collections::BTreeSet;
 
-use satusky_core::ValidatedApp;
-use satusky_types::{Hostname, HostnameKind};
+use satusky_core::desired::HostRole;
+use satusky_core::{AppHostnames, ValidatedApp};
 
 use super::{RenderError, config, names};
 
@@ -23,9 +25,16 @@ pub struct GatewayRef {
     pub section_name: Option<String>,
 }
 
+/// A Gateway reference that is not `NAMESPACE/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{given:?} is not a Gateway reference: use NAMESPACE/NAME, e.g. {DEFAULT_GATEWAY}")]
+pub struct InvalidGatewayRef {
+    pub given: String,
+}
+
 impl GatewayRef {
     /// Parses `NAMESPACE/NAME`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, InvalidGatewayRef> {
         match s.split_once('/') {
             Some((namespace, name))
                 if names::is_dns1123_label(namespace) && names::is_dns1123_subdomain(name) =>
@@ -36,9 +45,9 @@ impl GatewayRef {
                     section_name: None,
                 })
             }
-            _ => Err(format!(
-                "{s:?} is not a Gateway reference: use NAMESPACE/NAME, e.g. {DEFAULT_GATEWAY}"
-            )),
+            _ => Err(InvalidGatewayRef {
+                given: s.to_owned(),
+            }),
         }
     }
 }
@@ -91,21 +100,20 @@ pub struct RenderInput<'a> {
     pub gateway: GatewayRef,
     /// The app's hostnames as stored (`satusky_core::hostnames`): the generated one, aliases
     /// and redirect hosts.
-    pub hostnames: Vec<Hostname>,
+    pub hostnames: AppHostnames,
     /// The app's secrets: keys and versions only.
     pub secrets: Vec<SecretRef>,
     pub issuer: IssuerRef,
 }
 
 impl<'a> RenderInput<'a> {
-    /// The defaults: namespace `satusky-{org}`, the default Gateway and issuer, the hostnames
-    /// `satusky_core::hostnames` gives for `zone`, no secrets.
+    /// The defaults: namespace `satusky-{org}`, the default Gateway and issuer, no secrets.
     pub fn new(
         org: &str,
         app: &'a ValidatedApp,
         release: u64,
         image: impl Into<String>,
-        zone: &str,
+        hostnames: AppHostnames,
     ) -> Self {
         RenderInput {
             org: org.to_owned(),
@@ -114,7 +122,7 @@ impl<'a> RenderInput<'a> {
             image: image.into(),
             namespace: names::default_namespace(org),
             gateway: GatewayRef::default(),
-            hostnames: satusky_core::hostnames(org, zone, app.spec()),
+            hostnames,
             secrets: Vec::new(),
             issuer: IssuerRef::default(),
         }
@@ -131,28 +139,13 @@ pub(crate) struct Hosts<'a> {
     pub redirects: Vec<(&'a str, &'a str)>,
 }
 
-pub(crate) fn sort_hosts(hostnames: &[Hostname]) -> Result<Hosts<'_>, RenderError> {
-    let mut seen = BTreeSet::new();
+pub(crate) fn sort_hosts(hostnames: &AppHostnames) -> Hosts<'_> {
     let (mut generated, mut aliases, mut redirects) = (Vec::new(), Vec::new(), Vec::new());
-    for h in hostnames {
-        let host = h.hostname.as_str();
-        satusky_core::validate_hostname(host).map_err(|m| RenderError::input("hostnames", m))?;
-        if !seen.insert(host) {
-            return Err(RenderError::input(
-                "hostnames",
-                format!("{host:?} is listed twice"),
-            ));
-        }
-        match (h.kind, h.redirect_to.as_deref()) {
-            (HostnameKind::Generated, _) => generated.push(host),
-            (HostnameKind::Alias, _) => aliases.push(host),
-            (HostnameKind::Redirect, Some(to)) => redirects.push((host, to)),
-            (HostnameKind::Redirect, None) => {
-                return Err(RenderError::input(
-                    "hostnames",
-                    format!("the redirect host {host:?} has no redirect_to target"),
-                ));
-            }
+    for role in hostnames.roles() {
+        match role {
+            HostRole::Generated(host) => generated.push(host),
+            HostRole::Alias(host) => aliases.push(host),
+            HostRole::Redirect { host, to } => redirects.push((host, to)),
         }
     }
     aliases.sort_unstable();
@@ -164,11 +157,11 @@ pub(crate) fn sort_hosts(hostnames: &[Hostname]) -> Result<Hosts<'_>, RenderErro
         .collect();
     custom.sort_unstable();
     generated.extend(aliases);
-    Ok(Hosts {
+    Hosts {
         serving: generated,
         custom,
         redirects,
-    })
+    }
 }
 
 pub(crate) fn check_input(input: &RenderInput<'_>) -> Result<(), RenderError> {

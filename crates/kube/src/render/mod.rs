@@ -29,15 +29,17 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use satusky_types::AppSpec;
 
 pub use input::{
-    DEFAULT_CLUSTER_ISSUER, DEFAULT_GATEWAY, GatewayRef, IssuerRef, RenderInput, SecretRef,
+    DEFAULT_CLUSTER_ISSUER, DEFAULT_GATEWAY, GatewayRef, InvalidGatewayRef, IssuerRef, RenderInput,
+    SecretRef,
 };
 pub use object::Object;
 pub use output::{to_json_list, to_yaml};
 
 pub(crate) use input::Hosts;
 use input::{check_input, sort_hosts};
+pub(crate) use object::check_object;
+use object::kind_rank;
 pub(crate) use object::{CustomObject, canonical};
-use object::{check_object, kind_rank};
 
 /// Why an input cannot be rendered. Each names the offending value.
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +121,7 @@ pub fn render(input: &RenderInput<'_>) -> Result<Vec<Object>, RenderError> {
         release: input.release,
         spec,
     };
-    let hosts = sort_hosts(&input.hostnames)?;
+    let hosts = sort_hosts(&input.hostnames);
     let mut objects = vec![config::config_map(&ctx)?];
     if !input.secrets.is_empty() {
         objects.push(config::secret(&ctx, &input.secrets)?);

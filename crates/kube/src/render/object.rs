@@ -1,6 +1,7 @@
 //! [`Object`], one rendered manifest as JSON with its maps in sorted key order, and the rules
-//! every rendered object must pass before [`super::render`] returns it (a valid name for its
-//! kind, valid label keys and values, valid annotation keys) and their apply order. Pure.
+//! every rendered object must pass before it is returned (a valid name for its kind, valid
+//! label keys and values, valid annotation keys — [`check_object`], also used by the build
+//! Job's renderer) and their apply order. Pure.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
@@ -134,8 +135,9 @@ pub(crate) fn kind_rank(kind: &str) -> usize {
     ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
 }
 
-/// The rules every rendered object must pass: a valid name for its kind, valid label keys and
-/// values, valid annotation keys.
+/// The rules every object Satusky renders must pass — the app's objects and the build Job and
+/// its token Secret alike: a valid name for its kind, valid label keys and values, valid
+/// annotation keys.
 pub(crate) fn check_object(object: &Object) -> Result<(), RenderError> {
     let bad = |message: String| RenderError::InvalidObject {
         kind: object.kind().to_owned(),
@@ -146,8 +148,9 @@ pub(crate) fn check_object(object: &Object) -> Result<(), RenderError> {
     let name_ok = match object.kind() {
         // Service and Namespace names are DNS labels.
         "Service" | "Namespace" => names::is_dns1123_label(name),
-        // cert-manager copies a Certificate's name into label values.
-        "Certificate" => names::is_dns1123_subdomain(name) && names::is_label_value(name),
+        // cert-manager copies a Certificate's name into label values, and the Job controller
+        // a Job's name into its pod's `job-name` label.
+        "Certificate" | "Job" => names::is_dns1123_subdomain(name) && names::is_label_value(name),
         _ => names::is_dns1123_subdomain(name),
     };
     if !name_ok {

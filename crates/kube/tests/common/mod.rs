@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use satusky_core::{Overrides, ValidatedApp, parse_str};
+use satusky_core::{AppHostnames, Overrides, ValidatedApp, parse_str};
 use satusky_kube::{Object, RenderInput, SecretRef, render};
 
 pub const ORG: &str = "acme";
@@ -34,8 +34,13 @@ pub fn image(app: &ValidatedApp) -> String {
         .unwrap_or_else(|| format!("registry.invalid/{ORG}/{}:unbuilt", spec.name))
 }
 
+/// The app's hostnames in org [`ORG`] under [`ZONE`].
+pub fn hostnames(app: &ValidatedApp) -> AppHostnames {
+    AppHostnames::of_app(ORG, ZONE, app).unwrap()
+}
+
 pub fn input(app: &ValidatedApp) -> RenderInput<'_> {
-    RenderInput::new(ORG, app, 1, image(app), ZONE)
+    RenderInput::new(ORG, app, 1, image(app), hostnames(app))
 }
 
 pub fn secrets(pairs: &[(&str, u64)]) -> Vec<SecretRef> {

@@ -40,7 +40,7 @@ pub(super) fn unsupported(spec: &AppSpec, artifact: Option<&str>) -> Option<(Rea
 /// Same release running the same processes (the replica count and hostnames may differ).
 pub(super) fn same_workload(a: &DesiredWorkload, b: &DesiredWorkload) -> bool {
     let strip = |d: &DesiredWorkload| {
-        let mut s = d.spec.clone();
+        let mut s = d.spec.spec().clone();
         s.replicas = 0;
         s.domains.clear();
         s

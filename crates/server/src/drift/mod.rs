@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use satusky_core::engine::AppView;
-use satusky_core::runtime::{DesiredWorkload, release_id};
+use satusky_core::runtime::release_id;
 use satusky_core::time::{now_ms, rfc3339_ms};
 use satusky_store::{FindingChange, StoreError};
 use satusky_types::{EndpointReport, EventType, Hostname};
@@ -273,13 +273,12 @@ async fn heal(d: &Drift, rec: &AppView, version: u64) -> Result<bool, StoreError
     else {
         return Ok(false);
     };
-    let desired = DesiredWorkload {
-        org: rec.org.clone(),
-        app: rec.name.clone(),
-        release: version,
-        spec: release.spec,
-        artifact: release.artifact,
-        hostnames: release.hostnames,
+    let desired = match release.desired(&rec.org, &rec.name) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "drift: the heal was refused; the next sweep tries again");
+            return Ok(false);
+        }
     };
     let runtime = &d.handle.runtime;
     let started = Instant::now();

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use satusky_core::time::{now_ms, rfc3339_ms};
-use satusky_core::{hostnames, names, validate};
+use satusky_core::{AppHostnames, hostnames, names, validate};
 use satusky_store::{AppRecord, DeployInput};
 use satusky_types::{
     ApiError, AppDeleted, AppDetail, AppSummary, DeployAccepted, HostnameKind, PutAppRequest,
@@ -53,7 +53,7 @@ pub async fn put_app(
         ApiErrorResponse::invalid(format!("the app spec is invalid: {errs}"))
             .with_details(serde_json::json!({ "fields": details }))
     })?;
-    let spec = validated.into_spec();
+    let spec = validated.spec();
     let zone = &state.settings.dns_zone;
     for (i, d) in spec.domains.iter().enumerate() {
         if hostnames::is_in_zone(&d.host, zone) {
@@ -76,11 +76,16 @@ pub async fn put_app(
     if let Some(context) = &req.context {
         super::builds::check_context_exists(&state, &org, context)?;
     }
-    let hosts = hostnames::hostnames(&org, zone, &spec);
+    // Custom domains passed validation and lie outside the zone, and the zone is checked at
+    // start: only a zone too long for the generated name gets here.
+    let hosts = AppHostnames::of_app(&org, zone, &validated).map_err(|e| {
+        tracing::error!(%org, %app, %zone, error = %e, "the platform zone gives the app an invalid hostname");
+        ApiErrorResponse::internal()
+    })?;
     // The release number is allocated in the transaction; the store fills it into the work.
     let work = Work::new(0).to_value();
     let input = DeployInput {
-        spec: &spec,
+        spec,
         hostnames: &hosts,
         source: "deploy",
         context: req.context.as_deref(),
@@ -104,7 +109,7 @@ pub async fn put_app(
             release: rec.release,
             status: ReleaseStatus::Pending,
             created: rec.created,
-            hostnames: hosts,
+            hostnames: hosts.into_vec(),
             unpinned: rec.unpinned,
         }),
     ))

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use satusky_core::engine::{
     Action, AppView, BUILD_STOP_GRACE, Decision, Outcome, RETRY_AFTER, ReleaseChange, Tagged,
-    WorkChange, next, resume_after_restart,
+    WorkChange, next, resume_after_restart, unusable_release,
 };
 use satusky_core::lifecycle::on_release_ready;
 use satusky_core::runtime::BuildFailure;
@@ -87,17 +87,24 @@ pub(super) async fn drive(engine: &Engine, org: &str, app: &str) {
             return;
         };
         let release = match handle.store.get_release(org, app, work.release).await {
-            Ok(r) => r.map(|r| r.view()),
+            Ok(r) => r,
             Err(e) => {
                 tracing::error!(%org, %app, error = %error_chain(&e), "cannot read the release");
                 tokio::time::sleep(RETRY_AFTER).await;
                 continue;
             }
         };
-        if release.is_none() {
-            tracing::error!(%org, %app, release = work.release, "work names a missing release; dropping it");
-        }
-        let decision = next(&view, release.as_ref(), last.take(), rules, now_ms());
+        let decision = match release.as_ref().map(|r| r.view()) {
+            Some(Ok(release)) => next(&view, Some(&release), last.take(), rules, now_ms()),
+            Some(Err(e)) => {
+                tracing::warn!(%org, %app, release = work.release, error = %error_chain(&e), "the stored release no longer validates; failing it");
+                unusable_release(&view, work.release, &error_chain(&e), now_ms())
+            }
+            None => {
+                tracing::error!(%org, %app, release = work.release, "work names a missing release; dropping it");
+                next(&view, None, last.take(), rules, now_ms())
+            }
+        };
         if !persist(handle, &view, work.release, &decision).await {
             // Overtaken by a newer deploy, or the store refused (after a pause): load again.
             continue;

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use satusky_core::engine::{OBSERVE_EVERY, status_events};
 use satusky_core::lifecycle::{WorkloadVerdict, judge_workload, merge_plane};
-use satusky_core::runtime::DesiredWorkload;
 use satusky_core::time::now_ms;
 use satusky_store::AppRecord;
 use tokio::sync::Semaphore;
@@ -57,13 +56,12 @@ async fn restore(handle: &Handle, rec: &AppRecord, active: u64) {
             return;
         }
     };
-    let desired = DesiredWorkload {
-        org: rec.org.clone(),
-        app: rec.name.clone(),
-        release: active,
-        spec: release.spec.clone(),
-        artifact: release.artifact,
-        hostnames: release.hostnames,
+    let desired = match release.desired(&rec.org, &rec.name) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "cannot restore the active release");
+            return;
+        }
     };
     tracing::info!(org = %rec.org, app = %rec.name, release = active, "restoring the active release");
     let clock = std::time::Instant::now();

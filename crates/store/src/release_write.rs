@@ -1,0 +1,174 @@
+//! Writing a new pending release: the one sequence every path that records a release follows
+//! (a deploy, a rollback — and later config releases and template deploys), inside the
+//! caller's transaction, after the caller has allocated the version and the generation on the
+//! app row (which took the row lock / write lock).
+//!
+//! In order: the engine's pending work for the release, the app's hostnames (unique across
+//! orgs), older pending releases overtaken (`superseded`, each with a `release` event), the
+//! release row, and its `release` (pending) and `phase` (accepted) events. It must not touch
+//! the app row's counters, spec or pin: those belong to the caller.
+
+use satusky_types::{EventType, Hostname, Phase, ReleaseStatus};
+use serde_json::json;
+use sqlx::AnyConnection;
+use sqlx::Row;
+
+use crate::codec::to_json;
+use crate::error::{Result, StoreError};
+use crate::{domains, events, releases};
+
+/// A pending release about to be written, with what it needs encoded as the rows hold it.
+pub(crate) struct NewPendingRelease<'a> {
+    pub org: &'a str,
+    pub app: &'a str,
+    /// The version the caller allocated.
+    pub version: i64,
+    /// The app generation it reconciles.
+    pub generation: i64,
+    /// `deploy`, `rollback(from=vK)`, …
+    pub source: &'a str,
+    pub image: Option<&'a str>,
+    /// The uploaded build context (`sha256:…`), when there is one.
+    pub context: Option<&'a str>,
+    /// The build's output, when the release reuses one (a rollback).
+    pub artifact: Option<&'a str>,
+    /// The app spec, as JSON.
+    pub spec_json: &'a str,
+    /// The app's hostnames, claimed for it.
+    pub hostnames: &'a [Hostname],
+    /// The same hostnames, as JSON.
+    pub hostnames_json: &'a str,
+    /// The engine's pending work document (see [`write_work`]).
+    pub work: Option<&'a serde_json::Value>,
+}
+
+/// Writes `r` and everything that goes with it (see the module docs), in the caller's
+/// transaction. A hostname held by another app fails with [`StoreError::HostnameTaken`].
+pub(crate) async fn write_pending_release(
+    conn: &mut AnyConnection,
+    r: &NewPendingRelease<'_>,
+    now_ms: i64,
+) -> Result<()> {
+    let (org, app) = (r.org, r.app);
+    write_work(conn, org, app, r.work, r.version).await?;
+    domains::replace(conn, org, app, r.hostnames, now_ms).await?;
+    supersede_pending(conn, org, app, r.version, now_ms).await?;
+    releases::insert(
+        conn,
+        &releases::NewRelease {
+            org,
+            app,
+            version: r.version,
+            status: ReleaseStatus::Pending,
+            image: r.image,
+            source: r.source,
+            context: r.context,
+            artifact: r.artifact,
+            spec_json: r.spec_json,
+            hostnames_json: r.hostnames_json,
+            generation: r.generation,
+            created_at_ms: now_ms,
+        },
+    )
+    .await?;
+    new_release_events(conn, r, now_ms).await
+}
+
+/// Sets the engine's work for the new release (its `release` field filled in), or clears it.
+async fn write_work(
+    conn: &mut AnyConnection,
+    org: &str,
+    app: &str,
+    work: Option<&serde_json::Value>,
+    version: i64,
+) -> Result<()> {
+    let work_json = match work {
+        Some(w) => {
+            let mut w = w.clone();
+            if let Some(obj) = w.as_object_mut() {
+                obj.insert("release".to_string(), json!(version));
+            }
+            Some(to_json("app work", &w)?)
+        }
+        None => None,
+    };
+    sqlx::query("UPDATE apps SET work = $1 WHERE org = $2 AND name = $3")
+        .bind(work_json)
+        .bind(org)
+        .bind(app)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Pending releases older than `version` are overtaken: `superseded`, each with an event.
+async fn supersede_pending(
+    conn: &mut AnyConnection,
+    org: &str,
+    app: &str,
+    version: i64,
+    now_ms: i64,
+) -> Result<()> {
+    let rows = sqlx::query(
+        "UPDATE releases SET status = $1 WHERE org = $2 AND app = $3 AND status = $4 \
+         AND version < $5 RETURNING version",
+    )
+    .bind(ReleaseStatus::Superseded.as_str())
+    .bind(org)
+    .bind(app)
+    .bind(ReleaseStatus::Pending.as_str())
+    .bind(version)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut overtaken: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get::<i64, _>("version"))
+        .collect::<std::result::Result<_, _>>()?;
+    overtaken.sort_unstable();
+    for v in overtaken {
+        let data = json!({
+            "version": v,
+            "status": ReleaseStatus::Superseded.as_str(),
+            "superseded_by": version,
+        });
+        append_event(conn, org, app, EventType::Release, &data, now_ms).await?;
+    }
+    Ok(())
+}
+
+/// The `release` (pending) and `phase` (accepted) events of a new release.
+async fn new_release_events(
+    conn: &mut AnyConnection,
+    r: &NewPendingRelease<'_>,
+    now_ms: i64,
+) -> Result<()> {
+    let release_event = json!({
+        "version": r.version,
+        "status": ReleaseStatus::Pending.as_str(),
+        "source": r.source,
+        "image": r.image,
+    });
+    let phase_event = json!({ "phase": Phase::Accepted.as_str(), "generation": r.generation });
+    for (kind, data) in [
+        (EventType::Release, &release_event),
+        (EventType::Phase, &phase_event),
+    ] {
+        append_event(conn, r.org, r.app, kind, data, now_ms).await?;
+    }
+    Ok(())
+}
+
+/// One event of the app; the app must exist (the caller's transaction wrote its row).
+async fn append_event(
+    conn: &mut AnyConnection,
+    org: &str,
+    app: &str,
+    kind: EventType,
+    data: &serde_json::Value,
+    now_ms: i64,
+) -> Result<()> {
+    events::insert(conn, org, app, kind, data, now_ms)
+        .await?
+        .ok_or_else(|| StoreError::not_found(format!("app {org}/{app}")))?;
+    Ok(())
+}
