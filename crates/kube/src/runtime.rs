@@ -19,9 +19,9 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, DnsZone, EdgeInfo,
-    LogSink, Runtime, RuntimeError, ServedHost, WorkloadObservation,
+    LogSink, Runtime, RuntimeError, RuntimeErrorKind, ServedHost, WorkloadObservation,
 };
-use satusky_core::{error_chain, validate_spec};
+use satusky_core::{ForeignError, error_chain, validate_spec};
 use satusky_types::{Hostname, Plane, PlaneState, Reason};
 
 use crate::apply::Applier;
@@ -91,13 +91,14 @@ impl KubeRuntime {
     }
 
     async fn do_apply(&self, desired: DesiredWorkload) -> Result<(), RuntimeError> {
-        let validated = validate_spec(desired.spec.clone())
-            .map_err(|e| RuntimeError::new(format!("the stored spec no longer validates: {e}")))?;
+        let validated = validate_spec(desired.spec.clone()).map_err(|e| {
+            RuntimeError::invalid("the stored spec no longer validates").with_source(e)
+        })?;
         let image = desired
             .artifact
             .clone()
             .or_else(|| desired.spec.image.clone())
-            .ok_or_else(|| RuntimeError::new("nothing to run: no image was given or built"))?;
+            .ok_or_else(|| RuntimeError::invalid("nothing to run: no image was given or built"))?;
         let mut input = RenderInput::new(
             &desired.org,
             &validated,
@@ -109,12 +110,12 @@ impl KubeRuntime {
         input.issuer = self.config.issuer.clone();
         input.hostnames = desired.hostnames.clone();
         let objects =
-            render(&input).map_err(|e| RuntimeError::new(format!("cannot render: {e}")))?;
+            render(&input).map_err(|e| RuntimeError::invalid("cannot render").with_source(e))?;
         let outcome = self
             .applier
             .apply(&desired.org, &desired.app, &input.namespace, &objects)
             .await
-            .map_err(|e| RuntimeError::new(error_chain(&e)))?;
+            .map_err(|e| RuntimeError::wrap(RuntimeErrorKind::Unavailable, e))?;
         tracing::info!(org = %desired.org, app = %desired.app, release = desired.release,
             applied = outcome.applied, unchanged = outcome.unchanged, pruned = ?outcome.pruned,
             forced = ?outcome.forced, "applied");
@@ -294,7 +295,7 @@ impl Runtime for KubeRuntime {
                         Plane::new(
                             PlaneState::Unknown,
                             Reason::NotChecked,
-                            format!("cannot read routes: {e}"),
+                            format!("cannot read routes: {}", error_chain(&e)),
                         )
                     })
                     .collect()),
@@ -308,7 +309,7 @@ impl Runtime for KubeRuntime {
             self.applier
                 .remove(&org, &app, &ns)
                 .await
-                .map_err(|e| RuntimeError::new(error_chain(&e)))?;
+                .map_err(|e| RuntimeError::wrap(RuntimeErrorKind::Unavailable, e))?;
             if let Some(zone) = &self.zone {
                 zone.remove_app(&org, &app);
             }
@@ -411,7 +412,7 @@ fn served_by_route(route: &serde_json::Value) -> Vec<ServedHost> {
 }
 
 fn client_err(e: kube::Error) -> RuntimeError {
-    RuntimeError::new(format!("Kubernetes API: {}", error_chain(&e)))
+    RuntimeError::unavailable("Kubernetes API").with_source(ForeignError::new(&e))
 }
 
 #[cfg(test)]

@@ -93,7 +93,7 @@ pub struct ProbeArgs {
     pub output: Output,
 }
 
-fn parse_expect(s: &str) -> Result<StatusSet, String> {
+fn parse_expect(s: &str) -> Result<StatusSet, satusky_core::expect::ExpectError> {
     ExpectedStatus::parse(s)
 }
 

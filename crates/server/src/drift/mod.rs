@@ -276,7 +276,7 @@ async fn heal(engine: &Engine, rec: &AppRecord, version: u64) -> Result<bool, St
             Ok(true)
         }
         Err(e) => {
-            tracing::warn!(org = %rec.org, app = %rec.name, error = %e, "drift: the heal was refused; the next sweep tries again");
+            tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "drift: the heal was refused; the next sweep tries again");
             Ok(false)
         }
     }
@@ -299,7 +299,7 @@ async fn judge(
     let served = match runtime.served_hosts(org.to_string(), app.to_string()).await {
         Ok(s) => Some(s),
         Err(e) => {
-            tracing::debug!(%org, %app, error = %e, "drift: served hostnames unknown; checking one way");
+            tracing::debug!(%org, %app, error = %error_chain(&e), "drift: served hostnames unknown; checking one way");
             None
         }
     };

@@ -414,22 +414,22 @@ async fn apply(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: 
             };
             advance(engine, rec, work, Some(next)).await
         }
-        Err(e) if e.failure.is_some() => {
+        Err(e) if e.failure().is_some() => {
             // Permanent for this release: fail it now; the previous active release keeps
             // serving (nothing was stopped).
-            let reason = e.failure.unwrap_or(Reason::ErrImagePull);
+            let reason = e.failure().unwrap_or(Reason::ErrImagePull);
             let old = current_doc(rec, work.release);
             let mut doc = old.clone();
             doc.workload.plane = merge_plane(
                 Some(&old.workload.plane),
-                Plane::new(PlaneState::Failed, reason, e.message.clone()),
+                Plane::new(PlaneState::Failed, reason, error_chain(&e)),
                 now_ms(),
             );
             save(engine, rec, Some(&old), &doc).await;
             fail_release(engine, rec, work, "workload", &doc.workload.plane).await
         }
         Err(e) => {
-            tracing::warn!(org = %rec.org, app = %rec.name, error = %e, "apply failed; retrying");
+            tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "apply failed; retrying");
             let old = current_doc(rec, work.release);
             let mut doc = old.clone();
             doc.workload.plane = merge_plane(
@@ -437,7 +437,10 @@ async fn apply(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work: 
                 Plane::new(
                     PlaneState::Pending,
                     Reason::RolloutPending,
-                    format!("the runtime refused the apply: {e}; retrying"),
+                    format!(
+                        "the runtime refused the apply: {}; retrying",
+                        error_chain(&e)
+                    ),
                 ),
                 now_ms(),
             );
@@ -463,7 +466,7 @@ async fn rollout(engine: &Engine, rec: &AppRecord, release: &ReleaseRecord, work
     {
         Ok(o) => o,
         Err(e) => {
-            tracing::warn!(org = %rec.org, app = %rec.name, error = %e, "observe failed");
+            tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "observe failed");
             return Next::RetryAfter(RETRY_AFTER);
         }
     };

@@ -9,6 +9,7 @@ use satusky_store::AppRecord;
 use satusky_types::{EndpointReport, HostnameKind, Plane, PlaneState, Reason};
 
 use super::Engine;
+use crate::error::error_chain;
 use crate::status::{StatusDoc, metadata_plane};
 
 /// Check every hostname of `rec`, expecting `serving` (`ORG/APP@vN`) to answer.
@@ -38,7 +39,7 @@ pub(super) async fn check(
             Plane::new(
                 PlaneState::Unknown,
                 Reason::NotChecked,
-                format!("the runtime could not report routes: {e}")
+                format!("the runtime could not report routes: {}", error_chain(&e))
             );
             hosts.len()
         ],

@@ -224,7 +224,7 @@ impl Engine {
         let (org, app) = (org.to_string(), app.to_string());
         tokio::spawn(async move {
             if let Err(e) = runtime.remove(org.clone(), app.clone()).await {
-                tracing::warn!(%org, %app, error = %e, "removing the workload failed");
+                tracing::warn!(%org, %app, error = %crate::error::error_chain(&e), "removing the workload failed");
             }
         });
     }

@@ -71,7 +71,7 @@ async fn restore(engine: &Engine, rec: &AppRecord, active: u64) {
     let result = engine.inner.runtime.apply(desired).await;
     crate::metrics::reconcile(engine.runtime_name(), result.is_ok(), clock.elapsed());
     if let Err(e) = result {
-        tracing::warn!(org = %rec.org, app = %rec.name, error = %e, "cannot restore the active release");
+        tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "cannot restore the active release");
         return;
     }
     let wait_s = release
@@ -89,7 +89,7 @@ async fn restore(engine: &Engine, rec: &AppRecord, active: u64) {
         {
             Ok(o) => o,
             Err(e) => {
-                tracing::warn!(org = %rec.org, app = %rec.name, error = %e, "cannot observe the restored release");
+                tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "cannot observe the restored release");
                 return;
             }
         };
