@@ -22,8 +22,9 @@ pub fn error_chain(err: &dyn Error) -> String {
 
 /// A third-party error's chain, read once into text: a link whose text the chain so far
 /// already ends with (the library wrote its source into its own `Display`) is left out, so
-/// [`error_chain`] of a `ForeignError` says every cause once. Only for errors of other
-/// crates; ours carry their source without repeating it.
+/// [`error_chain`] of a `ForeignError` says every cause once. For errors of other crates, or
+/// a chain that may hold them (an `anyhow::Error` at the binary's edge); ours carry their
+/// source without repeating it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForeignError {
     text: String,

@@ -19,6 +19,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use satusky_core::ForeignError;
 use satusky_store::StoreError;
 use satusky_types::{ApiError, ErrorCode};
 use serde::Deserialize;
@@ -155,8 +156,9 @@ enum FollowError {
     Store(#[source] StoreError),
     #[error("cannot encode an event")]
     Encode(#[source] serde_json::Error),
+    /// axum's error repeats its source in `Display`: kept as a [`ForeignError`].
     #[error("send")]
-    Send(#[source] axum::Error),
+    Send(#[source] ForeignError),
 }
 
 async fn follow(
@@ -237,7 +239,7 @@ async fn stream(
             match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await
             {
                 Ok(Ok(())) => after = ev.seq,
-                Ok(Err(e)) => return End::Failed(FollowError::Send(e)),
+                Ok(Err(e)) => return End::Failed(FollowError::Send(ForeignError::new(&e))),
                 // The frame is queued ahead of the close frame: a client that reads the close
                 // has it, so it resumes after it.
                 Err(_) => return End::TooSlow { after: ev.seq },
