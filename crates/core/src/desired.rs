@@ -14,7 +14,7 @@ use std::ops::Deref;
 use satusky_types::{Hostname, HostnameKind};
 
 use crate::ValidatedApp;
-use crate::names::validate_hostname;
+use crate::names::{NameError, validate_hostname};
 use crate::validate::ValidationErrors;
 
 /// An app's hostnames, checked: every name a valid hostname, none listed twice, every
@@ -26,9 +26,10 @@ pub struct AppHostnames(Vec<Hostname>);
 /// Why a list of hostnames is not an app's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HostnameError {
-    /// Not a hostname at all; `message` says why and quotes it.
-    #[error("{message}")]
-    Invalid { host: String, message: String },
+    /// Not a hostname at all; `error` says why and quotes it (shown as this error's text,
+    /// not as a source, so it is not said twice).
+    #[error("{error}")]
+    Invalid { host: String, error: NameError },
     #[error("{host:?} is listed twice")]
     Duplicate { host: String },
     #[error("the redirect host {host:?} has no redirect_to target")]
@@ -52,9 +53,9 @@ impl AppHostnames {
         let mut seen = BTreeSet::new();
         for h in &hostnames {
             let host = h.hostname.as_str();
-            validate_hostname(host).map_err(|message| HostnameError::Invalid {
+            validate_hostname(host).map_err(|error| HostnameError::Invalid {
                 host: host.to_owned(),
-                message,
+                error,
             })?;
             if !seen.insert(host) {
                 return Err(HostnameError::Duplicate {

@@ -14,6 +14,17 @@ pub enum StatusMatch {
     Code(u16),
 }
 
+/// A `checks.expect` that is not a list of classes and codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{quoted} is not a list of expected statuses: use classes such as 2xx or exact \
+     codes from 100 to 599, separated by commas, e.g. \"2xx,3xx\" or \"200,204\""
+)]
+pub struct ExpectError {
+    /// The value, quoted.
+    quoted: String,
+}
+
 /// A parsed `checks.expect`, e.g. `2xx,3xx` or `200,204`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpectedStatus(Vec<StatusMatch>);
@@ -21,14 +32,10 @@ pub struct ExpectedStatus(Vec<StatusMatch>);
 impl ExpectedStatus {
     /// Parses a comma-separated list of classes (`1xx`–`5xx`) and codes (100–599); spaces
     /// around items are allowed.
-    pub fn parse(expect: &str) -> Result<Self, String> {
+    pub fn parse(expect: &str) -> Result<Self, ExpectError> {
         let items: Option<Vec<StatusMatch>> = expect.split(',').map(|i| item(i.trim())).collect();
-        items.map(ExpectedStatus).ok_or_else(|| {
-            format!(
-                "{} is not a list of expected statuses: use classes such as 2xx or exact \
-                 codes from 100 to 599, separated by commas, e.g. \"2xx,3xx\" or \"200,204\"",
-                quoted(expect)
-            )
+        items.map(ExpectedStatus).ok_or_else(|| ExpectError {
+            quoted: quoted(expect),
         })
     }
 
@@ -89,7 +96,7 @@ mod tests {
         for bad in [
             "", "2XX", "6xx", "0xx", "99", "600", "2xx,", "200;204", "ok", "2x", "1000",
         ] {
-            let err = ExpectedStatus::parse(bad).unwrap_err();
+            let err = ExpectedStatus::parse(bad).unwrap_err().to_string();
             assert!(err.contains("is not a list of expected statuses"), "{bad}");
         }
     }

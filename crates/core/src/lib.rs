@@ -27,11 +27,11 @@ pub mod urls;
 pub mod validate;
 
 pub use config::{
-    ConfigError, Diagnostic, LoadedConfig, Overrides, config_file_name, init_template, load,
-    parse_str, validate_config_name,
+    ConfigError, ConfigNameError, Diagnostic, LoadedConfig, Overrides, config_file_name,
+    init_template, load, parse_str, validate_config_name,
 };
 pub use desired::{AppHostnames, DesiredError, HostnameError};
-pub use errors::error_chain;
+pub use errors::{ForeignError, error_chain};
 pub use expect::ExpectedStatus;
 pub use hostnames::{DEFAULT_ZONE, Zone, generated_hostname, hostnames};
 pub use names::{validate_app_name, validate_hostname, validate_org_name};

@@ -2,7 +2,8 @@
 //!
 //! Owns only the syntax of names. Whether a name is free, or whether a hostname falls under the
 //! platform zone, is decided by the server, which knows the store and the zone.
-//! Every error string names the bad value (at most a short prefix of it) and says how to fix it.
+//! Every error ([`NameError`]) names the bad value (at most a short prefix of it) and says how
+//! to fix it.
 
 use crate::validate::limits::quoted;
 
@@ -26,26 +27,75 @@ pub const HOSTNAME_PATTERN: &str =
 /// An uploaded context's digest.
 pub const CONTEXT_DIGEST_PATTERN: &str = "^sha256:[0-9a-f]{64}$";
 
+/// A name that breaks its rule. The message quotes the value (at most a short prefix of it,
+/// [`quoted`]) and says how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error(
+        "{quoted} is not a valid org name: use 1–{MAX_ORG_NAME_LEN} lowercase letters and \
+         digits, starting with a letter (no '-')"
+    )]
+    Org { quoted: String },
+    #[error(
+        "{quoted} is not a valid app name: use 1–{MAX_APP_NAME_LEN} lowercase letters, \
+         digits and '-', starting with a letter and ending with a letter or digit"
+    )]
+    App { quoted: String },
+    #[error("{quoted} is not a valid hostname: {problem}")]
+    Hostname {
+        quoted: String,
+        problem: HostnameProblem,
+    },
+}
+
+/// Which hostname rule a name breaks: part of [`NameError::Hostname`]'s message (after the
+/// name, with the fix), not a cause of it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostnameProblem {
+    #[error("it is empty; use a name such as api.example.com")]
+    Empty,
+    #[error("use lowercase letters only, e.g. {lowercase}")]
+    Uppercase {
+        /// The lowercase name, quoted.
+        lowercase: String,
+    },
+    #[error("give the bare hostname, without scheme or path, e.g. api.example.com")]
+    SchemeOrPath,
+    #[error("remove the trailing '.'")]
+    TrailingDot,
+    #[error("it has {len} characters; the limit is {MAX_HOSTNAME_LEN}")]
+    TooLong { len: usize },
+    #[error("use a fully qualified name with at least two labels, e.g. api.example.com")]
+    OneLabel,
+    #[error("each dot-separated label must have 1–{MAX_LABEL_LEN} characters")]
+    LabelLength,
+    #[error("labels may hold only lowercase letters, digits and '-'")]
+    LabelCharacters,
+    #[error("the label {label} must not start or end with '-'")]
+    LabelHyphen {
+        /// The label, quoted.
+        label: String,
+    },
+}
+
 /// An org is `[a-z][a-z0-9]{0,19}`: no hyphen, so the generated hostname `APP-ORG.ZONE` is
 /// unambiguous.
-pub fn validate_org_name(name: &str) -> Result<(), String> {
+pub fn validate_org_name(name: &str) -> Result<(), NameError> {
     let mut chars = name.chars();
     let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
     let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if starts_with_letter && rest_ok && name.len() <= MAX_ORG_NAME_LEN {
         Ok(())
     } else {
-        Err(format!(
-            "{} is not a valid org name: use 1–{MAX_ORG_NAME_LEN} lowercase letters and \
-             digits, starting with a letter (no '-')",
-            quoted(name)
-        ))
+        Err(NameError::Org {
+            quoted: quoted(name),
+        })
     }
 }
 
 /// An app is a DNS-1035 label of 1–40 characters: lowercase letters, digits and '-', starting
 /// with a letter and ending with a letter or digit.
-pub fn validate_app_name(name: &str) -> Result<(), String> {
+pub fn validate_app_name(name: &str) -> Result<(), NameError> {
     let bytes = name.as_bytes();
     let ok = !bytes.is_empty()
         && bytes.len() <= MAX_APP_NAME_LEN
@@ -59,64 +109,63 @@ pub fn validate_app_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "{} is not a valid app name: use 1–{MAX_APP_NAME_LEN} lowercase letters, \
-             digits and '-', starting with a letter and ending with a letter or digit",
-            quoted(name)
-        ))
+        Err(NameError::App {
+            quoted: quoted(name),
+        })
     }
 }
 
 /// A fully qualified hostname such as `api.example.com`: at least two labels of 1–63 characters
 /// (lowercase letters, digits and '-', not starting or ending with '-'), 253 characters at most,
 /// lowercase only, without a trailing dot.
-pub fn validate_hostname(host: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("{} is not a valid hostname: {why}", quoted(host)));
+pub fn validate_hostname(host: &str) -> Result<(), NameError> {
+    hostname_problem(host).map_or(Ok(()), |problem| {
+        Err(NameError::Hostname {
+            quoted: quoted(host),
+            problem,
+        })
+    })
+}
+
+fn hostname_problem(host: &str) -> Option<HostnameProblem> {
     if host.is_empty() {
-        return bad("it is empty; use a name such as api.example.com");
+        return Some(HostnameProblem::Empty);
     }
     if host.chars().any(|c| c.is_ascii_uppercase()) {
-        return bad(&format!(
-            "use lowercase letters only, e.g. {}",
-            quoted(&host.to_ascii_lowercase())
-        ));
+        return Some(HostnameProblem::Uppercase {
+            lowercase: quoted(&host.to_ascii_lowercase()),
+        });
     }
     if host.contains("://") || host.contains('/') {
-        return bad("give the bare hostname, without scheme or path, e.g. api.example.com");
+        return Some(HostnameProblem::SchemeOrPath);
     }
     if host.ends_with('.') {
-        return bad("remove the trailing '.'");
+        return Some(HostnameProblem::TrailingDot);
     }
     if host.len() > MAX_HOSTNAME_LEN {
-        return bad(&format!(
-            "it has {} characters; the limit is {MAX_HOSTNAME_LEN}",
-            host.len()
-        ));
+        return Some(HostnameProblem::TooLong { len: host.len() });
     }
     let labels: Vec<&str> = host.split('.').collect();
     if labels.len() < 2 {
-        return bad("use a fully qualified name with at least two labels, e.g. api.example.com");
+        return Some(HostnameProblem::OneLabel);
     }
     for label in labels {
         if label.is_empty() || label.len() > MAX_LABEL_LEN {
-            return bad(&format!(
-                "each dot-separated label must have 1–{MAX_LABEL_LEN} characters"
-            ));
+            return Some(HostnameProblem::LabelLength);
         }
         if !label
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
-            return bad("labels may hold only lowercase letters, digits and '-'");
+            return Some(HostnameProblem::LabelCharacters);
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return bad(&format!(
-                "the label {} must not start or end with '-'",
-                quoted(label)
-            ));
+            return Some(HostnameProblem::LabelHyphen {
+                label: quoted(label),
+            });
         }
     }
-    Ok(())
+    None
 }
 
 #[cfg(test)]
@@ -137,7 +186,7 @@ mod tests {
             "ac_me",
             "abcdefghijklmnopqrstu",
         ] {
-            let err = validate_org_name(bad).unwrap_err();
+            let err = validate_org_name(bad).unwrap_err().to_string();
             assert!(err.contains(&format!("{bad:?}")), "{err}");
             assert!(err.contains("org name"), "{err}");
         }
@@ -162,7 +211,7 @@ mod tests {
             assert!(validate_app_name(bad).is_err(), "{bad}");
         }
         assert_eq!(
-            validate_app_name("My_App").unwrap_err(),
+            validate_app_name("My_App").unwrap_err().to_string(),
             "\"My_App\" is not a valid app name: use 1–40 lowercase letters, digits and '-', \
              starting with a letter and ending with a letter or digit"
         );
@@ -198,13 +247,14 @@ mod tests {
             (long.as_str(), "limit is 253"),
             (&format!("{}.com", "a".repeat(64)), "1–63"),
         ] {
-            let err = validate_hostname(bad).unwrap_err();
+            let err = validate_hostname(bad).unwrap_err().to_string();
             assert!(err.contains(why), "{bad}: {err}");
             assert!(err.contains(&quoted(bad)), "{err}");
         }
         assert!(
             validate_hostname("Api.Example.com")
                 .unwrap_err()
+                .to_string()
                 .contains("api.example.com")
         );
     }

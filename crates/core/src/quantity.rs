@@ -38,6 +38,89 @@ impl fmt::Display for Quantity {
     }
 }
 
+/// The value syntaxes of this module, each with the usage its error message suggests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    Cpu,
+    Memory,
+    Storage,
+    Duration,
+    IntOrPercent,
+}
+
+impl Syntax {
+    /// `a CPU quantity: use …`: what the value is not, and how to write one.
+    fn expected(self) -> &'static str {
+        match self {
+            Syntax::Cpu => "a CPU quantity: use cores or millicores, e.g. 0.5, 2, 250m",
+            Syntax::Memory => {
+                "a memory quantity: use a number with an optional unit, e.g. 256Mi, 1Gi, 512M"
+            }
+            Syntax::Storage => "a storage size: use a number with a unit, e.g. 1Gi, 10Gi, 500M",
+            Syntax::Duration => "a duration: use a number with a unit, e.g. 2s, 500ms, 10m",
+            Syntax::IntOrPercent => {
+                "an integer or a percentage: use a whole number or 0%–100%, e.g. 1, 0 or 25%"
+            }
+        }
+    }
+}
+
+/// What, beyond its syntax, is wrong with a quantity that looked like one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// A CPU quantity in cores with more than three decimals.
+    CpuDecimals,
+    /// Fractional millicores.
+    WholeMillicores,
+    /// More than the arithmetic (or a `u64`) holds.
+    TooLarge,
+    /// `m` on a byte quantity (thousandths of a byte).
+    MilliBytes,
+    /// `KB`, `GiB` and other units Kubernetes does not know.
+    NotKubernetesUnit,
+}
+
+impl Hint {
+    fn text(self) -> &'static str {
+        match self {
+            Hint::CpuDecimals => " (at most three decimals: 1m is the smallest step)",
+            Hint::WholeMillicores => " (millicores are whole numbers)",
+            Hint::TooLarge => " (the value is too large)",
+            Hint::MilliBytes => " (\"m\" means thousandths of a byte; write Mi for mebibytes)",
+            Hint::NotKubernetesUnit => " (Kubernetes units are k, M, G, T or Ki, Mi, Gi, Ti)",
+        }
+    }
+}
+
+/// A value that does not parse as its syntax. The message quotes at most a short prefix of
+/// the value ([`quoted`]) and says how to write one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{quoted} is not {}{}", syntax.expected(), hint.map_or("", Hint::text))]
+pub struct ValueError {
+    syntax: Syntax,
+    /// The value as the message quotes it.
+    quoted: String,
+    hint: Option<Hint>,
+}
+
+impl ValueError {
+    fn new(syntax: Syntax, input: &str, hint: Option<Hint>) -> Self {
+        ValueError {
+            syntax,
+            quoted: quoted(input),
+            hint,
+        }
+    }
+
+    pub fn syntax(&self) -> Syntax {
+        self.syntax
+    }
+
+    pub fn hint(&self) -> Option<Hint> {
+        self.hint
+    }
+}
+
 /// A decimal number `mantissa / 10^scale`, as written.
 #[derive(Debug, Clone, Copy)]
 struct Decimal {
@@ -89,56 +172,43 @@ pub const BYTES_PATTERN: &str = "^[\\s\\u0085]*[0-9.]+([kMGTPE]i?|[eE][+-]?[0-9]
 
 /// A CPU quantity: cores (`0.5`, `2`, at most three decimals) or whole millicores (`250m`).
 /// The value is in millicores.
-pub fn parse_cpu(input: &str) -> Result<Quantity, String> {
+pub fn parse_cpu(input: &str) -> Result<Quantity, ValueError> {
     let text = input.trim();
-    let err = |hint: &str| {
-        Err(format!(
-            "{} is not a CPU quantity: use cores or millicores, e.g. 0.5, 2, 250m{hint}",
-            quoted(input)
-        ))
-    };
+    let err = |hint| Err(ValueError::new(Syntax::Cpu, input, hint));
     let Some((number, suffix)) = split_number(text) else {
-        return err("");
+        return err(None);
     };
     let value = match suffix {
-        "" if number.scale > 3 => return err(" (at most three decimals: 1m is the smallest step)"),
+        "" if number.scale > 3 => return err(Some(Hint::CpuDecimals)),
         "" => scaled(number, 3, 1),
-        "m" if number.scale > 0 => return err(" (millicores are whole numbers)"),
+        "m" if number.scale > 0 => return err(Some(Hint::WholeMillicores)),
         "m" => scaled(number, 0, 1),
-        _ => return err(""),
+        _ => return err(None),
     };
     match value {
         Some(value) => Ok(Quantity {
             text: text.to_owned(),
             value,
         }),
-        None => err(" (the value is too large)"),
+        None => err(Some(Hint::TooLarge)),
     }
 }
 
 /// A memory quantity in bytes: `256Mi`, `1Gi`, `512M`, `1e9`, `1073741824`.
-pub fn parse_memory(input: &str) -> Result<Quantity, String> {
-    parse_bytes(
-        input,
-        "a memory quantity",
-        "use a number with an optional unit, e.g. 256Mi, 1Gi, 512M",
-    )
+pub fn parse_memory(input: &str) -> Result<Quantity, ValueError> {
+    parse_bytes(input, Syntax::Memory)
 }
 
 /// A storage size in bytes, with the same syntax as memory: `1Gi`, `10Gi`, `500M`.
-pub fn parse_storage(input: &str) -> Result<Quantity, String> {
-    parse_bytes(
-        input,
-        "a storage size",
-        "use a number with a unit, e.g. 1Gi, 10Gi, 500M",
-    )
+pub fn parse_storage(input: &str) -> Result<Quantity, ValueError> {
+    parse_bytes(input, Syntax::Storage)
 }
 
-fn parse_bytes(input: &str, what: &str, usage: &str) -> Result<Quantity, String> {
+fn parse_bytes(input: &str, syntax: Syntax) -> Result<Quantity, ValueError> {
     let text = input.trim();
-    let err = |hint: &str| Err(format!("{} is not {what}: {usage}{hint}", quoted(input)));
+    let err = |hint| Err(ValueError::new(syntax, input, hint));
     let Some((number, suffix)) = split_number(text) else {
-        return err("");
+        return err(None);
     };
     let (exp10, multiplier): (i64, u128) = match suffix {
         "" => (0, 1),
@@ -154,33 +224,29 @@ fn parse_bytes(input: &str, what: &str, usage: &str) -> Result<Quantity, String>
         "Ti" => (0, 1 << 40),
         "Pi" => (0, 1 << 50),
         "Ei" => (0, 1 << 60),
-        "m" => return err(" (\"m\" means thousandths of a byte; write Mi for mebibytes)"),
+        "m" => return err(Some(Hint::MilliBytes)),
         "K" | "KB" | "kB" | "KiB" | "MB" | "MiB" | "GB" | "GiB" | "TB" | "TiB" => {
-            return err(" (Kubernetes units are k, M, G, T or Ki, Mi, Gi, Ti)");
+            return err(Some(Hint::NotKubernetesUnit));
         }
         exp if exp.starts_with(['e', 'E']) => match exp[1..].parse::<i64>() {
             Ok(e) if (-40..=40).contains(&e) => (e, 1),
-            _ => return err(""),
+            _ => return err(None),
         },
-        _ => return err(""),
+        _ => return err(None),
     };
     match scaled(number, exp10, multiplier) {
         Some(value) => Ok(Quantity {
             text: text.to_owned(),
             value,
         }),
-        None => err(" (the value is too large)"),
+        None => err(Some(Hint::TooLarge)),
     }
 }
 
 /// A duration such as `2s`, `500ms` or `10m` (humantime syntax).
-pub fn parse_duration(input: &str) -> Result<Duration, String> {
-    humantime::parse_duration(input.trim()).map_err(|_| {
-        format!(
-            "{} is not a duration: use a number with a unit, e.g. 2s, 500ms, 10m",
-            quoted(input)
-        )
-    })
+pub fn parse_duration(input: &str) -> Result<Duration, ValueError> {
+    humantime::parse_duration(input.trim())
+        .map_err(|_| ValueError::new(Syntax::Duration, input, None))
 }
 
 /// An integer or a percentage, as Kubernetes' `IntOrString` for rollouts and disruption budgets.
@@ -198,14 +264,9 @@ impl IntOrPercent {
 }
 
 /// `25%`, `0` or `2`. Percentages are 0–100.
-pub fn parse_int_or_percent(input: &str) -> Result<IntOrPercent, String> {
+pub fn parse_int_or_percent(input: &str) -> Result<IntOrPercent, ValueError> {
     let text = input.trim();
-    let err = || {
-        Err(format!(
-            "{} is not an integer or a percentage: use a whole number or 0%–100%, e.g. 1, 0 or 25%",
-            quoted(input)
-        ))
-    };
+    let err = || Err(ValueError::new(Syntax::IntOrPercent, input, None));
     let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     match text.strip_suffix('%') {
         Some(p) if all_digits(p) => match p.parse::<u32>() {
@@ -244,12 +305,13 @@ mod tests {
         for bad in [
             "", "m", "abc", "1.5m", "0.0005", "2 cores", "1k", "-1", "1..2", "1Gi",
         ] {
-            let err = parse_cpu(bad).unwrap_err();
+            let err = parse_cpu(bad).unwrap_err().to_string();
             assert!(err.contains("is not a CPU quantity"), "{bad}: {err}");
         }
         assert!(
             parse_cpu("99999999999999999999")
                 .unwrap_err()
+                .to_string()
                 .contains("too large")
         );
     }
@@ -275,7 +337,7 @@ mod tests {
             assert_eq!(parse_memory(text).unwrap().value(), bytes, "{text}");
         }
         assert_eq!(
-            parse_memory("12 apples").unwrap_err(),
+            parse_memory("12 apples").unwrap_err().to_string(),
             "\"12 apples\" is not a memory quantity: use a number with an optional unit, \
              e.g. 256Mi, 1Gi, 512M"
         );
@@ -285,12 +347,19 @@ mod tests {
         assert!(
             parse_memory("128m")
                 .unwrap_err()
+                .to_string()
                 .contains("Mi for mebibytes")
         );
-        assert!(parse_memory("1GB").unwrap_err().contains("Ki, Mi, Gi"));
+        assert!(
+            parse_memory("1GB")
+                .unwrap_err()
+                .to_string()
+                .contains("Ki, Mi, Gi")
+        );
         assert!(
             parse_storage("big")
                 .unwrap_err()
+                .to_string()
                 .contains("is not a storage size")
         );
     }
@@ -303,6 +372,7 @@ mod tests {
         assert!(
             parse_duration("10")
                 .unwrap_err()
+                .to_string()
                 .contains("is not a duration")
         );
         assert!(parse_duration("soon").is_err());
@@ -325,7 +395,7 @@ mod tests {
             "x",
             "99999999999",
         ] {
-            let err = parse_int_or_percent(bad).unwrap_err();
+            let err = parse_int_or_percent(bad).unwrap_err().to_string();
             assert!(err.contains("is not an integer or a percentage"), "{bad}");
         }
         assert!(IntOrPercent::Percent(0).is_zero());

@@ -92,13 +92,34 @@ pub struct WorkloadObservation {
     pub old: u32,
 }
 
-/// Errors talking to a runtime. Most are transient (the engine retries on its next pass);
-/// one with a `failure` reason is permanent for this release — e.g. its artifact or image is
-/// gone — and fails the workload at once with that reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What kind of failure a [`RuntimeError`] is, which decides what the engine does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeErrorKind {
+    /// The runtime (or what it talks to) is unavailable or refused for now; the engine
+    /// retries on its next pass.
+    Unavailable,
+    /// What was asked cannot be realised as given (the spec does not validate or render,
+    /// nothing to run); no reason to fail the workload with, so the engine retries until the
+    /// deadline.
+    Invalid,
+    /// Permanent for this release — e.g. its artifact or image is gone: the workload fails
+    /// at once with this reason.
+    Failed(Reason),
+    /// The runtime cannot do this at all (e.g. list the hostnames its routes serve).
+    Unsupported,
+}
+
+/// An error from a runtime: its [kind](RuntimeErrorKind), what failed (`message`) and,
+/// when another error caused it, that error as its source (shown by
+/// [`error_chain`](crate::error_chain), never repeated in `Display`).
+#[derive(Debug)]
 pub struct RuntimeError {
-    pub message: String,
-    pub failure: Option<Reason>,
+    kind: RuntimeErrorKind,
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// Made by [`RuntimeError::wrap`]: `message` is the wrapped error's own text, and the
+    /// chain goes on with that error's source (like `#[error(transparent)]`).
+    transparent: bool,
 }
 
 impl std::fmt::Display for RuntimeError {
@@ -107,21 +128,92 @@ impl std::fmt::Display for RuntimeError {
     }
 }
 
-impl std::error::Error for RuntimeError {}
+impl std::error::Error for RuntimeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        let source = self.source.as_deref()?;
+        if self.transparent {
+            source.source()
+        } else {
+            Some(source)
+        }
+    }
+}
 
 impl RuntimeError {
-    pub fn new(message: impl Into<String>) -> Self {
+    fn of(kind: RuntimeErrorKind, message: impl Into<String>) -> Self {
         RuntimeError {
+            kind,
             message: message.into(),
-            failure: None,
+            source: None,
+            transparent: false,
         }
+    }
+
+    /// `err` itself as a runtime error of `kind`: its text is the message, and its sources
+    /// follow it in the chain (for an adapter's own error that already says what failed).
+    pub fn wrap(
+        kind: RuntimeErrorKind,
+        err: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        RuntimeError {
+            kind,
+            message: err.to_string(),
+            source: Some(Box::new(err)),
+            transparent: true,
+        }
+    }
+
+    /// Unavailable or refused for now: retried.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::of(RuntimeErrorKind::Unavailable, message)
+    }
+
+    /// The desired workload cannot be realised as given.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::of(RuntimeErrorKind::Invalid, message)
     }
 
     /// A permanent failure of the release's workload, with its reason.
     pub fn failed(reason: Reason, message: impl Into<String>) -> Self {
-        RuntimeError {
-            message: message.into(),
-            failure: Some(reason),
+        Self::of(RuntimeErrorKind::Failed(reason), message)
+    }
+
+    /// The runtime cannot do this.
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::of(RuntimeErrorKind::Unsupported, message)
+    }
+
+    /// The error that caused this one.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self.transparent = false;
+        self
+    }
+
+    pub fn kind(&self) -> RuntimeErrorKind {
+        self.kind
+    }
+
+    /// The reason when the error is permanent for this release.
+    pub fn failure(&self) -> Option<Reason> {
+        match self.kind {
+            RuntimeErrorKind::Failed(reason) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// What failed, without its source.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// A stable short name of the kind, for metrics labels and events.
+    pub fn category(&self) -> &'static str {
+        match self.kind {
+            RuntimeErrorKind::Unavailable => "unavailable",
+            RuntimeErrorKind::Invalid => "invalid",
+            RuntimeErrorKind::Failed(_) => "failed",
+            RuntimeErrorKind::Unsupported => "unsupported",
         }
     }
 }
@@ -214,7 +306,7 @@ pub trait Runtime: Send + Sync + 'static {
         let _ = (org, app);
         let name = self.name();
         Box::pin(async move {
-            Err(RuntimeError::new(format!(
+            Err(RuntimeError::unsupported(format!(
                 "the {name} runtime cannot list the hostnames its routes serve"
             )))
         })
@@ -234,4 +326,48 @@ pub use crate::endpoints::{EndpointTarget, ProbedEndpoint};
 pub trait EndpointProber: Send + Sync + 'static {
     /// Results in the order of `targets`.
     fn check(&self, targets: Vec<EndpointTarget>) -> BoxFuture<'_, Vec<ProbedEndpoint>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_have_a_category_and_only_failed_carries_a_reason() {
+        let io = std::io::Error::other("connection refused");
+        let cases = [
+            (
+                RuntimeError::unavailable("Kubernetes API").with_source(io),
+                "unavailable",
+                None,
+            ),
+            (RuntimeError::invalid("cannot render"), "invalid", None),
+            (
+                RuntimeError::failed(Reason::ErrImagePull, "artifact gone"),
+                "failed",
+                Some(Reason::ErrImagePull),
+            ),
+            (
+                RuntimeError::unsupported("cannot list"),
+                "unsupported",
+                None,
+            ),
+        ];
+        for (e, category, failure) in cases {
+            assert_eq!((e.category(), e.failure()), (category, failure), "{e}");
+        }
+        let e = RuntimeError::unavailable("Kubernetes API")
+            .with_source(std::io::Error::other("connection refused"));
+        assert_eq!(e.to_string(), "Kubernetes API");
+        assert_eq!(e.message(), "Kubernetes API");
+        assert_eq!(crate::error_chain(&e), "Kubernetes API: connection refused");
+
+        let inner = crate::ForeignError::new(&e);
+        let wrapped = RuntimeError::wrap(RuntimeErrorKind::Unavailable, inner);
+        assert_eq!(wrapped.to_string(), "Kubernetes API");
+        assert_eq!(
+            crate::error_chain(&wrapped),
+            "Kubernetes API: connection refused"
+        );
+    }
 }

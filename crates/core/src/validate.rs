@@ -132,8 +132,8 @@ impl Errors {
     }
 
     /// Runs a parser, recording its error under `field`.
-    fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
-        result.map_err(|m| self.push(field, m)).ok()
+    fn check<T, E: fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        result.map_err(|e| self.push(field, e.to_string())).ok()
     }
 }
 

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use satusky_core::ForeignError;
 
 use self::memory::{Memory, Rendered};
 use crate::kinds::{Kind, MANAGED};
@@ -56,17 +57,25 @@ pub enum ApplyError {
         name: String,
         message: String,
     },
-    #[error("{kind} {namespace}/{name}: rendered object does not decode: {message}")]
+    #[error("{kind} {namespace}/{name}: rendered object does not decode")]
     Encode {
         kind: String,
         namespace: String,
         name: String,
-        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// kube's errors repeat their source in `Display`: kept as a [`ForeignError`].
     #[error("talking to the API server")]
-    Client(#[source] kube::Error),
+    Client(#[source] ForeignError),
     #[error("{what} is not a kind Satusky manages")]
     UnknownKind { what: String },
+}
+
+impl ApplyError {
+    fn client(e: kube::Error) -> Self {
+        ApplyError::Client(ForeignError::new(&e))
+    }
 }
 
 /// What an apply did.
@@ -127,7 +136,7 @@ impl Applier {
                 kind: "Namespace".into(),
                 namespace: String::new(),
                 name: namespace.into(),
-                message: e.to_string(),
+                source: Box::new(e),
             })?;
         let ar = Kind {
             group: "",
@@ -142,7 +151,7 @@ impl Applier {
                 kind: "Namespace".into(),
                 namespace: String::new(),
                 name: namespace.into(),
-                message: e.to_string(),
+                source: Box::new(e),
             })?;
         self.count(1);
         api.patch(
@@ -151,7 +160,7 @@ impl Applier {
             &Patch::Apply(&obj),
         )
         .await
-        .map_err(ApplyError::Client)?;
+        .map_err(ApplyError::client)?;
         self.lock_namespaces().insert(namespace.to_string());
         Ok(())
     }
@@ -235,7 +244,7 @@ impl Applier {
                 kind: kind.kind.into(),
                 namespace: namespace.into(),
                 name: obj.name().into(),
-                message: e.to_string(),
+                source: Box::new(e),
             })?;
         self.count(1);
         match api
@@ -249,7 +258,7 @@ impl Applier {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 self.count(1);
-                let live = api.get_opt(obj.name()).await.map_err(ApplyError::Client)?;
+                let live = api.get_opt(obj.name()).await.map_err(ApplyError::client)?;
                 let ours = live
                     .as_ref()
                     .and_then(|l| l.metadata.labels.as_ref())
@@ -304,7 +313,7 @@ impl Applier {
                 Ok(l) => l,
                 // A kind the cluster does not serve (e.g. no VPA CRD) holds nothing to prune.
                 Err(kube::Error::Api(s)) if s.code == 404 => continue,
-                Err(e) => return Err(ApplyError::Client(e)),
+                Err(e) => return Err(ApplyError::client(e)),
             };
             for item in list.items {
                 let name = item.metadata.name.unwrap_or_default();
@@ -315,7 +324,7 @@ impl Applier {
                 match api.delete(&name, &DeleteParams::background()).await {
                     Ok(_) => {}
                     Err(kube::Error::Api(s)) if s.code == 404 => {}
-                    Err(e) => return Err(ApplyError::Client(e)),
+                    Err(e) => return Err(ApplyError::client(e)),
                 }
                 self.lock_last().remove(&(
                     kind.kind.to_string(),
@@ -370,6 +379,6 @@ fn refused(kind: &Kind, namespace: &str, name: &str, e: kube::Error) -> ApplyErr
             name: name.into(),
             message: format!("{} ({})", s.message, s.code),
         },
-        other => ApplyError::Client(other),
+        other => ApplyError::client(other),
     }
 }

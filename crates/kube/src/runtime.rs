@@ -17,10 +17,11 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
+use satusky_core::ForeignError;
 use satusky_core::error_chain;
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, DnsZone, EdgeInfo,
-    LogSink, Runtime, RuntimeError, ServedHost, WorkloadObservation,
+    LogSink, Runtime, RuntimeError, RuntimeErrorKind, ServedHost, WorkloadObservation,
 };
 use satusky_types::{Hostname, Plane, PlaneState, Reason};
 
@@ -95,7 +96,7 @@ impl KubeRuntime {
             .artifact
             .clone()
             .or_else(|| desired.spec.image.clone())
-            .ok_or_else(|| RuntimeError::new("nothing to run: no image was given or built"))?;
+            .ok_or_else(|| RuntimeError::invalid("nothing to run: no image was given or built"))?;
         let mut input = RenderInput::new(
             &desired.org,
             &desired.spec,
@@ -106,12 +107,12 @@ impl KubeRuntime {
         input.gateway = self.config.gateway.clone();
         input.issuer = self.config.issuer.clone();
         let objects =
-            render(&input).map_err(|e| RuntimeError::new(format!("cannot render: {e}")))?;
+            render(&input).map_err(|e| RuntimeError::invalid("cannot render").with_source(e))?;
         let outcome = self
             .applier
             .apply(&desired.org, &desired.app, &input.namespace, &objects)
             .await
-            .map_err(|e| RuntimeError::new(error_chain(&e)))?;
+            .map_err(|e| RuntimeError::wrap(RuntimeErrorKind::Unavailable, e))?;
         tracing::info!(org = %desired.org, app = %desired.app, release = desired.release,
             applied = outcome.applied, unchanged = outcome.unchanged, pruned = ?outcome.pruned,
             forced = ?outcome.forced, "applied");
@@ -291,7 +292,7 @@ impl Runtime for KubeRuntime {
                         Plane::new(
                             PlaneState::Unknown,
                             Reason::NotChecked,
-                            format!("cannot read routes: {e}"),
+                            format!("cannot read routes: {}", error_chain(&e)),
                         )
                     })
                     .collect()),
@@ -305,7 +306,7 @@ impl Runtime for KubeRuntime {
             self.applier
                 .remove(&org, &app, &ns)
                 .await
-                .map_err(|e| RuntimeError::new(error_chain(&e)))?;
+                .map_err(|e| RuntimeError::wrap(RuntimeErrorKind::Unavailable, e))?;
             if let Some(zone) = &self.zone {
                 zone.remove_app(&org, &app);
             }
@@ -408,7 +409,7 @@ fn served_by_route(route: &serde_json::Value) -> Vec<ServedHost> {
 }
 
 fn client_err(e: kube::Error) -> RuntimeError {
-    RuntimeError::new(format!("Kubernetes API: {}", error_chain(&e)))
+    RuntimeError::unavailable("Kubernetes API").with_source(ForeignError::new(&e))
 }
 
 #[cfg(test)]

@@ -77,7 +77,12 @@ pub enum CaError {
     )]
     MissingKey { cert: PathBuf, key: PathBuf },
     #[error("{path} is not a usable CA: {reason}")]
-    Invalid { path: PathBuf, reason: String },
+    Invalid {
+        path: PathBuf,
+        reason: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     #[error("cannot generate a certificate for {name:?}")]
     Generate {
         name: String,
@@ -184,11 +189,20 @@ impl LocalCa {
         let invalid = |path: &Path, reason: String| CaError::Invalid {
             path: path.to_path_buf(),
             reason,
+            source: None,
         };
+        let unreadable =
+            |path: &Path, reason: &str, e: Box<dyn std::error::Error + Send + Sync>| {
+                CaError::Invalid {
+                    path: path.to_path_buf(),
+                    reason: reason.to_owned(),
+                    source: Some(e),
+                }
+            };
         let ca_der = CertificateDer::from_pem_slice(ca_pem.as_bytes())
-            .map_err(|e| invalid(cert_path, format!("no PEM certificate ({e})")))?;
+            .map_err(|e| unreadable(cert_path, "no PEM certificate", e.into()))?;
         let key = KeyPair::from_pem(&key_pem)
-            .map_err(|e| invalid(key_path, format!("no PEM private key ({e})")))?;
+            .map_err(|e| unreadable(key_path, "no PEM private key", e.into()))?;
         // The SubjectPublicKeyInfo is embedded verbatim in the certificate: if it is not there,
         // the key belongs to another certificate and every leaf would fail to verify.
         let spki = key.subject_public_key_info();
@@ -199,7 +213,7 @@ impl LocalCa {
             ));
         }
         let issuer = Issuer::from_ca_cert_der(&ca_der, key)
-            .map_err(|e| invalid(cert_path, format!("cannot read the certificate ({e})")))?;
+            .map_err(|e| unreadable(cert_path, "cannot read the certificate", e.into()))?;
         // Keep the key private even if something loosened its mode.
         if let Ok(meta) = fs::metadata(key_path)
             && meta.permissions().mode() & 0o077 != 0

@@ -83,9 +83,9 @@ impl Default for ProbeConfig {
 pub fn parse_pem_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, ProbeError> {
     let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ProbeError::Pem(e.to_string()))?;
+        .map_err(ProbeError::Pem)?;
     if certs.is_empty() {
-        return Err(ProbeError::Pem("no CERTIFICATE section found".to_string()));
+        return Err(ProbeError::NoCertificate);
     }
     Ok(certs)
 }

@@ -22,6 +22,7 @@ use hickory_resolver::{NameServerPool, PoolContext, TlsConfig};
 
 use crate::ProbeError;
 use crate::dns_verdict::{DnsObservation, DnsRecord, QueryOutcome};
+use satusky_core::ForeignError;
 
 /// Queries in flight per connection to one name server. hickory's default (32) answers "busy"
 /// beyond it; a batch runs up to `concurrency` checks of two queries each.
@@ -46,7 +47,7 @@ impl DnsClient {
     ) -> Result<Self, ProbeError> {
         let (config, mut opts) = if resolvers.is_empty() {
             hickory_resolver::system_conf::read_system_conf()
-                .map_err(ProbeError::SystemResolvers)?
+                .map_err(|e| ProbeError::SystemResolvers(ForeignError::new(&e)))?
         } else {
             let servers = resolvers.iter().map(name_server).collect();
             (
@@ -56,7 +57,7 @@ impl DnsClient {
         };
         opts.timeout = timeout;
         opts.max_active_requests = MIN_ACTIVE_REQUESTS.max(concurrency.saturating_mul(4));
-        let tls = TlsConfig::new().map_err(ProbeError::Resolver)?;
+        let tls = TlsConfig::new().map_err(|e| ProbeError::Resolver(ForeignError::new(&e)))?;
         let mut options = DnsRequestOptions::default();
         options.recursion_desired = opts.recursion_desired;
         options.use_edns = opts.edns0;

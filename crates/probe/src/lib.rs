@@ -29,19 +29,24 @@ pub use prober::Prober;
 pub use satusky_core::runtime::{EndpointTarget, ProbedEndpoint};
 pub use satusky_types::{Plane, PlaneState, Reason};
 
+use satusky_core::ForeignError;
+
 /// Setting up a [`Prober`] failed (checks themselves never fail: they yield planes).
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
+    /// hickory's errors repeat their source in `Display`: kept as a [`ForeignError`].
     #[error("cannot read the system's DNS resolver configuration")]
-    SystemResolvers(#[source] hickory_resolver::net::NetError),
+    SystemResolvers(#[source] ForeignError),
     #[error("cannot build the DNS resolver")]
-    Resolver(#[source] hickory_resolver::net::NetError),
-    #[error("not a usable PEM certificate file: {0}")]
-    Pem(String),
+    Resolver(#[source] ForeignError),
+    #[error("not a usable PEM certificate file")]
+    Pem(#[source] rustls::pki_types::pem::Error),
+    #[error("not a usable PEM certificate file: no CERTIFICATE section found")]
+    NoCertificate,
     #[error("a configured trust root is not a usable CA certificate")]
     TrustRoot(#[source] rustls::Error),
-    #[error("cannot build the certificate verifier: {0}")]
-    Verifier(String),
+    #[error("cannot build the certificate verifier")]
+    Verifier(#[source] rustls::client::VerifierBuilderError),
     #[error("cannot build the TLS client configuration")]
     Tls(#[source] rustls::Error),
 }

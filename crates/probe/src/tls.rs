@@ -111,7 +111,7 @@ impl TlsClient {
         }
         let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
-            .map_err(|e| ProbeError::Verifier(e.to_string()))?;
+            .map_err(ProbeError::Verifier)?;
         let base = client_config(provider, webpki.clone(), Arc::default())?;
         Ok(TlsClient { base, webpki })
     }

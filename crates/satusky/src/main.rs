@@ -24,7 +24,10 @@ async fn main() -> std::process::ExitCode {
             return match probe::run_cli(args).await {
                 Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
                 Err(e) => {
-                    eprintln!("error: {}", satusky_core::error_chain(e.as_ref()));
+                    eprintln!(
+                        "error: {}",
+                        satusky_core::error_chain(&satusky_core::ForeignError::new(e.as_ref()))
+                    );
                     std::process::ExitCode::from(2)
                 }
             };
@@ -35,7 +38,10 @@ async fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", satusky_core::error_chain(e.as_ref()));
+            eprintln!(
+                "error: {}",
+                satusky_core::error_chain(&satusky_core::ForeignError::new(e.as_ref()))
+            );
             std::process::ExitCode::FAILURE
         }
     }

@@ -94,7 +94,7 @@ pub struct ProbeArgs {
     pub output: Output,
 }
 
-fn parse_expect(s: &str) -> Result<ExpectedStatus, String> {
+fn parse_expect(s: &str) -> Result<ExpectedStatus, satusky_core::expect::ExpectError> {
     ExpectedStatus::parse(s)
 }
 

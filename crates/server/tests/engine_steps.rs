@@ -341,8 +341,13 @@ fn an_accepted_apply_moves_to_the_rollout() {
 #[test]
 fn a_refused_apply_is_retried_and_says_why() {
     let mut s = sim();
-    s.runtime
-        .on_apply(Err(RuntimeError::new("the API server is unavailable")));
+    s.runtime.on_apply(Err(RuntimeError::unavailable(
+        "cannot reach the API server",
+    )
+    .with_source(std::io::Error::new(
+        std::io::ErrorKind::ConnectionRefused,
+        "connection refused",
+    ))));
     s.step();
     s.step();
     s.step();
@@ -355,7 +360,7 @@ fn a_refused_apply_is_retried_and_says_why() {
     );
     assert_eq!(
         w.message,
-        "the runtime refused the apply: the API server is unavailable; retrying"
+        "the runtime refused the apply: cannot reach the API server: connection refused; retrying"
     );
     assert_eq!(s.app.work.as_ref().map(|w| w.step), Some(Step::Apply));
     assert_eq!(s.release(1).status, ReleaseStatus::Pending);
@@ -556,7 +561,7 @@ fn a_rollout_past_its_progress_deadline_fails() {
 fn an_observe_error_is_retried_without_touching_the_status() {
     let mut s = at_rollout();
     s.runtime
-        .on_observe(Err(RuntimeError::new("connection reset")));
+        .on_observe(Err(RuntimeError::unavailable("connection reset")));
     s.step();
     let before = s.app.status.clone();
     let d = s.decide();
@@ -655,7 +660,7 @@ fn endpoints_that_come_up_while_settling_end_ready() {
 fn routes_the_runtime_cannot_report_are_unknown_with_the_cause() {
     let mut s = at_endpoints();
     s.runtime
-        .on_routes(Err(RuntimeError::new("the API server timed out")));
+        .on_routes(Err(RuntimeError::unavailable("the API server timed out")));
     s.step();
     s.decide();
     let route = &doc(&s).endpoints[0].route;

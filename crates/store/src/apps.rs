@@ -294,7 +294,7 @@ fn missing_org(err: sqlx::Error, org: &str) -> StoreError {
         sqlx::Error::Database(db) if db.kind() == ErrorKind::ForeignKeyViolation => {
             StoreError::not_found(format!("org {org}"))
         }
-        _ => StoreError::Database(err),
+        _ => StoreError::from(err),
     }
 }
 

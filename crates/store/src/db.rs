@@ -102,8 +102,11 @@ impl Store {
     /// on and a busy timeout, so several processes can share the file.
     pub async fn open_sqlite_file(path: &Path) -> Result<Store> {
         let display = path.display().to_string();
-        let absolute = std::path::absolute(path)
-            .map_err(|e| invalid_url(&display, &format!("cannot resolve the path: {e}")))?;
+        let absolute = std::path::absolute(path).map_err(|e| StoreError::InvalidUrl {
+            url: redact(&display),
+            reason: "cannot resolve the path".to_owned(),
+            source: Some(e),
+        })?;
         let url = sqlite_url(&absolute)
             .ok_or_else(|| invalid_url(&display, "the path is not valid UTF-8"))?;
         sqlx::any::install_default_drivers();
@@ -194,6 +197,7 @@ fn invalid_url(url: &str, reason: &str) -> StoreError {
     StoreError::InvalidUrl {
         url: redact(url),
         reason: reason.to_string(),
+        source: None,
     }
 }
 

@@ -270,13 +270,14 @@ impl Store {
                 let pid: i64 = r.try_get("pid")?;
                 let port: i64 = r.try_get("port")?;
                 Ok(LedgerEntry {
-                    pid: u32::try_from(pid).map_err(|_| StoreError::corrupt("replica pid", pid))?,
+                    pid: u32::try_from(pid)
+                        .map_err(|_| StoreError::corrupt("replica pid", pid.to_string()))?,
                     start_ticks: to_u64("replica start ticks", r.try_get("start_ticks")?)?,
                     org: r.try_get("org")?,
                     app: r.try_get("app")?,
                     release: to_u64("replica release", r.try_get("release")?)?,
                     port: u16::try_from(port)
-                        .map_err(|_| StoreError::corrupt("replica port", port))?,
+                        .map_err(|_| StoreError::corrupt("replica port", port.to_string()))?,
                     kind: ProcessKind::parse(r.try_get::<String, _>("kind")?.as_str()),
                 })
             })

@@ -2,6 +2,8 @@
 //! taken, corrupt row) and wraps driver errors as sources; it knows nothing about HTTP.
 //! `Display` never repeats the source: callers that log print the whole chain.
 
+use satusky_core::ForeignError;
+
 /// Everything a store operation can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -21,21 +23,45 @@ pub enum StoreError {
     #[error("{what}: the limit of {limit} is reached")]
     LimitReached { what: String, limit: u64 },
 
-    /// A stored row could not be decoded (bad JSON, unknown enum value, out-of-range number).
-    #[error("corrupt {what} in the store: {detail}")]
-    Corrupt { what: String, detail: String },
+    /// A stored row could not be decoded (bad JSON, unknown enum value, out-of-range number);
+    /// `detail` says how (the decoder's error, or a description).
+    #[error("corrupt {what} in the store")]
+    Corrupt {
+        what: String,
+        #[source]
+        detail: Box<dyn std::error::Error + Send + Sync>,
+    },
 
-    /// The database failed or refused the statement.
+    /// The database failed or refused the statement. sqlx's errors repeat their source in
+    /// `Display`, so the error is kept as a [`ForeignError`] (see `From<sqlx::Error>`).
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] ForeignError),
 
-    /// Running the embedded migrations failed.
+    /// Running the embedded migrations failed (kept as [`StoreError::Database`] keeps its
+    /// error).
     #[error("database migration failed")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(#[source] ForeignError),
 
     /// The database URL is not one the store can open.
     #[error("invalid database URL {url:?}: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    InvalidUrl {
+        url: String,
+        reason: String,
+        #[source]
+        source: Option<std::io::Error>,
+    },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(ForeignError::new(&e))
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(ForeignError::new(&e))
+    }
 }
 
 impl StoreError {
@@ -43,10 +69,13 @@ impl StoreError {
         StoreError::NotFound { what: what.into() }
     }
 
-    pub(crate) fn corrupt(what: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+    pub(crate) fn corrupt(
+        what: impl Into<String>,
+        detail: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         StoreError::Corrupt {
             what: what.into(),
-            detail: detail.to_string(),
+            detail: detail.into(),
         }
     }
 }

@@ -90,8 +90,9 @@ impl Store {
                         "a done row without a response",
                     ));
                 };
-                let status = u16::try_from(status)
-                    .map_err(|_| StoreError::corrupt("idempotency response status", status))?;
+                let status = u16::try_from(status).map_err(|_| {
+                    StoreError::corrupt("idempotency response status", status.to_string())
+                })?;
                 Some(StoredResponse {
                     status,
                     content_type: row.try_get("response_type")?,

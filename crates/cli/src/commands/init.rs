@@ -24,7 +24,8 @@ pub fn run(args: &InitArgs, env: &Env) -> Result<u8, CliError> {
     satusky_core::names::validate_app_name(&name)
         .map_err(|e| CliError::Invalid(format!("{e} (pass --name)")))?;
     if let Some(c) = &args.config {
-        satusky_core::config::validate_config_name(c).map_err(CliError::Invalid)?;
+        satusky_core::config::validate_config_name(c)
+            .map_err(|e| CliError::Invalid(e.to_string()))?;
     }
     let file = satusky_core::config::config_file_name(args.config.as_deref());
     let path = dir.join(&file);

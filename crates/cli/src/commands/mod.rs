@@ -130,7 +130,8 @@ pub fn app_name(arg: Option<&str>, config: Option<&str>, dir: &Path) -> Result<S
         return Ok(app.to_string());
     }
     if let Some(c) = config {
-        satusky_core::config::validate_config_name(c).map_err(CliError::Invalid)?;
+        satusky_core::config::validate_config_name(c)
+            .map_err(|e| CliError::Invalid(e.to_string()))?;
     }
     let file = satusky_core::config::config_file_name(config);
     let path = dir.join(&file);

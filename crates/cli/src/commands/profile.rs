@@ -60,7 +60,7 @@ pub fn validate_profile_name(name: &str) -> Result<(), CliError> {
 
 /// Checks an org name with the server's rule (`[a-z][a-z0-9]{0,19}`).
 pub fn validate_org(org: &str) -> Result<(), CliError> {
-    satusky_core::names::validate_org_name(org).map_err(CliError::Invalid)
+    satusky_core::names::validate_org_name(org).map_err(|e| CliError::Invalid(e.to_string()))
 }
 
 fn create(name: &str, env: &Env) -> Result<u8, CliError> {

@@ -9,7 +9,7 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use super::read::{Reader, Section, Value, section_header};
-use crate::quantity::parse_duration;
+use crate::quantity::{ValueError, parse_duration};
 use crate::validate::limits::quoted;
 
 impl Reader {
@@ -127,7 +127,7 @@ impl Reader {
         &mut self,
         section: &Section<'_, '_>,
         key: &str,
-        unit: fn(Duration) -> Result<u64, String>,
+        unit: fn(Duration) -> Result<u64, ConvertError>,
     ) -> Option<u64> {
         let (field, value) = self.get(section, key)?;
         let DeValue::String(s) = value.get_ref() else {
@@ -139,10 +139,10 @@ impl Reader {
             );
             return None;
         };
-        match parse_duration(s).and_then(unit) {
+        match duration_in(s, unit) {
             Ok(n) => Some(n),
-            Err(message) => {
-                self.error(Some(value.span()), field, message);
+            Err(e) => {
+                self.error(Some(value.span()), field, e.to_string());
                 None
             }
         }
@@ -173,11 +173,11 @@ impl Reader {
     pub(super) fn strategy(&mut self, section: &Section<'_, '_>) -> Option<Strategy> {
         let raw = self.string(section, "strategy")?;
         parse_strategy(&raw)
-            .map_err(|m| {
+            .map_err(|e| {
                 self.error(
                     section.table.get("strategy").map(Spanned::span),
                     "deploy.strategy".into(),
-                    m,
+                    e.to_string(),
                 )
             })
             .ok()
@@ -231,36 +231,58 @@ impl Reader {
     }
 }
 
+/// A value given as text (in the file or as a flag) that does not convert to its field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum ConvertError {
+    #[error(transparent)]
+    Value(#[from] ValueError),
+    #[error("{quoted} is not a deploy strategy: use \"rolling\" or \"recreate\"")]
+    Strategy { quoted: String },
+    #[error(
+        "{} is finer than a millisecond: use whole milliseconds, e.g. 500ms",
+        humantime::format_duration(*.0)
+    )]
+    FinerThanMillis(Duration),
+    #[error("is too long: use e.g. 2s")]
+    TooLong,
+    #[error(
+        "{} is not a whole number of seconds: use e.g. 90s or 10m",
+        humantime::format_duration(*.0)
+    )]
+    NotWholeSeconds(Duration),
+}
+
 /// `rolling` or `recreate` (any case).
-pub(super) fn parse_strategy(raw: &str) -> Result<Strategy, String> {
+pub(super) fn parse_strategy(raw: &str) -> Result<Strategy, ConvertError> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "rolling" => Ok(Strategy::Rolling),
         "recreate" => Ok(Strategy::Recreate),
-        _ => Err(format!(
-            "{} is not a deploy strategy: use \"rolling\" or \"recreate\"",
-            quoted(raw)
-        )),
+        _ => Err(ConvertError::Strategy {
+            quoted: quoted(raw),
+        }),
     }
+}
+
+/// A duration such as `2s`, in whole units of `unit` ([`millis`] or [`seconds`]).
+pub(super) fn duration_in(
+    text: &str,
+    unit: fn(Duration) -> Result<u64, ConvertError>,
+) -> Result<u64, ConvertError> {
+    unit(parse_duration(text)?)
 }
 
 /// Whole milliseconds of a duration.
-pub(super) fn millis(d: Duration) -> Result<u64, String> {
+pub(super) fn millis(d: Duration) -> Result<u64, ConvertError> {
     if !d.subsec_nanos().is_multiple_of(1_000_000) {
-        return Err(format!(
-            "{} is finer than a millisecond: use whole milliseconds, e.g. 500ms",
-            humantime::format_duration(d)
-        ));
+        return Err(ConvertError::FinerThanMillis(d));
     }
-    u64::try_from(d.as_millis()).map_err(|_| "is too long: use e.g. 2s".to_owned())
+    u64::try_from(d.as_millis()).map_err(|_| ConvertError::TooLong)
 }
 
 /// Whole seconds of a duration.
-pub(super) fn seconds(d: Duration) -> Result<u64, String> {
+pub(super) fn seconds(d: Duration) -> Result<u64, ConvertError> {
     if d.subsec_nanos() != 0 {
-        return Err(format!(
-            "{} is not a whole number of seconds: use e.g. 90s or 10m",
-            humantime::format_duration(d)
-        ));
+        return Err(ConvertError::NotWholeSeconds(d));
     }
     Ok(d.as_secs())
 }

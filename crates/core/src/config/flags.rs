@@ -9,9 +9,8 @@ use std::collections::HashMap;
 use satusky_types::AppSpec;
 
 use super::Overrides;
-use super::fields::{millis, parse_strategy, seconds};
+use super::fields::{ConvertError, duration_in, millis, parse_strategy, seconds};
 use super::read::{Found, Reader};
-use crate::quantity::parse_duration;
 use crate::validate::limits::{env_field, shortened};
 
 /// Field path → the flag that set it.
@@ -65,13 +64,10 @@ pub(super) fn apply(spec: &mut AppSpec, o: &Overrides, reader: &mut Reader) -> F
     );
     let expect = &mut spec.checks.expect;
     a.set(&o.checks_expect, expect, "checks.expect", "--checks-expect");
-    let timeout = o
-        .checks_timeout
-        .as_deref()
-        .map(|s| parse_duration(s).and_then(millis));
+    let timeout = o.checks_timeout.as_deref().map(|s| duration_in(s, millis));
     let timeout_ms = &mut spec.checks.timeout_ms;
     a.parsed(timeout, timeout_ms, "checks.timeout", "--checks-timeout");
-    let deadline = (o.progress_deadline.as_deref()).map(|s| parse_duration(s).and_then(seconds));
+    let deadline = (o.progress_deadline.as_deref()).map(|s| duration_in(s, seconds));
     let deadline_seconds = &mut spec.deploy.progress_deadline_seconds;
     a.parsed(
         deadline,
@@ -123,7 +119,7 @@ impl Applier<'_> {
     /// A flag that needs parsing; a value that does not parse is reported against the flag.
     fn parsed<T>(
         &mut self,
-        value: Option<Result<T, String>>,
+        value: Option<Result<T, ConvertError>>,
         target: &mut T,
         field: &str,
         flag: &str,
@@ -134,10 +130,10 @@ impl Applier<'_> {
                 *target = v;
                 self.flags.insert(field.to_owned(), flag.to_owned());
             }
-            Some(Err(message)) => self.found.push(Found {
+            Some(Err(e)) => self.found.push(Found {
                 span: None,
                 field: flag.to_owned(),
-                message,
+                message: e.to_string(),
             }),
         }
     }

@@ -131,8 +131,19 @@ pub fn config_file_name(name: Option<&str>) -> String {
     }
 }
 
+/// A `--config` name that is not `[a-z0-9-]+`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{quoted} is not a config name: use lowercase letters, digits and '-', e.g. staging \
+     (reads satusky.staging.toml)"
+)]
+pub struct ConfigNameError {
+    /// The name, quoted.
+    quoted: String,
+}
+
 /// A `--config` name: `[a-z0-9-]+`, e.g. `staging`.
-pub fn validate_config_name(name: &str) -> Result<(), String> {
+pub fn validate_config_name(name: &str) -> Result<(), ConfigNameError> {
     let ok = !name.is_empty()
         && name
             .bytes()
@@ -140,11 +151,9 @@ pub fn validate_config_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "{} is not a config name: use lowercase letters, digits and '-', e.g. staging \
-             (reads satusky.staging.toml)",
-            crate::validate::limits::quoted(name)
-        ))
+        Err(ConfigNameError {
+            quoted: crate::validate::limits::quoted(name),
+        })
     }
 }
 
@@ -155,7 +164,8 @@ pub fn load(
     overrides: &Overrides,
 ) -> Result<LoadedConfig, ConfigError> {
     if let Some(name) = config {
-        validate_config_name(name).map_err(|m| ConfigError::unlocated("--config", m))?;
+        validate_config_name(name)
+            .map_err(|e| ConfigError::unlocated("--config", e.to_string()))?;
     }
     let file_name = config_file_name(config);
     let path = dir.join(&file_name);

@@ -482,7 +482,7 @@ impl Ctx<'_> {
                 rollout_started_ms: Some(self.work.rollout_started_ms.unwrap_or(self.now)),
                 ..self.work.at(Step::Rollout)
             })),
-            Err(e) => match e.failure {
+            Err(e) => match e.failure() {
                 // Permanent for this release: fail it now; the previous active release keeps
                 // serving (nothing was stopped).
                 Some(reason) => {

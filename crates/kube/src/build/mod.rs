@@ -29,6 +29,7 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use satusky_core::runtime::{BoxFuture, BuildFailure, BuildOutput, BuildRequest, LogSink};
+use satusky_core::{ForeignError, error_chain};
 
 use crate::apply::FIELD_MANAGER;
 use crate::render::names::default_namespace;
@@ -40,7 +41,7 @@ pub use job::{
     render_build_secret, repository, token_secret_name,
 };
 use logs::LogFollower;
-use status::JobEnd;
+use status::{JobEnd, MissingDigest};
 
 /// The longest a build may run: Kubernetes fails the Job after this (`activeDeadlineSeconds`).
 pub const ACTIVE_DEADLINE: Duration = Duration::from_secs(30 * 60);
@@ -100,10 +101,19 @@ impl BuildConfig {
 /// Why a build did not produce an image (turned into a [`BuildFailure`] with the log tail).
 #[derive(Debug, thiserror::Error)]
 enum KanikoError {
-    #[error("cannot render the build Job: {0}")]
+    #[error("cannot render the build Job")]
     Render(#[source] crate::render::RenderError),
+    /// The API server answered with a status (its message and code).
     #[error("Kubernetes API, {what}: {message}")]
     Api { what: String, message: String },
+    /// The request did not get an answer; kube's errors repeat their source in `Display`, so
+    /// it is kept as a [`ForeignError`].
+    #[error("Kubernetes API, {what}")]
+    Client {
+        what: String,
+        #[source]
+        source: ForeignError,
+    },
     #[error("build Job {job} failed: {reason}: {message}")]
     Failed {
         job: String,
@@ -114,8 +124,9 @@ enum KanikoError {
     Deadline { job: String, secs: u64 },
     #[error("build Job {job} disappeared before it finished (deleted?)")]
     Vanished { job: String },
-    #[error("build Job {job} completed, but {detail}")]
-    NoDigest { job: String, detail: String },
+    /// `why` says what was found instead of a digest (a reason, not a cause: no source).
+    #[error("build Job {job} completed, but {why}")]
+    NoDigest { job: String, why: MissingDigest },
 }
 
 /// The Kaniko image builder.
@@ -181,7 +192,7 @@ impl KanikoBuilder {
             }
             Err((e, tail)) => {
                 tracing::warn!(org = %req.org, app = %req.app, release = req.release, job = %name,
-                    error = %e, "build failed");
+                    error = %error_chain(&e), "build failed");
                 Err(failure(&e, tail))
             }
         }
@@ -246,20 +257,19 @@ impl KanikoBuilder {
         match end {
             JobEnd::Complete => {
                 let pod = pod.ok_or_else(|| {
-                    let detail = "its pod is gone, and with it Kaniko's digest".to_owned();
                     (
                         KanikoError::NoDigest {
                             job: name.clone(),
-                            detail,
+                            why: MissingDigest::PodGone,
                         },
                         tail.clone(),
                     )
                 })?;
-                status::digest(&pod).map_err(|detail| {
+                status::digest(&pod).map_err(|why| {
                     (
                         KanikoError::NoDigest {
                             job: name.clone(),
-                            detail,
+                            why,
                         },
                         tail,
                     )
@@ -419,18 +429,21 @@ where
 }
 
 fn api_err(what: &str) -> impl Fn(kube::Error) -> KanikoError + '_ {
-    move |e| KanikoError::Api {
-        what: what.to_owned(),
-        message: match e {
-            kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
-            other => other.to_string(),
+    move |e| match e {
+        kube::Error::Api(s) => KanikoError::Api {
+            what: what.to_owned(),
+            message: format!("{} ({})", s.message, s.code),
+        },
+        other => KanikoError::Client {
+            what: what.to_owned(),
+            source: ForeignError::new(&other),
         },
     }
 }
 
 fn failure(e: &KanikoError, log_tail: Vec<String>) -> BuildFailure {
     BuildFailure {
-        message: e.to_string(),
+        message: error_chain(e),
         log_tail,
         timed_out: false,
     }

@@ -110,8 +110,19 @@ pub fn progress(pod: &Pod, name: &str) -> Progress {
     Progress::Waiting
 }
 
+/// Why a completed build has no digest to pin the release to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MissingDigest {
+    #[error("its termination message is {0:?}, not a digest")]
+    NotADigest(String),
+    #[error("the {KANIKO_CONTAINER} container left no termination message")]
+    NoMessage,
+    #[error("its pod is gone, and with it Kaniko's digest")]
+    PodGone,
+}
+
 /// The digest Kaniko wrote to its termination message, or what was there instead.
-pub fn digest(pod: &Pod) -> Result<String, String> {
+pub fn digest(pod: &Pod) -> Result<String, MissingDigest> {
     let message = status_of(pod, KANIKO_CONTAINER)
         .and_then(|c| c.state.as_ref())
         .and_then(|s| s.terminated.as_ref())
@@ -119,10 +130,8 @@ pub fn digest(pod: &Pod) -> Result<String, String> {
     match message {
         Some(m) => parse_digest(m)
             .map(str::to_owned)
-            .ok_or_else(|| format!("its termination message is {:?}, not a digest", m.trim())),
-        None => Err(format!(
-            "the {KANIKO_CONTAINER} container left no termination message"
-        )),
+            .ok_or_else(|| MissingDigest::NotADigest(m.trim().to_owned())),
+        None => Err(MissingDigest::NoMessage),
     }
 }
 
@@ -248,11 +257,13 @@ mod tests {
         assert!(
             digest(&terminated(Some("sha256:xyz"), 0))
                 .unwrap_err()
+                .to_string()
                 .contains("not a digest")
         );
         assert!(
             digest(&terminated(None, 0))
                 .unwrap_err()
+                .to_string()
                 .contains("no termination message")
         );
         assert!(digest(&pod(json!({}))).is_err());

@@ -34,6 +34,7 @@ pub use input::{
 };
 pub use object::Object;
 pub use output::{to_json_list, to_yaml};
+pub use routes::TargetError;
 
 pub(crate) use input::Hosts;
 use input::{check_input, sort_hosts};
@@ -54,11 +55,12 @@ pub enum RenderError {
     },
     #[error("{count} custom domains need {count} listeners; a ListenerSet holds at most {max}")]
     TooManyDomains { count: usize, max: usize },
-    #[error("redirect of {host} to {target:?}: {reason}")]
+    #[error("redirect of {host} to {target:?}")]
     UnsupportedRedirect {
         host: String,
         target: String,
-        reason: String,
+        #[source]
+        reason: routes::TargetError,
     },
     #[error("rendered {kind} {name:?} is invalid: {message}")]
     InvalidObject {
@@ -71,10 +73,11 @@ pub enum RenderError {
 }
 
 impl RenderError {
-    pub(crate) fn input(field: &str, message: impl Into<String>) -> Self {
+    /// `message` is what the input broke: a rule's text, or a typed rule error's.
+    pub(crate) fn input(field: &str, message: impl std::fmt::Display) -> Self {
         RenderError::InvalidInput {
             field: field.to_owned(),
-            message: message.into(),
+            message: message.to_string(),
         }
     }
 }

@@ -138,22 +138,36 @@ pub struct Target {
     pub path: Option<String>,
 }
 
+/// Why a redirect target cannot be a `RequestRedirect`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("only absolute http:// or https:// URLs can be redirected to")]
+    NotHttp,
+    #[error(
+        "a query or fragment in the target cannot be expressed by a Gateway API \
+         RequestRedirect; remove it"
+    )]
+    QueryOrFragment,
+    #[error("{0:?} is not a port")]
+    Port(String),
+    #[error("{0:?} is not a hostname a redirect can name")]
+    Host(String),
+    #[error("{0:?} is not a URL path")]
+    Path(String),
+}
+
 /// Parses an absolute `http(s)://HOST[:PORT][/PATH]` URL; the reason when it cannot be a
 /// `RequestRedirect`.
-pub fn parse_target(url: &str) -> Result<Target, String> {
+pub fn parse_target(url: &str) -> Result<Target, TargetError> {
     let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
         (true, rest)
     } else if let Some(rest) = url.strip_prefix("http://") {
         (false, rest)
     } else {
-        return Err("only absolute http:// or https:// URLs can be redirected to".to_owned());
+        return Err(TargetError::NotHttp);
     };
     if rest.contains(['?', '#']) {
-        return Err(
-            "a query or fragment in the target cannot be expressed by a Gateway API \
-             RequestRedirect; remove it"
-                .to_owned(),
-        );
+        return Err(TargetError::QueryOrFragment);
     }
     let (authority, path) = match rest.find('/') {
         Some(i) => rest.split_at(i),
@@ -165,18 +179,18 @@ pub fn parse_target(url: &str) -> Result<Target, String> {
                 .parse::<u16>()
                 .ok()
                 .filter(|p| *p > 0)
-                .ok_or_else(|| format!("{port:?} is not a port"))?;
+                .ok_or_else(|| TargetError::Port(port.to_owned()))?;
             (host, Some(port))
         }
         None => (authority, None),
     };
     let host = host.to_ascii_lowercase();
     if !names::is_dns1123_subdomain(&host) {
-        return Err(format!("{host:?} is not a hostname a redirect can name"));
+        return Err(TargetError::Host(host));
     }
     let path = path.trim_end_matches('/');
     if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("{path:?} is not a URL path"));
+        return Err(TargetError::Path(path.to_owned()));
     }
     Ok(Target {
         https,

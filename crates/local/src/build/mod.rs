@@ -127,8 +127,8 @@ impl Builder {
         req: &BuildRequest,
         log: LogSink,
     ) -> Result<BuildOutput, BuildFailure> {
-        let fail = |message: String| BuildFailure {
-            message,
+        let fail = |e: StepError| BuildFailure {
+            message: satusky_core::error_chain(&e),
             log_tail: Vec::new(),
             timed_out: false,
         };
@@ -147,13 +147,9 @@ impl Builder {
         // Re-hash before building: a stored file is trusted only while it matches its name.
         let (contexts, org, context) =
             (self.contexts.clone(), req.org.clone(), req.context.clone());
-        let bytes = blocking(move || {
-            contexts
-                .read_verified(&org, &context)
-                .map_err(|e| satusky_core::error_chain(&e))
-        })
-        .await
-        .map_err(fail)?;
+        let bytes = blocking(move || Ok(contexts.read_verified(&org, &context)?))
+            .await
+            .map_err(fail)?;
         let tree = self.work_dir.join(format!(
             "{}-{}-v{}-{}",
             req.org,
@@ -163,9 +159,8 @@ impl Builder {
         ));
         let (limits, t, iso) = (self.limits, tree.clone(), self.isolation.clone());
         let unpacked = blocking(move || {
-            unpack::unpack(&bytes, &t, &limits).map_err(|e| e.to_string())?;
-            iso.hand_over(&t)
-                .map_err(|e| format!("could not hand the build tree to the app user: {e}"))
+            unpack::unpack(&bytes, &t, &limits)?;
+            iso.hand_over(&t).map_err(StepError::HandOver)
         })
         .await;
         if let Err(e) = unpacked {
@@ -186,11 +181,12 @@ impl Builder {
             self.isolation.clone(),
         );
         let (artifact, existed) = blocking(move || {
-            iso.take_back(&t).map_err(|e| e.to_string())?;
-            store_tree(&t, &artifacts)
+            iso.take_back(&t)
+                .and_then(|()| store_tree(&t, &artifacts))
+                .map_err(StepError::Store)
         })
         .await
-        .map_err(|e| fail(format!("could not store the artifact: {e}")))?;
+        .map_err(fail)?;
         if existed {
             log(&format!(
                 "artifact {artifact} (identical to an earlier build)"
@@ -253,12 +249,15 @@ impl Builder {
         let guard = GroupGuard(pgid);
         let recorded = match record::record(self.ledger.as_ref(), req, pgid).await {
             Ok(r) => r,
-            Err(message) => {
+            Err(e) => {
                 // Never run a build that a restarted control plane could not find again.
                 signal_group(pgid, Signal::SIGKILL);
                 let _ = child.wait().await;
                 return Err(BuildFailure {
-                    message,
+                    message: format!(
+                        "the build was stopped: it could not be recorded in the process ledger ({})",
+                        satusky_core::error_chain(&e)
+                    ),
                     log_tail: Vec::new(),
                     timed_out: false,
                 });
@@ -477,10 +476,26 @@ async fn write_index(index: &Path, artifact: &str) -> io::Result<()> {
     tokio::fs::rename(&tmp, index).await
 }
 
+/// What failed around the build command (reading the context, unpacking, storing the
+/// artifact); its chain is the build failure's message.
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    #[error(transparent)]
+    Unpack(#[from] unpack::UnpackError),
+    #[error("could not hand the build tree to the app user")]
+    HandOver(#[source] io::Error),
+    #[error("could not store the artifact")]
+    Store(#[source] io::Error),
+    #[error("internal error")]
+    Join(#[source] tokio::task::JoinError),
+}
+
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
+    f: impl FnOnce() -> Result<T, StepError> + Send + 'static,
+) -> Result<T, StepError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| format!("internal error: {e}"))?
+        .map_err(StepError::Join)?
 }

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use satusky_core::ledger::LedgerError;
 use satusky_core::runtime::BuildRequest;
 
 use crate::ledger::{Ledger, LedgerEntry, ProcessKind, process_start_ticks};
@@ -18,13 +19,13 @@ pub(super) struct Recorded {
     forgotten: bool,
 }
 
-/// Record the build of `req` led by `pid`. `Ok(None)` without a ledger; `Err` (a message for
-/// the user) when the ledger refused, and then the build must not run.
+/// Record the build of `req` led by `pid`. `Ok(None)` without a ledger; `Err` when the
+/// ledger refused, and then the build must not run.
 pub(super) async fn record(
     ledger: Option<&Arc<dyn Ledger>>,
     req: &BuildRequest,
     pid: u32,
-) -> Result<Option<Recorded>, String> {
+) -> Result<Option<Recorded>, LedgerError> {
     let Some(ledger) = ledger else {
         return Ok(None);
     };
@@ -37,12 +38,7 @@ pub(super) async fn record(
         port: 0,
         kind: ProcessKind::Build,
     };
-    ledger.record(entry).await.map_err(|e| {
-        format!(
-            "the build was stopped: it could not be recorded in the process ledger ({})",
-            satusky_core::error_chain(&e)
-        )
-    })?;
+    ledger.record(entry).await?;
     Ok(Some(Recorded {
         ledger: Arc::clone(ledger),
         pid,

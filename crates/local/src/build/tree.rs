@@ -10,11 +10,11 @@ use satusky_core::digest::hex;
 
 /// Hash `tree` and move it to `artifacts/sha256-HASH` (or drop it when that exists).
 /// Returns (`sha256:HASH`, whether it existed).
-pub(super) fn store_tree(tree: &Path, artifacts: &Path) -> Result<(String, bool), String> {
-    let hash = hash_tree(tree).map_err(|e| e.to_string())?;
+pub(super) fn store_tree(tree: &Path, artifacts: &Path) -> io::Result<(String, bool)> {
+    let hash = hash_tree(tree)?;
     let dest = artifacts.join(format!("sha256-{hash}"));
     let artifact = format!("sha256:{hash}");
-    std::fs::create_dir_all(artifacts).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(artifacts)?;
     if dest.is_dir() {
         let _ = remove_tree(tree);
         return Ok((artifact, true));
@@ -27,8 +27,8 @@ pub(super) fn store_tree(tree: &Path, artifacts: &Path) -> Result<(String, bool)
         }
         // Another filesystem: copy, then swap in atomically.
         let tmp = artifacts.join(format!(".tmp-{}", super::unique()));
-        copy_tree(tree, &tmp).map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, &dest).map_err(|e| e.to_string())?;
+        copy_tree(tree, &tmp)?;
+        std::fs::rename(&tmp, &dest)?;
         let _ = remove_tree(tree);
     }
     Ok((artifact, false))

@@ -145,7 +145,7 @@ impl LocalRuntime {
             .await
             .map_err(|e| LocalRuntimeError::Dir {
                 path: config.state_dir.display().to_string(),
-                source: std::io::Error::other(e.to_string()),
+                source: std::io::Error::other(e),
             })??;
         match &config.isolation {
             Isolation::RunAs { .. } => {

@@ -52,10 +52,8 @@ impl Inner {
             checks: d.spec.checks.clone(),
         };
         self.supervisor.start(spec).await.map_err(|e| {
-            RuntimeError::new(format!(
-                "could not start a replica of {}: {e}",
-                d.release_id()
-            ))
+            RuntimeError::unavailable(format!("could not start a replica of {}", d.release_id()))
+                .with_source(e)
         })
     }
 

@@ -218,7 +218,7 @@ impl Supervisor {
             .and_then(|()| iso.hand_over(&dst))
         })
         .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         if let Err(source) = prepared {
             crate::build::remove_later(workdir.clone()).await;
             return Err(SupervisorError::WorkDir {

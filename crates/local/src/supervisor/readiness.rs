@@ -47,21 +47,36 @@ pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> 
     }
 }
 
+/// Why a readiness GET got no status code.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("cannot connect")]
+    Connect(#[source] std::io::Error),
+    #[error("the HTTP/1.1 handshake failed")]
+    Handshake(#[source] hyper::Error),
+    #[error("cannot build the request")]
+    Request(#[source] hyper::http::Error),
+    #[error("no answer")]
+    Answer(#[source] hyper::Error),
+    #[error("no answer within {} ms", .0.as_millis())]
+    Timeout(Duration),
+}
+
 /// One HTTP/1.1 GET; the status code, or why there is none.
-pub async fn probe(port: u16, path: &str, timeout: Duration) -> Result<u16, String> {
+pub async fn probe(port: u16, path: &str, timeout: Duration) -> Result<u16, ProbeError> {
     let attempt = async {
         let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(ProbeError::Connect)?;
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(ProbeError::Handshake)?;
         let req = hyper::Request::get(path)
             .header(hyper::header::HOST, format!("127.0.0.1:{port}"))
             .header(hyper::header::USER_AGENT, "satusky-readiness")
             .body(Empty::new())
-            .map_err(|e| e.to_string())?;
+            .map_err(ProbeError::Request)?;
         let send = sender.send_request(req);
         tokio::pin!(conn, send);
         let resp = tokio::select! {
@@ -69,11 +84,12 @@ pub async fn probe(port: u16, path: &str, timeout: Duration) -> Result<u16, Stri
             // The connection ended (e.g. `connection: close`): the answer, if any, is in.
             _ = &mut conn => send.await,
         };
-        resp.map(|r| r.status().as_u16()).map_err(|e| e.to_string())
+        resp.map(|r| r.status().as_u16())
+            .map_err(ProbeError::Answer)
     };
     tokio::time::timeout(timeout, attempt)
         .await
-        .map_err(|_| format!("no answer within {} ms", timeout.as_millis()))?
+        .map_err(|_| ProbeError::Timeout(timeout))?
 }
 
 #[cfg(test)]
@@ -92,9 +108,7 @@ mod tests {
             s.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
                 .unwrap();
         });
-        assert_eq!(
-            probe(port, "/healthz", Duration::from_secs(2)).await,
-            Ok(204)
-        );
+        let status = probe(port, "/healthz", Duration::from_secs(2)).await;
+        assert!(matches!(status, Ok(204)), "{status:?}");
     }
 }

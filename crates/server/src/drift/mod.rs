@@ -290,7 +290,7 @@ async fn heal(d: &Drift, rec: &AppView, version: u64) -> Result<bool, StoreError
             Ok(true)
         }
         Err(e) => {
-            tracing::warn!(org = %rec.org, app = %rec.name, error = %e, "drift: the heal was refused; the next sweep tries again");
+            tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "drift: the heal was refused; the next sweep tries again");
             Ok(false)
         }
     }
@@ -313,7 +313,7 @@ async fn judge(
     let served = match runtime.served_hosts(org.to_string(), app.to_string()).await {
         Ok(s) => Some(s),
         Err(e) => {
-            tracing::debug!(%org, %app, error = %e, "drift: served hostnames unknown; checking one way");
+            tracing::debug!(%org, %app, error = %error_chain(&e), "drift: served hostnames unknown; checking one way");
             None
         }
     };

@@ -37,7 +37,7 @@ pub async fn put_app(
     ApiJson(req): ApiJson<PutAppRequest>,
 ) -> Result<(StatusCode, Json<DeployAccepted>), ApiErrorResponse> {
     caller.authorize(&org, Action::Deploy)?;
-    names::validate_app_name(&app).map_err(ApiErrorResponse::invalid)?;
+    names::validate_app_name(&app).map_err(|e| ApiErrorResponse::invalid(e.to_string()))?;
     if req.spec.name != app {
         return Err(ApiErrorResponse::invalid(format!(
             "spec.name {} does not match the app in the path \"{app}\"",

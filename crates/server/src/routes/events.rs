@@ -19,6 +19,8 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use satusky_core::ForeignError;
+use satusky_store::StoreError;
 use satusky_types::{ApiError, ErrorCode};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -96,7 +98,7 @@ pub async fn events(
     let token_id = caller.token_id.clone();
     Ok(ws.on_upgrade(move |socket| async move {
         if let Err(e) = follow(state, org.clone(), app.clone(), token_id, q.after, socket).await {
-            tracing::debug!(%org, %app, error = %e, "event stream ended");
+            tracing::debug!(%org, %app, error = %error_chain(&e), "event stream ended");
         }
     }))
 }
@@ -140,7 +142,23 @@ enum End {
     /// The token was revoked or expired while the stream was open.
     TokenGone { after: u64 },
     /// Anything else (a store error, a broken connection), for the log.
-    Failed(String),
+    Failed(FollowError),
+}
+
+/// Why a follower's stream ended other than by the client closing it (for the log).
+#[derive(Debug, thiserror::Error)]
+enum FollowError {
+    #[error("token {token_id} no longer live; stream closed")]
+    TokenGone { token_id: String },
+    #[error("client too slow; dropped after seq {after}")]
+    TooSlow { after: u64 },
+    #[error("cannot read the store")]
+    Store(#[source] StoreError),
+    #[error("cannot encode an event")]
+    Encode(#[source] serde_json::Error),
+    /// axum's error repeats its source in `Display`: kept as a [`ForeignError`].
+    #[error("send")]
+    Send(#[source] ForeignError),
 }
 
 async fn follow(
@@ -150,7 +168,7 @@ async fn follow(
     token_id: String,
     after: u64,
     mut socket: WebSocket,
-) -> Result<(), String> {
+) -> Result<(), FollowError> {
     match stream(&state, &org, &app, &token_id, after, &mut socket).await {
         End::Done => Ok(()),
         End::TokenGone { after } => {
@@ -158,7 +176,7 @@ async fn follow(
                 "the token was revoked or has expired; reconnect with a valid token and ?after={after}"
             );
             close(&mut socket, close_code::POLICY, reason).await;
-            Err(format!("token {token_id} no longer live; stream closed"))
+            Err(FollowError::TokenGone { token_id })
         }
         End::TooSlow { after } => {
             let reason = format!(
@@ -166,7 +184,7 @@ async fn follow(
                 SEND_TIMEOUT.as_secs()
             );
             close(&mut socket, close_code::AGAIN, reason).await;
-            Err(format!("client too slow; dropped after seq {after}"))
+            Err(FollowError::TooSlow { after })
         }
         End::Failed(e) => {
             let reason = "internal error; the server log has the details".to_owned();
@@ -206,22 +224,22 @@ async fn stream(
             {
                 Ok(true) => authed_at = tokio::time::Instant::now(),
                 Ok(false) => return End::TokenGone { after },
-                Err(e) => return End::Failed(error_chain(&e)),
+                Err(e) => return End::Failed(FollowError::Store(e)),
             }
         }
         let page = match state.store.events_page(org, app, after, PAGE_BYTES).await {
             Ok(page) => page,
-            Err(e) => return End::Failed(error_chain(&e)),
+            Err(e) => return End::Failed(FollowError::Store(e)),
         };
         for ev in page.events {
             let text = match serde_json::to_string(&ev) {
                 Ok(text) => text,
-                Err(e) => return End::Failed(e.to_string()),
+                Err(e) => return End::Failed(FollowError::Encode(e)),
             };
             match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await
             {
                 Ok(Ok(())) => after = ev.seq,
-                Ok(Err(e)) => return End::Failed(format!("send: {e}")),
+                Ok(Err(e)) => return End::Failed(FollowError::Send(ForeignError::new(&e))),
                 // The frame is queued ahead of the close frame: a client that reads the close
                 // has it, so it resumes after it.
                 Err(_) => return End::TooSlow { after: ev.seq },

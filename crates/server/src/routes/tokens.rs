@@ -149,7 +149,8 @@ pub async fn revoke_token(
     Ok(Json(to_wire(&record)))
 }
 
-fn field_error(field: &str, message: String) -> ApiErrorResponse {
+fn field_error(field: &str, error: impl std::fmt::Display) -> ApiErrorResponse {
+    let message = error.to_string();
     ApiErrorResponse::invalid(format!("{field}: {message}")).with_details(serde_json::json!({
         "fields": [{"field": field, "message": message}]
     }))
