@@ -490,7 +490,7 @@ fn desired_workloads(n: usize, orgs: usize) -> Vec<DesiredWorkload> {
 
 fn kube_config() -> KubeConfig {
     KubeConfig {
-        zone: ZONE.into(),
+        zone: ZONE.parse().expect("a zone"),
         gateway: Default::default(),
         issuer: Default::default(),
         probe_addr: None,

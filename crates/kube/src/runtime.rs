@@ -19,6 +19,7 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
 use satusky_core::ForeignError;
 use satusky_core::error_chain;
+use satusky_core::hostnames::Zone;
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, DnsZone, EdgeInfo,
     LogSink, Runtime, RuntimeError, RuntimeErrorKind, ServedHost, WorkloadObservation,
@@ -35,7 +36,7 @@ use crate::render::{GatewayRef, IssuerRef, RenderInput, render};
 /// How the runtime renders and where it looks.
 #[derive(Debug, Clone)]
 pub struct KubeConfig {
-    pub zone: String,
+    pub zone: Zone,
     pub gateway: GatewayRef,
     pub issuer: IssuerRef,
     /// Where the prober connects for TLS/HTTP (`None`: the resolved address on 443).
@@ -131,7 +132,7 @@ impl KubeRuntime {
         desired: &DesiredWorkload,
     ) -> Result<(), RuntimeError> {
         let edge = self.read_edge().await?.unwrap_or_default();
-        let names = satusky_core::hostnames::in_zone(&desired.hostnames, &self.config.zone);
+        let names = self.config.zone.names_in(&desired.hostnames);
         if edge.addresses.is_empty() && edge.cname_target.is_none() {
             tracing::warn!(org = %desired.org, app = %desired.app, gateway = %self.config.gateway.name,
                 "the Gateway has no address yet: the app's platform hostnames get no DNS records");

@@ -44,9 +44,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
         .clone()
         .or(file.dns_zone.clone())
         .unwrap_or_else(|| satusky_core::DEFAULT_ZONE.to_string());
-    satusky_core::names::validate_hostname(&zone)
-        .map_err(|e| anyhow::anyhow!("--dns-zone: {e}"))?;
-    let platform_zone = Zone::parse(&zone)?;
+    let platform_zone = Zone::parse(&zone).map_err(|e| anyhow::anyhow!("--dns-zone: {e}"))?;
     // One developer on their own machine: apps run as that developer (their toolchains —
     // cargo in ~/.cargo — are where builds need them) unless a user is named.
     let isolation = file.isolation(args.local_user.as_deref(), None)?;

@@ -15,13 +15,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let file = read_server_toml(&args.store.state_dir)?;
     let mut settings = Settings::default();
     if let Some(zone) = args.dns_zone.clone().or(file.dns_zone.clone()) {
-        satusky_core::names::validate_hostname(&zone)
-            .map_err(|e| anyhow::anyhow!("--dns-zone: {e}"))?;
-        settings.dns_zone = zone;
+        settings.dns_zone = Zone::parse(&zone).map_err(|e| anyhow::anyhow!("--dns-zone: {e}"))?;
     }
     settings.allow_unproven_domains = file.allow_unproven_domains;
     let store = open_store(&args.store).await?;
-    let zone = Zone::parse(&settings.dns_zone)?;
+    let zone = settings.dns_zone.clone();
     match args.runtime {
         RuntimeArg::Local => return serve_local(args, store, zone, &file).await,
         RuntimeArg::Kubernetes => return serve_kube(args, store, zone, &file).await,

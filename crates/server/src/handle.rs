@@ -9,6 +9,7 @@ use std::sync::Arc;
 use satusky_core::engine::{
     AppView, RouteReading, StatusDoc, endpoint_reports, endpoint_targets, status_events,
 };
+use satusky_core::hostnames::Zone;
 use satusky_core::runtime::{EndpointProber, ProbedEndpoint, Runtime};
 use satusky_core::time::now_ms;
 use satusky_store::{Store, StoreError};
@@ -26,7 +27,7 @@ pub struct Handle {
     pub(crate) prober: Option<Arc<dyn EndpointProber>>,
     pub(crate) hub: EventHub,
     /// The platform DNS zone (hostnames inside it are platform-owned).
-    pub(crate) zone: String,
+    pub(crate) zone: Zone,
 }
 
 impl Handle {

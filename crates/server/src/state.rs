@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use satusky_store::Store;
 
-use crate::engine::Engine;
+use satusky_core::runtime::{EndpointProber, Runtime};
+
+use crate::engine::{Engine, EngineConfig};
 use crate::hub::EventHub;
 use crate::idempotency::Idempotency;
 use crate::settings::Settings;
@@ -61,6 +63,24 @@ impl AppState {
     pub fn with_engine(mut self, engine: Engine) -> Self {
         self.engine = Some(engine);
         self
+    }
+
+    /// State whose lifecycle engine drives `runtime` (and probes through `prober`), on this
+    /// state's store and hub; the engine is `state.engine`. What both stacks wire.
+    pub fn with_runtime(
+        self,
+        runtime: Arc<dyn Runtime>,
+        prober: Option<Arc<dyn EndpointProber>>,
+        config: EngineConfig,
+    ) -> (Self, Engine) {
+        let engine = Engine::new(
+            self.store.clone(),
+            runtime,
+            prober,
+            self.hub.clone(),
+            config,
+        );
+        (self.with_engine(engine.clone()), engine)
     }
 }
 

@@ -34,7 +34,7 @@ fn engine(store: &Store, runtime: &Arc<FakeRuntime>) -> Engine {
         EventHub::new(),
         EngineConfig {
             probe_interval: Duration::from_secs(3600),
-            dns_zone: ZONE.to_string(),
+            dns_zone: ZONE.parse().expect("a zone"),
             build_timeout: Duration::from_secs(600),
         },
     )

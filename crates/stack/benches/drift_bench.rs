@@ -298,7 +298,7 @@ async fn setup(edge_rt: &Handle, apps: usize, dir: &std::path::Path) -> Setup {
     })
     .expect("prober");
     let settings = Settings {
-        dns_zone: ZONE.into(),
+        dns_zone: ZONE.parse().expect("a zone"),
         contexts: None,
         allow_unproven_domains: true,
     };
@@ -311,7 +311,7 @@ async fn setup(edge_rt: &Handle, apps: usize, dir: &std::path::Path) -> Setup {
         EngineConfig {
             // The timer never fires during the benchmark: every sweep is asked for.
             probe_interval: Duration::from_secs(24 * 3600),
-            dns_zone: ZONE.into(),
+            dns_zone: ZONE.parse().expect("a zone"),
             build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
         },
     );

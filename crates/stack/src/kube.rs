@@ -13,7 +13,6 @@ use std::time::Duration;
 use rustls::pki_types::CertificateDer;
 use satusky_core::contexts::ContextStore;
 use satusky_core::hostnames::Zone;
-use satusky_core::runtime::Runtime;
 use satusky_dns::{DnsServer, ZoneRecords};
 use satusky_kube::GatewayRef;
 use satusky_kube::build;
@@ -166,7 +165,7 @@ impl KubeStack {
         let mut runtime = KubeRuntime::new(
             client,
             KubeConfig {
-                zone: zone.to_string(),
+                zone: zone.clone(),
                 gateway,
                 issuer: Default::default(),
                 probe_addr: probe_edge,
@@ -200,24 +199,21 @@ impl KubeStack {
             state_dir.join("contexts"),
         ));
         let settings = Settings {
-            dns_zone: zone.to_string(),
+            dns_zone: zone.clone(),
             contexts: Some(contexts),
             allow_unproven_domains: false,
         };
-        let state =
-            AppState::new(store.clone(), settings).with_build_tokens(BuildTokens::new(&key));
-        let engine = Engine::new(
-            store,
-            Arc::new(runtime) as Arc<dyn Runtime>,
-            Some(Arc::new(prober)),
-            state.hub.clone(),
-            EngineConfig {
-                probe_interval,
-                dns_zone: zone.to_string(),
-                build_timeout,
-            },
-        );
-        let state = state.with_engine(engine.clone());
+        let (state, engine) = AppState::new(store, settings)
+            .with_build_tokens(BuildTokens::new(&key))
+            .with_runtime(
+                Arc::new(runtime),
+                Some(Arc::new(prober)),
+                EngineConfig {
+                    probe_interval,
+                    dns_zone: zone.clone(),
+                    build_timeout,
+                },
+            );
         Ok(KubeStack { state, engine, dns })
     }
 }

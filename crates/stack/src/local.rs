@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use satusky_core::contexts::ContextStore;
 use satusky_core::hostnames::Zone;
-use satusky_core::runtime::{DnsZone, Runtime};
+use satusky_core::runtime::DnsZone;
 use satusky_dns::{DnsServer, ZoneRecords};
 use satusky_local::ca::LocalCa;
 use satusky_local::edge::{self, Edge, EdgeConfig};
@@ -116,23 +116,19 @@ impl LocalStack {
         .map_err(failed("cannot set up the prober"))?;
         let contexts: Arc<dyn ContextStore> = Arc::new(runtime.builder().contexts.clone());
         let settings = Settings {
-            dns_zone: zone.to_string(),
+            dns_zone: zone.clone(),
             contexts: Some(contexts),
             allow_unproven_domains: false,
         };
-        let state = AppState::new(store.clone(), settings);
-        let engine = Engine::new(
-            store.clone(),
-            runtime.clone() as Arc<dyn Runtime>,
+        let (state, engine) = AppState::new(store.clone(), settings).with_runtime(
+            runtime.clone(),
             Some(Arc::new(prober)),
-            state.hub.clone(),
             EngineConfig {
                 probe_interval,
-                dns_zone: zone.to_string(),
+                dns_zone: zone.clone(),
                 build_timeout,
             },
         );
-        let state = state.with_engine(engine.clone());
         Ok(LocalStack {
             state,
             engine,

@@ -219,7 +219,7 @@ async fn start() -> Env {
         KubeRuntime::new(
             client,
             KubeConfig {
-                zone: ZONE.into(),
+                zone: ZONE.parse().expect("a zone"),
                 gateway: Default::default(),
                 issuer: Default::default(),
                 probe_addr: Some(edge.https_addr()),
@@ -237,7 +237,7 @@ async fn start() -> Env {
     })
     .unwrap();
     let settings = Settings {
-        dns_zone: ZONE.into(),
+        dns_zone: ZONE.parse().expect("a zone"),
         contexts: None,
         allow_unproven_domains: true,
     };
@@ -250,7 +250,7 @@ async fn start() -> Env {
         EngineConfig {
             // Every check in this test is asked for.
             probe_interval: Duration::from_secs(3600),
-            dns_zone: ZONE.into(),
+            dns_zone: ZONE.parse().expect("a zone"),
             build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
         },
     );

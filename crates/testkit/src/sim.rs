@@ -223,7 +223,9 @@ impl Sim {
                     self.app.hostnames.clone(),
                 ));
                 let probed = self.prober.as_ref().map(|p| {
-                    let targets = endpoint_targets(&self.app, *serving, ZONE, &self.runtime.edge());
+                    let zone = satusky_core::Zone::parse(ZONE).expect("the sim's zone");
+                    let targets =
+                        endpoint_targets(&self.app, *serving, &zone, &self.runtime.edge());
                     ready(p.check(targets))
                 });
                 tag(Outcome::Probed { routes, probed })

@@ -6,7 +6,7 @@
 use satusky_types::{EndpointReport, HostnameKind, Plane, PlaneState, Reason};
 
 use super::{AppView, StatusDoc, metadata_plane};
-use crate::hostnames::is_in_zone;
+use crate::hostnames::Zone;
 use crate::lifecycle::merge_plane;
 use crate::runtime::{EdgeInfo, EndpointTarget, ProbedEndpoint, RuntimeError, release_id};
 
@@ -17,7 +17,7 @@ pub type RouteReading = Result<Vec<Plane>, RuntimeError>;
 pub fn endpoint_targets(
     app: &AppView,
     serving: u64,
-    zone: &str,
+    zone: &Zone,
     edge: &EdgeInfo,
 ) -> Vec<EndpointTarget> {
     app.hostnames
@@ -25,7 +25,7 @@ pub fn endpoint_targets(
         .map(|h| EndpointTarget {
             hostname: h.hostname.clone(),
             kind: h.kind,
-            platform_owned: is_in_zone(&h.hostname, zone),
+            platform_owned: zone.contains(&h.hostname),
             path: if h.kind == HostnameKind::Redirect {
                 "/".to_string()
             } else {

@@ -14,6 +14,7 @@
 
 use std::collections::HashSet;
 
+use satusky_core::hostnames::Zone;
 use satusky_core::runtime::{EdgeInfo, ServedHost};
 use satusky_core::urls::same_location;
 use satusky_types::{
@@ -72,7 +73,7 @@ pub struct Expected<'a> {
     /// latest deploy's. A route serving anything else is drift "the other way".
     pub held: &'a HashSet<String>,
     /// The platform zone: DNS inside it is the platform's; outside, the user's.
-    pub zone: &'a str,
+    pub zone: &'a Zone,
     /// What DNS must point at.
     pub edge: &'a EdgeInfo,
 }
@@ -196,7 +197,7 @@ pub fn compare(e: &Expected<'_>, o: &Observed<'_>) -> Comparison {
             .find(|r| r.hostname.eq_ignore_ascii_case(&name));
         route_finding(e, o, h, &name, report, &mut c);
         let Some(report) = report else { continue };
-        let platform_dns = satusky_core::hostnames::is_in_zone(&name, e.zone);
+        let platform_dns = e.zone.contains(&name);
         for (plane, p) in [
             (DriftPlane::Dns, &report.dns),
             (DriftPlane::Tls, &report.tls),

@@ -82,13 +82,14 @@ impl Case {
     }
 
     fn run(&self) -> Comparison {
+        let zone = Zone::parse("apps.test").expect("a zone");
         let e = Expected {
             org: "acme",
             app: "web",
             release_id: "acme/web@v2",
             hostnames: &self.hostnames,
             held: &self.held,
-            zone: "apps.test",
+            zone: &zone,
             edge: &self.edge,
         };
         let o = Observed {

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use satusky_core::engine::EngineRules;
+use satusky_core::hostnames::Zone;
 use satusky_core::runtime::{EndpointProber, Runtime};
 use satusky_store::{Store, StoreError};
 
@@ -37,7 +38,7 @@ pub struct EngineConfig {
     /// How often every app's endpoints are re-probed.
     pub probe_interval: Duration,
     /// The platform DNS zone (hostnames inside it are platform-owned).
-    pub dns_zone: String,
+    pub dns_zone: Zone,
     /// How long a build may run, counted from its first start ([`DEFAULT_BUILD_TIMEOUT`]).
     pub build_timeout: Duration,
 }

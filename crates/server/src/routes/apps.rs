@@ -56,11 +56,11 @@ pub async fn put_app(
     let spec = validated.spec();
     let zone = &state.settings.dns_zone;
     for (i, d) in spec.domains.iter().enumerate() {
-        if hostnames::is_in_zone(&d.host, zone) {
+        if zone.contains(&d.host) {
             return Err(ApiErrorResponse::invalid(format!(
                 "domains[{i}].host: {} is inside the platform zone {zone}; the platform assigns those names (this app gets {}) — use a domain you own",
                 d.host,
-                hostnames::generated_hostname(&app, &org, zone)
+                hostnames::generated_hostname(&app, &org, zone.as_str())
             )));
         }
     }
@@ -78,7 +78,7 @@ pub async fn put_app(
     }
     // Custom domains passed validation and lie outside the zone, and the zone is checked at
     // start: only a zone too long for the generated name gets here.
-    let hosts = AppHostnames::of_app(&org, zone, &validated).map_err(|e| {
+    let hosts = AppHostnames::of_app(&org, zone.as_str(), &validated).map_err(|e| {
         tracing::error!(%org, %app, %zone, error = %e, "the platform zone gives the app an invalid hostname");
         ApiErrorResponse::internal()
     })?;
