@@ -5,9 +5,9 @@
 
 use satusky_types::{EndpointReport, HostnameKind, Plane, PlaneState, Reason};
 
-use super::{AppView, StatusDoc, metadata_plane};
+use super::status::endpoint_report;
+use super::{AppView, StatusDoc};
 use crate::hostnames::Zone;
-use crate::lifecycle::merge_plane;
 use crate::runtime::{EdgeInfo, EndpointTarget, ProbedEndpoint, RuntimeError, release_id};
 
 /// What the runtime said about the app's routes: one plane per hostname, in order.
@@ -64,7 +64,10 @@ pub fn endpoint_reports(
             Plane::new(
                 PlaneState::Unknown,
                 Reason::NotChecked,
-                format!("the runtime could not report routes: {e}")
+                format!(
+                    "the runtime could not report routes: {}",
+                    crate::errors::error_chain(e)
+                )
             );
             n
         ],
@@ -73,7 +76,6 @@ pub fn endpoint_reports(
         .iter()
         .enumerate()
         .map(|(i, h)| {
-            let old = prev.endpoints.iter().find(|e| e.hostname == h.hostname);
             let unknown = || {
                 Plane::new(
                     PlaneState::Unknown,
@@ -85,19 +87,13 @@ pub fn endpoint_reports(
                 Some(p) => (p.dns.clone(), p.tls.clone(), p.http.clone()),
                 None => (unknown(), unknown(), unknown()),
             };
-            EndpointReport {
-                hostname: h.hostname.clone(),
-                kind: h.kind,
-                metadata: merge_plane(
-                    old.map(|o| &o.metadata),
-                    metadata_plane(app, h.kind),
-                    now_ms,
-                ),
-                route: merge_plane(old.map(|o| &o.route), routes[i].clone(), now_ms),
-                dns: merge_plane(old.map(|o| &o.dns), dns, now_ms),
-                tls: merge_plane(old.map(|o| &o.tls), tls, now_ms),
-                http: merge_plane(old.map(|o| &o.http), http, now_ms),
-            }
+            endpoint_report(
+                app,
+                Some(prev),
+                h,
+                [routes[i].clone(), dns, tls, http],
+                now_ms,
+            )
         })
         .collect()
 }

@@ -4,8 +4,8 @@
 
 use crate::lifecycle::{merge_plane, phase, same_plane};
 use satusky_types::{
-    EndpointReport, EventType, HostnameKind, Phase, Plane, PlaneState, ReadinessReport, Reason,
-    ReplicaCounts, WorkloadPlane,
+    EndpointReport, EventType, Hostname, HostnameKind, Phase, Plane, PlaneState, ReadinessReport,
+    Reason, ReplicaCounts, WorkloadPlane,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -77,31 +77,16 @@ pub fn initial_doc(app: &AppView, has_runtime: bool, now_ms: i64) -> StatusDoc {
         .hostnames
         .iter()
         .map(|h| {
-            let old = prev.and_then(|d| d.endpoints.iter().find(|e| e.hostname == h.hostname));
-            let waiting = |old: Option<&Plane>| {
-                let p = Plane::new(
-                    PlaneState::Pending,
-                    Reason::Waiting,
-                    format!(
-                        "checked once v{} is rolled out",
-                        release.unwrap_or_default()
-                    ),
-                );
-                merge_plane(old, p, now_ms)
-            };
-            EndpointReport {
-                hostname: h.hostname.clone(),
-                kind: h.kind,
-                metadata: merge_plane(
-                    old.map(|o| &o.metadata),
-                    metadata_plane(app, h.kind),
-                    now_ms,
+            let waiting = Plane::new(
+                PlaneState::Pending,
+                Reason::Waiting,
+                format!(
+                    "checked once v{} is rolled out",
+                    release.unwrap_or_default()
                 ),
-                route: waiting(old.map(|o| &o.route)),
-                dns: waiting(old.map(|o| &o.dns)),
-                tls: waiting(old.map(|o| &o.tls)),
-                http: waiting(old.map(|o| &o.http)),
-            }
+            );
+            let planes = [waiting.clone(), waiting.clone(), waiting.clone(), waiting];
+            endpoint_report(app, prev, h, planes, now_ms)
         })
         .collect();
     StatusDoc {
@@ -119,6 +104,31 @@ pub fn initial_doc(app: &AppView, has_runtime: bool, now_ms: i64) -> StatusDoc {
             },
         },
         endpoints,
+    }
+}
+
+/// The report of hostname `h` with its route, DNS, TLS and HTTP planes as just read (and the
+/// metadata plane from the store), each merged with `prev`'s so `since` survives re-checks.
+pub(super) fn endpoint_report(
+    app: &AppView,
+    prev: Option<&StatusDoc>,
+    h: &Hostname,
+    [route, dns, tls, http]: [Plane; 4],
+    now_ms: i64,
+) -> EndpointReport {
+    let old = prev.and_then(|d| d.endpoints.iter().find(|e| e.hostname == h.hostname));
+    EndpointReport {
+        hostname: h.hostname.clone(),
+        kind: h.kind,
+        metadata: merge_plane(
+            old.map(|o| &o.metadata),
+            metadata_plane(app, h.kind),
+            now_ms,
+        ),
+        route: merge_plane(old.map(|o| &o.route), route, now_ms),
+        dns: merge_plane(old.map(|o| &o.dns), dns, now_ms),
+        tls: merge_plane(old.map(|o| &o.tls), tls, now_ms),
+        http: merge_plane(old.map(|o| &o.http), http, now_ms),
     }
 }
 
