@@ -3,7 +3,8 @@
 //!
 //! What is recorded, and where:
 //! - `satusky_reconciles_total{runtime,result}` and `satusky_reconcile_seconds{runtime}`: every
-//!   `Runtime::apply` of the engine and every drift heal (`result` = `ok` | `error`);
+//!   `Runtime::apply` of the engine and every drift heal (`result` = `ok`, or the error's
+//!   `RuntimeError::category`: `unavailable` | `invalid` | `failed` | `unsupported`);
 //! - `satusky_probes_total{plane,state}`: one per probed plane (dns, tls, http) per hostname;
 //!   `satusky_probe_seconds`: one probe pass over an app's hostnames (they run concurrently);
 //! - `satusky_drift_check_seconds`: one drift check of one app (probing included);
@@ -21,6 +22,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use satusky_core::runtime::RuntimeError;
 use satusky_types::PlaneState;
 
 /// Histogram buckets (seconds): probes and checks take milliseconds on loopback and up to the
@@ -87,8 +89,11 @@ fn describe() {
 }
 
 /// One runtime apply (or heal) finished.
-pub(crate) fn reconcile(runtime: &'static str, ok: bool, took: Duration) {
-    let result = if ok { "ok" } else { "error" };
+pub(crate) fn reconcile(runtime: &'static str, outcome: &Result<(), RuntimeError>, took: Duration) {
+    let result = match outcome {
+        Ok(()) => "ok",
+        Err(e) => e.category(),
+    };
     metrics::counter!("satusky_reconciles_total", "runtime" => runtime, "result" => result)
         .increment(1);
     metrics::histogram!("satusky_reconcile_seconds", "runtime" => runtime)
@@ -170,10 +175,19 @@ mod tests {
         let b = install().map(|h| h as *const PrometheusHandle);
         assert!(a.is_some());
         assert_eq!(a, b);
-        reconcile("test", true, Duration::from_millis(3));
+        reconcile("test", &Ok(()), Duration::from_millis(3));
+        reconcile(
+            "test",
+            &Err(RuntimeError::unavailable("the API server is down")),
+            Duration::from_millis(3),
+        );
         let text = install().map(|h| h.render()).unwrap_or_default();
         assert!(
             text.contains("satusky_reconciles_total{runtime=\"test\",result=\"ok\"}"),
+            "{text}"
+        );
+        assert!(
+            text.contains("satusky_reconciles_total{runtime=\"test\",result=\"unavailable\"}"),
             "{text}"
         );
         assert!(text.contains("satusky_reconcile_seconds_bucket"), "{text}");

@@ -283,7 +283,7 @@ async fn heal(d: &Drift, rec: &AppView, version: u64) -> Result<bool, StoreError
     let runtime = &d.handle.runtime;
     let started = Instant::now();
     let result = runtime.heal(desired).await;
-    crate::metrics::reconcile(runtime.name(), result.is_ok(), started.elapsed());
+    crate::metrics::reconcile(runtime.name(), &result, started.elapsed());
     match result {
         Ok(()) => {
             tracing::info!(org = %rec.org, app = %rec.name, release = version, "drift: reconciled the active release again");

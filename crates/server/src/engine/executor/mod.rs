@@ -143,7 +143,7 @@ pub(super) async fn drive(engine: &Engine, org: &str, app: &str) {
             Action::Apply(desired) => {
                 let clock = Instant::now();
                 let result = handle.runtime.apply(desired).await;
-                crate::metrics::reconcile(handle.runtime.name(), result.is_ok(), clock.elapsed());
+                crate::metrics::reconcile(handle.runtime.name(), &result, clock.elapsed());
                 if let Err(e) = &result {
                     tracing::warn!(%org, %app, error = %error_chain(e), "apply failed");
                 }

@@ -66,7 +66,7 @@ async fn restore(handle: &Handle, rec: &AppRecord, active: u64) {
     tracing::info!(org = %rec.org, app = %rec.name, release = active, "restoring the active release");
     let clock = std::time::Instant::now();
     let result = handle.runtime.apply(desired).await;
-    crate::metrics::reconcile(handle.runtime.name(), result.is_ok(), clock.elapsed());
+    crate::metrics::reconcile(handle.runtime.name(), &result, clock.elapsed());
     if let Err(e) = result {
         tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "cannot restore the active release");
         return;
