@@ -46,20 +46,9 @@ impl Handle {
         doc: &StatusDoc,
         events: &[(EventType, Value)],
     ) -> Result<bool, StoreError> {
-        let Some(release) = doc.release else {
-            return Ok(false);
-        };
         let saved = self
             .store
-            .save_status(
-                &app.org,
-                &app.name,
-                release,
-                doc.phase(),
-                &doc.to_value(),
-                events,
-                now_ms(),
-            )
+            .save_status(&app.org, &app.name, doc, events, now_ms())
             .await?;
         if saved && !events.is_empty() {
             self.hub.notify(&app.org, &app.name);

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use satusky_core::engine::{Step, Work};
+use satusky_core::engine::Step;
 use satusky_core::runtime::{BuildFailure, BuildOutput};
 use satusky_server::{Engine, EngineConfig, EventHub};
 use satusky_store::{DeployInput, Store};
@@ -44,13 +44,12 @@ fn engine(store: &Store, runtime: &Arc<FakeRuntime>) -> Engine {
 async fn deploy(store: &Store, app: &str) -> u64 {
     let spec = spec::app(app);
     let hostnames = [spec::generated(ORG, app, ZONE)];
-    let work = Work::new(0).to_value();
     let input = DeployInput {
         spec: &spec,
         hostnames: &hostnames,
         source: "deploy",
         context: Some("sha256:0123"),
-        work: Some(&work),
+        start_work: true,
     };
     store
         .record_deploy_with(ORG, &input, satusky_core::time::now_ms())

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use satusky_core::engine::{StatusDoc, Work};
 use satusky_types::{AppSpec, Hostname, Phase};
 use sqlx::AnyConnection;
 use sqlx::Row;
@@ -38,9 +39,9 @@ pub struct DeployInput<'a> {
     pub source: &'a str,
     /// The uploaded build context (`sha256:…`), when there is one.
     pub context: Option<&'a str>,
-    /// The engine's pending work document for the new release; when it is a JSON object its
-    /// `release` field is set to the new version.
-    pub work: Option<&'a serde_json::Value>,
+    /// Whether the engine's pending work starts for the new release (`Work::new(version)`);
+    /// `false` leaves the app without work (no runtime will build or apply it).
+    pub start_work: bool,
 }
 
 /// One app's stored desired state.
@@ -59,10 +60,11 @@ pub struct AppRecord {
     pub hostnames: Vec<Hostname>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
-    /// The engine's last computed status document (build, workload, endpoints), if any.
-    pub status: Option<serde_json::Value>,
-    /// The engine's pending work, if any.
-    pub work: Option<serde_json::Value>,
+    /// The engine's last computed status document (build, workload, endpoints), if any (one
+    /// that no longer parses reads as absent: the engine writes a fresh one).
+    pub status: Option<StatusDoc>,
+    /// The engine's pending work, if any (one that no longer parses reads as absent).
+    pub work: Option<Work>,
 }
 
 /// What `delete_app` removed.
@@ -104,7 +106,7 @@ impl Store {
             hostnames,
             source,
             context: None,
-            work: None,
+            start_work: false,
         };
         self.record_deploy_with(org, &input, now_ms).await
     }
@@ -123,7 +125,7 @@ impl Store {
             hostnames,
             source,
             context,
-            work,
+            start_work,
         } = *input;
         let app = spec.name.as_str();
         let spec_json = to_json("app spec", spec)?;
@@ -171,7 +173,7 @@ impl Store {
                 spec_json: &spec_json,
                 hostnames,
                 hostnames_json: &hostnames_json,
-                work,
+                start_work,
             },
             now_ms,
         )
@@ -334,7 +336,8 @@ fn app_from_row(row: &AnyRow) -> Result<AppRecord> {
         hostnames: Vec::new(),
         created_at_ms: row.try_get("created_at")?,
         updated_at_ms: row.try_get("updated_at")?,
-        status: opt_json("app status", row.try_get("status")?)?,
-        work: opt_json("app work", row.try_get("work")?)?,
+        status: opt_json("app status", row.try_get("status")?)?
+            .and_then(|v| StatusDoc::from_value(&v)),
+        work: opt_json("app work", row.try_get("work")?)?.and_then(|v| Work::from_value(&v)),
     })
 }

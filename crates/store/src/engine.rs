@@ -7,7 +7,7 @@
 use satusky_core::engine::{AppView, ReleaseView, StatusDoc, Work};
 use satusky_core::ledger::{LedgerEntry, ProcessKind};
 use satusky_core::{AppHostnames, DesiredError, validate_spec};
-use satusky_types::{EventType, Phase, ReleaseStatus};
+use satusky_types::{EventType, ReleaseStatus};
 use serde_json::{Value, json};
 use sqlx::Row;
 
@@ -115,17 +115,20 @@ impl Store {
     /// Save the app's computed phase and status document for `release`, appending `events`
     /// (plane changes, phase changes, …) in the same transaction. Writes nothing and returns
     /// `false` when `release` is no longer the app's target (a newer deploy overtook it).
-    #[allow(clippy::too_many_arguments)] // one row's key, its new values and the events: all needed
+    /// The document says which release it describes and its phase; one without a release
+    /// writes nothing.
     pub async fn save_status(
         &self,
         org: &str,
         app: &str,
-        release: u64,
-        phase: Phase,
-        status: &Value,
+        status: &StatusDoc,
         events_to_append: &[(EventType, Value)],
         now_ms: i64,
     ) -> Result<bool> {
+        let Some(release) = status.release else {
+            return Ok(false);
+        };
+        let phase = status.phase();
         let status_json = to_json("app status", status)?;
         let mut tx = self.begin_write().await?;
         let res = sqlx::query(
@@ -172,7 +175,7 @@ impl Store {
     }
 
     /// Set (or clear, with `None`) the engine's pending work for the app.
-    pub async fn set_work(&self, org: &str, app: &str, work: Option<&Value>) -> Result<()> {
+    pub async fn set_work(&self, org: &str, app: &str, work: Option<&Work>) -> Result<()> {
         let work_json = work.map(|w| to_json("app work", w)).transpose()?;
         sqlx::query("UPDATE apps SET work = $1 WHERE org = $2 AND name = $3")
             .bind(work_json)
@@ -191,7 +194,7 @@ impl Store {
         org: &str,
         app: &str,
         release: u64,
-        work: Option<&Value>,
+        work: Option<&Work>,
     ) -> Result<bool> {
         let work_json = work.map(|w| to_json("app work", w)).transpose()?;
         let res = sqlx::query(
@@ -286,8 +289,7 @@ impl Store {
 }
 
 impl AppRecord {
-    /// The app as the engine's step function reads it: the stored status and work documents
-    /// parsed (serde stays at this boundary; a document that does not parse reads as absent).
+    /// The app as the engine's step function reads it.
     pub fn view(&self) -> AppView {
         AppView {
             org: self.org.clone(),
@@ -299,8 +301,8 @@ impl AppRecord {
             target_release: self.target_release,
             phase: self.phase,
             updated_at_ms: self.updated_at_ms,
-            status: self.status.as_ref().and_then(StatusDoc::from_value),
-            work: self.work.as_ref().and_then(Work::from_value),
+            status: self.status.clone(),
+            work: self.work.clone(),
         }
     }
 }

@@ -13,7 +13,9 @@ use serde_json::json;
 use sqlx::AnyConnection;
 use sqlx::Row;
 
-use crate::codec::to_json;
+use satusky_core::engine::Work;
+
+use crate::codec::{to_json, to_u64};
 use crate::error::{Result, StoreError};
 use crate::{domains, events, releases};
 
@@ -38,8 +40,8 @@ pub(crate) struct NewPendingRelease<'a> {
     pub hostnames: &'a [Hostname],
     /// The same hostnames, as JSON.
     pub hostnames_json: &'a str,
-    /// The engine's pending work document (see [`write_work`]).
-    pub work: Option<&'a serde_json::Value>,
+    /// Whether the engine's pending work starts for the release (see [`write_work`]).
+    pub start_work: bool,
 }
 
 /// Writes `r` and everything that goes with it (see the module docs), in the caller's
@@ -50,7 +52,7 @@ pub(crate) async fn write_pending_release(
     now_ms: i64,
 ) -> Result<()> {
     let (org, app) = (r.org, r.app);
-    write_work(conn, org, app, r.work, r.version).await?;
+    write_work(conn, org, app, r.start_work, r.version).await?;
     domains::replace(conn, org, app, r.hostnames, now_ms).await?;
     supersede_pending(conn, org, app, r.version, now_ms).await?;
     releases::insert(
@@ -74,23 +76,21 @@ pub(crate) async fn write_pending_release(
     new_release_events(conn, r, now_ms).await
 }
 
-/// Sets the engine's work for the new release (its `release` field filled in), or clears it.
+/// Starts the engine's work on the new release (`Work::new(version)`: build first), or
+/// clears it.
 async fn write_work(
     conn: &mut AnyConnection,
     org: &str,
     app: &str,
-    work: Option<&serde_json::Value>,
+    start: bool,
     version: i64,
 ) -> Result<()> {
-    let work_json = match work {
-        Some(w) => {
-            let mut w = w.clone();
-            if let Some(obj) = w.as_object_mut() {
-                obj.insert("release".to_string(), json!(version));
-            }
-            Some(to_json("app work", &w)?)
+    let work_json = match start {
+        true => {
+            let version = to_u64("release version", version)?;
+            Some(to_json("app work", &Work::new(version))?)
         }
-        None => None,
+        false => None,
     };
     sqlx::query("UPDATE apps SET work = $1 WHERE org = $2 AND name = $3")
         .bind(work_json)

@@ -46,13 +46,13 @@ impl Store {
     /// Record a rollback to `from` in one transaction: the app's spec and hostnames become the
     /// snapshot's (hostnames still unique across orgs), a pending release N+1 copying vK's
     /// spec, image, artifact, context and hostnames, the app pinned to it, older pending
-    /// releases superseded, the engine's `work` written, events appended.
+    /// releases superseded, the engine's work started when `start_work`, events appended.
     pub async fn record_rollback(
         &self,
         org: &str,
         app: &str,
         from: u64,
-        work: Option<&serde_json::Value>,
+        start_work: bool,
         now_ms: i64,
     ) -> Result<RollbackRecord> {
         let from_i = to_i64(from)
@@ -113,7 +113,7 @@ impl Store {
                 spec_json: &spec_json,
                 hostnames: &hostnames,
                 hostnames_json: &hostnames_json,
-                work,
+                start_work,
             },
             now_ms,
         )

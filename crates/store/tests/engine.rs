@@ -4,32 +4,47 @@
 mod common;
 
 use common::{Ctx, alias, generated, on_each_backend, redirect, spec};
+use satusky_core::engine::{StatusDoc, Step, Work};
 use satusky_core::ledger::{LedgerEntry, ProcessKind};
 use satusky_core::{DesiredError, HostnameError};
 use satusky_store::DeployInput;
-use satusky_types::{EventType, Phase, ReleaseStatus};
+use satusky_types::{
+    EventType, Phase, Plane, PlaneState, Reason, ReleaseStatus, ReplicaCounts, WorkloadPlane,
+};
 use serde_json::json;
 
 const T0: i64 = 1_795_000_000_000;
+
+/// A status document for `release` whose build is ready and whose workload is `workload`.
+fn doc(release: u64, workload: PlaneState) -> StatusDoc {
+    StatusDoc {
+        release: Some(release),
+        build: Plane::new(PlaneState::Ready, Reason::Built, "built"),
+        workload: WorkloadPlane {
+            plane: Plane::new(workload, Reason::Progressing, "rolling out"),
+            replicas: ReplicaCounts::default(),
+        },
+        endpoints: Vec::new(),
+    }
+}
 
 #[tokio::test]
 async fn a_newer_deploy_supersedes_pending_releases_with_events() {
     on_each_backend(|Ctx { store, .. }| async move {
         store.ensure_org("acme").await.unwrap();
         let s = spec("web");
-        let work = json!({"step": "build"});
         let input = DeployInput {
             spec: &s,
             hostnames: &[],
             source: "deploy",
             context: Some("sha256:abc"),
-            work: Some(&work),
+            start_work: true,
         };
         store.record_deploy_with("acme", &input, T0).await.unwrap();
         let app = store.get_app("acme", "web").await.unwrap().unwrap();
         assert_eq!(
             app.work,
-            Some(json!({"step": "build", "release": 1})),
+            Some(Work::new(1)),
             "work written with the deploy, naming its release"
         );
         let v1 = store.get_release("acme", "web", 1).await.unwrap().unwrap();
@@ -211,13 +226,11 @@ async fn status_work_and_ledger_persist() {
             .record_deploy("acme", &spec("api"), &[], "deploy", T0)
             .await
             .unwrap();
-        let status = json!({"build": {"state": "ready"}});
+        let status = doc(1, PlaneState::InProgress);
         store
             .save_status(
                 "acme",
                 "web",
-                1,
-                Phase::RollingOut,
                 &status,
                 &[(EventType::Phase, json!({"phase": "rolling_out"}))],
                 T0 + 1,
@@ -225,7 +238,7 @@ async fn status_work_and_ledger_persist() {
             .await
             .unwrap();
         let app = store.get_app("acme", "web").await.unwrap().unwrap();
-        assert_eq!(app.phase, Phase::RollingOut);
+        assert_eq!(app.phase, Phase::RollingOut, "the document's phase");
         assert_eq!(app.status, Some(status));
         let ev = store.events_after("acme", "web", 0, 100).await.unwrap();
         assert_eq!(ev.last().unwrap().data["phase"], "rolling_out");
@@ -233,7 +246,7 @@ async fn status_work_and_ledger_persist() {
             let store = store.clone();
             async move {
                 store
-                    .save_status("acme", app, v, Phase::Ready, &json!({}), &[], T0)
+                    .save_status("acme", app, &doc(v, PlaneState::Ready), &[], T0)
                     .await
                     .unwrap()
             }
@@ -247,7 +260,7 @@ async fn status_work_and_ledger_persist() {
         );
 
         store
-            .set_work("acme", "api", Some(&json!({"release": 1})))
+            .set_work("acme", "api", Some(&Work::new(1)))
             .await
             .unwrap();
         assert_eq!(
@@ -260,12 +273,7 @@ async fn status_work_and_ledger_persist() {
         );
         assert!(
             store
-                .advance_work(
-                    "acme",
-                    "api",
-                    1,
-                    Some(&json!({"release": 1, "step": "apply"}))
-                )
+                .advance_work("acme", "api", 1, Some(&Work::new(1).at(Step::Apply)))
                 .await
                 .unwrap()
         );
@@ -273,7 +281,7 @@ async fn status_work_and_ledger_persist() {
             !store.advance_work("acme", "api", 2, None).await.unwrap(),
             "v2 is not the target"
         );
-        let next = json!({"release": 1, "step": "apply"});
+        let next = Work::new(1).at(Step::Apply);
         assert!(
             store
                 .advance_work("acme", "api", 1, Some(&next))
@@ -319,13 +327,12 @@ async fn rollback_copies_the_snapshot_pins_and_the_next_deploy_unpins() {
         let mut s = spec("web");
         s.replicas = 1;
         let hosts = [common::generated("web-acme.test")];
-        let work = json!({"step": "build"});
         let input = DeployInput {
             spec: &s,
             hostnames: &hosts,
             source: "deploy",
             context: Some("sha256:c1"),
-            work: Some(&work),
+            start_work: true,
         };
         store.record_deploy_with("acme", &input, T0).await.unwrap();
         store
@@ -363,7 +370,7 @@ async fn rollback_copies_the_snapshot_pins_and_the_next_deploy_unpins() {
         assert_eq!(store.previous_active("acme", "web").await.unwrap(), Some(1));
 
         let rb = store
-            .record_rollback("acme", "web", 1, Some(&json!({"step": "build"})), T0 + 4)
+            .record_rollback("acme", "web", 1, true, T0 + 4)
             .await
             .unwrap();
         assert_eq!((rb.release, rb.from, rb.generation), (3, 1, 3));
@@ -379,17 +386,17 @@ async fn rollback_copies_the_snapshot_pins_and_the_next_deploy_unpins() {
         let app = store.get_app("acme", "web").await.unwrap().unwrap();
         assert_eq!(app.spec, s);
         assert_eq!(app.target_release, Some(3));
-        assert_eq!(app.work, Some(json!({"step": "build", "release": 3})));
+        assert_eq!(app.work, Some(Work::new(3)));
         assert!(
             store
-                .record_rollback("acme", "web", 42, None, T0)
+                .record_rollback("acme", "web", 42, false, T0)
                 .await
                 .is_err(),
             "unknown release"
         );
         assert!(
             store
-                .record_rollback("acme", "nope", 1, None, T0)
+                .record_rollback("acme", "nope", 1, false, T0)
                 .await
                 .is_err(),
             "unknown app"
@@ -408,7 +415,7 @@ async fn rollback_copies_the_snapshot_pins_and_the_next_deploy_unpins() {
 
         // A rollback whose release fails leaves no pin behind.
         let rb = store
-            .record_rollback("acme", "web", 1, None, T0 + 7)
+            .record_rollback("acme", "web", 1, false, T0 + 7)
             .await
             .unwrap();
         store

@@ -32,10 +32,6 @@ impl StatusDoc {
         serde_json::from_value(value.clone()).ok()
     }
 
-    /// The stored form.
-    pub fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or_default()
-    }
 }
 
 /// The document for `app`'s target release before the engine has worked on it: the build

@@ -50,11 +50,6 @@ impl Work {
         }
     }
 
-    /// The stored form.
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-
     /// Read the stored form; `None` when it is not a work document.
     pub fn from_value(value: &serde_json::Value) -> Option<Self> {
         serde_json::from_value(value.clone()).ok()

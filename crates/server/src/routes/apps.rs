@@ -16,7 +16,6 @@ use crate::auth::Caller;
 use crate::error::ApiErrorResponse;
 use crate::roles::Action;
 use crate::state::AppState;
-use satusky_core::engine::Work;
 use satusky_core::engine::report;
 
 /// Upsert the desired spec: a new generation and a pending release, recorded durably before
@@ -82,14 +81,13 @@ pub async fn put_app(
         tracing::error!(%org, %app, %zone, error = %e, "the platform zone gives the app an invalid hostname");
         ApiErrorResponse::internal()
     })?;
-    // The release number is allocated in the transaction; the store fills it into the work.
-    let work = Work::new(0).to_value();
+    // The release number is allocated in the transaction, where its work starts.
     let input = DeployInput {
         spec,
         hostnames: &hosts,
         source: "deploy",
         context: req.context.as_deref(),
-        work: Some(&work),
+        start_work: true,
     };
     let rec = state
         .store
@@ -302,10 +300,9 @@ pub async fn rollback(
             "v{from} is already the active release"
         )));
     }
-    let work = Work::new(0).to_value();
     let rec = state
         .store
-        .record_rollback(&org, &app, from, Some(&work), now_ms())
+        .record_rollback(&org, &app, from, true, now_ms())
         .await?;
     state.hub.notify(&org, &app);
     if let Some(engine) = &state.engine {

@@ -55,7 +55,7 @@ pub(super) async fn start(handle: &Handle) -> Resume {
         if let Some(work) = rec.view().work {
             if let Some(back) = resume_after_restart(&work) {
                 let _ = store
-                    .advance_work(&org, &app, work.release, Some(&back.to_value()))
+                    .advance_work(&org, &app, work.release, Some(&back))
                     .await;
             }
             tracing::info!(%org, %app, release = work.release, step = ?work.step, "resuming pending work");
@@ -226,10 +226,10 @@ async fn persist(handle: &Handle, app: &AppView, release: u64, decision: &Decisi
     }
     let work = match &decision.work {
         WorkChange::Keep => return true,
-        WorkChange::Set(w) => Some(w.to_value()),
+        WorkChange::Set(w) => Some(w),
         WorkChange::Done => None,
     };
-    match store.advance_work(org, name, release, work.as_ref()).await {
+    match store.advance_work(org, name, release, work).await {
         Ok(advanced) => {
             handle.hub.notify(org, name);
             advanced
