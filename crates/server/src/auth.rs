@@ -6,16 +6,13 @@
 //! Revoked and expired tokens are refused (401) from the next request on: every request reads
 //! the token from the store.
 
-use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
-use axum::http::request::Parts;
 use satusky_core::time::{now_ms, rfc3339_ms};
-use satusky_store::TokenCheck;
+use satusky_store::{Store, TokenCheck};
 use satusky_types::Role;
 
 use crate::error::ApiErrorResponse;
 use crate::roles::{Action, allowed};
-use crate::state::AppState;
 
 /// The caller, authenticated.
 #[derive(Debug, Clone)]
@@ -84,9 +81,9 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, ApiErrorResponse>
 
 /// The caller a live user token names, or 401 saying whether it is unknown, revoked or
 /// expired.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiErrorResponse> {
+pub async fn authenticate(store: &Store, token: &str) -> Result<Caller, ApiErrorResponse> {
     let fix = "ask an admin of your org for a new one (`1ctl token create`, or `satusky token create --org ORG` on the server)";
-    match state.store.check_token(token, now_ms()).await? {
+    match store.check_token(token, now_ms()).await? {
         TokenCheck::Valid(info) => Ok(Caller {
             org: info.org,
             role: info.role,
@@ -103,22 +100,5 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiEr
             "the token {id} expired at {}; {fix}",
             rfc3339_ms(at_ms)
         ))),
-    }
-}
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiErrorResponse;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        // A layer that already authenticated the request (the Idempotency-Key middleware)
-        // leaves the caller here: one token lookup per request.
-        if let Some(caller) = parts.extensions.get::<Caller>() {
-            return Ok(caller.clone());
-        }
-        let token = bearer(&parts.headers)?;
-        authenticate(state, token).await
     }
 }

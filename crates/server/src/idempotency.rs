@@ -37,14 +37,13 @@ use satusky_store::{Store, StoredResponse};
 use satusky_types::ErrorCode;
 
 use crate::error::{ApiErrorResponse, error_chain};
-use crate::state::AppState;
 use decision::{Decision, HEADER, MAX_STORED_RESPONSE, REPLAYED_HEADER};
 
 /// The route whose body is streamed, not buffered, and which is therefore not covered.
 pub const STREAMED_UPLOAD: (Method, &str) = (Method::POST, "/v1/orgs/{org}/builds");
 /// The largest body buffered to fingerprint it: the API's JSON limit (bodies are app specs
 /// and small documents).
-const MAX_BODY: usize = crate::routes::MAX_JSON_BODY;
+const MAX_BODY: usize = crate::settings::MAX_JSON_BODY;
 /// How long a duplicate waits for the first request's answer before 409. Handlers answer in
 /// milliseconds; this stays well under 1ctl's 30 s request timeout so the client hears it.
 pub const IN_PROGRESS_WAIT: Duration = Duration::from_secs(10);
@@ -102,8 +101,16 @@ impl Idempotency {
     }
 }
 
+/// What the middleware needs of the server: the store (for the keyed rows and the caller's
+/// token) and the fingerprint key (`None`: no randomness at start; keyed requests fail).
+#[derive(Clone)]
+pub struct Keyed {
+    pub store: Store,
+    pub idempotency: Option<Arc<Idempotency>>,
+}
+
 /// The middleware (`axum::middleware::from_fn_with_state`) on the `/v1` routes.
-pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn middleware(State(state): State<Keyed>, req: Request, next: Next) -> Response {
     if !decision::is_mutation(req.method()) || is_streamed_upload(&req) {
         return next.run(req).await;
     }
@@ -121,7 +128,7 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
     let Ok(token) = crate::auth::bearer(req.headers()).map(str::to_owned) else {
         return next.run(req).await;
     };
-    let Ok(caller) = crate::auth::authenticate(&state, &token).await else {
+    let Ok(caller) = crate::auth::authenticate(&state.store, &token).await else {
         return next.run(req).await;
     };
     // The handler's `Caller` extractor takes this one instead of asking the store again.

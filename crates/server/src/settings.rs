@@ -6,6 +6,9 @@ use std::sync::Arc;
 use satusky_core::contexts::ContextStore;
 use satusky_core::hostnames::Zone;
 
+/// The largest JSON body the API reads (an app spec is a few KiB).
+pub(crate) const MAX_JSON_BODY: usize = 1024 * 1024;
+
 /// Tunables of the API layer.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {

@@ -84,6 +84,16 @@ impl AppState {
     }
 }
 
+/// What the Idempotency-Key middleware needs of this state.
+impl From<&AppState> for crate::idempotency::Keyed {
+    fn from(state: &AppState) -> Self {
+        crate::idempotency::Keyed {
+            store: state.store.clone(),
+            idempotency: state.idempotency.clone(),
+        }
+    }
+}
+
 /// A per-process key until the binary supplies the kept one ([`AppState::with_idempotency`]).
 fn ephemeral_idempotency() -> Option<Arc<Idempotency>> {
     match Idempotency::ephemeral() {

@@ -408,7 +408,7 @@ async fn a_server_error_is_not_kept_so_the_retry_runs() {
                 }),
             )
             .route_layer(axum::middleware::from_fn_with_state(
-                state,
+                satusky_server::idempotency::Keyed::from(&state),
                 satusky_server::idempotency::middleware,
             ));
         let call = || {
@@ -514,7 +514,7 @@ async fn a_duplicate_of_a_running_request_gets_409_then_its_answer() {
                 }),
             )
             .route_layer(axum::middleware::from_fn_with_state(
-                state,
+                satusky_server::idempotency::Keyed::from(&state),
                 satusky_server::idempotency::middleware,
             ));
         let call = {

@@ -31,7 +31,6 @@ impl StatusDoc {
     pub fn from_value(value: &Value) -> Option<StatusDoc> {
         serde_json::from_value(value.clone()).ok()
     }
-
 }
 
 /// The document for `app`'s target release before the engine has worked on it: the build

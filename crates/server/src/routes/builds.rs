@@ -135,7 +135,7 @@ pub async fn download_context(
             return Err(not_found());
         }
     } else {
-        let caller = crate::auth::authenticate(&state, bearer).await?;
+        let caller = crate::auth::authenticate(&state.store, bearer).await?;
         caller.authorize(&org, Action::Read)?;
     }
     let store = state.settings.contexts.clone().ok_or_else(not_found)?;

@@ -7,7 +7,9 @@ use axum::http::request::Parts;
 use satusky_types::ErrorCode;
 use serde::de::DeserializeOwned;
 
+use crate::auth::{Caller, authenticate, bearer};
 use crate::error::ApiErrorResponse;
+use crate::state::AppState;
 
 /// `Json<T>` with errors that name what is wrong in the body.
 pub struct ApiJson<T>(pub T);
@@ -79,5 +81,23 @@ where
             Err(e) => Err(ApiErrorResponse::internal()
                 .with_details(serde_json::json!({"path": e.body_text()}))),
         }
+    }
+}
+
+/// The caller of a request (bearer token → org and role), as every handler takes it.
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiErrorResponse;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        // A layer that already authenticated the request (the Idempotency-Key middleware)
+        // leaves the caller here: one token lookup per request.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        let token = bearer(&parts.headers)?;
+        authenticate(&state.store, token).await
     }
 }

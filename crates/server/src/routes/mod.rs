@@ -17,10 +17,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::settings::MAX_JSON_BODY;
 use crate::state::AppState;
-
-/// The largest JSON body the API reads (an app spec is a few KiB).
-pub(crate) const MAX_JSON_BODY: usize = 1024 * 1024;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -78,7 +76,7 @@ pub fn router(state: AppState) -> axum::Router {
     crate::idempotency::openapi::document(&mut doc);
     // On every /v1 route (a route layer, so it sees which route matched).
     let api = api.route_layer(axum::middleware::from_fn_with_state(
-        state.clone(),
+        crate::idempotency::Keyed::from(&state),
         crate::idempotency::middleware,
     ));
     let doc = std::sync::Arc::new(doc);
