@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use satusky_types::AppSpec;
 
 use super::Overrides;
-use super::fields::{ConvertError, duration_in, millis, parse_strategy, seconds};
+use super::convert::{ConvertError, duration_in, millis, parse_strategy, seconds};
 use super::read::{Found, Reader};
 use crate::validate::limits::{env_field, shortened};
 

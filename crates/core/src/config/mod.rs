@@ -9,6 +9,7 @@
 //! writes them); floats, dates, arrays and tables are errors, because their text form is
 //! ambiguous. Quantities (`cpu`, `memory`, …) may also be bare numbers (`cpu = 2`).
 
+mod convert;
 mod fields;
 mod flags;
 mod read;

@@ -16,7 +16,7 @@ use satusky_types::{
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::fields::{integer, millis, seconds};
+use super::convert::{integer, millis, seconds};
 use crate::validate::limits::{env_field, quoted, shortened};
 
 /// A byte range of the config text.
