@@ -369,6 +369,52 @@ fn check_domains(spec: &AppSpec, e: &mut Errors) {
             }
         }
     }
+    check_redirect_loops(spec, e);
+}
+
+/// Redirect hosts of the app that lead back to themselves (`a → b → a`): browsers would
+/// follow them until they give up. One error per loop, on its first entry (a host that
+/// redirects to itself is reported by `check_domains`).
+fn check_redirect_loops(spec: &AppSpec, e: &mut Errors) {
+    // Where a host of the app redirects to, if it is a redirect host.
+    let target_of = |host: &str| {
+        spec.domains
+            .iter()
+            .find(|d| d.host == host)
+            .and_then(|d| d.redirect_to.as_deref())
+            .and_then(redirect_host)
+            .map(str::to_ascii_lowercase)
+    };
+    let mut in_reported_loop: HashSet<String> = HashSet::new();
+    for (i, d) in spec.domains.iter().enumerate() {
+        if in_reported_loop.contains(&d.host) {
+            continue;
+        }
+        // Each step adds a host not seen yet, and only the app's hosts have a target: the
+        // walk ends within `domains.len()` steps.
+        let mut chain = vec![d.host.clone()];
+        while let Some(target) = chain.last().and_then(|h| target_of(h)) {
+            if target == d.host {
+                if chain.len() > 1 {
+                    e.push(
+                        format!("domains[{i}].redirect_to"),
+                        format!(
+                            "{} → {} is a redirect loop: point one of them at a host that \
+                             serves the app (its generated hostname or an alias)",
+                            chain.join(" → "),
+                            d.host
+                        ),
+                    );
+                    in_reported_loop.extend(chain);
+                }
+                break;
+            }
+            if chain.contains(&target) {
+                break; // a loop further on, reported from its own first entry
+            }
+            chain.push(target);
+        }
+    }
 }
 
 /// The host of an absolute `http://` or `https://` URL, or `None` when it is not one.

@@ -277,6 +277,24 @@ fn domain_rules() {
         s.domains[1].redirect_to = Some("https://www.example.com/path".into())
     });
     assert_contains(&m, "to itself");
+    // Two redirect hosts pointing at each other: one error, naming the loop.
+    let m = only_error("domains[1].redirect_to", |s| {
+        s.domains[1].redirect_to = Some("https://old.example.com/".into());
+        s.domains.push(DomainSpec {
+            host: "old.example.com".into(),
+            redirect_to: Some("https://www.example.com".into()),
+        });
+    });
+    assert_contains(&m, "www.example.com → old.example.com → www.example.com");
+    assert_contains(&m, "redirect loop");
+    // A chain that ends at a serving host is fine.
+    let mut spec = valid();
+    spec.domains[1].redirect_to = Some("https://old.example.com/".into());
+    spec.domains.push(DomainSpec {
+        host: "old.example.com".into(),
+        redirect_to: Some("https://api.example.com".into()),
+    });
+    assert!(validate_spec(spec).is_ok());
     for ok in ["http://api.example.com:8080/x?y#z", "https://example.com/"] {
         let mut spec = valid();
         spec.domains[1].redirect_to = Some(ok.into());
