@@ -271,6 +271,14 @@ pub trait Runtime: Send + Sync + 'static {
         log: LogSink,
     ) -> BoxFuture<'_, Result<BuildOutput, BuildFailure>>;
 
+    /// Whether this runtime can run `spec` at all — asked before a deploy is recorded, so a
+    /// spec it could never start is refused with the fix instead of failing after the build.
+    /// No I/O. The default admits everything.
+    fn admit(&self, spec: &crate::ValidatedApp) -> Result<(), RuntimeError> {
+        let _ = spec;
+        Ok(())
+    }
+
     /// Make the app's workload and routes match `desired`. Idempotent.
     fn apply(&self, desired: DesiredWorkload) -> BoxFuture<'_, Result<(), RuntimeError>>;
 

@@ -80,6 +80,8 @@ pub enum Reason {
     StaleObservation,
     /// The release's stored spec or hostnames no longer pass this control plane's checks.
     InvalidSpec,
+    /// The runtime starts `[app] command`, and the app has none.
+    NoCommand,
     // -- metadata
     Stored,
     HostnameTaken,
@@ -147,6 +149,7 @@ impl Reason {
         Reason::ImageRequiresContainerRuntime,
         Reason::StaleObservation,
         Reason::InvalidSpec,
+        Reason::NoCommand,
         Reason::Stored,
         Reason::HostnameTaken,
         Reason::OwnershipUnverified,

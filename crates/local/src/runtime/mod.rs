@@ -32,8 +32,8 @@ use crate::supervisor::{ReplicaStatus, Supervisor, Timings};
 mod plan;
 mod rollout;
 
-pub use plan::{IMAGE_ONLY, NO_COMMAND};
-use plan::{crash_loop, route_entries, route_plane, same_workload, unsupported};
+pub use plan::{IMAGE_ONLY, NO_COMMAND, NO_COMMAND_AT_ALL};
+use plan::{crash_loop, refused, route_entries, route_plane, same_workload, unsupported};
 
 /// After the route switched, how long the old replicas keep running so requests already
 /// proxied to them finish.
@@ -297,6 +297,13 @@ impl LocalRuntime {
 impl Runtime for LocalRuntime {
     fn name(&self) -> &'static str {
         "local"
+    }
+
+    fn admit(&self, spec: &satusky_core::ValidatedApp) -> Result<(), RuntimeError> {
+        match refused(spec) {
+            Some((reason, message)) => Err(RuntimeError::failed(reason, message)),
+            None => Ok(()),
+        }
     }
 
     fn build(

@@ -16,6 +16,21 @@ pub const IMAGE_ONLY: &str = "this runtime runs commands, not containers: give [
 /// The message of an app with a built artifact but no command.
 pub const NO_COMMAND: &str = "this runtime starts [app] command in the built artifact, and the app has none: add command = [\"./your-server\"] to [app] (it must listen on $PORT)";
 
+/// Why this runtime refuses a spec before anything is recorded: one with neither a command
+/// nor an image could never start (an image-only spec is accepted and fails at apply with
+/// [`IMAGE_ONLY`], as SPEC §8 says).
+pub(super) fn refused(spec: &AppSpec) -> Option<(Reason, String)> {
+    let has_command = spec
+        .command
+        .as_ref()
+        .is_some_and(|c| c.first().is_some_and(|p| !p.is_empty()));
+    (!has_command && spec.image.is_none())
+        .then(|| (Reason::NoCommand, NO_COMMAND_AT_ALL.to_string()))
+}
+
+/// The message of an app with neither a command nor an image.
+pub const NO_COMMAND_AT_ALL: &str = "this runtime starts [app] command, and the app has none (and no image): add command = [\"./your-server\"] to [app] — it must listen on $PORT — and [build] command if it needs building";
+
 /// Why this runtime cannot run the spec, if it cannot.
 pub(super) fn unsupported(spec: &AppSpec, artifact: Option<&str>) -> Option<(Reason, String)> {
     let has_command = spec
@@ -28,10 +43,7 @@ pub(super) fn unsupported(spec: &AppSpec, artifact: Option<&str>) -> Option<(Rea
             IMAGE_ONLY.to_string(),
         ))
     } else if !has_command {
-        Some((
-            Reason::ImageRequiresContainerRuntime,
-            NO_COMMAND.to_string(),
-        ))
+        Some((Reason::NoCommand, NO_COMMAND.to_string()))
     } else {
         None
     }

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use satusky_core::engine::EngineRules;
 use satusky_core::hostnames::Zone;
-use satusky_core::runtime::{EndpointProber, Runtime};
+use satusky_core::runtime::{EndpointProber, Runtime, RuntimeError};
 use satusky_store::{Store, StoreError};
 
 use crate::claims::{Claims, LocalClaims};
@@ -151,6 +151,11 @@ impl Engine {
         let handle = self.inner.handle.clone();
         let (org, app) = (org.to_string(), app.to_string());
         tokio::spawn(async move { executor::remove(&handle, org, app).await });
+    }
+
+    /// Whether the runtime can run `spec` at all (asked before a deploy is recorded).
+    pub fn admit(&self, spec: &satusky_core::ValidatedApp) -> Result<(), RuntimeError> {
+        executor::admit(&self.inner.handle, spec)
     }
 
     pub fn runtime_name(&self) -> &'static str {

@@ -52,6 +52,25 @@ pub async fn put_app(
         ApiErrorResponse::invalid(format!("the app spec is invalid: {errs}"))
             .with_details(serde_json::json!({ "fields": details }))
     })?;
+    // The runtime's own refusal (e.g. the local runtime and an app with no command), before
+    // anything is recorded: no app exists afterwards.
+    if let Some(engine) = &state.engine
+        && let Err(e) = engine.admit(&validated)
+    {
+        let field = match e.failure() {
+            Some(satusky_types::Reason::NoCommand) => "command",
+            _ => "spec",
+        };
+        return Err(
+            ApiErrorResponse::invalid(format!("{field}: {}", e.message())).with_details(
+                serde_json::json!({
+                    "fields": [{"field": field, "message": e.message()}],
+                    "reason": e.failure(),
+                    "runtime": engine.runtime_name(),
+                }),
+            ),
+        );
+    }
     let spec = validated.spec();
     let zone = &state.settings.dns_zone;
     for (i, d) in spec.domains.iter().enumerate() {

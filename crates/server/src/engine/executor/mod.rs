@@ -249,6 +249,14 @@ pub(super) async fn remove(handle: &Handle, org: String, app: String) {
     }
 }
 
+/// Whether the runtime can run `spec` at all.
+pub(super) fn admit(
+    handle: &Handle,
+    spec: &satusky_core::ValidatedApp,
+) -> Result<(), satusky_core::runtime::RuntimeError> {
+    handle.runtime.admit(spec)
+}
+
 /// The runtime's short name (`local`, `kubernetes`).
 pub(super) fn runtime_name(handle: &Handle) -> &'static str {
     handle.runtime.name()

@@ -1,0 +1,88 @@
+//! What a runtime refuses before anything is recorded (issue 12, acceptance 5, second half):
+//! on the local runtime a spec with neither `command` nor `image` is answered 422 with reason
+//! `NoCommand`, the field and the fix — and no app exists afterwards. An image-only spec is
+//! still accepted (it fails at apply, as SPEC §8 says).
+
+mod drift_common;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use drift_common::{Api, ORG};
+use satusky_dns::ZoneRecords;
+use satusky_stack::{LocalStack, LocalStackConfig};
+use serde_json::{Value, json};
+
+fn any_port() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+}
+
+fn spec(app: &str) -> Value {
+    json!({
+        "name": app, "port": 8080, "replicas": 1, "cpu": "250m", "memory": "256Mi",
+        "build": {"dockerfile": "Dockerfile", "context": "."},
+        "checks": {"path": "/healthz", "expect": "2xx", "timeout_ms": 1000},
+        "deploy": {"strategy": "rolling", "max_surge": "25%", "max_unavailable": "0",
+                   "progress_deadline_seconds": 120}
+    })
+}
+
+#[tokio::test]
+async fn the_local_runtime_refuses_an_app_it_could_never_start_before_creating_it() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, token, _) = drift_common::store(dir.path()).await;
+    let stack = LocalStack::start(
+        LocalStackConfig {
+            state_dir: dir.path().join("state"),
+            zone: satusky_core::hostnames::Zone::parse("satusky.localhost").unwrap(),
+            http_addr: any_port(),
+            https_addr: any_port(),
+            dns_addr: any_port(),
+            probe_interval: Duration::from_secs(3600),
+            isolation: satusky_local::isolation::Isolation::SameUser,
+            build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
+        },
+        store.clone(),
+        ZoneRecords::new(),
+    )
+    .await
+    .unwrap();
+    let api = Api {
+        router: satusky_server::router(stack.state.clone()),
+        token,
+    };
+
+    let path = format!("/v1/orgs/{ORG}/apps/web");
+    let (status, body) = api
+        .call(Method::PUT, &path, Some(json!({"spec": spec("web")})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let error = &body["error"];
+    assert_eq!(error["code"], "invalid_input");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.starts_with("command: "), "{message}");
+    assert!(
+        message.contains("command = [\"./your-server\"]"),
+        "{message}"
+    );
+    assert!(message.contains("$PORT"), "{message}");
+    assert_eq!(error["details"]["reason"], "NoCommand");
+    assert_eq!(error["details"]["fields"][0]["field"], "command");
+    let (status, _) = api.call(Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no app was created");
+    assert!(store.list_releases(ORG, "web").await.unwrap().is_empty());
+
+    // An image-only spec is accepted here (and fails at apply with its own reason).
+    let mut image_only = spec("img");
+    image_only["image"] = json!("nginx:1.27");
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            &format!("/v1/orgs/{ORG}/apps/img"),
+            Some(json!({"spec": image_only})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+}
