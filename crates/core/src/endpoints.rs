@@ -34,6 +34,8 @@ pub struct EndpointTarget {
     /// Where DNS should lead: the edge's addresses, a CNAME target, or both (either counts).
     /// Empty means "nothing to compare with": any answer is accepted.
     pub edge: EdgeInfo,
+    /// `[checks] timeout`: how long the HTTP exchange may take (`None`: the prober's own).
+    pub http_timeout: Option<std::time::Duration>,
 }
 
 impl EndpointTarget {
@@ -49,6 +51,7 @@ impl EndpointTarget {
             expect_release: None,
             redirect_to: None,
             edge: EdgeInfo::default(),
+            http_timeout: None,
         }
     }
 
@@ -85,6 +88,12 @@ impl EndpointTarget {
 
     pub fn with_redirect_to(mut self, to: impl Into<String>) -> Self {
         self.redirect_to = Some(to.into());
+        self
+    }
+
+    /// The HTTP exchange may take `limit` (`[checks] timeout`).
+    pub fn with_http_timeout(mut self, limit: std::time::Duration) -> Self {
+        self.http_timeout = Some(limit);
         self
     }
 

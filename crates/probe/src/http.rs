@@ -31,7 +31,7 @@ pub(crate) async fn get(
     limit: Duration,
 ) -> HttpObservation {
     match tokio::time::timeout(limit, exchange(stream, hostname, path)).await {
-        Err(_) => HttpObservation::Timeout,
+        Err(_) => HttpObservation::Timeout(limit),
         Ok(obs) => obs,
     }
 }

@@ -30,8 +30,8 @@ pub enum HttpObservation {
         location: Option<String>,
         release: Option<String>,
     },
-    /// No response head within the timeout.
-    Timeout,
+    /// No response head within this limit.
+    Timeout(std::time::Duration),
     /// The connection was reset or closed before a complete response head.
     Reset(String),
     /// Something answered, but not HTTP/1.1.
@@ -44,11 +44,20 @@ pub fn http_plane(obs: &HttpObservation, target: &EndpointTarget) -> Plane {
     let get = format!("GET {}", target.path);
     let failed = |reason, message: String| Plane::new(PlaneState::Failed, reason, message);
     let (status, location, release) = match obs {
-        HttpObservation::Timeout => {
-            return failed(
+        HttpObservation::Timeout(limit) => {
+            let limit = humantime::format_duration(*limit);
+            let plane = failed(
                 Reason::Timeout,
-                format!("{get}: no response within the timeout"),
+                format!("{get}: no response within {limit}"),
             );
+            return match target.http_timeout {
+                // The app's own limit: the fix is in the app or in satusky.toml.
+                Some(_) => plane.with_remediation(format!(
+                    "make {} answer within {limit}, or raise [checks] timeout in satusky.toml",
+                    target.path
+                )),
+                None => plane,
+            };
         }
         HttpObservation::Reset(e) => {
             return failed(

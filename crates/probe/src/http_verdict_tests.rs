@@ -135,6 +135,30 @@ fn broken_exchanges_are_not_ready() {
         (p.state, p.reason),
         (PlaneState::Failed, Reason::ConnectionReset)
     );
-    let p = http_plane(&HttpObservation::Timeout, &app());
+    let limit = std::time::Duration::from_secs(3);
+    let p = http_plane(&HttpObservation::Timeout(limit), &app());
     assert_eq!((p.state, p.reason), (PlaneState::Failed, Reason::Timeout));
+    assert!(
+        p.message.ends_with("no response within 3s"),
+        "{}",
+        p.message
+    );
+    // The app's `[checks] timeout` is named, with where to change it.
+    let t = app().with_http_timeout(std::time::Duration::from_secs(6));
+    let p = http_plane(
+        &HttpObservation::Timeout(std::time::Duration::from_secs(6)),
+        &t,
+    );
+    assert!(
+        p.message.ends_with("no response within 6s"),
+        "{}",
+        p.message
+    );
+    assert!(
+        p.remediation
+            .as_deref()
+            .unwrap_or_default()
+            .contains("[checks] timeout"),
+        "{p:?}"
+    );
 }

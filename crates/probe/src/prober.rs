@@ -157,7 +157,8 @@ impl Prober {
                         "the handshake completed without a certificate to verify",
                     ),
                 };
-                let obs = http::get(connected.stream, &target.hostname, &target.path, t.http).await;
+                let limit = target.http_timeout.unwrap_or(t.http);
+                let obs = http::get(connected.stream, &target.hostname, &target.path, limit).await;
                 (tls, http_plane(&obs, target))
             }
         }

@@ -218,6 +218,7 @@ pub fn plan(args: &ProbeArgs) -> Result<(ProbeConfig, Vec<EndpointTarget>), Plan
                 expect_release: args.expect_release.clone(),
                 redirect_to: args.redirect_to.clone(),
                 edge: edge.clone(),
+                http_timeout: None,
             }
         })
         .collect();

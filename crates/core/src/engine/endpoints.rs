@@ -36,6 +36,9 @@ pub fn endpoint_targets(
                 .then(|| release_id(&app.org, &app.name, serving)),
             redirect_to: h.redirect_to.clone(),
             edge: edge.clone(),
+            http_timeout: Some(std::time::Duration::from_millis(
+                app.spec.checks.timeout_ms.max(1),
+            )),
         })
         .collect()
 }
