@@ -68,7 +68,8 @@ pub enum Command {
     /// Show the organisation commands act on.
     #[command(subcommand)]
     Org(OrgCommand),
-    /// Write a satusky.toml for this folder.
+    /// Write a satusky.toml for this folder (the build and start commands detected from it).
+    #[command(alias = "launch")]
     Init(InitArgs),
     /// Deploy the app of this folder and wait until it is ready.
     Deploy(Box<DeployArgs>),
@@ -165,6 +166,9 @@ pub struct InitArgs {
     /// Folder to write into [default: the current folder].
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Never ask (init asks nothing today; scripts pass it so they keep working if it does).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// Which dimension `deploy` waits for.

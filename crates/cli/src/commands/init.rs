@@ -1,8 +1,11 @@
-//! `1ctl init`: write `satusky.toml` (or `satusky.NAME.toml`) from the template of
-//! `satusky-core`, named after the folder unless `--name` says otherwise. Never overwrites
-//! without `--force`. Local only.
+//! `1ctl init` (alias `launch`): write `satusky.toml` (or `satusky.NAME.toml`) from the
+//! template of `satusky-core`, named after the folder unless `--name` says otherwise, with the
+//! build and start commands `satusky_core::config::detect` finds for the folder's app (Rust,
+//! Node.js, Python, Go, Ruby) written active. Never overwrites without `--force`. Local only.
 
 use std::path::{Path, PathBuf};
+
+use satusky_core::config::detect;
 
 use crate::cli::InitArgs;
 use crate::commands::{Env, current_dir};
@@ -35,7 +38,11 @@ pub fn run(args: &InitArgs, env: &Env) -> Result<u8, CliError> {
             path.display()
         )));
     }
-    let text = satusky_core::config::init_template(&name);
+    let detected = detect::detect(&|file| read_small(&dir, file));
+    let text = match &detected {
+        Some(d) => satusky_core::config::init_template_for(&name, d),
+        None => satusky_core::config::init_template(&name),
+    };
     std::fs::write(&path, text).map_err(|e| io_error("write", &path, &e))?;
     // Name the file as the user would type it: relative unless --dir was given.
     let shown = if args.dir.is_some() {
@@ -48,14 +55,52 @@ pub fn run(args: &InitArgs, env: &Env) -> Result<u8, CliError> {
         None => "1ctl deploy".to_string(),
     };
     if env.json() {
-        output::json(&serde_json::json!({"path": shown, "app": name}))?;
-    } else {
-        output::line(&format!(
-            "wrote {} for app {name}; deploy it with `{deploy}`",
-            shown.display()
-        ));
+        let detected = detected.as_ref().map(|d| {
+            serde_json::json!({
+                "language": d.language, "marker": d.marker,
+                "build": d.build, "command": d.command,
+            })
+        });
+        output::json(&serde_json::json!({"path": shown, "app": name, "detected": detected}))?;
+        return Ok(exit::OK);
+    }
+    match &detected {
+        Some(d) => {
+            let build = d
+                .build
+                .as_deref()
+                .map(|b| format!("builds with `{b}`, "))
+                .unwrap_or_default();
+            output::line(&format!(
+                "wrote {} for app {name}: a {} app ({}), {build}starts with `{}` — it must \
+                 listen on $PORT; deploy it with `{deploy}`",
+                shown.display(),
+                d.language,
+                d.marker,
+                d.command.join(" ")
+            ));
+        }
+        None => output::line(&format!(
+            "wrote {} for app {name}; no app was recognised here (looked for {}): set [app] \
+             command (and [build] command if it needs building) before `{deploy}` on the \
+             local runtime, or [app] image for Kubernetes",
+            shown.display(),
+            detect::MARKERS.join(", ")
+        )),
     }
     Ok(exit::OK)
+}
+
+/// The contents of `dir/name` when it is a regular file of at most 1 MiB (what detection
+/// reads: manifests, and only whether entry files exist).
+fn read_small(dir: &Path, name: &str) -> Option<String> {
+    const MAX: u64 = 1024 * 1024;
+    let path = dir.join(name);
+    let meta = std::fs::symlink_metadata(&path).ok()?;
+    if !meta.is_file() || meta.len() > MAX {
+        return None;
+    }
+    std::fs::read_to_string(&path).ok()
 }
 
 /// The folder name made into a DNS-1035 label of at most 40 characters.

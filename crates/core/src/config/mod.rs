@@ -10,6 +10,7 @@
 //! ambiguous. Quantities (`cpu`, `memory`, …) may also be bare numbers (`cpu = 2`).
 
 mod convert;
+pub mod detect;
 mod fields;
 mod flags;
 mod read;
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use toml::de::DeTable;
 
-pub use template::init_template;
+pub use template::{init_template, init_template_for};
 
 use crate::validate::{ValidatedApp, validate_spec};
 use read::{Found, Reader, Span};

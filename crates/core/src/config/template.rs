@@ -1,13 +1,48 @@
 //! The commented `satusky.toml` that `1ctl init` writes: every section shown, required and
-//! defaulted settings active, optional ones commented out.
+//! defaulted settings active, optional ones commented out — and the commands detected for
+//! the folder's app (`super::detect`) active.
 //!
 //! Convention: `# ` starts prose; `#` directly followed by a setting or a header is an optional
 //! setting — deleting that one `#` enables it, and enabling all of them still gives a valid app.
+
+use super::detect::Detected;
 
 /// The template, with `app_name` filled in (the caller validates it first).
 pub fn init_template(app_name: &str) -> String {
     TEMPLATE.replace("{NAME}", &toml_string(app_name))
 }
+
+/// The template for an app whose commands were detected: `[app] command` and (when it needs
+/// one) `[build] command` written active, with a comment naming what told.
+pub fn init_template_for(app_name: &str, detected: &Detected) -> String {
+    let command: Vec<String> = detected.command.iter().map(|c| toml_string(c)).collect();
+    let mut text = init_template(app_name).replace(
+        COMMAND_LINE,
+        &format!(
+            "command = [{}]   # {} ({}); it must listen on $PORT",
+            command.join(", "),
+            detected.language,
+            detected.marker
+        ),
+    );
+    if let Some(build) = &detected.build {
+        text = text.replace(
+            BUILD_COMMAND_LINE,
+            &format!(
+                "command = {}   # the local runtime's build step",
+                toml_string(build)
+            ),
+        );
+    }
+    text
+}
+
+/// The template's `[app] command` line, commented out.
+const COMMAND_LINE: &str =
+    "#command = [\"./server\"]           # required by the local runtime; listen on $PORT";
+/// The template's `[build] command` line, commented out.
+const BUILD_COMMAND_LINE: &str =
+    "#command = \"cargo build --release\"   # the local runtime's build step";
 
 /// A TOML basic string.
 fn toml_string(s: &str) -> String {
@@ -126,5 +161,35 @@ mod tests {
         assert_eq!((full.domains.len(), full.env.len()), (2, 1));
         assert!(full.image.is_some() && full.command.is_some() && full.build.command.is_some());
         assert!(init_template("a\"b").contains("name = \"a\\\"b\""));
+    }
+
+    #[test]
+    fn detected_commands_are_written_active() {
+        let detected = crate::config::detect::Detected {
+            language: "Python",
+            marker: "requirements.txt",
+            build: Some(
+                "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt".into(),
+            ),
+            command: vec![".venv/bin/python".into(), "app.py".into()],
+        };
+        let text = super::init_template_for("web", &detected);
+        assert!(
+            text.contains("# Python (requirements.txt); it must listen on $PORT"),
+            "{text}"
+        );
+        let spec = parse(&text);
+        assert_eq!(
+            spec.command,
+            Some(vec![".venv/bin/python".into(), "app.py".into()])
+        );
+        assert_eq!(spec.build.command, detected.build);
+        let no_build = crate::config::detect::Detected {
+            build: None,
+            ..detected
+        };
+        let spec = parse(&super::init_template_for("web", &no_build));
+        assert_eq!(spec.build.command, None);
+        assert!(spec.command.is_some());
     }
 }
