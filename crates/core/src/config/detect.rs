@@ -125,7 +125,7 @@ fn python(has: &dyn Fn(&str) -> bool) -> Option<Detected> {
         language: "Python",
         marker,
         build: Some(format!(
-            "python3 -m venv .venv && .venv/bin/pip install --quiet {what}"
+            "python3 -m venv .venv && .venv/bin/pip install --quiet --disable-pip-version-check {what}"
         )),
         command: vec![".venv/bin/python".to_string(), entry.to_string()],
     })
@@ -222,7 +222,9 @@ mod tests {
         assert_eq!((d.language, d.marker), ("Python", "requirements.txt"));
         assert_eq!(
             d.build.as_deref(),
-            Some("python3 -m venv .venv && .venv/bin/pip install --quiet -r requirements.txt")
+            Some(
+                "python3 -m venv .venv && .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt"
+            )
         );
         assert_eq!(d.command, [".venv/bin/python", "app.py"]);
         let d = folder(&[("pyproject.toml", ""), ("main.py", "")]).unwrap();
