@@ -43,6 +43,29 @@ fn at_endpoints() -> Sim {
     s
 }
 
+/// The events of one decision, one line each: `PLANE STATE REASON` (endpoint planes as
+/// `HOST/PLANE`), `rollout READY/DESIRED`, `phase PHASE`.
+fn events(d: &satusky_core::engine::Decision) -> Vec<String> {
+    d.events
+        .iter()
+        .map(|(kind, v)| {
+            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            match kind {
+                EventType::Plane => {
+                    let plane = match v["hostname"].as_str() {
+                        Some(h) => format!("{}/{}", h.split('.').next().unwrap_or(h), s("plane")),
+                        None => s("plane"),
+                    };
+                    format!("{plane} {} {}", s("state"), s("reason"))
+                }
+                EventType::Rollout => format!("rollout {}/{}", v["ready"], v["desired"]),
+                EventType::Phase => format!("phase {}", s("phase")),
+                other => format!("{other:?}"),
+            }
+        })
+        .collect()
+}
+
 fn doc(s: &Sim) -> &satusky_core::engine::StatusDoc {
     s.app.status.as_ref().expect("a status document")
 }
@@ -85,6 +108,20 @@ fn a_build_starts_with_the_building_plane_and_the_whole_timeout() {
     with_command.build.command = Some("make".into());
     s.releases[0].view.spec = validated(with_command);
     let d = s.decide();
+    assert_eq!(
+        events(&d),
+        [
+            "build in_progress Building",
+            "workload pending RolloutPending",
+            "rollout 0/1",
+            "web-acme/metadata ready Stored",
+            "web-acme/route pending Waiting",
+            "web-acme/dns pending Waiting",
+            "web-acme/tls pending Waiting",
+            "web-acme/http pending Waiting",
+            "phase building"
+        ]
+    );
     let Action::Build(req) = &d.action else {
         panic!("expected a build, got {:?}", d.action);
     };
@@ -110,7 +147,8 @@ fn a_build_starts_with_the_building_plane_and_the_whole_timeout() {
 #[test]
 fn a_build_without_a_command_says_it_unpacks_the_context() {
     let mut s = sim();
-    s.decide();
+    let d = s.decide();
+    assert_eq!(events(&d)[0], "build in_progress Building");
     assert_eq!(
         doc(&s).build.message,
         "unpacking the context (no build command)"
@@ -129,6 +167,14 @@ fn a_finished_build_records_the_artifact_and_moves_to_apply() {
     );
     s.step();
     let d = s.decide();
+    assert_eq!(
+        events(&d),
+        [
+            "build ready Built",
+            "workload pending RolloutPending",
+            "phase rolling_out"
+        ]
+    );
     assert_eq!(
         d.release,
         ReleaseChange::Artifact {
@@ -158,8 +204,16 @@ fn a_reused_build_says_so() {
         &[],
     );
     s.step();
-    s.decide();
+    let d = s.decide();
     assert_eq!(doc(&s).build.message, "reused sha256:old");
+    assert_eq!(
+        events(&d),
+        [
+            "build ready Built",
+            "workload pending RolloutPending",
+            "phase rolling_out"
+        ]
+    );
 }
 
 #[test]
@@ -171,6 +225,14 @@ fn a_failed_build_fails_the_release_with_the_log_tail_and_a_fix() {
     );
     s.step();
     let d = s.decide();
+    assert_eq!(
+        events(&d),
+        [
+            "build failed BuildFailed",
+            "workload not_applicable Waiting",
+            "phase failed"
+        ]
+    );
     assert_eq!(d.action, Action::Stop);
     assert_eq!(d.work, WorkChange::Done);
     let build = &doc(&s).build;
@@ -205,7 +267,15 @@ fn a_build_the_runtime_stopped_at_its_timeout_names_the_limit_and_the_setting() 
     s.runtime
         .on_build(Err(failed_build("", &["still compiling"], true)), &[]);
     s.step();
-    s.decide();
+    let d = s.decide();
+    assert_eq!(
+        events(&d),
+        [
+            "build failed BuildTimeout",
+            "workload not_applicable Waiting",
+            "phase failed"
+        ]
+    );
     let build = &doc(&s).build;
     assert_eq!(build.reason, Reason::BuildTimeout);
     assert!(build.message.contains("30m"), "{}", build.message);
@@ -227,6 +297,7 @@ fn a_build_resumed_after_a_restart_gets_only_the_time_left() {
     s.restart();
     s.advance(Duration::from_secs(10 * 60));
     let d = s.decide();
+    assert!(events(&d).is_empty(), "{:?}", events(&d));
     let Action::Build(req) = d.action else {
         panic!("expected a build");
     };
@@ -241,6 +312,14 @@ fn a_build_resumed_past_its_timeout_fails_without_building() {
     s.restart();
     s.advance(Duration::from_secs(31 * 60));
     let d = s.decide();
+    assert_eq!(
+        events(&d),
+        [
+            "build failed BuildTimeout",
+            "workload not_applicable Waiting",
+            "phase failed"
+        ]
+    );
     assert_eq!(d.action, Action::Stop);
     assert_eq!(doc(&s).build.reason, Reason::BuildTimeout);
     assert_eq!(s.release(1).status, ReleaseStatus::Failed);
@@ -253,6 +332,19 @@ fn a_rollback_reuses_its_snapshot_artifact_and_is_never_rebuilt() {
     s.run(10);
     let v2 = s.redeploy(spec::app("web"), None, Some("sha256:v1art"));
     let d = s.decide();
+    assert_eq!(
+        events(&d),
+        [
+            "build ready Built",
+            "workload pending RolloutPending",
+            "rollout 0/1",
+            "web-acme/route pending Waiting",
+            "web-acme/dns pending Waiting",
+            "web-acme/tls pending Waiting",
+            "web-acme/http pending Waiting",
+            "phase rolling_out"
+        ]
+    );
     assert_eq!(d.action, Action::Continue);
     assert_eq!(
         doc(&s).build.message,
@@ -263,6 +355,7 @@ fn a_rollback_reuses_its_snapshot_artifact_and_is_never_rebuilt() {
         Some((v2, Step::Apply))
     );
     let d = s.decide();
+    assert!(events(&d).is_empty(), "{:?}", events(&d));
     let Action::Apply(desired) = d.action else {
         panic!("expected an apply");
     };
@@ -280,6 +373,20 @@ fn an_image_without_a_context_skips_the_build() {
     spec.image = Some("registry.test/web:1".into());
     let mut s = Sim::deploy("acme", "web", spec, None);
     let d = s.decide();
+    assert_eq!(
+        events(&d),
+        [
+            "build not_applicable ImageProvided",
+            "workload pending RolloutPending",
+            "rollout 0/1",
+            "web-acme/metadata ready Stored",
+            "web-acme/route pending Waiting",
+            "web-acme/dns pending Waiting",
+            "web-acme/tls pending Waiting",
+            "web-acme/http pending Waiting",
+            "phase rolling_out"
+        ]
+    );
     assert_eq!(d.action, Action::Continue);
     assert_eq!(doc(&s).build.reason, Reason::ImageProvided);
     assert_eq!(doc(&s).build.state, PlaneState::NotApplicable);
@@ -290,6 +397,20 @@ fn an_image_without_a_context_skips_the_build() {
 fn nothing_to_build_or_run_fails_with_the_fix() {
     let mut s = Sim::deploy("acme", "web", spec::app("web"), None);
     let d = s.decide();
+    assert_eq!(
+        events(&d),
+        [
+            "build failed BuildFailed",
+            "workload pending RolloutPending",
+            "rollout 0/1",
+            "web-acme/metadata ready Stored",
+            "web-acme/route pending Waiting",
+            "web-acme/dns pending Waiting",
+            "web-acme/tls pending Waiting",
+            "web-acme/http pending Waiting",
+            "phase failed"
+        ]
+    );
     assert_eq!(d.action, Action::Stop);
     let build = &doc(&s).build;
     assert_eq!(build.reason, Reason::BuildFailed);
@@ -313,6 +434,7 @@ fn apply_stamps_the_rollout_start_and_sends_the_release() {
     s.step();
     s.advance(Duration::from_secs(5));
     let d = s.decide();
+    assert!(events(&d).is_empty(), "{:?}", events(&d));
     let Action::Apply(desired) = &d.action else {
         panic!("expected an apply");
     };
@@ -333,6 +455,7 @@ fn an_accepted_apply_moves_to_the_rollout() {
     s.step();
     s.step();
     let d = s.decide();
+    assert!(events(&d).is_empty(), "{:?}", events(&d));
     assert_eq!(d.action, Action::Continue);
     assert_eq!(s.app.work.as_ref().map(|w| w.step), Some(Step::Rollout));
     assert!(d.status.is_none());
@@ -352,6 +475,7 @@ fn a_refused_apply_is_retried_and_says_why() {
     s.step();
     s.step();
     let d = s.decide();
+    assert_eq!(events(&d), ["workload pending RolloutPending"]);
     assert_eq!(d.action, Action::Retry { after: RETRY_AFTER });
     let w = &doc(&s).workload.plane;
     assert_eq!(
@@ -368,6 +492,7 @@ fn a_refused_apply_is_retried_and_says_why() {
     let started = s.app.work.as_ref().and_then(|w| w.rollout_started_ms);
     s.perform(&d);
     let d = s.decide();
+    assert!(events(&d).is_empty(), "{:?}", events(&d));
     assert!(matches!(d.action, Action::Apply(_)));
     assert_eq!(
         s.app.work.as_ref().and_then(|w| w.rollout_started_ms),
@@ -386,6 +511,7 @@ fn a_permanent_apply_error_fails_the_release_with_its_reason() {
     s.step();
     s.step();
     let d = s.decide();
+    assert_eq!(events(&d), ["workload failed ErrImagePull", "phase failed"]);
     assert_eq!(d.action, Action::Stop);
     let w = &doc(&s).workload.plane;
     assert_eq!(
@@ -422,6 +548,7 @@ fn a_rollback_whose_artifact_is_gone_fails_and_the_active_release_keeps_serving(
 fn a_rollout_starts_by_observing_at_once() {
     let mut s = at_rollout();
     let d = s.decide();
+    assert!(events(&d).is_empty(), "{:?}", events(&d));
     assert_eq!(
         d.action,
         Action::Observe {
@@ -436,6 +563,7 @@ fn a_status_of_the_previous_release_never_counts() {
     s.runtime.on_observe(Ok(observed(0, 1, 1)));
     s.step();
     let d = s.decide();
+    assert_eq!(events(&d), ["workload in_progress StaleObservation"]);
     assert_eq!(
         d.action,
         Action::Observe {
@@ -458,7 +586,11 @@ fn a_progressing_rollout_reports_its_replicas() {
     s.releases[0].view.spec = validated(three);
     s.runtime.on_observe(Ok(observed(1, 3, 1)));
     s.step();
-    s.decide();
+    let d = s.decide();
+    assert_eq!(
+        events(&d),
+        ["workload in_progress Progressing", "rollout 1/3"]
+    );
     let w = &doc(&s).workload;
     assert_eq!(w.plane.reason, Reason::Progressing);
     assert_eq!(w.plane.message, "1/3 ready, 1 updated");
@@ -477,6 +609,10 @@ fn old_replicas_still_running_keep_the_rollout_in_progress() {
     s.step();
     let d = s.decide();
     assert_eq!(
+        events(&d),
+        ["workload in_progress Progressing", "rollout 1/1"]
+    );
+    assert_eq!(
         d.action,
         Action::Observe {
             after: OBSERVE_EVERY
@@ -494,6 +630,10 @@ fn a_complete_rollout_activates_the_release_and_moves_to_the_endpoints() {
     s.runtime.on_observe(Ok(observed(1, 1, 1)));
     s.step();
     let d = s.decide();
+    assert_eq!(
+        events(&d),
+        ["workload ready RolloutComplete", "rollout 1/1"]
+    );
     assert_eq!(d.release, ReleaseChange::Activate);
     assert_eq!(d.action, Action::Continue);
     let w = &doc(&s).workload.plane;
@@ -513,6 +653,10 @@ fn the_runtime_desired_count_wins_under_an_hpa() {
     s.runtime.on_observe(Ok(observed(1, 4, 4)));
     s.step();
     let d = s.decide();
+    assert_eq!(
+        events(&d),
+        ["workload ready RolloutComplete", "rollout 4/4"]
+    );
     assert_eq!(d.release, ReleaseChange::Activate);
     assert_eq!(doc(&s).workload.plane.message, "4/4 ready");
     assert_eq!(doc(&s).workload.replicas.desired, 4);
@@ -526,6 +670,10 @@ fn a_crash_loop_fails_the_rollout_with_the_runtime_reason() {
     s.runtime.on_observe(Ok(obs));
     s.step();
     let d = s.decide();
+    assert_eq!(
+        events(&d),
+        ["workload failed CrashLoopBackOff", "phase failed"]
+    );
     assert_eq!(d.action, Action::Stop);
     assert!(matches!(
         d.release,
@@ -551,6 +699,14 @@ fn a_rollout_past_its_progress_deadline_fails() {
     s.advance(Duration::from_secs(601));
     s.step();
     let d = s.decide();
+    assert_eq!(
+        events(&d),
+        [
+            "workload failed ProgressDeadlineExceeded",
+            "rollout 1/2",
+            "phase failed"
+        ]
+    );
     assert_eq!(d.action, Action::Stop);
     let w = &doc(&s).workload.plane;
     assert_eq!(w.reason, Reason::ProgressDeadlineExceeded);
@@ -565,6 +721,7 @@ fn an_observe_error_is_retried_without_touching_the_status() {
     s.step();
     let before = s.app.status.clone();
     let d = s.decide();
+    assert!(events(&d).is_empty(), "{:?}", events(&d));
     assert_eq!(d.action, Action::Retry { after: RETRY_AFTER });
     assert!(d.status.is_none() && d.events.is_empty());
     assert_eq!(s.app.status, before);
@@ -577,6 +734,7 @@ fn the_endpoint_check_starts_at_once_and_stamps_its_start() {
     let mut s = at_endpoints();
     let now = s.now;
     let d = s.decide();
+    assert!(events(&d).is_empty(), "{:?}", events(&d));
     assert_eq!(
         d.action,
         Action::Probe {
@@ -595,6 +753,16 @@ fn ready_endpoints_finish_the_work_live() {
     let mut s = at_endpoints();
     s.step();
     let d = s.decide();
+    assert_eq!(
+        events(&d),
+        [
+            "web-acme/route ready Accepted",
+            "web-acme/dns ready ResolvesToEdge",
+            "web-acme/tls ready CertificateValid",
+            "web-acme/http ready ExpectedStatus",
+            "phase ready"
+        ]
+    );
     assert_eq!(d.action, Action::Stop);
     assert_eq!(d.work, WorkChange::Done);
     assert!(doc(&s).endpoints.iter().all(|e| e.is_ready()));
@@ -623,6 +791,16 @@ fn a_failing_endpoint_is_rechecked_until_it_settles_then_reported_degraded() {
     }
     s.step();
     let d = s.decide();
+    assert_eq!(
+        events(&d),
+        [
+            "web-acme/route ready Accepted",
+            "web-acme/dns ready ResolvesToEdge",
+            "web-acme/tls ready CertificateValid",
+            "web-acme/http failed BadGateway",
+            "phase degraded"
+        ]
+    );
     assert_eq!(
         d.action,
         Action::Probe {
@@ -660,9 +838,13 @@ fn endpoints_that_come_up_while_settling_end_ready() {
 fn routes_the_runtime_cannot_report_are_unknown_with_the_cause() {
     let mut s = at_endpoints();
     s.runtime
-        .on_routes(Err(RuntimeError::unavailable("the API server timed out")));
+        .on_routes(Err(RuntimeError::unavailable("cannot list HTTPRoutes")
+            .with_source(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the API server timed out",
+            ))));
     s.step();
-    s.decide();
+    let d = s.decide();
     let route = &doc(&s).endpoints[0].route;
     assert_eq!(
         (route.state, route.reason),
@@ -670,7 +852,16 @@ fn routes_the_runtime_cannot_report_are_unknown_with_the_cause() {
     );
     assert_eq!(
         route.message,
-        "the runtime could not report routes: the API server timed out"
+        "the runtime could not report routes: cannot list HTTPRoutes: the API server timed out"
+    );
+    assert_eq!(
+        events(&d),
+        [
+            "web-acme/route unknown NotChecked",
+            "web-acme/dns ready ResolvesToEdge",
+            "web-acme/tls ready CertificateValid",
+            "web-acme/http ready ExpectedStatus",
+        ]
     );
 }
 
@@ -679,7 +870,16 @@ fn without_a_prober_the_probed_planes_are_unknown() {
     let mut s = at_endpoints();
     s.prober = None;
     s.step();
-    s.decide();
+    let d = s.decide();
+    assert_eq!(
+        events(&d),
+        [
+            "web-acme/route ready Accepted",
+            "web-acme/dns unknown NotChecked",
+            "web-acme/tls unknown NotChecked",
+            "web-acme/http unknown NotChecked",
+        ]
+    );
     let e = &doc(&s).endpoints[0];
     for p in [&e.dns, &e.tls, &e.http] {
         assert_eq!(p.state, PlaneState::Unknown);
@@ -739,6 +939,7 @@ fn a_deploy_during_a_build_takes_over_and_the_old_artifact_stays_with_its_releas
     let d = s.decide(); // … and finishes after v2 was accepted
     assert_eq!(d.action, Action::Continue);
     assert!(d.status.is_none());
+    assert!(events(&d).is_empty(), "{:?}", events(&d));
     assert_eq!(
         d.release,
         ReleaseChange::Artifact {
@@ -748,6 +949,15 @@ fn a_deploy_during_a_build_takes_over_and_the_old_artifact_stays_with_its_releas
     );
     assert_eq!(s.release(1).status, ReleaseStatus::Superseded);
     let d = s.decide();
+    assert_eq!(
+        events(&d),
+        [
+            "web-acme/route pending Waiting",
+            "web-acme/dns pending Waiting",
+            "web-acme/tls pending Waiting",
+            "web-acme/http pending Waiting"
+        ]
+    );
     let Action::Build(req) = d.action else {
         panic!("v2 builds next");
     };
@@ -762,6 +972,9 @@ fn an_observation_overtaken_by_a_deploy_is_not_applied() {
     s.redeploy(spec::app("web"), Some("sha256:4567"), None);
     let d = s.decide(); // … but v2 is the target now
     assert!(matches!(d.action, Action::Build(_)));
+    // v1's ready observation wrote nothing: the workload plane still waits for a build.
+    assert!(!events(&d).iter().any(|e| e.contains("RolloutComplete")));
+    assert_eq!(doc(&s).workload.plane.reason, Reason::RolloutPending);
     assert_eq!(s.release(1).status, ReleaseStatus::Superseded);
     assert_eq!(s.app.active_release, None);
     assert_eq!(doc(&s).release, Some(2));
@@ -772,6 +985,7 @@ fn work_that_names_a_missing_release_is_dropped() {
     let mut s = sim();
     s.releases.clear();
     let d = s.decide();
+    assert!(events(&d).is_empty(), "{:?}", events(&d));
     assert_eq!((d.action, d.work), (Action::Stop, WorkChange::Done));
     assert!(s.app.work.is_none());
     assert!(s.events.is_empty());
@@ -782,6 +996,7 @@ fn no_work_means_nothing_to_do() {
     let mut s = at_endpoints();
     s.run(10);
     let d = s.decide();
+    assert!(events(&d).is_empty(), "{:?}", events(&d));
     assert_eq!((d.action, d.work), (Action::Stop, WorkChange::Keep));
 }
 
@@ -792,6 +1007,7 @@ fn a_restart_during_the_rollout_applies_again_and_keeps_the_deadline() {
     s.restart();
     assert_eq!(s.app.work.as_ref().map(|w| w.step), Some(Step::Apply));
     let d = s.decide();
+    assert!(events(&d).is_empty(), "{:?}", events(&d));
     assert!(matches!(d.action, Action::Apply(_)));
     assert_eq!(
         s.app.work.as_ref().and_then(|w| w.rollout_started_ms),
