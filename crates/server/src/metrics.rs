@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use satusky_core::runtime::RuntimeError;
-use satusky_types::PlaneState;
+use satusky_types::{Phase, Plane, PlaneState, ReadinessReport};
 
 /// Histogram buckets (seconds): probes and checks take milliseconds on loopback and up to the
 /// probe timeouts (seconds) on the internet; a reconcile can take as long as an API server.
@@ -145,6 +145,86 @@ pub fn drift_gauge_text(open: &[(String, u64)]) -> String {
     out
 }
 
+/// Every plane state, in the order the per-app series list them.
+const PLANE_STATES: [PlaneState; 6] = [
+    PlaneState::Pending,
+    PlaneState::InProgress,
+    PlaneState::Ready,
+    PlaneState::Failed,
+    PlaneState::Unknown,
+    PlaneState::NotApplicable,
+];
+/// Every phase, in the order the per-app series list them.
+const PHASES: [Phase; 6] = [
+    Phase::Accepted,
+    Phase::Building,
+    Phase::RollingOut,
+    Phase::Ready,
+    Phase::Degraded,
+    Phase::Failed,
+];
+
+/// The per-app series, in kube-state-metrics' style (one series per possible value, 1 for
+/// the current one): `satusky_app_phase{org,app,phase}`, `satusky_app_plane_state{org,app,
+/// hostname,plane,state}` (`hostname=""` for build and workload) and
+/// `satusky_app_active_release{org,app}`. Per app: 6 phase series, 6 × (2 + 5 × hostnames)
+/// plane series and one release series — 49 for an app with one hostname.
+pub fn app_series_text(reports: &[ReadinessReport]) -> String {
+    let mut out = String::from(
+        "# HELP satusky_app_phase The app's phase (1 for the current one)\n\
+         # TYPE satusky_app_phase gauge\n",
+    );
+    for r in reports {
+        for phase in PHASES {
+            let on = u8::from(r.phase == phase);
+            let _ = writeln!(
+                out,
+                "satusky_app_phase{{org=\"{}\",app=\"{}\",phase=\"{}\"}} {on}",
+                r.org,
+                r.app,
+                phase.as_str()
+            );
+        }
+    }
+    out.push_str(
+        "# HELP satusky_app_plane_state Each plane's state (1 for the current one)\n\
+         # TYPE satusky_app_plane_state gauge\n",
+    );
+    for r in reports {
+        let mut planes: Vec<(&str, &str, &Plane)> =
+            vec![("", "build", &r.build), ("", "workload", &r.workload.plane)];
+        for e in &r.endpoints {
+            planes.extend(e.planes().map(|(name, p)| (e.hostname.as_str(), name, p)));
+        }
+        for (host, name, plane) in planes {
+            for state in PLANE_STATES {
+                let on = u8::from(plane.state == state);
+                let _ = writeln!(
+                    out,
+                    "satusky_app_plane_state{{org=\"{}\",app=\"{}\",hostname=\"{host}\",plane=\"{name}\",state=\"{}\"}} {on}",
+                    r.org,
+                    r.app,
+                    state.as_str()
+                );
+            }
+        }
+    }
+    out.push_str(
+        "# HELP satusky_app_active_release The release serving the app (0: none yet)\n\
+         # TYPE satusky_app_active_release gauge\n",
+    );
+    for r in reports {
+        let _ = writeln!(
+            out,
+            "satusky_app_active_release{{org=\"{}\",app=\"{}\"}} {}",
+            r.org,
+            r.app,
+            r.active_release.unwrap_or(0)
+        );
+    }
+    out
+}
+
 /// The Prometheus text of everything recorded in this process (empty when another recorder
 /// was installed first).
 pub(crate) fn render() -> String {
@@ -167,6 +247,55 @@ mod tests {
         assert!(text.contains("satusky_drift_findings{plane=\"route\"} 1\n"));
         assert!(text.contains("satusky_drift_findings{plane=\"tls\"} 0\n"));
         assert!(text.contains("satusky_drift_findings{plane=\"http\"} 0\n"));
+    }
+
+    #[test]
+    fn every_app_gets_one_series_per_possible_value() {
+        let plane = |state| Plane::new(state, satusky_types::Reason::Waiting, "x");
+        let report = ReadinessReport {
+            app: "web".into(),
+            org: "acme".into(),
+            generation: 1,
+            active_release: Some(3),
+            target_release: Some(3),
+            phase: Phase::Degraded,
+            build: plane(PlaneState::Ready),
+            workload: satusky_types::WorkloadPlane {
+                plane: plane(PlaneState::Ready),
+                replicas: Default::default(),
+            },
+            endpoints: vec![satusky_types::EndpointReport {
+                hostname: "web-acme.apps.test".into(),
+                kind: satusky_types::HostnameKind::Generated,
+                metadata: plane(PlaneState::Ready),
+                route: plane(PlaneState::Ready),
+                dns: plane(PlaneState::Ready),
+                tls: plane(PlaneState::Failed),
+                http: plane(PlaneState::Unknown),
+            }],
+        };
+        let text = app_series_text(&[report]);
+        let series = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count();
+        assert_eq!(series("satusky_app_phase{"), 6);
+        assert_eq!(
+            series("satusky_app_plane_state{"),
+            6 * 7,
+            "build, workload, 5 endpoint planes"
+        );
+        assert_eq!(series("satusky_app_active_release{"), 1);
+        assert!(text.contains("satusky_app_phase{org=\"acme\",app=\"web\",phase=\"degraded\"} 1"));
+        assert!(text.contains(
+            "plane_state{org=\"acme\",app=\"web\",hostname=\"web-acme.apps.test\",plane=\"tls\",state=\"failed\"} 1"
+        ));
+        assert!(text.contains(
+            "plane_state{org=\"acme\",app=\"web\",hostname=\"\",plane=\"workload\",state=\"ready\"} 1"
+        ));
+        let ones = text
+            .lines()
+            .filter(|l| l.starts_with("satusky_app_plane_state") && l.ends_with(" 1"))
+            .count();
+        assert_eq!(ones, 7, "exactly one current state per plane");
+        assert!(text.contains("satusky_app_active_release{org=\"acme\",app=\"web\"} 3"));
     }
 
     #[test]

@@ -85,4 +85,20 @@ async fn the_local_runtime_refuses_an_app_it_could_never_start_before_creating_i
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+
+    // /metrics shows each app's phase and planes, one series per possible value.
+    let text = api.metrics().await;
+    assert!(
+        text.contains("satusky_app_phase{org=\"acme\",app=\"img\",phase=\"accepted\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("satusky_app_phase{org=\"acme\",app=\"img\",phase=\"ready\"} 0"));
+    assert!(text.contains(
+        "satusky_app_plane_state{org=\"acme\",app=\"img\",hostname=\"img-acme.satusky.localhost\",plane=\"http\",state=\"pending\"} 1"
+    ), "{text}");
+    assert!(text.contains("satusky_app_active_release{org=\"acme\",app=\"img\"} 0"));
+    assert!(
+        !text.contains("app=\"web\""),
+        "the refused app has no series"
+    );
 }

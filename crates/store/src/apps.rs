@@ -208,6 +208,15 @@ impl Store {
         Ok(group(&rows)?.into_values().collect())
     }
 
+    /// Every app of every org (one statement: one consistent snapshot), by org and name —
+    /// what `/metrics` shows per app.
+    pub async fn every_app(&self) -> Result<Vec<AppRecord>> {
+        let rows = sqlx::query(app_query!("1 = 1 ORDER BY a.org, a.name"))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(group(&rows)?.into_values().collect())
+    }
+
     /// Removes the app with its releases, events, drift findings and hostnames, in one
     /// transaction, keeping its last event sequence number for an app created again under
     /// the same name. `None` when there was no such app.
@@ -301,14 +310,15 @@ fn missing_org(err: sqlx::Error, org: &str) -> StoreError {
 }
 
 /// Folds app ⋈ domains rows into records keyed (and so ordered bytewise) by app name.
-fn group(rows: &[AnyRow]) -> Result<BTreeMap<String, AppRecord>> {
-    let mut apps: BTreeMap<String, AppRecord> = BTreeMap::new();
+/// The joined rows grouped into apps, by (org, name).
+fn group(rows: &[AnyRow]) -> Result<BTreeMap<(String, String), AppRecord>> {
+    let mut apps: BTreeMap<(String, String), AppRecord> = BTreeMap::new();
     for row in rows {
-        let name: String = row.try_get("name")?;
-        if !apps.contains_key(&name) {
-            apps.insert(name.clone(), app_from_row(row)?);
+        let key: (String, String) = (row.try_get("org")?, row.try_get("name")?);
+        if !apps.contains_key(&key) {
+            apps.insert(key.clone(), app_from_row(row)?);
         }
-        if let (Some(hostname), Some(app)) = (domains::from_joined_row(row)?, apps.get_mut(&name)) {
+        if let (Some(hostname), Some(app)) = (domains::from_joined_row(row)?, apps.get_mut(&key)) {
             app.hostnames.push(hostname);
         }
     }

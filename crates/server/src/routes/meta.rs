@@ -61,8 +61,22 @@ pub async fn metrics(State(state): State<AppState>) -> axum::response::Response 
             return ApiErrorResponse::internal().into_response();
         }
     };
+    let apps = match state.store.every_app().await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %crate::error::error_chain(&e), "metrics: cannot read the apps");
+            return ApiErrorResponse::internal().into_response();
+        }
+    };
+    // The same report `1ctl app status` shows (planes not observed since this process started
+    // read `unknown`).
+    let reports: Vec<_> = apps
+        .iter()
+        .map(|a| satusky_core::engine::report(&a.view(), state.engine.is_some(), state.started_ms))
+        .collect();
     let mut text = crate::metrics::render();
     text.push_str(&crate::metrics::drift_gauge_text(&open));
+    text.push_str(&crate::metrics::app_series_text(&reports));
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,
