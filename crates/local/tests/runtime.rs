@@ -1,7 +1,6 @@
 //! `LocalRuntime` end to end with real processes: rolling and recreate rollouts, a failing
 //! release leaving the previous one routed, image-only apps, route planes, removal, reaping.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::sync::Arc;
@@ -18,10 +17,8 @@ use satusky_local::ledger::{
 use satusky_local::routes::{Route, RouteTable};
 use satusky_local::runtime::{IMAGE_ONLY, NO_COMMAND};
 use satusky_local::{LocalConfig, LocalRuntime};
-use satusky_types::{
-    AppSpec, BuildSpec, ChecksSpec, DeploySpec, Hostname, HostnameKind, PlaneState, Reason,
-    Strategy,
-};
+use satusky_testkit::spec;
+use satusky_types::{AppSpec, Hostname, PlaneState, Reason, Strategy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TEST_APP: &str = env!("CARGO_BIN_EXE_satusky-test-app");
@@ -83,59 +80,18 @@ async fn fixture() -> Fixture {
 }
 
 fn spec(replicas: u32, command: Option<Vec<String>>) -> AppSpec {
-    AppSpec {
-        name: "web".into(),
-        port: 8080,
-        replicas,
-        cpu: "250m".into(),
-        cpu_limit: None,
-        memory: "256Mi".into(),
-        memory_limit: None,
-        image: None,
-        command,
-        zone: None,
-        build: BuildSpec {
-            dockerfile: "Dockerfile".into(),
-            context: ".".into(),
-            command: None,
-        },
-        checks: ChecksSpec {
-            path: "/healthz".into(),
-            expect: "2xx".into(),
-            timeout_ms: 500,
-        },
-        deploy: DeploySpec {
-            strategy: Strategy::Rolling,
-            max_surge: "25%".into(),
-            max_unavailable: "0".into(),
-            progress_deadline_seconds: 600,
-        },
-        env: BTreeMap::new(),
-        domains: vec![],
-        volume: None,
-        hpa: None,
-        vpa: None,
-        pdb: None,
-    }
-}
-
-fn host(name: &str, kind: HostnameKind, redirect_to: Option<&str>) -> Hostname {
-    Hostname {
-        hostname: name.into(),
-        kind,
-        redirect_to: redirect_to.map(str::to_string),
-    }
+    let mut s = spec::app("web");
+    s.replicas = replicas;
+    s.command = command;
+    s.checks.timeout_ms = 500;
+    s
 }
 
 fn hostnames() -> Vec<Hostname> {
     vec![
-        host(GEN, HostnameKind::Generated, None),
-        host(ALIAS, HostnameKind::Alias, None),
-        host(
-            REDIRECT,
-            HostnameKind::Redirect,
-            Some("https://web.example.test"),
-        ),
+        spec::generated_as(GEN),
+        spec::alias(ALIAS),
+        spec::redirect(REDIRECT, "https://web.example.test"),
     ]
 }
 
