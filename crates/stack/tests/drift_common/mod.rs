@@ -96,6 +96,16 @@ impl Api {
         body
     }
 
+    /// A drift check of `app` (`?check=true`) finds nothing.
+    pub async fn assert_no_drift(&self, app: &str, when: &str) {
+        let report = self.drift(app, true).await;
+        assert_eq!(
+            report["findings"],
+            serde_json::json!([]),
+            "no drift {when}: {report:#}"
+        );
+    }
+
     pub async fn status(&self, app: &str) -> Value {
         let (status, body) = self
             .call(
