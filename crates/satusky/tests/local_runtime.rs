@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::dev::{Dev, pids_matching, test_app};
+use common::{Dev, bins, pids_matching, test_app};
 use common::{json, stderr, stdout};
 
 fn hello_dir() -> std::path::PathBuf {
@@ -17,7 +17,7 @@ fn hello_example_deploys_and_every_plane_is_ready() {
     let state = tempfile::tempdir().unwrap();
     // The example builds with cargo, which may be installed in root's home where an app user
     // cannot read it (README: toolchains must be readable by the app user); run it as root.
-    let dev = Dev::start_with(state.path(), &["--local-user", "root"]);
+    let dev = Dev::start_with(&bins(), state.path(), &["--local-user", "root"]);
     let out = dev.onectl(&hello_dir(), &["deploy", "-o", "json", "--timeout", "5m"]);
     assert_eq!(
         out.status.code(),
@@ -94,7 +94,7 @@ fn hello_example_deploys_and_every_plane_is_ready() {
 #[test]
 fn rolling_redeploy_serves_every_request() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app(
         "roll",
         &["--ready-after-ms", "500"],
@@ -170,7 +170,7 @@ fn rolling_redeploy_serves_every_request() {
 #[test]
 fn build_failure_exits_10_with_the_log_tail() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app(
         "broken",
         &[],
@@ -196,7 +196,7 @@ fn build_failure_exits_10_with_the_log_tail() {
 #[test]
 fn crash_at_start_exits_11_with_crashloopbackoff_and_last_lines() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app(
         "crashy",
         &["--print", "last-words-before-exit", "--exit-at-start"],
@@ -229,7 +229,7 @@ fn custom_domain_pointing_elsewhere_exits_12_but_workload_wait_exits_0() {
         "[[dns_records]]\nname = \"shop.example.test\"\na = [\"192.0.2.10\"]\n",
     )
     .unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app("shop", &[], "[[domains]]\nhost = \"shop.example.test\"\n");
     let out = dev.onectl(app.path(), &["deploy", "--wait-for", "workload"]);
     assert_eq!(
@@ -283,7 +283,7 @@ fn custom_domain_pointing_elsewhere_exits_12_but_workload_wait_exits_0() {
 #[test]
 fn readiness_never_passing_exits_11_at_the_deadline_and_13_at_the_timeout() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app(
         "sick",
         &["--fail-health"],
@@ -319,7 +319,7 @@ fn readiness_never_passing_exits_11_at_the_deadline_and_13_at_the_timeout() {
 #[test]
 fn image_only_app_fails_with_image_requires_container_runtime() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("satusky.toml"), "[app]\nname = \"img\"\n").unwrap();
     let out = dev.onectl(
@@ -348,7 +348,7 @@ fn sigkill_during_rollout_then_restart_completes_with_one_release_and_no_orphans
         &["--ready-after-ms", "4000", "--print", &marker],
         "",
     );
-    let mut dev = Dev::start(state.path());
+    let mut dev = Dev::start(&bins(), state.path());
     let out = dev.onectl(app.path(), &["deploy", "--no-wait"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // Wait for the replicas to start, then kill the control plane mid-rollout.
@@ -365,7 +365,7 @@ fn sigkill_during_rollout_then_restart_completes_with_one_release_and_no_orphans
     dev.kill9();
     drop(dev);
 
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let out = dev.onectl(app.path(), &["app", "status", "-o", "json"]);
     assert_eq!(out.status.code(), Some(0));
     // Wait for the resumed deploy to finish.
@@ -436,7 +436,7 @@ fn raw_entry(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, li
 #[test]
 fn unsafe_build_contexts_are_refused_with_a_clear_message() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         (
@@ -489,7 +489,7 @@ fn unsafe_build_contexts_are_refused_with_a_clear_message() {
 #[test]
 fn status_watch_shows_the_lifecycle_live() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app(
         "watched",
         &[],
@@ -498,7 +498,7 @@ fn status_watch_shows_the_lifecycle_live() {
     // The app must exist to be watched: deploy once, then watch a second deploy.
     let out = dev.onectl(app.path(), &["deploy"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let mut watch = std::process::Command::new(common::onectl_bin())
+    let mut watch = std::process::Command::new(common::bins().onectl())
         .current_dir(app.path())
         .args(["app", "status", "--watch"])
         .env("SATUSKY_HOME", dev.home.path().join("cli"))
@@ -528,6 +528,7 @@ fn status_watch_shows_the_lifecycle_live() {
 fn serve_runs_the_local_runtime_by_default() {
     let state = tempfile::tempdir().unwrap();
     let server = common::Server::start_with(
+        &bins(),
         state.path(),
         &[
             "--runtime",
@@ -568,7 +569,7 @@ fn app_drift_reports_a_custom_domain_pointing_elsewhere_through_the_cli() {
         "[[dns_records]]\nname = \"drift.example.test\"\na = [\"192.0.2.55\"]\n",
     )
     .unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app(
         "drifty",
         &[],

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::{json, onectl, stderr};
+use common::{bins, json, onectl, stderr};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::Value;
@@ -78,6 +78,7 @@ impl RealCluster {
         }
         std::fs::write(state.path().join("server.toml"), server_toml).expect("server.toml");
         let server = common::Server::start_with(
+            &bins(),
             state.path(),
             &[
                 "--runtime",

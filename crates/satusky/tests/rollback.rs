@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::dev::{Dev, test_app};
+use common::{Dev, bins, test_app};
 use common::{json, stderr};
 
 /// Give the app's folder a distinct file so each release has its own artifact.
@@ -34,7 +34,7 @@ fn header(dev: &Dev, host: &str) -> String {
 #[test]
 fn rollback_to_v1_creates_v4_from_its_snapshot_and_a_later_deploy_unpins() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app("hist", &[], "[build]\ncommand = \"true\"\n");
     for v in 1..=3 {
         version_file(app.path(), &format!("v{v}"));
@@ -106,7 +106,7 @@ fn rollback_to_v1_creates_v4_from_its_snapshot_and_a_later_deploy_unpins() {
 #[test]
 fn rollback_to_an_image_that_no_longer_runs_exits_11_and_the_active_release_keeps_serving() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app("gone", &[], "[build]\ncommand = \"true\"\n");
     version_file(app.path(), "v1");
     let out = dev.onectl(app.path(), &["deploy"]);
