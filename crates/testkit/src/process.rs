@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -126,21 +126,18 @@ impl Server {
 
     /// The same with `extra` flags in place of `--runtime none`.
     pub fn start_with(bins: &Bins, state_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(bins.satusky())
-            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(state_dir)
-            .args(if extra.is_empty() {
-                &["--runtime", "none"][..]
-            } else {
-                extra
-            })
-            .env("SATUSKY_LOG", "warn")
-            .env_remove("SATUSKY_DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn satusky serve");
-        let stderr = child.stderr.take().expect("stderr");
+        let (child, stderr) = spawn(
+            Command::new(bins.satusky())
+                .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+                .arg(state_dir)
+                .args(if extra.is_empty() {
+                    &["--runtime", "none"][..]
+                } else {
+                    extra
+                }),
+            "warn",
+            "satusky serve",
+        );
         let mut lines = BufReader::new(stderr).lines();
         let addr = loop {
             let line = lines
@@ -212,26 +209,23 @@ impl Dev {
     /// The same with `extra` flags after the defaults.
     pub fn start_with(bins: &Bins, state_dir: &Path, extra: &[&str]) -> Dev {
         let home = tempfile::tempdir().expect("home");
-        let mut child = Command::new(bins.satusky())
-            .args([
-                "dev",
-                "--listen",
-                "127.0.0.1:0",
-                "--http-addr",
-                "127.0.0.1:0",
-            ])
-            .args(["--https-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0"])
-            .args(["--probe-interval", "1s", "--state-dir"])
-            .arg(state_dir)
-            .args(extra)
-            .env("SATUSKY_HOME", home.path())
-            .env("SATUSKY_LOG", "warn,satusky_server=info,satusky_local=info")
-            .env_remove("SATUSKY_DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn satusky dev");
-        let stderr = child.stderr.take().expect("stderr");
+        let (child, stderr) = spawn(
+            Command::new(bins.satusky())
+                .args([
+                    "dev",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--http-addr",
+                    "127.0.0.1:0",
+                ])
+                .args(["--https-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0"])
+                .args(["--probe-interval", "1s", "--state-dir"])
+                .arg(state_dir)
+                .args(extra)
+                .env("SATUSKY_HOME", home.path()),
+            "warn,satusky_server=info,satusky_local=info",
+            "satusky dev",
+        );
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = log.clone();
@@ -324,6 +318,20 @@ impl Drop for Dev {
     fn drop(&mut self) {
         self.interrupt();
     }
+}
+
+/// Spawns `cmd` with `SATUSKY_LOG=log` and no database URL from the environment, stdout
+/// discarded; returns the child and its stderr to read.
+fn spawn(cmd: &mut Command, log: &str, what: &str) -> (Child, ChildStderr) {
+    let mut child = cmd
+        .env("SATUSKY_LOG", log)
+        .env_remove("SATUSKY_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let stderr = child.stderr.take().expect("stderr");
+    (child, stderr)
 }
 
 fn exited(child: &mut Child) -> bool {
