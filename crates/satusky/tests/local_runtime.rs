@@ -100,14 +100,7 @@ fn rolling_redeploy_serves_every_request() {
         &["--ready-after-ms", "500"],
         "[env]\nCOLOR = \"green\"\n",
     );
-    let out = dev.onectl(app.path(), &["deploy", "--wait-for", "endpoint"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    dev.onectl_exits(0, app.path(), &["deploy", "--wait-for", "endpoint"]);
     let host = "roll-dev.satusky.localhost";
 
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -133,14 +126,7 @@ fn rolling_redeploy_serves_every_request() {
         (ok, bad, releases)
     });
     // A changed app: new env → v2.
-    let out = dev.onectl(app.path(), &["deploy", "--env", "COLOR=blue"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    dev.onectl_exits(0, app.path(), &["deploy", "--env", "COLOR=blue"]);
     std::thread::sleep(Duration::from_millis(500));
     stop_tx.send(true).unwrap();
     let (ok, bad, releases) = rt.block_on(looper).unwrap();
@@ -176,14 +162,7 @@ fn build_failure_exits_10_with_the_log_tail() {
         &[],
         "[build]\ncommand = \"echo compiling-now; echo boom-from-the-build >&2; exit 3\"\n",
     );
-    let out = dev.onectl(app.path(), &["deploy"]);
-    assert_eq!(
-        out.status.code(),
-        Some(10),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    let out = dev.onectl_exits(10, app.path(), &["deploy"]);
     assert!(
         stderr(&out).contains("boom-from-the-build"),
         "the build log's tail: {}",
@@ -202,14 +181,7 @@ fn crash_at_start_exits_11_with_crashloopbackoff_and_last_lines() {
         &["--print", "last-words-before-exit", "--exit-at-start"],
         "",
     );
-    let out = dev.onectl(app.path(), &["deploy", "-o", "json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(11),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    let out = dev.onectl_exits(11, app.path(), &["deploy", "-o", "json"]);
     let report = json(&out);
     assert_eq!(report["exit_code"], 11);
     assert_eq!(report["workload"]["state"], "failed");
@@ -231,23 +203,9 @@ fn custom_domain_pointing_elsewhere_exits_12_but_workload_wait_exits_0() {
     .unwrap();
     let dev = Dev::start(&bins(), state.path());
     let app = test_app("shop", &[], "[[domains]]\nhost = \"shop.example.test\"\n");
-    let out = dev.onectl(app.path(), &["deploy", "--wait-for", "workload"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    dev.onectl_exits(0, app.path(), &["deploy", "--wait-for", "workload"]);
 
-    let out = dev.onectl(app.path(), &["deploy", "-o", "json", "--timeout", "2m"]);
-    assert_eq!(
-        out.status.code(),
-        Some(12),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    let out = dev.onectl_exits(12, app.path(), &["deploy", "-o", "json", "--timeout", "2m"]);
     let report = json(&out);
     let ep = report["endpoints"]
         .as_array()
@@ -290,14 +248,7 @@ fn readiness_never_passing_exits_11_at_the_deadline_and_13_at_the_timeout() {
         "[deploy]\nprogress_deadline = \"4s\"\n",
     );
     let start = Instant::now();
-    let out = dev.onectl(app.path(), &["deploy", "-o", "json", "--timeout", "2m"]);
-    assert_eq!(
-        out.status.code(),
-        Some(11),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    let out = dev.onectl_exits(11, app.path(), &["deploy", "-o", "json", "--timeout", "2m"]);
     assert_eq!(json(&out)["workload"]["reason"], "ProgressDeadlineExceeded");
     assert!(start.elapsed() < Duration::from_secs(60));
 
@@ -306,14 +257,7 @@ fn readiness_never_passing_exits_11_at_the_deadline_and_13_at_the_timeout() {
         &["--fail-health"],
         "[deploy]\nprogress_deadline = \"10m\"\n",
     );
-    let out = dev.onectl(app.path(), &["deploy", "--timeout", "4s"]);
-    assert_eq!(
-        out.status.code(),
-        Some(13),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    dev.onectl_exits(13, app.path(), &["deploy", "--timeout", "4s"]);
 }
 
 #[test]
@@ -322,16 +266,10 @@ fn image_only_app_fails_with_image_requires_container_runtime() {
     let dev = Dev::start(&bins(), state.path());
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("satusky.toml"), "[app]\nname = \"img\"\n").unwrap();
-    let out = dev.onectl(
+    let out = dev.onectl_exits(
+        11,
         dir.path(),
         &["deploy", "--image", "nginx:1.27", "-o", "json"],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(11),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
     );
     assert_eq!(
         json(&out)["workload"]["reason"],

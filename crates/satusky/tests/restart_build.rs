@@ -82,14 +82,7 @@ fn sigkill_during_a_build_keeps_the_old_release_serving_and_reaps_the_build() {
     let marker = format!("build-marker-{}", std::process::id());
     let app = test_app("keep", &[], "");
     let mut dev = Dev::start(&bins(), state.path());
-    let out = dev.onectl(app.path(), &["deploy"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    dev.onectl_exits(0, app.path(), &["deploy"]);
 
     // v2 builds for 10 s; the marker is in the shell's command line (`sh -c …`).
     let toml = app.path().join("satusky.toml");
@@ -267,14 +260,7 @@ fn a_build_printing_1_gb_leaves_memory_and_the_events_table_bounded() {
     );
     let (rss_before, _) = rss_kib(pid);
     let started = Instant::now();
-    let out = dev.onectl(app.path(), &["deploy", "--timeout", "10m"]);
-    assert_eq!(
-        out.status.code(),
-        Some(10),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    let out = dev.onectl_exits(10, app.path(), &["deploy", "--timeout", "10m"]);
     // The failure's log tail is kept from every line: it still shows the end.
     assert!(stderr(&out).contains("the-last-line"), "{}", stderr(&out));
     let took = started.elapsed();
@@ -307,14 +293,7 @@ fn a_build_past_its_timeout_fails_with_build_timeout_even_across_a_restart() {
 
     // A build that outruns the limit fails with its own reason, exit 10.
     let slow = test_app("slow", &[], "\n[build]\ncommand = \"sleep 30\"\n");
-    let out = dev.onectl(slow.path(), &["deploy"]);
-    assert_eq!(
-        out.status.code(),
-        Some(10),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    dev.onectl_exits(10, slow.path(), &["deploy"]);
     let st = json(&dev.onectl(slow.path(), &["app", "status", "-o", "json"]));
     assert_eq!(st["build"]["reason"], "BuildTimeout", "{st}");
     let msg = st["build"]["message"].as_str().unwrap();

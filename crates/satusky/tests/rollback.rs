@@ -58,14 +58,7 @@ fn rollback_to_v1_creates_v4_from_its_snapshot_and_a_later_deploy_unpins() {
         .unwrap()
         .clone();
 
-    let out = dev.onectl(app.path(), &["app", "rollback", "--version", "1"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    let out = dev.onectl_exits(0, app.path(), &["app", "rollback", "--version", "1"]);
     let said = common::stdout(&out) + &stderr(&out);
     assert!(
         said.contains("volume"),
@@ -123,7 +116,8 @@ fn rollback_to_an_image_that_no_longer_runs_exits_11_and_the_active_release_keep
     assert!(dir.exists(), "{} exists", dir.display());
     std::fs::remove_dir_all(&dir).unwrap();
 
-    let out = dev.onectl(
+    let out = dev.onectl_exits(
+        11,
         app.path(),
         &[
             "app",
@@ -135,13 +129,6 @@ fn rollback_to_an_image_that_no_longer_runs_exits_11_and_the_active_release_keep
             "-o",
             "json",
         ],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(11),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
     );
     assert_eq!(json(&out)["workload"]["state"], "failed");
     let host = "gone-dev.satusky.localhost";

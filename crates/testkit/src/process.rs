@@ -283,6 +283,20 @@ impl Dev {
             .run_onectl(dir, &home, &self.api(), &self.token(), args)
     }
 
+    /// [`Dev::onectl`], asserting that it exits with `code` (its stderr and this server's log
+    /// shown otherwise).
+    pub fn onectl_exits(&self, code: i32, dir: &Path, args: &[&str]) -> Output {
+        let out = self.onectl(dir, args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}\n{}",
+            stderr(&out),
+            self.log()
+        );
+        out
+    }
+
     /// An HTTPS client that trusts the dev CA and sends `host` to the edge.
     pub fn client_for(&self, host: &str) -> reqwest::Client {
         let _ = rustls::crypto::ring::default_provider().install_default();
