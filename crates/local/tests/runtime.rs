@@ -1,18 +1,20 @@
 //! `LocalRuntime` end to end with real processes: rolling and recreate rollouts, a failing
 //! release leaving the previous one routed, image-only apps, route planes, removal, reaping.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::KillOnDrop;
 use satusky_core::runtime::{BuildRequest, DesiredWorkload, Runtime, WorkloadObservation};
 use satusky_core::{AppHostnames, validate_spec};
 use satusky_dns::{RecordData, ZoneRecords};
 use satusky_local::ledger::{
     Ledger, LedgerEntry, MemoryLedger, ProcessKind, process_running, process_start_ticks,
-    signal_group,
 };
 use satusky_local::routes::{Route, RouteTable};
 use satusky_local::runtime::{IMAGE_ONLY, NO_COMMAND};
@@ -32,20 +34,6 @@ struct Fixture {
     rt: LocalRuntime,
     routes: RouteTable,
     zone: ZoneRecords,
-}
-
-/// Kills every process the ledger still lists when a test ends, even by panicking, so a
-/// failed assertion leaves no replica running.
-struct KillOnDrop(Arc<MemoryLedger>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        use futures_util::FutureExt;
-        let entries = self.0.all().now_or_never().and_then(Result::ok);
-        for e in entries.unwrap_or_default() {
-            signal_group(e.pid, nix::sys::signal::Signal::SIGKILL);
-        }
-    }
 }
 
 async fn fixture_with(ledger: Arc<MemoryLedger>) -> Fixture {
