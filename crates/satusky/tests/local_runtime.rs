@@ -40,12 +40,7 @@ fn hello_example_deploys_and_every_plane_is_ready() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let r = dev
-            .client_for(host)
-            .get(dev.url(host, "/"))
-            .send()
-            .await
-            .unwrap();
+        let r = dev.get(host, "/").await;
         assert_eq!(r.status().as_u16(), 200);
         assert_eq!(r.headers()["x-satusky-release"], "dev/hello@v1");
         let body = r.text().await.unwrap();
@@ -143,12 +138,7 @@ fn rolling_redeploy_serves_every_request() {
         "{releases:?}"
     );
     rt.block_on(async {
-        let r = dev
-            .client_for(host)
-            .get(dev.url(host, "/"))
-            .send()
-            .await
-            .unwrap();
+        let r = dev.get(host, "/").await;
         assert_eq!(r.headers()["x-satusky-release"], "dev/roll@v2");
     });
 }

@@ -17,12 +17,7 @@ fn version_file(dir: &Path, text: &str) {
 fn header(dev: &Dev, host: &str) -> String {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let r = dev
-            .client_for(host)
-            .get(dev.url(host, "/"))
-            .send()
-            .await
-            .unwrap();
+        let r = dev.get(host, "/").await;
         assert!(r.status().is_success(), "{}", r.status());
         r.headers()["x-satusky-release"]
             .to_str()

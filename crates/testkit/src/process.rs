@@ -309,6 +309,15 @@ impl Dev {
             .unwrap()
     }
 
+    /// `GET https://HOST{path}` through the edge, trusting the dev CA.
+    pub async fn get(&self, host: &str, path: &str) -> reqwest::Response {
+        self.client_for(host)
+            .get(self.url(host, path))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, host: &str, path: &str) -> String {
         format!("https://{host}:{}{path}", self.https_addr().port())
     }
