@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{bins, create_token, json, onectl, stderr};
+use common::{create_token, json, onectl, stderr};
 use fakekube::FakeKube;
 use fakekube::hooks::routes::{GatewayStatus, RouteStatus};
 use serde_json::{Value, json};
@@ -55,18 +55,7 @@ impl Cluster {
         .unwrap();
         // DNS checks ask a resolver that does not answer: endpoint planes are not the subject here.
         std::fs::write(state.path().join("server.toml"), server_toml).unwrap();
-        let server = common::Server::start_with(
-            &bins(),
-            state.path(),
-            &[
-                "--runtime",
-                "kubernetes",
-                "--kubeconfig",
-                kubeconfig.to_str().unwrap(),
-                "--probe-interval",
-                "1s",
-            ],
-        );
+        let server = common::serve_kubernetes(state.path(), &kubeconfig, "1s");
         let token = create_token(state.path(), "acme");
         Cluster {
             fake,

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::{bins, json, onectl, stderr};
+use common::{json, onectl, stderr};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::Value;
@@ -77,18 +77,7 @@ impl RealCluster {
             server_toml.push_str(&format!("gateway = {gw:?}\n"));
         }
         std::fs::write(state.path().join("server.toml"), server_toml).expect("server.toml");
-        let server = common::Server::start_with(
-            &bins(),
-            state.path(),
-            &[
-                "--runtime",
-                "kubernetes",
-                "--kubeconfig",
-                kubeconfig.to_str().expect("a UTF-8 kubeconfig path"),
-                "--probe-interval",
-                "2s",
-            ],
-        );
+        let server = common::serve_kubernetes(state.path(), &kubeconfig, "2s");
         let token = common::create_token(state.path(), &org);
         eprintln!("real cluster: org {org}, namespace {ns}");
         RealCluster {

@@ -34,3 +34,18 @@ pub fn onectl(dir: &Path, home: &Path, api: &str, token: &str, args: &[&str]) ->
 pub fn test_app(name: &str, flags: &[&str], extra_toml: &str) -> tempfile::TempDir {
     bins().test_app_dir(name, flags, extra_toml)
 }
+
+/// `satusky serve --runtime kubernetes` on `state_dir` with `kubeconfig`, probing every
+/// `probe_interval`.
+pub fn serve_kubernetes(state_dir: &Path, kubeconfig: &Path, probe_interval: &str) -> Server {
+    let kubeconfig = kubeconfig.to_str().expect("a UTF-8 kubeconfig path");
+    let flags = [
+        "--runtime",
+        "kubernetes",
+        "--kubeconfig",
+        kubeconfig,
+        "--probe-interval",
+        probe_interval,
+    ];
+    Server::start_with(&bins(), state_dir, &flags)
+}
