@@ -369,12 +369,7 @@ async fn httproutes_edited_out_of_band_are_found_both_ways_and_taken_back() {
     })
     .await;
     let report = env.api.drift(app, true).await;
-    let f = finding(&report, &host, "http")
-        .unwrap_or_else(|| panic!("the stale release is found: {report:#}"));
-    assert!(
-        f["observed"].as_str().unwrap().contains(&format!("@v{v1}")),
-        "{f:#}"
-    );
+    drift_common::stale_release_finding(&report, &host, v1);
     assert_healed(&env.store, &report, app, &host, "http").await;
     let route = env.fake.object(ROUTES, "HTTPRoute", NS, app).unwrap();
     assert_eq!(

@@ -363,12 +363,7 @@ async fn every_drift_kind_is_found_and_the_platforms_healed_on_demand() {
             },
         );
         let report = env.api.drift(app, true).await;
-        let f = finding(&report, &host, "http")
-            .unwrap_or_else(|| panic!("the stale release is found: {report:#}"));
-        assert!(
-            f["observed"].as_str().unwrap().contains(&format!("@v{v1}")),
-            "{f:#}"
-        );
+        let f = drift_common::stale_release_finding(&report, &host, v1);
         assert_eq!(
             f["expected"],
             format!("x-satusky-release: {ORG}/{app}@v{v2}")

@@ -158,6 +158,21 @@ pub fn finding<'a>(report: &'a Value, hostname: &str, plane: &str) -> Option<&'a
         .find(|f| f["hostname"] == hostname && f["plane"] == plane)
 }
 
+/// The `http` finding for `hostname` in `report`, which must have observed release `vN`
+/// (a stale release served).
+pub fn stale_release_finding<'a>(report: &'a Value, hostname: &str, version: u64) -> &'a Value {
+    let f = finding(report, hostname, "http")
+        .unwrap_or_else(|| panic!("the stale release is found: {report:#}"));
+    assert!(
+        f["observed"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("@v{version}")),
+        "{f:#}"
+    );
+    f
+}
+
 /// The app's `drift` events' data, in order.
 pub async fn drift_events(store: &Store, app: &str) -> Vec<Value> {
     store
