@@ -1,7 +1,6 @@
 //! The local build step with real `sh` commands: success into a content-addressed artifact,
 //! failure with the log tail, the cache, the clean environment and the timeout.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,46 +12,15 @@ use satusky_local::contexts::ContextError;
 use satusky_local::ledger::{
     Ledger, MemoryLedger, ProcessKind, process_running, process_start_ticks, reap,
 };
-use satusky_types::{AppSpec, BuildSpec, ChecksSpec, DeploySpec, Strategy};
+use satusky_testkit::spec;
+use satusky_types::AppSpec;
 
 fn spec(command: Option<&str>, env: &[(&str, &str)]) -> AppSpec {
-    AppSpec {
-        name: "web".into(),
-        port: 8080,
-        replicas: 1,
-        cpu: "250m".into(),
-        cpu_limit: None,
-        memory: "256Mi".into(),
-        memory_limit: None,
-        image: None,
-        command: Some(vec!["./server".into()]),
-        zone: None,
-        build: BuildSpec {
-            dockerfile: "Dockerfile".into(),
-            context: ".".into(),
-            command: command.map(str::to_string),
-        },
-        checks: ChecksSpec {
-            path: "/healthz".into(),
-            expect: "2xx".into(),
-            timeout_ms: 1000,
-        },
-        deploy: DeploySpec {
-            strategy: Strategy::Rolling,
-            max_surge: "25%".into(),
-            max_unavailable: "0".into(),
-            progress_deadline_seconds: 600,
-        },
-        env: env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<BTreeMap<_, _>>(),
-        domains: vec![],
-        volume: None,
-        hpa: None,
-        vpa: None,
-        pdb: None,
-    }
+    let mut s = spec::app("web");
+    s.build.command = command.map(str::to_string);
+    s.checks.timeout_ms = 1000;
+    s.env = spec::env(env);
+    s
 }
 
 fn context(files: &[(&str, &str)]) -> Vec<u8> {

@@ -1,27 +1,26 @@
 //! `LocalRuntime` end to end with real processes: rolling and recreate rollouts, a failing
 //! release leaving the previous one routed, image-only apps, route planes, removal, reaping.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::KillOnDrop;
 use satusky_core::runtime::{BuildRequest, DesiredWorkload, Runtime, WorkloadObservation};
 use satusky_core::{AppHostnames, validate_spec};
 use satusky_dns::{RecordData, ZoneRecords};
 use satusky_local::ledger::{
     Ledger, LedgerEntry, MemoryLedger, ProcessKind, process_running, process_start_ticks,
-    signal_group,
 };
 use satusky_local::routes::{Route, RouteTable};
 use satusky_local::runtime::{IMAGE_ONLY, NO_COMMAND};
 use satusky_local::{LocalConfig, LocalRuntime};
-use satusky_types::{
-    AppSpec, BuildSpec, ChecksSpec, DeploySpec, Hostname, HostnameKind, PlaneState, Reason,
-    Strategy,
-};
+use satusky_testkit::spec;
+use satusky_types::{AppSpec, Hostname, PlaneState, Reason, Strategy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TEST_APP: &str = env!("CARGO_BIN_EXE_satusky-test-app");
@@ -35,20 +34,6 @@ struct Fixture {
     rt: LocalRuntime,
     routes: RouteTable,
     zone: ZoneRecords,
-}
-
-/// Kills every process the ledger still lists when a test ends, even by panicking, so a
-/// failed assertion leaves no replica running.
-struct KillOnDrop(Arc<MemoryLedger>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        use futures_util::FutureExt;
-        let entries = self.0.all().now_or_never().and_then(Result::ok);
-        for e in entries.unwrap_or_default() {
-            signal_group(e.pid, nix::sys::signal::Signal::SIGKILL);
-        }
-    }
 }
 
 async fn fixture_with(ledger: Arc<MemoryLedger>) -> Fixture {
@@ -83,59 +68,18 @@ async fn fixture() -> Fixture {
 }
 
 fn spec(replicas: u32, command: Option<Vec<String>>) -> AppSpec {
-    AppSpec {
-        name: "web".into(),
-        port: 8080,
-        replicas,
-        cpu: "250m".into(),
-        cpu_limit: None,
-        memory: "256Mi".into(),
-        memory_limit: None,
-        image: None,
-        command,
-        zone: None,
-        build: BuildSpec {
-            dockerfile: "Dockerfile".into(),
-            context: ".".into(),
-            command: None,
-        },
-        checks: ChecksSpec {
-            path: "/healthz".into(),
-            expect: "2xx".into(),
-            timeout_ms: 500,
-        },
-        deploy: DeploySpec {
-            strategy: Strategy::Rolling,
-            max_surge: "25%".into(),
-            max_unavailable: "0".into(),
-            progress_deadline_seconds: 600,
-        },
-        env: BTreeMap::new(),
-        domains: vec![],
-        volume: None,
-        hpa: None,
-        vpa: None,
-        pdb: None,
-    }
-}
-
-fn host(name: &str, kind: HostnameKind, redirect_to: Option<&str>) -> Hostname {
-    Hostname {
-        hostname: name.into(),
-        kind,
-        redirect_to: redirect_to.map(str::to_string),
-    }
+    let mut s = spec::app("web");
+    s.replicas = replicas;
+    s.command = command;
+    s.checks.timeout_ms = 500;
+    s
 }
 
 fn hostnames() -> Vec<Hostname> {
     vec![
-        host(GEN, HostnameKind::Generated, None),
-        host(ALIAS, HostnameKind::Alias, None),
-        host(
-            REDIRECT,
-            HostnameKind::Redirect,
-            Some("https://web.example.test"),
-        ),
+        spec::generated_as(GEN),
+        spec::alias(ALIAS),
+        spec::redirect(REDIRECT, "https://web.example.test"),
     ]
 }
 

@@ -1,6 +1,8 @@
 //! The process supervisor with real processes: readiness, logs, restarts, crash loops, stopping
 //! whole process groups, the ledger, and reaping what a previous run left.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -8,9 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::KillOnDrop;
 use satusky_local::ledger::{
     Ledger, LedgerEntry, MemoryLedger, ProcessKind, process_running, process_start_ticks, reap,
-    signal_group,
 };
 use satusky_local::supervisor::{ReplicaSpec, ReplicaStatus, Supervisor, Timings};
 use satusky_types::ChecksSpec;
@@ -49,20 +51,6 @@ struct Fixture {
     dir: tempfile::TempDir,
     ledger: Arc<MemoryLedger>,
     sup: Supervisor,
-}
-
-/// Kills every process the ledger still lists when a test ends, even by panicking, so a
-/// failed assertion leaves no replica running.
-struct KillOnDrop(Arc<MemoryLedger>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        use futures_util::FutureExt;
-        let entries = self.0.all().now_or_never().and_then(Result::ok);
-        for e in entries.unwrap_or_default() {
-            signal_group(e.pid, nix::sys::signal::Signal::SIGKILL);
-        }
-    }
 }
 
 fn fixture() -> Fixture {

@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 fn serve_creates_store_and_token_create_works_while_serving() {
     let state = tempfile::tempdir().unwrap();
     let dir = state.path().join("fresh");
-    let server = Server::start(&dir);
+    let server = Server::start(&bins(), &dir);
     assert!(
         dir.join("state.db").exists(),
         "SQLite store created in the state dir"
@@ -35,7 +35,7 @@ fn serve_creates_store_and_token_create_works_while_serving() {
 #[test]
 fn deploy_twice_records_generations_and_releases() {
     let state = tempfile::tempdir().unwrap();
-    let server = Server::start(state.path());
+    let server = Server::start(&bins(), state.path());
     let token = create_token(state.path(), "acme");
     let work = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
@@ -128,7 +128,7 @@ fn deploy_twice_records_generations_and_releases() {
 #[test]
 fn wrong_token_exits_3_and_stopped_server_exits_4() {
     let state = tempfile::tempdir().unwrap();
-    let server = Server::start(state.path());
+    let server = Server::start(&bins(), state.path());
     create_token(state.path(), "acme");
     let work = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
@@ -163,7 +163,7 @@ fn wrong_token_exits_3_and_stopped_server_exits_4() {
 #[test]
 fn org_isolation_404_through_api_and_exit_5_through_cli() {
     let state = tempfile::tempdir().unwrap();
-    let server = Server::start(state.path());
+    let server = Server::start(&bins(), state.path());
     let token_a = create_token(state.path(), "orga");
     let token_b = create_token(state.path(), "orgb");
     let work = tempfile::tempdir().unwrap();
@@ -236,7 +236,7 @@ fn org_isolation_404_through_api_and_exit_5_through_cli() {
 #[test]
 fn custom_domains_are_refused_on_serve_without_allow_unproven_domains() {
     let state = tempfile::tempdir().unwrap();
-    let server = Server::start(state.path());
+    let server = Server::start(&bins(), state.path());
     let token = create_token(state.path(), "acme");
     let home = tempfile::tempdir().unwrap();
     let app = tempfile::tempdir().unwrap();
@@ -275,7 +275,7 @@ fn hostname_unique_across_orgs() {
         "allow_unproven_domains = true\n",
     )
     .unwrap();
-    let server = Server::start(state.path());
+    let server = Server::start(&bins(), state.path());
     let token_a = create_token(state.path(), "orga");
     let token_b = create_token(state.path(), "orgb");
     let home = tempfile::tempdir().unwrap();
@@ -318,7 +318,7 @@ fn hostname_unique_across_orgs() {
 #[test]
 fn events_replay_in_order_then_resume_after_n() {
     let state = tempfile::tempdir().unwrap();
-    let server = Server::start(state.path());
+    let server = Server::start(&bins(), state.path());
     let token = create_token(state.path(), "acme");
     let work = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
@@ -413,7 +413,7 @@ async fn next(ws: &mut Ws) -> serde_json::Value {
 #[test]
 fn sigkill_after_accepted_deploy_loses_nothing() {
     let state = tempfile::tempdir().unwrap();
-    let server = Server::start(state.path());
+    let server = Server::start(&bins(), state.path());
     let token = create_token(state.path(), "acme");
     let work = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
@@ -429,7 +429,7 @@ fn sigkill_after_accepted_deploy_loses_nothing() {
     // Kill right after the 202.
     server.kill9();
 
-    let server = Server::start(state.path());
+    let server = Server::start(&bins(), state.path());
     let get = onectl(
         work.path(),
         home.path(),
@@ -457,7 +457,7 @@ fn sigkill_after_accepted_deploy_loses_nothing() {
 #[test]
 fn api_errors_use_the_error_body_and_openapi_is_served() {
     let state = tempfile::tempdir().unwrap();
-    let server = Server::start(state.path());
+    let server = Server::start(&bins(), state.path());
     let token = create_token(state.path(), "acme");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

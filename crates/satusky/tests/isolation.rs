@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::dev::{Dev, test_app_bin};
+use common::{Dev, bins};
 use common::{create_token, http, stderr};
 
 /// Tries what an app must not be able to do; one line per attempt: `WHO VERB PATH: detail`.
@@ -170,7 +170,7 @@ fn a_build_and_a_replica_cannot_read_the_state_dir_keys_or_another_orgs_context(
     )
     .unwrap();
 
-    let dev = Dev::start_with(&state, &["--local-user", "satusky-app"]);
+    let dev = Dev::start_with(&bins(), &state, &["--local-user", "satusky-app"]);
     assert!(
         dev.log().contains("apps     run as satusky-app (uid "),
         "the summary says who apps run as:\n{}",
@@ -204,7 +204,7 @@ fn a_build_and_a_replica_cannot_read_the_state_dir_keys_or_another_orgs_context(
     std::fs::write(src.path().join("marker.txt"), "mine\n").unwrap();
     let run = format!(
         "sh probe.sh replica > report.txt 2>&1; exec '{}'",
-        test_app_bin().display()
+        bins().test_app().display()
     );
     std::fs::write(
         src.path().join("satusky.toml"),
@@ -218,14 +218,7 @@ fn a_build_and_a_replica_cannot_read_the_state_dir_keys_or_another_orgs_context(
         ),
     )
     .unwrap();
-    let out = dev.onectl(src.path(), &["deploy", "--timeout", "2m"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    dev.onectl_exits(0, src.path(), &["deploy", "--timeout", "2m"]);
 
     // Everything probed exists (so "refused" means refused, not missing) and is private.
     let targets = [
@@ -337,7 +330,7 @@ fn a_state_dir_the_app_user_cannot_reach_is_refused_at_start_naming_the_fix() {
 #[test]
 fn local_user_root_is_the_explicit_single_tenant_choice() {
     let dir = tempfile::tempdir().unwrap();
-    let dev = Dev::start_with(dir.path(), &["--local-user", "root"]);
+    let dev = Dev::start_with(&bins(), dir.path(), &["--local-user", "root"]);
     let log = dev.log();
     assert!(
         log.contains("apps     run as ") && log.contains("single-tenant"),

@@ -46,15 +46,7 @@ impl Cluster {
         let kubeconfig = state.path().join("kubeconfig");
         fakekube::kubeconfig::write(&kubeconfig, addr).unwrap();
         // The platform Gateway, as an operator would have set it up.
-        let client = fake.client();
-        rt.block_on(async {
-            apply(&client, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "satusky-system"}})).await;
-            apply(&client, json!({
-                "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-                "metadata": {"name": "satusky", "namespace": "satusky-system"},
-                "spec": {"gatewayClassName": "test", "listeners": [{"name": "https", "port": 443, "protocol": "HTTPS"}]}
-            })).await;
-        });
+        rt.block_on(satusky_testkit::kube::platform_gateway(&fake.client()));
         fake.set_gateway_status(
             "satusky-system",
             "satusky",
@@ -63,17 +55,7 @@ impl Cluster {
         .unwrap();
         // DNS checks ask a resolver that does not answer: endpoint planes are not the subject here.
         std::fs::write(state.path().join("server.toml"), server_toml).unwrap();
-        let server = common::Server::start_with(
-            state.path(),
-            &[
-                "--runtime",
-                "kubernetes",
-                "--kubeconfig",
-                kubeconfig.to_str().unwrap(),
-                "--probe-interval",
-                "1s",
-            ],
-        );
+        let server = common::serve_kubernetes(state.path(), &kubeconfig, "1s");
         let token = create_token(state.path(), "acme");
         Cluster {
             fake,
@@ -124,31 +106,6 @@ impl Cluster {
     fn status(&self, dir: &Path) -> Value {
         json(&self.onectl(dir, &["app", "status", "-o", "json"]))
     }
-}
-
-async fn apply(client: &kube::Client, obj: Value) {
-    use kube::api::{Api, DynamicObject, Patch, PatchParams};
-    use kube::core::{ApiResource, GroupVersionKind};
-    let (group, version) = match obj["apiVersion"].as_str().unwrap().split_once('/') {
-        Some((g, v)) => (g.to_string(), v.to_string()),
-        None => (
-            String::new(),
-            obj["apiVersion"].as_str().unwrap().to_string(),
-        ),
-    };
-    let kind = obj["kind"].as_str().unwrap();
-    let plural = format!("{}s", kind.to_lowercase());
-    let ar =
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(&group, &version, kind), &plural);
-    let name = obj["metadata"]["name"].as_str().unwrap().to_string();
-    let api: Api<DynamicObject> = match obj["metadata"]["namespace"].as_str() {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
-        None => Api::all_with(client.clone(), &ar),
-    };
-    let o: DynamicObject = serde_json::from_value(obj).unwrap();
-    api.patch(&name, &PatchParams::apply("operator"), &Patch::Apply(&o))
-        .await
-        .unwrap();
 }
 
 fn app_dir(name: &str, extra: &str) -> tempfile::TempDir {

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::dev::{Dev, pids_matching, test_app};
+use common::{Dev, bins, pids_matching, test_app};
 use common::{json, stderr, stdout};
 
 fn hello_dir() -> std::path::PathBuf {
@@ -17,7 +17,7 @@ fn hello_example_deploys_and_every_plane_is_ready() {
     let state = tempfile::tempdir().unwrap();
     // The example builds with cargo, which may be installed in root's home where an app user
     // cannot read it (README: toolchains must be readable by the app user); run it as root.
-    let dev = Dev::start_with(state.path(), &["--local-user", "root"]);
+    let dev = Dev::start_with(&bins(), state.path(), &["--local-user", "root"]);
     let out = dev.onectl(&hello_dir(), &["deploy", "-o", "json", "--timeout", "5m"]);
     assert_eq!(
         out.status.code(),
@@ -40,12 +40,7 @@ fn hello_example_deploys_and_every_plane_is_ready() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let r = dev
-            .client_for(host)
-            .get(dev.url(host, "/"))
-            .send()
-            .await
-            .unwrap();
+        let r = dev.get(host, "/").await;
         assert_eq!(r.status().as_u16(), 200);
         assert_eq!(r.headers()["x-satusky-release"], "dev/hello@v1");
         let body = r.text().await.unwrap();
@@ -94,20 +89,13 @@ fn hello_example_deploys_and_every_plane_is_ready() {
 #[test]
 fn rolling_redeploy_serves_every_request() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app(
         "roll",
         &["--ready-after-ms", "500"],
         "[env]\nCOLOR = \"green\"\n",
     );
-    let out = dev.onectl(app.path(), &["deploy", "--wait-for", "endpoint"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    dev.onectl_exits(0, app.path(), &["deploy", "--wait-for", "endpoint"]);
     let host = "roll-dev.satusky.localhost";
 
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -133,14 +121,7 @@ fn rolling_redeploy_serves_every_request() {
         (ok, bad, releases)
     });
     // A changed app: new env → v2.
-    let out = dev.onectl(app.path(), &["deploy", "--env", "COLOR=blue"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    dev.onectl_exits(0, app.path(), &["deploy", "--env", "COLOR=blue"]);
     std::thread::sleep(Duration::from_millis(500));
     stop_tx.send(true).unwrap();
     let (ok, bad, releases) = rt.block_on(looper).unwrap();
@@ -157,12 +138,7 @@ fn rolling_redeploy_serves_every_request() {
         "{releases:?}"
     );
     rt.block_on(async {
-        let r = dev
-            .client_for(host)
-            .get(dev.url(host, "/"))
-            .send()
-            .await
-            .unwrap();
+        let r = dev.get(host, "/").await;
         assert_eq!(r.headers()["x-satusky-release"], "dev/roll@v2");
     });
 }
@@ -170,20 +146,13 @@ fn rolling_redeploy_serves_every_request() {
 #[test]
 fn build_failure_exits_10_with_the_log_tail() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app(
         "broken",
         &[],
         "[build]\ncommand = \"echo compiling-now; echo boom-from-the-build >&2; exit 3\"\n",
     );
-    let out = dev.onectl(app.path(), &["deploy"]);
-    assert_eq!(
-        out.status.code(),
-        Some(10),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    let out = dev.onectl_exits(10, app.path(), &["deploy"]);
     assert!(
         stderr(&out).contains("boom-from-the-build"),
         "the build log's tail: {}",
@@ -196,20 +165,13 @@ fn build_failure_exits_10_with_the_log_tail() {
 #[test]
 fn crash_at_start_exits_11_with_crashloopbackoff_and_last_lines() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app(
         "crashy",
         &["--print", "last-words-before-exit", "--exit-at-start"],
         "",
     );
-    let out = dev.onectl(app.path(), &["deploy", "-o", "json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(11),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    let out = dev.onectl_exits(11, app.path(), &["deploy", "-o", "json"]);
     let report = json(&out);
     assert_eq!(report["exit_code"], 11);
     assert_eq!(report["workload"]["state"], "failed");
@@ -229,25 +191,11 @@ fn custom_domain_pointing_elsewhere_exits_12_but_workload_wait_exits_0() {
         "[[dns_records]]\nname = \"shop.example.test\"\na = [\"192.0.2.10\"]\n",
     )
     .unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app("shop", &[], "[[domains]]\nhost = \"shop.example.test\"\n");
-    let out = dev.onectl(app.path(), &["deploy", "--wait-for", "workload"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    dev.onectl_exits(0, app.path(), &["deploy", "--wait-for", "workload"]);
 
-    let out = dev.onectl(app.path(), &["deploy", "-o", "json", "--timeout", "2m"]);
-    assert_eq!(
-        out.status.code(),
-        Some(12),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    let out = dev.onectl_exits(12, app.path(), &["deploy", "-o", "json", "--timeout", "2m"]);
     let report = json(&out);
     let ep = report["endpoints"]
         .as_array()
@@ -283,21 +231,14 @@ fn custom_domain_pointing_elsewhere_exits_12_but_workload_wait_exits_0() {
 #[test]
 fn readiness_never_passing_exits_11_at_the_deadline_and_13_at_the_timeout() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app(
         "sick",
         &["--fail-health"],
         "[deploy]\nprogress_deadline = \"4s\"\n",
     );
     let start = Instant::now();
-    let out = dev.onectl(app.path(), &["deploy", "-o", "json", "--timeout", "2m"]);
-    assert_eq!(
-        out.status.code(),
-        Some(11),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    let out = dev.onectl_exits(11, app.path(), &["deploy", "-o", "json", "--timeout", "2m"]);
     assert_eq!(json(&out)["workload"]["reason"], "ProgressDeadlineExceeded");
     assert!(start.elapsed() < Duration::from_secs(60));
 
@@ -306,32 +247,19 @@ fn readiness_never_passing_exits_11_at_the_deadline_and_13_at_the_timeout() {
         &["--fail-health"],
         "[deploy]\nprogress_deadline = \"10m\"\n",
     );
-    let out = dev.onectl(app.path(), &["deploy", "--timeout", "4s"]);
-    assert_eq!(
-        out.status.code(),
-        Some(13),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    dev.onectl_exits(13, app.path(), &["deploy", "--timeout", "4s"]);
 }
 
 #[test]
 fn image_only_app_fails_with_image_requires_container_runtime() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("satusky.toml"), "[app]\nname = \"img\"\n").unwrap();
-    let out = dev.onectl(
+    let out = dev.onectl_exits(
+        11,
         dir.path(),
         &["deploy", "--image", "nginx:1.27", "-o", "json"],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(11),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
     );
     assert_eq!(
         json(&out)["workload"]["reason"],
@@ -348,7 +276,7 @@ fn sigkill_during_rollout_then_restart_completes_with_one_release_and_no_orphans
         &["--ready-after-ms", "4000", "--print", &marker],
         "",
     );
-    let mut dev = Dev::start(state.path());
+    let mut dev = Dev::start(&bins(), state.path());
     let out = dev.onectl(app.path(), &["deploy", "--no-wait"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // Wait for the replicas to start, then kill the control plane mid-rollout.
@@ -365,7 +293,7 @@ fn sigkill_during_rollout_then_restart_completes_with_one_release_and_no_orphans
     dev.kill9();
     drop(dev);
 
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let out = dev.onectl(app.path(), &["app", "status", "-o", "json"]);
     assert_eq!(out.status.code(), Some(0));
     // Wait for the resumed deploy to finish.
@@ -436,7 +364,7 @@ fn raw_entry(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, li
 #[test]
 fn unsafe_build_contexts_are_refused_with_a_clear_message() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         (
@@ -489,7 +417,7 @@ fn unsafe_build_contexts_are_refused_with_a_clear_message() {
 #[test]
 fn status_watch_shows_the_lifecycle_live() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app(
         "watched",
         &[],
@@ -498,7 +426,7 @@ fn status_watch_shows_the_lifecycle_live() {
     // The app must exist to be watched: deploy once, then watch a second deploy.
     let out = dev.onectl(app.path(), &["deploy"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let mut watch = std::process::Command::new(common::onectl_bin())
+    let mut watch = std::process::Command::new(common::bins().onectl())
         .current_dir(app.path())
         .args(["app", "status", "--watch"])
         .env("SATUSKY_HOME", dev.home.path().join("cli"))
@@ -528,6 +456,7 @@ fn status_watch_shows_the_lifecycle_live() {
 fn serve_runs_the_local_runtime_by_default() {
     let state = tempfile::tempdir().unwrap();
     let server = common::Server::start_with(
+        &bins(),
         state.path(),
         &[
             "--runtime",
@@ -568,7 +497,7 @@ fn app_drift_reports_a_custom_domain_pointing_elsewhere_through_the_cli() {
         "[[dns_records]]\nname = \"drift.example.test\"\na = [\"192.0.2.55\"]\n",
     )
     .unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app(
         "drifty",
         &[],

@@ -77,17 +77,7 @@ impl RealCluster {
             server_toml.push_str(&format!("gateway = {gw:?}\n"));
         }
         std::fs::write(state.path().join("server.toml"), server_toml).expect("server.toml");
-        let server = common::Server::start_with(
-            state.path(),
-            &[
-                "--runtime",
-                "kubernetes",
-                "--kubeconfig",
-                kubeconfig.to_str().expect("a UTF-8 kubeconfig path"),
-                "--probe-interval",
-                "2s",
-            ],
-        );
+        let server = common::serve_kubernetes(state.path(), &kubeconfig, "2s");
         let token = common::create_token(state.path(), &org);
         eprintln!("real cluster: org {org}, namespace {ns}");
         RealCluster {

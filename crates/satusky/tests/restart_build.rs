@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::dev::{Dev, pids_matching, test_app};
+use common::{Dev, bins, pids_matching, test_app};
 use common::{json, stderr};
 
 fn now_ms() -> i64 {
@@ -81,15 +81,8 @@ fn sigkill_during_a_build_keeps_the_old_release_serving_and_reaps_the_build() {
     let state = tempfile::tempdir().unwrap();
     let marker = format!("build-marker-{}", std::process::id());
     let app = test_app("keep", &[], "");
-    let mut dev = Dev::start(state.path());
-    let out = dev.onectl(app.path(), &["deploy"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    let mut dev = Dev::start(&bins(), state.path());
+    dev.onectl_exits(0, app.path(), &["deploy"]);
 
     // v2 builds for 10 s; the marker is in the shell's command line (`sh -c …`).
     let toml = app.path().join("satusky.toml");
@@ -128,7 +121,7 @@ fn sigkill_during_a_build_keeps_the_old_release_serving_and_reaps_the_build() {
     );
 
     let restart = now_ms();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     // Right after the restart: no plane claims `ready` from before it.
     let st = json(&dev.onectl(app.path(), &["app", "status", "-o", "json"]));
     for (name, p) in planes(&st) {
@@ -254,7 +247,7 @@ fn build_log_rows(state_dir: &std::path::Path, app: &str, release: u64) -> (u64,
 #[test]
 fn a_build_printing_1_gb_leaves_memory_and_the_events_table_bounded() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let pid = dev.child.id();
     // 1,000,000 lines of 1,000 bytes: 1 GB of build output.
     let line = "x".repeat(999);
@@ -267,14 +260,7 @@ fn a_build_printing_1_gb_leaves_memory_and_the_events_table_bounded() {
     );
     let (rss_before, _) = rss_kib(pid);
     let started = Instant::now();
-    let out = dev.onectl(app.path(), &["deploy", "--timeout", "10m"]);
-    assert_eq!(
-        out.status.code(),
-        Some(10),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    let out = dev.onectl_exits(10, app.path(), &["deploy", "--timeout", "10m"]);
     // The failure's log tail is kept from every line: it still shows the end.
     assert!(stderr(&out).contains("the-last-line"), "{}", stderr(&out));
     let took = started.elapsed();
@@ -303,18 +289,11 @@ fn a_build_printing_1_gb_leaves_memory_and_the_events_table_bounded() {
 fn a_build_past_its_timeout_fails_with_build_timeout_even_across_a_restart() {
     let state = tempfile::tempdir().unwrap();
     std::fs::write(state.path().join("server.toml"), "build_timeout = \"3s\"\n").unwrap();
-    let mut dev = Dev::start(state.path());
+    let mut dev = Dev::start(&bins(), state.path());
 
     // A build that outruns the limit fails with its own reason, exit 10.
     let slow = test_app("slow", &[], "\n[build]\ncommand = \"sleep 30\"\n");
-    let out = dev.onectl(slow.path(), &["deploy"]);
-    assert_eq!(
-        out.status.code(),
-        Some(10),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    dev.onectl_exits(10, slow.path(), &["deploy"]);
     let st = json(&dev.onectl(slow.path(), &["app", "status", "-o", "json"]));
     assert_eq!(st["build"]["reason"], "BuildTimeout", "{st}");
     let msg = st["build"]["message"].as_str().unwrap();
@@ -349,7 +328,7 @@ fn a_build_past_its_timeout_fails_with_build_timeout_even_across_a_restart() {
     dev.kill9();
     drop(dev);
     std::thread::sleep(Duration::from_millis(3_500));
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let deadline = Instant::now() + Duration::from_secs(30);
     let st = loop {
         assert!(

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::dev::{Dev, test_app};
+use common::{Dev, bins, test_app};
 use common::{json, stderr};
 
 /// Give the app's folder a distinct file so each release has its own artifact.
@@ -17,12 +17,7 @@ fn version_file(dir: &Path, text: &str) {
 fn header(dev: &Dev, host: &str) -> String {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let r = dev
-            .client_for(host)
-            .get(dev.url(host, "/"))
-            .send()
-            .await
-            .unwrap();
+        let r = dev.get(host, "/").await;
         assert!(r.status().is_success(), "{}", r.status());
         r.headers()["x-satusky-release"]
             .to_str()
@@ -34,7 +29,7 @@ fn header(dev: &Dev, host: &str) -> String {
 #[test]
 fn rollback_to_v1_creates_v4_from_its_snapshot_and_a_later_deploy_unpins() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app("hist", &[], "[build]\ncommand = \"true\"\n");
     for v in 1..=3 {
         version_file(app.path(), &format!("v{v}"));
@@ -58,14 +53,7 @@ fn rollback_to_v1_creates_v4_from_its_snapshot_and_a_later_deploy_unpins() {
         .unwrap()
         .clone();
 
-    let out = dev.onectl(app.path(), &["app", "rollback", "--version", "1"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
-    );
+    let out = dev.onectl_exits(0, app.path(), &["app", "rollback", "--version", "1"]);
     let said = common::stdout(&out) + &stderr(&out);
     assert!(
         said.contains("volume"),
@@ -106,7 +94,7 @@ fn rollback_to_v1_creates_v4_from_its_snapshot_and_a_later_deploy_unpins() {
 #[test]
 fn rollback_to_an_image_that_no_longer_runs_exits_11_and_the_active_release_keeps_serving() {
     let state = tempfile::tempdir().unwrap();
-    let dev = Dev::start(state.path());
+    let dev = Dev::start(&bins(), state.path());
     let app = test_app("gone", &[], "[build]\ncommand = \"true\"\n");
     version_file(app.path(), "v1");
     let out = dev.onectl(app.path(), &["deploy"]);
@@ -123,7 +111,8 @@ fn rollback_to_an_image_that_no_longer_runs_exits_11_and_the_active_release_keep
     assert!(dir.exists(), "{} exists", dir.display());
     std::fs::remove_dir_all(&dir).unwrap();
 
-    let out = dev.onectl(
+    let out = dev.onectl_exits(
+        11,
         app.path(),
         &[
             "app",
@@ -135,13 +124,6 @@ fn rollback_to_an_image_that_no_longer_runs_exits_11_and_the_active_release_keep
             "-o",
             "json",
         ],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(11),
-        "{}\n{}",
-        stderr(&out),
-        dev.log()
     );
     assert_eq!(json(&out)["workload"]["state"], "failed");
     let host = "gone-dev.satusky.localhost";

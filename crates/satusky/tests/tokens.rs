@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{Server, create_token, json, onectl, satusky_bin, stderr, stdout, write_app};
+use common::{Server, bins, create_token, json, onectl, satusky_bin, stderr, stdout, write_app};
 
 /// `satusky token create --org acme ARGS…` on the server's state dir.
 fn satusky_token(state: &Path, args: &[&str]) -> Output {
@@ -23,7 +23,7 @@ fn satusky_token(state: &Path, args: &[&str]) -> Output {
 #[test]
 fn a_member_cannot_destroy_and_a_revoked_token_stops_working_at_once() {
     let state = tempfile::tempdir().unwrap();
-    let server = Server::start(state.path());
+    let server = Server::start(&bins(), state.path());
     let admin = create_token(state.path(), "acme");
     let work = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();

@@ -131,29 +131,6 @@ struct Env {
     store: satusky_store::Store,
 }
 
-async fn apply(client: &kube::Client, obj: Value) {
-    let (group, version) = match obj["apiVersion"].as_str().unwrap().split_once('/') {
-        Some((g, v)) => (g.to_string(), v.to_string()),
-        None => (
-            String::new(),
-            obj["apiVersion"].as_str().unwrap().to_string(),
-        ),
-    };
-    let kind = obj["kind"].as_str().unwrap();
-    let plural = format!("{}s", kind.to_lowercase());
-    let ar =
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(&group, &version, kind), &plural);
-    let name = obj["metadata"]["name"].as_str().unwrap().to_string();
-    let api: KubeApi<DynamicObject> = match obj["metadata"]["namespace"].as_str() {
-        Some(ns) => KubeApi::namespaced_with(client.clone(), ns, &ar),
-        None => KubeApi::all_with(client.clone(), &ar),
-    };
-    let o: DynamicObject = serde_json::from_value(obj).unwrap();
-    api.patch(&name, &PatchParams::apply("operator"), &Patch::Apply(&o))
-        .await
-        .unwrap();
-}
-
 async fn start() -> Env {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
@@ -166,17 +143,7 @@ async fn start() -> Env {
         ..Options::default()
     });
     let client = fake.client();
-    apply(
-        &client,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "satusky-system"}}),
-    )
-    .await;
-    apply(&client, json!({
-        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-        "metadata": {"name": "satusky", "namespace": "satusky-system"},
-        "spec": {"gatewayClassName": "test", "listeners": [{"name": "https", "port": 443, "protocol": "HTTPS"}]}
-    }))
-    .await;
+    satusky_testkit::kube::platform_gateway(&client).await;
     // fakekube's automatic controller programs the Gateway with the address 127.0.0.1: the
     // loopback edge below.
 
@@ -341,12 +308,7 @@ async fn httproutes_edited_out_of_band_are_found_both_ways_and_taken_back() {
     env.api.wait_ready(app, v1).await;
     let v2 = deploy(&env, app).await;
     env.api.wait_ready(app, v2).await;
-    let report = env.api.drift(app, true).await;
-    assert_eq!(
-        report["findings"],
-        json!([]),
-        "no drift after a deploy: {report:#}"
-    );
+    env.api.assert_no_drift(app, "after a deploy").await;
     let stored = {
         let mut v = vec![host.clone(), SHOP.to_string()];
         v.sort();
@@ -407,12 +369,7 @@ async fn httproutes_edited_out_of_band_are_found_both_ways_and_taken_back() {
     })
     .await;
     let report = env.api.drift(app, true).await;
-    let f = finding(&report, &host, "http")
-        .unwrap_or_else(|| panic!("the stale release is found: {report:#}"));
-    assert!(
-        f["observed"].as_str().unwrap().contains(&format!("@v{v1}")),
-        "{f:#}"
-    );
+    drift_common::stale_release_finding(&report, &host, v1);
     assert_healed(&env.store, &report, app, &host, "http").await;
     let route = env.fake.object(ROUTES, "HTTPRoute", NS, app).unwrap();
     assert_eq!(

@@ -306,12 +306,7 @@ async fn every_drift_kind_is_found_and_the_platforms_healed_on_demand() {
         env.api.wait_ready(app, v1).await;
         let v2 = deploy(&env, app).await;
         env.api.wait_ready(app, v2).await;
-        let report = env.api.drift(app, true).await;
-        assert_eq!(
-            report["findings"],
-            json!([]),
-            "no drift after a deploy: {report:#}"
-        );
+        env.api.assert_no_drift(app, "after a deploy").await;
         let serving = match env.stack.routes.lookup(&host) {
             Some(Route::Serve { upstreams, .. }) => upstreams,
             other => panic!("{host} is not served: {other:?}"),
@@ -368,12 +363,7 @@ async fn every_drift_kind_is_found_and_the_platforms_healed_on_demand() {
             },
         );
         let report = env.api.drift(app, true).await;
-        let f = finding(&report, &host, "http")
-            .unwrap_or_else(|| panic!("the stale release is found: {report:#}"));
-        assert!(
-            f["observed"].as_str().unwrap().contains(&format!("@v{v1}")),
-            "{f:#}"
-        );
+        let f = drift_common::stale_release_finding(&report, &host, v1);
         assert_eq!(
             f["expected"],
             format!("x-satusky-release: {ORG}/{app}@v{v2}")

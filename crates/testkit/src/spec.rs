@@ -1,6 +1,8 @@
 //! App specs and hostnames for tests: the defaults `1ctl init` would write, changed with
 //! plain struct updates.
 
+use std::collections::BTreeMap;
+
 use satusky_types::{AppSpec, BuildSpec, ChecksSpec, DeploySpec, Hostname, HostnameKind, Strategy};
 
 /// A valid spec for `name`: one replica, built from the uploaded context (no image), health
@@ -44,11 +46,7 @@ pub fn app(name: &str) -> AppSpec {
 
 /// The generated hostname of `org/app` in `zone`.
 pub fn generated(org: &str, app: &str, zone: &str) -> Hostname {
-    Hostname {
-        hostname: satusky_core::generated_hostname(app, org, zone),
-        kind: HostnameKind::Generated,
-        redirect_to: None,
-    }
+    generated_as(&satusky_core::generated_hostname(app, org, zone))
 }
 
 /// A custom domain serving the app.
@@ -57,5 +55,39 @@ pub fn alias(host: &str) -> Hostname {
         hostname: host.to_string(),
         kind: HostnameKind::Alias,
         redirect_to: None,
+    }
+}
+
+/// [`app`] run from a prebuilt `image` (no build, no command: the image's own).
+pub fn image_app(name: &str, image: &str) -> AppSpec {
+    AppSpec {
+        image: Some(image.to_string()),
+        command: None,
+        ..app(name)
+    }
+}
+
+/// An `[env]` table from `KEY, value` pairs.
+pub fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A generated hostname given as it is (not derived from org, app and zone).
+pub fn generated_as(host: &str) -> Hostname {
+    Hostname {
+        kind: HostnameKind::Generated,
+        ..alias(host)
+    }
+}
+
+/// A host that redirects to `to`.
+pub fn redirect(host: &str, to: &str) -> Hostname {
+    Hostname {
+        kind: HostnameKind::Redirect,
+        redirect_to: Some(to.to_string()),
+        ..alias(host)
     }
 }

@@ -96,6 +96,16 @@ impl Api {
         body
     }
 
+    /// A drift check of `app` (`?check=true`) finds nothing.
+    pub async fn assert_no_drift(&self, app: &str, when: &str) {
+        let report = self.drift(app, true).await;
+        assert_eq!(
+            report["findings"],
+            serde_json::json!([]),
+            "no drift {when}: {report:#}"
+        );
+    }
+
     pub async fn status(&self, app: &str) -> Value {
         let (status, body) = self
             .call(
@@ -146,6 +156,21 @@ pub fn finding<'a>(report: &'a Value, hostname: &str, plane: &str) -> Option<&'a
         .unwrap()
         .iter()
         .find(|f| f["hostname"] == hostname && f["plane"] == plane)
+}
+
+/// The `http` finding for `hostname` in `report`, which must have observed release `vN`
+/// (a stale release served).
+pub fn stale_release_finding<'a>(report: &'a Value, hostname: &str, version: u64) -> &'a Value {
+    let f = finding(report, hostname, "http")
+        .unwrap_or_else(|| panic!("the stale release is found: {report:#}"));
+    assert!(
+        f["observed"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("@v{version}")),
+        "{f:#}"
+    );
+    f
 }
 
 /// The app's `drift` events' data, in order.

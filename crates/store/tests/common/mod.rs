@@ -7,7 +7,9 @@ use std::future::Future;
 
 use ring::rand::{SecureRandom, SystemRandom};
 use satusky_store::Store;
-use satusky_types::{AppSpec, BuildSpec, ChecksSpec, DeploySpec, Hostname, HostnameKind, Strategy};
+#[allow(unused_imports)] // not every test binary names hosts
+pub use satusky_testkit::spec::{alias, generated_as as generated, redirect};
+use satusky_types::AppSpec;
 use sqlx::{AnyConnection, Connection, Executor};
 
 /// The PostgreSQL server tests may use; unset means SQLite only.
@@ -139,66 +141,9 @@ pub fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A minimal valid spec for app `name`.
+/// A minimal valid spec for app `name`, run from the image `registry.example/NAME:1`.
 pub fn spec(name: &str) -> AppSpec {
-    AppSpec {
-        name: name.to_string(),
-        port: 8080,
-        replicas: 1,
-        cpu: "250m".into(),
-        cpu_limit: None,
-        memory: "256Mi".into(),
-        memory_limit: None,
-        image: Some(format!("registry.example/{name}:1")),
-        command: None,
-        zone: None,
-        build: BuildSpec {
-            dockerfile: "Dockerfile".into(),
-            context: ".".into(),
-            command: None,
-        },
-        checks: ChecksSpec {
-            path: "/healthz".into(),
-            expect: "2xx".into(),
-            timeout_ms: 2000,
-        },
-        deploy: DeploySpec {
-            strategy: Strategy::Rolling,
-            max_surge: "25%".into(),
-            max_unavailable: "0".into(),
-            progress_deadline_seconds: 600,
-        },
-        env: Default::default(),
-        domains: Vec::new(),
-        volume: None,
-        hpa: None,
-        vpa: None,
-        pdb: None,
-    }
-}
-
-pub fn generated(host: &str) -> Hostname {
-    Hostname {
-        hostname: host.to_string(),
-        kind: HostnameKind::Generated,
-        redirect_to: None,
-    }
-}
-
-pub fn alias(host: &str) -> Hostname {
-    Hostname {
-        hostname: host.to_string(),
-        kind: HostnameKind::Alias,
-        redirect_to: None,
-    }
-}
-
-pub fn redirect(host: &str, to: &str) -> Hostname {
-    Hostname {
-        hostname: host.to_string(),
-        kind: HostnameKind::Redirect,
-        redirect_to: Some(to.to_string()),
-    }
+    satusky_testkit::spec::image_app(name, &format!("registry.example/{name}:1"))
 }
 
 #[test]
