@@ -49,6 +49,14 @@ fn main() {
 }
 "#;
 
+/// A toolchain, the app's name, its files, and what it answers.
+type LanguageApp = (
+    &'static str,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    &'static str,
+);
+
 fn write(dir: &Path, files: &[(&str, &str)]) {
     for (name, text) in files {
         let path = dir.join(name);
@@ -62,7 +70,7 @@ async fn init_then_deploy_works_for_each_installed_language() {
     let state = tempfile::tempdir().unwrap();
     let dev = Dev::start(&bins(), state.path());
     let cargo_toml = "[package]\nname = \"hello-rs\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
-    let apps: [(&str, &str, Vec<(&str, &str)>, &str); 3] = [
+    let apps: [LanguageApp; 3] = [
         (
             "python3",
             "py",
