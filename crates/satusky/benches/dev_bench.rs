@@ -26,7 +26,12 @@
 //! against the binaries of that profile. Env: `DEV_BENCH_N` (API redeploys per variant,
 //! default 20), `DEV_BENCH_CLI_N` (`1ctl` redeploys per variant, default 10),
 //! `DEV_BENCH_APPS` (default 100), `DEV_BENCH_BASELINE_1CTL` (another `1ctl` binary, e.g. an
-//! older build: its `1ctl deploy` runs are timed too, after this build's, as the baseline).
+//! older build: its `1ctl deploy` runs are timed too, after this build's, as the baseline),
+//! `DEV_BENCH_BASELINE_SATUSKY` (another `satusky` binary, e.g. an older build: part 1's API
+//! redeploys and part 2 are measured with it too, in the same run, each server with its own
+//! fresh state dir, the same test app and the same client — in part 1 the two servers run side
+//! by side and take turns, one redeploy each; part 2 runs after this build's — and printed as
+//! `baseline` rows beside this build's; `1ctl deploy` runs only against this build).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -107,6 +112,8 @@ fn main() {
 
 struct Bins {
     satusky: PathBuf,
+    /// `DEV_BENCH_BASELINE_SATUSKY`: another `satusky`, measured beside this build's.
+    baseline_satusky: Option<PathBuf>,
     onectl: PathBuf,
     test_app: PathBuf,
     profile: &'static str,
@@ -135,12 +142,32 @@ impl Bins {
             );
             p
         };
+        let baseline_satusky = std::env::var_os("DEV_BENCH_BASELINE_SATUSKY").map(|p| {
+            let p = PathBuf::from(p);
+            assert!(
+                p.is_file(),
+                "DEV_BENCH_BASELINE_SATUSKY: {} is not a file",
+                p.display()
+            );
+            p
+        });
         Bins {
             onectl: sibling("1ctl"),
             test_app: sibling("satusky-test-app"),
             satusky: sibling("satusky"),
+            baseline_satusky,
             profile: if release { "release" } else { "debug" },
         }
+    }
+
+    /// The servers to measure: this build's, then the baseline's if one is given, each with
+    /// the prefix of its rows (`""` / `"baseline "`).
+    fn servers(&self) -> Vec<(&'static str, &Path)> {
+        let mut out = vec![("", self.satusky.as_path())];
+        if let Some(b) = &self.baseline_satusky {
+            out.push(("baseline ", b.as_path()));
+        }
+        out
     }
 }
 
@@ -182,6 +209,9 @@ fn section(title: &str) {
 
 fn print_machine(bins: &Bins) {
     println!("satusky dev benchmark ({} binaries)", bins.profile);
+    for (which, server) in bins.servers() {
+        println!("{which}satusky: {}", server.display());
+    }
     println!(
         "machine: nproc {}; {}; {}; kernel {}; {}",
         sh("nproc", &[]),
@@ -357,10 +387,11 @@ struct Dev {
 }
 
 impl Dev {
-    fn start(bins: &Bins) -> Dev {
+    /// Starts `server` (a `satusky` binary) as `satusky dev` with a fresh state dir.
+    fn start(server: &Path) -> Dev {
         let state = tempfile::tempdir().expect("a temp state dir");
         let started = Instant::now();
-        let mut child = Command::new(&bins.satusky)
+        let mut child = Command::new(server)
             .args([
                 "dev",
                 "--listen",
@@ -774,34 +805,45 @@ impl Phases {
         }
     }
 
-    fn print(&self, title: &str) {
-        header(title);
+    /// The rows of [`Phases::print`]: label and values (the client's rows only if taken).
+    fn rows(&self) -> Vec<(&'static str, &[f64])> {
+        let mut rows = Vec::new();
         if !self.put_rtt.is_empty() {
-            row("PUT round trip (202)", &self.put_rtt);
+            rows.push(("PUT round trip (202)", &self.put_rtt[..]));
         }
-        row("accepted → build done", &self.to_build);
-        row("build done → workload ready", &self.build_to_workload);
-        row(
-            "  build done → all replicas ready (engine sees)",
-            &self.build_to_replicas,
-        );
-        row(
-            "  replicas ready → workload ready (route switched)",
-            &self.replicas_to_workload,
-        );
-        row(
-            "workload ready → endpoints ready (phase ready)",
-            &self.workload_to_ready,
-        );
-        row(
-            "accepted → endpoints ready (server `at`)",
-            &self.accepted_to_ready,
-        );
+        rows.extend([
+            ("accepted → build done", &self.to_build[..]),
+            ("build done → workload ready", &self.build_to_workload),
+            (
+                "  build done → all replicas ready (engine sees)",
+                &self.build_to_replicas,
+            ),
+            (
+                "  replicas ready → workload ready (route switched)",
+                &self.replicas_to_workload,
+            ),
+            (
+                "workload ready → endpoints ready (phase ready)",
+                &self.workload_to_ready,
+            ),
+            (
+                "accepted → endpoints ready (server `at`)",
+                &self.accepted_to_ready,
+            ),
+        ]);
         if !self.client_202_to_ready.is_empty() {
-            row(
+            rows.push((
                 "202 → `ready` event received (client clock)",
                 &self.client_202_to_ready,
-            );
+            ));
+        }
+        rows
+    }
+
+    fn print(&self, title: &str) {
+        header(title);
+        for (label, values) in self.rows() {
+            row(label, values);
         }
         println!(
             "   build reused in {} of {} runs",
@@ -811,9 +853,38 @@ impl Phases {
     }
 }
 
-fn print_run(i: usize, t: &Timeline, pid: u32, extra: &str) {
+/// This build's phases beside the baseline server's: median / p90 of each, and the
+/// difference of the medians (this build − baseline).
+fn compare(title: &str, this: &Phases, baseline: &Phases) {
     println!(
-        "   run {i:>2}: v{:<3} build +{:>4} replicas +{:>4} workload +{:>4} ready +{:>4} ms  ({}) dev RSS {}{extra}",
+        "   {title:<50} {:>17} {:>17} {:>8}",
+        "this: med / p90", "base: med / p90", "Δ med"
+    );
+    for ((label, a), (_, b)) in this.rows().into_iter().zip(baseline.rows()) {
+        let (Some(a), Some(b)) = (stats(a), stats(b)) else {
+            continue;
+        };
+        println!(
+            "   {label:<50} {:>8.0} / {:>6.0} {:>8.0} / {:>6.0} {:>+8.0}  ms",
+            a.median,
+            a.p90,
+            b.median,
+            b.p90,
+            a.median - b.median
+        );
+    }
+    println!(
+        "   build reused in {} / {} of {} / {} runs",
+        this.reused,
+        baseline.reused,
+        this.to_build.len(),
+        baseline.to_build.len()
+    );
+}
+
+fn print_run(who: &str, i: usize, t: &Timeline, pid: u32, extra: &str) {
+    println!(
+        "   {who}run {i:>2}: v{:<3} build +{:>4} replicas +{:>4} workload +{:>4} ready +{:>4} ms  ({}) dev RSS {}{extra}",
         t.release,
         t.build_done - t.accepted,
         t.replicas_ready - t.accepted,
@@ -824,28 +895,99 @@ fn print_run(i: usize, t: &Timeline, pid: u32, extra: &str) {
     );
 }
 
+/// One `satusky dev` of part 1: the app deployed on it, and the app's event feed.
+struct Server {
+    /// The prefix of its rows: `""` for this build, `"baseline "` for the other binary.
+    which: &'static str,
+    dev: Dev,
+    feed: Feed,
+    /// The context uploaded once; every API redeploy names it.
+    context: String,
+    /// The app's latest release.
+    last: u64,
+}
+
+impl Server {
+    /// Starts `server` as `satusky dev`, uploads the app's context and deploys it once (cold
+    /// build), then waits [`GAP`].
+    async fn deploy_first(
+        which: &'static str,
+        server: &Path,
+        c: &reqwest::Client,
+        toml: &str,
+        spec: &AppSpec,
+    ) -> Server {
+        let dev = Dev::start(server);
+        println!(
+            "   {which}satusky dev up in {:.0} ms (spawn → \"Ctrl-C stops everything\")",
+            ms(dev.startup)
+        );
+        let context = upload(c, &dev, context_tarball(toml)).await;
+        let first = put(c, &dev, spec, &context).await;
+        let mut feed = follow(&dev, APP).await;
+        let t = timeline(&mut feed, first.release, &dev).await;
+        println!(
+            "   {which}first deploy (cold build): accepted → ready {} ms (build {} ms, {})",
+            t.ready - t.accepted,
+            t.build_done - t.accepted,
+            t.build_note.trim()
+        );
+        tokio::time::sleep(GAP).await;
+        Server {
+            which,
+            dev,
+            feed,
+            context,
+            last: t.release,
+        }
+    }
+
+    /// One redeploy of `spec` through the API (the uploaded context), timed into `p`; then
+    /// waits [`GAP`].
+    async fn redeploy(&mut self, c: &reqwest::Client, spec: &AppSpec, i: usize, p: &mut Phases) {
+        let sent = Instant::now();
+        let acc = put(c, &self.dev, spec, &self.context).await;
+        let accepted = Instant::now();
+        let t = timeline(&mut self.feed, acc.release, &self.dev).await;
+        p.put_rtt.push(ms(accepted - sent));
+        p.client_202_to_ready
+            .push(ms(t.ready_seen.saturating_duration_since(accepted)));
+        p.add(&t);
+        print_run(self.which, i, &t, self.dev.pid, "");
+        self.last = t.release;
+        tokio::time::sleep(GAP).await;
+    }
+}
+
+/// Prints the RSS of `dev` after `deploys` deploys of one app, stops it (SIGINT) and
+/// says whether any of its replicas survived.
+fn stop_after_deploys(which: &str, mut dev: Dev, deploys: u64, bins: &Bins) {
+    let rss = mem(dev.pid);
+    println!(
+        "\n   {which}satusky dev after {deploys} deploys of one app: VmRSS {}, VmHWM {}",
+        mb(rss.rss_kb),
+        mb(rss.hwm_kb)
+    );
+    let replicas = descendants(dev.pid);
+    let took = dev.stop();
+    println!(
+        "   stopped {which}satusky dev (SIGINT) in {}; replicas still alive: {}",
+        took.map_or("– (killed)".into(), |d| format!("{:.0} ms", ms(d))),
+        alive(&replicas, bins).len()
+    );
+}
+
 async fn redeploy_latency(bins: &Bins, sizes: &Sizes, base: &Baseline) {
     section("Part 1: redeploy of an already-built context (test app, 2 replicas, build `true`)");
-    let dev = Dev::start(bins);
-    println!(
-        "   satusky dev up in {:.0} ms (spawn → \"Ctrl-C stops everything\")",
-        ms(dev.startup)
-    );
     let c = http();
     let toml = app_toml(bins, APP, 2);
     let base_spec = spec_of(&toml);
-    let context = upload(&c, &dev, context_tarball(&toml)).await;
-    let first = put(&c, &dev, &base_spec, &context).await;
-    let mut feed = follow(&dev, APP).await;
-    let t = timeline(&mut feed, first.release, &dev).await;
-    println!(
-        "   first deploy (cold build): accepted → ready {} ms (build {} ms, {})",
-        t.ready - t.accepted,
-        t.build_done - t.accepted,
-        t.build_note.trim()
-    );
-    let mut last = t.release;
-    tokio::time::sleep(GAP).await;
+    // With a baseline server both run side by side and take turns, one redeploy each, so
+    // that the load of the machine weighs on both alike.
+    let mut servers = Vec::new();
+    for (which, server) in bins.servers() {
+        servers.push(Server::deploy_first(which, server, &c, &toml, &base_spec).await);
+    }
 
     let mut results = Vec::new();
     for (label, change_env) in [
@@ -853,25 +995,29 @@ async fn redeploy_latency(bins: &Bins, sizes: &Sizes, base: &Baseline) {
         ("API, one env var changed (build runs again)", true),
     ] {
         println!("\n   -- {label}");
-        let mut p = Phases::default();
+        let mut phases: Vec<Phases> = servers.iter().map(|_| Phases::default()).collect();
         for i in 0..sizes.redeploys {
             let mut spec = base_spec.clone();
             if change_env {
                 spec.env.insert("BENCH_RUN".into(), format!("api-{i}"));
             }
-            let sent = Instant::now();
-            let acc = put(&c, &dev, &spec, &context).await;
-            let accepted = Instant::now();
-            let t = timeline(&mut feed, acc.release, &dev).await;
-            p.put_rtt.push(ms(accepted - sent));
-            p.client_202_to_ready
-                .push(ms(t.ready_seen.saturating_duration_since(accepted)));
-            p.add(&t);
-            print_run(i, &t, dev.pid, "");
-            last = t.release;
-            tokio::time::sleep(GAP).await;
+            for (server, p) in servers.iter_mut().zip(&mut phases) {
+                server.redeploy(&c, &spec, i, p).await;
+            }
         }
-        results.push((label, p));
+        results.push((label, phases));
+    }
+    // `1ctl deploy` runs against this build only: the baseline server is done.
+    let mut servers = servers.into_iter();
+    let Server {
+        dev,
+        mut feed,
+        mut last,
+        ..
+    } = servers.next().expect("this build's server");
+    for baseline in servers {
+        drop(baseline.feed);
+        stop_after_deploys(baseline.which, baseline.dev, baseline.last, bins);
     }
 
     // The same redeploys through `1ctl deploy` (default wait). Its context is its own pack of
@@ -948,6 +1094,7 @@ async fn redeploy_latency(bins: &Bins, sizes: &Sizes, base: &Baseline) {
             after.push(ms(after_ready));
             p.add(&t);
             print_run(
+                "",
                 i,
                 &t,
                 dev.pid,
@@ -962,17 +1109,17 @@ async fn redeploy_latency(bins: &Bins, sizes: &Sizes, base: &Baseline) {
         }
         cli_results.push((label, wall, before, p, after));
     }
-    let rss = mem(dev.pid);
-
     println!("\n   -- Summary (ms)");
     header("baseline");
     row(
         "test app alone: spawn → first healthy answer",
         &base.start_to_healthy,
     );
-    for (label, p) in &results {
-        println!();
-        p.print(label);
+    for (label, phases) in &results {
+        for ((which, _), p) in bins.servers().into_iter().zip(phases) {
+            println!();
+            p.print(&format!("{which}{label}"));
+        }
     }
     for (label, wall, before, p, after) in &cli_results {
         println!();
@@ -990,21 +1137,17 @@ async fn redeploy_latency(bins: &Bins, sizes: &Sizes, base: &Baseline) {
             p.to_build.len()
         );
     }
-    println!(
-        "\n   satusky dev after {} deploys of one app: VmRSS {}, VmHWM {}",
-        last,
-        mb(rss.rss_kb),
-        mb(rss.hwm_kb)
-    );
+    if bins.baseline_satusky.is_some() {
+        println!("\n   -- This build's satusky against the baseline satusky, same run (ms)");
+        for (label, phases) in &results {
+            if let [this, baseline] = &phases[..] {
+                println!();
+                compare(label, this, baseline);
+            }
+        }
+    }
     drop(feed);
-    let mut dev = dev;
-    let replicas = descendants(dev.pid);
-    let took = dev.stop();
-    println!(
-        "   stopped satusky dev (SIGINT) in {}; replicas still alive: {}",
-        took.map_or("– (killed)".into(), |d| format!("{:.0} ms", ms(d))),
-        alive(&replicas, bins).len()
-    );
+    stop_after_deploys("", dev, last, bins);
 }
 
 /// Which of `pids` still run the test app.
@@ -1025,12 +1168,97 @@ fn replica_mem(dev: &Dev, bins: &Bins) -> (usize, u64) {
     (replicas.len(), total)
 }
 
+/// What part 2 measured on one server.
+struct MemRun {
+    startup: Duration,
+    start: Mem,
+    idle: Mem,
+    idle_cpu: f64,
+    puts: Duration,
+    all_ready: Duration,
+    peak_rss: u64,
+    ready: Mem,
+    running: Mem,
+    running_cpu: f64,
+    /// The replica processes' summed RSS (KiB) right after all were ready.
+    replicas_kb: u64,
+    stop: Option<Duration>,
+}
+
 async fn memory(bins: &Bins, sizes: &Sizes, base: &Baseline) {
+    let mut runs = Vec::new();
+    for (which, server) in bins.servers() {
+        runs.push(memory_of(which, server, bins, sizes, base).await);
+    }
+    if let [this, baseline] = &runs[..] {
+        section("Part 2: this build's satusky against the baseline satusky, same run");
+        println!("   {:<58} {:>10} {:>10}", "", "this build", "baseline");
+        let line = |label: &str, f: &dyn Fn(&MemRun) -> String| {
+            println!("   {label:<58} {:>10} {:>10}", f(this), f(baseline));
+        };
+        let apps = sizes.apps;
+        let (idle, running) = (sizes.idle_wait.as_secs(), sizes.running_wait.as_secs());
+        line("up in (spawn → \"Ctrl-C stops everything\")", &|m| {
+            format!("{:.0} ms", ms(m.startup))
+        });
+        line("VmRSS right after start", &|m| mb(m.start.rss_kb));
+        line(&format!("VmRSS idle {idle} s later"), &|m| {
+            mb(m.idle.rss_kb)
+        });
+        line(&format!("CPU in those {idle} s"), &|m| {
+            format!("{:.2} s", m.idle_cpu)
+        });
+        line(&format!("{apps} PUTs"), &|m| {
+            format!("{:.0} ms", ms(m.puts))
+        });
+        line(
+            &format!("all {apps} apps ready after the first PUT"),
+            &|m| format!("{:.1} s", m.all_ready.as_secs_f64()),
+        );
+        line("highest VmRSS sampled while the apps rolled out", &|m| {
+            mb(m.peak_rss)
+        });
+        line(
+            &format!("VmRSS, {apps} apps, right after all ready"),
+            &|m| mb(m.ready.rss_kb),
+        );
+        line(
+            &format!("VmRSS, {apps} apps, running {running} s more"),
+            &|m| mb(m.running.rss_kb),
+        );
+        line(
+            &format!("VmHWM, {apps} apps, running {running} s more"),
+            &|m| mb(m.running.hwm_kb),
+        );
+        line(&format!("CPU in those {running} s (% of a core)"), &|m| {
+            format!(
+                "{:.1}%",
+                100.0 * m.running_cpu / sizes.running_wait.as_secs_f64()
+            )
+        });
+        line("replica processes, summed VmRSS, right after ready", &|m| {
+            mb(m.replicas_kb)
+        });
+        line("stop (SIGINT) with the replicas", &|m| {
+            m.stop
+                .map_or("– (killed)".into(), |d| format!("{:.0} ms", ms(d)))
+        });
+    }
+}
+
+/// Part 2 on `server` (a `satusky` binary), printed with the prefix `which`.
+async fn memory_of(
+    which: &str,
+    server: &Path,
+    bins: &Bins,
+    sizes: &Sizes,
+    base: &Baseline,
+) -> MemRun {
     section(&format!(
-        "Part 2: satusky dev resident memory, idle and with {} running apps",
+        "Part 2: {which}satusky dev resident memory, idle and with {} running apps",
         sizes.apps
     ));
-    let mut dev = Dev::start(bins);
+    let mut dev = Dev::start(server);
     let m0 = mem(dev.pid);
     let cpu0 = cpu_secs(dev.pid);
     tokio::time::sleep(sizes.idle_wait).await;
@@ -1095,7 +1323,12 @@ async fn memory(bins: &Bins, sizes: &Sizes, base: &Baseline) {
         names.len(),
         all_ready.as_secs_f64()
     );
-    println!("   {:<58} {:>10} {:>10}", "satusky dev", "VmRSS", "VmHWM");
+    println!(
+        "   {:<58} {:>10} {:>10}",
+        format!("{which}satusky dev"),
+        "VmRSS",
+        "VmHWM"
+    );
     let line = |label: &str, m: Mem| {
         println!("   {label:<58} {:>10} {:>10}", mb(m.rss_kb), mb(m.hwm_kb));
     };
@@ -1142,9 +1375,23 @@ async fn memory(bins: &Bins, sizes: &Sizes, base: &Baseline) {
     let took = dev.stop();
     let left = alive(&replicas, bins);
     println!(
-        "   stopped satusky dev (SIGINT) with {} replicas in {}; replicas still alive: {} {left:?}",
+        "   stopped {which}satusky dev (SIGINT) with {} replicas in {}; replicas still alive: {} {left:?}",
         n3,
         took.map_or("– (killed)".into(), |d| format!("{:.0} ms", ms(d))),
         left.len()
     );
+    MemRun {
+        startup: dev.startup,
+        start: m0,
+        idle: m1,
+        idle_cpu,
+        puts,
+        all_ready,
+        peak_rss,
+        ready: m2,
+        running: m3,
+        running_cpu,
+        replicas_kb: r2,
+        stop: took,
+    }
 }
