@@ -78,10 +78,15 @@ pub fn judge_workload(
         };
     }
     if past_deadline {
+        let cause = obs
+            .waiting
+            .as_deref()
+            .map(|c| format!("; {c}"))
+            .unwrap_or_default();
         return WorkloadVerdict::Failed {
             reason: Reason::ProgressDeadlineExceeded,
             message: format!(
-                "the rollout did not complete within the progress deadline ({progress_deadline_s}s): {}/{desired} ready",
+                "the rollout did not complete within the progress deadline ({progress_deadline_s}s): {}/{desired} ready{cause}",
                 r.ready
             ),
         };
@@ -91,9 +96,19 @@ pub fn judge_workload(
     } else {
         String::new()
     };
-    WorkloadVerdict::Progressing {
-        reason: Reason::Progressing,
-        message: format!("{}/{desired} ready, {} updated{old}", r.ready, r.updated),
+    match &obs.waiting {
+        // Replicas run, and the readiness check says why they are not ready.
+        Some(cause) => WorkloadVerdict::Progressing {
+            reason: Reason::ReadinessFailing,
+            message: format!(
+                "{}/{desired} ready, {} updated{old}: {cause}",
+                r.ready, r.updated
+            ),
+        },
+        None => WorkloadVerdict::Progressing {
+            reason: Reason::Progressing,
+            message: format!("{}/{desired} ready, {} updated{old}", r.ready, r.updated),
+        },
     }
 }
 
@@ -213,6 +228,31 @@ mod tests {
     use super::*;
     use satusky_types::{HostnameKind, ReplicaCounts};
 
+    #[test]
+    fn a_readiness_cause_shows_while_waiting_and_in_the_deadline_failure() {
+        let mut o = obs(Some(3), 0, 2);
+        o.waiting = Some("the readiness check GET /healthz answered 500, not 2xx".into());
+        let v = judge_workload(&o, 3, 2, 0, 600, 1_000);
+        assert_eq!(
+            v,
+            WorkloadVerdict::Progressing {
+                reason: Reason::ReadinessFailing,
+                message:
+                    "0/2 ready, 2 updated: the readiness check GET /healthz answered 500, not 2xx"
+                        .into(),
+            }
+        );
+        let v = judge_workload(&o, 3, 2, 0, 600, 601_000);
+        let WorkloadVerdict::Failed { reason, message } = v else {
+            panic!("past the deadline: {v:?}");
+        };
+        assert_eq!(reason, Reason::ProgressDeadlineExceeded);
+        assert!(
+            message.ends_with("0/2 ready; the readiness check GET /healthz answered 500, not 2xx"),
+            "{message}"
+        );
+    }
+
     fn obs(release: Option<u64>, ready: u32, updated: u32) -> WorkloadObservation {
         WorkloadObservation {
             release,
@@ -224,6 +264,7 @@ mod tests {
             },
             failure: None,
             old: 0,
+            waiting: None,
         }
     }
 

@@ -90,6 +90,9 @@ pub struct WorkloadObservation {
     /// Replicas of earlier releases still running or terminating: a rollout is not complete
     /// while any remain (kstatus: `status.replicas == updatedReplicas`).
     pub old: u32,
+    /// Why replicas that run are not ready yet, as the last readiness check saw it (e.g. the
+    /// health path's status, or nothing listening on `$PORT`); `None` when unknown.
+    pub waiting: Option<String>,
 }
 
 /// What kind of failure a [`RuntimeError`] is, which decides what the engine does with it.

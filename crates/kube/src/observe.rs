@@ -82,6 +82,7 @@ pub fn workload(deploy: &Deployment, pods: &[Pod]) -> WorkloadObservation {
         replicas,
         failure,
         old,
+        waiting: None,
     }
 }
 

@@ -180,6 +180,7 @@ impl KubeRuntime {
                 replicas: Default::default(),
                 failure: None,
                 old: 0,
+                waiting: None,
             });
         };
         let quick = observe::workload(&deploy, &[]);

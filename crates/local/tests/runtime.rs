@@ -274,6 +274,45 @@ async fn rolling_update_switches_only_when_the_new_release_is_ready_and_keeps_se
 }
 
 #[tokio::test]
+async fn a_replica_that_is_not_ready_says_why_while_the_rollout_waits() {
+    let f = fixture().await;
+    // The health path answers 503: its status and what was expected.
+    f.rt.apply(desired(1, 1, &["--fail-health"])).await.unwrap();
+    // (Right after the start it may still say that nothing listens yet.)
+    wait_obs(&f.rt, "the readiness cause", |o| {
+        o.waiting.as_deref().is_some_and(|c| c.contains("503"))
+    })
+    .await;
+    let o = observe(&f.rt).await;
+    assert_eq!((o.release, o.replicas.ready), (Some(1), 0));
+    let cause = o.waiting.unwrap();
+    assert_eq!(
+        cause,
+        "the readiness check GET /healthz answered 503, not 2xx"
+    );
+    assert!(
+        o.failure.is_none(),
+        "a readiness cause does not end the wait early"
+    );
+
+    // A process that never listens: the port it was given.
+    let mut d = desired(2, 1, &[]);
+    respec(&mut d, |s| {
+        s.command = Some(vec!["sh".into(), "-c".into(), "exec sleep 600".into()]);
+    });
+    f.rt.apply(d).await.unwrap();
+    wait_obs(&f.rt, "v2's readiness cause", |o| {
+        o.release == Some(2)
+            && o.waiting
+                .as_deref()
+                .is_some_and(|c| c.starts_with("nothing listens"))
+    })
+    .await;
+    let cause = observe(&f.rt).await.waiting.unwrap();
+    assert!(cause.contains("the replica's $PORT"), "{cause}");
+}
+
+#[tokio::test]
 async fn a_crash_looping_release_leaves_the_previous_one_routed() {
     let f = fixture().await;
     f.rt.apply(desired(1, 1, &[])).await.unwrap();

@@ -142,6 +142,7 @@ impl Runtime for TableRuntime {
                 replicas: one,
                 failure: None,
                 old: 0,
+                waiting: None,
             })
         })
     }

@@ -101,6 +101,7 @@ pub fn observed(release: u64, desired: u32, ready: u32) -> WorkloadObservation {
         },
         failure: None,
         old: 0,
+        waiting: None,
     }
 }
 
@@ -157,6 +158,7 @@ impl Runtime for FakeRuntime {
                 replicas: ReplicaCounts::default(),
                 failure: None,
                 old: 0,
+                waiting: None,
             })),
         };
         if let Ok(o) = &result {

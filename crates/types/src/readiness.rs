@@ -82,6 +82,8 @@ pub enum Reason {
     InvalidSpec,
     /// The runtime starts `[app] command`, and the app has none.
     NoCommand,
+    /// Replicas run but their readiness check fails; the message says what it saw.
+    ReadinessFailing,
     // -- metadata
     Stored,
     HostnameTaken,
@@ -150,6 +152,7 @@ impl Reason {
         Reason::StaleObservation,
         Reason::InvalidSpec,
         Reason::NoCommand,
+        Reason::ReadinessFailing,
         Reason::Stored,
         Reason::HostnameTaken,
         Reason::OwnershipUnverified,

@@ -330,6 +330,7 @@ impl Runtime for LocalRuntime {
                 replicas: ReplicaCounts::default(),
                 failure: None,
                 old: 0,
+                waiting: None,
             };
             let Some(slot) = slot else { return Ok(obs) };
             let st = slot.state.lock().await;
@@ -354,6 +355,10 @@ impl Runtime for LocalRuntime {
                 available: if switched { ready } else { 0 },
             };
             obs.failure = latched.or_else(|| crash_loop(&statuses));
+            obs.waiting = statuses
+                .iter()
+                .filter(|s| !s.ready && s.pid.is_some())
+                .find_map(|s| s.waiting.clone());
             Ok(obs)
         })
     }

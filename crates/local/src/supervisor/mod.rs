@@ -112,6 +112,9 @@ pub struct ReplicaStatus {
     pub exits: u32,
     /// Set when the replica is in `CrashLoopBackOff`: the exit and the last output lines.
     pub crash_loop: Option<String>,
+    /// What the last readiness check saw while the replica is not ready (the health path's
+    /// status, nothing listening on its port, no answer within `[checks] timeout`…).
+    pub waiting: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -235,6 +238,7 @@ impl Supervisor {
             ready: false,
             exits: 0,
             crash_loop: None,
+            waiting: None,
         };
         let replica = Arc::new(Replica {
             spec,

@@ -22,9 +22,8 @@ pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> 
     let timeout = Duration::from_millis(checks.timeout_ms.max(1));
     let mut failures = 0;
     loop {
-        let ok = probe(rep.port, &checks.path, timeout)
-            .await
-            .is_ok_and(healthy);
+        let result = probe(rep.port, &checks.path, timeout).await;
+        let ok = result.as_ref().is_ok_and(|code| healthy(*code));
         let was_ready = rep.status.borrow().ready;
         if ok {
             failures = 0;
@@ -33,17 +32,50 @@ pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> 
                 rep.status.send_modify(|s| {
                     s.ready = true;
                     s.crash_loop = None;
+                    s.waiting = None;
                 });
             }
-        } else if was_ready {
+        } else if !was_ready {
+            // Say why while waiting: the cause shows in the workload plane at once.
+            let cause = cause(&result, rep.port, &checks.path, &checks.expect);
+            if rep.status.borrow().waiting.as_deref() != Some(cause.as_str()) {
+                rep.status.send_modify(|s| s.waiting = Some(cause));
+            }
+        } else {
             failures += 1;
             if failures >= READY_FAILURES_TO_UNREADY {
                 failures = 0;
-                rep.status.send_modify(|s| s.ready = false);
+                let cause = cause(&result, rep.port, &checks.path, &checks.expect);
+                rep.status.send_modify(|s| {
+                    s.ready = false;
+                    s.waiting = Some(cause);
+                });
             }
         }
         let ready = rep.status.borrow().ready;
         tokio::time::sleep(if ready { t.ready_recheck } else { t.ready_poll }).await;
+    }
+}
+
+/// What a failed readiness check saw, for the workload plane: the status and what was
+/// expected, nothing listening on the replica's port, or no answer within the limit.
+pub fn cause(result: &Result<u16, ProbeError>, port: u16, path: &str, expect: &str) -> String {
+    match result {
+        Ok(code) => format!("the readiness check GET {path} answered {code}, not {expect}"),
+        Err(ProbeError::Connect(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            format!(
+                "nothing listens on 127.0.0.1:{port}, the replica's $PORT: the app must listen \
+                 on $PORT"
+            )
+        }
+        Err(ProbeError::Timeout(limit)) => format!(
+            "the readiness check GET {path} got no answer within {} ([checks] timeout)",
+            humantime::format_duration(*limit)
+        ),
+        Err(e) => format!(
+            "the readiness check GET {path} failed: {}",
+            satusky_core::error_chain(e)
+        ),
     }
 }
 
