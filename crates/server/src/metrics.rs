@@ -175,16 +175,9 @@ pub fn app_series_text(reports: &[ReadinessReport]) -> String {
          # TYPE satusky_app_phase gauge\n",
     );
     for r in reports {
-        for phase in PHASES {
-            let on = u8::from(r.phase == phase);
-            let _ = writeln!(
-                out,
-                "satusky_app_phase{{org=\"{}\",app=\"{}\",phase=\"{}\"}} {on}",
-                r.org,
-                r.app,
-                phase.as_str()
-            );
-        }
+        let app = format!("org=\"{}\",app=\"{}\"", r.org, r.app);
+        let phases = PHASES.iter().map(|p| (p.as_str(), r.phase == *p));
+        one_hot(&mut out, "satusky_app_phase", &app, "phase", phases);
     }
     out.push_str(
         "# HELP satusky_app_plane_state Each plane's state (1 for the current one)\n\
@@ -197,16 +190,18 @@ pub fn app_series_text(reports: &[ReadinessReport]) -> String {
             planes.extend(e.planes().map(|(name, p)| (e.hostname.as_str(), name, p)));
         }
         for (host, name, plane) in planes {
-            for state in PLANE_STATES {
-                let on = u8::from(plane.state == state);
-                let _ = writeln!(
-                    out,
-                    "satusky_app_plane_state{{org=\"{}\",app=\"{}\",hostname=\"{host}\",plane=\"{name}\",state=\"{}\"}} {on}",
-                    r.org,
-                    r.app,
-                    state.as_str()
-                );
-            }
+            let labels = format!(
+                "org=\"{}\",app=\"{}\",hostname=\"{host}\",plane=\"{name}\"",
+                r.org, r.app
+            );
+            let states = PLANE_STATES.iter().map(|s| (s.as_str(), plane.state == *s));
+            one_hot(
+                &mut out,
+                "satusky_app_plane_state",
+                &labels,
+                "state",
+                states,
+            );
         }
     }
     out.push_str(
@@ -223,6 +218,24 @@ pub fn app_series_text(reports: &[ReadinessReport]) -> String {
         );
     }
     out
+}
+
+/// One series of `metric` per possible value of `label`: 1 for the current one, 0 for the
+/// others.
+fn one_hot<'a>(
+    out: &mut String,
+    metric: &str,
+    labels: &str,
+    label: &str,
+    values: impl IntoIterator<Item = (&'a str, bool)>,
+) {
+    for (value, current) in values {
+        let _ = writeln!(
+            out,
+            "{metric}{{{labels},{label}=\"{value}\"}} {}",
+            u8::from(current)
+        );
+    }
 }
 
 /// The Prometheus text of everything recorded in this process (empty when another recorder
