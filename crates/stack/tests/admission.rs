@@ -5,18 +5,9 @@
 
 mod drift_common;
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
-
 use axum::http::{Method, StatusCode};
 use drift_common::{Api, ORG};
-use satusky_dns::ZoneRecords;
-use satusky_stack::{LocalStack, LocalStackConfig};
 use serde_json::{Value, json};
-
-fn any_port() -> SocketAddr {
-    SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
-}
 
 fn spec(app: &str) -> Value {
     json!({
@@ -33,22 +24,7 @@ async fn the_local_runtime_refuses_an_app_it_could_never_start_before_creating_i
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let (store, token, _) = drift_common::store(dir.path()).await;
-    let stack = LocalStack::start(
-        LocalStackConfig {
-            state_dir: dir.path().join("state"),
-            zone: satusky_core::hostnames::Zone::parse("satusky.localhost").unwrap(),
-            http_addr: any_port(),
-            https_addr: any_port(),
-            dns_addr: any_port(),
-            probe_interval: Duration::from_secs(3600),
-            isolation: satusky_local::isolation::Isolation::SameUser,
-            build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
-        },
-        store.clone(),
-        ZoneRecords::new(),
-    )
-    .await
-    .unwrap();
+    let stack = drift_common::local_stack(&dir.path().join("state"), store.clone()).await;
     let api = Api {
         router: satusky_server::router(stack.state.clone()),
         token,

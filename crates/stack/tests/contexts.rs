@@ -6,24 +6,16 @@
 
 mod drift_common;
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use drift_common::{Api, ORG, eventually};
 use http_body_util::BodyExt;
-use satusky_dns::ZoneRecords;
-use satusky_stack::{LocalStack, LocalStackConfig};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-const ZONE: &str = "satusky.localhost";
 const APPS: usize = 64;
-
-fn any_port() -> SocketAddr {
-    SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
-}
 
 /// A context whose `tree.txt` says which tree it is (plus padding, so uploads take a while).
 fn context(tree: &str) -> Vec<u8> {
@@ -81,22 +73,7 @@ async fn concurrent_uploads_keep_their_own_bytes_and_stay_in_their_org() {
     let dir = tempfile::tempdir().unwrap();
     let (store, token, other_token) = drift_common::store(dir.path()).await;
     let state_dir = dir.path().join("state");
-    let stack = LocalStack::start(
-        LocalStackConfig {
-            state_dir: state_dir.clone(),
-            zone: satusky_core::hostnames::Zone::parse(ZONE).unwrap(),
-            http_addr: any_port(),
-            https_addr: any_port(),
-            dns_addr: any_port(),
-            probe_interval: Duration::from_secs(3600),
-            isolation: satusky_local::isolation::Isolation::SameUser,
-            build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
-        },
-        store.clone(),
-        ZoneRecords::new(),
-    )
-    .await
-    .unwrap();
+    let stack = drift_common::local_stack(&state_dir, store.clone()).await;
     stack.engine.start().await;
     let api = Api {
         router: satusky_server::router(stack.state.clone()),

@@ -1,5 +1,5 @@
 //! Shared by the drift tests: calling the API in-process, a store in a temp dir, the drift
-//! report and `drift` events, and polling.
+//! report and `drift` events, polling, and a local stack on free ports.
 #![allow(dead_code)]
 
 use std::future::Future;
@@ -241,4 +241,27 @@ pub async fn assert_healed(store: &Store, report: &Value, app: &str, hostname: &
         ours.iter().any(|e| e["healed_at"] == healed),
         "a healing drift event for {hostname}/{plane}: {events:#?}"
     );
+}
+
+/// A local stack on `store` with its state in `state_dir`, on free loopback ports, zone
+/// `satusky.localhost`, apps run as this user, probing only when asked (the engine is not
+/// started: the caller starts it when it needs deploys to run).
+pub async fn local_stack(state_dir: &std::path::Path, store: Store) -> satusky_stack::LocalStack {
+    let any_port = || std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+    satusky_stack::LocalStack::start(
+        satusky_stack::LocalStackConfig {
+            state_dir: state_dir.to_path_buf(),
+            zone: satusky_core::hostnames::Zone::parse("satusky.localhost").unwrap(),
+            http_addr: any_port(),
+            https_addr: any_port(),
+            dns_addr: any_port(),
+            probe_interval: Duration::from_secs(3600),
+            isolation: satusky_local::isolation::Isolation::SameUser,
+            build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
+        },
+        store,
+        satusky_dns::ZoneRecords::new(),
+    )
+    .await
+    .unwrap()
 }
