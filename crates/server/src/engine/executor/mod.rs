@@ -41,25 +41,24 @@ pub(super) async fn start(handle: &Handle) -> Resume {
         active: Vec::new(),
         pending: Vec::new(),
     };
-    let apps = match store.all_apps().await {
+    // One read of every app (with its hostnames), not one per app.
+    let apps = match store.every_app().await {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error = %error_chain(&e), "cannot list apps");
             return resume;
         }
     };
-    for (org, app) in apps {
-        let Ok(Some(rec)) = store.get_app(&org, &app).await else {
-            continue;
-        };
-        if let Some(work) = rec.view().work {
-            if let Some(back) = resume_after_restart(&work) {
+    for rec in apps {
+        let (org, app) = (rec.org.clone(), rec.name.clone());
+        if let Some(work) = &rec.work {
+            if let Some(back) = resume_after_restart(work) {
                 let _ = store
                     .advance_work(&org, &app, work.release, Some(&back))
                     .await;
             }
             tracing::info!(%org, %app, release = work.release, step = ?work.step, "resuming pending work");
-            resume.pending.push((org.clone(), app.clone()));
+            resume.pending.push((org, app));
         }
         if let Some(release) = rec.active_release {
             resume.active.push((rec, release));
