@@ -84,6 +84,9 @@ pub enum Reason {
     NoCommand,
     /// Replicas run but their readiness check fails; the message says what it saw.
     ReadinessFailing,
+    /// The active release serves, but on fewer replicas than desired; the message says why
+    /// the others are not ready.
+    ReplicasUnavailable,
     // -- metadata
     Stored,
     HostnameTaken,
@@ -102,6 +105,9 @@ pub enum Reason {
     NoAnswer,
     WrongTarget,
     ServFail,
+    /// The resolver the DNS plane asks did not answer at all (nothing listens there, or it is
+    /// unreachable); the message names it.
+    ResolverUnreachable,
     // -- TLS
     CertificateValid,
     ExpiringSoon,
@@ -110,6 +116,8 @@ pub enum Reason {
     Expired,
     NotYetValid,
     HandshakeFailed,
+    /// The TLS port answered in plain HTTP (no TLS at all).
+    NotTls,
     // -- HTTP
     ExpectedStatus,
     UnexpectedStatus,
@@ -120,6 +128,9 @@ pub enum Reason {
     ConnectionReset,
     Redirects,
     WrongRedirect,
+    /// Following the redirect chain comes back to a hostname already in it (the message
+    /// holds the chain); a redirect to itself is the shortest loop.
+    RedirectLoop,
     ReleaseHeaderMissing,
     ForeignRelease,
     // -- shared by the probes
@@ -153,6 +164,7 @@ impl Reason {
         Reason::InvalidSpec,
         Reason::NoCommand,
         Reason::ReadinessFailing,
+        Reason::ReplicasUnavailable,
         Reason::Stored,
         Reason::HostnameTaken,
         Reason::OwnershipUnverified,
@@ -168,6 +180,7 @@ impl Reason {
         Reason::NoAnswer,
         Reason::WrongTarget,
         Reason::ServFail,
+        Reason::ResolverUnreachable,
         Reason::CertificateValid,
         Reason::ExpiringSoon,
         Reason::UnknownIssuer,
@@ -175,6 +188,7 @@ impl Reason {
         Reason::Expired,
         Reason::NotYetValid,
         Reason::HandshakeFailed,
+        Reason::NotTls,
         Reason::ExpectedStatus,
         Reason::UnexpectedStatus,
         Reason::BadGateway,
@@ -184,6 +198,7 @@ impl Reason {
         Reason::ConnectionReset,
         Reason::Redirects,
         Reason::WrongRedirect,
+        Reason::RedirectLoop,
         Reason::ReleaseHeaderMissing,
         Reason::ForeignRelease,
         Reason::Timeout,
