@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod build_log;
+pub mod changes;
 pub mod config;
 pub mod contexts;
 pub mod desired;

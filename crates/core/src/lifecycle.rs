@@ -265,6 +265,8 @@ mod tests {
             failure: None,
             old: 0,
             waiting: None,
+            exited: None,
+            recovering: 0,
         }
     }
 

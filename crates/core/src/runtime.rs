@@ -93,6 +93,12 @@ pub struct WorkloadObservation {
     /// Why replicas that run are not ready yet, as the last readiness check saw it (e.g. the
     /// health path's status, or nothing listening on `$PORT`); `None` when unknown.
     pub waiting: Option<String>,
+    /// How a replica last exited (with its last output lines), while it is down or back for
+    /// less than the runtime's stability window; `None` when none did.
+    pub exited: Option<String>,
+    /// Ready replicas that exited within that window: back, but not yet trusted to stay up
+    /// (an app at rest counts them as unavailable, so a crash loop does not flap to ready).
+    pub recovering: u32,
 }
 
 /// What kind of failure a [`RuntimeError`] is, which decides what the engine does with it.
@@ -273,6 +279,14 @@ pub trait Runtime: Send + Sync + 'static {
         req: BuildRequest,
         log: LogSink,
     ) -> BoxFuture<'_, Result<BuildOutput, BuildFailure>>;
+
+    /// Where this runtime marks every app whose workload may have changed (a replica exited
+    /// or restarted, its readiness changed; a watch event on its objects), so the control
+    /// plane observes apps at rest without polling them. `None`: the runtime cannot tell, and
+    /// its apps are observed only while a deploy rolls out.
+    fn workload_changes(&self) -> Option<Arc<crate::changes::WorkloadChanges>> {
+        None
+    }
 
     /// Whether this runtime can run `spec` at all — asked before a deploy is recorded, so a
     /// spec it could never start is refused with the fix instead of failing after the build.

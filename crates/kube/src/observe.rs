@@ -83,6 +83,8 @@ pub fn workload(deploy: &Deployment, pods: &[Pod]) -> WorkloadObservation {
         failure,
         old,
         waiting: None,
+        exited: None,
+        recovering: 0,
     }
 }
 

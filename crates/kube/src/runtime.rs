@@ -181,6 +181,8 @@ impl KubeRuntime {
                 failure: None,
                 old: 0,
                 waiting: None,
+                exited: None,
+                recovering: 0,
             });
         };
         let quick = observe::workload(&deploy, &[]);

@@ -143,6 +143,8 @@ impl Runtime for TableRuntime {
                 failure: None,
                 old: 0,
                 waiting: None,
+                exited: None,
+                recovering: 0,
             })
         })
     }

@@ -102,6 +102,8 @@ pub fn observed(release: u64, desired: u32, ready: u32) -> WorkloadObservation {
         failure: None,
         old: 0,
         waiting: None,
+        exited: None,
+        recovering: 0,
     }
 }
 
@@ -159,6 +161,8 @@ impl Runtime for FakeRuntime {
                 failure: None,
                 old: 0,
                 waiting: None,
+                exited: None,
+                recovering: 0,
             })),
         };
         if let Ok(o) = &result {

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use satusky_core::changes::WorkloadChanges;
 use satusky_core::hostnames::Zone;
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, DnsZone, EdgeInfo,
@@ -21,7 +22,6 @@ use satusky_core::runtime::{
 };
 use satusky_types::{Hostname, Plane, Reason, ReplicaCounts, Strategy};
 use tokio::sync::Mutex;
-use tokio::task::AbortHandle;
 
 use crate::build::Builder;
 use crate::isolation::{Isolation, IsolationError, prepare_state_dir};
@@ -38,8 +38,6 @@ use plan::{crash_loop, refused, route_entries, route_plane, same_workload, unsup
 /// After the route switched, how long the old replicas keep running so requests already
 /// proxied to them finish.
 pub const DRAIN: Duration = Duration::from_secs(1);
-/// How often a rollout looks at its replicas: the delay between "all ready" and the switch.
-pub const ROLLOUT_TICK: Duration = Duration::from_millis(100);
 
 /// Where the local runtime keeps its files and where its edge listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +71,7 @@ struct Generation {
     replicas: Vec<u64>,
     /// What the route currently sends traffic to (serving generation only).
     upstreams: Vec<SocketAddr>,
-    /// The hostnames changed: rewrite the route on the next tick.
+    /// The hostnames changed: rewrite the route on the next tick (at the end of the apply).
     reroute: bool,
 }
 
@@ -91,7 +89,6 @@ struct AppState {
 
 struct AppSlot {
     state: Mutex<AppState>,
-    ticker: std::sync::Mutex<Option<AbortHandle>>,
 }
 
 struct Inner {
@@ -101,6 +98,8 @@ struct Inner {
     routes: RouteTable,
     zone: Arc<dyn DnsZone>,
     apps: std::sync::Mutex<HashMap<(String, String), Arc<AppSlot>>>,
+    /// Apps whose workload changed, for the control plane (marked after each tick).
+    changes: Arc<WorkloadChanges>,
 }
 
 /// The local runtime. Cheap to clone.
@@ -162,16 +161,18 @@ impl LocalRuntime {
             Timings::default(),
             config.isolation.clone(),
         );
-        Ok(LocalRuntime {
-            inner: Arc::new(Inner {
-                config,
-                builder,
-                supervisor,
-                routes,
-                zone: zone_records,
-                apps: std::sync::Mutex::new(HashMap::new()),
-            }),
-        })
+        let replica_changes = supervisor.changes();
+        let inner = Arc::new(Inner {
+            config,
+            builder,
+            supervisor,
+            routes,
+            zone: zone_records,
+            apps: std::sync::Mutex::new(HashMap::new()),
+            changes: Arc::new(WorkloadChanges::new()),
+        });
+        tokio::spawn(follow_replicas(Arc::downgrade(&inner), replica_changes));
+        Ok(LocalRuntime { inner })
     }
 
     /// The builder (the server stores uploaded contexts with it).
@@ -181,10 +182,6 @@ impl LocalRuntime {
 
     /// Stop every replica (Ctrl-C of `satusky dev`).
     pub async fn shutdown(&self) {
-        let slots: Vec<Arc<AppSlot>> = self.inner.apps_map().values().cloned().collect();
-        for slot in slots {
-            slot.stop_ticker();
-        }
         self.inner.supervisor.shutdown_all().await;
     }
 
@@ -288,8 +285,9 @@ impl LocalRuntime {
             };
             st.rollout = Some((g, None));
         }
+        inner.tick(&mut st);
         drop(st);
-        slot.ensure_ticker(Arc::downgrade(&self.inner), d.org, d.app);
+        inner.changes.mark(&d.org, &d.app);
         Ok(())
     }
 }
@@ -297,6 +295,10 @@ impl LocalRuntime {
 impl Runtime for LocalRuntime {
     fn name(&self) -> &'static str {
         "local"
+    }
+
+    fn workload_changes(&self) -> Option<Arc<WorkloadChanges>> {
+        Some(Arc::clone(&self.inner.changes))
     }
 
     fn admit(&self, spec: &satusky_core::ValidatedApp) -> Result<(), RuntimeError> {
@@ -331,6 +333,8 @@ impl Runtime for LocalRuntime {
                 failure: None,
                 old: 0,
                 waiting: None,
+                exited: None,
+                recovering: 0,
             };
             let Some(slot) = slot else { return Ok(obs) };
             let st = slot.state.lock().await;
@@ -359,6 +363,11 @@ impl Runtime for LocalRuntime {
                 .iter()
                 .filter(|s| !s.ready && s.pid.is_some())
                 .find_map(|s| s.waiting.clone());
+            obs.exited = statuses.iter().find_map(|s| s.last_exit.clone());
+            obs.recovering = statuses
+                .iter()
+                .filter(|s| s.ready && s.last_exit.is_some())
+                .count() as u32;
             Ok(obs)
         })
     }
@@ -390,7 +399,6 @@ impl Runtime for LocalRuntime {
         Box::pin(async move {
             let slot = self.inner.apps_map().remove(&(org.clone(), app.clone()));
             if let Some(slot) = slot {
-                slot.stop_ticker();
                 let mut st = slot.state.lock().await;
                 let mut ids = Vec::new();
                 if let Some((g, _)) = st.rollout.take() {
@@ -468,4 +476,23 @@ impl Runtime for LocalRuntime {
             Ok(())
         })
     }
+}
+
+/// The one task that follows the supervisor: each app whose replicas changed gets a tick
+/// (route switch, upstreams on ready replicas) and is marked for the control plane. No timer:
+/// an idle app costs nothing here. Ends with the runtime.
+async fn follow_replicas(inner: std::sync::Weak<Inner>, replicas: Arc<WorkloadChanges>) {
+    loop {
+        let batch = replicas.next_batch().await;
+        let Some(inner) = inner.upgrade() else { break };
+        for (org, app) in batch {
+            let slot = inner.apps_map().get(&(org.clone(), app.clone())).cloned();
+            if let Some(slot) = slot {
+                let mut st = slot.state.lock().await;
+                inner.tick(&mut st);
+            }
+            inner.changes.mark(&org, &app);
+        }
+    }
+    tracing::debug!("replica follower ended");
 }

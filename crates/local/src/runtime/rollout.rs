@@ -1,18 +1,19 @@
 //! The per-app rollout machinery of [`super::LocalRuntime`]: starting and stopping a
-//! release's replicas, and the ticker that switches the route once a rollout is ready and
-//! keeps the serving route on ready replicas. Owns no state of its own and must not touch
-//! DNS records (apply does).
+//! release's replicas, and the tick — run whenever the supervisor reports a change of one of
+//! the app's replicas, and after every apply — that switches the route once a rollout is
+//! ready and keeps the serving route on ready replicas. Owns no state of its own and must not
+//! touch DNS records (apply does).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use satusky_core::runtime::{DesiredWorkload, RuntimeError};
 use tokio::sync::Mutex;
 
 use super::plan::{crash_loop, route_entries, upstreams};
-use super::{AppSlot, AppState, DRAIN, Inner, ROLLOUT_TICK};
+use super::{AppSlot, AppState, DRAIN, Inner};
 use crate::supervisor::{ReplicaSpec, ReplicaStatus};
 
 impl Inner {
@@ -29,7 +30,6 @@ impl Inner {
                 .or_insert_with(|| {
                     Arc::new(AppSlot {
                         state: Mutex::new(AppState::default()),
-                        ticker: std::sync::Mutex::new(None),
                     })
                 }),
         )
@@ -119,33 +119,5 @@ impl Inner {
                     .set_app(&d.org, &d.app, route_entries(d, &s.upstreams));
             }
         }
-    }
-}
-
-impl AppSlot {
-    pub(super) fn stop_ticker(&self) {
-        if let Some(h) = self.ticker.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            h.abort();
-        }
-    }
-
-    pub(super) fn ensure_ticker(self: &Arc<Self>, inner: Weak<Inner>, org: String, app: String) {
-        let mut t = self.ticker.lock().unwrap_or_else(|e| e.into_inner());
-        if t.as_ref().is_some_and(|h| !h.is_finished()) {
-            return;
-        }
-        let slot = Arc::downgrade(self);
-        let task = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(ROLLOUT_TICK).await;
-                let (Some(inner), Some(slot)) = (inner.upgrade(), slot.upgrade()) else {
-                    break;
-                };
-                let mut st = slot.state.lock().await;
-                inner.tick(&mut st);
-            }
-            tracing::debug!(%org, %app, "rollout ticker ended");
-        });
-        *t = Some(task.abort_handle());
     }
 }

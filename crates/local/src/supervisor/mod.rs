@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use satusky_core::changes::WorkloadChanges;
 use satusky_types::ChecksSpec;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -53,6 +54,8 @@ pub const CRASH_EXITS_IN_WINDOW: usize = 5;
 /// The window of [`CRASH_EXITS_IN_WINDOW`]: long enough to catch an app that dies every
 /// minute after passing its checks, short enough that a rare crash never counts as a loop.
 pub const CRASH_WINDOW: Duration = Duration::from_secs(5 * 60);
+/// How long a replica that exited must stay ready before its exit is forgotten.
+pub const STABLE_AFTER: Duration = Duration::from_secs(10);
 /// Output lines kept per replica (for `logs` and crash reports).
 pub const LOG_LINES: usize = 200;
 /// Output lines quoted in a `CrashLoopBackOff` message.
@@ -115,6 +118,10 @@ pub struct ReplicaStatus {
     /// What the last readiness check saw while the replica is not ready (the health path's
     /// status, nothing listening on its port, no answer within `[checks] timeout`…).
     pub waiting: Option<String>,
+    /// How the process last exited (with its last output lines), kept until it has been ready
+    /// again for [`STABLE_AFTER`]: a replica that keeps crashing shortly after becoming ready
+    /// is reported as crashing, not as flapping between ready and not.
+    pub last_exit: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +140,8 @@ pub enum SupervisorError {
 
 struct Replica {
     spec: ReplicaSpec,
+    /// Told whenever the status changes.
+    changes: Arc<WorkloadChanges>,
     port: u16,
     workdir: PathBuf,
     isolation: Isolation,
@@ -142,8 +151,24 @@ struct Replica {
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
+impl Replica {
+    /// Change the status; when that changed anything, mark the app in the supervisor's
+    /// [`WorkloadChanges`] (the runtime re-reads it: no one polls).
+    fn update(&self, edit: impl FnOnce(&mut ReplicaStatus)) {
+        let changed = self.status.send_if_modified(|s| {
+            let before = s.clone();
+            edit(s);
+            *s != before
+        });
+        if changed {
+            self.changes.mark(&self.spec.org, &self.spec.app);
+        }
+    }
+}
+
 struct Inner {
     run_dir: PathBuf,
+    changes: Arc<WorkloadChanges>,
     ledger: Arc<dyn Ledger>,
     timings: Timings,
     isolation: Isolation,
@@ -180,9 +205,16 @@ impl Supervisor {
                 timings,
                 isolation,
                 replicas: Mutex::new(BTreeMap::new()),
+                changes: Arc::new(WorkloadChanges::new()),
                 next_id: AtomicU64::new(1),
             }),
         }
+    }
+
+    /// The apps whose replicas changed (a process started or exited, readiness flipped, the
+    /// readiness cause changed) since the consumer last looked.
+    pub fn changes(&self) -> Arc<WorkloadChanges> {
+        Arc::clone(&self.inner.changes)
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Replica>>> {
@@ -239,9 +271,11 @@ impl Supervisor {
             exits: 0,
             crash_loop: None,
             waiting: None,
+            last_exit: None,
         };
         let replica = Arc::new(Replica {
             spec,
+            changes: Arc::clone(&self.inner.changes),
             port,
             workdir,
             isolation: self.inner.isolation.clone(),

@@ -65,10 +65,12 @@ pub(super) async fn supervise(rep: Arc<Replica>, ledger: Arc<dyn Ledger>, t: Tim
         let looping = (!ever_ready && exits >= CRASH_EXITS_NEVER_READY)
             || recent.len() >= CRASH_EXITS_IN_WINDOW;
         let message = looping.then(|| crash_message(&rep, &how, exits, ever_ready, recent.len()));
+        let last_exit = exit_message(&rep, &how, started.elapsed(), backoff);
         tracing::info!(org = %rep.spec.org, app = %rep.spec.app, release = rep.spec.release,
             index = rep.spec.index, exits, "replica {how}; restarting in {backoff:?}");
-        rep.status.send_modify(|s| {
+        rep.update(|s| {
             s.exits = exits;
+            s.last_exit = Some(last_exit);
             if message.is_some() {
                 s.crash_loop = message;
             }
@@ -79,7 +81,7 @@ pub(super) async fn supervise(rep: Arc<Replica>, ledger: Arc<dyn Ledger>, t: Tim
         }
         backoff = (backoff * 2).min(t.backoff_max);
     }
-    rep.status.send_modify(|s| {
+    rep.update(|s| {
         s.pid = None;
         s.ready = false;
     });
@@ -143,7 +145,7 @@ async fn run_once(
             satusky_core::error_chain(&e)
         ));
     }
-    rep.status.send_modify(|s| s.pid = Some(pid));
+    rep.update(|s| s.pid = Some(pid));
     let mut stop = rep.stop.subscribe();
     let ended = tokio::select! {
         st = child.wait() => {
@@ -159,7 +161,7 @@ async fn run_once(
         }
         never = super::readiness::watch(rep, t, ever_ready) => match never {},
     };
-    rep.status.send_modify(|s| {
+    rep.update(|s| {
         s.pid = None;
         s.ready = false;
     });
@@ -211,6 +213,33 @@ async fn drain(readers: Vec<JoinHandle<()>>) {
     }
 }
 
+/// One exit, for the workload plane while the replica is down or just back: how it ended,
+/// after how long, when it restarts, and its last output lines (or that it printed none).
+fn exit_message(rep: &Replica, how: &str, ran: Duration, backoff: Duration) -> String {
+    let mut msg = format!(
+        "replica {} of v{} {how} after {:.1} s; restarting in {:.1} s",
+        rep.spec.index,
+        rep.spec.release,
+        ran.as_secs_f64(),
+        backoff.as_secs_f64()
+    );
+    push_tail(rep, &mut msg);
+    msg
+}
+
+/// Append the replica's last output lines to `msg`, or say it printed nothing.
+fn push_tail(rep: &Replica, msg: &mut String) {
+    let logs = rep.logs.lock().unwrap_or_else(|e| e.into_inner());
+    let skip = logs.len().saturating_sub(CRASH_LOG_LINES);
+    let tail: Vec<&str> = logs.iter().skip(skip).map(String::as_str).collect();
+    if tail.is_empty() {
+        msg.push_str("; it printed nothing");
+    } else {
+        msg.push_str("; last output:\n");
+        msg.push_str(&tail.join("\n"));
+    }
+}
+
 fn crash_message(rep: &Replica, how: &str, exits: u32, ever_ready: bool, recent: usize) -> String {
     let why = if ever_ready {
         format!(
@@ -220,18 +249,10 @@ fn crash_message(rep: &Replica, how: &str, exits: u32, ever_ready: bool, recent:
     } else {
         format!("{exits} exits without becoming ready")
     };
-    let logs = rep.logs.lock().unwrap_or_else(|e| e.into_inner());
-    let skip = logs.len().saturating_sub(CRASH_LOG_LINES);
-    let tail: Vec<&str> = logs.iter().skip(skip).map(String::as_str).collect();
     let mut msg = format!(
         "replica {} of v{} {how} ({why}); restarting with backoff",
         rep.spec.index, rep.spec.release
     );
-    if tail.is_empty() {
-        msg.push_str("; it printed nothing");
-    } else {
-        msg.push_str("; last output:\n");
-        msg.push_str(&tail.join("\n"));
-    }
+    push_tail(rep, &mut msg);
     msg
 }

@@ -4,14 +4,14 @@
 //! replica's `ready` flag; it must not restart or stop anything.
 
 use std::convert::Infallible;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::Empty;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use satusky_core::expect::ExpectedStatus;
 
-use super::{READY_FAILURES_TO_UNREADY, Replica, Timings};
+use super::{READY_FAILURES_TO_UNREADY, Replica, STABLE_AFTER, Timings};
 
 /// Probe forever, keeping `rep.status.ready` up to date.
 pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> Infallible {
@@ -21,6 +21,7 @@ pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> 
     let healthy = |code: u16| expect.as_ref().map_or(code / 100 == 2, |e| e.matches(code));
     let timeout = Duration::from_millis(checks.timeout_ms.max(1));
     let mut failures = 0;
+    let mut ready_since: Option<Instant> = None;
     loop {
         let result = probe(rep.port, &checks.path, timeout).await;
         let ok = result.as_ref().is_ok_and(|code| healthy(*code));
@@ -29,24 +30,27 @@ pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> 
             failures = 0;
             if !was_ready {
                 *ever_ready = true;
-                rep.status.send_modify(|s| {
+                ready_since = Some(Instant::now());
+                rep.update(|s| {
                     s.ready = true;
                     s.crash_loop = None;
                     s.waiting = None;
                 });
+            } else if ready_since.is_some_and(|at| at.elapsed() >= STABLE_AFTER) {
+                // Up long enough: its last exit no longer says anything about it.
+                rep.update(|s| s.last_exit = None);
             }
         } else if !was_ready {
             // Say why while waiting: the cause shows in the workload plane at once.
             let cause = cause(&result, rep.port, &checks.path, &checks.expect);
-            if rep.status.borrow().waiting.as_deref() != Some(cause.as_str()) {
-                rep.status.send_modify(|s| s.waiting = Some(cause));
-            }
+            rep.update(|s| s.waiting = Some(cause));
         } else {
             failures += 1;
             if failures >= READY_FAILURES_TO_UNREADY {
                 failures = 0;
+                ready_since = None;
                 let cause = cause(&result, rep.port, &checks.path, &checks.expect);
-                rep.status.send_modify(|s| {
+                rep.update(|s| {
                     s.ready = false;
                     s.waiting = Some(cause);
                 });
