@@ -17,20 +17,117 @@ pub enum WorkloadVerdict {
 }
 
 impl WorkloadVerdict {
-    /// The workload plane for this verdict.
+    /// The workload plane for this verdict (a failure, and a readiness check failing while
+    /// the rollout waits, carry the fix).
     pub fn plane(&self) -> Plane {
         match self {
-            WorkloadVerdict::Progressing { reason, message } => {
-                Plane::new(PlaneState::InProgress, *reason, message.clone())
-            }
+            WorkloadVerdict::Progressing { reason, message } => with_fix(
+                Plane::new(PlaneState::InProgress, *reason, message.clone()),
+                *reason == Reason::ReadinessFailing,
+            ),
             WorkloadVerdict::Ready { message } => {
                 Plane::new(PlaneState::Ready, Reason::RolloutComplete, message.clone())
             }
-            WorkloadVerdict::Failed { reason, message } => {
-                Plane::new(PlaneState::Failed, *reason, message.clone())
-            }
+            WorkloadVerdict::Failed { reason, message } => with_fix(
+                Plane::new(PlaneState::Failed, *reason, message.clone()),
+                true,
+            ),
         }
     }
+}
+
+fn with_fix(plane: Plane, wanted: bool) -> Plane {
+    match workload_remediation(plane.reason).filter(|_| wanted) {
+        Some(fix) => plane.with_remediation(fix),
+        None => plane,
+    }
+}
+
+/// The fix for a workload plane that is failed, or not ready while the app is degraded: the
+/// next thing to change and the command that applies it. `None` for reasons that need none.
+pub fn workload_remediation(reason: Reason) -> Option<&'static str> {
+    Some(match reason {
+        Reason::CrashLoopBackOff => {
+            "the app exits: fix what its last output shows, then `1ctl deploy` (or `1ctl rollback` to the previous release)"
+        }
+        Reason::ReadinessFailing => {
+            "make the app answer `[checks] path` with `[checks] expect` on 127.0.0.1:$PORT within `[checks] timeout`, then `1ctl deploy`"
+        }
+        Reason::ReplicasUnavailable => {
+            "the release still serves on its ready replicas; fix what the message shows, then `1ctl deploy` (or `1ctl rollback`)"
+        }
+        Reason::ProgressDeadlineExceeded => {
+            "fix what the message shows and `1ctl deploy` again; if the app is only slow to start, raise `[deploy] progress_deadline`"
+        }
+        Reason::ImagePullBackOff | Reason::ErrImagePull => {
+            "check `[app] image` (name, tag) and the registry's credentials, then `1ctl deploy`"
+        }
+        Reason::Unschedulable => {
+            "lower `[resources]` or `replicas` in satusky.toml, or add capacity to the cluster, then `1ctl deploy`"
+        }
+        Reason::ImageRequiresContainerRuntime => {
+            "give [app] a command (and [build] command) to run it here, or deploy it to Kubernetes"
+        }
+        Reason::NoCommand => {
+            "add command = [\"./your-server\"] to [app] in satusky.toml (it must listen on $PORT), then `1ctl deploy`"
+        }
+        Reason::InvalidSpec => {
+            "deploy again: `1ctl deploy` checks satusky.toml and names the field"
+        }
+        Reason::Progressing
+        | Reason::RolloutComplete
+        | Reason::RolloutPending
+        | Reason::StaleObservation
+        | Reason::Waiting
+        | Reason::NoRuntime
+        | Reason::NotYetObserved => return None,
+        _ => {
+            "fix what the message shows, then `1ctl deploy` (or `1ctl rollback` to the previous release)"
+        }
+    })
+}
+
+/// The workload plane of an app's ACTIVE release, observed at rest (after its rollout): all
+/// desired replicas ready (and none just back from an exit) is `ready`; some serving is
+/// `in_progress` `ReplicasUnavailable` with why the others are not (the app is `degraded`);
+/// none serving is `failed` with the cause's own reason (`CrashLoopBackOff` for exits,
+/// `ReadinessFailing` for a failing check, or the runtime's failure). Every non-ready plane
+/// carries its fix. `None` when the observation is not of `release`.
+pub fn judge_active(obs: &WorkloadObservation, release: u64) -> Option<Plane> {
+    if obs.release != Some(release) {
+        return None;
+    }
+    let r = obs.replicas;
+    let desired = r.desired;
+    let serving = r.ready.saturating_sub(obs.recovering);
+    if serving >= desired && obs.failure.is_none() {
+        return Some(Plane::new(
+            PlaneState::Ready,
+            Reason::RolloutComplete,
+            format!("{}/{desired} ready", r.ready.min(desired)),
+        ));
+    }
+    let (reason, cause) = obs
+        .failure
+        .clone()
+        .or_else(|| obs.exited.clone().map(|m| (Reason::CrashLoopBackOff, m)))
+        .or_else(|| obs.waiting.clone().map(|m| (Reason::ReadinessFailing, m)))
+        .unwrap_or((
+            Reason::ReplicasUnavailable,
+            "the runtime gives no cause".to_string(),
+        ));
+    let recovering = if obs.recovering > 0 {
+        format!(" ({} back from an exit, not yet trusted)", obs.recovering)
+    } else {
+        String::new()
+    };
+    let (state, reason) = if serving > 0 {
+        (PlaneState::InProgress, Reason::ReplicasUnavailable)
+    } else {
+        (PlaneState::Failed, reason)
+    };
+    let message = format!("v{release} serves on {serving}/{desired} replicas{recovering}: {cause}");
+    Some(with_fix(Plane::new(state, reason, message), true))
 }
 
 /// Judge the rollout of `release` (kstatus rules): a status written for another release never
@@ -145,8 +242,9 @@ pub fn build_timeout_plane(limit: std::time::Duration, log_tail: &[String]) -> P
     )
 }
 
-/// The app's phase from its dimensions (SPEC §4). With the workload ready, a failed endpoint
-/// plane makes it `degraded`; planes still pending or unchecked keep it `rolling_out`:
+/// The app's phase from its dimensions (SPEC §4). A workload serving on only some replicas
+/// (`ReplicasUnavailable`, seen at rest) makes it `degraded`, one serving on none `failed`;
+/// with the workload ready, a failed endpoint plane makes it `degraded`; planes still pending or unchecked keep it `rolling_out`:
 /// "degraded" is a verdict, not a guess.
 pub fn phase(build: &Plane, workload: &Plane, endpoints: &[EndpointReport]) -> Phase {
     match build.state {
@@ -158,6 +256,10 @@ pub fn phase(build: &Plane, workload: &Plane, endpoints: &[EndpointReport]) -> P
     match workload.state {
         PlaneState::Failed => return Phase::Failed,
         PlaneState::Ready => {}
+        // The active release serves on some replicas only.
+        PlaneState::InProgress if workload.reason == Reason::ReplicasUnavailable => {
+            return Phase::Degraded;
+        }
         _ => return Phase::RollingOut,
     }
     let planes = || {
@@ -251,6 +353,100 @@ mod tests {
             message.ends_with("0/2 ready; the readiness check GET /healthz answered 500, not 2xx"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn the_active_release_is_judged_ready_degraded_or_failed_with_its_cause_and_fix() {
+        let phase_of = |p: &Plane| phase(&Plane::new(PlaneState::Ready, Reason::Built, ""), p, &[]);
+        // All desired replicas ready: ready.
+        let p = judge_active(&obs(Some(4), 2, 2), 4).unwrap();
+        assert_eq!(
+            (p.state, p.reason),
+            (PlaneState::Ready, Reason::RolloutComplete)
+        );
+        assert_eq!(phase_of(&p), Phase::Ready);
+        // Another release observed: not this judgement's business.
+        assert_eq!(judge_active(&obs(Some(3), 2, 2), 4), None);
+
+        // One of two serves, the other exited: in progress, the app degraded, with the cause.
+        let mut o = obs(Some(4), 1, 2);
+        o.exited =
+            Some("replica 1 of v4 exited with status 3 after 2.0 s; last output:\nboom".into());
+        let p = judge_active(&o, 4).unwrap();
+        assert_eq!(
+            (p.state, p.reason),
+            (PlaneState::InProgress, Reason::ReplicasUnavailable)
+        );
+        assert!(
+            p.message
+                .starts_with("v4 serves on 1/2 replicas: replica 1 of v4 exited"),
+            "{}",
+            p.message
+        );
+        assert!(
+            p.remediation.as_deref().is_some_and(|r| r.contains("1ctl")),
+            "{p:?}"
+        );
+        assert_eq!(phase_of(&p), Phase::Degraded);
+
+        // Both back from an exit but not yet trusted: none serves, so it failed, as a crash loop.
+        let mut o = obs(Some(4), 2, 2);
+        o.exited =
+            Some("replica 0 of v4 exited with status 3 after 2.0 s; it printed nothing".into());
+        o.recovering = 2;
+        let p = judge_active(&o, 4).unwrap();
+        assert_eq!(
+            (p.state, p.reason),
+            (PlaneState::Failed, Reason::CrashLoopBackOff)
+        );
+        assert!(
+            p.message.contains("0/2 replicas (2 back from an exit"),
+            "{}",
+            p.message
+        );
+        assert!(p.remediation.is_some());
+        assert_eq!(phase_of(&p), Phase::Failed);
+
+        // None ready, the check says why: failed ReadinessFailing with the check's words.
+        let mut o = obs(Some(4), 0, 2);
+        o.waiting = Some("the readiness check GET /healthz answered 500, not 2xx".into());
+        let p = judge_active(&o, 4).unwrap();
+        assert_eq!(
+            (p.state, p.reason),
+            (PlaneState::Failed, Reason::ReadinessFailing)
+        );
+        assert!(
+            p.message.ends_with("answered 500, not 2xx"),
+            "{}",
+            p.message
+        );
+        assert!(
+            p.remediation
+                .as_deref()
+                .is_some_and(|r| r.contains("[checks] path"))
+        );
+    }
+
+    #[test]
+    fn every_failed_workload_verdict_carries_a_fix() {
+        for reason in Reason::ALL {
+            let plane = WorkloadVerdict::Failed {
+                reason: *reason,
+                message: "m".into(),
+            }
+            .plane();
+            let needs = !matches!(
+                reason,
+                Reason::Progressing
+                    | Reason::RolloutComplete
+                    | Reason::RolloutPending
+                    | Reason::StaleObservation
+                    | Reason::Waiting
+                    | Reason::NoRuntime
+                    | Reason::NotYetObserved
+            );
+            assert_eq!(plane.remediation.is_some(), needs, "{reason:?}");
+        }
     }
 
     fn obs(release: Option<u64>, ready: u32, updated: u32) -> WorkloadObservation {

@@ -28,6 +28,10 @@ pub struct Handle {
     pub(crate) hub: EventHub,
     /// The platform DNS zone (hostnames inside it are platform-owned).
     pub(crate) zone: Zone,
+    /// Held while a status document of an app at rest is read, changed and saved (the sweep's
+    /// endpoints, the observer's workload plane), so neither overwrites the other's change.
+    /// Held for a load and a save only, never across a probe.
+    pub(crate) at_rest: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Handle {
@@ -92,14 +96,46 @@ impl Handle {
     /// makes too); the endpoints, or `None` when the app has pending work, no active release
     /// or no status document for its target release (`satusky_core::engine::recheck`).
     pub(crate) async fn recheck(&self, app: &AppView) -> Option<Vec<EndpointReport>> {
-        let (serving, old) = satusky_core::engine::recheck(app)?;
+        let (serving, _) = satusky_core::engine::recheck(app)?;
         let (routes, probed) = self.read_endpoints(app, serving).await;
-        let mut doc = old.clone();
-        doc.endpoints = endpoint_reports(app, old, &routes, probed.as_deref(), now_ms());
-        let events = status_events(app, &doc);
-        if let Err(e) = self.save_status(app, &doc, &events).await {
+        let mut endpoints = None;
+        let saved = self
+            .update_at_rest(&app.org, &app.name, |fresh| {
+                // The document as it is now (the observer may have changed its workload plane
+                // while the probes ran), still for the release probed.
+                let (now_serving, old) = satusky_core::engine::recheck(fresh)?;
+                if now_serving != serving {
+                    return None;
+                }
+                let mut doc = old.clone();
+                doc.endpoints = endpoint_reports(fresh, old, &routes, probed.as_deref(), now_ms());
+                endpoints = Some(doc.endpoints.clone());
+                let events = status_events(fresh, &doc);
+                Some((doc, events))
+            })
+            .await;
+        if let Err(e) = saved {
             tracing::warn!(org = %app.org, app = %app.name, error = %error_chain(&e), "sweep: cannot save");
         }
-        Some(doc.endpoints)
+        endpoints
+    }
+
+    /// Load `org/app`, let `change` decide its new status document and events from what is
+    /// stored now, and save them — one at a time across apps at rest ([`Handle::at_rest`]).
+    /// `Ok(false)` when nothing was saved (no change, or a newer deploy overtook it).
+    pub(crate) async fn update_at_rest(
+        &self,
+        org: &str,
+        app: &str,
+        change: impl FnOnce(&AppView) -> Option<(StatusDoc, Vec<(EventType, Value)>)>,
+    ) -> Result<bool, StoreError> {
+        let _one = self.at_rest.lock().await;
+        let Some(view) = self.load(org, app).await? else {
+            return Ok(false);
+        };
+        match change(&view) {
+            Some((doc, events)) => self.save_status(&view, &doc, &events).await,
+            None => Ok(false),
+        }
     }
 }

@@ -13,7 +13,6 @@
 mod drift_common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use axum::http::{Method, StatusCode};
@@ -27,20 +26,6 @@ use serde_json::{Value, json};
 
 const ZONE: &str = "satusky.localhost";
 const SHOP: &str = "shop.example.test";
-
-/// The local runtime's test server, built by `cargo test --workspace` next to this test's
-/// binary (`target/<profile>/`): `CARGO_BIN_EXE_…` only names binaries of this package.
-fn test_app() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let path = dir.join(format!("satusky-test-app{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: it is satusky-local's test server; run `cargo test --workspace` (or `cargo build -p satusky-local --bin satusky-test-app`) first",
-        path.display()
-    );
-    path
-}
 
 fn generated(app: &str) -> String {
     format!("{app}-{ORG}.{ZONE}")
@@ -93,18 +78,6 @@ async fn start(probe_interval: Duration) -> Env {
     }
 }
 
-fn context() -> Vec<u8> {
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut tar = tar::Builder::new(gz);
-    let data = b"the drift test's context: the command is the local test server\n";
-    let mut header = tar::Header::new_gnu();
-    header.set_size(data.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    tar.append_data(&mut header, "README", &data[..]).unwrap();
-    tar.into_inner().unwrap().finish().unwrap()
-}
-
 /// Upload the context and deploy `app` (one replica of the test server, with the custom
 /// domain); the release number.
 async fn deploy(env: &Env, app: &str) -> u64 {
@@ -113,36 +86,9 @@ async fn deploy(env: &Env, app: &str) -> u64 {
 
 /// [`deploy`] with these `domains`.
 async fn deploy_with(env: &Env, app: &str, domains: Value) -> u64 {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-    let req = axum::http::Request::post(format!("/v1/orgs/{ORG}/builds"))
-        .header("authorization", format!("Bearer {}", env.api.token))
-        .header("content-type", "application/gzip")
-        .body(axum::body::Body::from(context()))
-        .unwrap();
-    let res = env.api.router.clone().oneshot(req).await.unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let body: Value =
-        serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
-    let spec = json!({
-        "name": app, "port": 8080, "replicas": 1, "cpu": "250m", "memory": "256Mi",
-        "command": [test_app().display().to_string()],
-        "build": {"dockerfile": "Dockerfile", "context": "."},
-        "checks": {"path": "/healthz", "expect": "2xx", "timeout_ms": 1000},
-        "deploy": {"strategy": "rolling", "max_surge": "25%", "max_unavailable": "0",
-                   "progress_deadline_seconds": 120},
-        "domains": domains
-    });
-    let (status, accepted) = env
-        .api
-        .call(
-            Method::PUT,
-            &format!("/v1/orgs/{ORG}/apps/{app}"),
-            Some(json!({"spec": spec, "context": body["context"]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
-    accepted["release"].as_u64().unwrap()
+    let mut spec = drift_common::test_app_spec(app, &[]);
+    spec["domains"] = domains;
+    env.api.deploy_spec(app, spec).await
 }
 
 /// `GET https://HOST/healthz` at the edge with a client that trusts only the local CA, as a

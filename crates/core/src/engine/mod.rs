@@ -9,14 +9,19 @@
 //! loads again and feeds the action's [`Outcome`] back in. Every transition is therefore a
 //! synchronous test (`crates/server/tests/engine_steps.rs`, against the testkit's scripted
 //! `FakeRuntime`).
+//!
+//! Once the work is done the app is at rest, and stays observed: [`observed_at_rest`] turns
+//! each reading the runtime reports as changed into the workload plane of the active release.
 
 mod endpoints;
+mod rest;
 mod state;
 mod status;
 mod step;
 mod work;
 
 pub use endpoints::{RouteReading, endpoint_reports, endpoint_targets};
+pub use rest::{observable, observed_at_rest};
 pub use state::{AppView, ReleaseView};
 pub use status::{StatusDoc, diff_events, initial_doc, metadata_plane, report};
 pub use step::{

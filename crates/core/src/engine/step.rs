@@ -251,9 +251,11 @@ pub fn unusable_release(app: &AppView, version: u64, error: &str, now_ms: i64) -
     }
     doc.workload.plane = merge_plane(
         Some(&old.workload.plane),
-        Plane::new(PlaneState::Failed, Reason::InvalidSpec, error).with_remediation(
-            "deploy again: `1ctl deploy` checks satusky.toml and names the field",
-        ),
+        WorkloadVerdict::Failed {
+            reason: Reason::InvalidSpec,
+            message: error.to_string(),
+        }
+        .plane(),
         now_ms,
     );
     let plane = doc.workload.plane.clone();
@@ -489,7 +491,11 @@ impl Ctx<'_> {
                     let mut doc = self.old.clone();
                     doc.workload.plane = merge_plane(
                         Some(&self.old.workload.plane),
-                        Plane::new(PlaneState::Failed, reason, error_chain(&e)),
+                        WorkloadVerdict::Failed {
+                            reason,
+                            message: error_chain(&e),
+                        }
+                        .plane(),
                         self.now,
                     );
                     self.fail("workload", doc, |d| d.workload.plane.clone())

@@ -56,8 +56,15 @@ pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> 
                 });
             }
         }
+        // A ready replica is re-checked slowly; once a re-check failed, quickly, so a health
+        // path that turned bad shows within seconds (and one slow answer still is forgiven).
         let ready = rep.status.borrow().ready;
-        tokio::time::sleep(if ready { t.ready_recheck } else { t.ready_poll }).await;
+        let pause = if ready && failures == 0 {
+            t.ready_recheck
+        } else {
+            t.ready_poll
+        };
+        tokio::time::sleep(pause).await;
     }
 }
 

@@ -14,6 +14,9 @@
 //! deploy whose build was interrupted never leaves the app without its old release;
 //! `/readyz` says 503 until then.
 //!
+//! Apps at rest stay observed: the runtime marks apps whose workload changed and
+//! `executor::watch` saves the active release's workload plane (no timer per app).
+//!
 //! The sweep runs the drift checker ([`crate::drift`], a peer sharing the engine's
 //! [`Handle`]) on every app.
 
@@ -80,6 +83,7 @@ impl Engine {
             prober,
             hub,
             zone: config.dns_zone.clone(),
+            at_rest: Arc::default(),
         };
         let claims: Arc<dyn Claims> = Arc::new(LocalClaims::default());
         Engine {
@@ -106,6 +110,9 @@ impl Engine {
     /// past its apply step goes back to it.
     pub async fn start(&self) {
         let resume = executor::start(&self.inner.handle).await;
+        if let Some(changes) = self.inner.handle.runtime.workload_changes() {
+            tokio::spawn(executor::watch::run(self.inner.handle.clone(), changes));
+        }
         let me = self.clone();
         tokio::spawn(async move {
             executor::restore::restore_all(&me.inner.handle, resume.active).await;
@@ -141,6 +148,10 @@ impl Engine {
                 if me.inner.claims.release(&org, &app) {
                     break;
                 }
+            }
+            // At rest now: what changed since the driver's last observation is seen at once.
+            if let Some(changes) = me.inner.handle.runtime.workload_changes() {
+                changes.mark(&org, &app);
             }
         });
     }

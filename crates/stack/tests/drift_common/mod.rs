@@ -62,6 +62,28 @@ impl Api {
         (status, value)
     }
 
+    /// Upload a small build context and `PUT` `spec` as `app` with it; the release number.
+    pub async fn deploy_spec(&self, app: &str, spec: Value) -> u64 {
+        let req = Request::post(format!("/v1/orgs/{ORG}/builds"))
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("content-type", "application/gzip")
+            .body(Body::from(context()))
+            .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body: Value =
+            serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        let (status, accepted) = self
+            .call(
+                Method::PUT,
+                &format!("/v1/orgs/{ORG}/apps/{app}"),
+                Some(serde_json::json!({"spec": spec, "context": body["context"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+        accepted["release"].as_u64().unwrap()
+    }
+
     /// `GET /metrics` as text (no auth).
     pub async fn metrics(&self) -> String {
         let res = self
@@ -264,4 +286,45 @@ pub async fn local_stack(state_dir: &std::path::Path, store: Store) -> satusky_s
     )
     .await
     .unwrap()
+}
+
+/// The local runtime's test server, built by `cargo test --workspace` next to this test's
+/// binary (`target/<profile>/`): `CARGO_BIN_EXE_…` only names binaries of this package.
+pub fn test_app() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let path = dir.join(format!("satusky-test-app{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: it is satusky-local's test server; run `cargo test --workspace` (or `cargo build -p satusky-local --bin satusky-test-app`) first",
+        path.display()
+    );
+    path
+}
+
+/// The spec of `app`: one replica of the test server run with `args`.
+pub fn test_app_spec(app: &str, args: &[&str]) -> Value {
+    let mut command = vec![test_app().display().to_string()];
+    command.extend(args.iter().map(|a| a.to_string()));
+    serde_json::json!({
+        "name": app, "port": 8080, "replicas": 1, "cpu": "250m", "memory": "256Mi",
+        "command": command,
+        "build": {"dockerfile": "Dockerfile", "context": "."},
+        "checks": {"path": "/healthz", "expect": "2xx", "timeout_ms": 1000},
+        "deploy": {"strategy": "rolling", "max_surge": "25%", "max_unavailable": "0",
+                   "progress_deadline_seconds": 120}
+    })
+}
+
+/// A small build context (the command is the local test server: nothing to build).
+pub fn context() -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    let data = b"a test context: the command is the local test server\n";
+    let mut header = tar::Header::new_gnu();
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, "README", &data[..]).unwrap();
+    tar.into_inner().unwrap().finish().unwrap()
 }

@@ -11,6 +11,7 @@
 mod build_log;
 pub(super) mod restore;
 pub(super) mod sweep;
+pub(super) mod watch;
 
 use std::time::Instant;
 

@@ -1,0 +1,57 @@
+//! Apps at rest stay observed: the runtime marks every app whose workload may have changed
+//! (`Runtime::workload_changes`: the local supervisor on a replica's exit, restart or
+//! readiness change; a watch event on Kubernetes), and this one task reads each marked app's
+//! workload again and saves what `satusky_core::engine::observed_at_rest` decides — the
+//! workload plane of the active release, the phase, their events. Nothing here runs on a
+//! timer: an idle app costs nothing. Apps with pending work are skipped (their driver
+//! observes them, and marks them again when it stops).
+
+use std::sync::Arc;
+
+use satusky_core::changes::WorkloadChanges;
+use satusky_core::engine::{observable, observed_at_rest};
+use satusky_core::time::now_ms;
+
+use crate::error::error_chain;
+use crate::handle::Handle;
+
+/// Follow `changes` until the process ends.
+pub(in crate::engine) async fn run(handle: Handle, changes: Arc<WorkloadChanges>) {
+    loop {
+        for (org, app) in changes.next_batch().await {
+            observe(&handle, &org, &app).await;
+        }
+    }
+}
+
+/// Read `org/app`'s workload and save what changed, if it is at rest.
+pub(in crate::engine) async fn observe(handle: &Handle, org: &str, app: &str) {
+    let at_rest = match handle.load(org, app).await {
+        Ok(Some(view)) => observable(&view).is_some(),
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(%org, %app, error = %error_chain(&e), "observe: cannot read the app");
+            false
+        }
+    };
+    if !at_rest {
+        return;
+    }
+    let obs = match handle
+        .runtime
+        .observe(org.to_string(), app.to_string())
+        .await
+    {
+        Ok(obs) => obs,
+        Err(e) => {
+            tracing::warn!(%org, %app, error = %error_chain(&e), "observe: the runtime cannot say");
+            return;
+        }
+    };
+    let saved = handle
+        .update_at_rest(org, app, |view| observed_at_rest(view, &obs, now_ms()))
+        .await;
+    if let Err(e) = saved {
+        tracing::warn!(%org, %app, error = %error_chain(&e), "observe: cannot save");
+    }
+}

@@ -1,0 +1,201 @@
+//! An app stays observed after its deploy (issue 12, acceptance 1, local runtime): real
+//! replicas of the test server that crash a few seconds after becoming ready, or whose health
+//! path turns to 500, move the active release's workload plane (`failed` with
+//! `CrashLoopBackOff` and the last output, or `ReadinessFailing` with the status) and the
+//! phase within 5 s, with events — and back to `ready` by themselves once the app recovers
+//! (a file the test server checks). No timer drives it: the supervisor reports each change.
+
+mod drift_common;
+
+use std::time::{Duration, Instant};
+
+use drift_common::{Api, ORG, eventually};
+use satusky_types::EventType;
+use serde_json::Value;
+
+struct Env {
+    _dir: tempfile::TempDir,
+    stack: satusky_stack::LocalStack,
+    api: Api,
+    store: satusky_store::Store,
+    fixed: std::path::PathBuf,
+}
+
+async fn start() -> Env {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, token, _) = drift_common::store(dir.path()).await;
+    let stack = drift_common::local_stack(&dir.path().join("state"), store.clone()).await;
+    stack.engine.start().await;
+    let api = Api {
+        router: satusky_server::router(stack.state.clone()),
+        token,
+    };
+    let fixed = dir.path().join("fixed");
+    Env {
+        _dir: dir,
+        stack,
+        api,
+        store,
+        fixed,
+    }
+}
+
+/// The workload plane of `app`'s status.
+async fn workload(api: &Api, app: &str) -> (Value, Value) {
+    let s = api.status(app).await;
+    (s["workload"]["plane"].clone(), s["phase"].clone())
+}
+
+/// Wait until the workload plane has `state` and `reason`; the plane and how long it took.
+async fn wait_plane(
+    api: &Api,
+    app: &str,
+    state: &str,
+    reason: &str,
+    within: Duration,
+) -> (Value, Duration) {
+    let t0 = Instant::now();
+    let plane = eventually(
+        &format!("{app}'s workload plane {state} {reason}"),
+        within,
+        || async {
+            let (p, _) = workload(api, app).await;
+            (p["state"] == state && p["reason"] == reason).then_some(p)
+        },
+    )
+    .await;
+    (plane, t0.elapsed())
+}
+
+/// The `plane` events of `app`'s workload and its `phase` events, as (state|phase, reason).
+async fn workload_events(store: &satusky_store::Store, app: &str) -> Vec<String> {
+    store
+        .events_after(ORG, app, 0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventType::Plane if e.data["plane"] == "workload" => Some(format!(
+                "workload {} {}",
+                e.data["state"].as_str().unwrap_or(""),
+                e.data["reason"].as_str().unwrap_or("")
+            )),
+            EventType::Phase => Some(format!("phase {}", e.data["phase"].as_str().unwrap_or(""))),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_that_crashes_after_its_deploy_is_seen_failing_and_seen_recovering() {
+    let env = start().await;
+    let fixed = env.fixed.display().to_string();
+    let spec = drift_common::test_app_spec(
+        "crashy",
+        &["--crash-after-ms", "4000", "--unless-file", &fixed],
+    );
+    let v1 = env.api.deploy_spec("crashy", spec).await;
+    env.api.wait_ready("crashy", v1).await;
+
+    // It crashes ~4 s after start: the workload plane fails within 5 s, quoting its output.
+    let (plane, took) = wait_plane(
+        &env.api,
+        "crashy",
+        "failed",
+        "CrashLoopBackOff",
+        Duration::from_secs(9),
+    )
+    .await;
+    let message = plane["message"].as_str().unwrap();
+    assert!(
+        message.contains("crashing as asked"),
+        "the last output is quoted: {message}"
+    );
+    assert!(message.contains("exited"), "{message}");
+    assert!(
+        plane["remediation"].as_str().is_some_and(|r| !r.is_empty()),
+        "{plane:#}"
+    );
+    assert_eq!(
+        workload(&env.api, "crashy").await.1,
+        "failed",
+        "no replica serves"
+    );
+    let s = env.api.status("crashy").await;
+    assert_eq!(s["active_release"], v1, "it stays the active release");
+    eprintln!("crash seen after {took:?} of waiting");
+
+    // Fixed (the next start behaves): ready again by itself, once up for the stable window.
+    std::fs::write(&env.fixed, b"").unwrap();
+    wait_plane(
+        &env.api,
+        "crashy",
+        "ready",
+        "RolloutComplete",
+        Duration::from_secs(40),
+    )
+    .await;
+    eventually("phase ready again", Duration::from_secs(20), || async {
+        (workload(&env.api, "crashy").await.1 == "ready").then_some(())
+    })
+    .await;
+    let events = workload_events(&env.store, "crashy").await;
+    let after_deploy: Vec<&String> = events.iter().skip_while(|e| *e != "phase ready").collect();
+    for want in [
+        "workload failed CrashLoopBackOff",
+        "phase failed",
+        "workload ready RolloutComplete",
+        "phase ready",
+    ] {
+        assert!(
+            after_deploy.iter().any(|e| *e == want),
+            "event `{want}` after the deploy: {events:#?}"
+        );
+    }
+    env.stack.runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_health_path_that_turns_bad_after_the_deploy_fails_the_workload_until_it_recovers() {
+    let env = start().await;
+    let fixed = env.fixed.display().to_string();
+    let spec = drift_common::test_app_spec(
+        "sour",
+        &["--fail-health-after-ms", "4000", "--unless-file", &fixed],
+    );
+    let v1 = env.api.deploy_spec("sour", spec).await;
+    env.api.wait_ready("sour", v1).await;
+
+    let (plane, took) = wait_plane(
+        &env.api,
+        "sour",
+        "failed",
+        "ReadinessFailing",
+        Duration::from_secs(12),
+    )
+    .await;
+    let message = plane["message"].as_str().unwrap();
+    assert!(message.contains("500"), "the status is quoted: {message}");
+    assert!(
+        message.contains("health turned bad"),
+        "the body is quoted: {message}"
+    );
+    assert!(
+        plane["remediation"].as_str().is_some_and(|r| !r.is_empty()),
+        "{plane:#}"
+    );
+    assert_eq!(workload(&env.api, "sour").await.1, "failed");
+    eprintln!("bad health seen after {took:?} of waiting");
+
+    std::fs::write(&env.fixed, b"").unwrap();
+    wait_plane(
+        &env.api,
+        "sour",
+        "ready",
+        "RolloutComplete",
+        Duration::from_secs(10),
+    )
+    .await;
+    env.stack.runtime.shutdown().await;
+}
