@@ -9,6 +9,7 @@
 //! - [`observe`]: pure decisions over what the API returned (kstatus workload, route plane,
 //!   edge addresses).
 //! - [`runtime`]: `KubeRuntime`, the `satusky_core::runtime::Runtime` for Kubernetes.
+//! - [`watch`]: the watches on Deployments and Pods that mark apps whose workload changed.
 //! - [`build`]: Kaniko build Jobs (pure Job rendering, following the Job and its logs).
 //!
 //! Nothing in [`mod@render`] may depend on the others.
@@ -20,6 +21,7 @@ pub mod kinds;
 pub mod observe;
 pub mod render;
 pub mod runtime;
+pub mod watch;
 
 pub use render::{
     GatewayRef, InvalidGatewayRef, IssuerRef, Object, RenderError, RenderInput, SecretRef, render,

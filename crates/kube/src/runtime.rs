@@ -18,6 +18,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
 use satusky_core::ForeignError;
+use satusky_core::changes::WorkloadChanges;
 use satusky_core::error_chain;
 use satusky_core::hostnames::Zone;
 use satusky_core::runtime::{
@@ -58,6 +59,9 @@ pub struct KubeRuntime {
     edge: Mutex<EdgeInfo>,
     builder: Option<Arc<dyn ImageBuilder>>,
     zone: Option<Arc<dyn DnsZone>>,
+    /// Apps whose Deployment or Pods changed ([`crate::watch`], started on first use).
+    changes: Arc<WorkloadChanges>,
+    watching: std::sync::Once,
 }
 
 impl KubeRuntime {
@@ -68,6 +72,8 @@ impl KubeRuntime {
             edge: Mutex::new(EdgeInfo::default()),
             builder,
             zone: None,
+            changes: Arc::new(WorkloadChanges::new()),
+            watching: std::sync::Once::new(),
         }
     }
 
@@ -248,6 +254,17 @@ impl KubeRuntime {
 }
 
 impl Runtime for KubeRuntime {
+    /// Starts the watches on the first call (it needs the async runtime the engine runs on).
+    fn workload_changes(&self) -> Option<Arc<WorkloadChanges>> {
+        self.watching.call_once(|| {
+            tokio::spawn(crate::watch::follow(
+                self.client(),
+                Arc::clone(&self.changes),
+            ));
+        });
+        Some(Arc::clone(&self.changes))
+    }
+
     fn name(&self) -> &'static str {
         "kubernetes"
     }

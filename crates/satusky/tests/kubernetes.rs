@@ -31,6 +31,10 @@ impl Cluster {
     }
 
     fn start_with_toml(server_toml: &str) -> Cluster {
+        Self::start_with(server_toml, "1s")
+    }
+
+    fn start_with(server_toml: &str, probe_interval: &str) -> Cluster {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -55,7 +59,7 @@ impl Cluster {
         .unwrap();
         // DNS checks ask a resolver that does not answer: endpoint planes are not the subject here.
         std::fs::write(state.path().join("server.toml"), server_toml).unwrap();
-        let server = common::serve_kubernetes(state.path(), &kubeconfig, "1s");
+        let server = common::serve_kubernetes(state.path(), &kubeconfig, probe_interval);
         let token = create_token(state.path(), "acme");
         Cluster {
             fake,
@@ -258,6 +262,88 @@ fn crash_loop_exits_11_and_deadline_exceeded_fails() {
     let report = json(&out);
     assert_eq!(report["workload"]["state"], "failed");
     assert_eq!(report["workload"]["reason"], "ProgressDeadlineExceeded");
+}
+
+#[test]
+fn an_active_release_going_crash_loop_is_seen_through_a_watch_and_seen_recovering() {
+    // No periodic sweep during the test: any request to the API server comes from the watch.
+    let c = Cluster::start_with(
+        "resolvers = [\"127.0.0.1:9\"]\nallow_unproven_domains = true\n",
+        "1h",
+    );
+    let app = app_dir("steady", "");
+    let deploy = c.onectl_in_background(
+        app.path(),
+        &["deploy", "--timeout", "60s", "--wait-for", "workload"],
+    );
+    c.wait_for("the Deployment", || {
+        c.object("apps/v1", "Deployment", "steady").is_some()
+    });
+    c.fake.complete_rollout(NS, "steady").unwrap();
+    let out = deploy.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // At rest once the deploy's endpoint check settled (its DNS resolver does not answer).
+    c.wait_for("the deploy's work to finish", || {
+        let s = c.status(app.path());
+        s["phase"] != "rolling_out" && s["workload"]["state"] == "ready"
+    });
+
+    // Idle (once the deploy's endpoint check has given up, within 10 s): nothing reads the
+    // cluster for 3 s on end.
+    let deadline = Instant::now() + Duration::from_secs(25);
+    loop {
+        c.fake.reset_stats();
+        std::thread::sleep(Duration::from_secs(3));
+        let idle = c.fake.stats();
+        if (idle.get, idle.list) == (0, 0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never idle: {idle:?}");
+    }
+
+    // The pods of the active release go CrashLoopBackOff: seen within 5 s, through the watch.
+    let t0 = Instant::now();
+    c.fake
+        .crash_loop(
+            NS,
+            "steady",
+            Some("back-off 10s restarting failed container app"),
+        )
+        .unwrap();
+    c.wait_for("the workload plane to fail", || {
+        c.status(app.path())["workload"]["reason"] == "CrashLoopBackOff"
+    });
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(5), "seen after {took:?}");
+    let s = c.status(app.path());
+    assert_eq!(s["workload"]["state"], "failed", "{s:#}");
+    assert_eq!(s["phase"], "failed", "{s:#}");
+    assert_eq!(s["active_release"], 1);
+    assert!(
+        s["workload"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("back-off 10s"),
+        "{s:#}"
+    );
+    assert!(
+        s["workload"]["remediation"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{s:#}"
+    );
+    let after = c.fake.stats();
+    assert!(
+        after.get + after.list <= 8,
+        "a few reads after the event, not a polling loop: {after:?}"
+    );
+
+    // The pods recover: ready again by itself.
+    c.fake.complete_rollout(NS, "steady").unwrap();
+    c.wait_for("the workload plane to recover", || {
+        let s = c.status(app.path());
+        s["workload"]["state"] == "ready"
+    });
 }
 
 #[test]
