@@ -7,13 +7,16 @@
 //!   *every* address it resolves to is an edge address. One stray address is `WrongTarget`:
 //!   some clients would land there. With no expectation at all (a bare `satusky probe HOST`),
 //!   any address counts and the message says there was nothing to compare with.
-//! - With no address: SERVFAIL (or any other resolver failure) beats a timeout, which beats
-//!   "the name exists but has no A/AAAA" (`NoAnswer`, also for a CNAME leading nowhere), which
-//!   beats NXDOMAIN — the most specific fault the resolver showed wins.
+//! - With no address: when the resolver answered neither query at all (silence within the
+//!   timeout, or it could not be reached), it is `ResolverUnreachable`, naming the resolvers
+//!   asked — the fault is the resolver, not the name. Otherwise SERVFAIL (or any other
+//!   resolver failure) beats a timeout, which beats "the name exists but has no A/AAAA"
+//!   (`NoAnswer`, also for a CNAME leading nowhere), which beats NXDOMAIN — the most specific
+//!   fault the resolver showed wins.
 //! - A custom domain's remediation names the exact records to create; a platform hostname's
 //!   points at the platform's DNS zone, which the user does not edit.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use satusky_types::{Plane, PlaneState, Reason};
 
@@ -41,14 +44,28 @@ pub enum QueryOutcome {
     NoData,
     /// SERVFAIL, or another resolver failure (REFUSED, I/O error); the text says which.
     Failure(String),
+    /// The resolver answered, but the whole lookup (a CNAME chain) did not end in time.
     Timeout,
+    /// The resolver never answered this query: nothing came back within the limit, or it
+    /// could not be reached at all. The text says which (`nothing within 2s`).
+    Unreachable(String),
 }
 
-/// The A and AAAA outcomes for one hostname.
+/// Which resolvers a check asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolvers {
+    /// Their addresses, in the order they are asked.
+    pub servers: Vec<SocketAddr>,
+    /// Read from the system's configuration (`/etc/resolv.conf`) rather than configured.
+    pub from_system: bool,
+}
+
+/// The A and AAAA outcomes for one hostname, and who was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsObservation {
     pub a: QueryOutcome,
     pub aaaa: QueryOutcome,
+    pub asked: Resolvers,
 }
 
 impl DnsObservation {
@@ -227,7 +244,11 @@ pub fn dns_plane(obs: &DnsObservation, target: &EndpointTarget) -> Plane {
         return p;
     }
 
-    // No address: pick the most specific fault.
+    // No address. A resolver that answered nothing at all is the fault, whatever the name.
+    if let (QueryOutcome::Unreachable(why), QueryOutcome::Unreachable(_)) = (&obs.a, &obs.aaaa) {
+        return resolver_unreachable(host, &obs.asked, why);
+    }
+    // Pick the most specific fault.
     let failure = [&obs.a, &obs.aaaa].into_iter().find_map(|o| match o {
         QueryOutcome::Failure(text) => Some(text.clone()),
         _ => None,
@@ -244,7 +265,7 @@ pub fn dns_plane(obs: &DnsObservation, target: &EndpointTarget) -> Plane {
                 .to_string(),
         );
     }
-    if obs.any(|o| matches!(o, QueryOutcome::Timeout)) {
+    if obs.any(|o| matches!(o, QueryOutcome::Timeout | QueryOutcome::Unreachable(_))) {
         return plane(
             PlaneState::Failed,
             Reason::Timeout,
@@ -271,6 +292,37 @@ pub fn dns_plane(obs: &DnsObservation, target: &EndpointTarget) -> Plane {
         p = p.with_remediation(r);
     }
     p
+}
+
+/// `127.0.0.1:5353`, `10.0.0.2:53 and 10.0.0.3:53`, or `the system's resolver`.
+pub fn resolver_names(asked: &Resolvers) -> String {
+    let names: Vec<String> = asked.servers.iter().map(ToString::to_string).collect();
+    match names.as_slice() {
+        [] => "the system's resolver".to_string(),
+        [one] => format!("the resolver {one}"),
+        [rest @ .., last] => format!("the resolvers {} and {last}", rest.join(", ")),
+    }
+}
+
+fn resolver_unreachable(host: &str, asked: &Resolvers, why: &str) -> Plane {
+    let who = resolver_names(asked);
+    let fix = if asked.from_system {
+        format!(
+            "make {who} (from /etc/resolv.conf) answer, or set `resolvers` in server.toml \
+             (`--resolver IP:PORT` for satusky probe)"
+        )
+    } else {
+        format!(
+            "make {who} answer (a DNS server must listen there), or fix `resolvers` in \
+             server.toml (`--resolver IP:PORT` for satusky probe)"
+        )
+    };
+    plane(
+        PlaneState::Failed,
+        Reason::ResolverUnreachable,
+        format!("{who} did not answer for {host}: {why}"),
+    )
+    .with_remediation(fix)
 }
 
 fn expected_description(target: &EndpointTarget) -> String {
