@@ -7,6 +7,9 @@
 //! - rustls' `CertificateError`s map to `UnknownIssuer` (also for `BadSignature`: a chain naming
 //!   a trusted issuer that did not sign it), `NotValidForName`, `Expired` and `NotYetValid`;
 //!   any other rejection or protocol failure is `HandshakeFailed`.
+//! - A plain HTTP server on the TLS port (it answered the ClientHello with `HTTP/1.1 400 …`)
+//!   is `NotTls`: the fix is where the prober connects or what listens there, not a
+//!   certificate.
 //! - A connection that never got to TLS (refused, reset, timed out) fails the HTTP plane with
 //!   its own reason too: no request could be sent. A TLS protocol failure leaves HTTP
 //!   `pending`/`Waiting` (nothing to speak HTTP over); a *certificate* failure does not stop
@@ -234,8 +237,12 @@ pub enum ConnectFailure {
     Connect(String),
     /// Connected, but the handshake did not finish in time (a black-holed listener).
     HandshakeTimeout,
-    /// A TLS protocol failure: an alert (e.g. no certificate for this SNI), a bad message.
+    /// The edge refused the handshake for this SNI: it has no certificate for the hostname.
+    NoCertificate(String),
+    /// Another TLS protocol failure: an alert, a bad message.
     Handshake(String),
+    /// A plain HTTP server answered the ClientHello; its status line.
+    NotTls(String),
 }
 
 /// The TLS and HTTP planes when the connection failed before a TLS session existed.
@@ -300,7 +307,7 @@ pub fn failure_planes(
                 ),
             )
         }
-        ConnectFailure::Handshake(e) => (
+        ConnectFailure::NoCertificate(e) => (
             failed(
                 Reason::HandshakeFailed,
                 format!("TLS handshake with {addr} failed: {e}"),
@@ -308,13 +315,47 @@ pub fn failure_planes(
             .with_remediation(format!(
                 "make the edge at {addr} serve a certificate for this hostname (SNI)"
             )),
+            no_session(),
+        ),
+        ConnectFailure::Handshake(e) => (
+            failed(
+                Reason::HandshakeFailed,
+                format!("TLS handshake with {addr} failed: {e}"),
+            )
+            .with_remediation(format!(
+                "check that {addr} is the edge's HTTPS port and that it speaks TLS 1.2 or 1.3 \
+                 (`probe_edge` in server.toml, `--edge` for satusky probe)"
+            )),
+            no_session(),
+        ),
+        ConnectFailure::NotTls(status_line) => (
+            failed(
+                Reason::NotTls,
+                format!(
+                    "{addr} answered in plain HTTP ({status_line}), not TLS: a plain HTTP \
+                     server listens on the TLS port"
+                ),
+            )
+            .with_remediation(format!(
+                "a plain HTTP server listens on {addr}, where TLS is expected: point the \
+                 prober at the edge's HTTPS port (`probe_edge` in server.toml, `--edge` for \
+                 satusky probe), or serve TLS on {addr}"
+            )),
             Plane::new(
                 PlaneState::Pending,
                 Reason::Waiting,
-                "not attempted: no TLS session (see the tls plane)",
+                format!("not attempted: {addr} speaks plain HTTP, not TLS (see the tls plane)"),
             ),
         ),
     }
+}
+
+fn no_session() -> Plane {
+    Plane::new(
+        PlaneState::Pending,
+        Reason::Waiting,
+        "not attempted: no TLS session (see the tls plane)",
+    )
 }
 
 #[cfg(test)]

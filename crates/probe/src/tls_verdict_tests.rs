@@ -157,3 +157,48 @@ fn connection_failures_fill_both_planes() {
     );
     assert_eq!(http.reason, Reason::Waiting);
 }
+
+#[test]
+fn plain_http_on_the_tls_port_is_not_tls_and_says_so() {
+    let limits = (Duration::from_secs(1), Duration::from_secs(2));
+    let (tls, http) = failure_planes(
+        "127.0.0.1:8443",
+        &ConnectFailure::NotTls("HTTP/1.1 400 Bad Request".into()),
+        limits,
+    );
+    assert_eq!(
+        (tls.state, tls.reason),
+        (PlaneState::Failed, Reason::NotTls)
+    );
+    assert_eq!(
+        tls.message,
+        "127.0.0.1:8443 answered in plain HTTP (HTTP/1.1 400 Bad Request), not TLS: a plain \
+         HTTP server listens on the TLS port"
+    );
+    let fix = tls.remediation.unwrap_or_default();
+    assert!(
+        fix.contains("plain HTTP server listens on 127.0.0.1:8443") && fix.contains("probe_edge"),
+        "{fix}"
+    );
+    assert!(
+        !fix.contains("certificate"),
+        "not a certificate problem: {fix}"
+    );
+    assert_eq!(
+        (http.state, http.reason),
+        (PlaneState::Pending, Reason::Waiting)
+    );
+    // Only a refusal for the SNI asks for a certificate.
+    let (tls, _) = failure_planes(
+        "a:1",
+        &ConnectFailure::Handshake("received corrupt message".into()),
+        limits,
+    );
+    assert!(!tls.remediation.unwrap_or_default().contains("certificate"));
+    let (tls, _) = failure_planes(
+        "a:1",
+        &ConnectFailure::NoCertificate("alert AccessDenied".into()),
+        limits,
+    );
+    assert!(tls.remediation.unwrap_or_default().contains("certificate"));
+}

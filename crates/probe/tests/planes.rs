@@ -243,6 +243,33 @@ async fn no_certificate_for_the_name_fails_the_handshake_and_http_waits() {
 }
 
 #[tokio::test]
+async fn plain_http_on_the_tls_port_is_not_tls() {
+    let edge = edge().await;
+    let (plain, server) = support::plain_http_server().await;
+    let mut config = edge.config(TIMEOUT);
+    config.edge = Some(plain);
+    let r = Prober::new(config)
+        .unwrap()
+        .check(&target("ok.edge.test"))
+        .await;
+    assert_plane(&r.tls, PlaneState::Failed, Reason::NotTls);
+    assert!(
+        r.tls
+            .message
+            .contains("plain HTTP (HTTP/1.1 400 Bad Request)"),
+        "{}",
+        r.tls.message
+    );
+    let fix = r.tls.remediation.as_deref().unwrap_or_default();
+    assert!(
+        fix.contains(&format!("a plain HTTP server listens on {plain}")),
+        "{fix}"
+    );
+    assert_plane(&r.http, PlaneState::Pending, Reason::Waiting);
+    server.abort();
+}
+
+#[tokio::test]
 async fn http_statuses_map_to_their_reasons() {
     let edge = edge().await;
     let cases = [

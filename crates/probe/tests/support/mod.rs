@@ -292,6 +292,32 @@ impl EdgeBuilder {
     }
 }
 
+/// A plain HTTP/1.1 server (no TLS) on 127.0.0.1 answering 200 to everything, as a
+/// misconfigured edge would on its TLS port. Stops when the handle is aborted or dropped with
+/// the runtime.
+pub async fn plain_http_server() -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req: HttpRequest<Incoming>| async {
+                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from_static(
+                        b"plain\n",
+                    ))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    (addr, task)
+}
+
 /// A running edge. Dropping it stops every server.
 pub struct TestEdge {
     pub dns: SocketAddr,
