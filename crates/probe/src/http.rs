@@ -3,6 +3,9 @@
 //! `x-satusky-probe: 1`. Reads the response head only (status, `Location`,
 //! `x-satusky-release`); the body is never read. Bounded by the HTTP timeout.
 //!
+//! Each hop of a redirect host's chain is one more such request, on its own connection
+//! ([`crate::prober`] dials it where [`crate::http_verdict::RedirectChain`] says to go).
+//!
 //! Must not decide readiness: [`crate::http_verdict`] judges the [`HttpObservation`].
 
 use std::error::Error as _;

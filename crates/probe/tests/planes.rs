@@ -11,6 +11,8 @@ use support::{CertSpec, EdgeBuilder, Responder, TestEdge};
 
 const RELEASE: &str = "acme/web@v4";
 const TIMEOUT: Duration = Duration::from_secs(2);
+/// How late the slow hosts answer.
+const SLOW: Duration = Duration::from_millis(400);
 
 async fn edge() -> TestEdge {
     EdgeBuilder::new("edge.test")
@@ -63,6 +65,31 @@ async fn edge() -> TestEdge {
         .http(
             "foreign.edge.test",
             Responder::status(200, Some("acme/web@v3")),
+        )
+        .healthy("self.edge.test", RELEASE)
+        .http(
+            "self.edge.test",
+            Responder::redirect(301, "https://self.edge.test/"),
+        )
+        .healthy("ping.edge.test", RELEASE)
+        .http(
+            "ping.edge.test",
+            Responder::redirect(308, "https://pong.edge.test/"),
+        )
+        .healthy("pong.edge.test", RELEASE)
+        .http(
+            "pong.edge.test",
+            Responder::redirect(308, "https://ping.edge.test/"),
+        )
+        .healthy("tick.edge.test", RELEASE)
+        .http(
+            "tick.edge.test",
+            Responder::redirect(301, "https://tock.edge.test/"),
+        )
+        .healthy("tock.edge.test", RELEASE)
+        .http(
+            "tock.edge.test",
+            Responder::slow(SLOW, Responder::redirect(301, "https://tick.edge.test/")),
         )
         .healthy("hang.edge.test", RELEASE)
         .http("hang.edge.test", Responder::Hang)
@@ -315,6 +342,78 @@ async fn redirect_hosts_must_redirect_permanently_to_their_target() {
         "{}",
         bad.http.message
     );
+}
+
+#[tokio::test]
+async fn a_redirect_to_itself_is_a_loop_naming_the_location() {
+    let edge = edge().await;
+    let r = check(
+        &edge,
+        target("self.edge.test").with_redirect_to("https://ok.edge.test"),
+    )
+    .await;
+    assert_plane(&r.http, PlaneState::Failed, Reason::RedirectLoop);
+    assert_eq!(
+        r.http.message,
+        "self.edge.test → self.edge.test: self.edge.test answers 301 with Location \
+         https://self.edge.test/"
+    );
+    assert!(r.http.remediation.is_some(), "{:?}", r.http);
+    // Not a redirect host: the same answer is still the loop, not a bare status.
+    let r = check(&edge, target("self.edge.test")).await;
+    assert_plane(&r.http, PlaneState::Failed, Reason::RedirectLoop);
+}
+
+#[tokio::test]
+async fn redirect_hosts_pointing_at_each_other_are_a_loop_naming_the_chain() {
+    let edge = edge().await;
+    let prober = Prober::new(edge.config(TIMEOUT)).unwrap();
+    let r = prober
+        .check(&target("ping.edge.test").with_redirect_to("https://pong.edge.test"))
+        .await;
+    assert_plane(&r.tls, PlaneState::Ready, Reason::CertificateValid);
+    assert_plane(&r.http, PlaneState::Failed, Reason::RedirectLoop);
+    assert_eq!(
+        r.http.message,
+        "ping.edge.test → pong.edge.test → ping.edge.test: pong.edge.test answers 308 with \
+         Location https://ping.edge.test/"
+    );
+    assert!(r.http.remediation.is_some(), "{:?}", r.http);
+    // Seen from the other end, the same loop.
+    let r = prober
+        .check(&target("pong.edge.test").with_redirect_to("https://ping.edge.test"))
+        .await;
+    assert_plane(&r.http, PlaneState::Failed, Reason::RedirectLoop);
+    assert!(
+        r.http
+            .message
+            .starts_with("pong.edge.test → ping.edge.test → pong.edge.test:"),
+        "{}",
+        r.http.message
+    );
+}
+
+#[tokio::test]
+async fn every_hop_of_a_chain_gets_the_checks_timeout() {
+    let edge = edge().await;
+    // The prober's own limit is shorter than the hop's answer; `[checks] timeout` is longer.
+    let prober = Prober::new(edge.config(Duration::from_millis(200))).unwrap();
+    let t = target("tick.edge.test").with_redirect_to("https://tock.edge.test");
+    let r = prober.check(&t.clone().with_http_timeout(SLOW * 3)).await;
+    assert_plane(&r.http, PlaneState::Failed, Reason::RedirectLoop);
+    assert!(
+        r.http
+            .message
+            .starts_with("tick.edge.test → tock.edge.test → tick.edge.test:"),
+        "{}",
+        r.http.message
+    );
+    // Under a shorter `[checks] timeout` the hop does not answer in time: the chain ends
+    // there, and the first answer's verdict stands.
+    let r = prober
+        .check(&t.with_http_timeout(Duration::from_millis(150)))
+        .await;
+    assert_plane(&r.http, PlaneState::Ready, Reason::Redirects);
 }
 
 #[tokio::test]
