@@ -277,17 +277,25 @@ pub fn http_plane(obs: &HttpObservation, target: &EndpointTarget) -> Plane {
     let (status, location, release) = match obs {
         HttpObservation::Timeout(limit) => {
             let limit = humantime::format_duration(*limit);
-            let plane = failed(
-                Reason::Timeout,
-                format!("{get}: no response within {limit}"),
-            );
+            let path = &target.path;
             return match target.http_timeout {
                 // The app's own limit: the fix is in the app or in satusky.toml.
-                Some(_) => plane.with_remediation(format!(
-                    "make {} answer within {limit}, or raise [checks] timeout in satusky.toml",
-                    target.path
+                Some(_) => failed(
+                    Reason::Timeout,
+                    format!("{get}: no response within {limit} ([checks] timeout)"),
+                )
+                .with_remediation(format!(
+                    "make {path} answer within {limit}, or raise [checks] timeout in \
+                     satusky.toml, then `1ctl deploy`"
                 )),
-                None => plane,
+                None => failed(
+                    Reason::Timeout,
+                    format!("{get}: no response within {limit} (the probe's timeout)"),
+                )
+                .with_remediation(format!(
+                    "make {path} answer within {limit}, or give the probe more time \
+                     (`satusky probe --timeout`)"
+                )),
             };
         }
         HttpObservation::Reset(e) => {

@@ -91,6 +91,11 @@ async fn edge() -> TestEdge {
             "tock.edge.test",
             Responder::slow(SLOW, Responder::redirect(301, "https://tick.edge.test/")),
         )
+        .healthy("slow.edge.test", RELEASE)
+        .http(
+            "slow.edge.test",
+            Responder::slow(SLOW, Responder::status(200, Some(RELEASE))),
+        )
         .healthy("hang.edge.test", RELEASE)
         .http("hang.edge.test", Responder::Hang)
         .healthy("close.edge.test", RELEASE)
@@ -414,6 +419,40 @@ async fn every_hop_of_a_chain_gets_the_checks_timeout() {
         .check(&t.with_http_timeout(Duration::from_millis(150)))
         .await;
     assert_plane(&r.http, PlaneState::Ready, Reason::Redirects);
+}
+
+#[tokio::test]
+async fn the_checks_timeout_is_honoured_and_named() {
+    let edge = edge().await;
+    // The prober's own limit would time out; the app's `[checks] timeout` is what counts.
+    let prober = Prober::new(edge.config(Duration::from_millis(200))).unwrap();
+    let t = target("slow.edge.test");
+    let r = prober.check(&t.clone().with_http_timeout(SLOW * 3)).await;
+    assert_plane(&r.http, PlaneState::Ready, Reason::ExpectedStatus);
+    // And it is a limit too, whatever the prober's own says.
+    let prober = Prober::new(edge.config(TIMEOUT)).unwrap();
+    let started = std::time::Instant::now();
+    let r = prober
+        .check(&t.with_http_timeout(Duration::from_millis(250)))
+        .await;
+    assert_plane(&r.http, PlaneState::Failed, Reason::Timeout);
+    assert!(
+        r.http
+            .message
+            .ends_with("no response within 250ms ([checks] timeout)"),
+        "{}",
+        r.http.message
+    );
+    assert!(
+        r.http
+            .remediation
+            .as_deref()
+            .unwrap_or_default()
+            .contains("[checks] timeout"),
+        "{:?}",
+        r.http
+    );
+    assert!(started.elapsed() < SLOW, "{:?}", started.elapsed());
 }
 
 #[tokio::test]
