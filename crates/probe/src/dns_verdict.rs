@@ -14,7 +14,8 @@
 //!   (`NoAnswer`, also for a CNAME leading nowhere), which beats NXDOMAIN — the most specific
 //!   fault the resolver showed wins.
 //! - A custom domain's remediation names the exact records to create; a platform hostname's
-//!   points at the platform's DNS zone, which the user does not edit.
+//!   points at the platform's DNS zone, which the user does not edit; an unreachable resolver's
+//!   names the `resolvers` setting. Every `failed` plane has one.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -154,23 +155,22 @@ pub fn records_to_create(target: &EndpointTarget) -> Vec<String> {
         .collect()
 }
 
-fn remediation(target: &EndpointTarget, verb: &str) -> Option<String> {
+/// The fix for a name that does not lead to the edge: the exact records for a custom domain
+/// when the edge is known, the platform's zone for a platform hostname, else `fallback`.
+fn remediation(target: &EndpointTarget, verb: &str, fallback: &str) -> String {
     let host = target.hostname.trim_end_matches('.');
     if target.platform_owned {
-        if !target.has_dns_expectation() {
-            return None;
-        }
-        return Some(format!(
+        return format!(
             "{host} is in the platform zone: the control plane's DNS zone must serve it \
              (check the server's DNS settings and that its zone is delegated to it)"
-        ));
+        );
     }
     let records = records_to_create(target);
     if records.is_empty() {
-        return None;
+        return format!("{fallback} for {host} at its DNS provider");
     }
     let quoted: Vec<String> = records.iter().map(|r| format!("\"{r}\"")).collect();
-    Some(format!("{verb} {}", quoted.join(" and ")))
+    format!("{verb} {}", quoted.join(" and "))
 }
 
 fn plane(state: PlaneState, reason: Reason, message: String) -> Plane {
@@ -230,18 +230,19 @@ pub fn dns_plane(obs: &DnsObservation, target: &EndpointTarget) -> Plane {
         } else {
             String::new()
         };
-        let mut p = plane(
+        return plane(
             PlaneState::Failed,
             Reason::WrongTarget,
             format!(
                 "{host} points to {}{stray_note} (expected {wanted})",
                 describe_answer(obs)
             ),
-        );
-        if let Some(r) = remediation(target, "replace its records with") {
-            p = p.with_remediation(r);
-        }
-        return p;
+        )
+        .with_remediation(remediation(
+            target,
+            "replace its records with",
+            "point the records to the platform's edge",
+        ));
     }
 
     // No address. A resolver that answered nothing at all is the fault, whatever the name.
@@ -266,11 +267,17 @@ pub fn dns_plane(obs: &DnsObservation, target: &EndpointTarget) -> Plane {
         );
     }
     if obs.any(|o| matches!(o, QueryOutcome::Timeout | QueryOutcome::Unreachable(_))) {
+        let who = resolver_names(&obs.asked);
         return plane(
             PlaneState::Failed,
             Reason::Timeout,
             format!("no DNS answer for {host} within the timeout"),
-        );
+        )
+        .with_remediation(format!(
+            "{who} answered, but not the whole lookup in time: check the name servers of \
+             {host}'s zone (a slow or broken delegation), then check again with \
+             `1ctl app status`"
+        ));
     }
     let exists = obs.any(|o| matches!(o, QueryOutcome::NoData | QueryOutcome::Answer(_)));
     let (reason, message, verb) = if exists {
@@ -287,11 +294,11 @@ pub fn dns_plane(obs: &DnsObservation, target: &EndpointTarget) -> Plane {
             "create",
         )
     };
-    let mut p = plane(PlaneState::Failed, reason, message);
-    if let Some(r) = remediation(target, verb) {
-        p = p.with_remediation(r);
-    }
-    p
+    plane(PlaneState::Failed, reason, message).with_remediation(remediation(
+        target,
+        verb,
+        "create an A/AAAA record (or a CNAME) leading to the platform's edge",
+    ))
 }
 
 /// `127.0.0.1:5353`, `10.0.0.2:53 and 10.0.0.3:53`, or `the system's resolver`.

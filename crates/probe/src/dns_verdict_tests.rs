@@ -243,3 +243,60 @@ fn a_resolver_that_answered_one_query_is_reachable() {
     );
     assert_eq!(p.reason, Reason::ServFail);
 }
+
+#[test]
+fn every_failed_plane_has_a_remediation() {
+    let chain_to_nowhere = QueryOutcome::Answer(vec![DnsRecord::Cname {
+        name: "api.example.com".into(),
+        target: "edge.apps.example.net".into(),
+    }]);
+    let outcomes = [
+        answer(&["203.0.113.7"]),
+        answer(&["192.0.2.1"]),
+        answer(&["203.0.113.7", "192.0.2.1"]),
+        chain_to_nowhere,
+        QueryOutcome::NxDomain,
+        QueryOutcome::NoData,
+        QueryOutcome::Failure("SERVFAIL (Server Failure)".into()),
+        QueryOutcome::Timeout,
+        QueryOutcome::Unreachable("nothing within 2s".into()),
+    ];
+    let targets = [
+        edge_target(),
+        edge_target().custom_domain(true),
+        EndpointTarget::new("api.example.com")
+            .with_cname("edge.apps.example.net")
+            .custom_domain(true),
+        // No expectation at all (a bare `satusky probe HOST`), in and out of the zone.
+        EndpointTarget::new("api.example.com"),
+        EndpointTarget::new("api.example.com").custom_domain(true),
+    ];
+    let mut failed = std::collections::BTreeSet::new();
+    for t in &targets {
+        for a in &outcomes {
+            for aaaa in &outcomes {
+                let p = dns_plane(&obs(a.clone(), aaaa.clone()), t);
+                if p.state == PlaneState::Failed {
+                    failed.insert(p.reason.code());
+                    assert!(
+                        p.remediation
+                            .as_deref()
+                            .is_some_and(|r| !r.trim().is_empty()),
+                        "{t:?} {a:?} {aaaa:?}: {p:?}"
+                    );
+                }
+            }
+        }
+    }
+    let every = [
+        Reason::NxDomain,
+        Reason::NoAnswer,
+        Reason::WrongTarget,
+        Reason::ServFail,
+        Reason::ResolverUnreachable,
+        Reason::Timeout,
+    ];
+    for reason in every {
+        assert!(failed.contains(&reason.code()), "{reason} is produced");
+    }
+}
