@@ -22,6 +22,9 @@
 //! `RedirectLoop` naming the chain (`a.apps.test → b.apps.test → a.apps.test`); a chain that
 //! ends anywhere else — a non-redirect answer, a failed request, a `Location` the prober
 //! cannot follow, the hop bound — keeps the first answer's verdict.
+//!
+//! Every `failed` plane carries a remediation naming the next command (`1ctl app status APP`,
+//! `1ctl deploy`) or setting (`[checks] path`, `[checks] timeout`, `redirect_to`).
 
 use satusky_core::urls::same_location;
 use satusky_types::{Plane, PlaneState, Reason};
@@ -272,12 +275,13 @@ pub fn chain_plane(first: Plane, chain: &RedirectChain, target: &EndpointTarget)
 /// The HTTP plane for `target`, given what the exchange produced.
 pub fn http_plane(obs: &HttpObservation, target: &EndpointTarget) -> Plane {
     let host = target.hostname.trim_end_matches('.');
-    let get = format!("GET {}", target.path);
+    let path = &target.path;
+    let get = format!("GET {path}");
+    let status_cmd = status_command(target);
     let failed = |reason, message: String| Plane::new(PlaneState::Failed, reason, message);
     let (status, location, release) = match obs {
         HttpObservation::Timeout(limit) => {
             let limit = humantime::format_duration(*limit);
-            let path = &target.path;
             return match target.http_timeout {
                 // The app's own limit: the fix is in the app or in satusky.toml.
                 Some(_) => failed(
@@ -302,13 +306,21 @@ pub fn http_plane(obs: &HttpObservation, target: &EndpointTarget) -> Plane {
             return failed(
                 Reason::ConnectionReset,
                 format!("{get}: the connection closed before a response ({e})"),
-            );
+            )
+            .with_remediation(format!(
+                "the app or the edge closed the connection without answering {path}: \
+                 {status_cmd} shows the workload and its last output"
+            ));
         }
         HttpObservation::Invalid(e) => {
             return failed(
                 Reason::UnexpectedStatus,
                 format!("{get}: not an HTTP/1.1 response ({e})"),
-            );
+            )
+            .with_remediation(format!(
+                "something that does not speak HTTP/1.1 answers {path} for {host}: check \
+                 what listens on the app's $PORT ({status_cmd})"
+            ));
         }
         HttpObservation::Response {
             status,
@@ -319,20 +331,31 @@ pub fn http_plane(obs: &HttpObservation, target: &EndpointTarget) -> Plane {
     let answered = format!("{get} → {status}");
 
     let gateway = match status {
-        502 => Some((Reason::BadGateway, "the edge could not reach the app")),
+        502 => Some((
+            Reason::BadGateway,
+            format!(
+                "the edge could not reach the app: {status_cmd} shows why (workload plane, \
+                 last output); fix it, then `1ctl deploy`"
+            ),
+        )),
         503 => Some((
             Reason::ServiceUnavailable,
-            "the app or the edge is unavailable",
+            format!(
+                "the app or the edge is unavailable: {status_cmd} shows the workload's \
+                 replicas; fix it, then `1ctl deploy`"
+            ),
         )),
         504 => Some((
             Reason::GatewayTimeout,
-            "the app did not answer the edge in time",
+            format!(
+                "the app did not answer the edge in time: make {path} answer faster \
+                 ({status_cmd} shows the workload's readiness)"
+            ),
         )),
         _ => None,
     };
-    if let Some((reason, why)) = gateway {
-        return failed(reason, answered)
-            .with_remediation(format!("{why}: check the workload's logs and readiness"));
+    if let Some((reason, fix)) = gateway {
+        return failed(reason, answered).with_remediation(fix);
     }
 
     // A redirect to the very URL requested: the shortest loop, whatever else is asked.
@@ -358,7 +381,9 @@ pub fn http_plane(obs: &HttpObservation, target: &EndpointTarget) -> Plane {
             format!("{got}, expected 301/308 → {to}"),
         )
         .with_remediation(format!(
-            "{host} must answer a permanent redirect (301 or 308) to {to}"
+            "{host} must answer a permanent redirect (301 or 308) to {to}: check its \
+             `redirect_to` ([[domains]] in satusky.toml) and its route ({status_cmd}), then \
+             `1ctl deploy`"
         ));
     }
 
@@ -370,7 +395,8 @@ pub fn http_plane(obs: &HttpObservation, target: &EndpointTarget) -> Plane {
             format!("answered by {got}, expected {want}"),
         )
         .with_remediation(format!(
-            "{host} is served by another release: the edge's route still points to {got}"
+            "{host} is served by another release: the edge's route still points to {got}; \
+             {status_cmd} shows the active release, `1ctl deploy` routes it again"
         ));
     }
 
@@ -383,7 +409,11 @@ pub fn http_plane(obs: &HttpObservation, target: &EndpointTarget) -> Plane {
         return failed(
             Reason::UnexpectedStatus,
             format!("{answered} (expected {expect})"),
-        );
+        )
+        .with_remediation(format!(
+            "make {path} answer {expect}, or set `[checks] path` / `[checks] expect` in \
+             satusky.toml to what the app serves, then `1ctl deploy`"
+        ));
     }
 
     match (&target.expect_release, release) {
@@ -393,7 +423,7 @@ pub fn http_plane(obs: &HttpObservation, target: &EndpointTarget) -> Plane {
         )
         .with_remediation(format!(
             "something other than this platform's edge answers for {host}: check DNS and \
-             any proxy in front of the edge"
+             any proxy in front of the edge ({status_cmd} shows the DNS and route planes)"
         )),
         (_, Some(got)) => Plane::new(
             PlaneState::Ready,
@@ -401,6 +431,22 @@ pub fn http_plane(obs: &HttpObservation, target: &EndpointTarget) -> Plane {
             format!("{answered} ({got})"),
         ),
         (None, None) => Plane::new(PlaneState::Ready, Reason::ExpectedStatus, answered),
+    }
+}
+
+/// `` `1ctl app status web` `` when the expected release names the app (`ORG/APP@vN`), else
+/// `` `1ctl app status` `` (which, run in the app's folder, reads its name from satusky.toml).
+fn status_command(target: &EndpointTarget) -> String {
+    let app = target
+        .expect_release
+        .as_deref()
+        .and_then(|r| r.split_once('/'))
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(app, _)| app)
+        .filter(|app| !app.is_empty());
+    match app {
+        Some(app) => format!("`1ctl app status {app}`"),
+        None => "`1ctl app status`".to_string(),
     }
 }
 

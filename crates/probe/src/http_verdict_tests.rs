@@ -352,3 +352,97 @@ fn a_chain_is_followed_for_a_bounded_number_of_hops() {
     assert_eq!(chain.hops(), MAX_REDIRECT_HOPS);
     assert!(!chain.looped());
 }
+
+#[test]
+fn fixes_name_the_app_when_the_release_does() {
+    let p = http_plane(&response(502, None, None), &app());
+    assert!(
+        p.remediation
+            .as_deref()
+            .unwrap_or_default()
+            .contains("`1ctl app status web`"),
+        "{p:?}"
+    );
+    let t = EndpointTarget::new("example.com").with_redirect_to("https://www.example.com");
+    let p = http_plane(&response(503, None, None), &t);
+    assert!(
+        p.remediation
+            .as_deref()
+            .unwrap_or_default()
+            .contains("`1ctl app status`"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn every_failed_plane_has_a_remediation() {
+    let host = "web-acme.apps.example.net";
+    let targets = [
+        app(),
+        app().with_path("/health"),
+        app().with_http_timeout(std::time::Duration::from_secs(6)),
+        app().with_expect(&ExpectedStatus::parse("2xx,3xx").unwrap()),
+        EndpointTarget::new(host),
+        EndpointTarget::new(host).with_redirect_to("https://www.example.com"),
+    ];
+    let self_url = format!("https://{host}/");
+    let locations = [
+        None,
+        Some("https://www.example.com/"),
+        Some("https://elsewhere.example/"),
+        Some(self_url.as_str()),
+        Some("/login"),
+    ];
+    let releases = [None, Some("acme/web@v4"), Some("acme/web@v3")];
+    let mut observations = vec![
+        HttpObservation::Timeout(std::time::Duration::from_secs(2)),
+        HttpObservation::Reset("connection reset by peer".into()),
+        HttpObservation::Invalid("invalid HTTP version parsed".into()),
+    ];
+    for status in [200, 204, 301, 302, 307, 308, 400, 404, 500, 502, 503, 504] {
+        for location in locations {
+            for release in releases {
+                observations.push(response(status, location, release));
+            }
+        }
+    }
+    let mut failed = std::collections::BTreeSet::new();
+    let mut check = |case: &dyn std::fmt::Debug, p: &Plane| {
+        if p.state == PlaneState::Failed {
+            failed.insert(p.reason.code());
+            assert!(
+                p.remediation
+                    .as_deref()
+                    .is_some_and(|r| !r.trim().is_empty()),
+                "{case:?}: {p:?}"
+            );
+        }
+    };
+    for t in &targets {
+        for obs in &observations {
+            check(&(t, obs), &http_plane(obs, t));
+        }
+    }
+    // The loops a followed chain finds, on an app host and on a redirect host.
+    for t in &targets {
+        let mut chain = RedirectChain::start(t);
+        chain.step(&redirect(301, "https://b.apps.test/"));
+        chain.step(&redirect(301, &self_url));
+        let first = http_plane(&redirect(301, "https://www.example.com/"), t);
+        check(&(t, &chain), &chain_plane(first, &chain, t));
+    }
+    for reason in [
+        Reason::UnexpectedStatus,
+        Reason::BadGateway,
+        Reason::ServiceUnavailable,
+        Reason::GatewayTimeout,
+        Reason::ConnectionReset,
+        Reason::WrongRedirect,
+        Reason::RedirectLoop,
+        Reason::ReleaseHeaderMissing,
+        Reason::ForeignRelease,
+        Reason::Timeout,
+    ] {
+        assert!(failed.contains(&reason.code()), "{reason} is produced");
+    }
+}

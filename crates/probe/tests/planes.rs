@@ -512,3 +512,50 @@ async fn localhost_zones_are_asked_not_answered_by_the_resolver_library() {
         .await;
     assert_plane(&missing.dns, PlaneState::Failed, Reason::NxDomain);
 }
+
+#[tokio::test]
+async fn every_failed_plane_on_the_edge_has_a_remediation() {
+    let edge = edge().await;
+    let prober = Prober::new(edge.config(Duration::from_millis(400))).unwrap();
+    let mut targets: Vec<EndpointTarget> = [
+        "ok.edge.test",
+        "wrong.edge.test",
+        "txt.edge.test",
+        "missing.edge.test",
+        "api.broken.edge.test",
+        "expired.edge.test",
+        "early.edge.test",
+        "wrongname.edge.test",
+        "stranger.edge.test",
+        "nocert.edge.test",
+        "notfound.edge.test",
+        "badgw.edge.test",
+        "unavailable.edge.test",
+        "norelease.edge.test",
+        "foreign.edge.test",
+        "hang.edge.test",
+        "close.edge.test",
+        "self.edge.test",
+    ]
+    .iter()
+    .flat_map(|h| [target(h), target(h).custom_domain(true)])
+    .collect();
+    targets.push(target("redirect-bad.edge.test").with_redirect_to("https://ok.edge.test"));
+    targets.push(target("ping.edge.test").with_redirect_to("https://pong.edge.test"));
+    let mut failed = 0;
+    for r in prober.check_all(&targets).await {
+        for (name, p) in r.planes() {
+            if p.state == PlaneState::Failed {
+                failed += 1;
+                assert!(
+                    p.remediation
+                        .as_deref()
+                        .is_some_and(|f| !f.trim().is_empty()),
+                    "{} {name}: {p:?}",
+                    r.hostname
+                );
+            }
+        }
+    }
+    assert!(failed >= 20, "the walk meets failures: {failed}");
+}
