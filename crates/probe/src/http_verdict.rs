@@ -359,11 +359,13 @@ pub fn http_plane(obs: &HttpObservation, target: &EndpointTarget) -> Plane {
     }
 
     // A redirect to the very URL requested: the shortest loop, whatever else is asked.
-    let mut chain = RedirectChain::start(target);
-    if chain.step(obs) == ChainStep::Loop
-        && let Some(plane) = chain.loop_plane(target)
-    {
-        return plane;
+    if is_redirect(status) && location.is_some() {
+        let mut chain = RedirectChain::start(target);
+        if chain.step(obs) == ChainStep::Loop
+            && let Some(plane) = chain.loop_plane(target)
+        {
+            return plane;
+        }
     }
 
     if let Some(to) = &target.redirect_to {
