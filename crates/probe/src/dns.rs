@@ -1,6 +1,8 @@
 //! DNS I/O: asks the configured name servers (UDP, then TCP on truncation) or the system's
 //! (`/etc/resolv.conf`) for A and AAAA, following CNAMEs, and turns the answers into a
-//! [`DnsObservation`] for [`crate::dns_verdict`]. Decides nothing.
+//! [`DnsObservation`] for [`crate::dns_verdict`]. Decides nothing. A query the resolver never
+//! answered (silence within the timeout, or no way to reach it) is told apart from one it
+//! answered too slowly, and the observation names the resolvers asked.
 //!
 //! It talks to the servers through hickory's `NameServerPool` and follows CNAME chains itself
 //! rather than through hickory's `Resolver`, because the resolver (a) answers `*.localhost`
@@ -21,7 +23,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{NameServerPool, PoolContext, TlsConfig};
 
 use crate::ProbeError;
-use crate::dns_verdict::{DnsObservation, DnsRecord, QueryOutcome};
+use crate::dns_verdict::{DnsObservation, DnsRecord, QueryOutcome, Resolvers};
 use satusky_core::ForeignError;
 
 /// Queries in flight per connection to one name server. hickory's default (32) answers "busy"
@@ -37,6 +39,7 @@ pub(crate) struct DnsClient {
     pool: NameServerPool<TokioRuntimeProvider>,
     options: DnsRequestOptions,
     timeout: Duration,
+    asked: Resolvers,
 }
 
 impl DnsClient {
@@ -63,6 +66,16 @@ impl DnsClient {
         options.use_edns = opts.edns0;
         options.edns_payload_len = opts.edns_payload_len;
         let (_, _, name_servers) = config.into_parts();
+        let mut servers = Vec::new();
+        for addr in name_servers.iter().map(server_address) {
+            if !servers.contains(&addr) {
+                servers.push(addr);
+            }
+        }
+        let asked = Resolvers {
+            servers,
+            from_system: resolvers.is_empty(),
+        };
         let context = Arc::new(PoolContext::new(opts, tls));
         let pool =
             NameServerPool::from_config(name_servers, context, TokioRuntimeProvider::default());
@@ -70,6 +83,7 @@ impl DnsClient {
             pool,
             options,
             timeout,
+            asked,
         })
     }
 
@@ -82,6 +96,7 @@ impl DnsClient {
                 return DnsObservation {
                     a: bad.clone(),
                     aaaa: bad,
+                    asked: self.asked.clone(),
                 };
             }
         };
@@ -89,18 +104,34 @@ impl DnsClient {
             self.query(name.clone(), RecordType::A),
             self.query(name, RecordType::AAAA)
         );
-        DnsObservation { a, aaaa }
+        DnsObservation {
+            a,
+            aaaa,
+            asked: self.asked.clone(),
+        }
     }
 
     async fn query(&self, name: Name, rtype: RecordType) -> QueryOutcome {
-        match tokio::time::timeout(self.timeout, self.follow(name, rtype)).await {
+        let mut answered = false;
+        let outcome =
+            tokio::time::timeout(self.timeout, self.follow(name, rtype, &mut answered)).await;
+        match outcome {
+            Err(_) if !answered => self.silence(),
             Err(_) => QueryOutcome::Timeout,
             Ok(outcome) => outcome,
         }
     }
 
+    fn silence(&self) -> QueryOutcome {
+        QueryOutcome::Unreachable(format!(
+            "nothing within {}",
+            humantime::format_duration(self.timeout)
+        ))
+    }
+
     /// Asks for `rtype` at `name`, then at each CNAME target the answers leave unresolved.
-    async fn follow(&self, name: Name, rtype: RecordType) -> QueryOutcome {
+    /// `answered` turns true with the resolver's first response of any kind.
+    async fn follow(&self, name: Name, rtype: RecordType, answered: &mut bool) -> QueryOutcome {
         let mut records: Vec<DnsRecord> = Vec::new();
         let mut current = name;
         for _ in 0..MAX_CNAME_HOPS {
@@ -112,7 +143,12 @@ impl DnsClient {
             let response = match response {
                 Ok(r) => r,
                 Err(e) => {
-                    let outcome = outcome_of_error(&e);
+                    let outcome = match outcome_of_error(&e) {
+                        QueryOutcome::Timeout if !*answered => self.silence(),
+                        // Heard once: it is reachable, this lookup only ran out of time.
+                        QueryOutcome::Unreachable(_) if *answered => QueryOutcome::Timeout,
+                        other => other,
+                    };
                     // A CNAME already followed to a name without data: the chain ends nowhere.
                     return match outcome {
                         QueryOutcome::NxDomain | QueryOutcome::NoData if !records.is_empty() => {
@@ -122,6 +158,7 @@ impl DnsClient {
                     };
                 }
             };
+            *answered = true;
             let (end, found) = walk_answers(&response.answers, &current, rtype, &mut records);
             if found || response.response_code == ResponseCode::NXDomain || end == current {
                 return if records.is_empty() {
@@ -170,6 +207,12 @@ fn walk_answers(
     (current, found)
 }
 
+/// Where a configured name server is asked: its address and first connection's port.
+fn server_address(server: &NameServerConfig) -> SocketAddr {
+    let port = server.connections.first().map_or(53, |c| c.port);
+    SocketAddr::new(server.ip, port)
+}
+
 fn name_server(addr: &SocketAddr) -> NameServerConfig {
     let mut udp = ConnectionConfig::udp();
     udp.port = addr.port();
@@ -191,10 +234,26 @@ fn display_name(name: &Name) -> String {
     name.to_ascii().trim_end_matches('.').to_string()
 }
 
-/// Maps a resolver error to what the plane needs to know.
+/// Maps a resolver error to what the plane needs to know. Errors meaning that the resolver
+/// could not be reached at all are `Unreachable`; a timeout is told apart by the caller, which
+/// knows whether anything was heard before.
 pub(crate) fn outcome_of_error(e: &NetError) -> QueryOutcome {
+    use std::io::ErrorKind;
     match e {
         NetError::Timeout => QueryOutcome::Timeout,
+        NetError::NoConnections => QueryOutcome::Unreachable("no connection to it".to_string()),
+        NetError::Io(io)
+            if matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+                    | ErrorKind::AddrNotAvailable
+            ) =>
+        {
+            QueryOutcome::Unreachable(io.to_string())
+        }
         NetError::Dns(DnsError::NoRecordsFound(no)) => match no.response_code {
             ResponseCode::NXDomain => QueryOutcome::NxDomain,
             ResponseCode::NoError => QueryOutcome::NoData,
@@ -234,6 +293,16 @@ mod tests {
             outcome_of_error(&refused),
             QueryOutcome::Failure("REFUSED (Query Refused)".into())
         );
+        // Not a DNS answer at all: the resolver is out of reach.
+        let io = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(matches!(
+            outcome_of_error(&NetError::Io(Arc::new(io))),
+            QueryOutcome::Unreachable(_)
+        ));
+        assert!(matches!(
+            outcome_of_error(&NetError::NoConnections),
+            QueryOutcome::Unreachable(_)
+        ));
     }
 
     fn name(s: &str) -> Name {

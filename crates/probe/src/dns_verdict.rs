@@ -7,13 +7,17 @@
 //!   *every* address it resolves to is an edge address. One stray address is `WrongTarget`:
 //!   some clients would land there. With no expectation at all (a bare `satusky probe HOST`),
 //!   any address counts and the message says there was nothing to compare with.
-//! - With no address: SERVFAIL (or any other resolver failure) beats a timeout, which beats
-//!   "the name exists but has no A/AAAA" (`NoAnswer`, also for a CNAME leading nowhere), which
-//!   beats NXDOMAIN — the most specific fault the resolver showed wins.
+//! - With no address: when the resolver answered neither query at all (silence within the
+//!   timeout, or it could not be reached), it is `ResolverUnreachable`, naming the resolvers
+//!   asked — the fault is the resolver, not the name. Otherwise SERVFAIL (or any other
+//!   resolver failure) beats a timeout, which beats "the name exists but has no A/AAAA"
+//!   (`NoAnswer`, also for a CNAME leading nowhere), which beats NXDOMAIN — the most specific
+//!   fault the resolver showed wins.
 //! - A custom domain's remediation names the exact records to create; a platform hostname's
-//!   points at the platform's DNS zone, which the user does not edit.
+//!   points at the platform's DNS zone, which the user does not edit; an unreachable resolver's
+//!   names the `resolvers` setting. Every `failed` plane has one.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use satusky_types::{Plane, PlaneState, Reason};
 
@@ -41,14 +45,28 @@ pub enum QueryOutcome {
     NoData,
     /// SERVFAIL, or another resolver failure (REFUSED, I/O error); the text says which.
     Failure(String),
+    /// The resolver answered, but the whole lookup (a CNAME chain) did not end in time.
     Timeout,
+    /// The resolver never answered this query: nothing came back within the limit, or it
+    /// could not be reached at all. The text says which (`nothing within 2s`).
+    Unreachable(String),
 }
 
-/// The A and AAAA outcomes for one hostname.
+/// Which resolvers a check asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolvers {
+    /// Their addresses, in the order they are asked.
+    pub servers: Vec<SocketAddr>,
+    /// Read from the system's configuration (`/etc/resolv.conf`) rather than configured.
+    pub from_system: bool,
+}
+
+/// The A and AAAA outcomes for one hostname, and who was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsObservation {
     pub a: QueryOutcome,
     pub aaaa: QueryOutcome,
+    pub asked: Resolvers,
 }
 
 impl DnsObservation {
@@ -137,23 +155,22 @@ pub fn records_to_create(target: &EndpointTarget) -> Vec<String> {
         .collect()
 }
 
-fn remediation(target: &EndpointTarget, verb: &str) -> Option<String> {
+/// The fix for a name that does not lead to the edge: the exact records for a custom domain
+/// when the edge is known, the platform's zone for a platform hostname, else `fallback`.
+fn remediation(target: &EndpointTarget, verb: &str, fallback: &str) -> String {
     let host = target.hostname.trim_end_matches('.');
     if target.platform_owned {
-        if !target.has_dns_expectation() {
-            return None;
-        }
-        return Some(format!(
+        return format!(
             "{host} is in the platform zone: the control plane's DNS zone must serve it \
              (check the server's DNS settings and that its zone is delegated to it)"
-        ));
+        );
     }
     let records = records_to_create(target);
     if records.is_empty() {
-        return None;
+        return format!("{fallback} for {host} at its DNS provider");
     }
     let quoted: Vec<String> = records.iter().map(|r| format!("\"{r}\"")).collect();
-    Some(format!("{verb} {}", quoted.join(" and ")))
+    format!("{verb} {}", quoted.join(" and "))
 }
 
 fn plane(state: PlaneState, reason: Reason, message: String) -> Plane {
@@ -213,21 +230,26 @@ pub fn dns_plane(obs: &DnsObservation, target: &EndpointTarget) -> Plane {
         } else {
             String::new()
         };
-        let mut p = plane(
+        return plane(
             PlaneState::Failed,
             Reason::WrongTarget,
             format!(
                 "{host} points to {}{stray_note} (expected {wanted})",
                 describe_answer(obs)
             ),
-        );
-        if let Some(r) = remediation(target, "replace its records with") {
-            p = p.with_remediation(r);
-        }
-        return p;
+        )
+        .with_remediation(remediation(
+            target,
+            "replace its records with",
+            "point the records to the platform's edge",
+        ));
     }
 
-    // No address: pick the most specific fault.
+    // No address. A resolver that answered nothing at all is the fault, whatever the name.
+    if let (QueryOutcome::Unreachable(why), QueryOutcome::Unreachable(_)) = (&obs.a, &obs.aaaa) {
+        return resolver_unreachable(host, &obs.asked, why);
+    }
+    // Pick the most specific fault.
     let failure = [&obs.a, &obs.aaaa].into_iter().find_map(|o| match o {
         QueryOutcome::Failure(text) => Some(text.clone()),
         _ => None,
@@ -244,12 +266,18 @@ pub fn dns_plane(obs: &DnsObservation, target: &EndpointTarget) -> Plane {
                 .to_string(),
         );
     }
-    if obs.any(|o| matches!(o, QueryOutcome::Timeout)) {
+    if obs.any(|o| matches!(o, QueryOutcome::Timeout | QueryOutcome::Unreachable(_))) {
+        let who = resolver_names(&obs.asked);
         return plane(
             PlaneState::Failed,
             Reason::Timeout,
             format!("no DNS answer for {host} within the timeout"),
-        );
+        )
+        .with_remediation(format!(
+            "{who} answered, but not the whole lookup in time: check the name servers of \
+             {host}'s zone (a slow or broken delegation), then check again with \
+             `1ctl app status`"
+        ));
     }
     let exists = obs.any(|o| matches!(o, QueryOutcome::NoData | QueryOutcome::Answer(_)));
     let (reason, message, verb) = if exists {
@@ -266,11 +294,42 @@ pub fn dns_plane(obs: &DnsObservation, target: &EndpointTarget) -> Plane {
             "create",
         )
     };
-    let mut p = plane(PlaneState::Failed, reason, message);
-    if let Some(r) = remediation(target, verb) {
-        p = p.with_remediation(r);
+    plane(PlaneState::Failed, reason, message).with_remediation(remediation(
+        target,
+        verb,
+        "create an A/AAAA record (or a CNAME) leading to the platform's edge",
+    ))
+}
+
+/// `127.0.0.1:5353`, `10.0.0.2:53 and 10.0.0.3:53`, or `the system's resolver`.
+pub fn resolver_names(asked: &Resolvers) -> String {
+    let names: Vec<String> = asked.servers.iter().map(ToString::to_string).collect();
+    match names.as_slice() {
+        [] => "the system's resolver".to_string(),
+        [one] => format!("the resolver {one}"),
+        [rest @ .., last] => format!("the resolvers {} and {last}", rest.join(", ")),
     }
-    p
+}
+
+fn resolver_unreachable(host: &str, asked: &Resolvers, why: &str) -> Plane {
+    let who = resolver_names(asked);
+    let fix = if asked.from_system {
+        format!(
+            "make {who} (from /etc/resolv.conf) answer, or set `resolvers` in server.toml \
+             (`--resolver IP:PORT` for satusky probe)"
+        )
+    } else {
+        format!(
+            "make {who} answer (a DNS server must listen there), or fix `resolvers` in \
+             server.toml (`--resolver IP:PORT` for satusky probe)"
+        )
+    };
+    plane(
+        PlaneState::Failed,
+        Reason::ResolverUnreachable,
+        format!("{who} did not answer for {host}: {why}"),
+    )
+    .with_remediation(fix)
 }
 
 fn expected_description(target: &EndpointTarget) -> String {

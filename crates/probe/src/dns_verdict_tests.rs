@@ -11,7 +11,14 @@ fn answer(ips: &[&str]) -> QueryOutcome {
 }
 
 fn obs(a: QueryOutcome, aaaa: QueryOutcome) -> DnsObservation {
-    DnsObservation { a, aaaa }
+    DnsObservation {
+        a,
+        aaaa,
+        asked: Resolvers {
+            servers: vec!["127.0.0.1:5353".parse().unwrap()],
+            from_system: false,
+        },
+    }
 }
 
 fn edge_target() -> EndpointTarget {
@@ -173,4 +180,123 @@ fn ipv6_edges_are_aaaa_records() {
         (p.reason, p.message.as_str()),
         (Reason::ResolvesToEdge, "AAAA 2001:db8::7")
     );
+}
+
+#[test]
+fn a_resolver_that_answers_nothing_is_unreachable_and_named() {
+    let silent = || QueryOutcome::Unreachable("nothing within 2s".into());
+    let p = dns_plane(&obs(silent(), silent()), &edge_target());
+    assert_eq!(
+        (p.state, p.reason),
+        (PlaneState::Failed, Reason::ResolverUnreachable)
+    );
+    assert_eq!(
+        p.message,
+        "the resolver 127.0.0.1:5353 did not answer for api.example.com: nothing within 2s"
+    );
+    let fix = p.remediation.unwrap_or_default();
+    assert!(
+        fix.contains("127.0.0.1:5353") && fix.contains("`resolvers` in server.toml"),
+        "{fix}"
+    );
+    // From the system's configuration: the fix says where that is.
+    let mut o = obs(silent(), silent());
+    o.asked = Resolvers {
+        servers: vec![
+            "10.0.0.2:53".parse().unwrap(),
+            "10.0.0.3:53".parse().unwrap(),
+        ],
+        from_system: true,
+    };
+    let p = dns_plane(&o, &edge_target());
+    assert!(
+        p.message
+            .starts_with("the resolvers 10.0.0.2:53 and 10.0.0.3:53 did not answer"),
+        "{}",
+        p.message
+    );
+    assert!(
+        p.remediation
+            .unwrap_or_default()
+            .contains("/etc/resolv.conf"),
+        "the system's resolvers are named as such"
+    );
+}
+
+#[test]
+fn a_resolver_that_answered_one_query_is_reachable() {
+    // It answered A: the silence on AAAA is a timeout, not an unreachable resolver.
+    let p = dns_plane(
+        &obs(
+            QueryOutcome::NxDomain,
+            QueryOutcome::Unreachable("nothing within 2s".into()),
+        ),
+        &edge_target(),
+    );
+    assert_eq!(p.reason, Reason::Timeout);
+    let p = dns_plane(
+        &obs(
+            QueryOutcome::Failure("SERVFAIL".into()),
+            QueryOutcome::Unreachable("nothing within 2s".into()),
+        ),
+        &edge_target(),
+    );
+    assert_eq!(p.reason, Reason::ServFail);
+}
+
+#[test]
+fn every_failed_plane_has_a_remediation() {
+    let chain_to_nowhere = QueryOutcome::Answer(vec![DnsRecord::Cname {
+        name: "api.example.com".into(),
+        target: "edge.apps.example.net".into(),
+    }]);
+    let outcomes = [
+        answer(&["203.0.113.7"]),
+        answer(&["192.0.2.1"]),
+        answer(&["203.0.113.7", "192.0.2.1"]),
+        chain_to_nowhere,
+        QueryOutcome::NxDomain,
+        QueryOutcome::NoData,
+        QueryOutcome::Failure("SERVFAIL (Server Failure)".into()),
+        QueryOutcome::Timeout,
+        QueryOutcome::Unreachable("nothing within 2s".into()),
+    ];
+    let targets = [
+        edge_target(),
+        edge_target().custom_domain(true),
+        EndpointTarget::new("api.example.com")
+            .with_cname("edge.apps.example.net")
+            .custom_domain(true),
+        // No expectation at all (a bare `satusky probe HOST`), in and out of the zone.
+        EndpointTarget::new("api.example.com"),
+        EndpointTarget::new("api.example.com").custom_domain(true),
+    ];
+    let mut failed = std::collections::BTreeSet::new();
+    for t in &targets {
+        for a in &outcomes {
+            for aaaa in &outcomes {
+                let p = dns_plane(&obs(a.clone(), aaaa.clone()), t);
+                if p.state == PlaneState::Failed {
+                    failed.insert(p.reason.code());
+                    assert!(
+                        p.remediation
+                            .as_deref()
+                            .is_some_and(|r| !r.trim().is_empty()),
+                        "{t:?} {a:?} {aaaa:?}: {p:?}"
+                    );
+                }
+            }
+        }
+    }
+    let every = [
+        Reason::NxDomain,
+        Reason::NoAnswer,
+        Reason::WrongTarget,
+        Reason::ServFail,
+        Reason::ResolverUnreachable,
+        Reason::Timeout,
+    ];
+    for reason in every {
+        assert!(failed.contains(&reason.code()), "{reason} is produced");
+    }
 }

@@ -3,20 +3,21 @@
 //! `x-satusky-probe: 1`. Reads the response head only (status, `Location`,
 //! `x-satusky-release`); the body is never read. Bounded by the HTTP timeout.
 //!
+//! Each hop of a redirect host's chain is one more such request, on its own connection
+//! ([`crate::prober`] dials it where [`crate::http_verdict::RedirectChain`] says to go).
+//!
 //! Must not decide readiness: [`crate::http_verdict`] judges the [`HttpObservation`].
 
 use std::error::Error as _;
 use std::time::Duration;
 
+use crate::http_verdict::{HttpObservation, RELEASE_HEADER};
+use crate::tls::TlsSession;
 use http_body_util::Empty;
 use hyper::body::Bytes;
 use hyper::header::{CONNECTION, HOST, LOCATION, USER_AGENT};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
-
-use crate::http_verdict::{HttpObservation, RELEASE_HEADER};
 
 /// The user agent of every probe request, so edges and apps can tell probes apart.
 pub const USER_AGENT_VALUE: &str = "satusky-probe";
@@ -25,7 +26,7 @@ pub const PROBE_HEADER: &str = "x-satusky-probe";
 
 /// Sends the request and reads the response head, within `limit`.
 pub(crate) async fn get(
-    stream: TlsStream<TcpStream>,
+    stream: TlsSession,
     hostname: &str,
     path: &str,
     limit: Duration,
@@ -36,7 +37,7 @@ pub(crate) async fn get(
     }
 }
 
-async fn exchange(stream: TlsStream<TcpStream>, hostname: &str, path: &str) -> HttpObservation {
+async fn exchange(stream: TlsSession, hostname: &str, path: &str) -> HttpObservation {
     let request = match Request::builder()
         .method(Method::GET)
         .uri(path)

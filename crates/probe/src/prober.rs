@@ -14,13 +14,21 @@
 //!   unverified peer. Both problems show at once and each plane keeps its own reason.
 //! - A TLS protocol failure leaves HTTP `pending`/`Waiting`; a refused, reset or timed-out
 //!   connection fails HTTP with the matching reason too (see [`crate::tls_verdict`]).
+//! - A redirect host that redirects as it should has its chain followed through hostnames
+//!   this prober checks the same way: the configured edge (or the address the same resolver
+//!   gives, on the `Location`'s port or 443), SNI and `Host` = the hop's host, each request
+//!   bounded by the check's HTTP timeout, at most
+//!   [`crate::http_verdict::MAX_REDIRECT_HOPS`] more requests. Coming back is `RedirectLoop`.
+//!
+//! The HTTP timeout of every request of a check — the first and each hop — is the target's
+//! `http_timeout` (`[checks] timeout`) when it has one, else the configured `timeouts.http`.
 //!
 //! Every plane gets `checked_at` (RFC 3339) when the check ends; `since` is left to the
 //! caller, which knows the previous state.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use satusky_core::runtime::{BoxFuture, EndpointProber, EndpointTarget, ProbedEndpoint};
 use satusky_types::{Plane, PlaneState, Reason};
@@ -32,8 +40,10 @@ use crate::config::{HTTPS_PORT, ProbeConfig};
 use crate::dns::DnsClient;
 use crate::dns_verdict::{DnsObservation, dns_plane};
 use crate::http;
-use crate::http_verdict::http_plane;
-use crate::tls::TlsClient;
+use crate::http_verdict::{
+    ChainStep, HopUrl, HttpObservation, RedirectChain, chain_plane, http_plane,
+};
+use crate::tls::{TlsClient, TlsSession};
 use crate::tls_verdict::{LeafInfo, failure_planes, tls_plane};
 
 /// Runs checks. Cheap to clone (shared state behind an `Arc`).
@@ -159,9 +169,55 @@ impl Prober {
                 };
                 let limit = target.http_timeout.unwrap_or(t.http);
                 let obs = http::get(connected.stream, &target.hostname, &target.path, limit).await;
-                (tls, http_plane(&obs, target))
+                let plane = http_plane(&obs, target);
+                if target.redirect_to.is_none() || plane.reason != Reason::Redirects {
+                    return (tls, plane);
+                }
+                let chain = self.follow_chain(target, obs, limit).await;
+                (tls, chain_plane(plane, &chain, target))
             }
         }
+    }
+
+    /// Follows a redirect host's chain from `first`, the answer to the target's own request:
+    /// requests each URL the chain leads to, within `limit` each, until it loops or ends (the
+    /// chain bounds the hops; a hop that cannot be dialled ends it).
+    async fn follow_chain(
+        &self,
+        target: &EndpointTarget,
+        first: HttpObservation,
+        limit: Duration,
+    ) -> RedirectChain {
+        let mut chain = RedirectChain::start(target);
+        let mut obs = first;
+        while let ChainStep::Follow(next) = chain.step(&obs) {
+            let Some(stream) = self.dial(&next).await else {
+                break;
+            };
+            obs = http::get(stream, &next.host, &next.path, limit).await;
+        }
+        chain
+    }
+
+    /// A TLS session to a hop of a redirect chain, dialled as a check of its host would be;
+    /// `None` when there is none to be had (no address, refused, handshake failed).
+    async fn dial(&self, hop: &HopUrl) -> Option<TlsSession> {
+        let t = self.inner.config.timeouts;
+        let addr = match self.inner.config.edge {
+            Some(edge) => edge,
+            None => {
+                let obs = self.inner.dns.observe(&hop.host).await;
+                let ip = *obs.addresses().first()?;
+                SocketAddr::new(ip, hop.port.unwrap_or(HTTPS_PORT))
+            }
+        };
+        let connected = self
+            .inner
+            .tls
+            .connect(addr, &hop.host, t.connect, t.tls)
+            .await
+            .ok()?;
+        Some(connected.stream)
     }
 }
 

@@ -3,12 +3,17 @@
 //! so the handshake completes and the failure can be classified (and HTTP still observed).
 //! Trust roots: webpki-roots plus the configured PEMs. Each step has its own timeout.
 //!
+//! The first bytes the peer sends are kept ([`Sniffed`]), so a handshake that fails because a
+//! plain HTTP server answered (`HTTP/1.1 400 …`) is reported as such, quoting its status line.
+//!
 //! Must not decide readiness: it returns what happened; [`crate::tls_verdict`] judges it.
 //! Handshake signatures are still verified (by the delegate), and session resumption is off,
 //! so every check sees and verifies the certificate the edge serves now.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -18,6 +23,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     AlertDescription, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -87,9 +93,71 @@ impl ServerCertVerifier for RecordingVerifier {
     }
 }
 
+/// How many of the peer's first bytes [`Sniffed`] keeps: enough for an HTTP status line.
+const SNIFF_BYTES: usize = 64;
+
+/// A TCP stream that keeps the first [`SNIFF_BYTES`] bytes the peer sent (a length check per
+/// read after that), to tell what answered when the handshake fails.
+pub(crate) struct Sniffed {
+    tcp: TcpStream,
+    first: Vec<u8>,
+}
+
+impl AsyncRead for Sniffed {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.tcp).poll_read(cx, buf);
+        if this.first.len() < SNIFF_BYTES
+            && let Some(new) = buf.filled().get(before..)
+        {
+            let room = SNIFF_BYTES - this.first.len();
+            this.first.extend_from_slice(&new[..new.len().min(room)]);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Sniffed {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
+    }
+}
+
+/// The TLS session of a check, over the sniffing TCP stream.
+pub(crate) type TlsSession = TlsStream<Sniffed>;
+
 /// A completed handshake.
 pub(crate) struct Connected {
-    pub stream: TlsStream<TcpStream>,
+    pub stream: TlsSession,
     pub seen: Option<Seen>,
 }
 
@@ -145,7 +213,16 @@ impl TlsClient {
                 seen: seen.clone(),
             }));
         let connector = TlsConnector::from(Arc::new(config));
-        let result = tokio::time::timeout(handshake, connector.connect(server_name, tcp)).await;
+        let sniffed = Sniffed {
+            tcp,
+            first: Vec::new(),
+        };
+        // Fallible: a failed handshake hands the stream back, with what the peer sent first.
+        let result = tokio::time::timeout(
+            handshake,
+            connector.connect(server_name, sniffed).into_fallible(),
+        )
+        .await;
         let recorded = seen.lock().ok().and_then(|mut s| s.take());
         match result {
             Err(_) => Err(ConnectFailure::HandshakeTimeout),
@@ -153,7 +230,10 @@ impl TlsClient {
                 stream,
                 seen: recorded,
             }),
-            Ok(Err(e)) => Err(handshake_error(&e, hostname)),
+            Ok(Err((e, sniffed))) => Err(match plain_http_status_line(&sniffed.first) {
+                Some(status_line) => ConnectFailure::NotTls(status_line),
+                None => handshake_error(&e, hostname),
+            }),
         }
     }
 }
@@ -178,6 +258,19 @@ fn client_config(
     Ok(config)
 }
 
+/// `HTTP/1.1 400 Bad Request` when the peer's first bytes are an HTTP response: a plain HTTP
+/// server answered the ClientHello.
+fn plain_http_status_line(first: &[u8]) -> Option<String> {
+    if !first.starts_with(b"HTTP/") {
+        return None;
+    }
+    let line = first
+        .split(|b| *b == b'\r' || *b == b'\n')
+        .next()
+        .unwrap_or(first);
+    Some(String::from_utf8_lossy(line).into_owned())
+}
+
 fn connect_error(e: &std::io::Error) -> ConnectFailure {
     use std::io::ErrorKind;
     match e.kind() {
@@ -196,19 +289,21 @@ fn handshake_error(e: &std::io::Error, hostname: &str) -> ConnectFailure {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
-        return ConnectFailure::Handshake(match tls {
+        return match tls {
             rustls::Error::AlertReceived(
                 alert @ (AlertDescription::HandshakeFailure
                 | AlertDescription::UnrecognisedName
                 // rustls servers answer this when their certificate resolver has nothing.
                 | AlertDescription::AccessDenied),
-            ) => format!(
+            ) => ConnectFailure::NoCertificate(format!(
                 "alert {alert:?} for SNI {hostname}: the edge has no certificate for this \
                  hostname"
-            ),
-            rustls::Error::AlertReceived(alert) => format!("alert {alert:?}"),
-            other => other.to_string(),
-        });
+            )),
+            rustls::Error::AlertReceived(alert) => {
+                ConnectFailure::Handshake(format!("alert {alert:?}"))
+            }
+            other => ConnectFailure::Handshake(other.to_string()),
+        };
     }
     match e.kind() {
         ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
@@ -218,5 +313,28 @@ fn handshake_error(e: &std::io::Error, hostname: &str) -> ConnectFailure {
             "the edge closed the connection during the handshake for SNI {hostname}"
         )),
         _ => ConnectFailure::Handshake(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_http_answer_is_recognised_by_its_first_bytes() {
+        assert_eq!(
+            plain_http_status_line(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n"),
+            Some("HTTP/1.1 400 Bad Request".to_string())
+        );
+        assert_eq!(
+            plain_http_status_line(b"HTTP/1.0 40"),
+            Some("HTTP/1.0 40".to_string())
+        );
+        // A TLS alert record, or nothing at all, is not HTTP.
+        assert_eq!(
+            plain_http_status_line(&[0x15, 0x03, 0x03, 0x00, 0x02]),
+            None
+        );
+        assert_eq!(plain_http_status_line(b""), None);
     }
 }

@@ -7,10 +7,15 @@
 //! - rustls' `CertificateError`s map to `UnknownIssuer` (also for `BadSignature`: a chain naming
 //!   a trusted issuer that did not sign it), `NotValidForName`, `Expired` and `NotYetValid`;
 //!   any other rejection or protocol failure is `HandshakeFailed`.
+//! - A plain HTTP server on the TLS port (it answered the ClientHello with `HTTP/1.1 400 …`)
+//!   is `NotTls`: the fix is where the prober connects or what listens there, not a
+//!   certificate.
 //! - A connection that never got to TLS (refused, reset, timed out) fails the HTTP plane with
 //!   its own reason too: no request could be sent. A TLS protocol failure leaves HTTP
 //!   `pending`/`Waiting` (nothing to speak HTTP over); a *certificate* failure does not stop
 //!   HTTP, see [`crate::prober`].
+//! - Every `failed` plane carries a remediation; those about reaching the edge name where the
+//!   prober connects (`probe_edge` in server.toml, `--edge` for `satusky probe`).
 
 use rustls::{CertificateError, Error as TlsError};
 use satusky_types::{Plane, PlaneState, Reason};
@@ -234,8 +239,12 @@ pub enum ConnectFailure {
     Connect(String),
     /// Connected, but the handshake did not finish in time (a black-holed listener).
     HandshakeTimeout,
-    /// A TLS protocol failure: an alert (e.g. no certificate for this SNI), a bad message.
+    /// The edge refused the handshake for this SNI: it has no certificate for the hostname.
+    NoCertificate(String),
+    /// Another TLS protocol failure: an alert, a bad message.
     Handshake(String),
+    /// A plain HTTP server answered the ClientHello; its status line.
+    NotTls(String),
 }
 
 /// The TLS and HTTP planes when the connection failed before a TLS session existed.
@@ -246,42 +255,65 @@ pub fn failure_planes(
 ) -> (Plane, Plane) {
     let (connect_limit, tls_limit) = limits;
     let failed = |reason, message: String| Plane::new(PlaneState::Failed, reason, message);
+    // Where the prober connects is a setting: name it in every fix about reaching the edge.
+    let setting = "`probe_edge` in server.toml, `--edge` for satusky probe";
     match failure {
         ConnectFailure::ConnectTimeout => {
             let m = format!("no TCP connection to {addr} within {connect_limit:?}");
+            let fix = format!(
+                "{addr} does not accept connections in time: check that the edge runs there \
+                 and that no firewall drops the traffic ({setting})"
+            );
             (
-                failed(Reason::Timeout, m.clone()),
-                failed(Reason::Timeout, m),
+                failed(Reason::Timeout, m.clone()).with_remediation(fix.clone()),
+                failed(Reason::Timeout, m).with_remediation(fix),
             )
         }
-        ConnectFailure::Refused(e) => (
-            failed(
-                Reason::HandshakeFailed,
-                format!("connection to {addr} refused: {e}"),
-            ),
-            failed(
-                Reason::ConnectionRefused,
-                format!("connection to {addr} refused"),
+        ConnectFailure::Refused(e) => {
+            let fix = format!(
+                "nothing listens on {addr}: check that the edge runs and the address is right \
+                 ({setting})"
+            );
+            (
+                failed(
+                    Reason::HandshakeFailed,
+                    format!("connection to {addr} refused: {e}"),
+                )
+                .with_remediation(fix.clone()),
+                failed(
+                    Reason::ConnectionRefused,
+                    format!("connection to {addr} refused"),
+                )
+                .with_remediation(fix),
             )
-            .with_remediation(format!(
-                "nothing listens on {addr}: check that the edge runs and the address is right"
-            )),
-        ),
-        ConnectFailure::Reset(e) => (
-            failed(
-                Reason::HandshakeFailed,
-                format!("the connection to {addr} was reset during the handshake: {e}"),
-            ),
-            failed(
-                Reason::ConnectionReset,
-                format!("the connection to {addr} was reset before a request could be sent"),
-            ),
-        ),
+        }
+        ConnectFailure::Reset(e) => {
+            let fix = format!(
+                "{addr} dropped the connection before TLS: check the edge's logs, and that \
+                 {addr} is its HTTPS port ({setting})"
+            );
+            (
+                failed(
+                    Reason::HandshakeFailed,
+                    format!("the connection to {addr} was reset during the handshake: {e}"),
+                )
+                .with_remediation(fix.clone()),
+                failed(
+                    Reason::ConnectionReset,
+                    format!("the connection to {addr} was reset before a request could be sent"),
+                )
+                .with_remediation(fix),
+            )
+        }
         ConnectFailure::Connect(e) => (
             failed(
                 Reason::HandshakeFailed,
                 format!("cannot connect to {addr}: {e}"),
-            ),
+            )
+            .with_remediation(format!(
+                "{addr} cannot be reached from the control plane: check the route to it and \
+                 the address ({setting})"
+            )),
             Plane::new(
                 PlaneState::Pending,
                 Reason::Waiting,
@@ -292,29 +324,68 @@ pub fn failure_planes(
             let m = format!(
                 "{addr} accepted the connection but the TLS handshake did not finish within {tls_limit:?}"
             );
+            let fix = format!(
+                "{addr} accepts connections but does not speak TLS in time: check that the \
+                 edge's TLS listener is there and not overloaded ({setting})"
+            );
             (
-                failed(Reason::Timeout, m),
+                failed(Reason::Timeout, m).with_remediation(fix.clone()),
                 failed(
                     Reason::Timeout,
                     "not attempted: the TLS handshake timed out".to_string(),
-                ),
+                )
+                .with_remediation(fix),
             )
         }
+        ConnectFailure::NoCertificate(e) => (
+            failed(
+                Reason::HandshakeFailed,
+                format!("TLS handshake with {addr} failed: {e}"),
+            )
+            .with_remediation(format!(
+                "make the edge at {addr} serve a certificate for this hostname (SNI): check \
+                 that an app deployed on this platform has it (`1ctl app status`)"
+            )),
+            no_session(),
+        ),
         ConnectFailure::Handshake(e) => (
             failed(
                 Reason::HandshakeFailed,
                 format!("TLS handshake with {addr} failed: {e}"),
             )
             .with_remediation(format!(
-                "make the edge at {addr} serve a certificate for this hostname (SNI)"
+                "check that {addr} is the edge's HTTPS port and that it speaks TLS 1.2 or 1.3 \
+                 ({setting})"
+            )),
+            no_session(),
+        ),
+        ConnectFailure::NotTls(status_line) => (
+            failed(
+                Reason::NotTls,
+                format!(
+                    "{addr} answered in plain HTTP ({status_line}), not TLS: a plain HTTP \
+                     server listens on the TLS port"
+                ),
+            )
+            .with_remediation(format!(
+                "a plain HTTP server listens on {addr}, where TLS is expected: point the \
+                 prober at the edge's HTTPS port ({setting}), or serve TLS on {addr}"
             )),
             Plane::new(
                 PlaneState::Pending,
                 Reason::Waiting,
-                "not attempted: no TLS session (see the tls plane)",
+                format!("not attempted: {addr} speaks plain HTTP, not TLS (see the tls plane)"),
             ),
         ),
     }
+}
+
+fn no_session() -> Plane {
+    Plane::new(
+        PlaneState::Pending,
+        Reason::Waiting,
+        "not attempted: no TLS session (see the tls plane)",
+    )
 }
 
 #[cfg(test)]

@@ -157,3 +157,108 @@ fn connection_failures_fill_both_planes() {
     );
     assert_eq!(http.reason, Reason::Waiting);
 }
+
+#[test]
+fn plain_http_on_the_tls_port_is_not_tls_and_says_so() {
+    let limits = (Duration::from_secs(1), Duration::from_secs(2));
+    let (tls, http) = failure_planes(
+        "127.0.0.1:8443",
+        &ConnectFailure::NotTls("HTTP/1.1 400 Bad Request".into()),
+        limits,
+    );
+    assert_eq!(
+        (tls.state, tls.reason),
+        (PlaneState::Failed, Reason::NotTls)
+    );
+    assert_eq!(
+        tls.message,
+        "127.0.0.1:8443 answered in plain HTTP (HTTP/1.1 400 Bad Request), not TLS: a plain \
+         HTTP server listens on the TLS port"
+    );
+    let fix = tls.remediation.unwrap_or_default();
+    assert!(
+        fix.contains("plain HTTP server listens on 127.0.0.1:8443") && fix.contains("probe_edge"),
+        "{fix}"
+    );
+    assert!(
+        !fix.contains("certificate"),
+        "not a certificate problem: {fix}"
+    );
+    assert_eq!(
+        (http.state, http.reason),
+        (PlaneState::Pending, Reason::Waiting)
+    );
+    // Only a refusal for the SNI asks for a certificate.
+    let (tls, _) = failure_planes(
+        "a:1",
+        &ConnectFailure::Handshake("received corrupt message".into()),
+        limits,
+    );
+    assert!(!tls.remediation.unwrap_or_default().contains("certificate"));
+    let (tls, _) = failure_planes(
+        "a:1",
+        &ConnectFailure::NoCertificate("alert AccessDenied".into()),
+        limits,
+    );
+    assert!(tls.remediation.unwrap_or_default().contains("certificate"));
+}
+
+#[test]
+fn every_failed_plane_has_a_remediation() {
+    let limits = (Duration::from_secs(1), Duration::from_secs(2));
+    let mut planes = Vec::new();
+    for failure in [
+        ConnectFailure::ConnectTimeout,
+        ConnectFailure::Refused("connection refused".into()),
+        ConnectFailure::Reset("connection reset by peer".into()),
+        ConnectFailure::Connect("network unreachable".into()),
+        ConnectFailure::HandshakeTimeout,
+        ConnectFailure::NoCertificate("alert AccessDenied".into()),
+        ConnectFailure::Handshake("received corrupt message".into()),
+        ConnectFailure::NotTls("HTTP/1.1 400 Bad Request".into()),
+    ] {
+        let (tls, http) = failure_planes("127.0.0.1:8443", &failure, limits);
+        planes.push((format!("{failure:?}"), tls));
+        planes.push((format!("{failure:?} (http)"), http));
+    }
+    let l = leaf(NOW - 10 * DAY, NOW - 3 * DAY);
+    for err in [
+        TlsError::InvalidCertificate(CertificateError::UnknownIssuer),
+        TlsError::InvalidCertificate(CertificateError::BadSignature),
+        TlsError::InvalidCertificate(CertificateError::NotValidForName),
+        TlsError::InvalidCertificate(CertificateError::Expired),
+        TlsError::InvalidCertificate(CertificateError::NotValidYet),
+        TlsError::InvalidCertificate(CertificateError::Revoked),
+        TlsError::General("something else".into()),
+    ] {
+        for leaf in [Some(&l), None] {
+            let p = tls_plane("a.example", &Err(err.clone()), leaf, NOW);
+            planes.push((format!("{err:?} {}", leaf.is_some()), p));
+        }
+    }
+    let mut failed = std::collections::BTreeSet::new();
+    for (case, p) in &planes {
+        if p.state == PlaneState::Failed {
+            failed.insert(p.reason.code());
+            assert!(
+                p.remediation
+                    .as_deref()
+                    .is_some_and(|r| !r.trim().is_empty()),
+                "{case}: {p:?}"
+            );
+        }
+    }
+    for reason in [
+        Reason::UnknownIssuer,
+        Reason::NotValidForName,
+        Reason::Expired,
+        Reason::NotYetValid,
+        Reason::HandshakeFailed,
+        Reason::NotTls,
+        Reason::Timeout,
+        Reason::ConnectionRefused,
+        Reason::ConnectionReset,
+    ] {
+        assert!(failed.contains(&reason.code()), "{reason} is produced");
+    }
+}

@@ -1,12 +1,15 @@
 //! Dead and black-holed targets cost about their timeout, never the OS default, and say
-//! `Timeout` (or `ConnectionRefused` when nothing listens).
+//! `Timeout` (or `ConnectionRefused` when nothing listens); a resolver that answers nothing is
+//! `ResolverUnreachable`, named.
 
 mod support;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use satusky_probe::{EndpointTarget, PlaneState, ProbeConfig, Prober, Reason, Timeouts};
+use satusky_probe::{
+    EndpointTarget, PlaneState, ProbeConfig, ProbedEndpoint, Prober, Reason, Timeouts,
+};
 use support::EdgeBuilder;
 
 const LIMIT: Duration = Duration::from_millis(500);
@@ -53,25 +56,33 @@ async fn a_listener_that_never_accepts_times_out_the_handshake() {
     drop(hole);
 }
 
-#[tokio::test]
-async fn a_resolver_that_never_answers_times_out_dns() {
-    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let config = ProbeConfig {
-        resolvers: vec![silent.local_addr().unwrap()],
+fn resolver_config(resolver: SocketAddr) -> ProbeConfig {
+    ProbeConfig {
+        resolvers: vec![resolver],
         edge: None,
         extra_roots: Vec::new(),
         timeouts: Timeouts::uniform(LIMIT),
         concurrency: 4,
-    };
-    let prober = Prober::new(config).unwrap();
-    let started = Instant::now();
-    let r = prober.check(&target("app.example.test")).await;
-    let took = started.elapsed();
+    }
+}
+
+fn assert_unreachable(r: &ProbedEndpoint, resolver: SocketAddr) {
     assert_eq!(
         (r.dns.state, r.dns.reason),
-        (PlaneState::Failed, Reason::Timeout),
+        (PlaneState::Failed, Reason::ResolverUnreachable),
         "{:?}",
         r.dns
+    );
+    assert_eq!(
+        r.dns.message,
+        format!(
+            "the resolver {resolver} did not answer for app.example.test: nothing within 500ms"
+        )
+    );
+    let fix = r.dns.remediation.as_deref().unwrap_or_default();
+    assert!(
+        fix.contains(&resolver.to_string()) && fix.contains("resolvers"),
+        "the fix names the resolver and the setting: {fix}"
     );
     // No address to dial: TLS and HTTP wait for DNS.
     assert_eq!(
@@ -82,8 +93,33 @@ async fn a_resolver_that_never_answers_times_out_dns() {
         (r.http.state, r.http.reason),
         (PlaneState::Pending, Reason::Waiting)
     );
+}
+
+#[tokio::test]
+async fn a_resolver_that_never_answers_is_unreachable() {
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let resolver = silent.local_addr().unwrap();
+    let prober = Prober::new(resolver_config(resolver)).unwrap();
+    let started = Instant::now();
+    let r = prober.check(&target("app.example.test")).await;
+    let took = started.elapsed();
+    assert_unreachable(&r, resolver);
     assert!(took < LIMIT * 3, "took {took:?}");
     drop(silent);
+}
+
+#[tokio::test]
+async fn a_dead_resolver_port_is_unreachable() {
+    // Bound then closed: nothing listens there, on UDP or TCP.
+    let dead = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap()
+    };
+    let prober = Prober::new(resolver_config(dead)).unwrap();
+    let started = Instant::now();
+    let r = prober.check(&target("app.example.test")).await;
+    assert_unreachable(&r, dead);
+    assert!(started.elapsed() < LIMIT * 3, "{:?}", started.elapsed());
 }
 
 #[tokio::test]

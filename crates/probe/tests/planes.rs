@@ -11,6 +11,8 @@ use support::{CertSpec, EdgeBuilder, Responder, TestEdge};
 
 const RELEASE: &str = "acme/web@v4";
 const TIMEOUT: Duration = Duration::from_secs(2);
+/// How late the slow hosts answer.
+const SLOW: Duration = Duration::from_millis(400);
 
 async fn edge() -> TestEdge {
     EdgeBuilder::new("edge.test")
@@ -63,6 +65,36 @@ async fn edge() -> TestEdge {
         .http(
             "foreign.edge.test",
             Responder::status(200, Some("acme/web@v3")),
+        )
+        .healthy("self.edge.test", RELEASE)
+        .http(
+            "self.edge.test",
+            Responder::redirect(301, "https://self.edge.test/"),
+        )
+        .healthy("ping.edge.test", RELEASE)
+        .http(
+            "ping.edge.test",
+            Responder::redirect(308, "https://pong.edge.test/"),
+        )
+        .healthy("pong.edge.test", RELEASE)
+        .http(
+            "pong.edge.test",
+            Responder::redirect(308, "https://ping.edge.test/"),
+        )
+        .healthy("tick.edge.test", RELEASE)
+        .http(
+            "tick.edge.test",
+            Responder::redirect(301, "https://tock.edge.test/"),
+        )
+        .healthy("tock.edge.test", RELEASE)
+        .http(
+            "tock.edge.test",
+            Responder::slow(SLOW, Responder::redirect(301, "https://tick.edge.test/")),
+        )
+        .healthy("slow.edge.test", RELEASE)
+        .http(
+            "slow.edge.test",
+            Responder::slow(SLOW, Responder::status(200, Some(RELEASE))),
         )
         .healthy("hang.edge.test", RELEASE)
         .http("hang.edge.test", Responder::Hang)
@@ -243,6 +275,33 @@ async fn no_certificate_for_the_name_fails_the_handshake_and_http_waits() {
 }
 
 #[tokio::test]
+async fn plain_http_on_the_tls_port_is_not_tls() {
+    let edge = edge().await;
+    let (plain, server) = support::plain_http_server().await;
+    let mut config = edge.config(TIMEOUT);
+    config.edge = Some(plain);
+    let r = Prober::new(config)
+        .unwrap()
+        .check(&target("ok.edge.test"))
+        .await;
+    assert_plane(&r.tls, PlaneState::Failed, Reason::NotTls);
+    assert!(
+        r.tls
+            .message
+            .contains("plain HTTP (HTTP/1.1 400 Bad Request)"),
+        "{}",
+        r.tls.message
+    );
+    let fix = r.tls.remediation.as_deref().unwrap_or_default();
+    assert!(
+        fix.contains(&format!("a plain HTTP server listens on {plain}")),
+        "{fix}"
+    );
+    assert_plane(&r.http, PlaneState::Pending, Reason::Waiting);
+    server.abort();
+}
+
+#[tokio::test]
 async fn http_statuses_map_to_their_reasons() {
     let edge = edge().await;
     let cases = [
@@ -288,6 +347,112 @@ async fn redirect_hosts_must_redirect_permanently_to_their_target() {
         "{}",
         bad.http.message
     );
+}
+
+#[tokio::test]
+async fn a_redirect_to_itself_is_a_loop_naming_the_location() {
+    let edge = edge().await;
+    let r = check(
+        &edge,
+        target("self.edge.test").with_redirect_to("https://ok.edge.test"),
+    )
+    .await;
+    assert_plane(&r.http, PlaneState::Failed, Reason::RedirectLoop);
+    assert_eq!(
+        r.http.message,
+        "self.edge.test → self.edge.test: self.edge.test answers 301 with Location \
+         https://self.edge.test/"
+    );
+    assert!(r.http.remediation.is_some(), "{:?}", r.http);
+    // Not a redirect host: the same answer is still the loop, not a bare status.
+    let r = check(&edge, target("self.edge.test")).await;
+    assert_plane(&r.http, PlaneState::Failed, Reason::RedirectLoop);
+}
+
+#[tokio::test]
+async fn redirect_hosts_pointing_at_each_other_are_a_loop_naming_the_chain() {
+    let edge = edge().await;
+    let prober = Prober::new(edge.config(TIMEOUT)).unwrap();
+    let r = prober
+        .check(&target("ping.edge.test").with_redirect_to("https://pong.edge.test"))
+        .await;
+    assert_plane(&r.tls, PlaneState::Ready, Reason::CertificateValid);
+    assert_plane(&r.http, PlaneState::Failed, Reason::RedirectLoop);
+    assert_eq!(
+        r.http.message,
+        "ping.edge.test → pong.edge.test → ping.edge.test: pong.edge.test answers 308 with \
+         Location https://ping.edge.test/"
+    );
+    assert!(r.http.remediation.is_some(), "{:?}", r.http);
+    // Seen from the other end, the same loop.
+    let r = prober
+        .check(&target("pong.edge.test").with_redirect_to("https://ping.edge.test"))
+        .await;
+    assert_plane(&r.http, PlaneState::Failed, Reason::RedirectLoop);
+    assert!(
+        r.http
+            .message
+            .starts_with("pong.edge.test → ping.edge.test → pong.edge.test:"),
+        "{}",
+        r.http.message
+    );
+}
+
+#[tokio::test]
+async fn every_hop_of_a_chain_gets_the_checks_timeout() {
+    let edge = edge().await;
+    // The prober's own limit is shorter than the hop's answer; `[checks] timeout` is longer.
+    let prober = Prober::new(edge.config(Duration::from_millis(200))).unwrap();
+    let t = target("tick.edge.test").with_redirect_to("https://tock.edge.test");
+    let r = prober.check(&t.clone().with_http_timeout(SLOW * 3)).await;
+    assert_plane(&r.http, PlaneState::Failed, Reason::RedirectLoop);
+    assert!(
+        r.http
+            .message
+            .starts_with("tick.edge.test → tock.edge.test → tick.edge.test:"),
+        "{}",
+        r.http.message
+    );
+    // Under a shorter `[checks] timeout` the hop does not answer in time: the chain ends
+    // there, and the first answer's verdict stands.
+    let r = prober
+        .check(&t.with_http_timeout(Duration::from_millis(150)))
+        .await;
+    assert_plane(&r.http, PlaneState::Ready, Reason::Redirects);
+}
+
+#[tokio::test]
+async fn the_checks_timeout_is_honoured_and_named() {
+    let edge = edge().await;
+    // The prober's own limit would time out; the app's `[checks] timeout` is what counts.
+    let prober = Prober::new(edge.config(Duration::from_millis(200))).unwrap();
+    let t = target("slow.edge.test");
+    let r = prober.check(&t.clone().with_http_timeout(SLOW * 3)).await;
+    assert_plane(&r.http, PlaneState::Ready, Reason::ExpectedStatus);
+    // And it is a limit too, whatever the prober's own says.
+    let prober = Prober::new(edge.config(TIMEOUT)).unwrap();
+    let started = std::time::Instant::now();
+    let r = prober
+        .check(&t.with_http_timeout(Duration::from_millis(250)))
+        .await;
+    assert_plane(&r.http, PlaneState::Failed, Reason::Timeout);
+    assert!(
+        r.http
+            .message
+            .ends_with("no response within 250ms ([checks] timeout)"),
+        "{}",
+        r.http.message
+    );
+    assert!(
+        r.http
+            .remediation
+            .as_deref()
+            .unwrap_or_default()
+            .contains("[checks] timeout"),
+        "{:?}",
+        r.http
+    );
+    assert!(started.elapsed() < SLOW, "{:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -346,4 +511,51 @@ async fn localhost_zones_are_asked_not_answered_by_the_resolver_library() {
         .check(&EndpointTarget::new("nobody.satusky.localhost"))
         .await;
     assert_plane(&missing.dns, PlaneState::Failed, Reason::NxDomain);
+}
+
+#[tokio::test]
+async fn every_failed_plane_on_the_edge_has_a_remediation() {
+    let edge = edge().await;
+    let prober = Prober::new(edge.config(Duration::from_millis(400))).unwrap();
+    let mut targets: Vec<EndpointTarget> = [
+        "ok.edge.test",
+        "wrong.edge.test",
+        "txt.edge.test",
+        "missing.edge.test",
+        "api.broken.edge.test",
+        "expired.edge.test",
+        "early.edge.test",
+        "wrongname.edge.test",
+        "stranger.edge.test",
+        "nocert.edge.test",
+        "notfound.edge.test",
+        "badgw.edge.test",
+        "unavailable.edge.test",
+        "norelease.edge.test",
+        "foreign.edge.test",
+        "hang.edge.test",
+        "close.edge.test",
+        "self.edge.test",
+    ]
+    .iter()
+    .flat_map(|h| [target(h), target(h).custom_domain(true)])
+    .collect();
+    targets.push(target("redirect-bad.edge.test").with_redirect_to("https://ok.edge.test"));
+    targets.push(target("ping.edge.test").with_redirect_to("https://pong.edge.test"));
+    let mut failed = 0;
+    for r in prober.check_all(&targets).await {
+        for (name, p) in r.planes() {
+            if p.state == PlaneState::Failed {
+                failed += 1;
+                assert!(
+                    p.remediation
+                        .as_deref()
+                        .is_some_and(|f| !f.trim().is_empty()),
+                    "{} {name}: {p:?}",
+                    r.hostname
+                );
+            }
+        }
+    }
+    assert!(failed >= 20, "the walk meets failures: {failed}");
 }

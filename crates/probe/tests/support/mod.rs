@@ -5,7 +5,8 @@
 //!   a test CA: valid, expired, not yet valid, for another name, from an unknown CA, expiring
 //!   in N days;
 //! - hyper HTTP/1.1 handlers per hostname (status, `x-satusky-release`, `Location`, or an
-//!   answer that never comes, or a closed connection).
+//!   answer that never comes, comes late, or a closed connection);
+//! - a plain HTTP server (no TLS), to put where TLS is expected.
 //!
 //! Nothing here listens beyond loopback; everything stops when the [`TestEdge`] is dropped.
 #![allow(dead_code)]
@@ -118,6 +119,8 @@ pub enum Responder {
     },
     /// Reads the request and never answers.
     Hang,
+    /// Answers as the inner responder, after this long.
+    Slow(Duration, Box<Responder>),
     /// Closes the connection without an answer.
     Close,
 }
@@ -137,6 +140,11 @@ impl Responder {
             release: None,
             location: Some(location.to_string()),
         }
+    }
+
+    /// This answer, `delay` late.
+    pub fn slow(delay: Duration, then: Responder) -> Responder {
+        Responder::Slow(delay, Box::new(then))
     }
 }
 
@@ -292,6 +300,32 @@ impl EdgeBuilder {
     }
 }
 
+/// A plain HTTP/1.1 server (no TLS) on 127.0.0.1 answering 200 to everything, as a
+/// misconfigured edge would on its TLS port. Stops when the handle is aborted or dropped with
+/// the runtime.
+pub async fn plain_http_server() -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req: HttpRequest<Incoming>| async {
+                    Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from_static(
+                        b"plain\n",
+                    ))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    (addr, task)
+}
+
 /// A running edge. Dropping it stops every server.
 pub struct TestEdge {
     pub dns: SocketAddr,
@@ -414,11 +448,16 @@ async fn respond(
         .next()
         .unwrap_or("")
         .to_ascii_lowercase();
-    let responder = routes
+    let mut responder = routes
         .get(&host)
         .cloned()
         .unwrap_or(Responder::status(404, None));
+    while let Responder::Slow(delay, then) = responder {
+        tokio::time::sleep(delay).await;
+        responder = *then;
+    }
     match responder {
+        Responder::Slow(..) => unreachable!("unwrapped above"),
         Responder::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             Err(CloseConnection)
