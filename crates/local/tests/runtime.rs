@@ -288,7 +288,7 @@ async fn a_replica_that_is_not_ready_says_why_while_the_rollout_waits() {
     let cause = o.waiting.unwrap();
     assert_eq!(
         cause,
-        "the readiness check GET /healthz answered 503, not 2xx"
+        "the readiness check GET /healthz answered 503, not 2xx: \"not ready\""
     );
     assert!(
         o.failure.is_none(),
@@ -309,7 +309,7 @@ async fn a_replica_that_is_not_ready_says_why_while_the_rollout_waits() {
     })
     .await;
     let cause = observe(&f.rt).await.waiting.unwrap();
-    assert!(cause.contains("the replica's $PORT"), "{cause}");
+    assert!(cause.contains("($PORT)"), "{cause}");
 }
 
 #[tokio::test]
