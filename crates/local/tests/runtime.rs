@@ -288,7 +288,7 @@ async fn a_replica_that_is_not_ready_says_why_while_the_rollout_waits() {
     let cause = o.waiting.unwrap();
     assert_eq!(
         cause,
-        "the readiness check GET /healthz answered 503, not 2xx"
+        "the readiness check GET /healthz answered 503, not 2xx: \"not ready\""
     );
     assert!(
         o.failure.is_none(),
@@ -309,7 +309,91 @@ async fn a_replica_that_is_not_ready_says_why_while_the_rollout_waits() {
     })
     .await;
     let cause = observe(&f.rt).await.waiting.unwrap();
-    assert!(cause.contains("the replica's $PORT"), "{cause}");
+    assert!(cause.contains("($PORT)"), "{cause}");
+}
+
+/// A port nobody listens on now.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// The port the supervisor gave the app's replica of `release`.
+fn replica_port(rt: &LocalRuntime, release: u64) -> Option<u16> {
+    rt.replicas("acme", "web")
+        .iter()
+        .find(|r| r.release == release)
+        .map(|r| r.port)
+}
+
+/// Issue 12 (acceptance 2): each of the five apps that never become ready gets its own cause,
+/// with what to do, in the live observation within 5 s of its start.
+#[tokio::test]
+async fn each_never_ready_app_says_its_own_cause_within_5s() {
+    type Expect = fn(&str, u16, u16) -> bool;
+    let wrong = free_port();
+    let wrong_arg = wrong.to_string();
+    let cases: [(&str, Vec<&str>, Expect); 5] = [
+        ("never listens", vec!["--no-listen"], |c, port, _| {
+            c == format!(
+                "nothing listens on 127.0.0.1:{port} ($PORT) \u{2014} the app must listen on $PORT"
+            )
+        }),
+        (
+            "wrong port",
+            vec!["--listen-port", &wrong_arg],
+            |c, port, wrong| {
+                c == format!(
+                    "the app listens on 127.0.0.1:{wrong}, not on $PORT={port}: it must listen on $PORT"
+                )
+            },
+        ),
+        ("::1 only", vec!["--listen-v6-only"], |c, port, _| {
+            c == format!(
+                "the app listens on [::1]:{port} only; the readiness check and the edge \
+                 connect to 127.0.0.1: listen on 127.0.0.1 or 0.0.0.0"
+            )
+        }),
+        ("500", vec!["--health-status", "500"], |c, _, _| {
+            c == "the readiness check GET /healthz answered 500, not 2xx: \"db connection refused\""
+        }),
+        ("slow", vec!["--health-delay-ms", "3000"], |c, _, _| {
+            c == "the readiness check GET /healthz got no answer within 1s ([checks] timeout): \
+                  make it answer sooner or raise the limit"
+        }),
+    ];
+    let runs = cases.map(|(what, args, expect)| async move {
+        let f = fixture().await;
+        let mut d = desired(1, 1, &args);
+        respec(&mut d, |s| s.checks.timeout_ms = 1000);
+        let start = Instant::now();
+        f.rt.apply(d).await.unwrap();
+        loop {
+            let o = observe(&f.rt).await;
+            let port = replica_port(&f.rt, 1).unwrap_or_default();
+            if let Some(cause) = &o.waiting
+                && expect(cause, port, wrong)
+            {
+                assert_eq!(o.replicas.ready, 0, "{what}");
+                assert!(
+                    o.failure.is_none(),
+                    "{what}: the cause does not end the wait"
+                );
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{what}: no distinct cause within 5 s: {o:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let took = start.elapsed();
+        f.rt.shutdown().await;
+        (what, took)
+    });
+    for (what, took) in futures_util::future::join_all(runs).await {
+        eprintln!("{what}: its cause after {took:?}");
+    }
 }
 
 #[tokio::test]

@@ -4,7 +4,15 @@
 //!
 //! - `--fail-health`: `/healthz` answers 503 forever;
 //! - `--ready-after-ms N`: `/healthz` answers 503 for the first N ms;
+//! - `--fail-health-after-ms N`: `/healthz` answers 500 "health turned bad" from N ms on;
+//! - `--health-status N`: `/healthz` answers status N with the body "db connection refused";
+//! - `--health-delay-ms N`: `/healthz` answers after N ms;
 //! - `--crash-after-ms N`: exits with status 3 after N ms;
+//! - `--unless-file PATH`: while PATH exists, `--crash-after-ms` and `--fail-health-after-ms`
+//!   are ignored (checked when the app would crash, and on every `/healthz` request);
+//! - `--no-listen`: runs but never listens (sleeps forever);
+//! - `--listen-port N`: listens on `127.0.0.1:N` instead of `$PORT`;
+//! - `--listen-v6-only`: listens on `[::1]:$PORT` only;
 //! - `--exit-at-start`: prints a line and exits with status 1 at once;
 //! - `--print TEXT`: prints TEXT at start (repeatable).
 //!
@@ -13,13 +21,30 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[derive(Default)]
 struct Flags {
     fail_health: bool,
     ready_after: Duration,
+    fail_health_after: Option<Duration>,
+    health_status: Option<u16>,
+    health_delay: Duration,
     crash_after: Option<Duration>,
+    unless_file: Option<PathBuf>,
+    no_listen: bool,
+    listen_port: Option<u16>,
+    listen_v6_only: bool,
     exit_at_start: bool,
+}
+
+impl Flags {
+    /// Whether `--unless-file` exists now: the app behaves.
+    fn behave(&self) -> bool {
+        self.unless_file.as_ref().is_some_and(|p| p.exists())
+    }
 }
 
 fn ms(v: Option<String>) -> Duration {
@@ -27,53 +52,89 @@ fn ms(v: Option<String>) -> Duration {
 }
 
 fn main() {
-    let mut flags = Flags {
-        fail_health: false,
-        ready_after: Duration::ZERO,
-        crash_after: None,
-        exit_at_start: false,
-    };
+    let mut flags = Flags::default();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--fail-health" => flags.fail_health = true,
             "--ready-after-ms" => flags.ready_after = ms(args.next()),
+            "--fail-health-after-ms" => flags.fail_health_after = Some(ms(args.next())),
+            "--health-status" => flags.health_status = args.next().and_then(|s| s.parse().ok()),
+            "--health-delay-ms" => flags.health_delay = ms(args.next()),
             "--crash-after-ms" => flags.crash_after = Some(ms(args.next())),
+            "--unless-file" => flags.unless_file = args.next().map(PathBuf::from),
+            "--no-listen" => flags.no_listen = true,
+            "--listen-port" => flags.listen_port = args.next().and_then(|s| s.parse().ok()),
+            "--listen-v6-only" => flags.listen_v6_only = true,
             "--exit-at-start" => flags.exit_at_start = true,
             "--print" => println!("{}", args.next().unwrap_or_default()),
             other => eprintln!("unknown flag {other}"),
         }
     }
+    let flags = Arc::new(flags);
     let release = std::env::var("SATUSKY_RELEASE").unwrap_or_default();
     if flags.exit_at_start {
         println!("test-app {release}: exiting at start as asked");
         std::process::exit(1);
     }
-    let port = std::env::var("PORT").unwrap_or_default();
-    let listener = match TcpListener::bind(format!("127.0.0.1:{port}")) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("test-app: cannot listen on port {port:?}: {e}");
-            std::process::exit(2);
-        }
-    };
-    println!("test-app {release} listening on 127.0.0.1:{port}");
     if let Some(after) = flags.crash_after {
+        let flags = flags.clone();
         std::thread::spawn(move || {
             std::thread::sleep(after);
+            if flags.behave() {
+                return;
+            }
             eprintln!("test-app: crashing as asked");
             std::process::exit(3);
         });
     }
+    if flags.no_listen {
+        println!("test-app {release} running, not listening as asked");
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    let port = std::env::var("PORT").unwrap_or_default();
+    let addr = match (flags.listen_port, flags.listen_v6_only) {
+        (Some(p), _) => format!("127.0.0.1:{p}"),
+        (None, true) => format!("[::1]:{port}"),
+        (None, false) => format!("127.0.0.1:{port}"),
+    };
+    let listener = match TcpListener::bind(&addr) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("test-app: cannot listen on {addr:?}: {e}");
+            std::process::exit(2);
+        }
+    };
+    println!("test-app {release} listening on {addr}");
     let started = Instant::now();
     for stream in listener.incoming().flatten() {
-        let healthy = !flags.fail_health && started.elapsed() >= flags.ready_after;
-        let release = release.clone();
-        std::thread::spawn(move || serve(stream, healthy, &release));
+        let (flags, release) = (flags.clone(), release.clone());
+        std::thread::spawn(move || serve(stream, &flags, started, &release));
     }
 }
 
-fn serve(stream: TcpStream, healthy: bool, release: &str) {
+/// What `/healthz` answers now when it is unhealthy: a status line and a body.
+fn unhealthy(flags: &Flags, started: Instant) -> Option<(String, String)> {
+    let up = started.elapsed();
+    if flags.fail_health || up < flags.ready_after {
+        return Some(("503 Service Unavailable".into(), "not ready\n".into()));
+    }
+    if flags.fail_health_after.is_some_and(|after| up >= after) && !flags.behave() {
+        return Some((
+            "500 Internal Server Error".into(),
+            "health turned bad\n".into(),
+        ));
+    }
+    let code = flags.health_status?;
+    Some((
+        format!("{code} Test Status"),
+        "db connection refused\n".into(),
+    ))
+}
+
+fn serve(stream: TcpStream, flags: &Flags, started: Instant, release: &str) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut reader = BufReader::new(&stream);
     let mut first = String::new();
@@ -89,11 +150,13 @@ fn serve(stream: TcpStream, healthy: bool, release: &str) {
         }
     }
     let path = first.split_whitespace().nth(1).unwrap_or("/");
-    let (status, body) = if path == "/healthz" && !healthy {
-        ("503 Service Unavailable", "not ready\n".to_string())
-    } else {
-        ("200 OK", format!("hello from {release}\n"))
-    };
+    if path == "/healthz" {
+        std::thread::sleep(flags.health_delay);
+    }
+    let (status, body) = (path == "/healthz")
+        .then(|| unhealthy(flags, started))
+        .flatten()
+        .unwrap_or_else(|| ("200 OK".into(), format!("hello from {release}\n")));
     let answer = format!(
         "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()

@@ -15,6 +15,7 @@
 //! Owns replica processes and their logs. It must not touch routes, DNS or releases' meaning:
 //! [`crate::runtime`] decides what runs.
 
+mod listening;
 mod process;
 mod readiness;
 
