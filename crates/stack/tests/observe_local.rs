@@ -44,7 +44,7 @@ async fn start() -> Env {
 /// The workload plane of `app`'s status.
 async fn workload(api: &Api, app: &str) -> (Value, Value) {
     let s = api.status(app).await;
-    (s["workload"]["plane"].clone(), s["phase"].clone())
+    (s["workload"].clone(), s["phase"].clone())
 }
 
 /// Wait until the workload plane has `state` and `reason`; the plane and how long it took.
@@ -56,16 +56,18 @@ async fn wait_plane(
     within: Duration,
 ) -> (Value, Duration) {
     let t0 = Instant::now();
-    let plane = eventually(
-        &format!("{app}'s workload plane {state} {reason}"),
-        within,
-        || async {
-            let (p, _) = workload(api, app).await;
-            (p["state"] == state && p["reason"] == reason).then_some(p)
-        },
-    )
-    .await;
-    (plane, t0.elapsed())
+    loop {
+        let s = api.status(app).await;
+        let p = &s["workload"];
+        if p["state"] == state && p["reason"] == reason {
+            return (p.clone(), t0.elapsed());
+        }
+        assert!(
+            t0.elapsed() < within,
+            "{app}'s workload plane is not {state} {reason} after {within:?}: {s:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The `plane` events of `app`'s workload and its `phase` events, as (state|phase, reason).
