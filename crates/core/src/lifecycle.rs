@@ -57,7 +57,7 @@ pub fn workload_remediation(reason: Reason) -> Option<&'static str> {
             "the release still serves on its ready replicas; fix what the message shows, then `1ctl deploy` (or `1ctl rollback`)"
         }
         Reason::ProgressDeadlineExceeded => {
-            "fix what the message shows and `1ctl deploy` again; if the app is only slow to start, raise `[deploy] progress_deadline`"
+            "make the replicas pass their readiness check (`[checks] path` answering `[checks] expect` on $PORT within `[checks] timeout`; the message says what the check saw), then `1ctl deploy`; if the app is only slow to start, raise `[deploy] progress_deadline`"
         }
         Reason::ImagePullBackOff | Reason::ErrImagePull => {
             "check `[app] image` (name, tag) and the registry's credentials, then `1ctl deploy`"
