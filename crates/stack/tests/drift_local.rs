@@ -547,3 +547,62 @@ async fn a_redirect_host_rerouted_out_of_band_is_found_and_healed() {
     })
     .await;
 }
+
+/// Issue 12, acceptance 4 (second half): two apps' redirect hosts sending requests to each
+/// other pass validation (each app alone has no cycle), but the HTTP plane follows the chain
+/// through the edge and fails `RedirectLoop`, naming it, with a fix.
+#[tokio::test]
+async fn redirect_hosts_of_two_apps_pointing_at_each_other_fail_redirect_loop_naming_the_chain() {
+    const PING: &str = "ping.example.test";
+    const PONG: &str = "pong.example.test";
+    let env = start(Duration::from_secs(3600)).await;
+    for host in [PING, PONG] {
+        env.stack
+            .records
+            .set_static(host, vec![RecordData::A(IpAddr::V4(Ipv4Addr::LOCALHOST))]);
+    }
+    with_stack(env, |env| async move {
+        let a = deploy_with(
+            &env,
+            "ping",
+            json!([{"host": PING, "redirect_to": format!("https://{PONG}")}]),
+        )
+        .await;
+        env.api.wait_ready("ping", a).await;
+        let b = deploy_with(
+            &env,
+            "pong",
+            json!([{"host": PONG, "redirect_to": format!("https://{PING}")}]),
+        )
+        .await;
+        let http = eventually(
+            "pong's redirect host to fail RedirectLoop",
+            Duration::from_secs(30),
+            || {
+                let api = &env.api;
+                async move {
+                    let s = api.status("pong").await;
+                    let e = s["endpoints"]
+                        .as_array()?
+                        .iter()
+                        .find(|e| e["hostname"] == PONG)?
+                        .clone();
+                    (s["target_release"] == b && e["http"]["reason"] == "RedirectLoop")
+                        .then(|| e["http"].clone())
+                }
+            },
+        )
+        .await;
+        assert_eq!(http["state"], "failed", "{http:#}");
+        let message = http["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("{PONG} → {PING} → {PONG}")),
+            "the chain is named: {message}"
+        );
+        assert!(
+            http["remediation"].as_str().is_some_and(|r| !r.is_empty()),
+            "{http:#}"
+        );
+    })
+    .await;
+}
