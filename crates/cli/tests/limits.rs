@@ -74,3 +74,17 @@ fn long_flags_are_refused_and_never_echoed() {
         assert!(stderr.len() < 400, "short output: {stderr:.2000}");
     }
 }
+
+/// Issue 12, acceptance 4 (first half): two redirect hosts of one app pointing at each other
+/// are refused before any request, naming the cycle.
+#[test]
+fn two_redirect_hosts_pointing_at_each_other_exit_2_naming_the_cycle() {
+    let toml = "[app]\nname = \"web\"\nimage = \"nginx:1.27\"\n\n\
+        [[domains]]\nhost = \"a.example.com\"\nredirect_to = \"https://b.example.com\"\n\n\
+        [[domains]]\nhost = \"b.example.com\"\nredirect_to = \"https://a.example.com\"\n";
+    let stderr = refused(toml, &[]);
+    assert!(
+        stderr.contains("a.example.com → b.example.com") && stderr.contains("redirect loop"),
+        "{stderr}"
+    );
+}
