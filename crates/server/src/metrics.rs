@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use satusky_core::runtime::RuntimeError;
+use satusky_core::time::parse_rfc3339_ms;
 use satusky_types::{Phase, Plane, PlaneState, ReadinessReport};
 
 /// Histogram buckets (seconds): probes and checks take milliseconds on loopback and up to the
@@ -167,8 +168,10 @@ const PHASES: [Phase; 6] = [
 /// The per-app series, in kube-state-metrics' style (one series per possible value, 1 for
 /// the current one): `satusky_app_phase{org,app,phase}`, `satusky_app_plane_state{org,app,
 /// hostname,plane,state}` (`hostname=""` for build and workload) and
-/// `satusky_app_active_release{org,app}`. Per app: 6 phase series, 6 × (2 + 5 × hostnames)
-/// plane series and one release series — 49 for an app with one hostname.
+/// `satusky_app_active_release{org,app}`, and the time each plane entered its state,
+/// `satusky_app_plane_last_transition_time{org,app,hostname,plane}`. Per app: 6 phase series,
+/// 7 × (2 + 5 × hostnames) plane series and one release series — 56 for an app with one
+/// hostname.
 pub fn app_series_text(reports: &[ReadinessReport]) -> String {
     let mut out = String::from(
         "# HELP satusky_app_phase The app's phase (1 for the current one)\n\
@@ -184,12 +187,7 @@ pub fn app_series_text(reports: &[ReadinessReport]) -> String {
          # TYPE satusky_app_plane_state gauge\n",
     );
     for r in reports {
-        let mut planes: Vec<(&str, &str, &Plane)> =
-            vec![("", "build", &r.build), ("", "workload", &r.workload.plane)];
-        for e in &r.endpoints {
-            planes.extend(e.planes().map(|(name, p)| (e.hostname.as_str(), name, p)));
-        }
-        for (host, name, plane) in planes {
+        for (host, name, plane) in app_planes(r) {
             let labels = format!(
                 "org=\"{}\",app=\"{}\",hostname=\"{host}\",plane=\"{name}\"",
                 r.org, r.app
@@ -201,6 +199,24 @@ pub fn app_series_text(reports: &[ReadinessReport]) -> String {
                 &labels,
                 "state",
                 states,
+            );
+        }
+    }
+    out.push_str(
+        "# HELP satusky_app_plane_last_transition_time When each plane entered its current state (unix seconds; time in state = now - this)\n\
+         # TYPE satusky_app_plane_last_transition_time gauge\n",
+    );
+    for r in reports {
+        for (host, name, plane) in app_planes(r) {
+            let Some(since) = plane.since.as_deref().and_then(parse_rfc3339_ms) else {
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "satusky_app_plane_last_transition_time{{org=\"{}\",app=\"{}\",hostname=\"{host}\",plane=\"{name}\"}} {:.3}",
+                r.org,
+                r.app,
+                since as f64 / 1000.0
             );
         }
     }
@@ -218,6 +234,16 @@ pub fn app_series_text(reports: &[ReadinessReport]) -> String {
         );
     }
     out
+}
+
+/// Every plane of a report with its hostname (`""` for build and workload) and name.
+fn app_planes(r: &ReadinessReport) -> Vec<(&str, &str, &Plane)> {
+    let mut planes: Vec<(&str, &str, &Plane)> =
+        vec![("", "build", &r.build), ("", "workload", &r.workload.plane)];
+    for e in &r.endpoints {
+        planes.extend(e.planes().map(|(name, p)| (e.hostname.as_str(), name, p)));
+    }
+    planes
 }
 
 /// One series of `metric` per possible value of `label`: 1 for the current one, 0 for the
@@ -264,7 +290,11 @@ mod tests {
 
     #[test]
     fn every_app_gets_one_series_per_possible_value() {
-        let plane = |state| Plane::new(state, satusky_types::Reason::Waiting, "x");
+        let plane = |state| {
+            let mut p = Plane::new(state, satusky_types::Reason::Waiting, "x");
+            p.since = Some("2026-12-07T06:00:00.250Z".into());
+            p
+        };
         let report = ReadinessReport {
             app: "web".into(),
             org: "acme".into(),
@@ -296,6 +326,10 @@ mod tests {
             "build, workload, 5 endpoint planes"
         );
         assert_eq!(series("satusky_app_active_release{"), 1);
+        assert_eq!(series("satusky_app_plane_last_transition_time{"), 7);
+        assert!(text.contains(
+            "satusky_app_plane_last_transition_time{org=\"acme\",app=\"web\",hostname=\"\",plane=\"workload\"} 1796623200.250\n"
+        ));
         assert!(text.contains("satusky_app_phase{org=\"acme\",app=\"web\",phase=\"degraded\"} 1"));
         assert!(text.contains(
             "plane_state{org=\"acme\",app=\"web\",hostname=\"web-acme.apps.test\",plane=\"tls\",state=\"failed\"} 1"
