@@ -184,7 +184,11 @@ fn deploy_exit_codes_follow_the_report() {
     let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
     assert_eq!(v["exit_code"], 10);
     assert!(
-        stderr.contains("error: the build of api v4 failed"),
+        stderr.contains("build failed (Built): sha256:abc\n"),
+        "the plane once, above the error line: {stderr}"
+    );
+    assert!(
+        stderr.contains("error: release v4 of api failed at its build (the cause is above)"),
         "{stderr}"
     );
 

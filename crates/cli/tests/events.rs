@@ -203,16 +203,23 @@ fn a_stream_gone_for_good_does_not_change_the_verdict() {
     let run = deploy(status_then(&crash.to_string()), events, &[]);
     let err = &run.stderr;
     assert_eq!(run.code, 11, "{err}");
-    assert!(err.contains("workload failed CrashLoopBackOff:"), "{err}");
+    assert!(
+        err.contains("workload failed (CrashLoopBackOff): exited with status 1 (3 restarts)\n"),
+        "{err}"
+    );
     assert!(
         err.contains("  │ panic: PORT is not set"),
         "the last log lines: {err}"
     );
     let last = err.lines().last().unwrap_or_default();
     assert!(
-        last.starts_with("error: the workload of api v4 failed: failed (CrashLoopBackOff)"),
+        last.starts_with("error: release v4 of api failed at its workload (the cause is above)"),
         "{err}"
     );
+    // State and reason once in the verdict (the progress line above is the live display).
+    let verdict = &err[err.find("workload failed (").unwrap_or_default()..];
+    assert_eq!(verdict.matches("CrashLoopBackOff").count(), 1, "{err}");
+    assert!(!verdict.contains("failed: failed"), "{err}");
     assert!(
         run.stdout.lines().all(|l| !l.contains("https://")),
         "{}",

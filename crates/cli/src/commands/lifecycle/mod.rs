@@ -19,7 +19,7 @@ use crate::client::Client;
 use crate::commands::Env;
 use crate::exit::{self, CliError};
 use crate::output;
-use crate::verdict::{details, explain, plane_text};
+use crate::verdict::{details, explain};
 
 use display::Display;
 use wait::Target;
@@ -98,13 +98,12 @@ pub fn explain_rollback(
     let app = &report.app;
     let what = format!("the rollback of {app} to v{from} (release v{release})");
     let msg = match code {
+        // The failed plane itself (state, reason, message, fix) is printed above, once.
         exit::WORKLOAD_FAILED => format!(
-            "{what} failed: workload {}: v{from}'s image may no longer run; the release that was active stays active: roll back to another release (`1ctl app releases {app}`) or deploy a fix",
-            plane_text(&report.workload.plane)
+            "{what} failed at its workload (the cause is above): v{from}'s image may no longer run; the release that was active stays active: roll back to another release (`1ctl app releases {app}`) or deploy a fix"
         ),
         exit::BUILD_FAILED => format!(
-            "{what} could not reuse v{from}'s image: build {}: roll back to another release (`1ctl app releases {app}`)",
-            plane_text(&report.build)
+            "{what} could not reuse v{from}'s image (the cause is above): roll back to another release (`1ctl app releases {app}`)"
         ),
         exit::SUPERSEDED => format!(
             "{what} was superseded by a newer release (now v{}): follow that one with `1ctl app status {app} --watch`",
@@ -186,7 +185,19 @@ mod tests {
         ));
         let m = explain_rollback(exit::WORKLOAD_FAILED, &r, 4, 1).unwrap_or_default();
         assert!(
-            m.starts_with("the rollback of web to v1 (release v4) failed: workload failed (ImagePullBackOff): manifest unknown"),
+            m.starts_with(
+                "the rollback of web to v1 (release v4) failed at its workload (the cause is above)"
+            ),
+            "{m}"
+        );
+        // The plane is said once, above the error line, not again in it.
+        let above = details(exit::WORKLOAD_FAILED, &r, &[]);
+        assert_eq!(
+            above,
+            vec!["workload failed (ImagePullBackOff): manifest unknown".to_string()]
+        );
+        assert!(
+            !m.contains("ImagePullBackOff") && !m.contains("manifest unknown"),
             "{m}"
         );
         assert!(
