@@ -104,6 +104,27 @@ pub fn phase_line(phase: Option<&str>) -> (Mark, String) {
     )
 }
 
+/// Every line of the live display, top to bottom: phase, build, workload (with the replica
+/// counts of the same snapshot as its plane, [`Board::workload_counts`]), then one per
+/// hostname in the order they were first heard of.
+pub fn board_lines(board: &Board) -> Vec<(Mark, String)> {
+    let counts = board
+        .workload_counts()
+        .map(|c| format!("{}/{} ready", c.ready, c.desired));
+    let mut out = vec![
+        phase_line(board.phase.as_deref()),
+        dimension_line("build", board.build.as_ref(), None),
+        dimension_line("workload", board.workload.as_ref(), counts),
+    ];
+    out.extend(
+        board
+            .hosts
+            .iter()
+            .map(|(host, planes)| host_line(host, planes)),
+    );
+    out
+}
+
 /// A dimension's line: `build     ready Built  sha256:…`, with `extra` (replica counts)
 /// after the name unless the message already holds it.
 pub fn dimension_line(name: &str, view: Option<&View>, extra: Option<String>) -> (Mark, String) {
@@ -201,16 +222,12 @@ impl Live {
     }
 
     fn redraw(&mut self, board: &Board) {
-        self.phase.set(phase_line(board.phase.as_deref()));
-        self.build
-            .set(dimension_line("build", board.build.as_ref(), None));
-        let counts = board
-            .replicas
-            .filter(|c| c.desired > 0)
-            .map(|c| format!("{}/{} ready", c.ready, c.desired));
-        self.workload
-            .set(dimension_line("workload", board.workload.as_ref(), counts));
-        for (host, planes) in &board.hosts {
+        let mut lines = board_lines(board).into_iter();
+        let mut next = || lines.next().unwrap_or((Mark::Busy, String::new()));
+        self.phase.set(next());
+        self.build.set(next());
+        self.workload.set(next());
+        for (host, _) in &board.hosts {
             let idx = match self.hosts.iter().position(|(h, _)| h == host) {
                 Some(idx) => idx,
                 None => {
@@ -219,7 +236,7 @@ impl Live {
                     self.hosts.len() - 1
                 }
             };
-            self.hosts[idx].1.set(host_line(host, planes));
+            self.hosts[idx].1.set(next());
         }
     }
 
@@ -340,6 +357,114 @@ mod tests {
             ready,
         ];
         assert_eq!(host_line("h", &all).0, Mark::Done);
+    }
+
+    /// The live display as text, one frame after each input.
+    fn frames(inputs: &[(&str, Input)]) -> String {
+        let mut board = Board::default();
+        let mut out = Vec::new();
+        for (what, input) in inputs {
+            match input {
+                Input::Report(r) => board.report(r),
+                Input::Event(u) => board.update(u),
+            };
+            out.push(format!("after {what}:"));
+            for (mark, text) in board_lines(&board) {
+                let m = match mark {
+                    Mark::Busy => "…",
+                    Mark::Done => "✓",
+                    Mark::Failed => "✗",
+                };
+                out.push(format!("  {m} {text}"));
+            }
+        }
+        out.join("\n")
+    }
+
+    enum Input {
+        Report(Box<satusky_types::ReadinessReport>),
+        Event(Update),
+    }
+
+    fn rollout(ready: u32) -> Input {
+        Input::Event(Update::Rollout {
+            release: Some(1),
+            counts: satusky_types::ReplicaCounts {
+                desired: 2,
+                updated: 2,
+                ready,
+                available: ready,
+            },
+        })
+    }
+
+    fn workload(state: PlaneState, reason: &str, message: &str) -> Input {
+        Input::Event(Update::Plane(crate::events::PlaneChange {
+            hostname: None,
+            plane: "workload".into(),
+            state,
+            reason: reason.into(),
+            message: message.into(),
+            remediation: None,
+        }))
+    }
+
+    #[test]
+    fn the_replica_counts_never_contradict_the_workload_plane() {
+        use satusky_types::{
+            EndpointReport, HostnameKind, Phase, Plane, ReadinessReport, Reason, ReplicaCounts,
+            WorkloadPlane,
+        };
+        let unknown = Plane::unknown();
+        let report = ReadinessReport {
+            app: "web".into(),
+            org: "acme".into(),
+            generation: 1,
+            active_release: None,
+            target_release: Some(1),
+            phase: Phase::RollingOut,
+            build: Plane::new(PlaneState::Ready, Reason::Built, "sha256:abc"),
+            workload: WorkloadPlane {
+                plane: Plane::new(PlaneState::InProgress, Reason::Progressing, ""),
+                replicas: ReplicaCounts {
+                    desired: 2,
+                    ..Default::default()
+                },
+            },
+            endpoints: vec![EndpointReport {
+                hostname: "web-acme.satusky.localhost".into(),
+                kind: HostnameKind::Generated,
+                metadata: unknown.clone(),
+                route: unknown.clone(),
+                dns: unknown.clone(),
+                tls: unknown.clone(),
+                http: unknown,
+            }],
+        };
+        let text = frames(&[
+            ("the first report", Input::Report(Box::new(report))),
+            (
+                "a plane event newer than the counts",
+                workload(PlaneState::Ready, "RolloutComplete", "2/2 ready"),
+            ),
+            ("the counts catching up", rollout(2)),
+            (
+                "a replica failing its check",
+                workload(
+                    PlaneState::InProgress,
+                    "ReadinessFailing",
+                    "replica 1: GET /healthz answered 500",
+                ),
+            ),
+            ("the counts of that moment", rollout(1)),
+        ]);
+        for line in text.lines() {
+            assert!(
+                !(line.contains("0/2 ready") && line.contains("2/2 ready")),
+                "{text}"
+            );
+        }
+        insta::assert_snapshot!("live_display_frames", text);
     }
 
     #[test]
