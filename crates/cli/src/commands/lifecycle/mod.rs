@@ -42,6 +42,8 @@ pub struct Release<'a> {
     /// The release the control plane accepted (pending).
     pub version: u64,
     pub kind: Kind,
+    /// The edge's HTTPS port when it is not 443, as the control plane said on accepting.
+    pub https_port: Option<u16>,
 }
 
 /// Waits for the release's verdict (unless `--no-wait`) and reports it. `Ok` holds 0; every
@@ -119,7 +121,7 @@ pub fn explain_rollback(
 }
 
 /// The end of a wait that got somewhere: app, release, phase and the URL of each hostname
-/// (the CLI knows hostnames, not the edge's port).
+/// (with the edge's port when the control plane named one).
 fn print_summary(report: &ReadinessReport, release: &Release<'_>, wait_for: WaitFor, code: u8) {
     let what = match (code, wait_for) {
         (exit::DEGRADED, _) => "degraded",
@@ -136,7 +138,15 @@ fn print_summary(report: &ReadinessReport, release: &Release<'_>, wait_for: Wait
         report.app, report.org, report.phase
     ));
     for e in &report.endpoints {
-        output::line(&format!("  https://{}", e.hostname));
+        output::line(&format!("  {}", url(&e.hostname, release.https_port)));
+    }
+}
+
+/// `https://HOST`, or `https://HOST:PORT` when the edge listens on another port than 443.
+pub fn url(host: &str, https_port: Option<u16>) -> String {
+    match https_port.filter(|p| *p != 443) {
+        Some(port) => format!("https://{host}:{port}"),
+        None => format!("https://{host}"),
     }
 }
 
@@ -206,6 +216,16 @@ mod tests {
         );
         assert!(m.contains("1ctl app releases web"), "{m}");
         assert!(!m.contains("deploy again"), "{m}");
+    }
+
+    #[test]
+    fn urls_name_the_edge_port_unless_it_is_443() {
+        assert_eq!(
+            url("web-dev.satusky.localhost", Some(8443)),
+            "https://web-dev.satusky.localhost:8443"
+        );
+        assert_eq!(url("web.example.com", Some(443)), "https://web.example.com");
+        assert_eq!(url("web.example.com", None), "https://web.example.com");
     }
 
     #[test]
