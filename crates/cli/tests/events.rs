@@ -352,6 +352,66 @@ fn status_watch_prints_the_report_then_each_event() {
 }
 
 #[test]
+fn status_watch_marks_the_replayed_history_and_where_live_events_begin() {
+    for json_mode in [false, true] {
+        let home = tempfile::tempdir().expect("home");
+        let mut events = Events::new(&deploy_events());
+        // Events up to 5 were written before the watch; 6, 7 and 8 happen while it runs.
+        events.last_seq = Some(5);
+        events.break_first_after = Some(events.frames.len());
+        events.refuse_reconnects = true;
+        let server = FakeServer::start_with_events(
+            vec![whoami(), route("GET", STATUS, 200, &ready())],
+            Some(events),
+        );
+        let mut cmd = onectl(home.path());
+        cmd.env("SATUSKY_TOKEN", TOKEN)
+            .env("SATUSKY_API_URL", &server.url)
+            .args(["app", "status", "api", "--watch"]);
+        if json_mode {
+            cmd.args(["-o", "json"]);
+        }
+        let out = cmd.output().expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{stderr}");
+        let earlier = "— earlier events (before this watch) —";
+        let now = "— now: live events —";
+        if json_mode {
+            // Stdout stays one JSON document per line; the markers go to stderr.
+            for line in stdout.lines() {
+                serde_json::from_str::<Value>(line).expect("one JSON document per line");
+            }
+            let e = stderr.find(earlier).unwrap_or_else(|| panic!("{stderr}"));
+            let n = stderr.find(now).unwrap_or_else(|| panic!("{stderr}"));
+            assert!(e < n, "{stderr}");
+            continue;
+        }
+        let lines: Vec<&str> = stdout.lines().collect();
+        let at = |needle: &str| {
+            lines
+                .iter()
+                .position(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("{needle:?} missing from:\n{stdout}"))
+        };
+        let (e, n) = (at(earlier), at(now));
+        assert_eq!(lines[e + 1], "12:00:02 release v4 pending", "{stdout}");
+        assert_eq!(
+            lines[n - 1],
+            "12:00:05 build │ Finished release",
+            "{stdout}"
+        );
+        assert!(
+            lines[n + 1].starts_with("12:00:06 plane build ready"),
+            "{stdout}"
+        );
+        assert!(e < at("12:00:03 phase building") && at("12:00:07 rollout") > n);
+        assert_eq!(stdout.matches(earlier).count(), 1, "{stdout}");
+        assert_eq!(stdout.matches(now).count(), 1, "{stdout}");
+    }
+}
+
+#[test]
 fn an_event_brings_the_next_status_read_forward() {
     // Two pending reads, then ready. Polling alone would read ready at the 2 s tick; the
     // events (one every 300 ms) each bring a read forward, so the verdict comes within the
