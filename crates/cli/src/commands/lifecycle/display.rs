@@ -5,7 +5,11 @@
 //!
 //! Both are fed the same way ([`Display::report`], [`Display::event`]) and keep a
 //! [`Board`]. What a line says is computed by pure functions ([`dimension_line`],
-//! [`host_line`]) that the tests read; indicatif only draws.
+//! [`host_line`], [`Plain`]) that the tests read; indicatif only draws.
+//!
+//! A plain line saying the build or the workload failed is held back until the end: when the
+//! verdict is that failure (10, 11), the lines under the progress say it in full
+//! ([`crate::verdict::details`]), so it is not said twice; otherwise it is printed then.
 
 use std::time::Duration;
 
@@ -14,6 +18,7 @@ use satusky_types::{PlaneState, ReadinessReport};
 
 use crate::board::{Board, Change, PLANES, View};
 use crate::events::Update;
+use crate::exit;
 use crate::output;
 
 /// Spinner speed: smooth enough to look alive, cheap enough not to matter.
@@ -34,6 +39,7 @@ pub enum Mark {
 pub struct Display {
     board: Board,
     live: Option<Live>,
+    plain: Plain,
 }
 
 impl Display {
@@ -42,6 +48,7 @@ impl Display {
         Display {
             board: Board::default(),
             live: live.then(Live::new),
+            plain: Plain::default(),
         }
     }
 
@@ -71,11 +78,15 @@ impl Display {
         }
     }
 
-    /// Stops the spinners and leaves the last state on screen.
-    pub fn finish(&mut self) {
-        if let Some(live) = &mut self.live {
-            live.redraw(&self.board);
-            live.finish();
+    /// Stops the spinners and leaves the last state on screen; plain lines still held are
+    /// printed unless the verdict `code` is the failure they say.
+    pub fn finish(&mut self, code: u8) {
+        match &mut self.live {
+            Some(live) => {
+                live.redraw(&self.board);
+                live.finish();
+            }
+            None => self.plain.finish(code).iter().for_each(|l| output::note(l)),
         }
     }
 
@@ -86,8 +97,63 @@ impl Display {
                     live.redraw(&self.board);
                 }
             }
-            None => changes.iter().for_each(|c| output::note(&c.line())),
+            None => self
+                .plain
+                .lines(changes)
+                .iter()
+                .for_each(|l| output::note(l)),
         }
+    }
+}
+
+/// The plain display's lines: one per change, except that a failed build or workload is held
+/// back (the verdict's details say it in full) until that dimension changes again or the
+/// wait ends.
+#[derive(Debug, Default)]
+pub struct Plain {
+    held: Vec<Change>,
+}
+
+impl Plain {
+    /// The lines to print now for `changes`.
+    pub fn lines(&mut self, changes: &[Change]) -> Vec<String> {
+        let mut out = Vec::new();
+        for c in changes {
+            let (dimension, failed) = match c {
+                Change::Build(v) => (Some(exit::BUILD_FAILED), v.state == PlaneState::Failed),
+                Change::Workload(v) => (Some(exit::WORKLOAD_FAILED), v.state == PlaneState::Failed),
+                _ => (None, false),
+            };
+            // The dimension moved on: what was held is history worth its line.
+            if let Some(code) = dimension
+                && let Some(i) = self.held.iter().position(|h| held_code(h) == code)
+            {
+                out.push(self.held.remove(i).line());
+            }
+            if failed {
+                self.held.push(c.clone());
+            } else {
+                out.push(c.line());
+            }
+        }
+        out
+    }
+
+    /// The held lines the verdict `code` does not say itself.
+    pub fn finish(&mut self, code: u8) -> Vec<String> {
+        self.held
+            .drain(..)
+            .filter(|h| held_code(h) != code)
+            .map(|h| h.line())
+            .collect()
+    }
+}
+
+/// The exit code whose details say a held change in full.
+fn held_code(c: &Change) -> u8 {
+    match c {
+        Change::Build(_) => exit::BUILD_FAILED,
+        _ => exit::WORKLOAD_FAILED,
     }
 }
 
@@ -468,6 +534,44 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_dimension_is_left_to_the_verdict_that_says_it() {
+        let failed = Change::Workload(view(
+            PlaneState::Failed,
+            "CrashLoopBackOff",
+            "exited with status 1",
+        ));
+        let phase = Change::Phase("failed".into());
+        // Exit 11: the details under the progress say the failure; no progress line for it.
+        let mut p = Plain::default();
+        assert_eq!(p.lines(&[failed.clone(), phase.clone()]), ["phase: failed"]);
+        assert!(p.finish(exit::WORKLOAD_FAILED).is_empty());
+        // Another verdict (a newer release took over): the line comes at the end.
+        let mut p = Plain::default();
+        p.lines(std::slice::from_ref(&failed));
+        assert_eq!(
+            p.finish(exit::SUPERSEDED),
+            ["workload: failed CrashLoopBackOff  exited with status 1"]
+        );
+        // The workload moved on before the end: the failure is printed, then the new state.
+        let mut p = Plain::default();
+        p.lines(std::slice::from_ref(&failed));
+        let again = Change::Workload(view(PlaneState::InProgress, "Progressing", ""));
+        assert_eq!(
+            p.lines(&[again]),
+            [
+                "workload: failed CrashLoopBackOff  exited with status 1",
+                "workload: in_progress Progressing",
+            ]
+        );
+        assert!(p.finish(exit::WORKLOAD_FAILED).is_empty());
+        // A failed build is held for exit 10 alike; other changes pass straight through.
+        let build = Change::Build(view(PlaneState::Failed, "BuildFailed", "exit 101"));
+        let mut p = Plain::default();
+        assert!(p.lines(&[build]).is_empty());
+        assert!(p.finish(exit::BUILD_FAILED).is_empty());
+    }
+
+    #[test]
     fn a_hidden_live_display_takes_updates() {
         // Drawing is indicatif's business; this checks the bookkeeping only.
         let mut d = Display::new(true);
@@ -484,6 +588,6 @@ mod tests {
             assert_eq!(live.hosts.len(), 1);
         }
         d.note("a note");
-        d.finish();
+        d.finish(exit::OK);
     }
 }

@@ -248,7 +248,7 @@ impl Events {
             }
         }
         display.report(&report);
-        display.finish();
+        display.finish(code);
         Outcome {
             code,
             report,
