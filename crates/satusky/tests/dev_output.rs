@@ -101,3 +101,42 @@ fn dev_deploy_keeps_the_server_log_out_of_the_deploy_output() {
         &after[end..]
     );
 }
+
+#[test]
+fn status_watch_marks_the_history_it_replays() {
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start(&bins(), state.path());
+    let app = test_app("replayed", &[], "");
+    dev.onectl_exits(0, app.path(), &["deploy", "--wait-for", "workload"]);
+    // v1's events are history by the time the watch starts; v2 happens while it runs.
+    let mut watch = std::process::Command::new(bins().onectl())
+        .current_dir(app.path())
+        .args(["app", "status", "--watch"])
+        .env("SATUSKY_HOME", dev.home.path().join("cli"))
+        .env("SATUSKY_API_URL", dev.api())
+        .env("SATUSKY_TOKEN", dev.token())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    dev.onectl_exits(
+        0,
+        app.path(),
+        &["deploy", "--env", "X=1", "--wait-for", "workload"],
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = watch.kill();
+    let seen = watch.wait_with_output().unwrap();
+    let text = stdout(&seen);
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing from:\n{text}"))
+    };
+    let earlier = at("— earlier events (before this watch) —");
+    let now = at("— now: live events —");
+    assert!(earlier < at("release v1 active"), "{text}");
+    assert!(at("release v1 active") < now, "{text}");
+    assert!(now < at("release v2 pending"), "{text}");
+}
