@@ -80,12 +80,24 @@ pub struct Board {
     pub phase: Option<String>,
     pub build: Option<View>,
     pub workload: Option<View>,
+    /// The last replica counts heard of (a report's or a `rollout` event's).
     pub replicas: Option<ReplicaCounts>,
+    /// The workload plane was heard of after the counts (a `plane` event carries none): the
+    /// counts are older than the plane and are not shown beside it ([`Board::workload_counts`]).
+    counts_older: bool,
     pub hosts: Hosts,
 }
 
 impl Board {
-    /// Takes in a whole readiness report.
+    /// The replica counts to show beside the workload plane: only counts at least as new as
+    /// the plane, so the two never contradict each other (`0/2 ready` beside a plane
+    /// `ready RolloutComplete 2/2 ready`); none before any replica is desired.
+    pub fn workload_counts(&self) -> Option<ReplicaCounts> {
+        self.replicas
+            .filter(|c| c.desired > 0 && !self.counts_older)
+    }
+
+    /// Takes in a whole readiness report: its workload plane and counts are one snapshot.
     pub fn report(&mut self, r: &ReadinessReport) -> Vec<Change> {
         let mut out = Vec::new();
         self.set_phase(r.phase.as_str(), &mut out);
@@ -115,7 +127,12 @@ impl Board {
                 };
                 match &p.hostname {
                     Some(host) => self.set_plane(host, &p.plane, view, &mut out),
-                    None => self.set_dimension(&p.plane, view, &mut out),
+                    None => {
+                        if p.plane == "workload" {
+                            self.counts_older = true;
+                        }
+                        self.set_dimension(&p.plane, view, &mut out)
+                    }
                 }
             }
             Update::BuildLog { .. } | Update::Release { .. } | Update::Drift { .. } => {}
@@ -146,6 +163,7 @@ impl Board {
     }
 
     fn set_replicas(&mut self, counts: ReplicaCounts, out: &mut Vec<Change>) {
+        self.counts_older = false;
         if self.replicas == Some(counts) {
             return;
         }

@@ -274,7 +274,8 @@ pub enum AppCommand {
     Status {
         #[command(flatten)]
         target: AppTarget,
-        /// Then follow the app's events (phase, build log, rollout, planes) until Ctrl-C.
+        /// Then follow the app's events (phase, build log, rollout, planes) until Ctrl-C; the
+        /// current release's earlier events come first, between marker lines.
         #[arg(long)]
         watch: bool,
     },

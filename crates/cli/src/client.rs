@@ -149,12 +149,13 @@ impl Client {
 
     /// Opens a WebSocket on the path made of `segments` with `query`, over the same HTTP
     /// client (TLS, proxy, token) as every other call: an HTTP/1.1 upgrade request, the
-    /// `101` answer checked (RFC 6455 §4.1), then frames on the upgraded connection.
+    /// `101` answer checked (RFC 6455 §4.1), then frames on the upgraded connection. Returns
+    /// the socket and the `101` answer's headers.
     pub async fn websocket(
         &self,
         segments: &[&str],
         query: &[(&str, &str)],
-    ) -> Result<WebSocket, CliError> {
+    ) -> Result<(WebSocket, header::HeaderMap), CliError> {
         let mut url = self.url(segments)?;
         url.query_pairs_mut().extend_pairs(query);
         let key = generate_key();
@@ -201,11 +202,13 @@ impl Client {
                 self.api_url()
             )));
         }
+        let headers = resp.headers().clone();
         let upgraded = resp
             .upgrade()
             .await
             .map_err(|e| transport_error(self.api_url(), &e))?;
-        Ok(WebSocketStream::from_raw_socket(upgraded, Role::Client, None).await)
+        let ws = WebSocketStream::from_raw_socket(upgraded, Role::Client, None).await;
+        Ok((ws, headers))
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(

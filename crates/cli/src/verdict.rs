@@ -98,35 +98,52 @@ pub fn needs_releases(report: &ReadinessReport, our_release: u64) -> bool {
 }
 
 /// One line saying why the deploy ended with `code` (for stderr), or `None` for 0.
+///
+/// It comes last, under [`details`], and repeats none of them: a failed dimension's state,
+/// reason, message and fix are said once, above; this line says which release failed where
+/// and what to do when the control plane gave no fix.
 pub fn explain(code: u8, report: &ReadinessReport, our_release: u64) -> Option<String> {
     let app = &report.app;
+    let failed_at = |dimension: &str, p: &Plane, todo: &str| match p.remediation {
+        Some(_) => format!(
+            "release v{our_release} of {app} failed at its {dimension}: the cause and the fix are above"
+        ),
+        None => format!(
+            "release v{our_release} of {app} failed at its {dimension} (the cause is above): {todo}"
+        ),
+    };
     let msg = match code {
         exit::OK => return None,
         exit::SUPERSEDED => format!(
             "release v{our_release} of {app} was superseded by a newer deploy (now v{}): follow that one with `1ctl app status {app} --watch`",
             report.target_release.unwrap_or_default()
         ),
-        exit::BUILD_FAILED => format!(
-            "the build of {app} v{our_release} failed: {}: fix the build and deploy again",
-            plane_text(&report.build)
+        exit::BUILD_FAILED => failed_at("build", &report.build, "fix the build and deploy again"),
+        exit::WORKLOAD_FAILED => failed_at(
+            "workload",
+            &report.workload.plane,
+            "change the app or its satusky.toml, then deploy again",
         ),
-        exit::WORKLOAD_FAILED => format!(
-            "the workload of {app} v{our_release} failed: {}: fix the app (its last log lines are above) and deploy again",
-            plane_text(&report.workload.plane)
-        ),
-        exit::DEGRADED => match unready_planes(report).first() {
-            Some((host, name, p)) => {
-                let todo = match p.remediation {
-                    Some(_) => "apply the fix above",
-                    None => "see the planes above",
-                };
-                format!(
-                    "degraded: the workload of {app} is ready but {host} {name} is {}: {todo}, then check with `1ctl app status {app}`",
-                    plane_text(p)
-                )
+        exit::DEGRADED => {
+            let planes = unready_planes(report);
+            match planes.first() {
+                Some((host, name, p)) => {
+                    let todo = match p.remediation {
+                        Some(_) => "apply the fix above",
+                        None => "see the planes above",
+                    };
+                    let more = match planes.len() - 1 {
+                        0 => String::new(),
+                        1 => " (and 1 more plane)".to_string(),
+                        n => format!(" (and {n} more planes)"),
+                    };
+                    format!(
+                        "degraded: the workload of {app} is ready but {host} {name} is not{more}: {todo}, then check with `1ctl app status {app}`"
+                    )
+                }
+                None => format!("degraded: the workload of {app} is ready but an endpoint is not"),
             }
-            None => format!("degraded: the workload of {app} is ready but an endpoint is not"),
-        },
+        }
         exit::TIMED_OUT => format!(
             "--timeout passed before {app} v{our_release} was ready (build {}, workload {}): it may still finish; follow it with `1ctl app status {app} --watch` or deploy with a longer --timeout",
             report.build.state, report.workload.plane.state
@@ -136,37 +153,59 @@ pub fn explain(code: u8, report: &ReadinessReport, our_release: u64) -> Option<S
     Some(msg)
 }
 
-/// The lines printed above the error line: the build log's tail (10), the workload's whole
-/// message — its last log lines — (11), every endpoint plane not ready with its remediation
-/// (12). Empty for the other codes.
+/// The lines printed above the error line, each thing once: a failed build or workload as
+/// `DIMENSION STATE (REASON): first line`, the rest of its message (the build: the log's
+/// tail) under it, then its fix (10, 11); every endpoint plane not ready with its fix (12).
+/// Empty for the other codes.
 pub fn details(code: u8, report: &ReadinessReport, build_tail: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     match code {
-        exit::BUILD_FAILED if !build_tail.is_empty() => {
-            out.push(format!("build log (last {} lines):", build_tail.len()));
-            out.extend(build_tail.iter().map(|l| format!("  │ {l}")));
+        exit::BUILD_FAILED => {
+            let b = &report.build;
+            out.push(format!("build {}", plane_text(b)));
+            if build_tail.is_empty() {
+                out.extend(rest_of_message(&b.message));
+            } else {
+                out.push(format!("build log (last {} lines):", build_tail.len()));
+                out.extend(build_tail.iter().map(|l| format!("  │ {l}")));
+            }
+            out.extend(fix_lines(b, "  "));
         }
         exit::WORKLOAD_FAILED => {
             let w = &report.workload.plane;
-            out.push(format!("workload {} {}:", w.state, w.reason));
-            out.extend(
-                w.message
-                    .lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .map(|l| format!("  │ {l}")),
-            );
+            out.push(format!("workload {}", plane_text(w)));
+            out.extend(rest_of_message(&w.message));
+            out.extend(fix_lines(w, "  "));
         }
         exit::DEGRADED => {
             for (host, name, p) in unready_planes(report) {
                 out.push(format!("{host}  {name} {}", plane_text(p)));
-                if let Some(fix) = &p.remediation {
-                    out.extend(fix.lines().map(|l| format!("    fix: {l}")));
-                }
+                out.extend(fix_lines(p, "    "));
             }
         }
         _ => {}
     }
     out
+}
+
+/// A message's lines after its first (which [`plane_text`] shows), as `  │ line`.
+fn rest_of_message(message: &str) -> Vec<String> {
+    message
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .skip(1)
+        .map(|l| format!("  │ {l}"))
+        .collect()
+}
+
+/// A plane's remediation as `INDENTfix: line`, one per line of it; none without one.
+fn fix_lines(p: &Plane, indent: &str) -> Vec<String> {
+    p.remediation
+        .iter()
+        .flat_map(|fix| fix.lines())
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| format!("{indent}fix: {l}"))
+        .collect()
 }
 
 /// Every endpoint plane that is not ready, failed ones first.

@@ -234,11 +234,16 @@ fn explanations_name_the_failing_thing() {
     r.endpoints[0].dns = Plane::new(Failed, Reason::NxDomain, "no such name")
         .with_remediation("create A api-acme.apps.test 203.0.113.7");
     let text = explain(12, &r, OURS).unwrap_or_default();
-    assert!(text.contains("dns"), "{text}");
-    assert!(text.contains("NxDomain"), "{text}");
+    assert!(text.contains("api-acme.apps.test dns is not"), "{text}");
     assert!(text.contains("apply the fix above"), "{text}");
     let d = details(12, &r, &[]);
+    assert!(
+        d.iter().any(|l| l.contains("dns failed (NxDomain)")),
+        "{d:?}"
+    );
     assert!(d.iter().any(|l| l.contains("fix: create A")), "{d:?}");
+    // The reason is said once, above the error line.
+    assert!(!text.contains("NxDomain"), "{text}");
     assert_eq!(explain(0, &r, OURS), None);
     for code in [10, 11, 13, 14] {
         let text = explain(code, &r, OURS).unwrap_or_default();
@@ -264,9 +269,10 @@ fn details_show_the_log_tail_the_crash_and_the_fixes() {
     let tail = vec!["error[E0425]: cannot find value".to_string()];
     let r = report(Some(OURS), Failed, Pending);
     let d = details(10, &r, &tail);
-    assert_eq!(d[0], "build log (last 1 lines):");
-    assert!(d[1].contains("E0425"), "{d:?}");
-    assert!(details(10, &r, &[]).is_empty());
+    assert_eq!(d[0], "build failed (NotChecked)");
+    assert_eq!(d[1], "build log (last 1 lines):");
+    assert!(d[2].contains("E0425"), "{d:?}");
+    assert_eq!(details(10, &r, &[]), vec!["build failed (NotChecked)"]);
 
     let mut r = report(Some(OURS), Ready, Failed);
     r.workload.plane = Plane::new(
@@ -275,12 +281,17 @@ fn details_show_the_log_tail_the_crash_and_the_fixes() {
         "exited with status 1\npanic: PORT not set\n",
     );
     let d = details(11, &r, &[]);
-    assert_eq!(d[0], "workload failed CrashLoopBackOff:");
-    assert!(d.iter().any(|l| l.contains("panic: PORT not set")), "{d:?}");
+    assert_eq!(
+        d,
+        vec![
+            "workload failed (CrashLoopBackOff): exited with status 1",
+            "  │ panic: PORT not set",
+        ]
+    );
     let line = explain(11, &r, OURS).unwrap_or_default();
-    assert!(
-        line.contains("CrashLoopBackOff") && !line.contains('\n'),
-        "{line}"
+    assert_eq!(
+        line,
+        "release v5 of api failed at its workload (the cause is above): change the app or its satusky.toml, then deploy again"
     );
 
     let mut r = report(Some(OURS), Ready, Ready);
@@ -298,6 +309,98 @@ fn details_show_the_log_tail_the_crash_and_the_fixes() {
     );
     // The error line names the failed plane before the pending one.
     let line = explain(12, &r, OURS).unwrap_or_default();
-    assert!(line.contains("dns is failed (WrongTarget)"), "{line}");
+    assert!(
+        line.contains("api-acme.apps.test dns is not (and 1 more plane)"),
+        "{line}"
+    );
     assert!(line.contains("apply the fix above"), "{line}");
+}
+
+/// What stderr ends with: the details, then the `error:` line, as `1ctl` prints them.
+fn verdict_block(code: u8, r: &ReadinessReport, build_tail: &[String]) -> String {
+    let mut lines = details(code, r, build_tail);
+    if let Some(why) = explain(code, r, OURS) {
+        lines.push(format!("error: {why}"));
+    }
+    lines.join("\n")
+}
+
+/// No text of the block appears twice: not the state and reason, not a message line, not
+/// the fix (issue 12: `failed: failed (CrashLoopBackOff) … last output: fix the app`).
+fn assert_said_once(block: &str, texts: &[&str]) {
+    for t in texts {
+        assert_eq!(block.matches(t).count(), 1, "{t:?} once in:\n{block}");
+    }
+}
+
+#[test]
+fn a_crash_loop_is_said_once_with_its_output_and_fix() {
+    let mut r = report(Some(OURS), Ready, Failed);
+    r.workload.plane = Plane::new(
+        Failed,
+        Reason::CrashLoopBackOff,
+        "replica 0 of v5 exited with status 1 (5 exits without becoming ready); restarting with backoff; last output:\nlistening on 0.0.0.0:8080\nfix the app",
+    )
+    .with_remediation("make the app stay up: run it locally with PORT=8080, then `1ctl deploy`");
+    let block = verdict_block(11, &r, &[]);
+    assert_said_once(
+        &block,
+        &[
+            "failed (CrashLoopBackOff)",
+            "exited with status 1",
+            "last output",
+            "fix the app",
+            "fix: make the app stay up",
+        ],
+    );
+    assert!(!block.contains("failed: failed"), "{block}");
+    insta::assert_snapshot!("workload_crash_loop", block);
+
+    // Without a remediation from the control plane, the error line says what to do.
+    r.workload.plane.remediation = None;
+    let block = verdict_block(11, &r, &[]);
+    assert_said_once(&block, &["failed (CrashLoopBackOff)", "fix the app"]);
+    insta::assert_snapshot!("workload_crash_loop_no_fix", block);
+}
+
+#[test]
+fn a_failed_build_is_said_once_with_its_log_and_fix() {
+    let mut r = report(Some(OURS), Failed, Pending);
+    r.build = Plane::new(
+        Failed,
+        Reason::BuildFailed,
+        "build command exited with status 101\nerror[E0425]: cannot find value `x`",
+    )
+    .with_remediation("fix the build command or the code; the log above shows why it failed");
+    let tail = vec![
+        "   Compiling hello v0.1.0".to_string(),
+        "error[E0425]: cannot find value `x`".to_string(),
+    ];
+    let block = verdict_block(10, &r, &tail);
+    assert_said_once(
+        &block,
+        &[
+            "failed (BuildFailed)",
+            "status 101",
+            "E0425",
+            "fix: fix the build",
+        ],
+    );
+    insta::assert_snapshot!("build_failed_with_log", block);
+    // No log seen on the event stream: the message's own tail.
+    insta::assert_snapshot!("build_failed_without_log", verdict_block(10, &r, &[]));
+}
+
+#[test]
+fn a_degraded_endpoint_is_said_once_with_its_fix() {
+    let mut r = report(Some(OURS), Ready, Ready);
+    r.endpoints[0].dns = Plane::new(Failed, Reason::WrongTarget, "A 10.0.0.9")
+        .with_remediation("create A api-acme.apps.test 127.0.0.1");
+    r.endpoints[0].http = plane(Pending);
+    let block = verdict_block(12, &r, &[]);
+    assert_said_once(
+        &block,
+        &["failed (WrongTarget)", "A 10.0.0.9", "fix: create A"],
+    );
+    insta::assert_snapshot!("degraded_endpoint", block);
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::fixtures::{
-    TOKEN, accepted, accepted_unpinning, app_dir, err, report, uploaded, whoami,
+    TOKEN, accepted, accepted_on_port, accepted_unpinning, app_dir, err, report, uploaded, whoami,
 };
 use common::{FakeServer, Route, onectl, route};
 use predicates::prelude::*;
@@ -122,12 +122,22 @@ fn hostname_taken_exits_2_with_the_server_message() {
 }
 
 fn deploy_with_status(status_routes: Vec<Route>, extra: &[&str]) -> (i32, String, String) {
+    deploy_accepted_with_status(&accepted(4), status_routes, extra)
+}
+
+/// A deploy the fake server accepts with `accepted` (the `202` body), then answers the
+/// status with `status_routes`.
+fn deploy_accepted_with_status(
+    accepted: &str,
+    status_routes: Vec<Route>,
+    extra: &[&str],
+) -> (i32, String, String) {
     let home = tempfile::tempdir().expect("home");
     let dir = app_dir(home.path());
     let mut routes = vec![
         whoami(),
         uploaded(),
-        route("PUT", "/v1/orgs/acme/apps/api", 202, &accepted(4)),
+        route("PUT", "/v1/orgs/acme/apps/api", 202, accepted),
     ];
     routes.extend(status_routes);
     let server = FakeServer::start(routes);
@@ -162,9 +172,30 @@ fn deploy_waits_until_everything_is_ready() {
         deploy_with_status(vec![first, route("GET", status, 200, &ready)], &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("api v4 is ready"), "{stdout}");
-    assert!(stdout.contains("https://api-acme.apps.test"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l == "  https://api-acme.apps.test"),
+        "no port when the edge is on 443: {stdout}"
+    );
     assert!(stderr.contains("build: in_progress"), "{stderr}");
     assert!(stderr.contains("build: ready"), "{stderr}");
+}
+
+#[test]
+fn the_printed_url_names_the_edge_port_the_control_plane_gives() {
+    let status = "/v1/orgs/acme/apps/api/status";
+    let ready = report(4, PlaneState::Ready, PlaneState::Ready, PlaneState::Ready);
+    let (code, stdout, stderr) = deploy_accepted_with_status(
+        &accepted_on_port(4, 8443),
+        vec![route("GET", status, 200, &ready)],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l == "  https://api-acme.apps.test:8443"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -184,7 +215,11 @@ fn deploy_exit_codes_follow_the_report() {
     let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
     assert_eq!(v["exit_code"], 10);
     assert!(
-        stderr.contains("error: the build of api v4 failed"),
+        stderr.contains("build failed (Built): sha256:abc\n"),
+        "the plane once, above the error line: {stderr}"
+    );
+    assert!(
+        stderr.contains("error: release v4 of api failed at its build (the cause is above)"),
         "{stderr}"
     );
 

@@ -203,16 +203,24 @@ fn a_stream_gone_for_good_does_not_change_the_verdict() {
     let run = deploy(status_then(&crash.to_string()), events, &[]);
     let err = &run.stderr;
     assert_eq!(run.code, 11, "{err}");
-    assert!(err.contains("workload failed CrashLoopBackOff:"), "{err}");
+    assert!(
+        err.contains("workload failed (CrashLoopBackOff): exited with status 1 (3 restarts)\n"),
+        "{err}"
+    );
     assert!(
         err.contains("  │ panic: PORT is not set"),
         "the last log lines: {err}"
     );
     let last = err.lines().last().unwrap_or_default();
     assert!(
-        last.starts_with("error: the workload of api v4 failed: failed (CrashLoopBackOff)"),
+        last.starts_with("error: release v4 of api failed at its workload (the cause is above)"),
         "{err}"
     );
+    // State, reason and message once on stderr: the plain progress leaves them to the
+    // verdict's lines.
+    assert_eq!(err.matches("CrashLoopBackOff").count(), 1, "{err}");
+    assert_eq!(err.matches("exited with status 1").count(), 1, "{err}");
+    assert!(!err.contains("failed: failed"), "{err}");
     assert!(
         run.stdout.lines().all(|l| !l.contains("https://")),
         "{}",
@@ -341,6 +349,66 @@ fn status_watch_prints_the_report_then_each_event() {
             }
             assert!(!stdout.contains("old build line"), "{stdout}");
         }
+    }
+}
+
+#[test]
+fn status_watch_marks_the_replayed_history_and_where_live_events_begin() {
+    for json_mode in [false, true] {
+        let home = tempfile::tempdir().expect("home");
+        let mut events = Events::new(&deploy_events());
+        // Events up to 5 were written before the watch; 6, 7 and 8 happen while it runs.
+        events.last_seq = Some(5);
+        events.break_first_after = Some(events.frames.len());
+        events.refuse_reconnects = true;
+        let server = FakeServer::start_with_events(
+            vec![whoami(), route("GET", STATUS, 200, &ready())],
+            Some(events),
+        );
+        let mut cmd = onectl(home.path());
+        cmd.env("SATUSKY_TOKEN", TOKEN)
+            .env("SATUSKY_API_URL", &server.url)
+            .args(["app", "status", "api", "--watch"]);
+        if json_mode {
+            cmd.args(["-o", "json"]);
+        }
+        let out = cmd.output().expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{stderr}");
+        let earlier = "— earlier events (before this watch) —";
+        let now = "— now: live events —";
+        if json_mode {
+            // Stdout stays one JSON document per line; the markers go to stderr.
+            for line in stdout.lines() {
+                serde_json::from_str::<Value>(line).expect("one JSON document per line");
+            }
+            let e = stderr.find(earlier).unwrap_or_else(|| panic!("{stderr}"));
+            let n = stderr.find(now).unwrap_or_else(|| panic!("{stderr}"));
+            assert!(e < n, "{stderr}");
+            continue;
+        }
+        let lines: Vec<&str> = stdout.lines().collect();
+        let at = |needle: &str| {
+            lines
+                .iter()
+                .position(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("{needle:?} missing from:\n{stdout}"))
+        };
+        let (e, n) = (at(earlier), at(now));
+        assert_eq!(lines[e + 1], "12:00:02 release v4 pending", "{stdout}");
+        assert_eq!(
+            lines[n - 1],
+            "12:00:05 build │ Finished release",
+            "{stdout}"
+        );
+        assert!(
+            lines[n + 1].starts_with("12:00:06 plane build ready"),
+            "{stdout}"
+        );
+        assert!(e < at("12:00:03 phase building") && at("12:00:07 rollout") > n);
+        assert_eq!(stdout.matches(earlier).count(), 1, "{stdout}");
+        assert_eq!(stdout.matches(now).count(), 1, "{stdout}");
     }
 }
 

@@ -153,7 +153,7 @@ fn rollback_to_an_image_that_no_longer_runs_exits_11() {
     assert_eq!(v["workload"]["state"], "failed");
     assert!(
         run.stderr
-            .contains("error: the rollback of api to v1 (release v4) failed: workload failed"),
+            .contains("error: the rollback of api to v1 (release v4) failed at its workload (the cause is above)"),
         "{}",
         run.stderr
     );

@@ -239,6 +239,15 @@ pub struct EdgeInfo {
     pub probe_addr: Option<std::net::SocketAddr>,
 }
 
+impl EdgeInfo {
+    /// The port an app's URL must name: the edge's HTTPS port when it is not 443 (`satusky
+    /// dev` listens on 8443), `None` when `https://HOST/` reaches it. The edge's HTTPS port is
+    /// where the prober connects, so browsers reach the same listener there.
+    pub fn url_port(&self) -> Option<u16> {
+        self.probe_addr.map(|a| a.port()).filter(|p| *p != 443)
+    }
+}
+
 /// The platform zone's records, which the control plane owns (SPEC §7: what the platform owns
 /// it heals). A runtime given a zone writes an app's platform hostnames on every apply and
 /// heal, pointing at its edge, and drops them when the app is removed. Writes are to an
@@ -356,6 +365,17 @@ pub trait EndpointProber: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn app_urls_name_the_edge_port_unless_it_is_443() {
+        let edge = |addr: Option<&str>| EdgeInfo {
+            probe_addr: addr.map(|a| a.parse().unwrap()),
+            ..EdgeInfo::default()
+        };
+        assert_eq!(edge(Some("127.0.0.1:8443")).url_port(), Some(8443));
+        assert_eq!(edge(Some("[::1]:443")).url_port(), None);
+        assert_eq!(edge(None).url_port(), None);
+    }
 
     #[test]
     fn kinds_have_a_category_and_only_failed_carries_a_reason() {

@@ -278,7 +278,7 @@ impl Runtime for KubeRuntime {
             match &self.builder {
                 Some(b) => b.build(req, log).await,
                 None => Err(BuildFailure {
-                    message: "this control plane has no image registry configured for builds; set [build] registry in server.toml, or deploy with --image".into(),
+                    message: "this control plane has no image registry configured for builds; set `registry` and `build_api_url` in STATE_DIR/server.toml, or deploy with --image".into(),
                     log_tail: Vec::new(),
                     timed_out: false,
                 }),

@@ -2,7 +2,9 @@
 //! store, API, lifecycle engine) to the local runtime, the embedded DNS server, the embedded
 //! edge and a local CA — all on loopback, no root needed — creates a default org and token,
 //! writes `STATE_DIR/dev.json` and a `1ctl` profile, and (with `--deploy DIR`) deploys DIR
-//! through the real `1ctl` so one command shows the whole product working.
+//! through the real `1ctl` so one command shows the whole product working — the server's
+//! own log lines below WARN going to `STATE_DIR/dev-deploy.log` meanwhile, so they do not
+//! interleave with `1ctl`'s output ([`crate::logs`]).
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +21,9 @@ use satusky_stack::{LocalStack, LocalStackConfig};
 /// The org `satusky dev` creates and its token acts for.
 const DEV_ORG: &str = "dev";
 
+/// Where, in the state dir, the server's log lines below WARN go while `--deploy` runs.
+const DEPLOY_LOG: &str = "dev-deploy.log";
+
 /// `STATE_DIR/dev.json` (SPEC §1).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DevInfo {
@@ -34,7 +39,8 @@ pub struct DevInfo {
 
 pub async fn run(args: DevArgs) -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    crate::serve::init_tracing("warn,satusky=info,satusky_server=info,satusky_local=info");
+    let logs =
+        crate::serve::init_tracing("warn,satusky=info,satusky_server=info,satusky_local=info");
     let state_dir = absolute(&args.store.state_dir)?;
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("cannot create the state dir {}", state_dir.display()))?;
@@ -107,9 +113,31 @@ pub async fn run(args: DevArgs) -> Result<()> {
         let store = store.clone();
         let https = stack.edge.https_addr();
         let ca_path = info.ca_pem.clone();
+        let log_file = state_dir.join(DEPLOY_LOG);
         tokio::spawn(async move {
+            // The server's own lines would interleave with 1ctl's on the same stderr.
+            let diverted = match logs.divert_to(&log_file) {
+                Ok(()) => {
+                    eprintln!(
+                        "satusky dev: while `1ctl deploy` runs, the server's log goes to {} (warnings still show here)",
+                        log_file.display()
+                    );
+                    true
+                }
+                Err(e) => {
+                    eprintln!(
+                        "satusky dev: cannot write {} ({e}); the server's log stays here",
+                        log_file.display()
+                    );
+                    false
+                }
+            };
             deploy(&dir, &info_api, &token).await;
             print_urls(&store, https, &ca_path).await;
+            logs.restore();
+            if diverted {
+                eprintln!("satusky dev: the server's log is back here");
+            }
         });
     }
     let served = server.await;

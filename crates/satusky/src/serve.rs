@@ -154,14 +154,10 @@ pub async fn migrate(args: StoreArgs) -> Result<()> {
     Ok(())
 }
 
-/// Logs to stderr; `SATUSKY_LOG` overrides `default` (an EnvFilter directive).
-pub fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SATUSKY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+/// Logs to stderr ([`crate::logs`]); `SATUSKY_LOG` overrides `default` (an EnvFilter
+/// directive).
+pub fn init_tracing(default: &str) -> crate::logs::Logs {
+    crate::logs::init(default)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -527,9 +527,10 @@ fn app_drift_reports_a_custom_domain_pointing_elsewhere_through_the_cli() {
             let table = dev.onectl(app.path(), &["app", "drift", "--check"]);
             let text = common::stdout(&table);
             assert!(
-                text.contains("not checked: a deploy is in progress"),
+                text.contains("drift not checked for drifty: a deploy is in progress"),
                 "{text}"
             );
+            assert!(!text.contains("no drift found"), "{text}");
         }
         told_busy = true;
         assert!(

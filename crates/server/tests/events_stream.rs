@@ -262,3 +262,36 @@ async fn revoking_the_token_closes_its_open_stream() {
         other => panic!("expected a 401 answer, got {other:?}"),
     }
 }
+
+/// The handshake's answer names the last seq at that moment: events up to it are the
+/// replayed history, later ones are new (what `1ctl app status --watch` marks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_handshake_names_where_the_history_ends() {
+    let s = start().await;
+    let url = format!("ws://{}/v1/orgs/{ORG}/apps/{APP}/events?after=0", s.addr);
+    let mut req = url.into_client_request().unwrap();
+    let bearer = HeaderValue::from_str(&format!("Bearer {}", s.token)).unwrap();
+    req.headers_mut().insert("authorization", bearer);
+    let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let (mut ws, res) = tokio_tungstenite::client_async(req, tcp).await.unwrap();
+    let header = res
+        .headers()
+        .get("x-satusky-last-seq")
+        .expect("the header")
+        .to_str()
+        .unwrap();
+    assert_eq!(header, "2", "the deploy wrote events 1 and 2");
+    let history: Vec<u64> = [next(&mut ws).await, next(&mut ws).await]
+        .iter()
+        .map(|m| seq(m.as_ref().expect("an event")))
+        .collect();
+    assert_eq!(history, [1, 2]);
+    let data = json!({"release": 1, "line": "new"});
+    s.store
+        .append_event(ORG, APP, EventType::BuildLog, &data, 1_795_000_000_001)
+        .await
+        .unwrap();
+    // Followers re-read the store every second: the new event arrives without a wake-up.
+    let live = next(&mut ws).await.expect("the new event");
+    assert_eq!(seq(&live), 3, "after the history: a live event");
+}

@@ -98,6 +98,23 @@ impl Store {
         })
     }
 
+    /// The seq of the app's last event (0 before its first), or `None` when the app does not
+    /// exist: what a follower that starts now replays up to, before live events come.
+    pub async fn last_event_seq(&self, org: &str, app: &str) -> Result<Option<u64>> {
+        let row = sqlx::query("SELECT last_event_seq FROM apps WHERE org = $1 AND name = $2")
+            .bind(org)
+            .bind(app)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(Some(to_u64(
+                "last_event_seq",
+                r.try_get("last_event_seq")?,
+            )?)),
+            None => Ok(None),
+        }
+    }
+
     /// Up to `limit` events with `seq > after`, oldest first, whatever their size: for small
     /// reads (tests, tools). Streams to clients use [`Store::events_page`].
     pub async fn events_after(

@@ -127,3 +127,26 @@ async fn a_page_of_tiny_events_stops_at_the_count_cap() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_last_seq_is_where_a_replay_ends() {
+    on_each_backend(|ctx| async move {
+        ctx.store.ensure_org("acme").await.unwrap();
+        let store = &ctx.store;
+        assert_eq!(store.last_event_seq("acme", "web").await.unwrap(), None);
+        store
+            .record_deploy("acme", &spec("web"), &[], "deploy", T0)
+            .await
+            .unwrap();
+        let after_deploy = store.last_event_seq("acme", "web").await.unwrap();
+        let written = store.events_after("acme", "web", 0, 100).await.unwrap();
+        assert_eq!(after_deploy, written.last().map(|e| e.seq));
+        let seq = append(&ctx, 10).await;
+        assert_eq!(
+            store.last_event_seq("acme", "web").await.unwrap(),
+            Some(seq)
+        );
+        assert_eq!(store.last_event_seq("acme", "nope").await.unwrap(), None);
+    })
+    .await;
+}

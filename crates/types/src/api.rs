@@ -143,6 +143,11 @@ pub struct DeployAccepted {
     /// The rollback release this deploy unpinned the app from, if it was pinned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unpinned: Option<u64>,
+    /// The edge's HTTPS port when it is not 443 (e.g. 8443 on `satusky dev`): the app's URLs
+    /// are `https://HOSTNAME:PORT/`. Absent when `https://HOSTNAME/` reaches the app (and from
+    /// servers that predate this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https_port: Option<u16>,
 }
 
 /// `POST …/apps/{app}/rollback`.
@@ -169,6 +174,9 @@ pub struct RollbackAccepted {
     pub image: Option<String>,
     /// What a rollback does not revert, to tell the user.
     pub not_reverted: Vec<String>,
+    /// The edge's HTTPS port when it is not 443, as in [`DeployAccepted::https_port`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https_port: Option<u16>,
 }
 
 /// Who can fix a drift finding.
@@ -311,5 +319,27 @@ impl ApiError {
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
         self.error.details = Some(details);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_https_port_is_optional_both_ways() {
+        // From a server that predates the field (or whose edge is on 443): none.
+        let old = r#"{"app":"web","org":"acme","generation":1,"release":1,"status":"pending",
+            "created":true,"hostnames":[]}"#;
+        let a: DeployAccepted = serde_json::from_str(old).expect("parses");
+        assert_eq!(a.https_port, None);
+        let text = serde_json::to_string(&a).expect("json");
+        assert!(!text.contains("https_port"), "{text}");
+        let a = DeployAccepted {
+            https_port: Some(8443),
+            ..a
+        };
+        let v = serde_json::to_value(&a).expect("json");
+        assert_eq!(v["https_port"], 8443);
     }
 }

@@ -13,6 +13,7 @@ use satusky_types::{
 use crate::cli::{AppCommand, AppTarget};
 use crate::commands::target::resolve;
 use crate::commands::{Env, Session, app_name, current_dir};
+use crate::events::replay::Replay;
 use crate::events::stream::{self, Msg};
 use crate::events::{Feed, Update, clock};
 use crate::exit::{self, CliError};
@@ -129,7 +130,9 @@ async fn status(target: &AppTarget, watch: bool, env: &Env) -> Result<u8, CliErr
 }
 
 /// `--watch`: the app's events from its current release on, one line each (JSON: the event
-/// itself), until Ctrl-C. A dropped connection is resumed from the last event seen.
+/// itself), until Ctrl-C. A dropped connection is resumed from the last event seen. The
+/// replayed history is framed by marker lines ([`Replay`]; on stderr with `-o json`, so
+/// stdout stays one event per line).
 async fn follow(
     session: &Session,
     org: String,
@@ -138,24 +141,38 @@ async fn follow(
     env: &Env,
 ) -> Result<u8, CliError> {
     let mut feed = Feed::new(from, None);
+    let mut replay = Replay::default();
+    let marker = |text: &str| {
+        if env.json() {
+            output::note(text);
+        } else {
+            output::line(text);
+        }
+    };
     let mut stream = stream::follow(session.client.clone(), org, app, 0);
     let mut lost = false;
     while let Some(msg) = stream.rx.recv().await {
         match msg {
-            Msg::Connected => {
+            Msg::Connected { last_seq } => {
                 if lost {
                     output::note("event stream back");
                 }
                 lost = false;
+                replay.connected(last_seq);
             }
             Msg::Event(e) => {
-                let Some(update) = Update::parse(&e).filter(|u| feed.admit(u)) else {
-                    continue;
-                };
-                if env.json() {
-                    output::line(&compact(&e)?);
-                } else {
-                    output::line(&format!("{} {}", clock(&e.at), update.line()));
+                if let Some(update) = Update::parse(&e).filter(|u| feed.admit(u)) {
+                    if let Some(m) = replay.before_shown(e.seq) {
+                        marker(m);
+                    }
+                    if env.json() {
+                        output::line(&compact(&e)?);
+                    } else {
+                        output::line(&format!("{} {}", clock(&e.at), update.line()));
+                    }
+                }
+                if let Some(m) = replay.after(e.seq) {
+                    marker(m);
                 }
             }
             Msg::Lost(why) => {

@@ -35,16 +35,35 @@ pub async fn run(target: &AppTarget, check: bool, env: &Env) -> Result<u8, CliEr
 }
 
 /// The table-mode text: a summary line, then the findings (or that there are none).
+///
+/// "No drift found" is said only about a check that ran: when the check asked for did not
+/// run now, or none ever ran, the line says so and what the last check (if any) found.
 pub fn lines(r: &DriftReport) -> Vec<String> {
+    let app = &r.app;
+    if r.findings.is_empty() {
+        let line = match (&r.not_checked, &r.checked_at) {
+            (Some(why), Some(at)) => format!(
+                "drift not checked now for {app}: {why}; the last check ({}) found none",
+                short_time(at)
+            ),
+            (Some(why), None) => {
+                format!("drift not checked for {app}: {why}; it has never been checked")
+            }
+            (None, Some(at)) => {
+                format!("no drift found for {app} (last checked {})", short_time(at))
+            }
+            (None, None) => {
+                format!("drift not checked yet for {app}: run `1ctl app drift {app} --check`")
+            }
+        };
+        return vec![line];
+    }
     let checked = match (&r.not_checked, &r.checked_at) {
         (Some(why), Some(at)) => format!("not checked now: {why}; last checked {}", short_time(at)),
         (Some(why), None) => format!("not checked: {why}"),
         (None, Some(at)) => format!("last checked {}", short_time(at)),
-        (None, None) => format!("not checked yet: run `1ctl app drift {} --check`", r.app),
+        (None, None) => format!("not checked yet: run `1ctl app drift {app} --check`"),
     };
-    if r.findings.is_empty() {
-        return vec![format!("no drift found for {} ({checked})", r.app)];
-    }
     let open = r.findings.iter().filter(|f| f.healed_at.is_none()).count();
     let healed = r.findings.len() - open;
     let mut out = vec![
@@ -173,10 +192,9 @@ mod tests {
         );
         let mut never = report(Vec::new());
         never.checked_at = None;
-        assert!(
-            lines(&never)[0].contains("not checked yet"),
-            "{:?}",
-            lines(&never)
+        assert_eq!(
+            lines(&never),
+            vec!["drift not checked yet for web: run `1ctl app drift web --check`"]
         );
     }
 
@@ -187,14 +205,23 @@ mod tests {
         assert_eq!(
             lines(&busy),
             vec![
-                "no drift found for web (not checked now: a deploy is in progress (release v4); last checked 2026-01-01T12:10:05Z)"
+                "drift not checked now for web: a deploy is in progress (release v4); the last check (2026-01-01T12:10:05Z) found none"
             ]
         );
         busy.checked_at = None;
         assert_eq!(
             lines(&busy),
-            vec!["no drift found for web (not checked: a deploy is in progress (release v4))"]
+            vec![
+                "drift not checked for web: a deploy is in progress (release v4); it has never been checked"
+            ]
         );
+        // Whatever the case, nothing that was not checked reads as "no drift found".
+        for (why, at) in [(true, true), (true, false), (false, false)] {
+            let mut r = report(Vec::new());
+            r.not_checked = why.then(|| "no active release yet".into());
+            r.checked_at = at.then(|| "2026-01-01T12:10:05.000Z".into());
+            assert!(!lines(&r)[0].contains("no drift found"), "{:?}", lines(&r));
+        }
     }
 
     #[test]

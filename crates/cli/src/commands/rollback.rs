@@ -44,6 +44,7 @@ pub async fn run(args: &RollbackArgs, env: &Env) -> Result<u8, CliError> {
         kind: Kind::Rollback {
             from: accepted.from,
         },
+        https_port: accepted.https_port,
     };
     lifecycle::follow(&release, &args.wait, env).await
 }
@@ -87,6 +88,7 @@ mod tests {
             status: ReleaseStatus::Pending,
             image: Some("ghcr.io/acme/web@sha256:abc".into()),
             not_reverted: vec!["volume data".into(), "DNS of custom domains".into()],
+            https_port: None,
         };
         assert_eq!(
             accepted_lines(&a),

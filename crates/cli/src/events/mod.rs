@@ -5,6 +5,7 @@
 //! Everything here is pure and for display only: no verdict is ever taken from an event
 //! (SPEC §5 — the polled readiness report decides). The WebSocket lives in [`stream`].
 
+pub mod replay;
 pub mod stream;
 
 use std::collections::VecDeque;

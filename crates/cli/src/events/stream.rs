@@ -22,11 +22,16 @@ const RETRY_MIN: Duration = Duration::from_millis(250);
 /// Longest wait between reconnects: the display should catch up within seconds.
 const RETRY_MAX: Duration = Duration::from_secs(3);
 
+/// The `101` answer's header naming the seq of the app's last event when the stream opened.
+const LAST_SEQ_HEADER: &str = "x-satusky-last-seq";
+
 /// What the task tells its receiver.
 #[derive(Debug)]
 pub enum Msg {
-    /// A connection is open (the first one, or again after a loss).
-    Connected,
+    /// A connection is open (the first one, or again after a loss). `last_seq`: the seq of
+    /// the app's last event at that moment, when the server says (events up to it are
+    /// replayed history).
+    Connected { last_seq: Option<u64> },
     /// The next event (its `seq` is above every one delivered before).
     Event(Event),
     /// The connection dropped or could not be opened; the task retries.
@@ -67,8 +72,12 @@ async fn run(
     loop {
         let seq = after.to_string();
         match client.websocket(&path, &[("after", seq.as_str())]).await {
-            Ok(mut ws) => {
-                if tx.send(Msg::Connected).is_err() {
+            Ok((mut ws, headers)) => {
+                let last_seq = headers
+                    .get(LAST_SEQ_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok());
+                if tx.send(Msg::Connected { last_seq }).is_err() {
                     return;
                 }
                 backoff = RETRY_MIN;

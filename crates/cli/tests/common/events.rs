@@ -27,6 +27,9 @@ pub struct Events {
     pub refuse_reconnects: bool,
     /// A pause before each frame.
     pub pace: Duration,
+    /// Sent as the handshake's `x-satusky-last-seq` (the seq of the last event when the
+    /// stream opened), as the real server does; `None`: like a server that predates it.
+    pub last_seq: Option<u64>,
 }
 
 impl Events {
@@ -86,15 +89,22 @@ pub fn serve(stream: TcpStream, script: &Events, n: usize, log: &Mutex<Vec<Seen>
         let tcp = tokio::net::TcpStream::from_std(stream).expect("tokio stream");
         let head: Arc<Mutex<(String, Option<String>)>> = Arc::default();
         let h = head.clone();
+        let last_seq = script.last_seq;
         // The shape is tungstenite's `Callback`; its error type is not ours to shrink.
         #[allow(clippy::result_large_err)]
-        let callback = move |req: &Request, resp: Response| {
+        let callback = move |req: &Request, mut resp: Response| {
             let auth = req
                 .headers()
                 .get("authorization")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             *h.lock().expect("lock") = (req.uri().to_string(), auth);
+            if let Some(seq) = last_seq {
+                resp.headers_mut().insert(
+                    "x-satusky-last-seq",
+                    seq.to_string().parse().expect("header"),
+                );
+            }
             Ok(resp)
         };
         let Ok(mut ws) = accept_hdr_async(tcp, callback).await else {

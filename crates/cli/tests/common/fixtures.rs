@@ -50,6 +50,14 @@ pub fn accepted(release: u64) -> String {
     accepted_unpinning(release, None)
 }
 
+/// A deploy's `202` from a control plane whose edge listens for HTTPS on `https_port`.
+pub fn accepted_on_port(release: u64, https_port: u16) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&accepted_unpinning(release, None)).expect("json");
+    v["https_port"] = https_port.into();
+    v.to_string()
+}
+
 /// A deploy's `202`, ending the pin of rollback release `unpinned` when given.
 pub fn accepted_unpinning(release: u64, unpinned: Option<u64>) -> String {
     serde_json::to_string(&DeployAccepted {
@@ -65,6 +73,7 @@ pub fn accepted_unpinning(release: u64, unpinned: Option<u64>) -> String {
             redirect_to: None,
         }],
         unpinned,
+        https_port: None,
     })
     .expect("json")
 }
@@ -86,6 +95,7 @@ pub fn rollback_accepted(release: u64, from: u64) -> String {
         status: ReleaseStatus::Pending,
         image: Some("ghcr.io/acme/api@sha256:0001".into()),
         not_reverted: NOT_REVERTED.iter().map(|s| s.to_string()).collect(),
+        https_port: None,
     })
     .expect("json")
 }

@@ -173,6 +173,11 @@ impl Engine {
         executor::runtime_name(&self.inner.handle)
     }
 
+    /// The port app URLs must name (the edge's HTTPS port when it is not 443).
+    pub fn url_port(&self) -> Option<u16> {
+        self.inner.handle.runtime.edge().url_port()
+    }
+
     /// One pass of the periodic sweep, now: re-probe every app's endpoints and check each
     /// for drift (healing what the platform owns).
     pub async fn sweep_once(&self) {

@@ -128,6 +128,7 @@ pub async fn put_app(
             created: rec.created,
             hostnames: hosts.into_vec(),
             unpinned: rec.unpinned,
+            https_port: state.engine.as_ref().and_then(|e| e.url_port()),
         }),
     ))
 }
@@ -339,6 +340,7 @@ pub async fn rollback(
             status: ReleaseStatus::Pending,
             image: rec.artifact.or(rec.image),
             not_reverted: NOT_REVERTED.iter().map(|s| s.to_string()).collect(),
+            https_port: state.engine.as_ref().and_then(|e| e.url_port()),
         }),
     ))
 }

@@ -10,6 +10,10 @@
 //! Followers are woken by the in-process hub and also re-read on a short timer, so events
 //! written by another process sharing the store arrive too. Handshake errors (a bad `after`, a
 //! request that is not a WebSocket upgrade) answer with the API's JSON error body.
+//!
+//! The `101` answer carries [`LAST_SEQ_HEADER`]: the seq of the app's last event when the
+//! stream was opened, so a client can tell the replayed history (seqs up to it) from events
+//! that happen while it watches.
 
 use std::time::Duration;
 
@@ -49,6 +53,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// Largest message a client may send: it only ever sends pings and a close.
 const MAX_INCOMING: usize = 64 * 1024;
+/// The `101` answer's header naming the seq of the app's last event at the handshake.
+pub const LAST_SEQ_HEADER: &str = "x-satusky-last-seq";
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -64,7 +70,9 @@ pub struct EventsQuery {
 #[utoipa::path(get, path = "/v1/orgs/{org}/apps/{app}/events", tag = "apps",
     params(("org" = String, Path, description = "org name"), ("app" = String, Path, description = "app name"), EventsQuery),
     responses((status = 101, description = "switching to WebSocket; text frames carry Event JSON. \
-        A client that does not read for 10 s is closed with code 1013 and a reason naming the seq to resume after"),
+        A client that does not read for 10 s is closed with code 1013 and a reason naming the seq to resume after",
+            headers(("x-satusky-last-seq" = u64, description = "the seq of the app's last event when the stream opened: \
+                events up to it are replayed history, later ones happen while the client watches"))),
         (status = 400, description = "`after` is not a whole number", body = ApiError),
         (status = 401, body = ApiError), (status = 404, body = ApiError),
         (status = 426, description = "not a WebSocket upgrade request", body = ApiError)),
@@ -95,12 +103,22 @@ pub async fn events(
     let ws = ws
         .max_message_size(MAX_INCOMING)
         .max_frame_size(MAX_INCOMING);
+    // Read before the upgrade: every event up to it is in the replay the follower sends.
+    let last_seq = state
+        .store
+        .last_event_seq(&org, &app)
+        .await
+        .map_err(|e| ApiErrorResponse::from(e).into_response())?
+        .unwrap_or(0);
     let token_id = caller.token_id.clone();
-    Ok(ws.on_upgrade(move |socket| async move {
+    let mut res = ws.on_upgrade(move |socket| async move {
         if let Err(e) = follow(state, org.clone(), app.clone(), token_id, q.after, socket).await {
             tracing::debug!(%org, %app, error = %error_chain(&e), "event stream ended");
         }
-    }))
+    });
+    res.headers_mut()
+        .insert(LAST_SEQ_HEADER, HeaderValue::from(last_seq));
+    Ok(res)
 }
 
 /// Not a WebSocket handshake: 426 (with the `Upgrade: websocket` header RFC 9110 asks for)

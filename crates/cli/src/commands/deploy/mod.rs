@@ -67,6 +67,7 @@ pub async fn run(args: &DeployArgs, env: &Env) -> Result<u8, CliError> {
         app: &app,
         version: accepted.release,
         kind: Kind::Deploy,
+        https_port: accepted.https_port,
     };
     lifecycle::follow(&release, &args.wait, env).await
 }

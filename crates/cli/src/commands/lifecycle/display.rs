@@ -5,7 +5,11 @@
 //!
 //! Both are fed the same way ([`Display::report`], [`Display::event`]) and keep a
 //! [`Board`]. What a line says is computed by pure functions ([`dimension_line`],
-//! [`host_line`]) that the tests read; indicatif only draws.
+//! [`host_line`], [`Plain`]) that the tests read; indicatif only draws.
+//!
+//! A plain line saying the build or the workload failed is held back until the end: when the
+//! verdict is that failure (10, 11), the lines under the progress say it in full
+//! ([`crate::verdict::details`]), so it is not said twice; otherwise it is printed then.
 
 use std::time::Duration;
 
@@ -14,6 +18,7 @@ use satusky_types::{PlaneState, ReadinessReport};
 
 use crate::board::{Board, Change, PLANES, View};
 use crate::events::Update;
+use crate::exit;
 use crate::output;
 
 /// Spinner speed: smooth enough to look alive, cheap enough not to matter.
@@ -34,6 +39,7 @@ pub enum Mark {
 pub struct Display {
     board: Board,
     live: Option<Live>,
+    plain: Plain,
 }
 
 impl Display {
@@ -42,6 +48,7 @@ impl Display {
         Display {
             board: Board::default(),
             live: live.then(Live::new),
+            plain: Plain::default(),
         }
     }
 
@@ -71,11 +78,15 @@ impl Display {
         }
     }
 
-    /// Stops the spinners and leaves the last state on screen.
-    pub fn finish(&mut self) {
-        if let Some(live) = &mut self.live {
-            live.redraw(&self.board);
-            live.finish();
+    /// Stops the spinners and leaves the last state on screen; plain lines still held are
+    /// printed unless the verdict `code` is the failure they say.
+    pub fn finish(&mut self, code: u8) {
+        match &mut self.live {
+            Some(live) => {
+                live.redraw(&self.board);
+                live.finish();
+            }
+            None => self.plain.finish(code).iter().for_each(|l| output::note(l)),
         }
     }
 
@@ -86,8 +97,63 @@ impl Display {
                     live.redraw(&self.board);
                 }
             }
-            None => changes.iter().for_each(|c| output::note(&c.line())),
+            None => self
+                .plain
+                .lines(changes)
+                .iter()
+                .for_each(|l| output::note(l)),
         }
+    }
+}
+
+/// The plain display's lines: one per change, except that a failed build or workload is held
+/// back (the verdict's details say it in full) until that dimension changes again or the
+/// wait ends.
+#[derive(Debug, Default)]
+pub struct Plain {
+    held: Vec<Change>,
+}
+
+impl Plain {
+    /// The lines to print now for `changes`.
+    pub fn lines(&mut self, changes: &[Change]) -> Vec<String> {
+        let mut out = Vec::new();
+        for c in changes {
+            let (dimension, failed) = match c {
+                Change::Build(v) => (Some(exit::BUILD_FAILED), v.state == PlaneState::Failed),
+                Change::Workload(v) => (Some(exit::WORKLOAD_FAILED), v.state == PlaneState::Failed),
+                _ => (None, false),
+            };
+            // The dimension moved on: what was held is history worth its line.
+            if let Some(code) = dimension
+                && let Some(i) = self.held.iter().position(|h| held_code(h) == code)
+            {
+                out.push(self.held.remove(i).line());
+            }
+            if failed {
+                self.held.push(c.clone());
+            } else {
+                out.push(c.line());
+            }
+        }
+        out
+    }
+
+    /// The held lines the verdict `code` does not say itself.
+    pub fn finish(&mut self, code: u8) -> Vec<String> {
+        self.held
+            .drain(..)
+            .filter(|h| held_code(h) != code)
+            .map(|h| h.line())
+            .collect()
+    }
+}
+
+/// The exit code whose details say a held change in full.
+fn held_code(c: &Change) -> u8 {
+    match c {
+        Change::Build(_) => exit::BUILD_FAILED,
+        _ => exit::WORKLOAD_FAILED,
     }
 }
 
@@ -102,6 +168,27 @@ pub fn phase_line(phase: Option<&str>) -> (Mark, String) {
         mark,
         format!("{:NAME_WIDTH$} {}", "phase", phase.unwrap_or("accepted")),
     )
+}
+
+/// Every line of the live display, top to bottom: phase, build, workload (with the replica
+/// counts of the same snapshot as its plane, [`Board::workload_counts`]), then one per
+/// hostname in the order they were first heard of.
+pub fn board_lines(board: &Board) -> Vec<(Mark, String)> {
+    let counts = board
+        .workload_counts()
+        .map(|c| format!("{}/{} ready", c.ready, c.desired));
+    let mut out = vec![
+        phase_line(board.phase.as_deref()),
+        dimension_line("build", board.build.as_ref(), None),
+        dimension_line("workload", board.workload.as_ref(), counts),
+    ];
+    out.extend(
+        board
+            .hosts
+            .iter()
+            .map(|(host, planes)| host_line(host, planes)),
+    );
+    out
 }
 
 /// A dimension's line: `build     ready Built  sha256:…`, with `extra` (replica counts)
@@ -201,16 +288,12 @@ impl Live {
     }
 
     fn redraw(&mut self, board: &Board) {
-        self.phase.set(phase_line(board.phase.as_deref()));
-        self.build
-            .set(dimension_line("build", board.build.as_ref(), None));
-        let counts = board
-            .replicas
-            .filter(|c| c.desired > 0)
-            .map(|c| format!("{}/{} ready", c.ready, c.desired));
-        self.workload
-            .set(dimension_line("workload", board.workload.as_ref(), counts));
-        for (host, planes) in &board.hosts {
+        let mut lines = board_lines(board).into_iter();
+        let mut next = || lines.next().unwrap_or((Mark::Busy, String::new()));
+        self.phase.set(next());
+        self.build.set(next());
+        self.workload.set(next());
+        for (host, _) in &board.hosts {
             let idx = match self.hosts.iter().position(|(h, _)| h == host) {
                 Some(idx) => idx,
                 None => {
@@ -219,7 +302,7 @@ impl Live {
                     self.hosts.len() - 1
                 }
             };
-            self.hosts[idx].1.set(host_line(host, planes));
+            self.hosts[idx].1.set(next());
         }
     }
 
@@ -268,97 +351,5 @@ fn style(mark: &str) -> ProgressStyle {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn view(state: PlaneState, reason: &str, message: &str) -> View {
-        View {
-            state,
-            reason: reason.into(),
-            message: message.into(),
-            remediation: None,
-        }
-    }
-
-    #[test]
-    fn dimension_lines() {
-        let v = view(PlaneState::Ready, "Built", "sha256:abc");
-        assert_eq!(
-            dimension_line("build", Some(&v), None),
-            (Mark::Done, "build     ready Built  sha256:abc".to_string())
-        );
-        let v = view(PlaneState::InProgress, "Progressing", "");
-        assert_eq!(
-            dimension_line("workload", Some(&v), Some("1/2 ready".into())),
-            (
-                Mark::Busy,
-                "workload  1/2 ready in_progress Progressing".to_string()
-            )
-        );
-        let v = view(PlaneState::Ready, "RolloutComplete", "2/2 ready");
-        assert_eq!(
-            dimension_line("workload", Some(&v), Some("2/2 ready".into())).1,
-            "workload  ready RolloutComplete  2/2 ready",
-            "the counts once"
-        );
-        assert_eq!(dimension_line("build", None, None).0, Mark::Busy);
-        assert_eq!(phase_line(Some("degraded")).0, Mark::Failed);
-    }
-
-    #[test]
-    fn host_lines_summarise_the_planes() {
-        let ready = Some(view(PlaneState::Ready, "x", ""));
-        let planes = [
-            ready.clone(),
-            ready.clone(),
-            ready.clone(),
-            Some(view(PlaneState::InProgress, "Waiting", "")),
-            None,
-        ];
-        assert_eq!(
-            host_line("web-acme.satusky.localhost", &planes),
-            (
-                Mark::Busy,
-                "web-acme.satusky.localhost  metadata ✓  route ✓  dns ✓  tls …  http ·".to_string()
-            )
-        );
-        let planes = [
-            ready.clone(),
-            ready.clone(),
-            Some(view(PlaneState::Failed, "WrongTarget", "A 10.0.0.1")),
-            ready.clone(),
-            Some(view(PlaneState::NotApplicable, "NotApplicable", "")),
-        ];
-        let (mark, text) = host_line("api.example.com", &planes);
-        assert_eq!(mark, Mark::Failed);
-        assert!(text.contains("dns ✗ WrongTarget"), "{text}");
-        let all = [
-            ready.clone(),
-            ready.clone(),
-            ready.clone(),
-            ready.clone(),
-            ready,
-        ];
-        assert_eq!(host_line("h", &all).0, Mark::Done);
-    }
-
-    #[test]
-    fn a_hidden_live_display_takes_updates() {
-        // Drawing is indicatif's business; this checks the bookkeeping only.
-        let mut d = Display::new(true);
-        if let Some(live) = &d.live {
-            live.multi
-                .set_draw_target(indicatif::ProgressDrawTarget::hidden());
-        }
-        let mut board = Board::default();
-        board.hosts.push(("h".into(), Default::default()));
-        if let Some(live) = &mut d.live {
-            live.redraw(&board);
-            assert_eq!(live.hosts.len(), 1);
-            live.redraw(&board);
-            assert_eq!(live.hosts.len(), 1);
-        }
-        d.note("a note");
-        d.finish();
-    }
-}
+#[path = "display_tests.rs"]
+mod tests;

@@ -19,7 +19,7 @@ use crate::client::Client;
 use crate::commands::Env;
 use crate::exit::{self, CliError};
 use crate::output;
-use crate::verdict::{details, explain, plane_text};
+use crate::verdict::{details, explain};
 
 use display::Display;
 use wait::Target;
@@ -42,6 +42,8 @@ pub struct Release<'a> {
     /// The release the control plane accepted (pending).
     pub version: u64,
     pub kind: Kind,
+    /// The edge's HTTPS port when it is not 443, as the control plane said on accepting.
+    pub https_port: Option<u16>,
 }
 
 /// Waits for the release's verdict (unless `--no-wait`) and reports it. `Ok` holds 0; every
@@ -98,13 +100,12 @@ pub fn explain_rollback(
     let app = &report.app;
     let what = format!("the rollback of {app} to v{from} (release v{release})");
     let msg = match code {
+        // The failed plane itself (state, reason, message, fix) is printed above, once.
         exit::WORKLOAD_FAILED => format!(
-            "{what} failed: workload {}: v{from}'s image may no longer run; the release that was active stays active: roll back to another release (`1ctl app releases {app}`) or deploy a fix",
-            plane_text(&report.workload.plane)
+            "{what} failed at its workload (the cause is above): v{from}'s image may no longer run; the release that was active stays active: roll back to another release (`1ctl app releases {app}`) or deploy a fix"
         ),
         exit::BUILD_FAILED => format!(
-            "{what} could not reuse v{from}'s image: build {}: roll back to another release (`1ctl app releases {app}`)",
-            plane_text(&report.build)
+            "{what} could not reuse v{from}'s image (the cause is above): roll back to another release (`1ctl app releases {app}`)"
         ),
         exit::SUPERSEDED => format!(
             "{what} was superseded by a newer release (now v{}): follow that one with `1ctl app status {app} --watch`",
@@ -120,7 +121,7 @@ pub fn explain_rollback(
 }
 
 /// The end of a wait that got somewhere: app, release, phase and the URL of each hostname
-/// (the CLI knows hostnames, not the edge's port).
+/// (with the edge's port when the control plane named one).
 fn print_summary(report: &ReadinessReport, release: &Release<'_>, wait_for: WaitFor, code: u8) {
     let what = match (code, wait_for) {
         (exit::DEGRADED, _) => "degraded",
@@ -137,7 +138,15 @@ fn print_summary(report: &ReadinessReport, release: &Release<'_>, wait_for: Wait
         report.app, report.org, report.phase
     ));
     for e in &report.endpoints {
-        output::line(&format!("  https://{}", e.hostname));
+        output::line(&format!("  {}", url(&e.hostname, release.https_port)));
+    }
+}
+
+/// `https://HOST`, or `https://HOST:PORT` when the edge listens on another port than 443.
+pub fn url(host: &str, https_port: Option<u16>) -> String {
+    match https_port.filter(|p| *p != 443) {
+        Some(port) => format!("https://{host}:{port}"),
+        None => format!("https://{host}"),
     }
 }
 
@@ -186,7 +195,19 @@ mod tests {
         ));
         let m = explain_rollback(exit::WORKLOAD_FAILED, &r, 4, 1).unwrap_or_default();
         assert!(
-            m.starts_with("the rollback of web to v1 (release v4) failed: workload failed (ImagePullBackOff): manifest unknown"),
+            m.starts_with(
+                "the rollback of web to v1 (release v4) failed at its workload (the cause is above)"
+            ),
+            "{m}"
+        );
+        // The plane is said once, above the error line, not again in it.
+        let above = details(exit::WORKLOAD_FAILED, &r, &[]);
+        assert_eq!(
+            above,
+            vec!["workload failed (ImagePullBackOff): manifest unknown".to_string()]
+        );
+        assert!(
+            !m.contains("ImagePullBackOff") && !m.contains("manifest unknown"),
             "{m}"
         );
         assert!(
@@ -195,6 +216,16 @@ mod tests {
         );
         assert!(m.contains("1ctl app releases web"), "{m}");
         assert!(!m.contains("deploy again"), "{m}");
+    }
+
+    #[test]
+    fn urls_name_the_edge_port_unless_it_is_443() {
+        assert_eq!(
+            url("web-dev.satusky.localhost", Some(8443)),
+            "https://web-dev.satusky.localhost:8443"
+        );
+        assert_eq!(url("web.example.com", Some(443)), "https://web.example.com");
+        assert_eq!(url("web.example.com", None), "https://web.example.com");
     }
 
     #[test]

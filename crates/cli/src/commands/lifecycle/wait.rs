@@ -195,7 +195,7 @@ impl Events {
     /// verdict (worth polling for now).
     fn take(&mut self, msg: Option<Msg>, display: &mut Display) -> bool {
         match msg {
-            Some(Msg::Connected) => {
+            Some(Msg::Connected { .. }) => {
                 self.connected = true;
                 self.lost_noted = false;
                 self.unshown = None;
@@ -248,7 +248,7 @@ impl Events {
             }
         }
         display.report(&report);
-        display.finish();
+        display.finish(code);
         Outcome {
             code,
             report,
