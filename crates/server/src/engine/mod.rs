@@ -111,7 +111,11 @@ impl Engine {
     pub async fn start(&self) {
         let resume = executor::start(&self.inner.handle).await;
         if let Some(changes) = self.inner.handle.runtime.workload_changes() {
-            tokio::spawn(executor::watch::run(self.inner.handle.clone(), changes));
+            tokio::spawn(executor::watch::run(
+                self.inner.handle.clone(),
+                changes,
+                self.inner.restored.subscribe(),
+            ));
         }
         let me = self.clone();
         tokio::spawn(async move {

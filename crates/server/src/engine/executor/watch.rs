@@ -15,8 +15,15 @@ use satusky_core::time::now_ms;
 use crate::error::error_chain;
 use crate::handle::Handle;
 
-/// Follow `changes` until the process ends.
-pub(in crate::engine) async fn run(handle: Handle, changes: Arc<WorkloadChanges>) {
+/// Follow `changes` until the process ends — from when the active releases were restored
+/// after the start (`restored`): replicas the restore is still starting are not failing, and
+/// what changed meanwhile is kept (coalesced) until then.
+pub(in crate::engine) async fn run(
+    handle: Handle,
+    changes: Arc<WorkloadChanges>,
+    mut restored: tokio::sync::watch::Receiver<bool>,
+) {
+    let _ = restored.wait_for(|r| *r).await;
     loop {
         for (org, app) in changes.next_batch().await {
             observe(&handle, &org, &app).await;
