@@ -214,7 +214,12 @@ fn route_plane(
             PlaneState::Failed,
             Reason::RouteMissing,
             format!("no HTTPRoute of the app serves {}", host.hostname),
-        );
+        )
+        .with_remediation(format!(
+            "`1ctl app drift --check` finds the missing HTTPRoute for {} and applies it again; \
+             if it stays missing, `1ctl deploy` again",
+            host.hostname
+        ));
     };
     let name = route
         .pointer("/metadata/name")
@@ -242,7 +247,11 @@ fn route_plane(
                 served.join(", "),
                 expected.join(", ")
             ),
-        );
+        )
+        .with_remediation(format!(
+            "HTTPRoute {name} was changed outside Satusky: `1ctl app drift --check` applies the \
+             stored hostnames again; if it stays, `1ctl deploy` again"
+        ));
     }
     let generation = route
         .pointer("/metadata/generation")
@@ -298,7 +307,14 @@ fn route_plane(
                 text(accepted, "reason"),
                 text(accepted, "message")
             ),
-        );
+        )
+        .with_remediation(format!(
+            "Gateway {ns}/{gw} refuses the route for the reason above: its listeners must allow \
+             HTTPRoutes from the app's namespace for these hostnames (`kubectl get gateway {gw} \
+             -n {ns} -o yaml`, the platform operator's fix), then `1ctl deploy`",
+            ns = parent.namespace,
+            gw = parent.name
+        ));
     }
     if resolved.is_some() && !is_true(resolved) {
         return Plane::new(
@@ -309,7 +325,12 @@ fn route_plane(
                 text(resolved, "reason"),
                 text(resolved, "message")
             ),
-        );
+        )
+        .with_remediation(format!(
+            "the backend Service of HTTPRoute {name} is missing or not allowed \
+             (`kubectl describe httproute {name}` in the app's namespace shows which): \
+             `1ctl deploy` applies the app's Service again"
+        ));
     }
     match gateway {
         None => Plane::new(

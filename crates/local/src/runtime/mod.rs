@@ -32,8 +32,11 @@ use crate::supervisor::{ReplicaStatus, Supervisor, Timings};
 mod plan;
 mod rollout;
 
+/// The local route plane's decision (pure, over a [`RouteTable`]), public so that tests
+/// outside this crate (the stack's walk of every reason) produce its planes from the real code.
+pub use plan::route_plane;
 pub use plan::{IMAGE_ONLY, NO_COMMAND, NO_COMMAND_AT_ALL};
-use plan::{crash_loop, refused, route_entries, route_plane, same_workload, unsupported};
+use plan::{crash_loop, refused, route_entries, same_workload, unsupported};
 
 /// After the route switched, how long the old replicas keep running so requests already
 /// proxied to them finish.

@@ -107,14 +107,11 @@ pub(super) fn route_entries(d: &DesiredWorkload, upstreams: &[SocketAddr]) -> Ve
     out
 }
 
-/// The route plane of one hostname from the table.
-pub(super) fn route_plane(
-    table: &RouteTable,
-    org: &str,
-    app: &str,
-    h: &Hostname,
-    serving: bool,
-) -> Plane {
+/// The route plane of one hostname from the table: `Waiting` until a release of the app
+/// serves (or while its route has no replica behind it), `Accepted` when the entry does what
+/// the hostname's kind asks, `RouteMissing` / `HostnamesMismatch` (with the fix) otherwise.
+/// Pure; public so tests outside the crate can walk every plane it decides.
+pub fn route_plane(table: &RouteTable, org: &str, app: &str, h: &Hostname, serving: bool) -> Plane {
     let host = &h.hostname;
     let entry = table.lookup(host);
     if let Some(route) = &entry
@@ -125,7 +122,11 @@ pub(super) fn route_plane(
             PlaneState::Failed,
             Reason::HostnamesMismatch,
             format!("{host} is routed to {o}/{a}, not to this app"),
-        );
+        )
+        .with_remediation(format!(
+            "the local edge still routes {host} to {o}/{a}: `1ctl app drift --check` finds it \
+             and routes the hostname as the store says; if it stays, `1ctl deploy` this app again"
+        ));
     }
     if !serving {
         return Plane::new(
@@ -139,7 +140,11 @@ pub(super) fn route_plane(
             PlaneState::Failed,
             Reason::RouteMissing,
             format!("the local edge has no route for {host}"),
-        ),
+        )
+        .with_remediation(format!(
+            "`1ctl app drift --check` finds the missing route for {host} and restores it; if \
+             it stays missing, `1ctl deploy` again"
+        )),
         (Some(Route::Redirect { to, .. }), HostnameKind::Redirect)
             if h.redirect_to.as_deref() == Some(to.as_str()) =>
         {
@@ -182,7 +187,11 @@ pub(super) fn route_plane(
             PlaneState::Failed,
             Reason::HostnamesMismatch,
             mismatch(h, &route),
-        ),
+        )
+        .with_remediation(format!(
+            "`1ctl app drift --check` rewrites the route of {host} from the store (its kind \
+             and `redirect_to` in [[domains]]); if it stays, `1ctl deploy` again"
+        )),
     }
 }
 
