@@ -35,5 +35,5 @@ pub use desired::{AppHostnames, DesiredError, HostnameError};
 pub use errors::{ForeignError, error_chain};
 pub use expect::ExpectedStatus;
 pub use hostnames::{DEFAULT_ZONE, Zone, generated_hostname, hostnames};
-pub use names::{validate_app_name, validate_hostname, validate_org_name};
+pub use names::{validate_app_name, validate_hostname, validate_org_name, validate_record_name};
 pub use validate::{FieldError, ValidatedApp, ValidationErrors, validate_spec};

@@ -46,6 +46,11 @@ pub enum NameError {
         quoted: String,
         problem: HostnameProblem,
     },
+    #[error("{quoted} is not a valid DNS record name: {problem} (a label may also start with '_')")]
+    RecordName {
+        quoted: String,
+        problem: HostnameProblem,
+    },
 }
 
 /// Which hostname rule a name breaks: part of [`NameError::Hostname`]'s message (after the
@@ -119,7 +124,7 @@ pub fn validate_app_name(name: &str) -> Result<(), NameError> {
 /// (lowercase letters, digits and '-', not starting or ending with '-'), 253 characters at most,
 /// lowercase only, without a trailing dot.
 pub fn validate_hostname(host: &str) -> Result<(), NameError> {
-    hostname_problem(host).map_or(Ok(()), |problem| {
+    hostname_problem(host, false).map_or(Ok(()), |problem| {
         Err(NameError::Hostname {
             quoted: quoted(host),
             problem,
@@ -127,7 +132,18 @@ pub fn validate_hostname(host: &str) -> Result<(), NameError> {
     })
 }
 
-fn hostname_problem(host: &str) -> Option<HostnameProblem> {
+/// The owner name of a DNS record: a hostname whose labels may also start with `_` (service
+/// and verification names such as `_satusky-challenge.shop.example.com`, `_acme-challenge.…`).
+pub fn validate_record_name(name: &str) -> Result<(), NameError> {
+    hostname_problem(name, true).map_or(Ok(()), |problem| {
+        Err(NameError::RecordName {
+            quoted: quoted(name),
+            problem,
+        })
+    })
+}
+
+fn hostname_problem(host: &str, underscore_labels: bool) -> Option<HostnameProblem> {
     if host.is_empty() {
         return Some(HostnameProblem::Empty);
     }
@@ -153,6 +169,10 @@ fn hostname_problem(host: &str) -> Option<HostnameProblem> {
         if label.is_empty() || label.len() > MAX_LABEL_LEN {
             return Some(HostnameProblem::LabelLength);
         }
+        let label = match label.strip_prefix('_') {
+            Some(rest) if underscore_labels && !rest.is_empty() => rest,
+            _ => label,
+        };
         if !label
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -172,6 +192,22 @@ fn hostname_problem(host: &str) -> Option<HostnameProblem> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn record_names_may_have_underscore_labels_hostnames_may_not() {
+        for ok in [
+            "_satusky-challenge.shop.example.test",
+            "_acme-challenge.example.com",
+            "api.example.com",
+        ] {
+            assert_eq!(validate_record_name(ok), Ok(()), "{ok}");
+        }
+        assert!(validate_hostname("_satusky-challenge.shop.example.test").is_err());
+        for bad in ["_.example.com", "a_b.example.com", "_x", "_X.example.com"] {
+            let err = validate_record_name(bad).unwrap_err().to_string();
+            assert!(err.contains("DNS record name"), "{err}");
+        }
+    }
 
     #[test]
     fn org_names() {

@@ -71,6 +71,18 @@ impl ZoneRecords {
         }
     }
 
+    /// Replace every record set not owned by an app with `sets` (configuration reloaded):
+    /// names that left it stop answering, apps' names are untouched.
+    pub fn replace_static(&self, sets: Vec<(String, Vec<RecordData>)>) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        inner.names.retain(|_, (owner, _)| !owner.is_empty());
+        for (name, records) in sets {
+            if !records.is_empty() {
+                inner.names.insert(key(&name), (String::new(), records));
+            }
+        }
+    }
+
     /// The records at `name`, if the name exists.
     pub fn lookup(&self, name: &str) -> Option<Vec<RecordData>> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());

@@ -119,37 +119,72 @@ mod humantime_serde_opt {
     }
 }
 
-/// `[[dns_records]] name = "api.example.test", a = "127.0.0.1"` (or `cname = "…"`).
+/// `[[dns_records]] name = "api.example.test", a = "127.0.0.1"` (or `a = ["…", "…"]`,
+/// `cname = "…"`, `txt = "…"` or `txt = ["…", "…"]`). The name may have labels starting with
+/// `_` (`_satusky-challenge.shop.example.test`); entries with the same name add up.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DnsRecordToml {
     pub name: String,
     #[serde(default)]
-    pub a: Vec<std::net::IpAddr>,
+    pub a: OneOrMany<std::net::IpAddr>,
     pub cname: Option<String>,
-    pub txt: Option<String>,
+    #[serde(default)]
+    pub txt: OneOrMany<String>,
+}
+
+/// One value or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Default for OneOrMany<T> {
+    fn default() -> Self {
+        OneOrMany::Many(Vec::new())
+    }
+}
+
+impl<T: Clone> OneOrMany<T> {
+    fn to_vec(&self) -> Vec<T> {
+        match self {
+            OneOrMany::One(v) => vec![v.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
 }
 
 impl ServerToml {
     /// A zone holding the extra records.
     pub fn dns_records(&self) -> Result<satusky_dns::ZoneRecords> {
         let records = satusky_dns::ZoneRecords::new();
-        self.apply_dns_records(&records)?;
+        records.replace_static(self.dns_record_sets()?);
         Ok(records)
     }
 
-    /// Load the extra records into the zone.
-    pub fn apply_dns_records(&self, records: &satusky_dns::ZoneRecords) -> Result<()> {
+    /// The extra records, one set per name (entries with the same name merged, in order).
+    pub fn dns_record_sets(&self) -> Result<Vec<(String, Vec<satusky_dns::RecordData>)>> {
         use satusky_dns::RecordData;
+        let mut sets: Vec<(String, Vec<RecordData>)> = Vec::new();
         for (i, r) in self.dns_records.iter().enumerate() {
-            names::validate_hostname(&r.name)
+            names::validate_record_name(&r.name)
                 .map_err(|e| anyhow::anyhow!("server.toml dns_records[{i}].name: {e}"))?;
-            let mut data: Vec<RecordData> = r.a.iter().map(|a| RecordData::A(*a)).collect();
+            let mut data: Vec<RecordData> = r.a.to_vec().into_iter().map(RecordData::A).collect();
             if let Some(c) = &r.cname {
+                names::validate_hostname(c.trim_end_matches('.'))
+                    .map_err(|e| anyhow::anyhow!("server.toml dns_records[{i}].cname: {e}"))?;
                 data.push(RecordData::Cname(c.clone()));
             }
-            if let Some(t) = &r.txt {
-                data.push(RecordData::Txt(t.clone()));
+            for t in r.txt.to_vec() {
+                if t.len() > 255 {
+                    anyhow::bail!(
+                        "server.toml dns_records[{i}].txt: a TXT value holds at most 255 characters, this one {}",
+                        t.len()
+                    );
+                }
+                data.push(RecordData::Txt(t));
             }
             if data.is_empty() {
                 anyhow::bail!(
@@ -157,9 +192,20 @@ impl ServerToml {
                     r.name
                 );
             }
-            records.set_static(&r.name, data);
+            match sets.iter_mut().find(|(n, _)| *n == r.name) {
+                Some((_, existing)) => existing.extend(data),
+                None => sets.push((r.name.clone(), data)),
+            }
         }
-        Ok(())
+        for (name, data) in &sets {
+            let cname = data.iter().any(|d| matches!(d, RecordData::Cname(_)));
+            if cname && data.len() > 1 {
+                anyhow::bail!(
+                    "server.toml dns_records: {name} has a `cname` and other records; a CNAME must be the name's only record"
+                );
+            }
+        }
+        Ok(sets)
     }
 }
 

@@ -44,6 +44,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let state_dir = absolute(&args.store.state_dir)?;
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("cannot create the state dir {}", state_dir.display()))?;
+    let toml_seen = crate::dns_reload::modified(&state_dir.join("server.toml"));
     let file = read_server_toml(&state_dir)?;
     let zone = args
         .dns_zone
@@ -102,6 +103,12 @@ pub async fn run(args: DevArgs) -> Result<()> {
         // One user on one machine: custom domains need no ownership proof here.
         .allow_unproven_domains(true);
     stack.engine.start().await;
+    tokio::spawn(crate::dns_reload::follow(
+        state_dir.clone(),
+        toml_seen,
+        stack.records.clone(),
+        state.notices.clone(),
+    ));
     let server = tokio::spawn(satusky_server::serve_state(
         listener,
         state,

@@ -5,6 +5,7 @@
 mod cli;
 mod config;
 mod dev;
+mod dns_reload;
 mod logs;
 mod probe;
 mod render;

@@ -32,7 +32,7 @@ pub use error::ApiErrorResponse;
 pub use hub::EventHub;
 pub use idempotency::Idempotency;
 pub use settings::Settings;
-pub use state::AppState;
+pub use state::{AppState, Notices};
 
 /// The full router: API, health endpoints and `/v1/openapi.json`.
 pub fn router(state: AppState) -> axum::Router {

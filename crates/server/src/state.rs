@@ -24,6 +24,30 @@ pub struct AppState {
     pub idempotency: Option<Arc<Idempotency>>,
     /// When this process's state was made (epoch ms): status checked before it is stale.
     pub started_ms: i64,
+    /// Problems the operator should see that do not stop serving (e.g. an edit of server.toml
+    /// that does not parse, its last good settings kept), by topic; `/readyz` lists them.
+    pub notices: Notices,
+}
+
+/// Operator-facing problems by topic (one text per topic; `None` clears it).
+#[derive(Clone, Default)]
+pub struct Notices(Arc<std::sync::RwLock<std::collections::BTreeMap<&'static str, String>>>);
+
+impl Notices {
+    /// Set (or with `None`, clear) the notice of `topic`.
+    pub fn set(&self, topic: &'static str, text: Option<String>) {
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        match text {
+            Some(t) => map.insert(topic, t),
+            None => map.remove(topic),
+        };
+    }
+
+    /// Every notice, in topic order.
+    pub fn all(&self) -> Vec<String> {
+        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        map.values().cloned().collect()
+    }
 }
 
 impl AppState {
@@ -36,6 +60,7 @@ impl AppState {
             build_tokens: None,
             idempotency: ephemeral_idempotency(),
             started_ms: satusky_core::time::now_ms(),
+            notices: Notices::default(),
         }
     }
 

@@ -36,7 +36,7 @@ pub async fn healthz() -> &'static str {
         (status = 200, description = "ready", body = String, content_type = "text/plain"),
         (status = 500, description = "the store does not answer", body = ApiError),
         (status = 503, description = "starting: the active releases are being restored", body = ApiError)))]
-pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiErrorResponse> {
+pub async fn readyz(State(state): State<AppState>) -> Result<String, ApiErrorResponse> {
     state.store.org_exists("-").await?;
     if state.engine.as_ref().is_some_and(|e| !e.restored()) {
         return Err(ApiErrorResponse::new(
@@ -45,7 +45,14 @@ pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiEr
             "starting: the active releases are being restored; ready in a moment",
         ));
     }
-    Ok("ready\n")
+    // Ready; problems that do not stop serving follow, one per line.
+    let mut body = String::from("ready\n");
+    for notice in state.notices.all() {
+        body.push_str("warning: ");
+        body.push_str(&notice);
+        body.push('\n');
+    }
+    Ok(body)
 }
 
 /// Prometheus metrics (text format 0.0.4).
