@@ -229,7 +229,7 @@ fn a_failed_build_fails_the_release_with_the_log_tail_and_a_fix() {
         events(&d),
         [
             "build failed BuildFailed",
-            "workload not_applicable Waiting",
+            "workload not_applicable NotApplicable",
             "phase failed"
         ]
     );
@@ -249,6 +249,7 @@ fn a_failed_build_fails_the_release_with_the_log_tail_and_a_fix() {
             .contains("fix the build")
     );
     assert_eq!(doc(&s).workload.plane.state, PlaneState::NotApplicable);
+    assert_eq!(doc(&s).workload.plane.reason, Reason::NotApplicable);
     assert_eq!(
         doc(&s).workload.plane.message,
         "not started: the build failed"
@@ -272,7 +273,7 @@ fn a_build_the_runtime_stopped_at_its_timeout_names_the_limit_and_the_setting() 
         events(&d),
         [
             "build failed BuildTimeout",
-            "workload not_applicable Waiting",
+            "workload not_applicable NotApplicable",
             "phase failed"
         ]
     );
@@ -316,7 +317,7 @@ fn a_build_resumed_past_its_timeout_fails_without_building() {
         events(&d),
         [
             "build failed BuildTimeout",
-            "workload not_applicable Waiting",
+            "workload not_applicable NotApplicable",
             "phase failed"
         ]
     );

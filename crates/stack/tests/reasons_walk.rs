@@ -51,12 +51,6 @@ const NOT_PRODUCED_YET: &[Reason] = &[
     // app is refused at `PUT` with 409 (`StoreError::HostnameTaken` → `Conflict`), before any
     // release or status document exists, so no metadata plane ever says `HostnameTaken`.
     Reason::HostnameTaken,
-    // Produced nowhere (no issue yet): the engine marks the build plane of an unusable
-    // release and the workload plane after a failed build as `not_applicable` with reason
-    // `Waiting` (crates/core/src/engine/step.rs, `unusable_release` and `fail_build`), which
-    // is what this reason documents ("does not apply to this hostname or app"). Once the
-    // engine gives those planes this reason, it leaves the list.
-    Reason::NotApplicable,
 ];
 
 const ORG: &str = "acme";

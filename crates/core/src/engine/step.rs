@@ -243,7 +243,7 @@ pub fn unusable_release(app: &AppView, version: u64, error: &str, now_ms: i64) -
             Some(&old.build),
             Plane::new(
                 PlaneState::NotApplicable,
-                Reason::Waiting,
+                Reason::NotApplicable,
                 "not built: the stored spec no longer validates",
             ),
             now_ms,
@@ -420,7 +420,7 @@ impl Ctx<'_> {
             Some(&self.old.workload.plane),
             Plane::new(
                 PlaneState::NotApplicable,
-                Reason::Waiting,
+                Reason::NotApplicable,
                 "not started: the build failed",
             ),
             self.now,
