@@ -85,7 +85,7 @@ impl From<StoreError> for ApiErrorResponse {
                     "hostname {hostname} is already used by another app; hostnames are unique across all orgs — remove it from [[domains]] or pick another"
                 ),
             )
-            .with_details(serde_json::json!({ "hostname": hostname })),
+            .with_details(serde_json::json!({ "hostname": hostname, "reason": satusky_types::Reason::HostnameTaken })),
             StoreError::LimitReached { what, limit } => ApiErrorResponse::invalid(format!(
                 "{what}: the limit of {limit} is reached"
             ))

@@ -78,3 +78,64 @@ async fn the_local_runtime_refuses_an_app_it_could_never_start_before_creating_i
         "the refused app has no series"
     );
 }
+
+/// A hostname another app holds is refused at `PUT` with 409, naming it, with reason
+/// `HostnameTaken` in the details — and nothing of the second app is created.
+#[tokio::test]
+async fn a_hostname_held_by_another_org_is_refused_with_hostname_taken() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, token, other) = drift_common::store(dir.path()).await;
+    let stack = drift_common::local_stack(&dir.path().join("state"), store.clone()).await;
+    let api = Api {
+        router: satusky_server::router(stack.state.clone().allow_unproven_domains(true)),
+        token,
+    };
+    let mut first = spec("shop");
+    first["image"] = json!("nginx:1.27");
+    first["domains"] = json!([{"host": "shop.example.test"}]);
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            &format!("/v1/orgs/{ORG}/apps/shop"),
+            Some(json!({"spec": first.clone()})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+
+    let mut second = first;
+    second["name"] = json!("squat");
+    let (status, body) = api
+        .call_as(
+            &other,
+            Method::PUT,
+            "/v1/orgs/other/apps/squat",
+            Some(json!({"spec": second})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        body["error"]["details"]["reason"], "HostnameTaken",
+        "{body}"
+    );
+    assert_eq!(
+        body["error"]["details"]["hostname"], "shop.example.test",
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shop.example.test"),
+        "{body}"
+    );
+    let (status, _) = api
+        .call_as(&other, Method::GET, "/v1/orgs/other/apps/squat", None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "nothing of the second app exists"
+    );
+    stack.runtime.shutdown().await;
+}

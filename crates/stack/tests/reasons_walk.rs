@@ -48,8 +48,9 @@ const NOT_PRODUCED_YET: &[Reason] = &[
     // whose TXT `_satusky-challenge.HOST` is not seen yet. Nothing checks ownership today.
     Reason::OwnershipUnverified,
     // Issue #13 too (a hostname claimed by another org): today a hostname held by another
-    // app is refused at `PUT` with 409 (`StoreError::HostnameTaken` → `Conflict`), before any
-    // release or status document exists, so no metadata plane ever says `HostnameTaken`.
+    // app is refused at `PUT` with 409 whose details carry `reason: HostnameTaken` (tested in
+    // tests/admission.rs), before any release or status document exists, so no metadata
+    // plane says it yet.
     Reason::HostnameTaken,
 ];
 
