@@ -201,3 +201,56 @@ async fn a_health_path_that_turns_bad_after_the_deploy_fails_the_workload_until_
     .await;
     env.stack.runtime.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replica_of_two_killed_after_the_deploy_degrades_the_app_until_it_is_back() {
+    let env = start().await;
+    let mut spec = drift_common::test_app_spec("pair", &[]);
+    spec["replicas"] = serde_json::json!(2);
+    let v1 = env.api.deploy_spec("pair", spec).await;
+    env.api.wait_ready("pair", v1).await;
+
+    let pid = env
+        .stack
+        .runtime
+        .replicas(ORG, "pair")
+        .iter()
+        .find_map(|r| r.pid)
+        .expect("a running replica");
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    let (plane, took) = wait_plane(
+        &env.api,
+        "pair",
+        "in_progress",
+        "ReplicasUnavailable",
+        Duration::from_secs(5),
+    )
+    .await;
+    let message = plane["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("v1 serves on 1/2 replicas"),
+        "{message}"
+    );
+    assert!(message.contains("was killed by signal 9"), "{message}");
+    assert!(
+        plane["remediation"].as_str().is_some_and(|r| !r.is_empty()),
+        "{plane:#}"
+    );
+    assert_eq!(workload(&env.api, "pair").await.1, "degraded");
+    eprintln!("the kill seen after {took:?}");
+
+    // Restarted at once and stable for the window: ready again by itself.
+    wait_plane(
+        &env.api,
+        "pair",
+        "ready",
+        "RolloutComplete",
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(workload(&env.api, "pair").await.1, "ready");
+    env.stack.runtime.shutdown().await;
+}
