@@ -219,4 +219,11 @@ fn five_never_ready_apps_each_say_why_live_and_in_the_final_failure() {
         no_remediation.is_empty(),
         "failed workload planes without a remediation: {no_remediation:?}"
     );
+    // The status as a user reads it says the fix too.
+    let out = dev.onectl(dirs[0].path(), &["app", "status", cases[0].name]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("to fix:\n  workload: make the replicas pass their readiness check"),
+        "{text}"
+    );
 }

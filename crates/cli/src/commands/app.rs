@@ -217,10 +217,11 @@ pub fn print_status(r: &ReadinessReport) {
         "replicas: {} desired, {} updated, {} ready, {} available",
         c.desired, c.updated, c.ready, c.available
     );
-    let message = if r.workload.plane.message.is_empty() {
-        replicas
-    } else {
-        format!("{} ({replicas})", r.workload.plane.message)
+    // The counts go after the message's first line, not after the output it may quote.
+    let message = match r.workload.plane.message.split_once('\n') {
+        _ if r.workload.plane.message.is_empty() => replicas,
+        Some((first, rest)) => format!("{first} ({replicas})\n{rest}"),
+        None => format!("{} ({replicas})", r.workload.plane.message),
     };
     t.add_row(vec![
         Cell::new("workload"),
@@ -229,12 +230,28 @@ pub fn print_status(r: &ReadinessReport) {
         Cell::new(message),
     ]);
     output::print_table(&t);
-    if r.endpoints.is_empty() {
-        return;
-    }
-    output::line("");
-    let mut t = output::table(&["HOSTNAME", "KIND", "PLANE", "STATE", "REASON", "MESSAGE"]);
     let mut fixes = Vec::new();
+    for (name, p) in [("build", &r.build), ("workload", &r.workload.plane)] {
+        if let Some(fix) = &p.remediation {
+            fixes.push(format!("{name}: {fix}"));
+        }
+    }
+    if !r.endpoints.is_empty() {
+        output::line("");
+        print_endpoints(r, &mut fixes);
+    }
+    if !fixes.is_empty() {
+        output::line("");
+        output::line("to fix:");
+        for f in fixes {
+            output::line(&format!("  {f}"));
+        }
+    }
+}
+
+/// Every plane of every hostname as a table; their fixes are added to `fixes`.
+fn print_endpoints(r: &ReadinessReport, fixes: &mut Vec<String>) {
+    let mut t = output::table(&["HOSTNAME", "KIND", "PLANE", "STATE", "REASON", "MESSAGE"]);
     for e in &r.endpoints {
         for (i, (name, p)) in e.planes().into_iter().enumerate() {
             let (host, kind) = if i == 0 {
@@ -256,13 +273,6 @@ pub fn print_status(r: &ReadinessReport) {
         }
     }
     output::print_table(&t);
-    if !fixes.is_empty() {
-        output::line("");
-        output::line("to fix:");
-        for f in fixes {
-            output::line(&format!("  {f}"));
-        }
-    }
 }
 
 async fn releases(target: &AppTarget, env: &Env) -> Result<u8, CliError> {
