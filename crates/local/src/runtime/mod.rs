@@ -27,7 +27,7 @@ use crate::build::Builder;
 use crate::isolation::{Isolation, IsolationError, prepare_state_dir};
 use crate::ledger::{Ledger, reap};
 use crate::routes::{Route, RouteTable};
-use crate::supervisor::{ReplicaStatus, Supervisor, Timings};
+use crate::supervisor::{READY_RECHECK_MIN, ReplicaStatus, Supervisor, Timings};
 
 mod plan;
 mod rollout;
@@ -51,6 +51,11 @@ pub struct LocalConfig {
     pub probe_addr: Option<SocketAddr>,
     /// Who replicas and builds run as ([`crate::isolation::resolve`], once at start).
     pub isolation: Isolation,
+    /// How often a ready replica's health path is checked again
+    /// ([`crate::supervisor::READY_RECHECK`] by default; at least
+    /// [`crate::supervisor::READY_RECHECK_MIN`]). Its cost grows with the replicas: one
+    /// request per ready replica per interval.
+    pub ready_recheck: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -155,12 +160,12 @@ impl LocalRuntime {
         let mut builder = Builder::new(dir("contexts"), dir("artifacts"), dir("builds"))
             .with_ledger(Arc::clone(&ledger));
         builder.isolation = config.isolation.clone();
-        let supervisor = Supervisor::isolated(
-            dir("run"),
-            ledger,
-            Timings::default(),
-            config.isolation.clone(),
-        );
+        let timings = Timings {
+            ready_recheck: config.ready_recheck.max(READY_RECHECK_MIN),
+            ..Timings::default()
+        };
+        let supervisor =
+            Supervisor::isolated(dir("run"), ledger, timings, config.isolation.clone());
         let replica_changes = supervisor.changes();
         let inner = Arc::new(Inner {
             config,
