@@ -39,6 +39,32 @@ use plan::{crash_loop, refused, route_entries, route_plane, same_workload, unsup
 /// proxied to them finish.
 pub const DRAIN: Duration = Duration::from_secs(1);
 
+/// Replicas the open-files limit should leave room for before it is worth a warning.
+const WARN_BELOW_REPLICAS: u64 = 1_000;
+
+/// Log what [`crate::limits::raise_open_files`] did, and warn when the limit is low.
+fn report_open_files(got: nix::Result<crate::limits::OpenFiles>) {
+    match got {
+        Ok(f) if f.replicas() < WARN_BELOW_REPLICAS => tracing::warn!(
+            soft = f.now,
+            hard = f.hard,
+            "the open-files limit ({}) leaves room for about {} replicas (each keeps 2 files \
+             open in the control plane); raise the hard limit (`ulimit -Hn`, LimitNOFILE= in \
+             a systemd unit) to run more",
+            f.now,
+            f.replicas()
+        ),
+        Ok(f) if f.now > f.before => tracing::info!(
+            "open-files limit raised from {} to {}: room for about {} replicas",
+            f.before,
+            f.now,
+            f.replicas()
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("could not read or raise the open-files limit: {e}"),
+    }
+}
+
 /// Where the local runtime keeps its files and where its edge listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalConfig {
@@ -122,6 +148,7 @@ impl LocalRuntime {
         zone_records: Arc<dyn DnsZone>,
         ledger: Arc<dyn Ledger>,
     ) -> Result<LocalRuntime, LocalRuntimeError> {
+        report_open_files(crate::limits::raise_open_files());
         let killed = reap(&*ledger).await;
         if killed > 0 {
             tracing::info!(killed, "reaped replicas and builds left by a previous run");
