@@ -490,7 +490,7 @@ fn report(servers: &[(&str, PathBuf)], results: &[Vec<Option<Measured>>], sizes:
     print!("   {:<52}", "all apps ready after the first PUT (A)");
     for s in 0..servers.len() {
         print!(
-            " {:>12}",
+            " {:>20}",
             get(0, s).map_or("–".into(), |m| format!(
                 "{:.1} s",
                 m.ready_after.as_secs_f64()
@@ -501,7 +501,7 @@ fn report(servers: &[(&str, PathBuf)], results: &[Vec<Option<Measured>>], sizes:
     print!("   {:<52}", "VmRSS at the end of the window (A)");
     for s in 0..servers.len() {
         print!(
-            " {:>12}",
+            " {:>20}",
             get(0, s).map_or("–".into(), |m| format!(
                 "{:.1} MB",
                 m.vm_rss_kb as f64 / 1024.0
