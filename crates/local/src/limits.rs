@@ -1,6 +1,7 @@
-//! The open-files limit. Every running replica keeps two pipes open in the control plane (its
-//! stdout and stderr, read for its logs), and every readiness check, build, endpoint check and
-//! proxied request holds a socket or a file for a while. With the common soft limit of 1,024,
+//! The open-files limit. Every running replica keeps three files open in the control plane (its
+//! stdout and stderr pipes, read for its logs, and the pidfd it is waited for with), and every
+//! readiness check, build, endpoint check and proxied request holds a socket or a file for a
+//! while (`satusky dev` with 1,000 idle apps: ~3,050 open). With the common soft limit of 1,024,
 //! a few hundred replicas use it up and the next process cannot start ("Too many open files").
 //! So the local runtime raises its soft limit to the hard limit when it starts (any process
 //! may), says how many replicas that leaves room for, and refuses to start a replica, naming
@@ -10,13 +11,14 @@
 
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
-/// Open files each running replica holds in the control plane (its stdout and stderr pipes).
-pub const FILES_PER_REPLICA: u64 = 2;
-/// Files kept free for everything but the replicas' pipes: the store, listeners, checks,
-/// builds, proxied requests.
-pub const FILES_RESERVED: u64 = 256;
+/// Open files each running replica holds in the control plane (its stdout and stderr pipes,
+/// its pidfd).
+pub const FILES_PER_REPLICA: u64 = 3;
+/// Files counted for everything but the replicas: the store, listeners, checks, builds,
+/// proxied requests (`satusky dev` idle holds ~45).
+pub const FILES_RESERVED: u64 = 128;
 /// The soft limit is raised at most to this (when the hard limit is higher or unlimited): room
-/// for ~32,000 replicas, without handing every child an enormous limit.
+/// for ~21,000 replicas, without handing every child an enormous limit.
 pub const RAISE_AT_MOST: u64 = 65_536;
 
 /// The soft open-files limit before and after [`raise_open_files`], and the hard limit.
@@ -73,7 +75,7 @@ pub fn open_now() -> Option<u64> {
 /// soft limit. `None` when it fits (or when the count cannot be read).
 pub fn no_room_for_a_replica() -> Option<String> {
     let (open, limit) = (open_now()?, soft_limit()?);
-    (open + FILES_PER_REPLICA + FILES_RESERVED / 4 > limit).then(|| too_many(open, limit))
+    (open + FILES_PER_REPLICA + FILES_RESERVED / 2 > limit).then(|| too_many(open, limit))
 }
 
 fn too_many(open: u64, limit: u64) -> String {
@@ -95,7 +97,7 @@ mod tests {
         let got = raise_open_files().unwrap();
         assert!(got.now >= got.before);
         assert!(got.now <= got.hard);
-        assert_eq!(got.replicas(), got.now.saturating_sub(256) / 2);
+        assert_eq!(got.replicas(), got.now.saturating_sub(128) / 3);
         assert!(open_now().unwrap() > 0);
     }
 
@@ -104,6 +106,6 @@ mod tests {
         let m = too_many(1020, 1024);
         assert!(m.contains("1020 of its 1024 open files"), "{m}");
         assert!(m.contains("ulimit -n"), "{m}");
-        assert!(m.contains("about 384 replicas"), "{m}");
+        assert!(m.contains("about 298 replicas"), "{m}");
     }
 }

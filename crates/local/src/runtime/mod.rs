@@ -48,7 +48,7 @@ fn report_open_files(got: nix::Result<crate::limits::OpenFiles>) {
         Ok(f) if f.replicas() < WARN_BELOW_REPLICAS => tracing::warn!(
             soft = f.now,
             hard = f.hard,
-            "the open-files limit ({}) leaves room for about {} replicas (each keeps 2 files \
+            "the open-files limit ({}) leaves room for about {} replicas (each keeps 3 files \
              open in the control plane); raise the hard limit (`ulimit -Hn`, LimitNOFILE= in \
              a systemd unit) to run more",
             f.now,
