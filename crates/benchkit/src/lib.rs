@@ -1,11 +1,13 @@
 //! satusky-benchkit — the measurement helpers Satusky's benchmark programs share: sizes from
 //! the environment, named tokio runtimes, CPU time (user+sys) and memory (VmRSS/VmHWM) read
-//! from /proc, the load average, and a nearest-rank percentile.
+//! from /proc, the load average, other processes (command lines, descendants, compilers
+//! running), and a nearest-rank percentile.
 //!
 //! Dev-only: only the `benches/` of the workspace's crates use it, through
 //! `[dev-dependencies]`; nothing in the product links it. Linux only (it reads /proc); where a
 //! file cannot be read the figure is 0 rather than an error, as a benchmark prints and goes on.
 
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -191,6 +193,79 @@ fn read_status_kb(path: impl AsRef<Path>, field: &str) -> u64 {
 /// Resets this process's VmHWM to its current RSS, so each step reports its own peak.
 pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+// ---------------------------------------------------------------------------------------
+// Other processes
+
+/// Every process id in /proc now.
+pub fn all_pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A process's command line, arguments joined by spaces (empty if it is gone).
+pub fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// The processes whose command line contains `needle`.
+pub fn pids_matching(needle: &str) -> Vec<u32> {
+    all_pids()
+        .into_iter()
+        .filter(|p| cmdline(*p).contains(needle))
+        .collect()
+}
+
+/// Every process below `root` (children, grandchildren, …).
+pub fn descendants(root: u32) -> Vec<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for pid in all_pids() {
+        let stat = stat_fields(format!("/proc/{pid}/stat"));
+        if let Some(ppid) = stat.and_then(|f| f.get(1).and_then(|p| p.parse().ok())) {
+            children.entry(ppid).or_default().push(pid);
+        }
+    }
+    let mut out = Vec::new();
+    let mut queue = VecDeque::from([root]);
+    while let Some(p) = queue.pop_front() {
+        for c in children.get(&p).into_iter().flatten() {
+            out.push(*c);
+            queue.push_back(*c);
+        }
+    }
+    out
+}
+
+/// Compilers running on the machine right now (other sessions' builds skew the figures), e.g.
+/// `"2 cargo, 1 rustc running"`.
+pub fn busy() -> String {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for pid in all_pids() {
+        if let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+            let comm = comm.trim();
+            if matches!(comm, "rustc" | "cargo" | "cc" | "ld" | "cc1") {
+                *counts.entry(comm.to_string()).or_default() += 1;
+            }
+        }
+    }
+    if counts.is_empty() {
+        "no rustc/cargo/cc running".into()
+    } else {
+        counts
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+            + " running"
+    }
 }
 
 // ---------------------------------------------------------------------------------------

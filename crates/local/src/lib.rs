@@ -12,6 +12,7 @@
 //!   readiness checks, restart backoff and a ledger so nothing is orphaned.
 //! - [`isolation`]: who replicas and builds run as (a dedicated user when `satusky` is root)
 //!   and the state dir's permissions that keep them out of it.
+//! - [`limits`]: the open-files limit (two per running replica), raised at start.
 //! - [`runtime`]: [`LocalRuntime`], which implements `satusky_core::runtime::Runtime` from
 //!   the pieces above.
 //!
@@ -26,6 +27,7 @@ pub mod contexts;
 pub mod edge;
 pub mod isolation;
 pub mod ledger;
+pub mod limits;
 pub mod routes;
 pub mod runtime;
 pub mod supervisor;

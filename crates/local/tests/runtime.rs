@@ -45,6 +45,7 @@ async fn fixture_with(ledger: Arc<MemoryLedger>) -> Fixture {
         edge_addresses: vec!["127.0.0.1".parse().unwrap()],
         probe_addr: Some("127.0.0.1:8443".parse().unwrap()),
         isolation: satusky_local::isolation::Isolation::SameUser,
+        ready_recheck: satusky_local::supervisor::READY_RECHECK,
     };
     let rt = LocalRuntime::start(
         config,

@@ -33,7 +33,7 @@
 //! by side and take turns, one redeploy each; part 2 runs after this build's — and printed as
 //! `baseline` rows beside this build's; `1ctl deploy` runs only against this build).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -41,19 +41,21 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+#[path = "support/api.rs"]
+mod api;
+
+use api::{ORG, app_toml, context_tarball, http, put, spec_of, upload};
 use futures_util::StreamExt;
 use satusky_benchkit::{
-    cpu_secs, env_usize, full_run, loadavg, percentile, stat_fields, status_kb_of,
+    busy, cmdline, cpu_secs, descendants, env_usize, full_run, loadavg, percentile, pids_matching,
+    status_kb_of,
 };
-use satusky_types::{
-    AppSpec, AppSummary, ContextUploaded, DeployAccepted, Event, EventType, Phase, PutAppRequest,
-};
+use satusky_types::{AppSpec, AppSummary, Event, EventType, Phase};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-const ORG: &str = "dev";
 /// The redeployed app of part 1.
 const APP: &str = "bench";
 /// Pause between redeploys: longer than the runtime's drain (1 s) so the old replicas are
@@ -179,29 +181,6 @@ fn sh(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-/// Compilers running on the machine right now (other sessions' builds skew the figures).
-fn busy() -> String {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for pid in all_pids() {
-        if let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) {
-            let comm = comm.trim();
-            if matches!(comm, "rustc" | "cargo" | "cc" | "ld" | "cc1") {
-                *counts.entry(comm.to_string()).or_default() += 1;
-            }
-        }
-    }
-    if counts.is_empty() {
-        "no rustc/cargo/cc running".into()
-    } else {
-        counts
-            .iter()
-            .map(|(k, v)| format!("{v} {k}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-            + " running"
-    }
-}
-
 fn section(title: &str) {
     println!("\n== {title}");
     println!("   load average {} ({})", loadavg(), busy());
@@ -233,50 +212,6 @@ fn print_machine(bins: &Bins) {
         sh("rustc", &["-V"]),
     );
     println!("load average at the start: {} ({})", loadavg(), busy());
-}
-
-fn all_pids() -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn cmdline(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .unwrap_or_default()
-}
-
-/// The processes whose command line contains `needle`.
-fn pids_matching(needle: &str) -> Vec<u32> {
-    all_pids()
-        .into_iter()
-        .filter(|p| cmdline(*p).contains(needle))
-        .collect()
-}
-
-/// Every process below `root` (children, grandchildren, …).
-fn descendants(root: u32) -> Vec<u32> {
-    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    for pid in all_pids() {
-        let stat = stat_fields(format!("/proc/{pid}/stat"));
-        if let Some(ppid) = stat.and_then(|f| f.get(1).and_then(|p| p.parse().ok())) {
-            children.entry(ppid).or_default().push(pid);
-        }
-    }
-    let mut out = Vec::new();
-    let mut queue = VecDeque::from([root]);
-    while let Some(p) = queue.pop_front() {
-        for c in children.get(&p).into_iter().flatten() {
-            out.push(*c);
-            queue.push_back(*c);
-        }
-    }
-    out
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -495,80 +430,6 @@ impl Drop for Dev {
 
 // ---------------------------------------------------------------------------------------
 // The API
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("HTTP client")
-}
-
-/// The test app's `satusky.toml`.
-fn app_toml(bins: &Bins, name: &str, replicas: u32) -> String {
-    format!(
-        "[app]\nname = \"{name}\"\nreplicas = {replicas}\ncommand = [{:?}]\n\n[build]\ncommand = \"true\"\n\n[checks]\npath = \"/healthz\"\ntimeout = \"1s\"\n",
-        bins.test_app.display().to_string()
-    )
-}
-
-fn spec_of(toml: &str) -> AppSpec {
-    satusky_core::parse_str(
-        toml,
-        Path::new("satusky.toml"),
-        &satusky_core::Overrides::default(),
-    )
-    .unwrap_or_else(|e| panic!("the bench's satusky.toml is invalid: {e:?}"))
-    .into_spec()
-}
-
-/// A tar.gz holding `satusky.toml`.
-fn context_tarball(toml: &str) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_gnu();
-    h.set_path("satusky.toml").expect("tar path");
-    h.set_size(toml.len() as u64);
-    h.set_mode(0o644);
-    h.set_cksum();
-    b.append(&h, toml.as_bytes()).expect("tar entry");
-    let raw = b.into_inner().expect("tar");
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&raw).expect("gzip");
-    gz.finish().expect("gzip")
-}
-
-async fn upload(c: &reqwest::Client, dev: &Dev, body: Vec<u8>) -> String {
-    let r = c
-        .post(format!("{}/v1/orgs/{ORG}/builds", dev.api))
-        .bearer_auth(&dev.token)
-        .header("content-type", "application/gzip")
-        .body(body)
-        .send()
-        .await
-        .expect("POST builds");
-    let status = r.status();
-    let text = r.text().await.unwrap_or_default();
-    assert_eq!(status.as_u16(), 201, "upload refused: {text}");
-    serde_json::from_str::<ContextUploaded>(&text)
-        .expect("ContextUploaded")
-        .context
-}
-
-async fn put(c: &reqwest::Client, dev: &Dev, spec: &AppSpec, context: &str) -> DeployAccepted {
-    let r = c
-        .put(format!("{}/v1/orgs/{ORG}/apps/{}", dev.api, spec.name))
-        .bearer_auth(&dev.token)
-        .json(&PutAppRequest {
-            spec: spec.clone(),
-            context: Some(context.to_string()),
-        })
-        .send()
-        .await
-        .expect("PUT app");
-    let status = r.status();
-    let text = r.text().await.unwrap_or_default();
-    assert_eq!(status.as_u16(), 202, "deploy refused: {text}");
-    serde_json::from_str(&text).expect("DeployAccepted")
-}
 
 type Feed = mpsc::UnboundedReceiver<(Instant, Event)>;
 
@@ -922,8 +783,8 @@ impl Server {
             "   {which}satusky dev up in {:.0} ms (spawn → \"Ctrl-C stops everything\")",
             ms(dev.startup)
         );
-        let context = upload(c, &dev, context_tarball(toml)).await;
-        let first = put(c, &dev, spec, &context).await;
+        let context = upload(c, &dev.api, &dev.token, context_tarball(toml)).await;
+        let first = put(c, &dev.api, &dev.token, spec, &context).await;
         let mut feed = follow(&dev, APP).await;
         let t = timeline(&mut feed, first.release, &dev).await;
         println!(
@@ -946,7 +807,7 @@ impl Server {
     /// waits [`GAP`].
     async fn redeploy(&mut self, c: &reqwest::Client, spec: &AppSpec, i: usize, p: &mut Phases) {
         let sent = Instant::now();
-        let acc = put(c, &self.dev, spec, &self.context).await;
+        let acc = put(c, &self.dev.api, &self.dev.token, spec, &self.context).await;
         let accepted = Instant::now();
         let t = timeline(&mut self.feed, acc.release, &self.dev).await;
         p.put_rtt.push(ms(accepted - sent));
@@ -980,7 +841,7 @@ fn stop_after_deploys(which: &str, mut dev: Dev, deploys: u64, bins: &Bins) {
 async fn redeploy_latency(bins: &Bins, sizes: &Sizes, base: &Baseline) {
     section("Part 1: redeploy of an already-built context (test app, 2 replicas, build `true`)");
     let c = http();
-    let toml = app_toml(bins, APP, 2);
+    let toml = app_toml(&bins.test_app, APP, 2);
     let base_spec = spec_of(&toml);
     // With a baseline server both run side by side and take turns, one redeploy each, so
     // that the load of the machine weighs on both alike.
@@ -1266,12 +1127,19 @@ async fn memory_of(
     let idle_cpu = cpu_secs(dev.pid) - cpu0;
 
     let c = http();
-    let toml = app_toml(bins, "m0", 1);
-    let context = upload(&c, &dev, context_tarball(&toml)).await;
+    let toml = app_toml(&bins.test_app, "m0", 1);
+    let context = upload(&c, &dev.api, &dev.token, context_tarball(&toml)).await;
     let names: Vec<String> = (0..sizes.apps).map(|i| format!("m{i}")).collect();
     let t = Instant::now();
     for name in &names {
-        put(&c, &dev, &spec_of(&app_toml(bins, name, 1)), &context).await;
+        put(
+            &c,
+            &dev.api,
+            &dev.token,
+            &spec_of(&app_toml(&bins.test_app, name, 1)),
+            &context,
+        )
+        .await;
     }
     let puts = t.elapsed();
     let deadline = Instant::now() + Duration::from_secs(600);

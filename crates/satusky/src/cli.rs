@@ -85,6 +85,11 @@ pub struct ServeArgs {
     /// `server.toml build_timeout`; default 30m).
     #[arg(long, env = "SATUSKY_BUILD_TIMEOUT", value_parser = humantime_duration)]
     pub build_timeout: Option<std::time::Duration>,
+    /// Local runtime: how often a ready replica's health path is checked again (overrides
+    /// `server.toml ready_recheck`; default 2s, at least 250ms). One request per ready
+    /// replica per interval.
+    #[arg(long, env = "SATUSKY_READY_RECHECK", value_name = "DURATION", value_parser = humantime_duration)]
+    pub ready_recheck: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -127,6 +132,11 @@ pub struct DevArgs {
     /// `server.toml build_timeout`; default 30m).
     #[arg(long, env = "SATUSKY_BUILD_TIMEOUT", value_parser = humantime_duration)]
     pub build_timeout: Option<std::time::Duration>,
+    /// Local runtime: how often a ready replica's health path is checked again (overrides
+    /// `server.toml ready_recheck`; default 2s, at least 250ms). One request per ready
+    /// replica per interval.
+    #[arg(long, env = "SATUSKY_READY_RECHECK", value_name = "DURATION", value_parser = humantime_duration)]
+    pub ready_recheck: Option<std::time::Duration>,
 }
 
 fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {

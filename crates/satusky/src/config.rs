@@ -104,6 +104,10 @@ pub struct ServerToml {
     /// 30m); `--build-timeout` / `SATUSKY_BUILD_TIMEOUT` override it.
     #[serde(default, with = "humantime_serde_opt")]
     pub build_timeout: Option<std::time::Duration>,
+    /// Local runtime: how often a ready replica's health path is checked again (default 2s,
+    /// at least 250ms); `--ready-recheck` / `SATUSKY_READY_RECHECK` override it.
+    #[serde(default, with = "humantime_serde_opt")]
+    pub ready_recheck: Option<std::time::Duration>,
 }
 
 /// `"2s"`-style durations in server.toml.
@@ -295,6 +299,30 @@ pub fn build_timeout(
     Ok(value)
 }
 
+/// How often the local runtime re-checks a ready replica: the flag (or its env var), else
+/// `server.toml`, else the default (2s). Below 250ms is refused: a replica that is not ready
+/// yet is probed every 250ms, a ready one never more often.
+pub fn ready_recheck(
+    flag: Option<std::time::Duration>,
+    file: &ServerToml,
+) -> Result<std::time::Duration> {
+    use satusky_local::supervisor::{READY_RECHECK, READY_RECHECK_MIN};
+    let (value, source) = match (flag, file.ready_recheck) {
+        (Some(v), _) => (v, "--ready-recheck (SATUSKY_READY_RECHECK)"),
+        (None, Some(v)) => (v, "server.toml ready_recheck"),
+        (None, None) => return Ok(READY_RECHECK),
+    };
+    if value < READY_RECHECK_MIN {
+        anyhow::bail!(
+            "{source} must be at least {}, e.g. \"{}\" (the default); it was {}",
+            humantime::format_duration(READY_RECHECK_MIN),
+            humantime::format_duration(READY_RECHECK),
+            humantime::format_duration(value)
+        );
+    }
+    Ok(value)
+}
+
 pub fn read_server_toml(state_dir: &Path) -> Result<ServerToml> {
     let path = state_dir.join("server.toml");
     match std::fs::read_to_string(&path) {
@@ -356,5 +384,33 @@ mod tests {
         let err = build_timeout(None, &zero).unwrap_err().to_string();
         assert!(err.contains("server.toml build_timeout"), "{err}");
         assert!(toml_parse("build_timeout = \"soon\"").is_err());
+    }
+
+    #[test]
+    fn ready_recheck_comes_from_the_flag_then_the_file_then_the_default() {
+        use std::time::Duration;
+        let file = toml_parse("ready_recheck = \"1h\"").unwrap();
+        assert_eq!(
+            ready_recheck(None, &file).unwrap(),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            ready_recheck(Some(Duration::from_millis(250)), &file).unwrap(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            ready_recheck(None, &ServerToml::default()).unwrap(),
+            Duration::from_secs(2)
+        );
+        let err = ready_recheck(Some(Duration::from_millis(100)), &file)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--ready-recheck"), "{err}");
+        assert!(err.contains("at least 250ms"), "{err}");
+        assert!(err.contains("100ms"), "{err}");
+        let fast = toml_parse("ready_recheck = \"0s\"").unwrap();
+        let err = ready_recheck(None, &fast).unwrap_err().to_string();
+        assert!(err.contains("server.toml ready_recheck"), "{err}");
+        assert!(toml_parse("ready_recheck = \"often\"").is_err());
     }
 }

@@ -70,6 +70,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
             probe_interval: args.probe_interval,
             isolation,
             build_timeout: crate::config::build_timeout(args.build_timeout, &file)?,
+            ready_recheck: crate::config::ready_recheck(args.ready_recheck, &file)?,
         },
         store.clone(),
         file.dns_records()?,

@@ -60,6 +60,7 @@ async fn serve_local(
             probe_interval: args.probe_interval,
             isolation,
             build_timeout: crate::config::build_timeout(args.build_timeout, file)?,
+            ready_recheck: crate::config::ready_recheck(args.ready_recheck, file)?,
         },
         store,
         file.dns_records()?,

@@ -578,3 +578,32 @@ fn app_drift_reports_a_custom_domain_pointing_elsewhere_through_the_cli() {
     assert_eq!(table.status.code(), Some(0));
     assert!(common::stdout(&table).contains("drift.example.test"));
 }
+
+#[test]
+fn a_ready_recheck_below_250ms_is_refused_naming_where_it_was_set() {
+    let state = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(common::satusky_bin())
+            .args(args)
+            .args(["--listen", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .args(["--https-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0"])
+            .arg("--state-dir")
+            .arg(state.path())
+            .env("SATUSKY_HOME", state.path().join("home"))
+            .env_remove("SATUSKY_READY_RECHECK")
+            .env_remove("SATUSKY_DATABASE_URL")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["dev", "--ready-recheck", "100ms"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(err.contains("--ready-recheck"), "{err}");
+    assert!(err.contains("at least 250ms"), "{err}");
+    std::fs::write(state.path().join("server.toml"), "ready_recheck = \"0s\"\n").unwrap();
+    let out = run(&["serve", "--runtime", "local"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(err.contains("server.toml ready_recheck"), "{err}");
+}

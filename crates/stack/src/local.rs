@@ -39,6 +39,9 @@ pub struct LocalStackConfig {
     pub isolation: Isolation,
     /// How long a build may run (`satusky_server::engine::DEFAULT_BUILD_TIMEOUT` unless set).
     pub build_timeout: Duration,
+    /// How often the local runtime re-checks a ready replica's health path
+    /// (`satusky_local::supervisor::READY_RECHECK` unless set).
+    pub ready_recheck: Duration,
 }
 
 /// A running stack. [`LocalStack::state`] is what the API serves.
@@ -70,6 +73,7 @@ impl LocalStack {
             probe_interval,
             isolation,
             build_timeout,
+            ready_recheck,
         } = config;
         let ca = Arc::new(
             LocalCa::load_or_create(&state_dir.join("ca"))
@@ -97,6 +101,7 @@ impl LocalStack {
                     edge_addresses: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
                     probe_addr: Some(edge.https_addr()),
                     isolation,
+                    ready_recheck,
                 },
                 routes.clone(),
                 Arc::new(records.clone()) as Arc<dyn DnsZone>,

@@ -206,8 +206,18 @@ impl Dev {
         Self::start_with(bins, state_dir, &[])
     }
 
-    /// The same with `extra` flags after the defaults.
+    /// The same with `extra` flags after the defaults (`--probe-interval 1s`).
     pub fn start_with(bins: &Bins, state_dir: &Path, extra: &[&str]) -> Dev {
+        Self::launch(bins, state_dir, &["--probe-interval", "1s"], extra)
+    }
+
+    /// `satusky dev` with its own defaults (every port still picked by the OS) and `extra`
+    /// flags: what a user gets, e.g. for benchmarks.
+    pub fn start_defaults(bins: &Bins, state_dir: &Path, extra: &[&str]) -> Dev {
+        Self::launch(bins, state_dir, &[], extra)
+    }
+
+    fn launch(bins: &Bins, state_dir: &Path, defaults: &[&str], extra: &[&str]) -> Dev {
         let home = tempfile::tempdir().expect("home");
         let (child, stderr) = spawn(
             Command::new(bins.satusky())
@@ -219,7 +229,8 @@ impl Dev {
                     "127.0.0.1:0",
                 ])
                 .args(["--https-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0"])
-                .args(["--probe-interval", "1s", "--state-dir"])
+                .args(defaults)
+                .arg("--state-dir")
                 .arg(state_dir)
                 .args(extra)
                 .env("SATUSKY_HOME", home.path()),
@@ -254,6 +265,11 @@ impl Dev {
             home,
             bins: bins.clone(),
         }
+    }
+
+    /// The `satusky dev` process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn api(&self) -> String {

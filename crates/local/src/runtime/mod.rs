@@ -27,7 +27,7 @@ use crate::build::Builder;
 use crate::isolation::{Isolation, IsolationError, prepare_state_dir};
 use crate::ledger::{Ledger, reap};
 use crate::routes::{Route, RouteTable};
-use crate::supervisor::{ReplicaStatus, Supervisor, Timings};
+use crate::supervisor::{READY_RECHECK_MIN, ReplicaStatus, Supervisor, Timings};
 
 mod plan;
 mod rollout;
@@ -42,6 +42,32 @@ use plan::{crash_loop, refused, route_entries, same_workload, unsupported};
 /// proxied to them finish.
 pub const DRAIN: Duration = Duration::from_secs(1);
 
+/// Replicas the open-files limit should leave room for before it is worth a warning.
+const WARN_BELOW_REPLICAS: u64 = 1_000;
+
+/// Log what [`crate::limits::raise_open_files`] did, and warn when the limit is low.
+fn report_open_files(got: nix::Result<crate::limits::OpenFiles>) {
+    match got {
+        Ok(f) if f.replicas() < WARN_BELOW_REPLICAS => tracing::warn!(
+            soft = f.now,
+            hard = f.hard,
+            "the open-files limit ({}) leaves room for about {} replicas (each keeps 3 files \
+             open in the control plane); raise the hard limit (`ulimit -Hn`, LimitNOFILE= in \
+             a systemd unit) to run more",
+            f.now,
+            f.replicas()
+        ),
+        Ok(f) if f.now > f.before => tracing::info!(
+            "open-files limit raised from {} to {}: room for about {} replicas",
+            f.before,
+            f.now,
+            f.replicas()
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("could not read or raise the open-files limit: {e}"),
+    }
+}
+
 /// Where the local runtime keeps its files and where its edge listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalConfig {
@@ -54,6 +80,11 @@ pub struct LocalConfig {
     pub probe_addr: Option<SocketAddr>,
     /// Who replicas and builds run as ([`crate::isolation::resolve`], once at start).
     pub isolation: Isolation,
+    /// How often a ready replica's health path is checked again
+    /// ([`crate::supervisor::READY_RECHECK`] by default; at least
+    /// [`crate::supervisor::READY_RECHECK_MIN`]). Its cost grows with the replicas: one
+    /// request per ready replica per interval.
+    pub ready_recheck: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +151,7 @@ impl LocalRuntime {
         zone_records: Arc<dyn DnsZone>,
         ledger: Arc<dyn Ledger>,
     ) -> Result<LocalRuntime, LocalRuntimeError> {
+        report_open_files(crate::limits::raise_open_files());
         let killed = reap(&*ledger).await;
         if killed > 0 {
             tracing::info!(killed, "reaped replicas and builds left by a previous run");
@@ -158,12 +190,12 @@ impl LocalRuntime {
         let mut builder = Builder::new(dir("contexts"), dir("artifacts"), dir("builds"))
             .with_ledger(Arc::clone(&ledger));
         builder.isolation = config.isolation.clone();
-        let supervisor = Supervisor::isolated(
-            dir("run"),
-            ledger,
-            Timings::default(),
-            config.isolation.clone(),
-        );
+        let timings = Timings {
+            ready_recheck: config.ready_recheck.max(READY_RECHECK_MIN),
+            ..Timings::default()
+        };
+        let supervisor =
+            Supervisor::isolated(dir("run"), ledger, timings, config.isolation.clone());
         let replica_changes = supervisor.changes();
         let inner = Arc::new(Inner {
             config,

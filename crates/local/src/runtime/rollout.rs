@@ -41,6 +41,13 @@ impl Inner {
         artifact: Option<PathBuf>,
         index: usize,
     ) -> Result<u64, RuntimeError> {
+        if let Some(why) = crate::limits::no_room_for_a_replica() {
+            tracing::warn!(release = %d.release_id(), "{why}");
+            return Err(RuntimeError::unavailable(format!(
+                "could not start a replica of {}: {why}",
+                d.release_id()
+            )));
+        }
         let spec = ReplicaSpec {
             org: d.org.clone(),
             app: d.app.clone(),

@@ -45,6 +45,9 @@ pub const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(60);
 pub const READY_POLL: Duration = Duration::from_millis(250);
 /// Readiness re-check interval once ready: cheap enough to run forever.
 pub const READY_RECHECK: Duration = Duration::from_secs(2);
+/// The shortest re-check interval an operator may set: no faster than the probes of a replica
+/// that is not ready yet ([`READY_POLL`]).
+pub const READY_RECHECK_MIN: Duration = READY_POLL;
 /// Consecutive failed re-checks before a ready replica counts as not ready (one slow answer
 /// must not pull it out of the route).
 pub const READY_FAILURES_TO_UNREADY: u32 = 3;

@@ -280,6 +280,7 @@ pub async fn local_stack(state_dir: &std::path::Path, store: Store) -> satusky_s
             probe_interval: Duration::from_secs(3600),
             isolation: satusky_local::isolation::Isolation::SameUser,
             build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
+            ready_recheck: satusky_local::supervisor::READY_RECHECK,
         },
         store,
         satusky_dns::ZoneRecords::new(),
