@@ -325,6 +325,7 @@ async fn local_runtime_reasons() -> Vec<Produced> {
         edge_addresses: vec![EDGE.parse().expect("an address")],
         probe_addr: None,
         isolation: satusky_local::isolation::Isolation::SameUser,
+        ready_recheck: satusky_local::supervisor::READY_RECHECK,
     };
     let rt = LocalRuntime::start(
         config,
