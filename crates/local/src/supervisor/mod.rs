@@ -358,8 +358,87 @@ impl Supervisor {
     }
 }
 
-/// A port free right now on 127.0.0.1 (bind `:0`, read it, release it).
+/// The lowest port handed to replicas: above the well-known and most registered services.
+const REPLICA_PORTS_FROM: u16 = 10_000;
+/// Tries at a port below the ephemeral range before falling back to one the kernel picks.
+const PORT_TRIES: u32 = 64;
+
+/// A port free right now on 127.0.0.1 for a replica. It is taken BELOW the kernel's
+/// ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`): the control plane's own
+/// outgoing connections (probes, proxying, the store) take their local ports from that range,
+/// so a port picked there (e.g. by binding `:0`) can be taken by one of them before the
+/// replica binds it — with a thousand replicas that happened ("Address already in use").
+/// Falls back to `:0` when nothing below the range is free.
 fn free_port() -> std::io::Result<u16> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| ephemeral_start(&t))
+        .unwrap_or(32_768);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0)
+        ^ NEXT
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for i in 0..PORT_TRIES {
+        let Some(port) = port_below(range, seed.wrapping_add(u64::from(i) * 7919)) else {
+            break;
+        };
+        if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            return Ok(l.local_addr()?.port());
+        }
+    }
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
+}
+
+/// The first port of the ephemeral range, from `ip_local_port_range`'s text (`32768\t60999`).
+fn ephemeral_start(text: &str) -> Option<u16> {
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// A port in `[REPLICA_PORTS_FROM, ephemeral_start)` chosen by `seed`; `None` when the
+/// ephemeral range starts too low to leave room.
+fn port_below(ephemeral_start: u16, seed: u64) -> Option<u16> {
+    let room = ephemeral_start.checked_sub(REPLICA_PORTS_FROM)?;
+    if room < 1_000 {
+        return None;
+    }
+    let offset = u16::try_from(seed % u64::from(room)).ok()?;
+    Some(REPLICA_PORTS_FROM + offset)
+}
+
+#[cfg(test)]
+mod port_tests {
+    use super::*;
+
+    #[test]
+    fn replica_ports_come_from_below_the_ephemeral_range() {
+        assert_eq!(ephemeral_start("32768\t60999\n"), Some(32_768));
+        assert_eq!(ephemeral_start("garbage"), None);
+        for seed in [0, 1, 7919, u64::MAX, 1 << 40] {
+            let p = port_below(32_768, seed).unwrap();
+            assert!((REPLICA_PORTS_FROM..32_768).contains(&p), "{p}");
+        }
+        assert_eq!(
+            port_below(10_500, 3),
+            None,
+            "too little room: the kernel picks"
+        );
+        assert_eq!(port_below(1_024, 3), None);
+        // On this machine: below its ephemeral range whenever that leaves room.
+        let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|t| ephemeral_start(&t))
+            .unwrap_or(32_768);
+        if port_below(start, 0).is_some() {
+            let p = free_port().unwrap();
+            assert!(
+                (REPLICA_PORTS_FROM..start).contains(&p),
+                "{p} (range from {start})"
+            );
+        }
+    }
 }
