@@ -14,7 +14,7 @@ use common::KillOnDrop;
 use satusky_local::ledger::{
     Ledger, LedgerEntry, MemoryLedger, ProcessKind, process_running, process_start_ticks, reap,
 };
-use satusky_local::supervisor::{ReplicaSpec, ReplicaStatus, Supervisor, Timings};
+use satusky_local::supervisor::{ReplicaSpec, ReplicaStatus, Supervisor, SupervisorError, Timings};
 use satusky_types::ChecksSpec;
 
 const TEST_APP: &str = env!("CARGO_BIN_EXE_satusky-test-app");
@@ -225,6 +225,13 @@ async fn readiness_follows_the_expected_status() {
     wait_for(&f.sup, id2, "ready on 503", |s| s.ready).await;
     f.sup.shutdown_all().await;
     assert!(f.sup.status(id).is_none() && f.sup.status(id2).is_none());
+    // Stopping means stopped: a replica asked for afterwards (a deploy still starting them
+    // while Ctrl-C stops `satusky dev`) is refused, not left running.
+    let late = f.sup.start(replica(&[TEST_APP], None)).await;
+    assert!(
+        matches!(late, Err(SupervisorError::ShuttingDown)),
+        "{late:?}"
+    );
 }
 
 #[tokio::test]

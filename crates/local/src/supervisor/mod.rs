@@ -132,6 +132,8 @@ pub struct ReplicaStatus {
 pub enum SupervisorError {
     #[error("the app has no command to run")]
     NoCommand,
+    #[error("the control plane is stopping; no replica starts")]
+    ShuttingDown,
     #[error("could not find a free port on 127.0.0.1")]
     NoPort(#[source] std::io::Error),
     #[error("could not prepare the working directory {path}")]
@@ -178,6 +180,8 @@ struct Inner {
     isolation: Isolation,
     replicas: Mutex<BTreeMap<u64, Arc<Replica>>>,
     next_id: AtomicU64,
+    /// Set by [`Supervisor::shutdown_all`]: no replica starts after it.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 /// The process supervisor. Cheap to clone.
@@ -210,6 +214,7 @@ impl Supervisor {
                 isolation,
                 replicas: Mutex::new(BTreeMap::new()),
                 changes: Arc::new(WorkloadChanges::new()),
+                closed: std::sync::atomic::AtomicBool::new(false),
                 next_id: AtomicU64::new(1),
             }),
         }
@@ -288,7 +293,17 @@ impl Supervisor {
             stop: watch::Sender::new(false),
             task: Mutex::new(None),
         });
-        self.map().insert(id, Arc::clone(&replica));
+        {
+            // Checked under the map's lock: a replica either is in the map when the shutdown
+            // collects them, or is refused here.
+            let mut map = self.map();
+            if self.inner.closed.load(Ordering::SeqCst) {
+                drop(map);
+                crate::build::remove_later(replica.workdir.clone()).await;
+                return Err(SupervisorError::ShuttingDown);
+            }
+            map.insert(id, Arc::clone(&replica));
+        }
         let task = tokio::spawn(process::supervise(
             Arc::clone(&replica),
             Arc::clone(&self.inner.ledger),
@@ -321,8 +336,14 @@ impl Supervisor {
     }
 
     /// Stop every replica (Ctrl-C of `satusky dev`, shutdown of the runtime).
+    /// Replicas asked for afterwards are refused (a deploy still starting replicas while the
+    /// control plane stops must not leave processes behind).
     pub async fn shutdown_all(&self) {
-        let ids: Vec<u64> = self.map().keys().copied().collect();
+        let ids: Vec<u64> = {
+            let map = self.map();
+            self.inner.closed.store(true, Ordering::SeqCst);
+            map.keys().copied().collect()
+        };
         self.stop_many(ids).await;
     }
 
