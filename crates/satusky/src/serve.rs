@@ -95,6 +95,12 @@ async fn serve_kube(
     file: &crate::config::ServerToml,
 ) -> Result<()> {
     let state_dir = ensure_state_dir(&args.store.state_dir)?;
+    if args.ready_recheck.is_some() || file.ready_recheck.is_some() {
+        // Kubernetes re-checks readiness with the pods' own probes (kubelet).
+        tracing::warn!(
+            "ready_recheck (--ready-recheck / SATUSKY_READY_RECHECK / server.toml) applies to the local runtime only; the kubernetes runtime ignores it"
+        );
+    }
     let config = file.kube_stack(
         KubeFlags {
             state_dir,
