@@ -65,7 +65,7 @@ pub(super) async fn supervise(rep: Arc<Replica>, ledger: Arc<dyn Ledger>, t: Tim
         let looping = (!ever_ready && exits >= CRASH_EXITS_NEVER_READY)
             || recent.len() >= CRASH_EXITS_IN_WINDOW;
         let message = looping.then(|| crash_message(&rep, &how, exits, ever_ready, recent.len()));
-        let last_exit = exit_message(&rep, &how, started.elapsed(), backoff);
+        let last_exit = exit_message(&rep, &how, started.elapsed(), exits, backoff);
         tracing::info!(org = %rep.spec.org, app = %rep.spec.app, release = rep.spec.release,
             index = rep.spec.index, exits, "replica {how}; restarting in {backoff:?}");
         rep.update(|s| {
@@ -214,10 +214,11 @@ async fn drain(readers: Vec<JoinHandle<()>>) {
 }
 
 /// One exit, for the workload plane while the replica is down or just back: how it ended,
-/// after how long, when it restarts, and its last output lines (or that it printed none).
-fn exit_message(rep: &Replica, how: &str, ran: Duration, backoff: Duration) -> String {
+/// after how long, which exit it is and the back-off before its restart (true before and
+/// after the restart), and its last output lines (or that it printed none).
+fn exit_message(rep: &Replica, how: &str, ran: Duration, exits: u32, backoff: Duration) -> String {
     let mut msg = format!(
-        "replica {} of v{} {how} after {:.1} s; restarting in {:.1} s",
+        "replica {} of v{} {how} after {:.1} s (exit {exits}; it restarts after a {:.1} s back-off)",
         rep.spec.index,
         rep.spec.release,
         ran.as_secs_f64(),
