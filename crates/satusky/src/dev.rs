@@ -41,6 +41,8 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let logs =
         crate::serve::init_tracing("warn,satusky=info,satusky_server=info,satusky_local=info");
+    // Before dev.json says we are up: a Ctrl-C right after must not be lost.
+    let shutdown = crate::serve::shutdown_signal();
     let state_dir = absolute(&args.store.state_dir)?;
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("cannot create the state dir {}", state_dir.display()))?;
@@ -110,11 +112,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
         stack.records.clone(),
         state.notices.clone(),
     ));
-    let server = tokio::spawn(satusky_server::serve_state(
-        listener,
-        state,
-        crate::serve::shutdown_signal(),
-    ));
+    let server = tokio::spawn(satusky_server::serve_state(listener, state, shutdown));
     if let Some(dir) = args.deploy.clone() {
         let info_api = info.api_url.clone();
         let token = info.token.clone();

@@ -25,13 +25,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         RuntimeArg::Kubernetes => return serve_kube(args, store, zone, &file).await,
         RuntimeArg::None => {}
     }
+    let shutdown = shutdown_signal();
     let listener = bind_api(args.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = ?store.backend(), zone = %settings.dns_zone, "satusky serving");
     eprintln!("satusky: API listening on http://{addr}");
     let state = satusky_server::AppState::new(store, settings)
         .with_idempotency(idempotency(&args.store.state_dir)?);
-    satusky_server::serve_state(listener, state, shutdown_signal())
+    satusky_server::serve_state(listener, state, shutdown)
         .await
         .context("server failed")?;
     tracing::info!("satusky stopped");
@@ -45,6 +46,7 @@ async fn serve_local(
     zone: Zone,
     file: &crate::config::ServerToml,
 ) -> Result<()> {
+    let shutdown = shutdown_signal();
     let state_dir = ensure_state_dir(&args.store.state_dir)?;
     let isolation = file.isolation(
         args.local_user.as_deref(),
@@ -80,7 +82,7 @@ async fn serve_local(
         .clone()
         .allow_unproven_domains(file.allow_unproven_domains)
         .with_idempotency(idempotency(&args.store.state_dir)?);
-    let served = satusky_server::serve_state(listener, state, shutdown_signal()).await;
+    let served = satusky_server::serve_state(listener, state, shutdown).await;
     stack.shutdown().await;
     served.context("server failed")?;
     tracing::info!("satusky stopped");
@@ -94,6 +96,7 @@ async fn serve_kube(
     zone: Zone,
     file: &crate::config::ServerToml,
 ) -> Result<()> {
+    let shutdown = shutdown_signal();
     let state_dir = ensure_state_dir(&args.store.state_dir)?;
     if args.ready_recheck.is_some() || file.ready_recheck.is_some() {
         // Kubernetes re-checks readiness with the pods' own probes (kubelet).
@@ -127,7 +130,7 @@ async fn serve_kube(
         .clone()
         .allow_unproven_domains(file.allow_unproven_domains)
         .with_idempotency(idempotency(&args.store.state_dir)?);
-    satusky_server::serve_state(listener, state, shutdown_signal())
+    satusky_server::serve_state(listener, state, shutdown)
         .await
         .context("server failed")?;
     tracing::info!("satusky stopped");
@@ -167,24 +170,33 @@ pub fn init_tracing(default: &str) -> crate::logs::Logs {
     crate::logs::init(default)
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The listeners are registered when this is CALLED,
+/// not when the future is first polled: call it before telling anyone the process is up
+/// (dev.json, the "listening" line), so a signal sent right after is never lost between the
+/// handler's installation and a listener's subscription.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let int = signal(SignalKind::interrupt());
+        let term = signal(SignalKind::terminate());
+        async move {
+            let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(int) => {},
+                _ = wait(term) => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
