@@ -167,16 +167,23 @@ impl Board {
         if self.replicas == Some(counts) {
             return;
         }
-        let shown = self.replicas.map(|c| (c.ready, c.desired));
+        // What the last counts said, if anything was said of them (counts of a release not
+        // started yet are not said).
+        let shown = self
+            .replicas
+            .filter(|c| c.updated > 0 || c.ready > 0)
+            .map(|c| (c.ready, c.desired));
         self.replicas = Some(counts);
-        // Nothing to say before anything is desired, when only updated/available moved, or
-        // when the workload's own message already says it.
+        // Nothing to say before anything is desired or started (a release waiting for its
+        // build has no replicas yet), when only updated/available moved, or when the
+        // workload's own message already says it.
         let text = format!("{}/{} ready", counts.ready, counts.desired);
         let said = self
             .workload
             .as_ref()
             .is_some_and(|w| w.message.contains(&text));
-        if counts.desired > 0 && shown != Some((counts.ready, counts.desired)) && !said {
+        let started = counts.updated > 0 || counts.ready > 0;
+        if counts.desired > 0 && started && shown != Some((counts.ready, counts.desired)) && !said {
             out.push(Change::Replicas(counts));
         }
     }
@@ -290,11 +297,14 @@ mod tests {
             release: Some(1),
             counts: c,
         };
+        // Desired but nothing started yet (the build runs): no line.
+        assert!(board.update(&rollout(counts)).is_empty());
+        counts.updated = 1;
         assert_eq!(
             lines(&board.update(&rollout(counts))),
             vec!["workload: 0/2 ready"]
         );
-        counts.updated = 1;
+        counts.updated = 2;
         assert!(board.update(&rollout(counts)).is_empty());
         counts.ready = 1;
         assert_eq!(
