@@ -11,6 +11,7 @@ use std::sync::Arc;
 use satusky_core::changes::WorkloadChanges;
 use satusky_core::engine::{observable, observed_at_rest};
 use satusky_core::time::now_ms;
+use tokio::task::JoinSet;
 
 use crate::error::error_chain;
 use crate::handle::Handle;
@@ -25,11 +26,22 @@ pub(in crate::engine) async fn run(
 ) {
     let _ = restored.wait_for(|r| *r).await;
     loop {
+        // The batch's apps at once, up to OBSERVE_CONCURRENCY: one slow runtime call does not
+        // hold the others' news back (each app is in a batch at most once).
+        let mut tasks = JoinSet::new();
         for (org, app) in changes.next_batch().await {
-            observe(&handle, &org, &app).await;
+            if tasks.len() >= OBSERVE_CONCURRENCY {
+                let _ = tasks.join_next().await;
+            }
+            let handle = handle.clone();
+            tasks.spawn(async move { observe(&handle, &org, &app).await });
         }
+        while tasks.join_next().await.is_some() {}
     }
 }
+
+/// Apps observed at once by [`run`].
+const OBSERVE_CONCURRENCY: usize = 16;
 
 /// Read `org/app`'s workload and save what changed, if it is at rest.
 pub(in crate::engine) async fn observe(handle: &Handle, org: &str, app: &str) {
