@@ -43,6 +43,17 @@ fn with_fix(plane: Plane, wanted: bool) -> Plane {
     }
 }
 
+/// Workload reasons of a plane that is fine or only waiting: they carry no fix.
+pub const NEEDS_NO_FIX: &[Reason] = &[
+    Reason::Progressing,
+    Reason::RolloutComplete,
+    Reason::RolloutPending,
+    Reason::StaleObservation,
+    Reason::Waiting,
+    Reason::NoRuntime,
+    Reason::NotYetObserved,
+];
+
 /// The fix for a workload plane that is failed, or not ready while the app is degraded: the
 /// next thing to change and the command that applies it. `None` for reasons that need none.
 pub fn workload_remediation(reason: Reason) -> Option<&'static str> {
@@ -74,13 +85,7 @@ pub fn workload_remediation(reason: Reason) -> Option<&'static str> {
         Reason::InvalidSpec => {
             "deploy again: `1ctl deploy` checks satusky.toml and names the field"
         }
-        Reason::Progressing
-        | Reason::RolloutComplete
-        | Reason::RolloutPending
-        | Reason::StaleObservation
-        | Reason::Waiting
-        | Reason::NoRuntime
-        | Reason::NotYetObserved => return None,
+        _ if NEEDS_NO_FIX.contains(&reason) => return None,
         _ => {
             "fix what the message shows, then `1ctl deploy` (or `1ctl rollback` to the previous release)"
         }
@@ -435,16 +440,7 @@ mod tests {
                 message: "m".into(),
             }
             .plane();
-            let needs = !matches!(
-                reason,
-                Reason::Progressing
-                    | Reason::RolloutComplete
-                    | Reason::RolloutPending
-                    | Reason::StaleObservation
-                    | Reason::Waiting
-                    | Reason::NoRuntime
-                    | Reason::NotYetObserved
-            );
+            let needs = !NEEDS_NO_FIX.contains(reason);
             assert_eq!(plane.remediation.is_some(), needs, "{reason:?}");
         }
     }

@@ -109,17 +109,7 @@ fn status_watch_marks_the_history_it_replays() {
     let app = test_app("replayed", &[], "");
     dev.onectl_exits(0, app.path(), &["deploy", "--wait-for", "workload"]);
     // v1's events are history by the time the watch starts; v2 happens while it runs.
-    let mut watch = std::process::Command::new(bins().onectl())
-        .current_dir(app.path())
-        .args(["app", "status", "--watch"])
-        .env("SATUSKY_HOME", dev.home.path().join("cli"))
-        .env("SATUSKY_API_URL", dev.api())
-        .env("SATUSKY_TOKEN", dev.token())
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut watch = dev.onectl_spawn(app.path(), &["app", "status", "--watch"]);
     std::thread::sleep(Duration::from_millis(1500));
     dev.onectl_exits(
         0,

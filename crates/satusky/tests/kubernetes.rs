@@ -300,6 +300,15 @@ fn an_active_release_going_crash_loop_is_seen_through_a_watch_and_seen_recoverin
         }
         assert!(Instant::now() < deadline, "never idle: {idle:?}");
     }
+    // And it stays so: 6 s more without a read (no loop polls at any period under 9 s).
+    c.fake.reset_stats();
+    std::thread::sleep(Duration::from_secs(6));
+    let idle = c.fake.stats();
+    assert_eq!(
+        (idle.get, idle.list),
+        (0, 0),
+        "no polling while idle: {idle:?}"
+    );
 
     // The pods of the active release go CrashLoopBackOff: seen within 5 s, through the watch.
     let t0 = Instant::now();

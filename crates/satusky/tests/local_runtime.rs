@@ -426,17 +426,7 @@ fn status_watch_shows_the_lifecycle_live() {
     // The app must exist to be watched: deploy once, then watch a second deploy.
     let out = dev.onectl(app.path(), &["deploy"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let mut watch = std::process::Command::new(common::bins().onectl())
-        .current_dir(app.path())
-        .args(["app", "status", "--watch"])
-        .env("SATUSKY_HOME", dev.home.path().join("cli"))
-        .env("SATUSKY_API_URL", dev.api())
-        .env("SATUSKY_TOKEN", dev.token())
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut watch = dev.onectl_spawn(app.path(), &["app", "status", "--watch"]);
     std::thread::sleep(Duration::from_millis(500));
     let out = dev.onectl(app.path(), &["deploy", "--env", "X=1"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

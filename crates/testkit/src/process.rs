@@ -299,6 +299,22 @@ impl Dev {
             .run_onectl(dir, &home, &self.api(), &self.token(), args)
     }
 
+    /// `1ctl ARGS` in `dir` against this server, left running with stdout and stderr piped
+    /// (`app status --watch`), without colours.
+    pub fn onectl_spawn(&self, dir: &Path, args: &[&str]) -> Child {
+        Command::new(self.bins.onectl())
+            .current_dir(dir)
+            .args(args)
+            .env("SATUSKY_HOME", self.home.path().join("cli"))
+            .env("SATUSKY_API_URL", self.api())
+            .env("SATUSKY_TOKEN", self.token())
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn 1ctl")
+    }
+
     /// [`Dev::onectl`], asserting that it exits with `code` (its stderr and this server's log
     /// shown otherwise).
     pub fn onectl_exits(&self, code: i32, dir: &Path, args: &[&str]) -> Output {

@@ -47,7 +47,9 @@ pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> 
                     s.crash_loop = None;
                     s.waiting = None;
                 });
-            } else if ready_since.is_some_and(|at| at.elapsed() >= STABLE_AFTER) {
+            } else if ready_since.is_some_and(|at| at.elapsed() >= STABLE_AFTER)
+                && rep.status.borrow().last_exit.is_some()
+            {
                 // Up long enough: its last exit no longer says anything about it.
                 rep.update(|s| s.last_exit = None);
             }
