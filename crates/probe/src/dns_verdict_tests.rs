@@ -1,6 +1,7 @@
 //! Unit tests of the DNS plane's decision (no resolver involved).
 
 use super::*;
+use crate::verdict_test_support::record_failed;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -276,15 +277,7 @@ fn every_failed_plane_has_a_remediation() {
         for a in &outcomes {
             for aaaa in &outcomes {
                 let p = dns_plane(&obs(a.clone(), aaaa.clone()), t);
-                if p.state == PlaneState::Failed {
-                    failed.insert(p.reason.code());
-                    assert!(
-                        p.remediation
-                            .as_deref()
-                            .is_some_and(|r| !r.trim().is_empty()),
-                        "{t:?} {a:?} {aaaa:?}: {p:?}"
-                    );
-                }
+                record_failed(&mut failed, &(t, a, aaaa), &p);
             }
         }
     }

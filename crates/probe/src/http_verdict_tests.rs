@@ -1,5 +1,6 @@
 //! Unit tests of the HTTP plane's decision.
 
+use crate::verdict_test_support::record_failed;
 use satusky_core::ExpectedStatus;
 
 use super::*;
@@ -407,17 +408,7 @@ fn every_failed_plane_has_a_remediation() {
         }
     }
     let mut failed = std::collections::BTreeSet::new();
-    let mut check = |case: &dyn std::fmt::Debug, p: &Plane| {
-        if p.state == PlaneState::Failed {
-            failed.insert(p.reason.code());
-            assert!(
-                p.remediation
-                    .as_deref()
-                    .is_some_and(|r| !r.trim().is_empty()),
-                "{case:?}: {p:?}"
-            );
-        }
-    };
+    let mut check = |case: &dyn std::fmt::Debug, p: &Plane| record_failed(&mut failed, case, p);
     for t in &targets {
         for obs in &observations {
             check(&(t, obs), &http_plane(obs, t));

@@ -50,3 +50,23 @@ pub enum ProbeError {
     #[error("cannot build the TLS client configuration")]
     Tls(#[source] rustls::Error),
 }
+
+/// What the verdict modules' tests share.
+#[cfg(test)]
+pub(crate) mod verdict_test_support {
+    use satusky_types::{Plane, PlaneState};
+    use std::collections::BTreeSet;
+
+    /// When `p` failed: note its reason in `failed` and assert it carries a fix.
+    pub fn record_failed(failed: &mut BTreeSet<String>, case: &dyn std::fmt::Debug, p: &Plane) {
+        if p.state == PlaneState::Failed {
+            failed.insert(p.reason.code());
+            assert!(
+                p.remediation
+                    .as_deref()
+                    .is_some_and(|r| !r.trim().is_empty()),
+                "{case:?}: {p:?}"
+            );
+        }
+    }
+}

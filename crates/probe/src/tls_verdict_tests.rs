@@ -1,6 +1,7 @@
 //! Unit tests of the TLS plane's decision: expiry classification with an injected "now", and
 //! the mapping of rustls' certificate errors.
 
+use crate::verdict_test_support::record_failed;
 use std::time::Duration;
 
 use rustls::pki_types::{ServerName, UnixTime};
@@ -238,15 +239,7 @@ fn every_failed_plane_has_a_remediation() {
     }
     let mut failed = std::collections::BTreeSet::new();
     for (case, p) in &planes {
-        if p.state == PlaneState::Failed {
-            failed.insert(p.reason.code());
-            assert!(
-                p.remediation
-                    .as_deref()
-                    .is_some_and(|r| !r.trim().is_empty()),
-                "{case}: {p:?}"
-            );
-        }
+        record_failed(&mut failed, case, p);
     }
     for reason in [
         Reason::UnknownIssuer,
