@@ -392,10 +392,14 @@ const PORT_TRIES: u32 = 64;
 /// Falls back to `:0` when nothing below the range is free.
 fn free_port() -> std::io::Result<u16> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|t| ephemeral_start(&t))
-        .unwrap_or(32_768);
+    // Read once per process: the kernel setting does not change under us in practice.
+    static RANGE: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+    let range = *RANGE.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|t| ephemeral_start(&t))
+            .unwrap_or(32_768)
+    });
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos() as u64)
