@@ -23,6 +23,10 @@ pub const BODY_LIMIT: usize = 1024;
 /// The most of that body a cause quotes.
 pub const QUOTED_CHARS: usize = 200;
 
+/// Failed checks of a replica not ready yet before its cause is shown (~0.5 s at the poll
+/// interval).
+const CHECKS_BEFORE_CAUSE: u32 = 3;
+
 /// Probe forever, keeping `rep.status.ready` up to date.
 pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> Infallible {
     let checks = &rep.spec.checks;
@@ -31,6 +35,7 @@ pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> 
     let healthy = |code: u16| expect.as_ref().map_or(code / 100 == 2, |e| e.matches(code));
     let timeout = Duration::from_millis(checks.timeout_ms.max(1));
     let mut failures = 0;
+    let mut waiting_checks = 0;
     let mut ready_since: Option<Instant> = None;
     loop {
         let result = probe(rep.port, &checks.path, timeout, healthy).await;
@@ -54,9 +59,13 @@ pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> 
                 rep.update(|s| s.last_exit = None);
             }
         } else if !was_ready {
-            // Say why while waiting: the cause shows in the workload plane at once.
-            let cause = cause(&result, rep.port, pgid, &checks.path, &checks.expect).await;
-            rep.update(|s| s.waiting = Some(cause));
+            // Say why while waiting — from the third failed check on: an app still starting
+            // (not listening for its first few hundred ms) is not "failing".
+            waiting_checks += 1;
+            if waiting_checks >= CHECKS_BEFORE_CAUSE {
+                let cause = cause(&result, rep.port, pgid, &checks.path, &checks.expect).await;
+                rep.update(|s| s.waiting = Some(cause));
+            }
         } else {
             failures += 1;
             if failures >= READY_FAILURES_TO_UNREADY {
