@@ -132,6 +132,21 @@ impl ProbedEndpoint {
     }
 }
 
+/// The TLS plane of each probed hostname combined with what the runtime's issuer says
+/// (`issuer[i]` for `probed[i]`; see `Runtime::certificates`): while the issuer has no valid
+/// certificate yet (awaiting ownership or DNS, issuing, challenged, failed) its step is the
+/// plane — a handshake failing then says less than the step does. Once it holds one, the
+/// handshake decides (the certificate served is what a client sees).
+pub fn with_issuer(probed: &mut [ProbedEndpoint], issuer: &[Option<Plane>]) {
+    for (p, cert) in probed.iter_mut().zip(issuer) {
+        if let Some(cert) = cert
+            && !cert.state.is_satisfied()
+        {
+            p.tls = cert.clone();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +164,36 @@ mod tests {
             .with_expect(&ExpectedStatus::parse("200,204").unwrap());
         assert!(!t.platform_owned && t.has_dns_expectation());
         assert!(t.expected_status().matches(204) && !t.expected_status().matches(201));
+    }
+
+    #[test]
+    fn the_issuers_step_shows_until_it_holds_a_certificate_then_the_handshake_decides() {
+        use satusky_types::{PlaneState, Reason};
+        let probed = |tls: Plane| ProbedEndpoint {
+            hostname: "shop.example.test".into(),
+            dns: Plane::new(PlaneState::Ready, Reason::ResolvesToEdge, ""),
+            tls,
+            http: Plane::new(PlaneState::Ready, Reason::ExpectedStatus, ""),
+        };
+        let handshake_failed = Plane::new(PlaneState::Failed, Reason::UnknownIssuer, "local CA");
+        let challenged = Plane::new(PlaneState::InProgress, Reason::ChallengePending, "http-01");
+        let issued = Plane::new(PlaneState::Ready, Reason::CertificateValid, "pebble");
+        let mut list = [
+            probed(handshake_failed.clone()),
+            probed(handshake_failed.clone()),
+        ];
+        with_issuer(&mut list, &[Some(challenged.clone()), None]);
+        assert_eq!(list[0].tls, challenged);
+        assert_eq!(
+            list[1].tls, handshake_failed,
+            "no issuer: the handshake alone"
+        );
+        let mut list = [probed(handshake_failed.clone())];
+        with_issuer(&mut list, &[Some(issued)]);
+        assert_eq!(
+            list[0].tls, handshake_failed,
+            "issued, yet not served: the handshake says so"
+        );
     }
 
     #[test]

@@ -323,6 +323,22 @@ pub trait Runtime: Send + Sync + 'static {
         hostnames: Vec<Hostname>,
     ) -> BoxFuture<'_, Result<Vec<Plane>, RuntimeError>>;
 
+    /// The certificate of each hostname as this runtime's issuer sees it (same order as
+    /// `hostnames`): `Some(plane)` where the runtime obtains the certificate itself — an ACME
+    /// order's step (`AwaitingOwnership`, `AwaitingDns`, `Issuing`, `ChallengePending`,
+    /// `IssuanceFailed`, `CertificateValid`), cert-manager's Certificate —, `None` where it does
+    /// not (the local CA, a platform certificate): the TLS plane is then the prober's handshake
+    /// alone. See [`crate::endpoints::with_issuer`] for how the two combine.
+    fn certificates(
+        &self,
+        org: String,
+        app: String,
+        hostnames: Vec<Hostname>,
+    ) -> BoxFuture<'_, Result<Vec<Option<Plane>>, RuntimeError>> {
+        let _ = (org, app);
+        Box::pin(async move { Ok(vec![None; hostnames.len()]) })
+    }
+
     /// Remove everything the app runs.
     fn remove(&self, org: String, app: String) -> BoxFuture<'_, Result<(), RuntimeError>>;
 

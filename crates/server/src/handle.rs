@@ -75,7 +75,15 @@ impl Handle {
             Some(p) => {
                 let targets = endpoint_targets(app, serving, &self.zone, &self.runtime.edge());
                 let started = std::time::Instant::now();
-                let probed = p.check(targets).await;
+                let mut probed = p.check(targets).await;
+                // The runtime's issuer (ACME, cert-manager) names the certificate's step.
+                if let Ok(certs) = self
+                    .runtime
+                    .certificates(app.org.clone(), app.name.clone(), app.hostnames.clone())
+                    .await
+                {
+                    satusky_core::endpoints::with_issuer(&mut probed, &certs);
+                }
                 // Metrics: one count per probed plane, one duration per pass.
                 let planes = probed.iter().flat_map(|e| {
                     [

@@ -91,6 +91,13 @@ pub enum Reason {
     Stored,
     HostnameTaken,
     OwnershipUnverified,
+    /// A custom domain's TXT proof was seen for this org; the message says when.
+    OwnershipVerified,
+    /// Another org proved ownership of the hostname; this app's claim ended.
+    OwnershipLost,
+    /// Both this org's and another org's TXT values are published; the message names the
+    /// record to remove.
+    OwnershipConflict,
     // -- route
     Accepted,
     NotAccepted,
@@ -109,6 +116,16 @@ pub enum Reason {
     /// unreachable); the message names it.
     ResolverUnreachable,
     // -- TLS
+    /// No certificate is requested until the hostname's ownership is proven.
+    AwaitingOwnership,
+    /// The issuer waits for the hostname to resolve to the edge before it is challenged.
+    AwaitingDns,
+    /// A certificate is being requested (order placed, not yet challenged).
+    Issuing,
+    /// The ACME server is validating the challenge.
+    ChallengePending,
+    /// The last issuance failed; the message holds the issuer's problem and when it retries.
+    IssuanceFailed,
     CertificateValid,
     ExpiringSoon,
     UnknownIssuer,
@@ -168,6 +185,9 @@ impl Reason {
         Reason::Stored,
         Reason::HostnameTaken,
         Reason::OwnershipUnverified,
+        Reason::OwnershipVerified,
+        Reason::OwnershipLost,
+        Reason::OwnershipConflict,
         Reason::Accepted,
         Reason::NotAccepted,
         Reason::RefsNotResolved,
@@ -181,6 +201,11 @@ impl Reason {
         Reason::WrongTarget,
         Reason::ServFail,
         Reason::ResolverUnreachable,
+        Reason::AwaitingOwnership,
+        Reason::AwaitingDns,
+        Reason::Issuing,
+        Reason::ChallengePending,
+        Reason::IssuanceFailed,
         Reason::CertificateValid,
         Reason::ExpiringSoon,
         Reason::UnknownIssuer,
