@@ -89,8 +89,9 @@ pub struct ServerToml {
     /// Kubernetes builds: a dockerconfigjson Secret (in each org's namespace) with push
     /// credentials for the registry.
     pub registry_secret: Option<String>,
-    /// Route custom domains (hostnames outside the platform zone) without ownership proof.
-    /// Default off: on a shared control plane any org could otherwise claim any hostname.
+    /// No longer used: custom domains are routed once their ownership is proven (TXT
+    /// `_satusky-challenge.HOST`; `1ctl domains setup`). Still read so older files load; a
+    /// `true` here is reported at start.
     #[serde(default)]
     pub allow_unproven_domains: bool,
     /// Local runtime: who replicas and builds run as when satusky runs as root (default
@@ -108,6 +109,10 @@ pub struct ServerToml {
     /// at least 250ms); `--ready-recheck` / `SATUSKY_READY_RECHECK` override it.
     #[serde(default, with = "humantime_serde_opt")]
     pub ready_recheck: Option<std::time::Duration>,
+    /// How long custom domains that existed before ownership proof keep serving unproven
+    /// (e.g. `7d`, the default; `0s` stops them at once).
+    #[serde(default, with = "humantime_serde_opt")]
+    pub domain_grace: Option<std::time::Duration>,
 }
 
 /// `"2s"`-style durations in server.toml.

@@ -61,6 +61,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let mut store_args = args.store.clone();
     store_args.state_dir = state_dir.clone();
     let store = open_store(&store_args).await?;
+    crate::serve::upgrade_notes(&store, &file).await?;
 
     let stack = LocalStack::start(
         LocalStackConfig {
@@ -102,9 +103,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let state = stack
         .state
         .clone()
-        .with_idempotency(crate::serve::idempotency(&state_dir)?)
-        // One user on one machine: custom domains need no ownership proof here.
-        .allow_unproven_domains(true);
+        .with_idempotency(crate::serve::idempotency(&state_dir)?);
     stack.engine.start().await;
     tokio::spawn(crate::dns_reload::follow(
         state_dir.clone(),

@@ -17,8 +17,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     if let Some(zone) = args.dns_zone.clone().or(file.dns_zone.clone()) {
         settings.dns_zone = Zone::parse(&zone).map_err(|e| anyhow::anyhow!("--dns-zone: {e}"))?;
     }
-    settings.allow_unproven_domains = file.allow_unproven_domains;
     let store = open_store(&args.store).await?;
+    upgrade_notes(&store, &file).await?;
     let zone = settings.dns_zone.clone();
     match args.runtime {
         RuntimeArg::Local => return serve_local(args, store, zone, &file).await,
@@ -80,7 +80,6 @@ async fn serve_local(
     let state = stack
         .state
         .clone()
-        .allow_unproven_domains(file.allow_unproven_domains)
         .with_idempotency(idempotency(&args.store.state_dir)?);
     let served = satusky_server::serve_state(listener, state, shutdown).await;
     stack.shutdown().await;
@@ -128,7 +127,6 @@ async fn serve_kube(
     let state = stack
         .state
         .clone()
-        .allow_unproven_domains(file.allow_unproven_domains)
         .with_idempotency(idempotency(&args.store.state_dir)?);
     satusky_server::serve_state(listener, state, shutdown)
         .await
@@ -199,4 +197,34 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
     async {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// What changed for an installation upgraded across ownership proof: the old stopgap setting
+/// is no longer read, and custom domains kept from before are served for the configured grace
+/// period (`domain_grace`, default 7 days) unless proven.
+pub(crate) async fn upgrade_notes(
+    store: &satusky_store::Store,
+    file: &crate::config::ServerToml,
+) -> Result<()> {
+    if file.allow_unproven_domains {
+        tracing::warn!(
+            "server.toml: allow_unproven_domains is no longer used: custom domains are routed once their ownership is proven (`1ctl domains setup HOST` prints the TXT record)"
+        );
+    }
+    let grace = file
+        .domain_grace
+        .unwrap_or(satusky_core::ownership::DEFAULT_GRACE);
+    let ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+    let kept = store
+        .set_grace_period(ms)
+        .await
+        .context("cannot set the custom domains' grace period")?;
+    if kept > 0 {
+        tracing::warn!(
+            domains = kept,
+            grace = %humantime::format_duration(grace),
+            "custom domains from before ownership proof are served until their grace period ends, then only once proven; `1ctl domains list` shows the record each needs"
+        );
+    }
+    Ok(())
 }

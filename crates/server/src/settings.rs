@@ -17,8 +17,4 @@ pub struct Settings {
     pub dns_zone: Zone,
     /// Where uploaded build contexts are kept, per org; `None` refuses uploads.
     pub contexts: Option<Arc<dyn ContextStore>>,
-    /// Route hostnames outside the platform zone without proof of ownership. Off on a shared
-    /// control plane (any org could claim any hostname); `satusky dev` (one user) turns it on.
-    /// A stopgap until custom domains carry a TXT ownership proof.
-    pub allow_unproven_domains: bool,
 }

@@ -77,13 +77,6 @@ impl AppState {
         self
     }
 
-    /// State that routes hostnames outside the platform zone without ownership proof (see
-    /// [`Settings::allow_unproven_domains`]).
-    pub fn allow_unproven_domains(mut self, allow: bool) -> Self {
-        std::sync::Arc::make_mut(&mut self.settings).allow_unproven_domains = allow;
-        self
-    }
-
     /// State with a lifecycle engine (sharing this state's hub).
     pub fn with_engine(mut self, engine: Engine) -> Self {
         self.engine = Some(engine);

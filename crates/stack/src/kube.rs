@@ -201,7 +201,6 @@ impl KubeStack {
         let settings = Settings {
             dns_zone: zone.clone(),
             contexts: Some(contexts),
-            allow_unproven_domains: false,
         };
         let (state, engine) = AppState::new(store, settings)
             .with_build_tokens(BuildTokens::new(&key))

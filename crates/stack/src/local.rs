@@ -123,7 +123,6 @@ impl LocalStack {
         let settings = Settings {
             dns_zone: zone.clone(),
             contexts: Some(contexts),
-            allow_unproven_domains: false,
         };
         let (state, engine) = AppState::new(store.clone(), settings).with_runtime(
             runtime.clone(),

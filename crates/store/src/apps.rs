@@ -18,7 +18,7 @@ use crate::release_write::{NewPendingRelease, write_pending_release};
 use crate::{Store, domains};
 
 /// What `record_deploy` wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeployRecord {
     /// The app's new generation (1 for a new app).
     pub generation: u64,
@@ -28,6 +28,8 @@ pub struct DeployRecord {
     pub created: bool,
     /// The rollback release the app was pinned to, now unpinned by this deploy.
     pub unpinned: Option<u64>,
+    /// Domains added with `1ctl domains add` that the deploy's file does not list: kept.
+    pub kept: Vec<String>,
 }
 
 /// What a deploy writes (see [`Store::record_deploy_with`]).
@@ -56,8 +58,11 @@ pub struct AppRecord {
     /// The release being rolled out.
     pub target_release: Option<u64>,
     pub phase: Phase,
-    /// Generated first, then aliases, then redirects, each by name.
+    /// Generated first, then aliases, then redirects, each by name (every claim of the app,
+    /// routed or not).
     pub hostnames: Vec<Hostname>,
+    /// The same, as domains: source, ownership proof, whether routed.
+    pub domains: Vec<satusky_types::Domain>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     /// The engine's last computed status document (build, workload, endpoints), if any (one
@@ -80,9 +85,9 @@ macro_rules! app_query {
     ($where:literal) => {
         concat!(
             "SELECT a.org, a.name, a.generation, a.spec, a.active_release, a.target_release, \
-             a.phase, a.created_at, a.updated_at, a.status, a.work, \
-             d.hostname AS d_hostname, d.kind AS d_kind, d.redirect_to AS d_redirect_to \
-             FROM apps a LEFT JOIN domains d ON d.org = a.org AND d.app = a.name WHERE ",
+             a.phase, a.created_at, a.updated_at, a.status, a.work, ",
+            domains::domain_columns!(),
+            " FROM apps a LEFT JOIN domains d ON d.org = a.org AND d.app = a.name WHERE ",
             $where
         )
     };
@@ -129,7 +134,6 @@ impl Store {
         } = *input;
         let app = spec.name.as_str();
         let spec_json = to_json("app spec", spec)?;
-        let hostnames_json = to_json("app hostnames", &hostnames)?;
         let accepted = Phase::Accepted.as_str();
 
         let mut tx = self.begin_write().await?;
@@ -159,7 +163,7 @@ impl Store {
         let version: i64 = row.try_get("last_release")?;
         // A deploy ends a rollback's pin (and says so).
         let unpinned = take_pin(&mut tx, org, app).await?;
-        write_pending_release(
+        let kept = write_pending_release(
             &mut tx,
             &NewPendingRelease {
                 org,
@@ -171,8 +175,7 @@ impl Store {
                 context,
                 artifact: None,
                 spec_json: &spec_json,
-                hostnames,
-                hostnames_json: &hostnames_json,
+                file_hostnames: Some(hostnames),
                 start_work,
             },
             now_ms,
@@ -186,6 +189,7 @@ impl Store {
             release: to_u64("release version", version)?,
             created: generation == 1,
             unpinned: to_opt_u64("pinned release", unpinned)?,
+            kept,
         })
     }
 
@@ -318,14 +322,23 @@ fn group(rows: &[AnyRow]) -> Result<BTreeMap<(String, String), AppRecord>> {
         if !apps.contains_key(&key) {
             apps.insert(key.clone(), app_from_row(row)?);
         }
-        if let (Some(hostname), Some(app)) = (domains::from_joined_row(row)?, apps.get_mut(&key)) {
-            app.hostnames.push(hostname);
+        if let (Some(domain), Some(app)) = (domains::domain_from_row(row)?, apps.get_mut(&key)) {
+            app.domains.push(domain);
         }
     }
     for app in apps.values_mut() {
-        domains::sort(&mut app.hostnames);
+        domains::sort_domains(&mut app.domains);
+        app.hostnames = app.domains.iter().map(hostname_of).collect();
     }
     Ok(apps)
+}
+
+fn hostname_of(d: &satusky_types::Domain) -> Hostname {
+    Hostname {
+        hostname: d.hostname.clone(),
+        kind: d.kind,
+        redirect_to: d.redirect_to.clone(),
+    }
 }
 
 fn opt_json(what: &str, text: Option<String>) -> Result<Option<serde_json::Value>> {
@@ -344,6 +357,7 @@ fn app_from_row(row: &AnyRow) -> Result<AppRecord> {
         target_release: to_opt_u64("target release", row.try_get("target_release")?)?,
         phase: parse_enum("app phase", &phase, Phase::parse)?,
         hostnames: Vec::new(),
+        domains: Vec::new(),
         created_at_ms: row.try_get("created_at")?,
         updated_at_ms: row.try_get("updated_at")?,
         status: opt_json("app status", row.try_get("status")?)?

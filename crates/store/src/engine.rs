@@ -7,7 +7,7 @@
 use satusky_core::engine::{AppView, ReleaseView, StatusDoc, Work};
 use satusky_core::ledger::{LedgerEntry, ProcessKind};
 use satusky_core::{AppHostnames, DesiredError, validate_spec};
-use satusky_types::{EventType, ReleaseStatus};
+use satusky_types::{EventType, Hostname, ReleaseStatus};
 use serde_json::{Value, json};
 use sqlx::Row;
 
@@ -297,6 +297,7 @@ impl AppRecord {
             generation: self.generation,
             spec: self.spec.clone(),
             hostnames: self.hostnames.clone(),
+            domains: self.domains.clone(),
             active_release: self.active_release,
             target_release: self.target_release,
             phase: self.phase,
@@ -308,15 +309,16 @@ impl AppRecord {
 }
 
 impl ReleaseRecord {
-    /// The release as the engine's step function reads it, checked once here at the store
-    /// boundary: a stored spec or hostname list that no longer validates is an error.
-    pub fn view(&self) -> Result<ReleaseView, DesiredError> {
+    /// The release as the engine's step function reads it, routing `routed` (the app's
+    /// routed hostnames now: [`AppView::routed_hostnames`](satusky_core::engine::AppView)),
+    /// checked once here at the store boundary: a stored spec or hostname list that no longer
+    /// validates is an error.
+    pub fn view(&self, routed: Vec<Hostname>) -> Result<ReleaseView, DesiredError> {
         Ok(ReleaseView {
             version: self.version,
             source: self.source.clone(),
             spec: validate_spec(self.spec.clone()).map_err(DesiredError::Spec)?,
-            hostnames: AppHostnames::new(self.hostnames.clone())
-                .map_err(DesiredError::Hostnames)?,
+            hostnames: AppHostnames::new(routed).map_err(DesiredError::Hostnames)?,
             context: self.context.clone(),
             artifact: self.artifact.clone(),
         })

@@ -3,8 +3,8 @@
 //! caller's transaction, after the caller has allocated the version and the generation on the
 //! app row (which took the row lock / write lock).
 //!
-//! In order: the engine's pending work for the release, the app's hostnames (unique across
-//! orgs), older pending releases overtaken (`superseded`, each with a `release` event), the
+//! In order: the engine's pending work for the release, a deploy's hostnames merged into the
+//! app's domains (a rollback keeps them), older pending releases overtaken (`superseded`, each with a `release` event), the
 //! release row, and its `release` (pending) and `phase` (accepted) events. It must not touch
 //! the app row's counters, spec or pin: those belong to the caller.
 
@@ -36,24 +36,31 @@ pub(crate) struct NewPendingRelease<'a> {
     pub artifact: Option<&'a str>,
     /// The app spec, as JSON.
     pub spec_json: &'a str,
-    /// The app's hostnames, claimed for it.
-    pub hostnames: &'a [Hostname],
-    /// The same hostnames, as JSON.
-    pub hostnames_json: &'a str,
+    /// A deploy's hostnames (the generated one and the file's domains), merged into the
+    /// app's domains (`domains::merge_from_file`); `None` keeps the app's domains as they are
+    /// (a rollback: domains are app-level state, not part of the snapshot).
+    pub file_hostnames: Option<&'a [Hostname]>,
     /// Whether the engine's pending work starts for the release (see [`write_work`]).
     pub start_work: bool,
 }
 
 /// Writes `r` and everything that goes with it (see the module docs), in the caller's
-/// transaction. A hostname held by another app fails with [`StoreError::HostnameTaken`].
+/// transaction; the release records the app's hostnames as they are after the merge. A
+/// hostname held by another app of the org fails with [`StoreError::HostnameTaken`]. Returns
+/// the CLI-added domains the deploy's file does not list (kept).
 pub(crate) async fn write_pending_release(
     conn: &mut AnyConnection,
     r: &NewPendingRelease<'_>,
     now_ms: i64,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let (org, app) = (r.org, r.app);
     write_work(conn, org, app, r.start_work, r.version).await?;
-    domains::replace(conn, org, app, r.hostnames, now_ms).await?;
+    let kept = match r.file_hostnames {
+        Some(list) => domains::merge_from_file(conn, org, app, list, now_ms).await?,
+        None => Vec::new(),
+    };
+    let hostnames = domains::app_hostnames(conn, org, app).await?;
+    let hostnames_json = to_json("release hostnames", &hostnames)?;
     supersede_pending(conn, org, app, r.version, now_ms).await?;
     releases::insert(
         conn,
@@ -67,13 +74,14 @@ pub(crate) async fn write_pending_release(
             context: r.context,
             artifact: r.artifact,
             spec_json: r.spec_json,
-            hostnames_json: r.hostnames_json,
+            hostnames_json: &hostnames_json,
             generation: r.generation,
             created_at_ms: now_ms,
         },
     )
     .await?;
-    new_release_events(conn, r, now_ms).await
+    new_release_events(conn, r, now_ms).await?;
+    Ok(kept)
 }
 
 /// Starts the engine's work on the new release (`Work::new(version)`: build first), or

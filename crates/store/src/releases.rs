@@ -38,11 +38,16 @@ pub struct ReleaseRecord {
 }
 
 impl ReleaseRecord {
-    /// What a runtime must make true for this release of `org`/`app`: its spec validated and
-    /// its hostnames checked again as they are read back (the rules may have become stricter
+    /// What a runtime must make true for this release of `org`/`app`, routing `routed` (the
+    /// app's routed hostnames now): its spec validated and the hostnames checked again as they are read back (the rules may have become stricter
     /// since it was recorded) — the one validation between the store and the runtimes.
-    pub fn desired(&self, org: &str, app: &str) -> Result<DesiredWorkload, DesiredError> {
-        Ok(self.view()?.desired(org, app))
+    pub fn desired(
+        &self,
+        org: &str,
+        app: &str,
+        routed: Vec<satusky_types::Hostname>,
+    ) -> Result<DesiredWorkload, DesiredError> {
+        Ok(self.view(routed)?.desired(org, app))
     }
 
     /// The release as the API and `1ctl app releases` show it.

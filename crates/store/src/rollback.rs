@@ -1,7 +1,7 @@
 //! Rollback (SPEC §3): a NEW release N+1 that reconciles the snapshot of an older release vK —
-//! same spec, same image or artifact (never rebuilt), same hostnames — with source
-//! `rollback(from=vK)`, and the app pinned to it until the next explicit deploy. History is
-//! never rewritten: vK stays what it was.
+//! same spec, same image or artifact (never rebuilt) — with source `rollback(from=vK)`, and the
+//! app pinned to it until the next explicit deploy. Domains are app-level state: a rollback
+//! keeps the current set (SPEC §10). History is never rewritten: vK stays what it was.
 
 use satusky_types::{AppSpec, Hostname, Phase};
 use sqlx::Row;
@@ -43,9 +43,9 @@ impl Store {
         }
     }
 
-    /// Record a rollback to `from` in one transaction: the app's spec and hostnames become the
-    /// snapshot's (hostnames still unique across orgs), a pending release N+1 copying vK's
-    /// spec, image, artifact, context and hostnames, the app pinned to it, older pending
+    /// Record a rollback to `from` in one transaction: the app's spec becomes the snapshot's
+    /// (its domains stay as they are), a pending release N+1 copying vK's spec, image,
+    /// artifact and context, the app pinned to it, older pending
     /// releases superseded, the engine's work started when `start_work`, events appended.
     pub async fn record_rollback(
         &self,
@@ -91,7 +91,7 @@ impl Store {
         let artifact: Option<String> = snap.try_get("artifact")?;
         // Decode to be sure the snapshot is sound before it becomes the desired state.
         let _spec: AppSpec = from_json("release spec", &spec_json)?;
-        let hostnames: Vec<Hostname> = from_json("release hostnames", &hostnames_json)?;
+        let _hostnames: Vec<Hostname> = from_json("release hostnames", &hostnames_json)?;
         sqlx::query("UPDATE apps SET spec = $1 WHERE org = $2 AND name = $3")
             .bind(&spec_json)
             .bind(org)
@@ -99,7 +99,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let source = format!("rollback(from=v{from})");
-        write_pending_release(
+        let _kept = write_pending_release(
             &mut tx,
             &NewPendingRelease {
                 org,
@@ -111,8 +111,7 @@ impl Store {
                 context: context.as_deref(),
                 artifact: artifact.as_deref(),
                 spec_json: &spec_json,
-                hostnames: &hostnames,
-                hostnames_json: &hostnames_json,
+                file_hostnames: None,
                 start_work,
             },
             now_ms,

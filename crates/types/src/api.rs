@@ -143,6 +143,10 @@ pub struct DeployAccepted {
     /// The rollback release this deploy unpinned the app from, if it was pinned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unpinned: Option<u64>,
+    /// Domains added with `1ctl domains add` that `satusky.toml` does not list: kept (a
+    /// deploy never drops them; `1ctl domains remove` does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<String>,
     /// The edge's HTTPS port when it is not 443 (e.g. 8443 on `satusky dev`): the app's URLs
     /// are `https://HOSTNAME:PORT/`. Absent when `https://HOSTNAME/` reaches the app (and from
     /// servers that predate this field).

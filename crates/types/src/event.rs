@@ -21,6 +21,10 @@ pub enum EventType {
     Release,
     /// `{"hostname", "plane", "expected", "observed", …}`
     Drift,
+    /// `{"hostname", "change", "message"}` — a domain was added, removed, kept by a deploy,
+    /// verified, or lost to another org that proved ownership (`change`: `added`, `removed`,
+    /// `kept`, `verified`, `lost`).
+    Domain,
 }
 
 impl EventType {
@@ -32,6 +36,7 @@ impl EventType {
             EventType::Plane => "plane",
             EventType::Release => "release",
             EventType::Drift => "drift",
+            EventType::Domain => "domain",
         }
     }
 
@@ -43,6 +48,7 @@ impl EventType {
             "plane" => Some(EventType::Plane),
             "release" => Some(EventType::Release),
             "drift" => Some(EventType::Drift),
+            "domain" => Some(EventType::Domain),
             _ => None,
         }
     }

@@ -7,12 +7,14 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod domains;
 pub mod event;
 pub mod readiness;
 pub mod release;
 pub mod spec;
 
 pub use api::*;
+pub use domains::*;
 pub use event::*;
 pub use readiness::*;
 pub use release::*;

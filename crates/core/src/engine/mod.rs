@@ -22,7 +22,7 @@ mod work;
 
 pub use endpoints::{RouteReading, endpoint_reports, endpoint_targets};
 pub use rest::{observable, observed_at_rest};
-pub use state::{AppView, ReleaseView};
+pub use state::{AppView, ReleaseView, routed};
 pub use status::{StatusDoc, diff_events, initial_doc, metadata_plane, report};
 pub use step::{
     Action, BUILD_STOP_GRACE, Decision, ENDPOINT_RECHECK, ENDPOINT_SETTLE, EngineRules,

@@ -1,7 +1,7 @@
 //! What the step function reads: the app and the release it works on, as plain values (the
 //! store turns its rows into these at its boundary).
 
-use satusky_types::{AppSpec, Hostname, Phase};
+use satusky_types::{AppSpec, Domain, Hostname, Phase};
 
 use crate::desired::AppHostnames;
 use crate::runtime::DesiredWorkload;
@@ -16,7 +16,10 @@ pub struct AppView {
     pub name: String,
     pub generation: u64,
     pub spec: AppSpec,
+    /// Every hostname the app claims (routed or not), in display order.
     pub hostnames: Vec<Hostname>,
+    /// The same claims as domains (source, ownership proof, whether routed).
+    pub domains: Vec<Domain>,
     pub active_release: Option<u64>,
     pub target_release: Option<u64>,
     pub phase: Phase,
@@ -27,6 +30,33 @@ pub struct AppView {
     pub work: Option<Work>,
 }
 
+impl AppView {
+    /// The hostnames the runtime routes: generated ones, and custom domains whose ownership
+    /// is proven (or still in their grace period). Unproven ones are never handed to a
+    /// runtime — not routed, not certified, not served.
+    pub fn routed_hostnames(&self) -> Vec<Hostname> {
+        routed(&self.domains)
+    }
+
+    /// The domain record of `hostname`, if the app claims it.
+    pub fn domain(&self, hostname: &str) -> Option<&Domain> {
+        self.domains.iter().find(|d| d.hostname == hostname)
+    }
+}
+
+/// The routed subset of `domains`, as hostnames.
+pub fn routed(domains: &[Domain]) -> Vec<Hostname> {
+    domains
+        .iter()
+        .filter(|d| d.routed)
+        .map(|d| Hostname {
+            hostname: d.hostname.clone(),
+            kind: d.kind,
+            redirect_to: d.redirect_to.clone(),
+        })
+        .collect()
+}
+
 /// The release a piece of work is on, checked at the store boundary (a stored spec that no
 /// longer validates never reaches the step function or a runtime).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +65,8 @@ pub struct ReleaseView {
     /// What made it (`deploy`, `rollback(from=vK)`).
     pub source: String,
     pub spec: ValidatedApp,
+    /// The hostnames to route: the app's routed domains as they are now (domains are
+    /// app-level state, not the snapshot's), checked.
     pub hostnames: AppHostnames,
     /// The uploaded build context (`sha256:…`), if any.
     pub context: Option<String>,

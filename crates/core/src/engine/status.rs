@@ -4,7 +4,7 @@
 
 use crate::lifecycle::{merge_plane, phase, same_plane};
 use satusky_types::{
-    EndpointReport, EventType, Hostname, HostnameKind, Phase, Plane, PlaneState, ReadinessReport,
+    EndpointReport, EventType, Hostname, Phase, Plane, PlaneState, ReadinessReport,
     Reason, ReplicaCounts, WorkloadPlane,
 };
 use serde::{Deserialize, Serialize};
@@ -117,7 +117,7 @@ pub(super) fn endpoint_report(
         kind: h.kind,
         metadata: merge_plane(
             old.map(|o| &o.metadata),
-            metadata_plane(app, h.kind),
+            metadata_plane(app, h),
             now_ms,
         ),
         route: merge_plane(old.map(|o| &o.route), route, now_ms),
@@ -127,22 +127,21 @@ pub(super) fn endpoint_report(
     }
 }
 
-/// The metadata plane: stored and unique across orgs (ownership proof for custom domains is
-/// not implemented yet, so a stored custom domain counts as ready).
-pub fn metadata_plane(app: &AppView, kind: HostnameKind) -> Plane {
-    let what = match kind {
-        HostnameKind::Generated => "generated hostname",
-        HostnameKind::Alias => "custom domain",
-        HostnameKind::Redirect => "redirect host",
-    };
-    Plane::new(
-        PlaneState::Ready,
-        Reason::Stored,
-        format!(
-            "{what} stored for {}/{}, unique across orgs",
-            app.org, app.name
+/// The metadata plane of `h`: stored, unique across orgs, and for a custom domain proven
+/// ([`crate::ownership::metadata_plane`]). A hostname without a domain record (a view built
+/// before domains existed) reads as stored.
+pub fn metadata_plane(app: &AppView, h: &Hostname) -> Plane {
+    match app.domain(&h.hostname) {
+        Some(d) => crate::ownership::metadata_plane(&app.org, &app.name, d),
+        None => Plane::new(
+            PlaneState::Ready,
+            Reason::Stored,
+            format!(
+                "{} stored for {}/{}, unique across orgs",
+                h.hostname, app.org, app.name
+            ),
         ),
-    )
+    }
 }
 
 /// The readiness report of SPEC §4 for `app`, as a process started at `started_ms` may show

@@ -82,15 +82,6 @@ pub async fn put_app(
             )));
         }
     }
-    if !state.settings.allow_unproven_domains
-        && let Some((i, d)) = spec.domains.iter().enumerate().next()
-    {
-        return Err(ApiErrorResponse::invalid(format!(
-            "domains[{i}].host: {} is outside the platform zone {zone}, and this control plane does not route custom domains yet: nothing proves that org {org} owns them. An operator who trusts every org can set `allow_unproven_domains = true` in STATE_DIR/server.toml (`satusky dev` allows them)",
-            d.host
-        ))
-        .with_details(serde_json::json!({ "field": format!("domains[{i}].host"), "setting": "allow_unproven_domains" })));
-    }
     if let Some(context) = &req.context {
         super::builds::check_context_exists(&state, &org, context)?;
     }
@@ -128,6 +119,7 @@ pub async fn put_app(
             created: rec.created,
             hostnames: hosts.into_vec(),
             unpinned: rec.unpinned,
+            kept: rec.kept,
             https_port: state.engine.as_ref().and_then(|e| e.url_port()),
         }),
     ))

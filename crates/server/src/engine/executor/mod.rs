@@ -94,7 +94,7 @@ pub(super) async fn drive(engine: &Engine, org: &str, app: &str) {
                 continue;
             }
         };
-        let decision = match release.as_ref().map(|r| r.view()) {
+        let decision = match release.as_ref().map(|r| r.view(view.routed_hostnames())) {
             Some(Ok(release)) => next(&view, Some(&release), last.take(), rules, now_ms()),
             Some(Err(e)) => {
                 tracing::warn!(%org, %app, release = work.release, error = %error_chain(&e), "the stored release no longer validates; failing it");
