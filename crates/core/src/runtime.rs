@@ -376,6 +376,27 @@ pub use crate::endpoints::{EndpointTarget, ProbedEndpoint};
 pub trait EndpointProber: Send + Sync + 'static {
     /// Results in the order of `targets`.
     fn check(&self, targets: Vec<EndpointTarget>) -> BoxFuture<'_, Vec<ProbedEndpoint>>;
+
+    /// The TXT strings at `name` through the same resolvers as the DNS plane, asked afresh
+    /// (ownership proofs, `crate::ownership`). No record (NXDOMAIN, no data) is an empty list.
+    fn txt(&self, name: String) -> BoxFuture<'_, Result<Vec<String>, TxtLookupError>> {
+        let _ = name;
+        Box::pin(async { Err(TxtLookupError::Unsupported) })
+    }
+}
+
+/// Why a TXT lookup has no answer to judge.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxtLookupError {
+    /// This prober cannot look TXT records up.
+    #[error("this control plane's prober cannot look up TXT records")]
+    Unsupported,
+    /// The resolvers did not answer; `asked` names them.
+    #[error("the resolvers ({asked}) did not answer: {detail}")]
+    Unreachable { asked: String, detail: String },
+    /// They answered with an error (SERVFAIL, REFUSED, …).
+    #[error("the lookup failed: {0}")]
+    Failed(String),
 }
 
 #[cfg(test)]

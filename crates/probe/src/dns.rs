@@ -25,6 +25,7 @@ use hickory_resolver::{NameServerPool, PoolContext, TlsConfig};
 use crate::ProbeError;
 use crate::dns_verdict::{DnsObservation, DnsRecord, QueryOutcome, Resolvers};
 use satusky_core::ForeignError;
+use satusky_core::runtime::TxtLookupError;
 
 /// Queries in flight per connection to one name server. hickory's default (32) answers "busy"
 /// beyond it; a batch runs up to `concurrency` checks of two queries each.
@@ -109,6 +110,65 @@ impl DnsClient {
             aaaa,
             asked: self.asked.clone(),
         }
+    }
+
+    /// The TXT strings at `name` (each record's character-strings joined), asked afresh.
+    pub(crate) async fn txt(&self, name: &str) -> Result<Vec<String>, TxtLookupError> {
+        let qname = Name::from_ascii(fqdn(name))
+            .map_err(|e| TxtLookupError::Failed(format!("{name:?} is not a DNS name: {e}")))?;
+        let lookup = self
+            .pool
+            .lookup(Query::query(qname.clone(), RecordType::TXT), self.options)
+            .first_answer();
+        let asked = || {
+            self.asked
+                .servers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let response = match tokio::time::timeout(self.timeout, lookup).await {
+            Err(_) => {
+                return Err(TxtLookupError::Unreachable {
+                    asked: asked(),
+                    detail: format!(
+                        "nothing within {}",
+                        humantime::format_duration(self.timeout)
+                    ),
+                });
+            }
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                return match outcome_of_error(&e) {
+                    QueryOutcome::NxDomain | QueryOutcome::NoData => Ok(Vec::new()),
+                    QueryOutcome::Unreachable(detail) => Err(TxtLookupError::Unreachable {
+                        asked: asked(),
+                        detail,
+                    }),
+                    QueryOutcome::Timeout => Err(TxtLookupError::Unreachable {
+                        asked: asked(),
+                        detail: "timed out".into(),
+                    }),
+                    QueryOutcome::Failure(f) => Err(TxtLookupError::Failed(f)),
+                    QueryOutcome::Answer(_) => Ok(Vec::new()),
+                };
+            }
+        };
+        Ok(response
+            .answers
+            .iter()
+            .filter(|r| r.name == qname)
+            .filter_map(|r| match &r.data {
+                RData::TXT(t) => Some(
+                    t.txt_data
+                        .iter()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .collect::<String>(),
+                ),
+                _ => None,
+            })
+            .collect())
     }
 
     async fn query(&self, name: Name, rtype: RecordType) -> QueryOutcome {

@@ -258,6 +258,13 @@ impl EndpointProber for Prober {
     fn check(&self, targets: Vec<EndpointTarget>) -> BoxFuture<'_, Vec<ProbedEndpoint>> {
         Box::pin(async move { self.check_all(&targets).await })
     }
+
+    fn txt(
+        &self,
+        name: String,
+    ) -> BoxFuture<'_, Result<Vec<String>, satusky_core::runtime::TxtLookupError>> {
+        Box::pin(async move { self.inner.dns.txt(&name).await })
+    }
 }
 
 fn unix_now() -> i64 {

@@ -2,8 +2,8 @@
 //! the [`Action`] it performs and asks [`crate::auth::Caller::authorize`]; nothing else
 //! compares roles. Pure: no request, no store.
 //!
-//! `admin` may do everything. `member` may do everything a deploy needs and read the org;
-//! it may not destroy apps or manage tokens. README's roles table says the same.
+//! `admin` may do everything. `member` may do everything a deploy needs, add and check
+//! domains, and read the org; it may not destroy apps, remove domains or manage tokens. README's roles table says the same.
 
 use satusky_types::Role;
 
@@ -18,6 +18,12 @@ pub enum Action {
     Rollback,
     /// Destroy an app with its releases and hostnames.
     DestroyApp,
+    /// Add a custom domain to an app (routed once proven).
+    AddDomain,
+    /// Look a domain's proof up and read its planes now.
+    CheckDomain,
+    /// Remove a domain from an app (it stops being served).
+    RemoveDomain,
     /// List, create or revoke the org's API tokens.
     ManageTokens,
 }
@@ -30,6 +36,9 @@ impl Action {
             Action::Deploy => "deploy",
             Action::Rollback => "roll back apps",
             Action::DestroyApp => "destroy apps",
+            Action::AddDomain => "add domains",
+            Action::CheckDomain => "check domains",
+            Action::RemoveDomain => "remove domains",
             Action::ManageTokens => "list, create or revoke tokens",
         }
     }
@@ -41,8 +50,12 @@ pub fn allowed(role: Role, action: Action) -> bool {
     match role {
         Role::Admin => true,
         Role::Member => match action {
-            Action::Read | Action::Deploy | Action::Rollback => true,
-            Action::DestroyApp | Action::ManageTokens => false,
+            Action::Read
+            | Action::Deploy
+            | Action::Rollback
+            | Action::AddDomain
+            | Action::CheckDomain => true,
+            Action::DestroyApp | Action::RemoveDomain | Action::ManageTokens => false,
         },
     }
 }
@@ -51,11 +64,14 @@ pub fn allowed(role: Role, action: Action) -> bool {
 mod tests {
     use super::*;
 
-    const ALL: [Action; 5] = [
+    const ALL: [Action; 8] = [
         Action::Read,
         Action::Deploy,
         Action::Rollback,
         Action::DestroyApp,
+        Action::AddDomain,
+        Action::CheckDomain,
+        Action::RemoveDomain,
         Action::ManageTokens,
     ];
 
@@ -65,8 +81,17 @@ mod tests {
     }
 
     #[test]
-    fn member_deploys_but_neither_destroys_nor_manages_tokens() {
+    fn member_deploys_and_adds_domains_but_neither_destroys_removes_domains_nor_manages_tokens() {
         let member: Vec<_> = ALL.iter().filter(|a| allowed(Role::Member, **a)).collect();
-        assert_eq!(member, [&Action::Read, &Action::Deploy, &Action::Rollback]);
+        assert_eq!(
+            member,
+            [
+                &Action::Read,
+                &Action::Deploy,
+                &Action::Rollback,
+                &Action::AddDomain,
+                &Action::CheckDomain
+            ]
+        );
     }
 }

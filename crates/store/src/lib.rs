@@ -28,6 +28,7 @@ mod rollback;
 mod tokens;
 
 pub use apps::{AppRecord, DeletedApp, DeployInput, DeployRecord};
+pub use domains::{DueClaim, Proven};
 pub use db::{Backend, Store};
 pub use drift::{FindingChange, FindingRecord, Observed};
 pub use error::StoreError;

@@ -263,6 +263,9 @@ pub struct AppDetail {
     pub active_release: Option<u64>,
     pub target_release: Option<u64>,
     pub hostnames: Vec<String>,
+    /// The same hostnames as domains: source, ownership proof, routed, TLS.
+    #[serde(default)]
+    pub domains: Vec<crate::domains::Domain>,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -229,26 +229,16 @@ fn may_check(rec: &AppView, active: u64) -> bool {
     rec.work.is_none() && rec.active_release == Some(active)
 }
 
-/// The active release's number and hostnames: the app's own when it is also the target (the
-/// deploy stored the release's hostnames on the app), else read from the release.
-async fn active_release(d: &Drift, rec: &AppView) -> Result<Option<Active>, StoreError> {
+/// The active release's number and the hostnames it must serve: the app's routed domains
+/// (domains are app-level state; unproven ones must not be served, and are drift if they are).
+async fn active_release(_d: &Drift, rec: &AppView) -> Result<Option<Active>, StoreError> {
     let Some(version) = rec.active_release.filter(|_| rec.work.is_none()) else {
         return Ok(None);
     };
-    if rec.target_release == Some(version) {
-        return Ok(Some(Active {
-            version,
-            hostnames: rec.hostnames.clone(),
-        }));
-    }
-    Ok(d.handle
-        .store
-        .get_release(&rec.org, &rec.name, version)
-        .await?
-        .map(|r| Active {
-            version,
-            hostnames: r.hostnames,
-        }))
+    Ok(Some(Active {
+        version,
+        hostnames: rec.routed_hostnames(),
+    }))
 }
 
 /// Heal only when no deploy is under way: re-read the work (a deploy may have been accepted
@@ -317,10 +307,10 @@ async fn judge(
             None
         }
     };
-    let held: HashSet<String> = rec
+    // Only routed hostnames are the app's to serve: an unproven one on its route is drift.
+    let held: HashSet<String> = active
         .hostnames
         .iter()
-        .chain(active.hostnames.iter())
         .map(|h| h.hostname.to_ascii_lowercase())
         .collect();
     let edge = runtime.edge();

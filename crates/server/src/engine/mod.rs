@@ -59,6 +59,10 @@ struct Inner {
     drift: Drift,
     /// True once every active release was restored after the start: drivers wait for it.
     restored: tokio::sync::watch::Sender<bool>,
+    /// Apps whose routed domains changed while a driver ran: re-routed when it stops.
+    reroute_wanted: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    /// Wakes the ownership task (a domain added or checked).
+    ownership_wake: Arc<tokio::sync::Notify>,
 }
 
 /// A cheap handle: kick an app, remove an app.
@@ -96,6 +100,8 @@ impl Engine {
                 config,
                 claims,
                 restored: tokio::sync::watch::Sender::new(false),
+                reroute_wanted: std::sync::Mutex::default(),
+                ownership_wake: Arc::default(),
             }),
         }
     }
@@ -117,6 +123,10 @@ impl Engine {
                 self.inner.restored.subscribe(),
             ));
         }
+        tokio::spawn(executor::ownership::run(
+            self.clone(),
+            Arc::clone(&self.inner.ownership_wake),
+        ));
         let me = self.clone();
         tokio::spawn(async move {
             executor::restore::restore_all(&me.inner.handle, resume.active).await;
@@ -157,7 +167,89 @@ impl Engine {
             if let Some(changes) = me.inner.handle.runtime.workload_changes() {
                 changes.mark(&org, &app);
             }
+            // Domains that changed while it drove are routed now.
+            if me.take_reroute(&org, &app) {
+                me.reroute(&org, &app);
+            }
         });
+    }
+
+    /// Route the active release of `org/app` again with its routed domains as they are now
+    /// (a domain added, removed, proven or lost) — no new release. With a driver running, it
+    /// happens when the driver stops. Returns at once.
+    pub fn reroute(&self, org: &str, app: &str) {
+        let me = self.clone();
+        let (org, app) = (org.to_string(), app.to_string());
+        tokio::spawn(async move { me.reroute_now(&org, &app).await });
+    }
+
+    /// [`Engine::reroute`], waited for.
+    pub async fn reroute_now(&self, org: &str, app: &str) {
+        let _ = self.inner.restored.subscribe().wait_for(|r| *r).await;
+        if !self.inner.claims.claim(org, app) {
+            self.want_reroute(org, app);
+            return;
+        }
+        let at_rest = executor::reroute::run(&self.inner.handle, org, app).await;
+        if !at_rest {
+            self.want_reroute(org, app);
+        }
+        if !self.inner.claims.release(org, app) {
+            // Kicked meanwhile: drive like `kick` would have (the claim is still held).
+            loop {
+                executor::drive(self, org, app).await;
+                if self.inner.claims.release(org, app) {
+                    break;
+                }
+            }
+            if self.take_reroute(org, app) {
+                Box::pin(self.reroute_now(org, app)).await;
+            }
+        }
+    }
+
+    fn want_reroute(&self, org: &str, app: &str) {
+        if let Ok(mut set) = self.inner.reroute_wanted.lock() {
+            set.insert((org.to_string(), app.to_string()));
+        }
+    }
+
+    fn take_reroute(&self, org: &str, app: &str) -> bool {
+        self.inner
+            .reroute_wanted
+            .lock()
+            .map(|mut set| set.remove(&(org.to_string(), app.to_string())))
+            .unwrap_or(false)
+    }
+
+    /// Look due ownership proofs up now (a domain was added).
+    pub fn wake_ownership(&self) {
+        self.inner.ownership_wake.notify_one();
+    }
+
+    /// Look `org`'s claim on `host` up now and record the outcome (`1ctl domains check`);
+    /// a proof re-routes every app it changed before this returns.
+    pub async fn check_ownership(
+        &self,
+        org: &str,
+        app: &str,
+        host: &str,
+    ) -> Result<Option<satusky_core::ownership::Proof>, StoreError> {
+        let claim = satusky_store::DueClaim {
+            org: org.to_string(),
+            app: app.to_string(),
+            hostname: host.to_string(),
+            misses: 0,
+        };
+        let proof = executor::ownership::check(self, &claim).await?;
+        if proof == Some(satusky_core::ownership::Proof::Verified) {
+            self.reroute_now(org, app).await;
+        }
+        Ok(proof)
+    }
+
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.inner.handle
     }
 
     /// Stop the app's workload (after it was deleted from the store).

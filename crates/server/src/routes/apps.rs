@@ -163,6 +163,7 @@ pub async fn get_app(
 ) -> Result<Json<AppDetail>, ApiErrorResponse> {
     let a = load_app(&state, &caller, &org, &app, Action::Read).await?;
     let hostnames = hostname_list(&a);
+    let domains = super::domains::with_tls(&a);
     Ok(Json(AppDetail {
         name: a.name,
         org: a.org,
@@ -171,6 +172,7 @@ pub async fn get_app(
         active_release: a.active_release,
         target_release: a.target_release,
         hostnames,
+        domains,
         created_at: rfc3339_ms(a.created_at_ms),
         updated_at: rfc3339_ms(a.updated_at_ms),
     }))
@@ -266,7 +268,8 @@ fn hostname_list(a: &AppRecord) -> Vec<String> {
 }
 
 /// What a rollback does not revert; said to the user every time.
-const NOT_REVERTED: [&str; 2] = [
+const NOT_REVERTED: [&str; 3] = [
+    "domains (they are the app's, not a release's: the current set is kept; `1ctl domains` changes it)",
     "volume data (a rollback reconciles the old spec, not the contents of volumes)",
     "DNS records of custom domains (they are yours; the drift checker reports if they point elsewhere)",
 ];

@@ -4,6 +4,7 @@
 mod apps;
 mod builds;
 mod doc;
+mod domains;
 mod drift;
 mod events;
 mod extract;
@@ -25,7 +26,8 @@ use crate::state::AppState;
     info(title = "Satusky API", description = "Deploy control plane: desired state, releases, readiness and events."),
     modifiers(&BearerAuth),
     tags((name = "apps", description = "Apps, releases and readiness"), (name = "meta", description = "Identity and health"),
-        (name = "tokens", description = "The org's API tokens (admin only)"))
+        (name = "tokens", description = "The org's API tokens (admin only)"),
+        (name = "domains", description = "An app's custom domains: ownership proof, routing, certificates"))
 )]
 struct ApiDoc;
 
@@ -53,6 +55,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(apps::list_releases))
         .routes(routes!(apps::rollback))
         .routes(routes!(drift::app_drift))
+        .routes(routes!(domains::list_domains, domains::add_domain))
+        .routes(routes!(domains::remove_domain))
+        .routes(routes!(domains::check_domain))
+        .routes(routes!(domains::setup_domain))
         .routes(routes!(events::events))
         .routes(routes!(builds::download_context))
         // Uploads stream to disk; the content store enforces their own size limit.

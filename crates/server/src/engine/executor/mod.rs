@@ -9,6 +9,8 @@
 //! to the store ([`build_log`]).
 
 mod build_log;
+pub(super) mod ownership;
+pub(super) mod reroute;
 pub(super) mod restore;
 pub(super) mod sweep;
 pub(super) mod watch;
