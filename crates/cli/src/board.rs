@@ -135,7 +135,10 @@ impl Board {
                     }
                 }
             }
-            Update::BuildLog { .. } | Update::Release { .. } | Update::Drift { .. } => {}
+            Update::BuildLog { .. }
+            | Update::Release { .. }
+            | Update::Drift { .. }
+            | Update::Domain { .. } => {}
         }
         out
     }

@@ -79,6 +79,69 @@ pub enum Command {
     /// Create, list and revoke the org's API tokens (admin tokens only).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// An app's custom domains: add, list, check, setup, remove.
+    ///
+    /// A custom domain is routed, certified and served only once its ownership is proven: a
+    /// TXT record `_satusky-challenge.HOST` holding your org's value (`setup` prints it).
+    #[command(subcommand)]
+    Domains(DomainsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainsCommand {
+    /// Add a custom domain to the app; prints the DNS records to create.
+    Add {
+        /// The hostname, e.g. shop.example.com.
+        host: String,
+        /// Make it a redirect host: answer 308 to this URL (e.g. https://example.com).
+        #[arg(long, value_name = "URL")]
+        redirect_to: Option<String>,
+        /// Also add www.HOST, redirecting to HOST.
+        #[arg(long)]
+        with_www: bool,
+        #[command(flatten)]
+        target: DomainsTarget,
+    },
+    /// List the app's domains with their source, ownership proof and certificate.
+    List {
+        #[command(flatten)]
+        target: DomainsTarget,
+    },
+    /// Look the ownership proof up and read route, DNS, TLS and HTTP now, each with its fix.
+    ///
+    /// Exits 0 when every plane is ready, 12 when one is not.
+    Check {
+        host: String,
+        #[command(flatten)]
+        target: DomainsTarget,
+    },
+    /// Print the DNS records to create: the ownership TXT, then a CNAME (subdomain) or A/AAAA
+    /// records (apex) pointing at the edge.
+    Setup {
+        host: String,
+        #[command(flatten)]
+        target: DomainsTarget,
+    },
+    /// Remove a domain: it stops being served at once (admin tokens only).
+    Remove {
+        host: String,
+        /// Confirm the removal.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        target: DomainsTarget,
+    },
+}
+
+/// Which app a `domains` command is about.
+#[derive(Debug, Args)]
+pub struct DomainsTarget {
+    /// App name [default: `[app] name` of satusky.toml in the current folder].
+    #[arg(long, value_name = "APP")]
+    pub app: Option<String>,
+    /// Read the default app name from satusky.NAME.toml.
+    #[arg(long, value_name = "NAME")]
+    pub config: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

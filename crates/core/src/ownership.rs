@@ -254,7 +254,10 @@ mod tests {
         assert_eq!(a, txt_value("acme", "shop.example.test"));
         assert_ne!(a, txt_value("bobco", "shop.example.test"));
         assert_ne!(a, txt_value("acme", "www.example.test"));
-        assert!(a.starts_with("satusky-verify=") && a.len() == 15 + 32, "{a}");
+        assert!(
+            a.starts_with("satusky-verify=") && a.len() == 15 + 32,
+            "{a}"
+        );
         assert_eq!(
             txt_name("Shop.Example.test"),
             "_satusky-challenge.shop.example.test"
@@ -267,17 +270,29 @@ mod tests {
         let rival = "satusky-verify=bb".to_string();
         assert_eq!(judge(&own, &[], &[]), Proof::Missing);
         assert_eq!(
-            judge(&own, std::slice::from_ref(&rival), std::slice::from_ref(&rival)),
+            judge(
+                &own,
+                std::slice::from_ref(&rival),
+                std::slice::from_ref(&rival)
+            ),
             Proof::Wrong {
                 found: vec![rival.clone()]
             }
         );
         assert_eq!(
-            judge(&own, &[own.clone(), "v=spf1".into()], std::slice::from_ref(&rival)),
+            judge(
+                &own,
+                &[own.clone(), "v=spf1".into()],
+                std::slice::from_ref(&rival)
+            ),
             Proof::Verified
         );
         assert_eq!(
-            judge(&own, &[rival.clone(), own.clone()], std::slice::from_ref(&rival)),
+            judge(
+                &own,
+                &[rival.clone(), own.clone()],
+                std::slice::from_ref(&rival)
+            ),
             Proof::Conflict {
                 rival: rival.clone()
             }
@@ -289,10 +304,15 @@ mod tests {
                 found: vec!["x".into()],
             },
         );
-        assert!(text.contains("not the expected \"satusky-verify=aa\""), "{text}");
+        assert!(
+            text.contains("not the expected \"satusky-verify=aa\""),
+            "{text}"
+        );
         let text = describe("shop.example.test", &own, &Proof::Conflict { rival });
         assert!(
-            text.contains("remove the TXT record _satusky-challenge.shop.example.test = \"satusky-verify=bb\""),
+            text.contains(
+                "remove the TXT record _satusky-challenge.shop.example.test = \"satusky-verify=bb\""
+            ),
             "{text}"
         );
     }
@@ -314,7 +334,10 @@ mod tests {
         assert!(!is_apex("www.example.com"));
         assert!(is_apex("example.test"), "unknown TLDs count as one label");
         assert!(!is_apex("shop.example.test"));
-        assert_eq!(www_companion("Example.com").as_deref(), Some("www.example.com"));
+        assert_eq!(
+            www_companion("Example.com").as_deref(),
+            Some("www.example.com")
+        );
         assert_eq!(www_companion("www.example.com"), None);
     }
 
@@ -325,16 +348,29 @@ mod tests {
             cname_target: None,
             ..EdgeInfo::default()
         };
-        let sub = setup("acme", "shop.example.test", "web-acme.satusky.localhost", &edge);
+        let sub = setup(
+            "acme",
+            "shop.example.test",
+            "web-acme.satusky.localhost",
+            &edge,
+        );
         assert!(!sub.apex);
-        let kinds: Vec<_> = sub.records.iter().map(|r| (r.kind.as_str(), r.value.as_str())).collect();
+        let kinds: Vec<_> = sub
+            .records
+            .iter()
+            .map(|r| (r.kind.as_str(), r.value.as_str()))
+            .collect();
         assert_eq!(kinds[0].0, "TXT");
         assert_eq!(kinds[0].1, txt_value("acme", "shop.example.test"));
         assert_eq!(kinds[1], ("CNAME", "web-acme.satusky.localhost"));
         assert_eq!(kinds.len(), 2);
         let apex = setup("acme", "example.test", "web-acme.satusky.localhost", &edge);
         assert!(apex.apex);
-        let kinds: Vec<_> = apex.records.iter().map(|r| (r.kind.as_str(), r.value.as_str())).collect();
+        let kinds: Vec<_> = apex
+            .records
+            .iter()
+            .map(|r| (r.kind.as_str(), r.value.as_str()))
+            .collect();
         assert_eq!(&kinds[1..], [("A", "127.0.0.1"), ("AAAA", "::1")]);
     }
 }

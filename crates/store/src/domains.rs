@@ -384,13 +384,12 @@ pub(crate) async fn app_hostnames(
     org: &str,
     app: &str,
 ) -> Result<Vec<Hostname>> {
-    let rows = sqlx::query(
-        "SELECT hostname, kind, redirect_to FROM domains WHERE org = $1 AND app = $2",
-    )
-    .bind(org)
-    .bind(app)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows =
+        sqlx::query("SELECT hostname, kind, redirect_to FROM domains WHERE org = $1 AND app = $2")
+            .bind(org)
+            .bind(app)
+            .fetch_all(&mut *conn)
+            .await?;
     let mut list = rows
         .iter()
         .map(|r| {
@@ -484,9 +483,7 @@ async fn claim(
         Ok(_) => Ok(true),
         // Only a generated name can collide on the routed index, and only if another org's
         // custom domain were routed under the platform zone (the API refuses those).
-        Err(sqlx::Error::Database(db))
-            if db.kind() == sqlx::error::ErrorKind::UniqueViolation =>
-        {
+        Err(sqlx::Error::Database(db)) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
             let (owner_org, owner_app) = routed_owner(conn, &h.hostname)
                 .await?
                 .unwrap_or_else(|| (String::new(), String::new()));

@@ -28,8 +28,8 @@ mod rollback;
 mod tokens;
 
 pub use apps::{AppRecord, DeletedApp, DeployInput, DeployRecord};
-pub use domains::{DueClaim, Proven};
 pub use db::{Backend, Store};
+pub use domains::{DueClaim, Proven};
 pub use drift::{FindingChange, FindingRecord, Observed};
 pub use error::StoreError;
 pub use events::{EVENTS_PAGE_MAX, EventPage};

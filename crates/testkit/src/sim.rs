@@ -68,6 +68,7 @@ impl Sim {
             generation: 1,
             spec: spec.clone(),
             hostnames: hostnames.clone(),
+            domains: crate::spec::routed_domains(org, &hostnames),
             active_release: None,
             target_release: Some(1),
             phase: Phase::Accepted,

@@ -83,6 +83,59 @@ pub fn generated_as(host: &str) -> Hostname {
     }
 }
 
+/// `h` as a stored domain in `state` (generated hostnames: `not_required`), routed when the
+/// state routes — what the store reads back for an app.
+pub fn domain(
+    org: &str,
+    h: &Hostname,
+    state: satusky_types::OwnershipState,
+) -> satusky_types::Domain {
+    use satusky_types::{Domain, DomainSource, Ownership, OwnershipState};
+    let proof = state != OwnershipState::NotRequired;
+    Domain {
+        hostname: h.hostname.clone(),
+        kind: h.kind,
+        redirect_to: h.redirect_to.clone(),
+        source: if h.kind == HostnameKind::Generated {
+            DomainSource::Generated
+        } else {
+            DomainSource::File
+        },
+        ownership: Ownership {
+            state,
+            txt_name: proof.then(|| satusky_core::ownership::txt_name(&h.hostname)),
+            txt_value: proof.then(|| satusky_core::ownership::txt_value(org, &h.hostname)),
+            verified_at: None,
+            checked_at: None,
+            serving_until: None,
+            message: String::new(),
+        },
+        routed: matches!(
+            state,
+            OwnershipState::NotRequired | OwnershipState::Verified | OwnershipState::Grace
+        ),
+        tls: None,
+        created_at: satusky_core::time::rfc3339_ms(0),
+    }
+}
+
+/// Every hostname of `hosts` as a routed domain: generated ones need no proof, custom ones are
+/// proven.
+pub fn routed_domains(org: &str, hosts: &[Hostname]) -> Vec<satusky_types::Domain> {
+    use satusky_types::OwnershipState;
+    hosts
+        .iter()
+        .map(|h| {
+            let state = if h.kind == HostnameKind::Generated {
+                OwnershipState::NotRequired
+            } else {
+                OwnershipState::Verified
+            };
+            domain(org, h, state)
+        })
+        .collect()
+}
+
 /// A host that redirects to `to`.
 pub fn redirect(host: &str, to: &str) -> Hostname {
     Hostname {

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 pub mod deploy;
+mod domains;
 pub mod drift;
 pub mod init;
 pub mod lifecycle;
@@ -115,6 +116,7 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, CliError> {
         Command::Deploy(args) => deploy::run(&args, &env).await,
         Command::App(cmd) => app::run(cmd, &env).await,
         Command::Token(cmd) => token::run(cmd, &env).await,
+        Command::Domains(cmd) => domains::run(cmd, &env).await,
     }
 }
 

@@ -62,6 +62,12 @@ pub enum Update {
         hostname: Option<String>,
         plane: Option<String>,
     },
+    /// A domain added, removed, kept, verified or lost.
+    Domain {
+        hostname: String,
+        change: String,
+        message: String,
+    },
 }
 
 impl Update {
@@ -108,6 +114,11 @@ impl Update {
                 hostname: text(d, "hostname"),
                 plane: text(d, "plane"),
             },
+            EventType::Domain => Update::Domain {
+                hostname: text(d, "hostname")?,
+                change: text(d, "change")?,
+                message: text(d, "message").unwrap_or_default(),
+            },
         })
     }
 
@@ -118,7 +129,7 @@ impl Update {
             | Update::BuildLog { release, .. }
             | Update::Rollout { release, .. } => *release,
             Update::Release { version, .. } => Some(*version),
-            Update::Plane(_) | Update::Drift { .. } => None,
+            Update::Plane(_) | Update::Drift { .. } | Update::Domain { .. } => None,
         }
     }
 
@@ -167,6 +178,11 @@ impl Update {
                 hostname.as_deref().unwrap_or("-"),
                 plane.as_deref().unwrap_or("-")
             ),
+            Update::Domain {
+                hostname,
+                change,
+                message,
+            } => format!("domain {hostname} {change}: {message}"),
         }
     }
 }

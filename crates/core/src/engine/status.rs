@@ -4,8 +4,8 @@
 
 use crate::lifecycle::{merge_plane, phase, same_plane};
 use satusky_types::{
-    EndpointReport, EventType, Hostname, Phase, Plane, PlaneState, ReadinessReport,
-    Reason, ReplicaCounts, WorkloadPlane,
+    EndpointReport, EventType, Hostname, Phase, Plane, PlaneState, ReadinessReport, Reason,
+    ReplicaCounts, WorkloadPlane,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -115,11 +115,7 @@ pub(super) fn endpoint_report(
     EndpointReport {
         hostname: h.hostname.clone(),
         kind: h.kind,
-        metadata: merge_plane(
-            old.map(|o| &o.metadata),
-            metadata_plane(app, h),
-            now_ms,
-        ),
+        metadata: merge_plane(old.map(|o| &o.metadata), metadata_plane(app, h), now_ms),
         route: merge_plane(old.map(|o| &o.route), route, now_ms),
         dns: merge_plane(old.map(|o| &o.dns), dns, now_ms),
         tls: merge_plane(old.map(|o| &o.tls), tls, now_ms),

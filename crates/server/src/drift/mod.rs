@@ -263,7 +263,11 @@ async fn heal(d: &Drift, rec: &AppView, version: u64) -> Result<bool, StoreError
     else {
         return Ok(false);
     };
-    let desired = match release.desired(&rec.org, &rec.name, satusky_core::engine::routed(&rec.domains)) {
+    let desired = match release.desired(
+        &rec.org,
+        &rec.name,
+        satusky_core::engine::routed(&rec.domains),
+    ) {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "drift: the heal was refused; the next sweep tries again");

@@ -99,7 +99,10 @@ pub async fn add_domain(
         .into_iter()
         .filter(|d| wanted.iter().any(|w| w.host == d.hostname))
         .collect();
-    let setup = added.iter().map(|d| setup_of(&state, &org, &app, &d.hostname)).collect();
+    let setup = added
+        .iter()
+        .map(|d| setup_of(&state, &org, &app, &d.hostname))
+        .collect();
     tracing::info!(%org, %app, %host, with_www = req.with_www, "domain added");
     Ok((
         StatusCode::CREATED,
@@ -169,7 +172,13 @@ pub async fn check_domain(
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     let d = find(&rec, &host)?;
     let Some(engine) = &state.engine else {
-        let none = || Plane::new(PlaneState::Unknown, Reason::NoRuntime, "no runtime is attached");
+        let none = || {
+            Plane::new(
+                PlaneState::Unknown,
+                Reason::NoRuntime,
+                "no runtime is attached",
+            )
+        };
         return Ok(Json(DomainCheck {
             hostname: host,
             ownership: ownership::metadata_plane(&org, &app, &d),
@@ -276,8 +285,10 @@ fn check_new_domains(
             let about = wanted
                 .get(index.saturating_sub(first_new))
                 .map_or(String::new(), |w| format!(" ({})", w.host));
-            return Err(ApiErrorResponse::invalid(format!("{field}{about}: {}", e.message))
-                .with_details(serde_json::json!({"field": field})));
+            return Err(
+                ApiErrorResponse::invalid(format!("{field}{about}: {}", e.message))
+                    .with_details(serde_json::json!({"field": field})),
+            );
         }
     }
     Ok(())
@@ -310,7 +321,11 @@ fn setup_of(state: &AppState, org: &str, app: &str, host: &str) -> DomainSetup {
 
 /// The app's domains with each one's TLS plane from the last report.
 pub(super) fn with_tls(rec: &AppRecord) -> Vec<Domain> {
-    let endpoints = rec.status.as_ref().map(|s| s.endpoints.as_slice()).unwrap_or_default();
+    let endpoints = rec
+        .status
+        .as_ref()
+        .map(|s| s.endpoints.as_slice())
+        .unwrap_or_default();
     rec.domains
         .iter()
         .map(|d| Domain {

@@ -61,6 +61,11 @@ pub async fn run(args: &DeployArgs, env: &Env) -> Result<u8, CliError> {
     if let Some(pin) = accepted.unpinned {
         output::note(&unpin_note(&accepted.app, pin));
     }
+    for host in &accepted.kept {
+        output::note(&format!(
+            "kept {host} (added with 1ctl domains add): add it to satusky.toml, or 1ctl domains remove {host}"
+        ));
+    }
     let release = Release {
         client,
         org: &org,

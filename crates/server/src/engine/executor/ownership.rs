@@ -64,7 +64,9 @@ pub(in crate::engine) async fn check(
     let (org, host) = (claim.org.as_str(), claim.hostname.as_str());
     let own = ownership::txt_value(org, host);
     let now = now_ms();
-    let retry = |misses: u32| now + i64::try_from(ownership::retry_after(misses).as_millis()).unwrap_or(i64::MAX);
+    let retry = |misses: u32| {
+        now + i64::try_from(ownership::retry_after(misses).as_millis()).unwrap_or(i64::MAX)
+    };
     let found = match &handle.prober {
         Some(p) => p.txt(ownership::txt_name(host)).await,
         None => Err(satusky_core::runtime::TxtLookupError::Unsupported),

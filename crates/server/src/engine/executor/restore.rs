@@ -56,7 +56,11 @@ async fn restore(handle: &Handle, rec: &AppRecord, active: u64) {
             return;
         }
     };
-    let desired = match release.desired(&rec.org, &rec.name, satusky_core::engine::routed(&rec.domains)) {
+    let desired = match release.desired(
+        &rec.org,
+        &rec.name,
+        satusky_core::engine::routed(&rec.domains),
+    ) {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "cannot restore the active release");
