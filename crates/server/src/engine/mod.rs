@@ -214,7 +214,7 @@ impl Engine {
         }
     }
 
-    fn take_reroute(&self, org: &str, app: &str) -> bool {
+    pub(crate) fn take_reroute(&self, org: &str, app: &str) -> bool {
         self.inner
             .reroute_wanted
             .lock()

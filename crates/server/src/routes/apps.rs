@@ -106,6 +106,8 @@ pub async fn put_app(
     state.hub.notify(&org, &app);
     if let Some(engine) = &state.engine {
         engine.kick(&org, &app);
+        // New custom domains are looked up at once.
+        engine.wake_ownership();
     }
     tracing::info!(%org, %app, generation = rec.generation, release = rec.release, "deploy accepted");
     Ok((

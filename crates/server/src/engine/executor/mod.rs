@@ -96,6 +96,17 @@ pub(super) async fn drive(engine: &Engine, org: &str, app: &str) {
                 continue;
             }
         };
+        // Domains proven or removed after this release was applied: route them now, under
+        // this driver's claim (before the apply, the apply routes what is routed then).
+        if matches!(work.step, satusky_core::engine::Step::Rollout | satusky_core::engine::Step::Endpoints)
+            && engine.take_reroute(org, app)
+            && let Some(Ok(desired)) = release
+                .as_ref()
+                .map(|r| r.desired(org, app, view.routed_hostnames()))
+            && let Err(e) = handle.runtime.heal(desired).await
+        {
+            tracing::warn!(%org, %app, error = %error_chain(&e), "cannot route the app's changed domains; the drift checker retries");
+        }
         let decision = match release.as_ref().map(|r| r.view(view.routed_hostnames())) {
             Some(Ok(release)) => next(&view, Some(&release), last.take(), rules, now_ms()),
             Some(Err(e)) => {
