@@ -76,6 +76,10 @@ pub fn judge(own: &str, found: &[String], rivals: &[String]) -> Proof {
     }
 }
 
+/// How a conflict's message starts (the store keeps the message; the metadata plane tells a
+/// conflict from a missing proof by it).
+const CONFLICT: &str = "both this org's value and another org's are published";
+
 /// What a lookup's result says, for the domain's `ownership.message`.
 pub fn describe(host: &str, own: &str, proof: &Proof) -> String {
     let name = txt_name(host);
@@ -91,7 +95,7 @@ pub fn describe(host: &str, own: &str, proof: &Proof) -> String {
                 .join(", ")
         ),
         Proof::Conflict { rival } => format!(
-            "TXT {name} holds this org's value and another org's ({rival:?}); remove the TXT record {name} = {rival:?} so only one org's proof is published"
+            "{CONFLICT} ({rival:?}) at TXT {name}; remove the TXT record {name} = {rival:?} so only one org's proof is published"
         ),
     }
 }
@@ -136,7 +140,7 @@ pub fn metadata_plane(org: &str, app: &str, d: &Domain) -> Plane {
             },
         ),
         OwnershipState::Pending | OwnershipState::Grace => {
-            let conflict = d.ownership.message.contains("another org's");
+            let conflict = d.ownership.message.starts_with(CONFLICT);
             let mut msg = if conflict {
                 d.ownership.message.clone()
             } else {
@@ -309,6 +313,7 @@ mod tests {
             "{text}"
         );
         let text = describe("shop.example.test", &own, &Proof::Conflict { rival });
+        assert!(text.starts_with(CONFLICT), "{text}");
         assert!(
             text.contains(
                 "remove the TXT record _satusky-challenge.shop.example.test = \"satusky-verify=bb\""

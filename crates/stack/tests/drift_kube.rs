@@ -156,6 +156,7 @@ async fn start() -> Env {
     });
     let (routes, records) = (RouteTable::new(), ZoneRecords::new());
     records.set_static(SHOP, vec![RecordData::A(LOOPBACK)]);
+    drift_common::publish_proofs(&records, drift_common::ORG, &[SHOP]);
     let ca = Arc::new(LocalCa::load_or_create(&dir.path().join("ca")).unwrap());
     let dns = satusky_dns::start(
         any_port(),
@@ -206,7 +207,6 @@ async fn start() -> Env {
     let settings = Settings {
         dns_zone: ZONE.parse().expect("a zone"),
         contexts: None,
-        allow_unproven_domains: true,
     };
     let state = AppState::new(store.clone(), settings);
     let engine = Engine::new(

@@ -49,6 +49,18 @@ async fn start(probe_interval: Duration) -> Env {
     // The custom domain resolves to the edge, as its owner set it up.
     let records = ZoneRecords::new();
     records.set_static(SHOP, vec![RecordData::A(IpAddr::V4(Ipv4Addr::LOCALHOST))]);
+    // …and proved it is theirs (every custom domain these tests route).
+    drift_common::publish_proofs(
+        &records,
+        ORG,
+        &[
+            SHOP,
+            "intruder.example.test",
+            "old.example.test",
+            "ping.example.test",
+            "pong.example.test",
+        ],
+    );
     let stack = LocalStack::start(
         LocalStackConfig {
             state_dir: dir.path().join("state"),
@@ -68,7 +80,7 @@ async fn start(probe_interval: Duration) -> Env {
     .unwrap();
     stack.engine.start().await;
     let api = Api {
-        router: satusky_server::router(stack.state.clone().allow_unproven_domains(true)),
+        router: satusky_server::router(stack.state.clone()),
         token,
     };
     Env {

@@ -38,20 +38,23 @@ use satusky_probe::tls_verdict::{ConnectFailure, LeafInfo, failure_planes, tls_p
 use satusky_testkit::fake::observed;
 use satusky_testkit::sim::{Sim, ZONE};
 use satusky_testkit::spec;
-use satusky_types::{AppSpec, Hostname, HostnameKind, Plane, PlaneState, Reason};
+use satusky_types::{AppSpec, Hostname, Plane, PlaneState, Reason};
 use serde_json::{Value, json};
 
 /// Reasons no code produces yet, each with the issue that will. The walk asserts this is
 /// exactly the set of reasons it did not see: once one is produced, it must leave the list.
 const NOT_PRODUCED_YET: &[Reason] = &[
-    // Issue #13 (custom domains: ownership proof): the metadata plane of a custom domain
-    // whose TXT `_satusky-challenge.HOST` is not seen yet. Nothing checks ownership today.
-    Reason::OwnershipUnverified,
-    // Issue #13 too (a hostname claimed by another org): today a hostname held by another
-    // app is refused at `PUT` with 409 whose details carry `reason: HostnameTaken` (tested in
-    // tests/admission.rs), before any release or status document exists, so no metadata
-    // plane says it yet.
+    // A hostname held by another app of the same org is refused at `PUT` with 409 whose
+    // details carry `reason: HostnameTaken` (tests/admission.rs), before any release or status
+    // document exists, so no plane says it; across orgs a claim waits for its own proof
+    // (OwnershipUnverified, OwnershipConflict, OwnershipLost).
     Reason::HostnameTaken,
+    // Issue #13's certificate steps, produced by the runtimes' issuers (ACME on the local
+    // runtime, cert-manager on Kubernetes), not by the engine: being built.
+    Reason::AwaitingDns,
+    Reason::Issuing,
+    Reason::ChallengePending,
+    Reason::IssuanceFailed,
 ];
 
 const ORG: &str = "acme";
@@ -445,16 +448,51 @@ fn kube_workload_reasons() -> Vec<Produced> {
 // ---- metadata --------------------------------------------------------------------------------
 
 fn metadata_reasons() -> Vec<Produced> {
-    let s = sim(spec::app(APP), Some(CONTEXT));
-    by(
-        "engine::metadata_plane",
-        [
-            HostnameKind::Generated,
-            HostnameKind::Alias,
-            HostnameKind::Redirect,
-        ]
-        .map(|k| metadata_plane(&s.app, k)),
-    )
+    use satusky_core::ownership::{Proof, describe, txt_value};
+    use satusky_types::OwnershipState;
+    let mut s = sim(spec::app(APP), Some(CONTEXT));
+    let host = "shop.example.test";
+    let alias = spec::alias(host);
+    let with = |state: OwnershipState, message: String| {
+        let mut d = spec::domain(ORG, &alias, state);
+        d.ownership.message = message;
+        d
+    };
+    let own = txt_value(ORG, host);
+    let conflict = describe(
+        host,
+        &own,
+        &Proof::Conflict {
+            rival: txt_value("other", host),
+        },
+    );
+    let mut planes = vec![metadata_plane(&s.app, &s.app.hostnames[0].clone())];
+    for d in [
+        with(OwnershipState::Verified, String::new()),
+        with(
+            OwnershipState::Pending,
+            describe(host, &own, &Proof::Missing),
+        ),
+        with(OwnershipState::Pending, conflict),
+        with(OwnershipState::Lost, String::new()),
+        with(OwnershipState::Grace, String::new()),
+    ] {
+        s.app.domains = vec![d];
+        planes.push(metadata_plane(&s.app, &alias));
+    }
+    let mut produced = by("engine::metadata_plane", planes);
+    // An unproven domain's TLS plane: no certificate before the proof.
+    s.app.hostnames = vec![alias.clone()];
+    s.app.domains = vec![with(OwnershipState::Pending, String::new())];
+    let doc = initial_doc(&s.app, true, s.now);
+    let route = Plane::new(PlaneState::Pending, Reason::NotChecked, "");
+    let reports =
+        satusky_core::engine::endpoint_reports(&s.app, &doc, &Ok(vec![route]), None, s.now);
+    produced.extend(by(
+        "engine::endpoint_reports (unproven)",
+        reports.into_iter().map(|r| r.tls),
+    ));
+    produced
 }
 
 // ---- route -----------------------------------------------------------------------------------

@@ -86,10 +86,21 @@ pub fn endpoint_reports(
                     "no prober is configured",
                 )
             };
-            let (dns, tls, http) = match probed.and_then(|p| p.get(i)) {
+            let (dns, mut tls, http) = match probed.and_then(|p| p.get(i)) {
                 Some(p) => (p.dns.clone(), p.tls.clone(), p.http.clone()),
                 None => (unknown(), unknown(), unknown()),
             };
+            // Nothing is certified before its ownership is proven: that is the TLS step.
+            if app.domain(&h.hostname).is_some_and(|d| !d.routed) {
+                tls = Plane::new(
+                    PlaneState::Pending,
+                    Reason::AwaitingOwnership,
+                    format!(
+                        "no certificate is requested for {} until its ownership is proven",
+                        h.hostname
+                    ),
+                );
+            }
             endpoint_report(
                 app,
                 Some(prev),

@@ -190,9 +190,15 @@ impl Engine {
             self.want_reroute(org, app);
             return;
         }
-        let at_rest = executor::reroute::run(&self.inner.handle, org, app).await;
-        if !at_rest {
-            self.want_reroute(org, app);
+        // Again while asked again meanwhile (another change of the same app's domains).
+        loop {
+            if !executor::reroute::run(&self.inner.handle, org, app).await {
+                self.want_reroute(org, app);
+                break;
+            }
+            if !self.take_reroute(org, app) {
+                break;
+            }
         }
         if !self.inner.claims.release(org, app) {
             // Kicked meanwhile: drive like `kick` would have (the claim is still held).
@@ -241,11 +247,11 @@ impl Engine {
             hostname: host.to_string(),
             misses: 0,
         };
-        let proof = executor::ownership::check(self, &claim).await?;
-        if proof == Some(satusky_core::ownership::Proof::Verified) {
-            self.reroute_now(org, app).await;
+        let checked = executor::ownership::check(self, &claim).await?;
+        for (o, a) in &checked.changed {
+            self.reroute_now(o, a).await;
         }
-        Ok(proof)
+        Ok(checked.proof)
     }
 
     pub(crate) fn handle(&self) -> &Handle {

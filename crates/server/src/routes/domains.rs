@@ -200,6 +200,10 @@ pub async fn check_domain(
     let view = load_app(&state, &caller, &org, &app, Action::CheckDomain)
         .await?
         .view();
+    if view.domain(&host).is_some_and(|d| d.routed) {
+        // Just proven (here or by the background lookups): its route may still be on its way.
+        routed_soon(engine, &view, &host).await;
+    }
     Ok(Json(read_now(engine, &view, &host).await))
 }
 
@@ -336,6 +340,32 @@ pub(super) fn with_tls(rec: &AppRecord) -> Vec<Domain> {
             ..d.clone()
         })
         .collect()
+}
+
+/// How long `check` waits for a just-proven hostname's route before it reads the planes.
+const ROUTE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Wait (up to [`ROUTE_WAIT`]) until the runtime routes `host` for the app.
+async fn routed_soon(engine: &crate::engine::Engine, view: &AppView, host: &str) {
+    let Some(h) = view.hostnames.iter().find(|h| h.hostname == host) else {
+        return;
+    };
+    let deadline = tokio::time::Instant::now() + ROUTE_WAIT;
+    loop {
+        let planes = engine
+            .handle()
+            .runtime
+            .routes(view.org.clone(), view.name.clone(), vec![h.clone()])
+            .await;
+        let ready = planes
+            .ok()
+            .and_then(|p| p.first().map(|p| p.state.is_satisfied()))
+            .unwrap_or(false);
+        if ready || tokio::time::Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// Every plane of `host` read now: the proof as stored (just looked up), the route from the

@@ -171,6 +171,19 @@ pub async fn store(dir: &std::path::Path) -> (Store, String, String) {
     (store, token, other)
 }
 
+/// Publishes `org`'s ownership proof of each of `hosts` (TXT `_satusky-challenge.HOST`) in
+/// `records`, as the domain's owner would at their DNS provider.
+pub fn publish_proofs(records: &satusky_dns::ZoneRecords, org: &str, hosts: &[&str]) {
+    for host in hosts {
+        records.set_static(
+            &satusky_core::ownership::txt_name(host),
+            vec![satusky_dns::RecordData::Txt(
+                satusky_core::ownership::txt_value(org, host),
+            )],
+        );
+    }
+}
+
 /// The finding of `hostname` on `plane` in a drift report.
 pub fn finding<'a>(report: &'a Value, hostname: &str, plane: &str) -> Option<&'a Value> {
     report["findings"]

@@ -98,8 +98,10 @@ pub(super) async fn drive(engine: &Engine, org: &str, app: &str) {
         };
         // Domains proven or removed after this release was applied: route them now, under
         // this driver's claim (before the apply, the apply routes what is routed then).
-        if matches!(work.step, satusky_core::engine::Step::Rollout | satusky_core::engine::Step::Endpoints)
-            && engine.take_reroute(org, app)
+        if matches!(
+            work.step,
+            satusky_core::engine::Step::Rollout | satusky_core::engine::Step::Endpoints
+        ) && engine.take_reroute(org, app)
             && let Some(Ok(desired)) = release
                 .as_ref()
                 .map(|r| r.desired(org, app, view.routed_hostnames()))

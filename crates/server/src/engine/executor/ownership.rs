@@ -49,17 +49,33 @@ async fn pass(engine: &Engine) {
         }
     };
     for claim in due {
-        if let Err(e) = check(engine, &claim).await {
-            tracing::warn!(org = %claim.org, host = %claim.hostname, error = %error_chain(&e), "ownership: cannot record a check");
+        match check(engine, &claim).await {
+            Ok(checked) => {
+                for (org, app) in checked.changed {
+                    engine.reroute(&org, &app);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(org = %claim.org, host = %claim.hostname, error = %error_chain(&e), "ownership: cannot record a check");
+            }
         }
     }
 }
 
-/// Look `claim`'s proof up now and record what it means; the proof, if it was looked up.
+/// What one lookup found and changed.
+pub(in crate::engine) struct Checked {
+    /// The proof, if the TXT record could be looked up.
+    pub proof: Option<Proof>,
+    /// The apps whose routed domains changed, in the order they must be re-routed: the
+    /// claims that ended first (so the hostname is free), then the one that proved it.
+    pub changed: Vec<(String, String)>,
+}
+
+/// Look `claim`'s proof up now and record what it means.
 pub(in crate::engine) async fn check(
     engine: &Engine,
     claim: &DueClaim,
-) -> Result<Option<Proof>, StoreError> {
+) -> Result<Checked, StoreError> {
     let handle = engine.handle();
     let (org, host) = (claim.org.as_str(), claim.hostname.as_str());
     let own = ownership::txt_value(org, host);
@@ -79,7 +95,10 @@ pub(in crate::engine) async fn check(
                 .store
                 .ownership_missed(org, host, &message, retry(claim.misses), now)
                 .await?;
-            return Ok(None);
+            return Ok(Checked {
+                proof: None,
+                changed: Vec::new(),
+            });
         }
     };
     let rivals: Vec<String> = handle
@@ -91,30 +110,37 @@ pub(in crate::engine) async fn check(
         .collect();
     let proof = ownership::judge(&own, &found, &rivals);
     let message = ownership::describe(host, &own, &proof);
+    let unchanged = |proof| Checked {
+        proof: Some(proof),
+        changed: Vec::new(),
+    };
     if proof != Proof::Verified {
         handle
             .store
             .ownership_missed(org, host, &message, retry(claim.misses), now)
             .await?;
-        return Ok(Some(proof));
+        return Ok(unchanged(proof));
     }
     let Some(proven) = handle
         .store
         .ownership_proven(org, host, &message, now)
         .await?
     else {
-        return Ok(Some(proof));
+        return Ok(unchanged(proof));
     };
     tracing::info!(%org, app = %proven.app, %host, "ownership proven");
     for (o, a) in &proven.ended {
         tracing::warn!(org = %o, app = %a, %host, "another org proved ownership: this claim ended");
         lost_finding(handle, o, a, host, now).await?;
         handle.hub.notify(o, a);
-        engine.reroute(o, a);
     }
     handle.hub.notify(org, &proven.app);
-    engine.reroute(org, &proven.app);
-    Ok(Some(proof))
+    let mut changed = proven.ended;
+    changed.push((org.to_string(), proven.app));
+    Ok(Checked {
+        proof: Some(proof),
+        changed,
+    })
 }
 
 /// The drift finding the org that lost `host` sees (the user's to act on).
