@@ -73,13 +73,9 @@ impl AcmeIssuer {
             serving.install(&stored.host, stored.certified);
             tracing::info!(host = %stored.host, serial = %stored.info.serial,
                 "ACME certificate loaded from the state dir");
-            state.status.insert(
-                stored.host,
-                HostStatus {
-                    cert: Some(stored.info),
-                    step: Step::Idle,
-                },
-            );
+            state
+                .status
+                .insert(stored.host, HostStatus::issued(stored.info));
         }
         Ok(AcmeIssuer {
             inner: Arc::new(Inner {
@@ -252,14 +248,11 @@ async fn run(inner: Weak<Inner>, host: String) {
                     Ok(info) => {
                         tracing::info!(%host, issuer = %info.issuer, serial = %info.serial,
                             not_after = %plan::timestamp(info.not_after), "ACME certificate issued");
-                        *s = HostStatus {
-                            cert: Some(info),
-                            step: Step::Idle,
-                        };
+                        *s = HostStatus::issued(info);
                     }
                     Err(e) => {
                         let problem = satusky_core::error_chain(&e);
-                        s.step = s.failed(problem, now, &strong.timings);
+                        s.fail(problem, now, &strong.timings);
                         tracing::warn!(%host, step = ?s.step, "ACME issuance failed");
                     }
                 }

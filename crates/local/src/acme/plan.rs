@@ -68,11 +68,13 @@ pub enum Step {
     },
 }
 
-/// A hostname's certificate (if one is held) and its issuance step.
+/// A hostname's certificate (if one is held), its issuance step and how many attempts in a
+/// row failed (kept while a retry runs, so the backoff keeps growing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostStatus {
     pub cert: Option<CertInfo>,
     pub step: Step,
+    pub failures: u32,
 }
 
 impl HostStatus {
@@ -81,20 +83,26 @@ impl HostStatus {
         HostStatus {
             cert: None,
             step: Step::Idle,
+            failures: 0,
         }
     }
 
-    /// The step after a failed attempt at `now`.
-    pub fn failed(&self, problem: String, now: SystemTime, timings: &AcmeTimings) -> Step {
-        let attempt = match &self.step {
-            Step::Failed { attempt, .. } => attempt.saturating_add(1),
-            _ => 1,
-        };
-        Step::Failed {
-            problem,
-            attempt,
-            retry_at: now + backoff(attempt, timings.retry_base, timings.retry_cap),
+    /// `cert` was just issued (or loaded).
+    pub fn issued(cert: CertInfo) -> HostStatus {
+        HostStatus {
+            cert: Some(cert),
+            ..HostStatus::new()
         }
+    }
+
+    /// An attempt failed at `now` with `problem`: the next waits by the backoff.
+    pub fn fail(&mut self, problem: String, now: SystemTime, timings: &AcmeTimings) {
+        self.failures = self.failures.saturating_add(1);
+        self.step = Step::Failed {
+            problem,
+            attempt: self.failures,
+            retry_at: now + backoff(self.failures, timings.retry_base, timings.retry_cap),
+        };
     }
 }
 
@@ -185,9 +193,13 @@ pub fn timestamp(t: SystemTime) -> String {
 /// The TLS plane of a custom domain as its issuer sees it at `now`:
 /// - a valid certificate held → `ready CertificateValid` naming its issuer and expiry (a
 ///   renewal under way or failing is added to the message: the served certificate is fine);
-/// - none: `pending Issuing`, `in_progress ChallengePending`, or `failed IssuanceFailed` with
-///   the problem and when the next attempt starts.
+/// - none: `pending Issuing`, `in_progress ChallengePending` (saying which retry it is after
+///   failures), or `failed IssuanceFailed` with the problem and when the next attempt starts.
 pub fn plane(status: &HostStatus, now: SystemTime, directory: &str) -> Plane {
+    let retry = match status.failures {
+        0 => String::new(),
+        n => format!(" (retry after {n} failed attempts)"),
+    };
     if let Some(cert) = status.cert.as_ref().filter(|c| c.valid_at(now)) {
         let mut message = format!(
             "issued by {} (serial {}), valid until {}",
@@ -211,12 +223,12 @@ pub fn plane(status: &HostStatus, now: SystemTime, directory: &str) -> Plane {
         Step::Idle | Step::Issuing => Plane::new(
             PlaneState::Pending,
             Reason::Issuing,
-            format!("requesting a certificate from {directory}"),
+            format!("requesting a certificate from {directory}{retry}"),
         ),
         Step::ChallengePending => Plane::new(
             PlaneState::InProgress,
             Reason::ChallengePending,
-            format!("{directory} is validating the http-01 challenge"),
+            format!("{directory} is validating the http-01 challenge{retry}"),
         ),
         Step::Failed {
             problem,
@@ -272,10 +284,7 @@ mod tests {
         assert_eq!(renew_at(&c, 2.0 / 3.0), at(60 * 86_400));
         assert_eq!(renew_at(&c, 7.0), c.not_after, "clamped");
         let t = timings();
-        let status = HostStatus {
-            cert: Some(c.clone()),
-            step: Step::Idle,
-        };
+        let status = HostStatus::issued(c.clone());
         assert_eq!(
             next_action(&status, at(86_400), &t),
             Action::WaitUntil(at(60 * 86_400))
@@ -293,10 +302,8 @@ mod tests {
         let t = timings();
         let fresh = HostStatus::new();
         assert_eq!(next_action(&fresh, at(100), &t), Action::Order);
-        let failed = HostStatus {
-            cert: None,
-            step: fresh.failed("boom".into(), at(100), &t),
-        };
+        let mut failed = fresh.clone();
+        failed.fail("boom".into(), at(100), &t);
         assert_eq!(
             failed.step,
             Step::Failed {
@@ -310,20 +317,40 @@ mod tests {
             Action::WaitUntil(at(110))
         );
         assert_eq!(next_action(&failed, at(110), &t), Action::Order);
-        let again = failed.failed("boom".into(), at(110), &t);
-        assert!(matches!(again, Step::Failed { attempt: 2, retry_at, .. } if retry_at == at(130)));
+        // The retry runs (its steps replace the failure), and fails again: the backoff grows.
+        failed.step = Step::ChallengePending;
+        failed.fail("boom".into(), at(110), &t);
+        assert!(
+            matches!(failed.step, Step::Failed { attempt: 2, retry_at, .. } if retry_at == at(130))
+        );
+        let p = plane(
+            &HostStatus {
+                step: Step::Issuing,
+                ..failed.clone()
+            },
+            at(130),
+            DIR,
+        );
+        assert!(
+            p.message.ends_with("(retry after 2 failed attempts)"),
+            "{}",
+            p.message
+        );
+        failed = HostStatus::issued(cert(0, 900));
+        assert_eq!(failed.failures, 0, "a success resets the count");
     }
 
     #[test]
     fn a_failed_renewal_retries_on_its_backoff_not_at_the_renewal_time() {
         let t = timings();
         let status = HostStatus {
-            cert: Some(cert(0, 900)),
             step: Step::Failed {
                 problem: "p".into(),
                 attempt: 1,
                 retry_at: at(700),
             },
+            failures: 1,
+            ..HostStatus::issued(cert(0, 900))
         };
         assert_eq!(
             next_action(&status, at(650), &t),
@@ -356,8 +383,8 @@ mod tests {
         assert!(p.message.contains(DIR), "{}", p.message);
         let p = plane(
             &HostStatus {
-                cert: None,
                 step: Step::ChallengePending,
+                ..HostStatus::new()
             },
             now,
             DIR,
@@ -373,8 +400,9 @@ mod tests {
         };
         let p = plane(
             &HostStatus {
-                cert: None,
                 step: failed.clone(),
+                failures: 2,
+                ..HostStatus::new()
             },
             now,
             DIR,
@@ -388,10 +416,7 @@ mod tests {
             "Connection refused (urn:ietf:params:acme:error:connection); retrying at \
              1970-01-01T00:17:00Z (attempt 2 failed)"
         );
-        let held = HostStatus {
-            cert: Some(cert(0, 2_000)),
-            step: Step::Idle,
-        };
+        let held = HostStatus::issued(cert(0, 2_000));
         let p = plane(&held, now, DIR);
         assert_eq!(
             (p.state, p.reason),
