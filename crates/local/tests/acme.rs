@@ -214,7 +214,7 @@ async fn a_custom_domain_gets_a_certificate_from_pebble_that_the_edge_serves() {
     f.wait_serving().await;
 
     let root = f.pebble.root().await;
-    let resp = https_get(f.edge.https_addr(), SHOP, "/", &[root.clone()])
+    let resp = https_get(f.edge.https_addr(), SHOP, "/", std::slice::from_ref(&root))
         .await
         .expect("the edge serves pebble's certificate for the custom domain");
     assert_eq!(resp.status, 200, "{}", resp.head);
@@ -263,7 +263,7 @@ async fn a_short_lived_certificate_is_renewed_while_clients_keep_connecting() {
     .await;
     f.wait_serving().await;
     let root = f.pebble.root().await;
-    let first = https_get(f.edge.https_addr(), SHOP, "/", &[root.clone()])
+    let first = https_get(f.edge.https_addr(), SHOP, "/", std::slice::from_ref(&root))
         .await
         .unwrap();
     let first = leaf_info(&first.leaf);
@@ -282,7 +282,7 @@ async fn a_short_lived_certificate_is_renewed_while_clients_keep_connecting() {
             let mut serials = Vec::<String>::new();
             let mut errors = Vec::new();
             while !stop.load(Ordering::SeqCst) {
-                match https_get(addr, SHOP, "/", &[root.clone()]).await {
+                match https_get(addr, SHOP, "/", std::slice::from_ref(&root)).await {
                     Ok(r) if r.status == 200 => {
                         ok.fetch_add(1, Ordering::SeqCst);
                         let serial = leaf_info(&r.leaf).serial;

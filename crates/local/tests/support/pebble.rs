@@ -155,7 +155,7 @@ impl Pebble {
             self.setup.mgmt,
             "localhost",
             "/roots/0",
-            &[self.setup.ca_der.clone()],
+            std::slice::from_ref(&self.setup.ca_der),
         )
         .await
         .expect("pebble's management API answers");
