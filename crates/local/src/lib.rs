@@ -5,6 +5,8 @@
 //! - [`edge`]: the embedded edge — hyper + tokio-rustls, HTTP and HTTPS on loopback,
 //!   certificate by SNI, `x-satusky-release`, `X-Forwarded-*`, WebSocket pass-through.
 //! - [`ca`]: a local CA persisted in the state dir, issuing a certificate per hostname.
+//! - [`acme`]: certificates for custom domains from an ACME server (`[acme]` in server.toml),
+//!   stored in the state dir and renewed in the background.
 //! - [`contexts`]: uploaded build contexts, stored per org under their verified digest.
 //! - [`unpack`], [`build`]: safe build-context extraction and the build step producing a
 //!   content-addressed artifact.
@@ -21,6 +23,7 @@
 //! directories, addresses). The DNS server answering for that zone is `satusky-dns`.
 #![forbid(unsafe_code)]
 
+pub mod acme;
 pub mod build;
 pub mod ca;
 pub mod contexts;

@@ -113,6 +113,21 @@ pub struct ServerToml {
     /// (e.g. `7d`, the default; `0s` stops them at once).
     #[serde(default, with = "humantime_serde_opt")]
     pub domain_grace: Option<std::time::Duration>,
+    /// Local runtime: custom domains get certificates from this ACME server (the platform
+    /// zone keeps the local CA). Unset: the local CA signs every hostname.
+    pub acme: Option<AcmeToml>,
+}
+
+/// `[acme] directory = "https://…/dir", ca_file = "…pem", email = "…"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeToml {
+    /// The ACME directory URL (https).
+    pub directory: String,
+    /// PEM root(s) that verify the directory's TLS certificate.
+    pub ca_file: std::path::PathBuf,
+    /// The ACME account's contact address.
+    pub email: Option<String>,
 }
 
 /// `"2s"`-style durations in server.toml.
@@ -272,6 +287,16 @@ impl ServerToml {
         })
     }
 
+    /// `[acme]` checked (the directory a URL, `ca_file` readable): the error names the field.
+    pub fn acme(&self) -> Result<Option<satusky_local::acme::AcmeConfig>> {
+        let Some(a) = &self.acme else {
+            return Ok(None);
+        };
+        satusky_local::acme::AcmeConfig::new(&a.directory, &a.ca_file, a.email.clone())
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("server.toml [acme] {}", satusky_core::error_chain(&e)))
+    }
+
     /// Who the local runtime runs apps as: the flag or env var, then `local_user`, then
     /// `default` (`None`: the control plane's own user); looked up (or created) once, now.
     pub fn isolation(
@@ -417,5 +442,49 @@ mod tests {
         let err = ready_recheck(None, &fast).unwrap_err().to_string();
         assert!(err.contains("server.toml ready_recheck"), "{err}");
         assert!(toml_parse("ready_recheck = \"often\"").is_err());
+    }
+
+    #[test]
+    fn acme_is_checked_and_its_errors_name_the_field() {
+        assert!(toml_parse("").unwrap().acme().unwrap().is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(Vec::<String>::new())
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(&ca, cert.pem()).unwrap();
+        let file = |directory: &str, ca_file: &std::path::Path| {
+            toml_parse(&format!(
+                "[acme]\ndirectory = \"{directory}\"\nca_file = \"{}\"\nemail = \"ops@example.test\"\n",
+                ca_file.display()
+            ))
+            .unwrap()
+        };
+        let ok = file("https://127.0.0.1:14000/dir", &ca)
+            .acme()
+            .unwrap()
+            .unwrap();
+        assert_eq!(ok.directory(), "https://127.0.0.1:14000/dir");
+        assert_eq!(ok.email(), Some("ops@example.test"));
+        let err = file("127.0.0.1:14000", &ca).acme().unwrap_err().to_string();
+        assert!(err.starts_with("server.toml [acme] directory: "), "{err}");
+        let missing = dir.path().join("missing.pem");
+        let err = file("https://a.test/dir", &missing)
+            .acme()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "server.toml [acme] ca_file: cannot read {}",
+                missing.display()
+            )),
+            "{err}"
+        );
+        assert!(
+            toml_parse("[acme]\ndirectory = \"https://a.test/dir\"\n").is_err(),
+            "ca_file is required"
+        );
     }
 }

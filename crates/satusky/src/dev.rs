@@ -74,6 +74,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
             isolation,
             build_timeout: crate::config::build_timeout(args.build_timeout, &file)?,
             ready_recheck: crate::config::ready_recheck(args.ready_recheck, &file)?,
+            acme: file.acme()?,
         },
         store.clone(),
         file.dns_records()?,

@@ -63,6 +63,7 @@ async fn serve_local(
             isolation,
             build_timeout: crate::config::build_timeout(args.build_timeout, file)?,
             ready_recheck: crate::config::ready_recheck(args.ready_recheck, file)?,
+            acme: file.acme()?,
         },
         store,
         file.dns_records()?,

@@ -1,5 +1,6 @@
-//! The local runtime stack: local CA, the platform zone's DNS server, embedded edge, local
-//! runtime, prober and lifecycle engine, wired to a store. `satusky dev` and `satusky serve
+//! The local runtime stack: local CA (and with `[acme]` the ACME issuer for custom domains),
+//! the platform zone's DNS server, embedded edge, local runtime, prober and lifecycle engine,
+//! wired to a store. `satusky dev` and `satusky serve
 //! --runtime local` both start it (only what they add around it differs), and so do
 //! in-process tests, which keep the route table and zone records to edit them out of band.
 
@@ -12,6 +13,7 @@ use satusky_core::contexts::ContextStore;
 use satusky_core::hostnames::Zone;
 use satusky_core::runtime::DnsZone;
 use satusky_dns::{DnsServer, ZoneRecords};
+use satusky_local::acme::{AcmeConfig, AcmeIssuer, AcmeTimings};
 use satusky_local::ca::LocalCa;
 use satusky_local::edge::{self, Edge, EdgeConfig};
 use satusky_local::isolation::Isolation;
@@ -42,6 +44,9 @@ pub struct LocalStackConfig {
     /// How often the local runtime re-checks a ready replica's health path
     /// (`satusky_local::supervisor::READY_RECHECK` unless set).
     pub ready_recheck: Duration,
+    /// `[acme]`: custom domains get their certificates from this ACME directory (the
+    /// platform zone keeps the local CA). `None`: every hostname gets the local CA's.
+    pub acme: Option<AcmeConfig>,
 }
 
 /// A running stack. [`LocalStack::state`] is what the API serves.
@@ -50,6 +55,8 @@ pub struct LocalStack {
     pub engine: Engine,
     pub store: Store,
     pub ca: Arc<LocalCa>,
+    /// The ACME issuer, when `[acme]` is configured.
+    pub acme: Option<AcmeIssuer>,
     pub runtime: Arc<LocalRuntime>,
     pub edge: Edge,
     pub dns: DnsServer,
@@ -74,6 +81,7 @@ impl LocalStack {
             isolation,
             build_timeout,
             ready_recheck,
+            acme,
         } = config;
         let ca = Arc::new(
             LocalCa::load_or_create(&state_dir.join("ca"))
@@ -82,19 +90,24 @@ impl LocalStack {
         let dns = satusky_dns::start(dns_addr, &zone, records.clone())
             .await
             .map_err(failed(format!("cannot start the DNS server on {dns_addr}")))?;
+        let acme = acme
+            .map(|c| AcmeIssuer::start(c, &state_dir, AcmeTimings::default()))
+            .transpose()
+            .map_err(failed("cannot set up the ACME issuer"))?;
         let routes = RouteTable::new();
-        let edge = edge::start(
+        let edge = edge::start_with_acme(
             EdgeConfig {
                 http_addr,
                 https_addr,
             },
             routes.clone(),
             ca.clone(),
+            acme.as_ref().map(AcmeIssuer::serving),
         )
         .await
         .map_err(failed("cannot start the edge"))?;
         let runtime = Arc::new(
-            LocalRuntime::start(
+            LocalRuntime::start_with_acme(
                 LocalConfig {
                     state_dir: state_dir.clone(),
                     zone: zone.clone(),
@@ -106,6 +119,7 @@ impl LocalStack {
                 routes.clone(),
                 Arc::new(records.clone()) as Arc<dyn DnsZone>,
                 Arc::new(StoreLedger::new(store.clone())),
+                acme.clone(),
             )
             .await
             .map_err(failed("cannot start the local runtime"))?,
@@ -138,6 +152,7 @@ impl LocalStack {
             engine,
             store,
             ca,
+            acme,
             runtime,
             edge,
             dns,

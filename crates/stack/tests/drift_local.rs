@@ -72,6 +72,7 @@ async fn start(probe_interval: Duration) -> Env {
             isolation: satusky_local::isolation::Isolation::SameUser,
             build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
             ready_recheck: satusky_local::supervisor::READY_RECHECK,
+            acme: None,
         },
         store,
         records,

@@ -49,6 +49,7 @@ async fn start() -> Env {
             isolation: satusky_local::isolation::Isolation::SameUser,
             build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
             ready_recheck: satusky_local::supervisor::READY_RECHECK,
+            acme: None,
         },
         store,
         records.clone(),

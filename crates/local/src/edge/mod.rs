@@ -2,7 +2,8 @@
 //! certificate per SNI hostname from the local CA) serving the [`RouteTable`] by Host — proxy
 //! to a release's replicas, redirect, or a short error. `proxy.rs` says what a request gets
 //! (status codes, headers, retries, WebSocket), `headers.rs` the header rules, `tls.rs` which
-//! hostnames get a certificate.
+//! hostnames get a certificate. With an ACME issuer ([`start_with_acme`]), the plain-HTTP
+//! listener answers its pending HTTP-01 challenges before anything is routed.
 //!
 //! This module owns the listeners and the connection tasks: they run until [`Edge::shutdown`]
 //! (stop accepting, let requests in flight finish for up to [`DRAIN_TIMEOUT`]) or until the
@@ -31,6 +32,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
+use crate::acme::AcmeServing;
 use crate::ca::LocalCa;
 use crate::routes::RouteTable;
 
@@ -115,6 +117,17 @@ pub async fn start(
     routes: RouteTable,
     ca: Arc<LocalCa>,
 ) -> Result<Edge, EdgeError> {
+    start_with_acme(config, routes, ca, None).await
+}
+
+/// [`start`], also serving what the ACME issuer publishes: its certificates by SNI and the
+/// answers to its HTTP-01 challenges.
+pub async fn start_with_acme(
+    config: EdgeConfig,
+    routes: RouteTable,
+    ca: Arc<LocalCa>,
+    acme: Option<Arc<AcmeServing>>,
+) -> Result<Edge, EdgeError> {
     let http = bind("HTTP", config.http_addr).await?;
     let https = bind("HTTPS", config.https_addr).await?;
     let local = |l: &TcpListener, scheme, addr| {
@@ -126,9 +139,9 @@ pub async fn start(
     };
     let http_addr = local(&http, "HTTP", config.http_addr)?;
     let https_addr = local(&https, "HTTPS", config.https_addr)?;
-    let acceptor = tls::acceptor(routes.clone(), ca).map_err(EdgeError::Tls)?;
+    let acceptor = tls::acceptor(routes.clone(), ca, acme.clone()).map_err(EdgeError::Tls)?;
     let (shutdown, signal) = watch::channel(false);
-    let proxy = Arc::new(proxy::Proxy::new(routes, signal.clone()));
+    let proxy = Arc::new(proxy::Proxy::new(routes, signal.clone()).with_acme(acme));
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let tasks = vec![
         tokio::spawn(serve(

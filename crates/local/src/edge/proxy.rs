@@ -1,5 +1,6 @@
 //! What the edge does with one request, by the route of its Host (port, case and trailing dot
-//! ignored):
+//! ignored) — except an ACME HTTP-01 challenge on plain HTTP whose token the issuer has
+//! pending, which is answered with its key authorization whatever the Host:
 //! - no route → `404 no app serves HOST`;
 //! - [`Route::Redirect`] → `308` with `Location: TO + PATH?QUERY` (see [`redirect_location`]);
 //! - [`Route::Serve`] with no upstream → `503 no ready replicas for HOST`;
@@ -25,6 +26,7 @@
 
 use satusky_core::error_chain;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::combinators::UnsyncBoxBody;
@@ -41,6 +43,8 @@ use tokio::sync::watch;
 use super::headers::{
     Scheme, redirect_location, request_host, strip_hop_by_hop, upstream_headers, wants_upgrade,
 };
+use crate::acme::AcmeServing;
+use crate::acme::serving::challenge_token;
 use crate::routes::{Route, RouteTable, normalize_host};
 
 /// The response header naming the release that answered.
@@ -62,6 +66,7 @@ pub(crate) type Body = UnsyncBoxBody<Bytes, hyper::Error>;
 /// The request handler shared by every connection.
 pub(crate) struct Proxy {
     routes: RouteTable,
+    acme: Option<Arc<AcmeServing>>,
     client: Client<HttpConnector, Body>,
     signal: watch::Receiver<bool>,
 }
@@ -78,9 +83,24 @@ impl Proxy {
             .build(connector);
         Proxy {
             routes,
+            acme: None,
             client,
             signal,
         }
+    }
+
+    pub(crate) fn with_acme(mut self, acme: Option<Arc<AcmeServing>>) -> Proxy {
+        self.acme = acme;
+        self
+    }
+
+    /// The key authorization for a pending HTTP-01 challenge this request asks for.
+    fn challenge_answer(&self, req: &Request<Incoming>, scheme: Scheme) -> Option<String> {
+        let acme = self.acme.as_ref()?;
+        if scheme != Scheme::Http || req.method() != Method::GET {
+            return None;
+        }
+        acme.key_authorization(challenge_token(req.uri().path())?)
     }
 
     pub(crate) async fn handle(
@@ -91,6 +111,9 @@ impl Proxy {
     ) -> Response<Body> {
         if req.method() == Method::CONNECT {
             return text(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported\n");
+        }
+        if let Some(answer) = self.challenge_answer(&req, scheme) {
+            return text(StatusCode::OK, answer);
         }
         let Some(raw_host) = request_host(&req) else {
             return text(StatusCode::BAD_REQUEST, "missing Host header\n");

@@ -23,6 +23,7 @@ use satusky_core::runtime::{
 use satusky_types::{Hostname, Plane, Reason, ReplicaCounts, Strategy};
 use tokio::sync::Mutex;
 
+use crate::acme::AcmeIssuer;
 use crate::build::Builder;
 use crate::isolation::{Isolation, IsolationError, prepare_state_dir};
 use crate::ledger::{Ledger, reap};
@@ -134,6 +135,8 @@ struct Inner {
     apps: std::sync::Mutex<HashMap<(String, String), Arc<AppSlot>>>,
     /// Apps whose workload changed, for the control plane (marked after each tick).
     changes: Arc<WorkloadChanges>,
+    /// Certificates for custom domains, when `[acme]` is configured.
+    acme: Option<AcmeIssuer>,
 }
 
 /// The local runtime. Cheap to clone.
@@ -150,6 +153,18 @@ impl LocalRuntime {
         routes: RouteTable,
         zone_records: Arc<dyn DnsZone>,
         ledger: Arc<dyn Ledger>,
+    ) -> Result<LocalRuntime, LocalRuntimeError> {
+        Self::start_with_acme(config, routes, zone_records, ledger, None).await
+    }
+
+    /// [`LocalRuntime::start`], handing the custom-domain hostnames of every apply to `acme`
+    /// (which the edge must serve from, see `crate::edge::start_with_acme`).
+    pub async fn start_with_acme(
+        config: LocalConfig,
+        routes: RouteTable,
+        zone_records: Arc<dyn DnsZone>,
+        ledger: Arc<dyn Ledger>,
+        acme: Option<AcmeIssuer>,
     ) -> Result<LocalRuntime, LocalRuntimeError> {
         report_open_files(crate::limits::raise_open_files());
         let killed = reap(&*ledger).await;
@@ -205,6 +220,7 @@ impl LocalRuntime {
             zone: zone_records,
             apps: std::sync::Mutex::new(HashMap::new()),
             changes: Arc::new(WorkloadChanges::new()),
+            acme,
         });
         tokio::spawn(follow_replicas(Arc::downgrade(&inner), replica_changes));
         Ok(LocalRuntime { inner })
@@ -236,6 +252,12 @@ impl LocalRuntime {
         let mut st = slot.state.lock().await;
         let platform = inner.config.zone.names_in(&d.hostnames);
         inner.zone.set_app(&d.org, &d.app, &platform, &self.edge());
+        if let Some(acme) = &inner.acme {
+            let zone = &inner.config.zone;
+            let custom = d.hostnames.iter().map(|h| &h.hostname);
+            let custom = custom.filter(|h| !zone.contains(h)).cloned().collect();
+            acme.set_app(&d.org, &d.app, custom);
+        }
         if let Some(blocked) = unsupported(&d.spec, d.artifact.as_deref()) {
             inner.cancel_rollout(&mut st);
             st.target = Some(d.release);
@@ -430,6 +452,25 @@ impl Runtime for LocalRuntime {
         })
     }
 
+    /// Custom domains' certificates come from the ACME issuer when one is configured; the
+    /// platform zone's (and every hostname's without one) from the local CA: `None`.
+    fn certificates(
+        &self,
+        _org: String,
+        _app: String,
+        hostnames: Vec<Hostname>,
+    ) -> BoxFuture<'_, Result<Vec<Option<Plane>>, RuntimeError>> {
+        let (acme, zone) = (&self.inner.acme, &self.inner.config.zone);
+        let planes = hostnames
+            .iter()
+            .map(|h| match acme {
+                Some(acme) if !zone.contains(&h.hostname) => Some(acme.plane(&h.hostname)),
+                _ => None,
+            })
+            .collect();
+        Box::pin(async move { Ok(planes) })
+    }
+
     fn remove(&self, org: String, app: String) -> BoxFuture<'_, Result<(), RuntimeError>> {
         Box::pin(async move {
             let slot = self.inner.apps_map().remove(&(org.clone(), app.clone()));
@@ -455,6 +496,9 @@ impl Runtime for LocalRuntime {
             self.inner.supervisor.stop_many(left).await;
             self.inner.routes.remove_app(&org, &app);
             self.inner.zone.remove_app(&org, &app);
+            if let Some(acme) = &self.inner.acme {
+                acme.remove_app(&org, &app);
+            }
             Ok(())
         })
     }

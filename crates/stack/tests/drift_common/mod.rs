@@ -294,6 +294,7 @@ pub async fn local_stack(state_dir: &std::path::Path, store: Store) -> satusky_s
             isolation: satusky_local::isolation::Isolation::SameUser,
             build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
             ready_recheck: satusky_local::supervisor::READY_RECHECK,
+            acme: None,
         },
         store,
         satusky_dns::ZoneRecords::new(),
