@@ -35,6 +35,7 @@ async fn redeploying_bumps_generation_and_adds_a_release() {
                 release: 1,
                 created: true,
                 unpinned: None,
+                kept: Vec::new(),
             }
         );
 
@@ -52,6 +53,7 @@ async fn redeploying_bumps_generation_and_adds_a_release() {
                 release: 2,
                 created: false,
                 unpinned: None,
+                kept: Vec::new(),
             }
         );
 
@@ -320,6 +322,7 @@ async fn delete_removes_everything_and_frees_hostnames() {
                 release: 1,
                 created: true,
                 unpinned: None,
+                kept: Vec::new(),
             }
         );
     })

@@ -73,6 +73,7 @@ pub fn accepted_unpinning(release: u64, unpinned: Option<u64>) -> String {
             redirect_to: None,
         }],
         unpinned,
+        kept: Vec::new(),
         https_port: None,
     })
     .expect("json")
