@@ -259,15 +259,7 @@ impl ServerToml {
                 .map_err(|e| anyhow::anyhow!("server.toml gateway: {e}"))?,
             None => satusky_kube::GatewayRef::default(),
         };
-        let mut extra_roots = Vec::new();
-        for ca in &self.ca_files {
-            let pem = std::fs::read_to_string(ca)
-                .with_context(|| format!("server.toml ca_files: cannot read {}", ca.display()))?;
-            extra_roots.extend(
-                satusky_probe::parse_pem_certs(&pem)
-                    .with_context(|| format!("server.toml ca_files: {}", ca.display()))?,
-            );
-        }
+        let extra_roots = self.extra_roots()?;
         let dns = match self.dns_listen {
             Some(addr) => Some((addr, self.dns_records()?)),
             None => None,
@@ -285,6 +277,20 @@ impl ServerToml {
             extra_roots,
             dns,
         })
+    }
+
+    /// The roots of `ca_files`, read and parsed; the error names the file.
+    pub fn extra_roots(&self) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+        let mut extra_roots = Vec::new();
+        for ca in &self.ca_files {
+            let pem = std::fs::read_to_string(ca)
+                .with_context(|| format!("server.toml ca_files: cannot read {}", ca.display()))?;
+            extra_roots.extend(
+                satusky_probe::parse_pem_certs(&pem)
+                    .with_context(|| format!("server.toml ca_files: {}", ca.display()))?,
+            );
+        }
+        Ok(extra_roots)
     }
 
     /// `[acme]` checked (the directory a URL, `ca_file` readable): the error names the field.

@@ -75,6 +75,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
             build_timeout: crate::config::build_timeout(args.build_timeout, &file)?,
             ready_recheck: crate::config::ready_recheck(args.ready_recheck, &file)?,
             acme: file.acme()?,
+            extra_roots: file.extra_roots()?,
         },
         store.clone(),
         file.dns_records()?,

@@ -64,6 +64,7 @@ async fn serve_local(
             build_timeout: crate::config::build_timeout(args.build_timeout, file)?,
             ready_recheck: crate::config::ready_recheck(args.ready_recheck, file)?,
             acme: file.acme()?,
+            extra_roots: file.extra_roots()?,
         },
         store,
         file.dns_records()?,

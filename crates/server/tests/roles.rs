@@ -33,6 +33,9 @@ enum Who {
 
 /// The order callers make their requests in a row's world: the admin last, so an operation
 /// that succeeds for it (a destroy, a revocation) cannot change what the others get.
+/// The custom domain of the app every row acts on.
+const DOMAIN: &str = "shop.example.test";
+
 const CALL_ORDER: [Who; 5] = [
     Who::Member,
     Who::OtherOrg,
@@ -135,6 +138,48 @@ fn rows() -> Vec<Row> {
                 )
             },
             expect: [200, 403, 404, 401, 401],
+        },
+        // Domains: members add and check them; only admins remove one.
+        Row {
+            op: "GET /v1/orgs/{org}/apps/{app}/domains",
+            req: |_| {
+                let path = format!("/v1/orgs/{ORG}/apps/{APP}/domains");
+                req(Method::GET, path, Body::None)
+            },
+            expect: [200, 200, 404, 401, 401],
+        },
+        Row {
+            op: "POST /v1/orgs/{org}/apps/{app}/domains",
+            req: |_| {
+                let path = format!("/v1/orgs/{ORG}/apps/{APP}/domains");
+                let body = json!({"hostname": "new.example.test"});
+                req(Method::POST, path, Body::Json(body))
+            },
+            expect: [201, 201, 404, 401, 401],
+        },
+        Row {
+            op: "DELETE /v1/orgs/{org}/apps/{app}/domains/{host}",
+            req: |_| {
+                let path = format!("/v1/orgs/{ORG}/apps/{APP}/domains/{DOMAIN}");
+                req(Method::DELETE, path, Body::None)
+            },
+            expect: [200, 403, 404, 401, 401],
+        },
+        Row {
+            op: "GET /v1/orgs/{org}/apps/{app}/domains/{host}/check",
+            req: |_| {
+                let path = format!("/v1/orgs/{ORG}/apps/{APP}/domains/{DOMAIN}/check");
+                req(Method::GET, path, Body::None)
+            },
+            expect: [200, 200, 404, 401, 401],
+        },
+        Row {
+            op: "GET /v1/orgs/{org}/apps/{app}/domains/{host}/setup",
+            req: |_| {
+                let path = format!("/v1/orgs/{ORG}/apps/{APP}/domains/{DOMAIN}/setup");
+                req(Method::GET, path, Body::None)
+            },
+            expect: [200, 200, 404, 401, 401],
         },
         Row {
             op: "GET /v1/orgs/{org}/apps/{app}/status",
@@ -429,7 +474,8 @@ fn spec(app: &str, tag: &str) -> Value {
         "build": {"dockerfile": "Dockerfile", "context": "."},
         "checks": {"path": "/healthz", "expect": "2xx", "timeout_ms": 1000},
         "deploy": {"strategy": "rolling", "max_surge": "25%", "max_unavailable": "0",
-                   "progress_deadline_seconds": 120}
+                   "progress_deadline_seconds": 120},
+        "domains": [{"host": DOMAIN}]
     })
 }
 

@@ -47,6 +47,9 @@ pub struct LocalStackConfig {
     /// `[acme]`: custom domains get their certificates from this ACME directory (the
     /// platform zone keeps the local CA). `None`: every hostname gets the local CA's.
     pub acme: Option<AcmeConfig>,
+    /// Roots the TLS plane trusts beside the local CA and webpki-roots (`server.toml
+    /// ca_files`: e.g. a test ACME server's issuing root).
+    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 /// A running stack. [`LocalStack::state`] is what the API serves.
@@ -82,6 +85,7 @@ impl LocalStack {
             build_timeout,
             ready_recheck,
             acme,
+            extra_roots,
         } = config;
         let ca = Arc::new(
             LocalCa::load_or_create(&state_dir.join("ca"))
@@ -128,7 +132,10 @@ impl LocalStack {
             resolvers: vec![dns.local_addr()],
             edge: Some(edge.https_addr()),
             extra_roots: parse_pem_certs(ca.ca_pem())
-                .map_err(failed("the local CA's certificate"))?,
+                .map_err(failed("the local CA's certificate"))?
+                .into_iter()
+                .chain(extra_roots)
+                .collect(),
             timeouts: Timeouts::uniform(LOCAL_PROBE_TIMEOUT),
             ..ProbeConfig::default()
         })

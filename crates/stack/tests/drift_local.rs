@@ -73,6 +73,7 @@ async fn start(probe_interval: Duration) -> Env {
             build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
             ready_recheck: satusky_local::supervisor::READY_RECHECK,
             acme: None,
+            extra_roots: Vec::new(),
         },
         store,
         records,

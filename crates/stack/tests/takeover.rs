@@ -50,6 +50,7 @@ async fn start() -> Env {
             build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
             ready_recheck: satusky_local::supervisor::READY_RECHECK,
             acme: None,
+            extra_roots: Vec::new(),
         },
         store,
         records.clone(),

@@ -98,7 +98,12 @@ async fn a_stored_release_is_validated_again_into_the_desired_workload() {
         assert_eq!(desired.artifact, None);
         // Only the generated hostname is routed: the custom domains wait for their proof.
         assert_eq!(desired.hostnames.as_slice(), &hosts[..1]);
-        assert_eq!(app.hostnames.len(), 3, "all three are stored: {:?}", app.hostnames);
+        assert_eq!(
+            app.hostnames.len(),
+            3,
+            "all three are stored: {:?}",
+            app.hostnames
+        );
 
         // The store keeps what it is given; what no longer passes the checks is refused when
         // it is read for a runtime.

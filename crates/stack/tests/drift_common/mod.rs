@@ -295,6 +295,7 @@ pub async fn local_stack(state_dir: &std::path::Path, store: Store) -> satusky_s
             build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
             ready_recheck: satusky_local::supervisor::READY_RECHECK,
             acme: None,
+            extra_roots: Vec::new(),
         },
         store,
         satusky_dns::ZoneRecords::new(),
