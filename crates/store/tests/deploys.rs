@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use common::{Ctx, alias, generated, on_each_backend, redirect, spec};
 use satusky_store::{DeletedApp, DeployRecord, Store, StoreError};
-use satusky_types::{Phase, ReleaseStatus, Role};
+use satusky_types::{OwnershipState, Phase, ReleaseStatus, Role};
 use sqlx::Row;
 
 const T0: i64 = 1_795_000_000_000;
@@ -146,7 +146,7 @@ async fn apps_are_listed_by_name_with_their_hostnames() {
 }
 
 #[tokio::test]
-async fn a_hostname_has_one_owner_across_orgs_and_conflicts_change_nothing() {
+async fn a_hostname_is_routed_for_one_org_claimed_once_per_org_and_conflicts_change_nothing() {
     on_each_backend(|Ctx { store, .. }| async move {
         for org in ["a", "b"] {
             store.ensure_org(org).await.unwrap();
@@ -156,39 +156,35 @@ async fn a_hostname_has_one_owner_across_orgs_and_conflicts_change_nothing() {
             .record_deploy("a", &spec("web"), &web, "deploy", T0)
             .await
             .unwrap();
+        // Claimed, not routed until proven.
+        assert_eq!(store.hostname_owner("www.example.com").await.unwrap(), None);
+        let proven = store
+            .ownership_proven("a", "www.example.com", "TXT seen", T0)
+            .await
+            .unwrap()
+            .expect("a pending claim");
+        assert_eq!((proven.app.as_str(), proven.ended.len()), ("web", 0));
+        let owner = store.hostname_owner("www.example.com").await.unwrap();
+        assert_eq!(owner, Some(("a".to_string(), "web".to_string())));
 
-        // A new app in another org claiming a taken hostname: no app, release, event or
-        // hostname is left behind.
+        // Another org may claim it: pending, never routed, a's claim untouched.
         let taken = [generated("api-b.test"), alias("www.example.com")];
-        let err = store
+        store
             .record_deploy("b", &spec("api"), &taken, "deploy", T0)
             .await
-            .unwrap_err();
-        match err {
-            StoreError::HostnameTaken {
-                hostname,
-                owner_org,
-                owner_app,
-            } => {
-                assert_eq!(
-                    (hostname.as_str(), owner_org.as_str(), owner_app.as_str()),
-                    ("www.example.com", "a", "web")
-                );
-            }
-            other => panic!("expected HostnameTaken, got {other:?}"),
-        }
-        assert_eq!(store.get_app("b", "api").await.unwrap(), None);
-        assert!(store.list_releases("b", "api").await.unwrap().is_empty());
-        assert!(
-            store
-                .events_after("b", "api", 0, 10)
-                .await
-                .unwrap()
-                .is_empty()
+            .unwrap();
+        let b = store.app_domains("b", "api").await.unwrap();
+        let claim = b.iter().find(|d| d.hostname == "www.example.com").unwrap();
+        assert_eq!(claim.ownership.state, OwnershipState::Pending);
+        assert!(!claim.routed);
+        assert_eq!(
+            claim.ownership.txt_value.as_deref(),
+            Some(satusky_core::ownership::txt_value("b", "www.example.com").as_str())
         );
-        assert_eq!(store.hostname_owner("api-b.test").await.unwrap(), None);
+        assert_eq!(store.hostname_owner("www.example.com").await.unwrap(), owner);
+        assert_eq!(store.rival_orgs("www.example.com", "b").await.unwrap(), ["a"]);
 
-        // An existing app (same org this time) trying to take it keeps its previous state.
+        // Another app of the same org trying to take it keeps its previous state.
         store
             .record_deploy("a", &spec("api"), &[generated("api-a.test")], "deploy", T0)
             .await
@@ -202,7 +198,17 @@ async fn a_hostname_has_one_owner_across_orgs_and_conflicts_change_nothing() {
             .record_deploy("a", &spec("api"), &grab, "deploy", T0 + 1)
             .await
             .unwrap_err();
-        assert!(matches!(err, StoreError::HostnameTaken { .. }), "{err:?}");
+        match err {
+            StoreError::HostnameTaken {
+                hostname,
+                owner_org,
+                owner_app,
+            } => assert_eq!(
+                (hostname.as_str(), owner_org.as_str(), owner_app.as_str()),
+                ("www.example.com", "a", "web")
+            ),
+            other => panic!("expected HostnameTaken, got {other:?}"),
+        }
         let api = store.get_app("a", "api").await.unwrap().expect("api");
         assert_eq!((api.generation, api.target_release), (1, Some(1)));
         assert_eq!(api.hostnames, [generated("api-a.test")]);
@@ -211,20 +217,16 @@ async fn a_hostname_has_one_owner_across_orgs_and_conflicts_change_nothing() {
             store.events_after("a", "api", 0, 10).await.unwrap().len(),
             2
         );
-        assert_eq!(store.hostname_owner("new.example.com").await.unwrap(), None);
-        let owner = store.hostname_owner("www.example.com").await.unwrap();
-        assert_eq!(owner, Some(("a".to_string(), "web".to_string())));
 
-        // The owner itself redeploys with the same hostnames, then drops one, which frees it.
+        // The owner redeploys with the same hostnames (the proof stays), then drops one,
+        // which frees it; b's claim then proves with nothing to end.
         store
             .record_deploy("a", &spec("web"), &web, "deploy", T0 + 2)
             .await
             .unwrap();
         let again = store.get_app("a", "web").await.unwrap().expect("web");
-        assert_eq!(
-            (again.generation, again.hostnames.clone()),
-            (2, web.to_vec())
-        );
+        assert_eq!((again.generation, again.hostnames.clone()), (2, web.to_vec()));
+        assert_eq!(store.hostname_owner("www.example.com").await.unwrap(), owner);
         let kept = [
             generated("web-a.test"),
             redirect("www.example.com", "https://web-a.test"),
@@ -236,20 +238,16 @@ async fn a_hostname_has_one_owner_across_orgs_and_conflicts_change_nothing() {
         let now = store.get_app("a", "web").await.unwrap().expect("web");
         assert_eq!(now.hostnames, kept);
         store
-            .record_deploy(
-                "a",
-                &spec("web"),
-                &[generated("web-a.test")],
-                "deploy",
-                T0 + 4,
-            )
+            .record_deploy("a", &spec("web"), &[generated("web-a.test")], "deploy", T0 + 4)
             .await
             .unwrap();
         assert_eq!(store.hostname_owner("www.example.com").await.unwrap(), None);
-        store
-            .record_deploy("b", &spec("api"), &taken, "deploy", T0 + 5)
+        let proven = store
+            .ownership_proven("b", "www.example.com", "TXT seen", T0 + 5)
             .await
+            .unwrap()
             .unwrap();
+        assert!(proven.ended.is_empty());
         let owner = store.hostname_owner("www.example.com").await.unwrap();
         assert_eq!(owner, Some(("b".to_string(), "api".to_string())));
     })
