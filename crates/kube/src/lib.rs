@@ -24,6 +24,6 @@ pub mod runtime;
 pub mod watch;
 
 pub use render::{
-    GatewayRef, InvalidGatewayRef, IssuerRef, Object, RenderError, RenderInput, SecretRef, render,
-    render_namespace, to_json_list, to_yaml,
+    GatewayRef, InvalidGatewayRef, InvalidIssuerRef, IssuerRef, Object, RenderError, RenderInput,
+    SecretRef, render, render_namespace, to_json_list, to_yaml,
 };

@@ -37,8 +37,13 @@ use crate::render::{GatewayRef, IssuerRef, RenderInput, render};
 /// How the runtime renders and where it looks.
 #[derive(Debug, Clone)]
 pub struct KubeConfig {
+    /// The platform zone: its hostnames are served by the Gateway's own listener (a wildcard
+    /// certificate there is the platform's business); every hostname outside it is a custom
+    /// domain with a ListenerSet listener and a cert-manager Certificate.
     pub zone: Zone,
     pub gateway: GatewayRef,
+    /// The cert-manager issuer of custom domains' Certificates (default: ClusterIssuer
+    /// `satusky-acme`, see [`IssuerRef`]); its name is quoted in the TLS plane.
     pub issuer: IssuerRef,
     /// Where the prober connects for TLS/HTTP (`None`: the resolved address on 443).
     pub probe_addr: Option<std::net::SocketAddr>,
@@ -113,6 +118,7 @@ impl KubeRuntime {
         );
         input.gateway = self.config.gateway.clone();
         input.issuer = self.config.issuer.clone();
+        input.zone = self.config.zone.clone();
         let objects =
             render(&input).map_err(|e| RuntimeError::invalid("cannot render").with_source(e))?;
         let outcome = self
