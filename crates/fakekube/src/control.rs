@@ -13,6 +13,7 @@
 //! | `POST /fakekube/v1/gateways/{ns}/{name}/status` | `{"programmed": true, "addresses": ["203.0.113.7"], "reason"}` | Gateway status |
 //! | `POST /fakekube/v1/listenersets/{ns}/{name}/status` | `{"programmed": true, "experimental": false}` | ListenerSet status |
 //! | `POST /fakekube/v1/certificates/{ns}/{name}/status` | `{"ready": true, "message"}` | Certificate `Ready` |
+//! | `POST /fakekube/v1/certificates/{ns}/{name}/issuance` | [`Issuance`], e.g. `{"step": "failed", "reason"}` | cert-manager's step (request, Order, Challenge, Secret) |
 //! | `POST /fakekube/v1/jobs/{ns}/{name}/start` | | Job pod running |
 //! | `POST /fakekube/v1/jobs/{ns}/{name}/complete` | `{"logs", "terminationMessage"}` | Job succeeded |
 //! | `POST /fakekube/v1/jobs/{ns}/{name}/fail` | `{"logs", "message", "exitCode": 1}` | Job failed |
@@ -34,6 +35,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::handlers::json_response;
+use crate::hooks::certs::Issuance;
 use crate::hooks::jobs::JobEnd;
 use crate::hooks::routes::{GatewayStatus, RouteStatus};
 use crate::hooks::workload::PodFailure;
@@ -61,6 +63,10 @@ pub fn router(fake: FakeKube) -> Router {
         .route(
             "/fakekube/v1/certificates/{ns}/{name}/status",
             post(certificate_status),
+        )
+        .route(
+            "/fakekube/v1/certificates/{ns}/{name}/issuance",
+            post(certificate_issuance),
         )
         .route("/fakekube/v1/jobs/{ns}/{name}/{action}", post(job))
         .route("/fakekube/v1/pods/{ns}/{name}/log", post(pod_log))
@@ -190,6 +196,18 @@ async fn certificate_status(
     reply(
         body::<Ready>(&b)
             .and_then(|s| f.set_certificate_ready(&ns, &name, s.ready, s.message.as_deref())),
+    )
+}
+
+async fn certificate_issuance(
+    State(f): State<FakeKube>,
+    Path((ns, name)): Path<(String, String)>,
+    b: Bytes,
+) -> Response {
+    reply(
+        serde_json::from_slice::<Issuance>(&b)
+            .map_err(|e| ApiError::bad_request(format!("invalid control body: {e}")))
+            .and_then(|step| f.certificate_issuance(&ns, &name, &step)),
     )
 }
 

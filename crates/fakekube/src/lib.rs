@@ -20,7 +20,8 @@
 //! PodDisruptionBudget; autoscaling.k8s.io/v1 VerticalPodAutoscaler;
 //! gateway.networking.k8s.io v1 (and v1beta1) GatewayClass, Gateway, HTTPRoute,
 //! ReferenceGrant, v1 ListenerSet; gateway.networking.x-k8s.io/v1alpha1 XListenerSet;
-//! cert-manager.io/v1 Certificate, CertificateRequest, Issuer, ClusterIssuer. Discovery at
+//! cert-manager.io/v1 Certificate, CertificateRequest, Issuer, ClusterIssuer;
+//! acme.cert-manager.io/v1 Order, Challenge. Discovery at
 //! `/version`, `/api`, `/api/v1`, `/apis`, `/apis/{group}`, `/apis/{group}/{version}` (no
 //! aggregated discovery: clients fall back). A minimal `/openapi/v3` ([`openapi`]) exists
 //! only because `kubectl apply` refuses to run without it.
@@ -105,8 +106,9 @@
 //!
 //! Methods on [`FakeKube`] (and `POST /fakekube/v1/...`, see [`control`] and
 //! `docs/fakekube.md`): rollout progress/complete/stall, crash loop, image pull failure,
-//! unschedulable; HTTPRoute parent status; Gateway and ListenerSet programmed; Certificate
-//! ready; Job started/completed/failed with logs and a termination message; injected errors
+//! unschedulable; HTTPRoute parent status; Gateway and ListenerSet programmed; cert-manager's
+//! issuance of a Certificate step by step (request, challenge, failure with its reason,
+//! issued with its Secret; [`hooks::certs`]); Job started/completed/failed with logs and a termination message; injected errors
 //! for the next N matching requests; request counters; and an [`Auto`] mode in which
 //! Deployments finish their rollout (and, optionally, routes/gateways/certificates become
 //! ready) after each spec change.

@@ -64,6 +64,7 @@ const NONE: &[&str] = &[];
 const ALL: &[&str] = &["all"];
 const GW: &[&str] = &["gateway-api"];
 const CM: &[&str] = &["cert-manager"];
+const CM_ACME: &[&str] = &["cert-manager", "cert-manager-acme"];
 
 macro_rules! rt {
     ($group:expr, $versions:expr, $plural:expr, $singular:expr, $kind:expr, ns=$ns:expr,
@@ -121,6 +122,9 @@ static REGISTRY: &[ResourceType] = &[
     rt!("cert-manager.io", &["v1"], "certificaterequests", "certificaterequest", "CertificateRequest", ns = true, short = &["cr", "crs"], cat = CM, status = true, generation = true, custom = true),
     rt!("cert-manager.io", &["v1"], "issuers", "issuer", "Issuer", ns = true, short = NONE, cat = CM, status = true, generation = true, custom = true),
     rt!("cert-manager.io", &["v1"], "clusterissuers", "clusterissuer", "ClusterIssuer", ns = false, short = NONE, cat = CM, status = true, generation = true, custom = true),
+    // acme.cert-manager.io/v1 (cert-manager's ACME issuer)
+    rt!("acme.cert-manager.io", &["v1"], "orders", "order", "Order", ns = true, short = NONE, cat = CM_ACME, status = true, generation = true, custom = true),
+    rt!("acme.cert-manager.io", &["v1"], "challenges", "challenge", "Challenge", ns = true, short = NONE, cat = CM_ACME, status = true, generation = true, custom = true),
 ];
 
 /// Every served resource type.

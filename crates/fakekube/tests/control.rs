@@ -239,3 +239,58 @@ async fn request_counters() {
     let (_, body) = raw(&fake, Method::GET, "/fakekube/v1/stats", None, "").await;
     assert_eq!(body["patch"], 1);
 }
+
+#[tokio::test]
+async fn certificate_issuance_over_the_control_endpoint() {
+    let (fake, client) = fake();
+    let cert_res = kube::api::ApiResource {
+        group: "cert-manager.io".into(),
+        version: "v1".into(),
+        api_version: "cert-manager.io/v1".into(),
+        kind: "Certificate".into(),
+        plural: "certificates".into(),
+    };
+    let certs: Api<DynamicObject> = Api::namespaced_with(client, "default", &cert_res);
+    let cfg = json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "c"},
+        "spec": {"secretName": "c-tls", "dnsNames": ["a.example.com"], "issuerRef": {"kind": "ClusterIssuer", "name": "le"}}});
+    certs
+        .patch("c", &PatchParams::apply("satusky"), &Patch::Apply(&cfg))
+        .await
+        .expect("certificate");
+    let (code, c) = raw(
+        &fake,
+        Method::POST,
+        "/fakekube/v1/certificates/default/c/issuance",
+        None,
+        r#"{"step":"failed","reason":"429 urn:ietf:params:acme:error:rateLimited"}"#,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(c["status"]["failedIssuanceAttempts"], 1);
+    let (code, _) = raw(
+        &fake,
+        Method::POST,
+        "/fakekube/v1/certificates/default/c/issuance",
+        None,
+        r#"{"step":"sideways"}"#,
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    let (code, c) = raw(
+        &fake,
+        Method::POST,
+        "/fakekube/v1/certificates/default/c/status",
+        None,
+        r#"{"ready":true}"#,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        condition(&c["status"]["conditions"], "Ready")["status"],
+        "True"
+    );
+    assert!(
+        fake.object("v1", "Secret", "default", "c-tls").is_some(),
+        "ready writes the Secret"
+    );
+}

@@ -402,3 +402,220 @@ async fn jobs_complete_with_logs_and_a_termination_message() {
         .expect("tail");
     assert_eq!(tail, "pushed\n");
 }
+
+fn cm_resource(group: &str, kind: &str, plural: &str) -> kube::api::ApiResource {
+    kube::api::ApiResource {
+        group: group.into(),
+        version: "v1".into(),
+        api_version: format!("{group}/v1"),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+#[tokio::test]
+async fn cert_manager_issuance_builds_the_request_order_challenge_chain() {
+    use fakekube::hooks::certs::{CERTIFICATE_NAME, Issuance};
+    let (fake, client) = fake();
+    let certs: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &cm_resource("cert-manager.io", "Certificate", "certificates"),
+    );
+    let cfg = json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+        "metadata": {"name": "web.shop.example.com"},
+        "spec": {"secretName": "web.shop.example.com-tls", "dnsNames": ["shop.example.com"],
+            "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "satusky-acme"}}});
+    let cert = certs
+        .patch(
+            "web.shop.example.com",
+            &PatchParams::apply("satusky"),
+            &Patch::Apply(&cfg),
+        )
+        .await
+        .expect("certificate");
+    let uid = cert.metadata.uid.clone().unwrap();
+    let list = |group: &'static str, kind: &'static str, plural: &'static str| {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), "default", &cm_resource(group, kind, plural));
+        async move {
+            let items = api.list(&ListParams::default()).await.expect("list").items;
+            items
+                .into_iter()
+                .map(|o| serde_json::to_value(o).unwrap())
+                .collect::<Vec<Value>>()
+        }
+    };
+
+    // Requested: an open request owned by the Certificate, its Order pending, no Challenge.
+    let c = fake
+        .certificate_issuance("default", "web.shop.example.com", &Issuance::Requested)
+        .expect("requested");
+    let issuing = condition(&c["status"]["conditions"], "Issuing");
+    assert_eq!(
+        (
+            issuing["status"].as_str(),
+            issuing["observedGeneration"].as_i64()
+        ),
+        (Some("True"), Some(1))
+    );
+    assert!(c["status"]["nextPrivateKeySecretName"].is_string());
+    let requests = list(
+        "cert-manager.io",
+        "CertificateRequest",
+        "certificaterequests",
+    )
+    .await;
+    assert_eq!(requests.len(), 1);
+    let cr = &requests[0];
+    assert_eq!(cr["metadata"]["name"], "web.shop.example.com-1");
+    assert_eq!(
+        cr["metadata"]["annotations"][CERTIFICATE_NAME],
+        "web.shop.example.com"
+    );
+    assert_eq!(cr["metadata"]["ownerReferences"][0]["uid"], uid.as_str());
+    assert_eq!(
+        condition(&cr["status"]["conditions"], "Ready")["reason"],
+        "Pending"
+    );
+    let orders = list("acme.cert-manager.io", "Order", "orders").await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0]["status"]["state"], "pending");
+    assert_eq!(
+        orders[0]["metadata"]["ownerReferences"][0]["uid"],
+        cr["metadata"]["uid"]
+    );
+    assert!(
+        list("acme.cert-manager.io", "Challenge", "challenges")
+            .await
+            .is_empty()
+    );
+
+    // Challenging: one HTTP-01 Challenge per name, pending and processing, with the reason.
+    let waiting =
+        "Waiting for HTTP-01 challenge propagation: wrong status code '404', expected '200'";
+    fake.certificate_issuance(
+        "default",
+        "web.shop.example.com",
+        &Issuance::Challenging {
+            reason: waiting.into(),
+        },
+    )
+    .expect("challenging");
+    let challenges = list("acme.cert-manager.io", "Challenge", "challenges").await;
+    assert_eq!(challenges.len(), 1);
+    let ch = &challenges[0];
+    assert_eq!(ch["spec"]["dnsName"], "shop.example.com");
+    assert_eq!(ch["spec"]["type"], "HTTP-01");
+    assert_eq!(
+        ch["metadata"]["ownerReferences"][0]["uid"],
+        orders[0]["metadata"]["uid"]
+    );
+    assert_eq!(
+        (
+            ch["status"]["state"].as_str(),
+            ch["status"]["processing"].as_bool(),
+            ch["status"]["reason"].as_str()
+        ),
+        (Some("pending"), Some(true), Some(waiting))
+    );
+
+    // Failed: Challenge and Order invalid, the request Failed, the Certificate backs off.
+    let refused = "Error accepting authorization: acme: authorization error for shop.example.com: 403 urn:ietf:params:acme:error:unauthorized: Invalid response";
+    let c = fake
+        .certificate_issuance(
+            "default",
+            "web.shop.example.com",
+            &Issuance::Failed {
+                reason: refused.into(),
+            },
+        )
+        .expect("failed");
+    let issuing = condition(&c["status"]["conditions"], "Issuing");
+    assert_eq!(
+        (issuing["status"].as_str(), issuing["reason"].as_str()),
+        (Some("False"), Some("Failed"))
+    );
+    assert!(
+        issuing["message"].as_str().unwrap().contains(refused),
+        "{issuing}"
+    );
+    assert_eq!(c["status"]["failedIssuanceAttempts"], 1);
+    assert!(c["status"]["lastFailureTime"].is_string());
+    assert!(c["status"].get("nextPrivateKeySecretName").is_none());
+    let ch = &list("acme.cert-manager.io", "Challenge", "challenges").await[0];
+    assert_eq!(
+        (
+            ch["status"]["state"].as_str(),
+            ch["status"]["reason"].as_str()
+        ),
+        (Some("invalid"), Some(refused))
+    );
+    let order = &list("acme.cert-manager.io", "Order", "orders").await[0];
+    assert_eq!(
+        (
+            order["status"]["state"].as_str(),
+            order["status"]["reason"].as_str()
+        ),
+        (Some("invalid"), Some(refused))
+    );
+    let cr = &list(
+        "cert-manager.io",
+        "CertificateRequest",
+        "certificaterequests",
+    )
+    .await[0];
+    let ready = condition(&cr["status"]["conditions"], "Ready");
+    assert_eq!(ready["reason"], "Failed");
+    assert!(cr["status"]["failureTime"].is_string());
+    let c = fake
+        .certificate_issuance(
+            "default",
+            "web.shop.example.com",
+            &Issuance::Failed {
+                reason: refused.into(),
+            },
+        )
+        .expect("failed again");
+    assert_eq!(c["status"]["failedIssuanceAttempts"], 2);
+
+    // Issued: the Secret the Certificate names, Ready at the current generation.
+    let c = fake
+        .certificate_issuance("default", "web.shop.example.com", &Issuance::Issued)
+        .expect("issued");
+    let ready = condition(&c["status"]["conditions"], "Ready");
+    assert_eq!(
+        (
+            ready["status"].as_str(),
+            ready["observedGeneration"].as_i64()
+        ),
+        (Some("True"), Some(1))
+    );
+    assert!(c["status"]["notAfter"].is_string() && c["status"]["notBefore"].is_string());
+    assert_eq!(c["status"]["revision"], 1);
+    assert!(
+        c["status"].get("lastFailureTime").is_none()
+            && c["status"].get("failedIssuanceAttempts").is_none()
+    );
+    let secret = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), "default")
+        .get("web.shop.example.com-tls")
+        .await
+        .expect("the Secret cert-manager writes");
+    assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/tls"));
+    let data = secret.data.unwrap_or_default();
+    assert!(data.contains_key("tls.crt") && data.contains_key("tls.key"));
+    assert_eq!(
+        secret
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .get(CERTIFICATE_NAME)
+            .map(String::as_str),
+        Some("web.shop.example.com")
+    );
+    let order = &list("acme.cert-manager.io", "Order", "orders").await[0];
+    assert_eq!(order["status"]["state"], "valid");
+    // A status write never bumps the generation: the Ready condition stays current.
+    let live = certs.get("web.shop.example.com").await.unwrap();
+    assert_eq!(live.metadata.generation, Some(1));
+}

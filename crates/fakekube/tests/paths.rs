@@ -330,3 +330,59 @@ async fn discovery_documents() {
             && d.has_group("autoscaling.k8s.io")
     );
 }
+
+#[tokio::test]
+async fn cert_manager_kinds_are_discovered_with_their_scope_and_status() {
+    let fake = fakekube::FakeKube::new();
+    let (_, acme) = raw(
+        &fake,
+        Method::GET,
+        "/apis/acme.cert-manager.io/v1",
+        None,
+        "",
+    )
+    .await;
+    let resources = acme["resources"].as_array().cloned().unwrap_or_default();
+    for (plural, kind) in [("orders", "Order"), ("challenges", "Challenge")] {
+        let r = resources
+            .iter()
+            .find(|e| e["name"] == plural)
+            .unwrap_or_else(|| panic!("{plural} in {acme}"));
+        assert_eq!(
+            (r["kind"].as_str(), r["namespaced"].as_bool()),
+            (Some(kind), Some(true))
+        );
+        assert!(
+            resources
+                .iter()
+                .any(|e| e["name"] == format!("{plural}/status")),
+            "{plural}/status is a subresource"
+        );
+    }
+    let (_, cm) = raw(&fake, Method::GET, "/apis/cert-manager.io/v1", None, "").await;
+    let names: Vec<&str> = cm["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    for plural in ["certificates", "certificaterequests", "certificates/status"] {
+        assert!(names.contains(&plural), "{plural} in {names:?}");
+    }
+    // kube-rs resolves every kind of the chain by group/version/kind, as the runtime does.
+    let d = kube::Discovery::new(fake.client())
+        .run()
+        .await
+        .expect("discovery");
+    for (group, kind) in [
+        ("cert-manager.io", "Certificate"),
+        ("cert-manager.io", "CertificateRequest"),
+        ("acme.cert-manager.io", "Order"),
+        ("acme.cert-manager.io", "Challenge"),
+    ] {
+        let gvk = kube::core::GroupVersionKind::gvk(group, "v1", kind);
+        let (ar, caps) = d.resolve_gvk(&gvk).unwrap_or_else(|| panic!("{kind}"));
+        assert_eq!(ar.api_version, format!("{group}/v1"));
+        assert_eq!(caps.scope, kube::discovery::Scope::Namespaced, "{kind}");
+    }
+}

@@ -136,3 +136,37 @@ pub fn http_route() -> ApiResource {
     }
     .api_resource()
 }
+
+/// cert-manager's Certificate (applied and pruned through [`MANAGED`]; read for the TLS plane).
+pub fn certificate() -> ApiResource {
+    cert_manager("cert-manager.io", "Certificate", "certificates")
+}
+
+/// cert-manager's CertificateRequest (read, never applied by us).
+pub fn certificate_request() -> ApiResource {
+    cert_manager(
+        "cert-manager.io",
+        "CertificateRequest",
+        "certificaterequests",
+    )
+}
+
+/// cert-manager's ACME Order (read, never applied by us).
+pub fn order() -> ApiResource {
+    cert_manager("acme.cert-manager.io", "Order", "orders")
+}
+
+/// cert-manager's ACME Challenge (read, never applied by us).
+pub fn challenge() -> ApiResource {
+    cert_manager("acme.cert-manager.io", "Challenge", "challenges")
+}
+
+fn cert_manager(group: &'static str, kind: &'static str, plural: &'static str) -> ApiResource {
+    Kind {
+        group,
+        version: "v1",
+        kind,
+        plural,
+    }
+    .api_resource()
+}

@@ -7,7 +7,8 @@
 //! - [`apply`]: server-side apply (manager `satusky`), namespace, prune by label, the conflict
 //!   rule. [`kinds`] is the table of managed kinds.
 //! - [`observe`]: pure decisions over what the API returned (kstatus workload, route plane,
-//!   edge addresses).
+//!   edge addresses); [`issuance`]: the TLS plane from cert-manager's Certificate and its
+//!   CertificateRequest, Order and Challenges.
 //! - [`runtime`]: `KubeRuntime`, the `satusky_core::runtime::Runtime` for Kubernetes.
 //! - [`watch`]: the watches on Deployments and Pods that mark apps whose workload changed.
 //! - [`build`]: Kaniko build Jobs (pure Job rendering, following the Job and its logs).
@@ -17,6 +18,7 @@
 
 pub mod apply;
 pub mod build;
+pub mod issuance;
 pub mod kinds;
 pub mod observe;
 pub mod render;
@@ -24,6 +26,6 @@ pub mod runtime;
 pub mod watch;
 
 pub use render::{
-    GatewayRef, InvalidGatewayRef, IssuerRef, Object, RenderError, RenderInput, SecretRef, render,
-    render_namespace, to_json_list, to_yaml,
+    GatewayRef, InvalidGatewayRef, InvalidIssuerRef, IssuerRef, Object, RenderError, RenderInput,
+    SecretRef, render, render_namespace, to_json_list, to_yaml,
 };

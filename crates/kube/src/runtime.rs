@@ -10,6 +10,11 @@
 //! current addresses (read fresh, so a Gateway that moved is followed by the next heal), and
 //! `remove` drops them. Without a zone, DNS is someone else's (external-dns, a wildcard
 //! record) and a DNS finding stays open until that owner fixes it.
+//!
+//! Certificates: each custom domain (a hostname outside the zone) gets a cert-manager
+//! Certificate from the render; `certificates` reads it back (and, while it is not ready, the
+//! namespace's CertificateRequests, Orders and Challenges) into the issuance step of the TLS
+//! plane ([`crate::issuance`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -28,17 +33,23 @@ use satusky_core::runtime::{
 use satusky_types::{Hostname, Plane, PlaneState, Reason};
 
 use crate::apply::Applier;
+use crate::issuance;
 use crate::kinds;
 use crate::observe::{self, ParentRef};
 use crate::render::labels::{APP, MANAGED_BY, MANAGER, ORG};
-use crate::render::names::default_namespace;
+use crate::render::names::{default_namespace, per_host};
 use crate::render::{GatewayRef, IssuerRef, RenderInput, render};
 
 /// How the runtime renders and where it looks.
 #[derive(Debug, Clone)]
 pub struct KubeConfig {
+    /// The platform zone: its hostnames are served by the Gateway's own listener (a wildcard
+    /// certificate there is the platform's business); every hostname outside it is a custom
+    /// domain with a ListenerSet listener and a cert-manager Certificate.
     pub zone: Zone,
     pub gateway: GatewayRef,
+    /// The cert-manager issuer of custom domains' Certificates (default: ClusterIssuer
+    /// `satusky-acme`, see [`IssuerRef`]); its name is quoted in the TLS plane.
     pub issuer: IssuerRef,
     /// Where the prober connects for TLS/HTTP (`None`: the resolved address on 443).
     pub probe_addr: Option<std::net::SocketAddr>,
@@ -113,6 +124,7 @@ impl KubeRuntime {
         );
         input.gateway = self.config.gateway.clone();
         input.issuer = self.config.issuer.clone();
+        input.zone = self.config.zone.clone();
         let objects =
             render(&input).map_err(|e| RuntimeError::invalid("cannot render").with_source(e))?;
         let outcome = self
@@ -233,6 +245,101 @@ impl KubeRuntime {
             .collect())
     }
 
+    /// The objects of `api` in the org's namespace (all of them when `labels` is empty).
+    async fn list_values(
+        &self,
+        ns: &str,
+        api: &kube::core::ApiResource,
+        labels: &str,
+    ) -> Result<Vec<serde_json::Value>, RuntimeError> {
+        let objects: Api<DynamicObject> = Api::namespaced_with(self.client(), ns, api);
+        self.applier.count(1);
+        let list = objects
+            .list(&ListParams::default().labels(labels))
+            .await
+            .map_err(client_err)?;
+        Ok(list
+            .items
+            .iter()
+            .filter_map(|o| serde_json::to_value(o).ok())
+            .collect())
+    }
+
+    /// The TLS plane of each custom domain from its cert-manager Certificate (see
+    /// [`crate::issuance`]); `None` for platform hostnames. One list of the app's
+    /// Certificates; the requests, Orders and Challenges only while one is not ready.
+    async fn do_certificates(
+        &self,
+        org: &str,
+        app: &str,
+        hostnames: &[Hostname],
+    ) -> Result<Vec<Option<Plane>>, RuntimeError> {
+        let custom: Vec<(usize, &str, String)> = hostnames
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !self.config.zone.contains(&h.hostname))
+            .map(|(i, h)| (i, h.hostname.as_str(), per_host(app, &h.hostname)))
+            .collect();
+        let mut planes = vec![None; hostnames.len()];
+        if custom.is_empty() {
+            return Ok(planes);
+        }
+        let ns = default_namespace(org);
+        let certificates = self
+            .list_values(
+                &ns,
+                &kinds::certificate(),
+                &format!("{MANAGED_BY}={MANAGER},{ORG}={org},{APP}={app}"),
+            )
+            .await?;
+        let by_name = |name: &str| {
+            certificates
+                .iter()
+                .find(|c| c.pointer("/metadata/name").and_then(|n| n.as_str()) == Some(name))
+        };
+        let settled = custom.iter().all(|(_, host, name)| {
+            by_name(name).is_none_or(|c| {
+                issuance::certificate_plane(
+                    host,
+                    &self.config.issuer,
+                    &issuance::Observed {
+                        name,
+                        certificate: Some(c),
+                        requests: &[],
+                        orders: &[],
+                        challenges: &[],
+                    },
+                )
+                .state
+                    == PlaneState::Ready
+            })
+        });
+        let (requests, orders, challenges) = if settled {
+            Default::default()
+        } else {
+            (
+                self.list_values(&ns, &kinds::certificate_request(), "")
+                    .await?,
+                self.list_values(&ns, &kinds::order(), "").await?,
+                self.list_values(&ns, &kinds::challenge(), "").await?,
+            )
+        };
+        for (i, host, name) in &custom {
+            planes[*i] = Some(issuance::certificate_plane(
+                host,
+                &self.config.issuer,
+                &issuance::Observed {
+                    name,
+                    certificate: by_name(name),
+                    requests: &requests,
+                    orders: &orders,
+                    challenges: &challenges,
+                },
+            ));
+        }
+        Ok(planes)
+    }
+
     async fn do_routes(
         &self,
         org: &str,
@@ -319,6 +426,17 @@ impl Runtime for KubeRuntime {
                     .collect()),
             }
         })
+    }
+
+    /// cert-manager's view of each custom domain's Certificate ([`crate::issuance`]); `None`
+    /// for hostnames in the platform zone (the Gateway's own certificate serves them).
+    fn certificates(
+        &self,
+        org: String,
+        app: String,
+        hostnames: Vec<Hostname>,
+    ) -> BoxFuture<'_, Result<Vec<Option<Plane>>, RuntimeError>> {
+        Box::pin(async move { self.do_certificates(&org, &app, &hostnames).await })
     }
 
     fn remove(&self, org: String, app: String) -> BoxFuture<'_, Result<(), RuntimeError>> {

@@ -288,3 +288,107 @@ fn every_object_carries_the_labels_and_namespace() {
         assert!(object.annotations().contains(&("satusky.io/release", "1")));
     }
 }
+
+#[test]
+fn each_host_outside_the_zone_gets_a_certificate_whose_secret_its_listener_serves() {
+    use satusky_core::AppHostnames;
+    use satusky_kube::IssuerRef;
+    use satusky_types::{Hostname, HostnameKind};
+    let app = parse("[app]\nname = \"web\"\n");
+    let host = |name: &str, kind| Hostname {
+        hostname: name.into(),
+        kind,
+        redirect_to: (kind == HostnameKind::Redirect).then(|| "https://shop.example.com".into()),
+    };
+    // The server hands over proven hostnames only; render adds nothing beyond them, and
+    // `Zone::contains` alone tells platform from custom (a name under the zone is served by
+    // the Gateway's own wildcard listener, whatever its role).
+    let hostnames = AppHostnames::new(vec![
+        host("web-acme.satusky.localhost", HostnameKind::Generated),
+        host("shop.example.com", HostnameKind::Alias),
+        host("old.example.com", HostnameKind::Redirect),
+        host("extra.satusky.localhost", HostnameKind::Alias),
+    ])
+    .unwrap();
+    let mut input = satusky_kube::RenderInput::new(common::ORG, &app, 1, "img:1", hostnames);
+    assert_eq!(
+        input.zone.as_str(),
+        common::ZONE,
+        "the generated host's zone"
+    );
+    input.issuer = IssuerRef::parse("Issuer/org-acme").unwrap();
+    let objects = render_ok(&input);
+    let certs: Vec<String> = kinds(&objects)
+        .into_iter()
+        .filter(|(k, _)| k == "Certificate")
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(certs, ["web.old.example.com", "web.shop.example.com"]);
+    let listeners = find(&objects, "ListenerSet", "web")
+        .unwrap()
+        .as_value()
+        .pointer("/spec/listeners")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap();
+    assert_eq!(listeners.len(), 2, "no listener for a name in the zone");
+    for l in &listeners {
+        let h = l["hostname"].as_str().unwrap();
+        let cert = find(&objects, "Certificate", &format!("web.{h}")).unwrap();
+        let c = cert.as_value();
+        assert_eq!(c["apiVersion"], "cert-manager.io/v1");
+        assert_eq!(c["metadata"]["namespace"], "satusky-acme");
+        assert_eq!(c["spec"]["dnsNames"], serde_json::json!([h]));
+        assert_eq!(
+            c["spec"]["secretName"], l["tls"]["certificateRefs"][0]["name"],
+            "the listener serves the Secret the Certificate writes"
+        );
+        assert_eq!(
+            c["spec"]["issuerRef"],
+            serde_json::json!({"group": "cert-manager.io", "kind": "Issuer", "name": "org-acme"})
+        );
+        let labels = cert.labels();
+        for key in [
+            "app.kubernetes.io/managed-by",
+            "satusky.io/org",
+            "satusky.io/app",
+        ] {
+            assert!(
+                labels.iter().any(|(k, _)| *k == key),
+                "{key} (prune finds it)"
+            );
+        }
+    }
+    // The redirect host outside the zone attaches to the ListenerSet too.
+    let redirect = find(&objects, "HTTPRoute", "web.old.example.com").unwrap();
+    let parents = redirect.as_value()["spec"]["parentRefs"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(parents, 2);
+    // Told the zone is another one, every name outside it is custom.
+    input.zone = "apps.example.net".parse().unwrap();
+    let objects = render_ok(&input);
+    assert!(find(&objects, "Certificate", "web.extra.satusky.localhost").is_some());
+}
+
+#[test]
+fn issuer_references_parse() {
+    use satusky_kube::IssuerRef;
+    let parsed = IssuerRef::parse("letsencrypt").unwrap();
+    assert_eq!(
+        (parsed.kind.as_str(), parsed.name.as_str()),
+        ("ClusterIssuer", "letsencrypt")
+    );
+    let parsed = IssuerRef::parse("Issuer/acme-dns").unwrap();
+    assert_eq!(parsed.kind, "Issuer");
+    for bad in ["Foo/x", "ClusterIssuer/", "Issuer/Bad_Name", ""] {
+        assert!(IssuerRef::parse(bad).is_err(), "{bad}");
+    }
+    let toml: IssuerRef = serde_json::from_value(serde_json::json!({"name": "le"})).unwrap();
+    assert_eq!(
+        toml,
+        IssuerRef::parse("le").unwrap(),
+        "kind defaults to ClusterIssuer"
+    );
+}

@@ -5,9 +5,10 @@
 //! would — new resourceVersion, watch events, `Update` managedFields entries for the
 //! controller's manager name on the `status` subresource — so clients observe exactly what
 //! they would observe from a cluster. [`Auto`] makes some of them run after each spec change.
-//! Workloads are in [`workload`], Jobs in [`jobs`], routes, gateways and certificates in
-//! [`routes`].
+//! Workloads are in [`workload`], Jobs in [`jobs`], routes and gateways in [`routes`],
+//! cert-manager (Certificate, CertificateRequest, Order, Challenge, the Secret) in [`certs`].
 
+pub mod certs;
 pub mod jobs;
 pub mod routes;
 pub mod workload;
@@ -43,7 +44,7 @@ pub mod managers {
     pub const KUBELET: &str = "kubelet";
     /// HTTPRoute, Gateway and ListenerSet status.
     pub const GATEWAY: &str = "fakekube-gateway";
-    /// Certificate status.
+    /// Certificate status (see [`super::certs::managers`] for each cert-manager controller).
     pub const CERT_MANAGER: &str = "cert-manager-certificates-readiness";
 }
 

@@ -1,6 +1,6 @@
 //! Route-plane hooks: a Gateway API implementation (HTTPRoute parent status, Gateway and
-//! ListenerSet `Accepted`/`Programmed` with addresses and per-listener status) and
-//! cert-manager (Certificate `Ready`).
+//! ListenerSet `Accepted`/`Programmed` with addresses and per-listener status) and the
+//! Certificate `Ready` shortcut (cert-manager's steps are in [`super::certs`]).
 //!
 //! Conditions carry `observedGeneration` = the object's current generation, as conformant
 //! implementations write them, so readers can tell a stale status from a current one.
@@ -261,7 +261,9 @@ pub(crate) fn listener_set(
     write_status(g, ls_rt, ns, name, managers::GATEWAY, status)
 }
 
-/// Write a Certificate's `Ready` condition (and validity times when ready).
+/// Write a Certificate's `Ready` condition: ready is cert-manager's whole issuance
+/// ([`super::certs::Issuance::Issued`]: the Secret, the request, validity times); not ready is
+/// `Ready=False` alone.
 pub(crate) fn certificate(
     g: &mut Inner,
     ns: &str,
@@ -269,24 +271,22 @@ pub(crate) fn certificate(
     ready: bool,
     message: Option<&str>,
 ) -> Result<Arc<Value>, ApiError> {
+    if ready {
+        return super::certs::issue(g, ns, name, &super::certs::Issuance::Issued);
+    }
     let c_rt = rt("cert-manager.io", "v1", "certificates")?;
     let cert = get(g, c_rt, ns, name)?;
     let observed_gen = generation(&cert);
     let prev = cert.pointer("/status/conditions");
-    let (reason, default_msg) = if ready {
-        ("Ready", "Certificate is up to date and has not expired")
-    } else {
-        ("Issuing", "Issuing certificate as Secret does not exist")
-    };
-    let mut status = json!({"conditions": [
-        condition(prev, "Ready", ready, reason, message.unwrap_or(default_msg), Some(observed_gen)),
-    ]});
-    if ready {
-        let now = meta::now_secs();
-        status["notBefore"] = json!(meta::rfc3339(now));
-        status["notAfter"] = json!(meta::rfc3339(now + 90 * 86_400));
-        status["renewalTime"] = json!(meta::rfc3339(now + 60 * 86_400));
-    }
+    let mut status = cert.get("status").cloned().unwrap_or(json!({}));
+    status["conditions"] = json!([condition(
+        prev,
+        "Ready",
+        false,
+        "DoesNotExist",
+        message.unwrap_or("Issuing certificate as Secret does not exist"),
+        Some(observed_gen)
+    )]);
     write_status(g, c_rt, ns, name, managers::CERT_MANAGER, status)
 }
 
@@ -329,7 +329,8 @@ impl FakeKube {
             .map(|o| (*o).clone())
     }
 
-    /// Set a Certificate's `Ready` condition.
+    /// Set a Certificate's `Ready` condition (ready: issued, with its Secret — see
+    /// [`FakeKube::certificate_issuance`] for the steps before).
     pub fn set_certificate_ready(
         &self,
         ns: &str,

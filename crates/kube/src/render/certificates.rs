@@ -145,3 +145,49 @@ fn listener_set(
     };
     Object::new(GATEWAY_API_VERSION, "ListenerSet", &set)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::names::{MAX_LABEL, is_dns1123_subdomain, is_label_value};
+
+    #[test]
+    fn a_short_host_names_its_certificate_and_secret_in_full() {
+        let name = names::per_host("web", "shop.example.com");
+        assert_eq!(name, "web.shop.example.com");
+        assert_eq!(names::tls_secret(&name), "web.shop.example.com-tls");
+    }
+
+    #[test]
+    fn long_hosts_get_a_hashed_name_that_stays_a_valid_label_value() {
+        // cert-manager copies the Certificate's name into label values (≤ 63).
+        let app = "a-rather-long-application-name-here";
+        for host in [
+            format!("{}.example.com", "x".repeat(200)),
+            "a-very-long-subdomain-name-for-testing.deeply.nested.customer-domain.example.com"
+                .to_owned(),
+            format!("{}.b.c", "a".repeat(63)),
+        ] {
+            let name = names::per_host(app, &host);
+            assert!(name.len() <= MAX_LABEL, "{name}");
+            assert!(is_label_value(&name), "{name}");
+            assert!(is_dns1123_subdomain(&name), "{name}");
+            assert!(is_dns1123_subdomain(&names::tls_secret(&name)), "{name}");
+        }
+        let a = names::per_host(app, &format!("{}.one.example", "x".repeat(60)));
+        let b = names::per_host(app, &format!("{}.two.example", "x".repeat(60)));
+        assert_ne!(a, b, "a shared prefix is told apart by the hash");
+    }
+
+    #[test]
+    fn the_listener_references_the_secret_its_certificate_writes() {
+        let host = format!("{}.example.com", "y".repeat(70));
+        let l = listener("web", &host);
+        let secret = &l.tls.unwrap().certificate_refs.unwrap()[0].name;
+        assert_eq!(
+            *secret,
+            names::tls_secret(&names::per_host("web", &host)),
+            "the Certificate's spec.secretName"
+        );
+    }
+}

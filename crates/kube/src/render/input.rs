@@ -2,11 +2,13 @@
 //! platform's part of an input must pass before anything is built: names of the org,
 //! namespace, Gateway and issuer, and secret keys. The app and its hostnames arrive validated
 //! ([`ValidatedApp`], [`AppHostnames`]) and are not checked again; the hostnames are only
-//! sorted into serving, custom and redirect hosts. Pure.
+//! sorted into serving, custom and redirect hosts — "custom" meaning outside the platform
+//! zone, by [`Zone::contains`] and nothing else. Pure.
 
 use std::collections::BTreeSet;
 
 use satusky_core::desired::HostRole;
+use satusky_core::hostnames::Zone;
 use satusky_core::{AppHostnames, ValidatedApp};
 
 use super::{RenderError, config, names};
@@ -62,12 +64,51 @@ impl Default for GatewayRef {
     }
 }
 
-/// The cert-manager issuer of custom domains' certificates.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The cert-manager issuer of custom domains' certificates (each Certificate's
+/// `spec.issuerRef`, group `cert-manager.io`). Platform hostnames never get a Certificate:
+/// the platform Gateway's own listener (a wildcard of the zone) serves them.
+///
+/// Default: `ClusterIssuer` [`DEFAULT_CLUSTER_ISSUER`] — a cluster-wide ACME issuer the
+/// platform installs once, so every org's namespace can use it. An `Issuer` is looked up by
+/// cert-manager in each org's namespace, so it must exist in every one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IssuerRef {
-    /// `ClusterIssuer` or `Issuer`.
+    /// `ClusterIssuer` (default) or `Issuer`.
+    #[serde(default = "cluster_issuer")]
     pub kind: String,
     pub name: String,
+}
+
+fn cluster_issuer() -> String {
+    "ClusterIssuer".to_owned()
+}
+
+/// An issuer reference that is not `[KIND/]NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{given:?} is not a cert-manager issuer: use NAME, ClusterIssuer/NAME or Issuer/NAME, \
+     e.g. ClusterIssuer/{DEFAULT_CLUSTER_ISSUER}"
+)]
+pub struct InvalidIssuerRef {
+    pub given: String,
+}
+
+impl IssuerRef {
+    /// Parses `NAME` (a ClusterIssuer), `ClusterIssuer/NAME` or `Issuer/NAME`.
+    pub fn parse(s: &str) -> Result<Self, InvalidIssuerRef> {
+        let (kind, name) = s.split_once('/').unwrap_or(("ClusterIssuer", s));
+        if matches!(kind, "ClusterIssuer" | "Issuer") && names::is_dns1123_subdomain(name) {
+            Ok(IssuerRef {
+                kind: kind.to_owned(),
+                name: name.to_owned(),
+            })
+        } else {
+            Err(InvalidIssuerRef {
+                given: s.to_owned(),
+            })
+        }
+    }
 }
 
 impl Default for IssuerRef {
@@ -104,10 +145,15 @@ pub struct RenderInput<'a> {
     /// The app's secrets: keys and versions only.
     pub secrets: Vec<SecretRef>,
     pub issuer: IssuerRef,
+    /// The platform zone: hostnames inside it are served by the Gateway's own (wildcard)
+    /// listener; every other one is a custom domain with its own listener and Certificate.
+    pub zone: Zone,
 }
 
 impl<'a> RenderInput<'a> {
-    /// The defaults: namespace `satusky-{org}`, the default Gateway and issuer, no secrets.
+    /// The defaults: namespace `satusky-{org}`, the default Gateway and issuer, no secrets,
+    /// and the zone the app's generated hostname lies in ([`zone_of`]; set
+    /// [`RenderInput::zone`] to the server's zone when it is known).
     pub fn new(
         org: &str,
         app: &'a ValidatedApp,
@@ -122,24 +168,40 @@ impl<'a> RenderInput<'a> {
             image: image.into(),
             namespace: names::default_namespace(org),
             gateway: GatewayRef::default(),
-            hostnames,
             secrets: Vec::new(),
             issuer: IssuerRef::default(),
+            zone: zone_of(org, app, &hostnames),
+            hostnames,
         }
     }
+}
+
+/// The zone an app's generated hostname (`APP-ORG.ZONE`) was made under; the default zone
+/// when the app has none, or one not of that form.
+pub fn zone_of(org: &str, app: &ValidatedApp, hostnames: &AppHostnames) -> Zone {
+    let prefix = format!("{}-{org}.", app.spec().name);
+    hostnames
+        .roles()
+        .find_map(|role| match role {
+            HostRole::Generated(host) => host.strip_prefix(&prefix),
+            _ => None,
+        })
+        .and_then(|zone| Zone::parse(zone).ok())
+        .unwrap_or_default()
 }
 
 /// The app's hostnames sorted into what each route needs.
 pub(crate) struct Hosts<'a> {
     /// Generated first, then aliases by name: the hosts that serve the app.
     pub serving: Vec<&'a str>,
-    /// Aliases and redirect hosts by name: the hosts needing a listener and a certificate.
+    /// Every hostname outside the platform zone, by name (aliases and redirect hosts): the
+    /// hosts needing a listener and a Certificate of their own.
     pub custom: Vec<&'a str>,
     /// Redirect hosts by name, with their targets.
     pub redirects: Vec<(&'a str, &'a str)>,
 }
 
-pub(crate) fn sort_hosts(hostnames: &AppHostnames) -> Hosts<'_> {
+pub(crate) fn sort_hosts<'a>(hostnames: &'a AppHostnames, zone: &Zone) -> Hosts<'a> {
     let (mut generated, mut aliases, mut redirects) = (Vec::new(), Vec::new(), Vec::new());
     for role in hostnames.roles() {
         match role {
@@ -150,10 +212,10 @@ pub(crate) fn sort_hosts(hostnames: &AppHostnames) -> Hosts<'_> {
     }
     aliases.sort_unstable();
     redirects.sort_unstable();
-    let mut custom: Vec<&str> = aliases
+    let mut custom: Vec<&str> = hostnames
         .iter()
-        .copied()
-        .chain(redirects.iter().map(|r| r.0))
+        .map(|h| h.hostname.as_str())
+        .filter(|h| !zone.contains(h))
         .collect();
     custom.sort_unstable();
     generated.extend(aliases);

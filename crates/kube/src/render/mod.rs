@@ -29,8 +29,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use satusky_types::AppSpec;
 
 pub use input::{
-    DEFAULT_CLUSTER_ISSUER, DEFAULT_GATEWAY, GatewayRef, InvalidGatewayRef, IssuerRef, RenderInput,
-    SecretRef,
+    DEFAULT_CLUSTER_ISSUER, DEFAULT_GATEWAY, GatewayRef, InvalidGatewayRef, InvalidIssuerRef,
+    IssuerRef, RenderInput, SecretRef, zone_of,
 };
 pub use object::Object;
 pub use output::{to_json_list, to_yaml};
@@ -124,7 +124,7 @@ pub fn render(input: &RenderInput<'_>) -> Result<Vec<Object>, RenderError> {
         release: input.release,
         spec,
     };
-    let hosts = sort_hosts(&input.hostnames);
+    let hosts = sort_hosts(&input.hostnames, &input.zone);
     let mut objects = vec![config::config_map(&ctx)?];
     if !input.secrets.is_empty() {
         objects.push(config::secret(&ctx, &input.secrets)?);

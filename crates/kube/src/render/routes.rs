@@ -2,9 +2,9 @@
 //! gets its own `{app}.{host}` answering `301` to its target.
 //!
 //! - parentRefs: the platform Gateway (its own listeners: the wildcard of the platform zone,
-//!   plain HTTP) and, when the route has custom hosts, the app's ListenerSet (their HTTPS
-//!   listeners; see [`super::certificates`]). A Gateway parentRef never reaches a
-//!   ListenerSet's listeners, hence both.
+//!   plain HTTP) and, when the route has custom hosts (outside the zone), the app's
+//!   ListenerSet (their HTTPS listeners; see [`super::certificates`]). A Gateway parentRef
+//!   never reaches a ListenerSet's listeners, hence both.
 //! - `{app}`: one rule, every path → the Service's port 80, with a `ResponseHeaderModifier`
 //!   that **sets** `x-satusky-release: ORG/APP@vN` — set, not add, so an app cannot forge or
 //!   double the proof (the local edge replaces it the same way).
@@ -48,7 +48,7 @@ pub fn render(
         objects.push(app_route(ctx, hosts, gateway)?);
     }
     for (host, target) in &hosts.redirects {
-        objects.push(redirect_route(ctx, host, target, gateway)?);
+        objects.push(redirect_route(ctx, hosts, host, target, gateway)?);
     }
     Ok(objects)
 }
@@ -202,6 +202,7 @@ pub fn parse_target(url: &str) -> Result<Target, TargetError> {
 
 fn redirect_route(
     ctx: &Ctx<'_>,
+    hosts: &Hosts<'_>,
     host: &str,
     target: &str,
     gateway: &GatewayRef,
@@ -232,7 +233,7 @@ fn redirect_route(
     let route = HttpRoute {
         metadata: ctx.meta_with(&name, &[(HOSTNAME, host.to_owned())]),
         spec: HttpRouteSpec {
-            parent_refs: Some(parent_refs(ctx, gateway, true)),
+            parent_refs: Some(parent_refs(ctx, gateway, hosts.custom.contains(&host))),
             hostnames: Some(vec![host.to_owned()]),
             rules: Some(vec![HttpRouteRules {
                 matches: every_path(),
