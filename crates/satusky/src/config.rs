@@ -78,6 +78,9 @@ pub struct ServerToml {
     /// DNS servers the DNS plane asks (default: the system's).
     #[serde(default)]
     pub resolvers: Vec<std::net::SocketAddr>,
+    /// Kubernetes: the cert-manager issuer of custom domains' certificates, `NAME` (a
+    /// ClusterIssuer), `ClusterIssuer/NAME` or `Issuer/NAME` (default `satusky-acme`).
+    pub cert_issuer: Option<String>,
     /// Extra trust roots (PEM files) for the TLS plane, beside webpki-roots.
     #[serde(default)]
     pub ca_files: Vec<std::path::PathBuf>,
@@ -260,6 +263,11 @@ impl ServerToml {
             None => satusky_kube::GatewayRef::default(),
         };
         let extra_roots = self.extra_roots()?;
+        let issuer = match &self.cert_issuer {
+            Some(i) => satusky_kube::IssuerRef::parse(i)
+                .map_err(|e| anyhow::anyhow!("server.toml cert_issuer: {e}"))?,
+            None => satusky_kube::IssuerRef::default(),
+        };
         let dns = match self.dns_listen {
             Some(addr) => Some((addr, self.dns_records()?)),
             None => None,
@@ -276,6 +284,7 @@ impl ServerToml {
             resolvers: self.resolvers.clone(),
             extra_roots,
             dns,
+            issuer,
         })
     }
 

@@ -66,6 +66,9 @@ pub struct KubeStackConfig {
     /// Serve the platform zone on this address, starting from these (static) records; the
     /// runtime writes each app's names into them.
     pub dns: Option<(SocketAddr, ZoneRecords)>,
+    /// The cert-manager issuer of custom domains' Certificates (`server.toml cert_issuer`;
+    /// default `ClusterIssuer satusky-acme`).
+    pub issuer: satusky_kube::IssuerRef,
 }
 
 /// Build a kube client: an explicit kubeconfig file, else the usual inference.
@@ -158,6 +161,7 @@ impl KubeStack {
             mut resolvers,
             extra_roots,
             dns,
+            issuer,
         } = config;
         let client = client(kubeconfig.as_deref()).await?;
         let key = build_token_key(&state_dir)?;
@@ -167,7 +171,7 @@ impl KubeStack {
             KubeConfig {
                 zone: zone.clone(),
                 gateway,
-                issuer: Default::default(),
+                issuer,
                 probe_addr: probe_edge,
             },
             builder,

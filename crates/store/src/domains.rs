@@ -208,6 +208,7 @@ impl Store {
 
     /// `org` proved `hostname`: its claim becomes `verified` and routed, and every other org's
     /// routed claim on it ends (`lost`), each side with a `domain` event — in one transaction.
+    /// Other orgs' pending claims stay pending: each may still prove its own value.
     /// `None` when the claim is gone or not pending any more.
     pub async fn ownership_proven(
         &self,
@@ -232,7 +233,7 @@ impl Store {
         let ended_rows = sqlx::query(
             "UPDATE domains SET ownership = 'lost', next_check_at = NULL, checked_at = $1, \
              message = 'another org proved ownership' \
-             WHERE hostname = $2 AND org <> $3 AND ownership IN ('verified', 'grace', 'pending') \
+             WHERE hostname = $2 AND org <> $3 AND ownership IN ('verified', 'grace') \
              RETURNING org, app",
         )
         .bind(now_ms)

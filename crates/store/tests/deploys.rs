@@ -181,8 +181,14 @@ async fn a_hostname_is_routed_for_one_org_claimed_once_per_org_and_conflicts_cha
             claim.ownership.txt_value.as_deref(),
             Some(satusky_core::ownership::txt_value("b", "www.example.com").as_str())
         );
-        assert_eq!(store.hostname_owner("www.example.com").await.unwrap(), owner);
-        assert_eq!(store.rival_orgs("www.example.com", "b").await.unwrap(), ["a"]);
+        assert_eq!(
+            store.hostname_owner("www.example.com").await.unwrap(),
+            owner
+        );
+        assert_eq!(
+            store.rival_orgs("www.example.com", "b").await.unwrap(),
+            ["a"]
+        );
 
         // Another app of the same org trying to take it keeps its previous state.
         store
@@ -225,8 +231,14 @@ async fn a_hostname_is_routed_for_one_org_claimed_once_per_org_and_conflicts_cha
             .await
             .unwrap();
         let again = store.get_app("a", "web").await.unwrap().expect("web");
-        assert_eq!((again.generation, again.hostnames.clone()), (2, web.to_vec()));
-        assert_eq!(store.hostname_owner("www.example.com").await.unwrap(), owner);
+        assert_eq!(
+            (again.generation, again.hostnames.clone()),
+            (2, web.to_vec())
+        );
+        assert_eq!(
+            store.hostname_owner("www.example.com").await.unwrap(),
+            owner
+        );
         let kept = [
             generated("web-a.test"),
             redirect("www.example.com", "https://web-a.test"),
@@ -238,7 +250,13 @@ async fn a_hostname_is_routed_for_one_org_claimed_once_per_org_and_conflicts_cha
         let now = store.get_app("a", "web").await.unwrap().expect("web");
         assert_eq!(now.hostnames, kept);
         store
-            .record_deploy("a", &spec("web"), &[generated("web-a.test")], "deploy", T0 + 4)
+            .record_deploy(
+                "a",
+                &spec("web"),
+                &[generated("web-a.test")],
+                "deploy",
+                T0 + 4,
+            )
             .await
             .unwrap();
         assert_eq!(store.hostname_owner("www.example.com").await.unwrap(), None);

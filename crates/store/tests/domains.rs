@@ -22,7 +22,10 @@ async fn a_deploy_keeps_cli_domains_and_removes_only_the_files_own() {
             .add_domains("acme", "web", &[alias("cli.example.com")], T0 + 1)
             .await
             .unwrap();
-        let cli = all.iter().find(|d| d.hostname == "cli.example.com").unwrap();
+        let cli = all
+            .iter()
+            .find(|d| d.hostname == "cli.example.com")
+            .unwrap();
         assert_eq!(cli.source, DomainSource::Cli);
         assert_eq!(cli.ownership.state, OwnershipState::Pending);
 
@@ -41,7 +44,11 @@ async fn a_deploy_keeps_cli_domains_and_removes_only_the_files_own() {
             .collect();
         assert_eq!(names, ["web-acme.test", "cli.example.com"]);
         let release = store.get_release("acme", "web", 2).await.unwrap().unwrap();
-        assert_eq!(release.hostnames.len(), 2, "the snapshot records the app's set");
+        assert_eq!(
+            release.hostnames.len(),
+            2,
+            "the snapshot records the app's set"
+        );
         let events = store.events_after("acme", "web", 0, 100).await.unwrap();
         let kept = events
             .iter()
@@ -81,9 +88,24 @@ async fn a_deploy_keeps_cli_domains_and_removes_only_the_files_own() {
             .add_domains("acme", "web", &[alias("x.example.com")], T0 + 5)
             .await
             .unwrap();
-        assert!(store.remove_domain("acme", "web", "x.example.com", T0 + 6).await.unwrap());
-        assert!(!store.remove_domain("acme", "web", "x.example.com", T0 + 6).await.unwrap());
-        assert!(!store.remove_domain("acme", "web", "web-acme.test", T0 + 6).await.unwrap());
+        assert!(
+            store
+                .remove_domain("acme", "web", "x.example.com", T0 + 6)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .remove_domain("acme", "web", "x.example.com", T0 + 6)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .remove_domain("acme", "web", "web-acme.test", T0 + 6)
+                .await
+                .unwrap()
+        );
     })
     .await;
 }
@@ -99,7 +121,14 @@ async fn a_rollback_keeps_the_current_domains() {
             .await
             .unwrap();
         store
-            .transition_releases("acme", "web", &[(1, ReleaseStatus::Active)], Some(1), None, T0)
+            .transition_releases(
+                "acme",
+                "web",
+                &[(1, ReleaseStatus::Active)],
+                Some(1),
+                None,
+                T0,
+            )
             .await
             .unwrap();
         store
@@ -139,11 +168,23 @@ async fn a_proof_ends_other_claims_misses_back_off_and_grace_ends() {
         }
         let host = "shop.example.com";
         store
-            .record_deploy("a", &spec("web"), &[generated("web-a.test"), alias(host)], "deploy", T0)
+            .record_deploy(
+                "a",
+                &spec("web"),
+                &[generated("web-a.test"), alias(host)],
+                "deploy",
+                T0,
+            )
             .await
             .unwrap();
         store
-            .record_deploy("b", &spec("api"), &[generated("api-b.test"), alias(host)], "deploy", T0)
+            .record_deploy(
+                "b",
+                &spec("api"),
+                &[generated("api-b.test"), alias(host)],
+                "deploy",
+                T0,
+            )
             .await
             .unwrap();
         // Both due at once, oldest first.
@@ -154,11 +195,18 @@ async fn a_proof_ends_other_claims_misses_back_off_and_grace_ends() {
             .await
             .unwrap();
         let due = store.due_ownership_checks(T0 + 1, 10).await.unwrap();
-        assert_eq!(due.iter().map(|c| c.org.as_str()).collect::<Vec<_>>(), ["a"]);
+        assert_eq!(
+            due.iter().map(|c| c.org.as_str()).collect::<Vec<_>>(),
+            ["a"]
+        );
         let b = store.due_ownership_checks(T0 + 5_000, 10).await.unwrap();
         assert_eq!(b.iter().find(|c| c.org == "b").unwrap().misses, 1);
 
-        store.ownership_proven("a", host, "TXT seen", T0 + 10).await.unwrap().unwrap();
+        store
+            .ownership_proven("a", host, "TXT seen", T0 + 10)
+            .await
+            .unwrap()
+            .unwrap();
         let proven = store
             .ownership_proven("b", host, "TXT seen", T0 + 20)
             .await
@@ -167,18 +215,34 @@ async fn a_proof_ends_other_claims_misses_back_off_and_grace_ends() {
         assert_eq!(proven.ended, [("a".to_string(), "web".to_string())]);
         let a = store.app_domains("a", "web").await.unwrap();
         let lost = a.iter().find(|d| d.hostname == host).unwrap();
-        assert_eq!((lost.ownership.state, lost.routed), (OwnershipState::Lost, false));
+        assert_eq!(
+            (lost.ownership.state, lost.routed),
+            (OwnershipState::Lost, false)
+        );
         let events = store.events_after("a", "web", 0, 100).await.unwrap();
-        assert!(events.iter().any(|e| e.kind == EventType::Domain && e.data["change"] == "lost"));
+        assert!(
+            events
+                .iter()
+                .any(|e| e.kind == EventType::Domain && e.data["change"] == "lost")
+        );
         assert_eq!(
             store.hostname_owner(host).await.unwrap(),
             Some(("b".to_string(), "api".to_string()))
         );
         // a asks again: pending and due, b's routing untouched until a proves it.
-        assert!(store.recheck_ownership("a", "web", host, T0 + 30).await.unwrap());
+        assert!(
+            store
+                .recheck_ownership("a", "web", host, T0 + 30)
+                .await
+                .unwrap()
+        );
         let a = store.app_domains("a", "web").await.unwrap();
         assert_eq!(
-            a.iter().find(|d| d.hostname == host).unwrap().ownership.state,
+            a.iter()
+                .find(|d| d.hostname == host)
+                .unwrap()
+                .ownership
+                .state,
             OwnershipState::Pending
         );
         assert_eq!(store.rival_orgs(host, "a").await.unwrap(), ["b"]);
@@ -187,7 +251,13 @@ async fn a_proof_ends_other_claims_misses_back_off_and_grace_ends() {
         store.ensure_org("c").await.unwrap();
         let old = "old.example.com";
         store
-            .record_deploy("c", &spec("site"), &[generated("site-c.test"), alias(old)], "deploy", T0)
+            .record_deploy(
+                "c",
+                &spec("site"),
+                &[generated("site-c.test"), alias(old)],
+                "deploy",
+                T0,
+            )
             .await
             .unwrap();
         let mut conn = ctx.raw().await;
@@ -197,7 +267,7 @@ async fn a_proof_ends_other_claims_misses_back_off_and_grace_ends() {
         )
         .bind(T0)
         .bind(old)
-        .execute(&mut *conn)
+        .execute(&mut conn)
         .await
         .unwrap();
         drop(conn);
@@ -205,12 +275,24 @@ async fn a_proof_ends_other_claims_misses_back_off_and_grace_ends() {
         let d = store.app_domains("c", "site").await.unwrap();
         let g = d.iter().find(|d| d.hostname == old).unwrap();
         assert!(g.routed && g.ownership.serving_until.is_some(), "{g:?}");
-        assert!(store.end_expired_grace(T0 + 59_999).await.unwrap().is_empty());
+        assert!(
+            store
+                .end_expired_grace(T0 + 59_999)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let ended = store.end_expired_grace(T0 + 60_000).await.unwrap();
-        assert_eq!(ended, [("c".to_string(), "site".to_string(), old.to_string())]);
+        assert_eq!(
+            ended,
+            [("c".to_string(), "site".to_string(), old.to_string())]
+        );
         let d = store.app_domains("c", "site").await.unwrap();
         let g = d.iter().find(|d| d.hostname == old).unwrap();
-        assert_eq!((g.ownership.state, g.routed), (OwnershipState::Pending, false));
+        assert_eq!(
+            (g.ownership.state, g.routed),
+            (OwnershipState::Pending, false)
+        );
     })
     .await;
 }

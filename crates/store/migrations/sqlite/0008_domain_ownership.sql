@@ -12,6 +12,7 @@ CREATE TABLE domains_v8 (
     app           TEXT    NOT NULL,
     kind          TEXT    NOT NULL,
     redirect_to   TEXT,
+    created_at    BIGINT  NOT NULL,
     source        TEXT    NOT NULL,
     ownership     TEXT    NOT NULL,
     verified_at   BIGINT,
@@ -21,10 +22,10 @@ CREATE TABLE domains_v8 (
     message       TEXT    NOT NULL DEFAULT '',
     grace_from    BIGINT,
     grace_until   BIGINT,
-    created_at    BIGINT  NOT NULL,
     PRIMARY KEY (hostname, org),
     FOREIGN KEY (org, app) REFERENCES apps (org, name) ON DELETE CASCADE
 );
+-- Columns in the order the other backend's ALTER TABLEs leave them (created_at, then the new).
 -- Custom domains that exist before this upgrade keep serving for a grace period (7 days from the
 -- upgrade; `satusky serve` re-derives grace_until from grace_from with its configured period).
 INSERT INTO domains_v8 (hostname, org, app, kind, redirect_to, source, ownership, next_check_at,
