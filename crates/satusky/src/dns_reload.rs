@@ -1,5 +1,5 @@
-//! `satusky dev` picks up edits of `STATE_DIR/server.toml`'s `[[dns_records]]` without a
-//! restart — the simulated "external DNS" a user edits while trying a custom domain on one
+//! `satusky dev` (and `satusky serve --runtime kubernetes` with `dns_listen`) picks up edits
+//! of `STATE_DIR/server.toml`'s `[[dns_records]]` without a restart — the simulated "external DNS" a user edits while trying a custom domain on one
 //! machine. One task looks at the file's modification time every second (one timer for the
 //! process, whatever the number of apps); on a change it parses the file again and replaces
 //! the records not owned by an app. An edit that does not parse keeps the last good records

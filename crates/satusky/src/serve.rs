@@ -105,6 +105,9 @@ async fn serve_kube(
             "ready_recheck (--ready-recheck / SATUSKY_READY_RECHECK / server.toml) applies to the local runtime only; the kubernetes runtime ignores it"
         );
     }
+    // server.toml as read now: its later edits of [[dns_records]] are followed (below).
+    let toml_seen = crate::dns_reload::modified(&state_dir.join("server.toml"));
+    let reload_dir = state_dir.clone();
     let config = file.kube_stack(
         KubeFlags {
             state_dir,
@@ -114,6 +117,7 @@ async fn serve_kube(
         },
         zone,
     )?;
+    let records = config.dns.as_ref().map(|(_, records)| records.clone());
     let stack = KubeStack::start(config, store).await?;
     let listener = bind_api(args.listen).await?;
     let addr = listener.local_addr()?;
@@ -130,6 +134,16 @@ async fn serve_kube(
         .state
         .clone()
         .with_idempotency(idempotency(&args.store.state_dir)?);
+    // With the embedded DNS server, its static records follow server.toml's edits (an
+    // operator's ownership TXT records, say) as on `satusky dev`.
+    if let Some(records) = records {
+        tokio::spawn(crate::dns_reload::follow(
+            reload_dir,
+            toml_seen,
+            records,
+            state.notices.clone(),
+        ));
+    }
     satusky_server::serve_state(listener, state, shutdown)
         .await
         .context("server failed")?;

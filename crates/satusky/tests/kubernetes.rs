@@ -26,8 +26,12 @@ struct Cluster {
 
 impl Cluster {
     fn start() -> Cluster {
-        // Custom domains are routed without ownership proof: the operator trusts its orgs.
-        Self::start_with_toml("resolvers = [\"127.0.0.1:9\"]\nallow_unproven_domains = true\n")
+        // acme owns the custom domains these tests use, and proved it (TXT records served by
+        // the embedded DNS server, which the DNS plane asks).
+        Self::start_with_toml(&dns_toml(
+            free_port(),
+            &[("acme", "web.example.com"), ("acme", "shop.example.com")],
+        ))
     }
 
     fn start_with_toml(server_toml: &str) -> Cluster {
@@ -57,7 +61,6 @@ impl Cluster {
             &GatewayStatus::programmed(vec!["203.0.113.7".into()]),
         )
         .unwrap();
-        // DNS checks ask a resolver that does not answer: endpoint planes are not the subject here.
         std::fs::write(state.path().join("server.toml"), server_toml).unwrap();
         let server = common::serve_kubernetes(state.path(), &kubeconfig, probe_interval);
         let token = create_token(state.path(), "acme");
@@ -110,6 +113,49 @@ impl Cluster {
     fn status(&self, dir: &Path) -> Value {
         json(&self.onectl(dir, &["app", "status", "-o", "json"]))
     }
+}
+
+/// A free loopback port (bound, then released).
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// server.toml with the embedded DNS server on `port` (the DNS plane asks it) holding each
+/// `(org, host)`'s ownership proof, as the hostname's owner would publish it.
+fn dns_toml(port: u16, proofs: &[(&str, &str)]) -> String {
+    let mut toml =
+        format!("dns_listen = \"127.0.0.1:{port}\"\nresolvers = [\"127.0.0.1:{port}\"]\n");
+    for (org, host) in proofs {
+        toml.push_str(&format!(
+            "\n[[dns_records]]\nname = \"{}\"\ntxt = \"{}\"\n",
+            satusky_core::ownership::txt_name(host),
+            satusky_core::ownership::txt_value(org, host)
+        ));
+    }
+    toml
+}
+
+/// The hostnames of HTTPRoute `name` in `ns` (none when it does not exist).
+fn route_hosts(fake: &FakeKube, ns: &str, name: &str) -> Vec<String> {
+    fake.object("gateway.networking.k8s.io/v1", "HTTPRoute", ns, name)
+        .and_then(|r| r["spec"]["hostnames"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|h| h.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Whether any ListenerSet or Certificate in `ns` names `host`.
+fn host_in_listeners_or_certificates(fake: &FakeKube, ns: &str, host: &str) -> bool {
+    let sets = fake.objects("gateway.networking.k8s.io/v1", "ListenerSet", Some(ns));
+    let certs = fake.objects("cert-manager.io/v1", "Certificate", Some(ns));
+    sets.iter()
+        .chain(certs.iter())
+        .any(|o| o.to_string().contains(host))
 }
 
 fn app_dir(name: &str, extra: &str) -> tempfile::TempDir {
@@ -184,17 +230,13 @@ fn deploy_applies_every_object_with_our_manager_and_labels_then_rollout_complete
         assert_eq!(labels["satusky.io/org"], "acme", "{kind}");
         assert_eq!(labels["satusky.io/app"], "web", "{kind}");
     }
-    let route = c
-        .object("gateway.networking.k8s.io/v1", "HTTPRoute", "web")
-        .unwrap();
-    let hosts: Vec<&str> = route["spec"]["hostnames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h.as_str().unwrap())
-        .collect();
+    // The custom domain is routed once its proof is seen (at once: it is published).
+    c.wait_for("the proven domain on the HTTPRoute", || {
+        route_hosts(&c.fake, NS, "web").contains(&"web.example.com".to_string())
+    });
+    let hosts = route_hosts(&c.fake, NS, "web");
     assert!(
-        hosts.contains(&"web-acme.satusky.localhost") && hosts.contains(&"web.example.com"),
+        hosts.contains(&"web-acme.satusky.localhost".to_string()),
         "{hosts:?}"
     );
     let releases = json(&c.onectl(app.path(), &["app", "releases", "-o", "json"]));
@@ -267,10 +309,8 @@ fn crash_loop_exits_11_and_deadline_exceeded_fails() {
 #[test]
 fn an_active_release_going_crash_loop_is_seen_through_a_watch_and_seen_recovering() {
     // No periodic sweep during the test: any request to the API server comes from the watch.
-    let c = Cluster::start_with(
-        "resolvers = [\"127.0.0.1:9\"]\nallow_unproven_domains = true\n",
-        "1h",
-    );
+    // DNS checks ask a resolver that does not answer: endpoint planes are not the subject.
+    let c = Cluster::start_with("resolvers = [\"127.0.0.1:9\"]\n", "1h");
     let app = app_dir("steady", "");
     let deploy = c.onectl_in_background(
         app.path(),
@@ -695,4 +735,85 @@ fn platform_zone_served_by_satusky_follows_the_gateway_and_heals() {
         let p = dns_plane(&c);
         p["state"] == "ready" && p["message"].as_str().unwrap_or("").contains("203.0.113.8")
     });
+}
+
+/// Issue 13, acceptance 1 on Kubernetes: another org's HTTPRoute, ListenerSet and Certificate
+/// never carry a hostname before that org's own proof; once the DNS says the other org (its
+/// TXT value replaces acme's), the hostname moves: the other org's route carries it, acme's
+/// no longer does, and acme's claim reads `lost`.
+#[test]
+fn another_orgs_route_never_carries_a_hostname_before_its_proof_then_takes_it_over() {
+    const HOST: &str = "web.example.com";
+    let port = free_port();
+    let c = Cluster::start_with_toml(&dns_toml(port, &[("acme", HOST)]));
+    c.fake.set_auto(fakekube::Auto {
+        rollouts: true,
+        routes: true,
+    });
+    let web = app_dir("web", &format!("[[domains]]\nhost = \"{HOST}\"\n"));
+    let out = c.onectl(
+        web.path(),
+        &["deploy", "--timeout", "60s", "--wait-for", "workload"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    c.wait_for("acme's route to carry the proven host", || {
+        route_hosts(&c.fake, NS, "web").contains(&HOST.to_string())
+    });
+    assert!(host_in_listeners_or_certificates(&c.fake, NS, HOST));
+
+    let other = create_token(c._state.path(), "other");
+    let squat = app_dir("squat", &format!("[[domains]]\nhost = \"{HOST}\"\n"));
+    let as_other =
+        |args: &[&str]| onectl(squat.path(), c.home.path(), &c.server.url(), &other, args);
+    let out = as_other(&["deploy", "--timeout", "60s", "--wait-for", "workload"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let theirs = "satusky-other";
+    for _ in 0..10 {
+        // Several ownership lookups pass: nothing of the other org ever names the host.
+        let hosts = route_hosts(&c.fake, theirs, "squat");
+        assert_eq!(hosts, ["squat-other.satusky.localhost"], "{hosts:?}");
+        assert!(!host_in_listeners_or_certificates(&c.fake, theirs, HOST));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        route_hosts(&c.fake, NS, "web").contains(&HOST.to_string()),
+        "acme unaffected"
+    );
+    let list = json(&as_other(&["domains", "list", "-o", "json"]));
+    let claim = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["hostname"] == HOST)
+        .unwrap();
+    assert_eq!(claim["ownership"]["state"], "pending", "{list:#}");
+    assert_eq!(
+        claim["ownership"]["txt_value"],
+        satusky_core::ownership::txt_value("other", HOST),
+        "{list:#}"
+    );
+
+    // The DNS now holds the other org's value only (the server reloads server.toml).
+    std::fs::write(
+        c._state.path().join("server.toml"),
+        dns_toml(port, &[("other", HOST)]),
+    )
+    .unwrap();
+    c.wait_for("the other org's proof to be seen", || {
+        let out = as_other(&["domains", "check", HOST, "-o", "json"]);
+        json(&out)["ownership"]["state"] == "ready"
+    });
+    c.wait_for("the hostname to move", || {
+        route_hosts(&c.fake, theirs, "squat").contains(&HOST.to_string())
+            && !route_hosts(&c.fake, NS, "web").contains(&HOST.to_string())
+    });
+    assert!(host_in_listeners_or_certificates(&c.fake, theirs, HOST));
+    let mine = json(&c.onectl(web.path(), &["domains", "list", "-o", "json"]));
+    let lost = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["hostname"] == HOST)
+        .unwrap();
+    assert_eq!(lost["ownership"]["state"], "lost", "{mine:#}");
 }
