@@ -231,11 +231,17 @@ fn org_isolation_404_through_api_and_exit_5_through_cli() {
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
 }
 
-/// Until custom domains carry ownership proof, `satusky serve` refuses them unless the
-/// operator says every org is trusted; nothing is created.
+/// A custom domain on `satusky serve` is accepted but waits for its ownership proof: pending,
+/// not routed, with the record to create. An old server.toml with the retired
+/// `allow_unproven_domains` still loads and routes nothing unproven.
 #[test]
-fn custom_domains_are_refused_on_serve_without_allow_unproven_domains() {
+fn custom_domains_on_serve_wait_for_their_proof_whatever_the_retired_setting_says() {
     let state = tempfile::tempdir().unwrap();
+    std::fs::write(
+        state.path().join("server.toml"),
+        "allow_unproven_domains = true\n",
+    )
+    .unwrap();
     let server = Server::start(&bins(), state.path());
     let token = create_token(state.path(), "acme");
     let home = tempfile::tempdir().unwrap();
@@ -244,75 +250,91 @@ fn custom_domains_are_refused_on_serve_without_allow_unproven_domains() {
     let mut t = std::fs::read_to_string(app.path().join("satusky.toml")).unwrap();
     t.push_str("\n[[domains]]\nhost = \"www.victim-example.test\"\n");
     std::fs::write(app.path().join("satusky.toml"), t).unwrap();
-    let out = onectl(
-        app.path(),
-        home.path(),
-        &server.url(),
-        &token,
-        &["deploy", "--image", "nginx:1.27", "--no-wait"],
+    let run = |args: &[&str]| onectl(app.path(), home.path(), &server.url(), &token, args);
+    let out = run(&["deploy", "--image", "nginx:1.27", "--no-wait"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let list = json(&run(&["domains", "list", "-o", "json"]));
+    let d = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["hostname"] == "www.victim-example.test")
+        .unwrap_or_else(|| panic!("{list:#}"));
+    assert_eq!(d["ownership"]["state"], "pending", "{d}");
+    assert_eq!(d["routed"], false, "{d}");
+    assert_eq!(
+        d["ownership"]["txt_name"], "_satusky-challenge.www.victim-example.test",
+        "{d}"
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(err.contains("domains[0].host"), "{err}");
-    assert!(err.contains("www.victim-example.test"), "{err}");
-    assert!(err.contains("allow_unproven_domains"), "{err}");
-    let list = onectl(
-        app.path(),
-        home.path(),
-        &server.url(),
-        &token,
-        &["app", "list", "-o", "json"],
-    );
-    assert_eq!(json(&list), serde_json::json!([]), "nothing was created");
 }
 
+/// Within an org a hostname belongs to one app (409, exit 2, nothing created); another org may
+/// claim it, pending its own proof.
 #[test]
-fn hostname_unique_across_orgs() {
+fn a_hostname_is_one_apps_per_org_and_another_org_only_claims_it() {
     let state = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(state.path()).unwrap();
-    std::fs::write(
-        state.path().join("server.toml"),
-        "allow_unproven_domains = true\n",
-    )
-    .unwrap();
     let server = Server::start(&bins(), state.path());
     let token_a = create_token(state.path(), "orga");
     let token_b = create_token(state.path(), "orgb");
     let home = tempfile::tempdir().unwrap();
-    let a = tempfile::tempdir().unwrap();
-    let b = tempfile::tempdir().unwrap();
-    for (dir, name) in [(&a, "web"), (&b, "site")] {
-        write_app(dir.path(), name);
-        let mut t = std::fs::read_to_string(dir.path().join("satusky.toml")).unwrap();
-        t.push_str("\n[[domains]]\nhost = \"shop.example.com\"\n");
-        std::fs::write(dir.path().join("satusky.toml"), t).unwrap();
-    }
-    let ok = onectl(
-        a.path(),
+    let dirs: Vec<_> = ["web", "api", "site"]
+        .iter()
+        .map(|name| {
+            let dir = tempfile::tempdir().unwrap();
+            write_app(dir.path(), name);
+            let mut t = std::fs::read_to_string(dir.path().join("satusky.toml")).unwrap();
+            t.push_str("\n[[domains]]\nhost = \"shop.example.com\"\n");
+            std::fs::write(dir.path().join("satusky.toml"), t).unwrap();
+            dir
+        })
+        .collect();
+    let deploy = |dir: &tempfile::TempDir, token: &str| {
+        onectl(
+            dir.path(),
+            home.path(),
+            &server.url(),
+            token,
+            &["deploy", "--image", "nginx:1.27", "--no-wait"],
+        )
+    };
+    let ok = deploy(&dirs[0], &token_a);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    let taken = deploy(&dirs[1], &token_a);
+    assert_eq!(taken.status.code(), Some(2), "{}", stderr(&taken));
+    assert!(stderr(&taken).contains("shop.example.com"));
+    let list = onectl(
+        dirs[1].path(),
         home.path(),
         &server.url(),
         &token_a,
-        &["deploy", "--image", "nginx:1.27", "--no-wait"],
-    );
-    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
-    let taken = onectl(
-        b.path(),
-        home.path(),
-        &server.url(),
-        &token_b,
-        &["deploy", "--image", "nginx:1.27", "--no-wait"],
-    );
-    assert_eq!(taken.status.code(), Some(2), "{}", stderr(&taken));
-    assert!(stderr(&taken).contains("shop.example.com"));
-    // Nothing changed for org B: the app was not created.
-    let list = onectl(
-        b.path(),
-        home.path(),
-        &server.url(),
-        &token_b,
         &["app", "list", "-o", "json"],
     );
-    assert_eq!(json(&list), serde_json::json!([]));
+    let names: Vec<_> = json(&list)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["web"], "api was not created");
+    let claimed = deploy(&dirs[2], &token_b);
+    assert_eq!(claimed.status.code(), Some(0), "{}", stderr(&claimed));
+    let list = json(&onectl(
+        dirs[2].path(),
+        home.path(),
+        &server.url(),
+        &token_b,
+        &["domains", "list", "-o", "json"],
+    ));
+    let d = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["hostname"] == "shop.example.com")
+        .unwrap();
+    assert_eq!(
+        (d["ownership"]["state"].as_str(), d["routed"].as_bool()),
+        (Some("pending"), Some(false))
+    );
 }
 
 #[test]
