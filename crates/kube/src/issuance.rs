@@ -194,6 +194,10 @@ pub fn certificate_plane(host: &str, issuer: &IssuerRef, seen: &Observed<'_>) ->
             Reason::IssuanceFailed,
             format!("{message} ({issuer}){retry}"),
         )
+        .with_remediation(format!(
+            "`kubectl describe certificate {}` shows cert-manager's events; check that {host} resolves to the Gateway and that the {issuer} can solve its challenge; cert-manager retries on its own",
+            seen.name
+        ))
     };
     let challenge_says = |c: &Value| {
         let kind = str_at(c, "/spec/type").unwrap_or("ACME");

@@ -49,12 +49,9 @@ const NOT_PRODUCED_YET: &[Reason] = &[
     // document exists, so no plane says it; across orgs a claim waits for its own proof
     // (OwnershipUnverified, OwnershipConflict, OwnershipLost).
     Reason::HostnameTaken,
-    // Issue #13's certificate steps, produced by the runtimes' issuers (ACME on the local
-    // runtime, cert-manager on Kubernetes), not by the engine: being built.
+    // Issue #13: neither issuer waits for DNS before ordering yet (a failed challenge says
+    // what the ACME server saw instead).
     Reason::AwaitingDns,
-    Reason::Issuing,
-    Reason::ChallengePending,
-    Reason::IssuanceFailed,
 ];
 
 const ORG: &str = "acme";
@@ -445,6 +442,67 @@ fn kube_workload_reasons() -> Vec<Produced> {
         .collect()
 }
 
+// ---- certificate issuers ----------------------------------------------------------------------
+
+/// The TLS steps the runtimes' issuers name: the local ACME issuer's plan, cert-manager's
+/// objects read by the Kubernetes runtime.
+fn issuer_reasons() -> Vec<Produced> {
+    use satusky_local::acme::AcmeTimings;
+    use satusky_local::acme::plan::{HostStatus, Step, plane};
+    let now = std::time::SystemTime::now();
+    let dir = "https://acme.test/dir";
+    let mut acme = Vec::new();
+    for step in [Step::Issuing, Step::ChallengePending] {
+        acme.push(plane(
+            &HostStatus {
+                step,
+                ..HostStatus::new()
+            },
+            now,
+            dir,
+        ));
+    }
+    let mut failed = HostStatus::new();
+    failed.fail(
+        "rejected (urn:ietf:params:acme:error:connection)".into(),
+        now,
+        &AcmeTimings::default(),
+    );
+    acme.push(plane(&failed, now, dir));
+    let mut produced = by("local acme::plan::plane", acme);
+
+    use satusky_kube::issuance::{Observed, certificate_plane};
+    let issuer = satusky_kube::IssuerRef::default();
+    let see = |cert: Option<&Value>, challenges: &[Value]| {
+        certificate_plane(
+            ALIAS,
+            &issuer,
+            &Observed {
+                name: "web.shop",
+                certificate: cert,
+                requests: &[],
+                orders: &[],
+                challenges,
+            },
+        )
+    };
+    let failing = json!({"metadata": {"name": "web.shop", "generation": 1},
+        "status": {"conditions": [{"type": "Issuing", "status": "False", "reason": "Failed",
+            "message": "the ACME order failed", "observedGeneration": 1}]}});
+    let issuing = json!({"metadata": {"name": "web.shop", "generation": 1},
+        "status": {"conditions": [{"type": "Issuing", "status": "True", "reason": "DoesNotExist",
+            "message": "Issuing certificate as Secret does not exist", "observedGeneration": 1}]}});
+    produced.extend(by(
+        "kube issuance::certificate_plane",
+        [
+            see(None, &[]),
+            see(Some(&issuing), &[]),
+            see(Some(&failing), &[]),
+        ],
+    ));
+    produced
+}
+
 // ---- metadata --------------------------------------------------------------------------------
 
 fn metadata_reasons() -> Vec<Produced> {
@@ -792,6 +850,7 @@ async fn every_reason_is_produced_and_every_failure_has_a_remediation() {
     produced.extend(local_runtime_reasons().await);
     produced.extend(kube_workload_reasons());
     produced.extend(metadata_reasons());
+    produced.extend(issuer_reasons());
     produced.extend(kube_route_reasons());
     produced.extend(local_route_reasons());
     produced.extend(dns_reasons());

@@ -242,7 +242,11 @@ pub fn plane(status: &HostStatus, now: SystemTime, directory: &str) -> Plane {
                 timestamp(*retry_at),
                 attempt
             ),
-        ),
+        )
+        .with_remediation(format!(
+            "make the hostname resolve to this edge (`1ctl domains setup HOST` prints the record) and let {directory} reach the edge's HTTP port for the http-01 challenge; it is retried on its own at {}",
+            timestamp(*retry_at)
+        )),
     }
 }
 
