@@ -14,7 +14,7 @@ use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use satusky_core::ownership::{txt_name, txt_value};
 use satusky_dns::{RecordData, ZoneRecords};
-use satusky_stack::{LocalStack, LocalStackConfig};
+use satusky_stack::LocalStack;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -35,28 +35,10 @@ async fn start() -> Env {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let (store, token, other_token) = drift_common::store(dir.path()).await;
-    let records = ZoneRecords::new();
+    let stack = drift_common::local_stack(&dir.path().join("state"), store).await;
+    // The hostname resolves to the edge, as its owner set it up.
+    let records = stack.records.clone();
     records.set_static(HOST, vec![RecordData::A(IpAddr::V4(Ipv4Addr::LOCALHOST))]);
-    let any = || std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let stack = LocalStack::start(
-        LocalStackConfig {
-            state_dir: dir.path().join("state"),
-            zone: satusky_core::hostnames::Zone::parse("satusky.localhost").unwrap(),
-            http_addr: any(),
-            https_addr: any(),
-            dns_addr: any(),
-            probe_interval: Duration::from_secs(3600),
-            isolation: satusky_local::isolation::Isolation::SameUser,
-            build_timeout: satusky_server::engine::DEFAULT_BUILD_TIMEOUT,
-            ready_recheck: satusky_local::supervisor::READY_RECHECK,
-            acme: None,
-            extra_roots: Vec::new(),
-        },
-        store,
-        records.clone(),
-    )
-    .await
-    .unwrap();
     stack.engine.start().await;
     let api = Api {
         router: satusky_server::router(stack.state.clone()),

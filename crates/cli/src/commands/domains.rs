@@ -11,7 +11,7 @@ use satusky_types::{
 };
 
 use crate::cli::{DomainsCommand, DomainsTarget};
-use crate::commands::{Env, Session, app_name, current_dir};
+use crate::commands::{Env, Session};
 use crate::exit::{self, CliError};
 use crate::output::{self, state_cell};
 
@@ -32,14 +32,7 @@ pub async fn run(cmd: DomainsCommand, env: &Env) -> Result<u8, CliError> {
 
 /// The app (locally, before any request), the session and the org.
 async fn resolve(target: &DomainsTarget, env: &Env) -> Result<(Session, String, String), CliError> {
-    let app = app_name(
-        target.app.as_deref(),
-        target.config.as_deref(),
-        &current_dir()?,
-    )?;
-    let session = env.session()?;
-    let org = session.org().await?.value;
-    Ok((session, org, app))
+    super::target::resolve_named(target.app.as_deref(), target.config.as_deref(), env).await
 }
 
 /// `HOST` checked as a hostname, lower-case, without a trailing dot.

@@ -7,11 +7,16 @@ use crate::exit::CliError;
 
 /// Resolves the app name (locally, before any request) and the org.
 pub async fn resolve(target: &AppTarget, env: &Env) -> Result<(Session, String, String), CliError> {
-    let app = app_name(
-        target.app.as_deref(),
-        target.config.as_deref(),
-        &current_dir()?,
-    )?;
+    resolve_named(target.app.as_deref(), target.config.as_deref(), env).await
+}
+
+/// [`resolve`] from the app name given (else `[app] name` of `satusky[.CONFIG].toml`).
+pub async fn resolve_named(
+    app: Option<&str>,
+    config: Option<&str>,
+    env: &Env,
+) -> Result<(Session, String, String), CliError> {
+    let app = app_name(app, config, &current_dir()?)?;
     let session = env.session()?;
     let org = session.org().await?.value;
     Ok((session, org, app))
