@@ -233,6 +233,14 @@ async fn setup(edge_rt: &Handle, apps: usize, dir: &std::path::Path) -> Setup {
     let records = ZoneRecords::new();
     for i in 0..apps {
         records.set_static(&alias(i), vec![RecordData::A(LOOPBACK)]);
+        // …and proved it is the org's: only proven custom domains are routed.
+        records.set_static(
+            &satusky_core::ownership::txt_name(&alias(i)),
+            vec![RecordData::Txt(satusky_core::ownership::txt_value(
+                ORG,
+                &alias(i),
+            ))],
+        );
     }
     let routes = RouteTable::new();
     let ca = Arc::new(LocalCa::load_or_create(&dir.join("ca")).expect("local CA"));
@@ -303,7 +311,6 @@ async fn setup(edge_rt: &Handle, apps: usize, dir: &std::path::Path) -> Setup {
     let settings = Settings {
         dns_zone: ZONE.parse().expect("a zone"),
         contexts: None,
-        allow_unproven_domains: true,
     };
     let state = AppState::new(store.clone(), settings);
     let engine = Engine::new(
