@@ -55,7 +55,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+impl Default for PebbleSetup {
+    fn default() -> Self {
+        PebbleSetup::new()
+    }
+}
+
 impl PebbleSetup {
+    /// A new temp dir with pebble's TLS certificate, key and CA, and two free ports.
     pub fn new() -> PebbleSetup {
         let dir = tempfile::tempdir().unwrap();
         let ca_key = KeyPair::generate().unwrap();
