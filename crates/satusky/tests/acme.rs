@@ -13,7 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Dev, bins, json, stderr, stdout};
+use common::{Dev, bins, dns_records_toml, json, stderr, stdout};
 use rustls::pki_types::CertificateDer;
 use satusky_local::acme::plan::CertInfo;
 use satusky_testkit::pebble::{Pebble, PebbleOptions, PebbleSetup, free_port, https_get};
@@ -125,17 +125,7 @@ impl AcmeDev {
             .trim_end()
             .to_string();
         toml.push_str("\n\n");
-        for (name, kind, value) in records {
-            let key = match kind.as_str() {
-                "TXT" => "txt",
-                "CNAME" => "cname",
-                "A" => "a",
-                other => panic!("record type {other}"),
-            };
-            toml.push_str(&format!(
-                "[[dns_records]]\nname = \"{name}\"\n{key} = \"{value}\"\n\n"
-            ));
-        }
+        toml.push_str(&dns_records_toml(records));
         std::fs::write(self.state.path().join("server.toml"), toml).unwrap();
     }
 
@@ -169,30 +159,16 @@ impl AcmeDev {
         what: &str,
         done: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
         let mut last = String::new();
-        loop {
-            let c = json(
-                &self
-                    .dev
-                    .onectl(dir, &["domains", "check", host, "-o", "json"]),
-            );
-            let planes = summary(&c);
+        let watch = |c: &Value| {
+            let planes = summary(c);
             if planes != last {
                 self.note(&format!("check {host}: {planes}"));
                 last = planes;
             }
-            if done(&c) {
-                return c;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}: {c:#}\n{}\npebble:\n{}",
-                self.dev.log(),
-                self.pebble.log()
-            );
-            std::thread::sleep(Duration::from_millis(300));
-        }
+        };
+        let context = || format!("{}\npebble:\n{}", self.dev.log(), self.pebble.log());
+        common::check_until(&self.dev, dir, host, what, done, watch, context)
     }
 
     /// `GET https://HOST/healthz` at the edge over a new connection, verified against pebble's
