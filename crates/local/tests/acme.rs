@@ -4,7 +4,6 @@
 //! request, a failed challenge and an unreachable directory.
 
 mod common;
-mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,9 +22,9 @@ use satusky_local::edge::{self, Edge, EdgeConfig, RELEASE_HEADER};
 use satusky_local::ledger::MemoryLedger;
 use satusky_local::routes::RouteTable;
 use satusky_local::{LocalConfig, LocalRuntime};
+use satusky_testkit::pebble::{Pebble, PebbleOptions, PebbleSetup, free_port, https_get};
 use satusky_testkit::spec;
 use satusky_types::{Hostname, Plane, PlaneState, Reason};
-use support::pebble::{Pebble, PebbleOptions, PebbleSetup, free_port, https_get};
 
 const TEST_APP: &str = env!("CARGO_BIN_EXE_satusky-test-app");
 const ZONE: &str = "satusky.localhost";

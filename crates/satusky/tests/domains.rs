@@ -10,9 +10,8 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
-use common::{Dev, bins, json, stderr, stdout};
+use common::{Dev, bins, dns_records_toml, json, stderr, stdout};
 use serde_json::Value;
 
 const SHOP: &str = "shop.example.test";
@@ -20,22 +19,10 @@ const WWW: &str = "www.shop.example.test";
 
 /// Writes the simulated external DNS: `records` as `(name, type, value)`.
 fn publish(state: &Path, records: &[(String, &str, String)]) {
-    let mut toml = String::new();
-    for (name, kind, value) in records {
-        let key = match *kind {
-            "TXT" => "txt",
-            "CNAME" => "cname",
-            "A" => "a",
-            other => panic!("record type {other}"),
-        };
-        toml.push_str(&format!(
-            "[[dns_records]]\nname = \"{name}\"\n{key} = \"{value}\"\n\n"
-        ));
-    }
-    std::fs::write(state.join("server.toml"), toml).unwrap();
+    std::fs::write(state.join("server.toml"), dns_records_toml(records)).unwrap();
 }
 
-/// `domains check HOST -o json` until `done` holds for it (the DNS reload takes ~1 s).
+/// `domains check HOST -o json` until `done` holds for it.
 fn check_until(
     dev: &Dev,
     dir: &Path,
@@ -43,20 +30,7 @@ fn check_until(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = dev.onectl(dir, &["domains", "check", host, "-o", "json"]);
-        let c = json(&out);
-        if done(&c) {
-            return c;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {c:#}\n{}",
-            dev.log()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    common::check_until(dev, dir, host, what, done, |_| {}, || dev.log())
 }
 
 fn all_ready(c: &Value) -> bool {

@@ -74,14 +74,18 @@ impl Handle {
         let probed = match &self.prober {
             Some(p) => {
                 let targets = endpoint_targets(app, serving, &self.zone, &self.runtime.edge());
-                let started = std::time::Instant::now();
-                let mut probed = p.check(targets).await;
-                // The runtime's issuer (ACME, cert-manager) names the certificate's step.
-                if let Ok(certs) = self
+                // The runtime's issuer (ACME, cert-manager) names the certificate's step. Read
+                // before the handshake: an issuer holds its certificate (the edge serves it)
+                // before it says so, so a step read as held was probed with that certificate —
+                // read after, an issuance finishing meanwhile would let a handshake with the
+                // certificate served before it (the local CA's) stand as the plane.
+                let certs = self
                     .runtime
                     .certificates(app.org.clone(), app.name.clone(), app.hostnames.clone())
-                    .await
-                {
+                    .await;
+                let started = std::time::Instant::now();
+                let mut probed = p.check(targets).await;
+                if let Ok(certs) = certs {
                     satusky_core::endpoints::with_issuer(&mut probed, &certs);
                 }
                 // Metrics: one count per probed plane, one duration per pass.

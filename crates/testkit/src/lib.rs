@@ -8,12 +8,16 @@
 //!   fakes synchronously, and lets a test advance the clock, redeploy mid-step or restart;
 //! - [`process`] (feature `process`): the `satusky serve` / `satusky dev` harnesses and `1ctl`
 //!   runs against them, given the binaries' paths;
-//! - [`kube`] (feature `kube`): fakekube set-up, the platform Gateway.
+//! - [`kube`] (feature `kube`): fakekube set-up, the platform Gateway;
+//! - [`pebble`] (feature `pebble`): a real pebble ACME server on loopback, its issuing root,
+//!   and an HTTPS GET that shows the served leaf certificate.
 #![forbid(unsafe_code)]
 
 pub mod fake;
 #[cfg(feature = "kube")]
 pub mod kube;
+#[cfg(feature = "pebble")]
+pub mod pebble;
 #[cfg(feature = "process")]
 pub mod process;
 pub mod sim;

@@ -190,7 +190,8 @@ impl Drop for Server {
     }
 }
 
-/// A running `satusky dev`, every port picked by the OS, and its `dev.json`.
+/// A running `satusky dev`, every port picked by the OS (unless the test names it), and its
+/// `dev.json`.
 pub struct Dev {
     pub child: Child,
     pub state_dir: PathBuf,
@@ -217,18 +218,18 @@ impl Dev {
         Self::launch(bins, state_dir, &[], extra)
     }
 
+    /// Every address is `127.0.0.1:0` unless `extra` names it (e.g. `--http-addr` for a test
+    /// ACME server that validates on a port chosen before the dev starts).
     fn launch(bins: &Bins, state_dir: &Path, defaults: &[&str], extra: &[&str]) -> Dev {
         let home = tempfile::tempdir().expect("home");
+        let addrs = ["--listen", "--http-addr", "--https-addr", "--dns-addr"]
+            .into_iter()
+            .filter(|flag| !extra.contains(flag))
+            .flat_map(|flag| [flag, "127.0.0.1:0"]);
         let (child, stderr) = spawn(
             Command::new(bins.satusky())
-                .args([
-                    "dev",
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--http-addr",
-                    "127.0.0.1:0",
-                ])
-                .args(["--https-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0"])
+                .arg("dev")
+                .args(addrs)
                 .args(defaults)
                 .arg("--state-dir")
                 .arg(state_dir)

@@ -49,3 +49,51 @@ pub fn serve_kubernetes(state_dir: &Path, kubeconfig: &Path, probe_interval: &st
     ];
     Server::start_with(&bins(), state_dir, &flags)
 }
+
+/// `[[dns_records]]` entries of `STATE_DIR/server.toml` (the simulated external DNS that
+/// `satusky dev` reloads) for `records` as `(name, type, value)`.
+pub fn dns_records_toml(records: &[(impl AsRef<str>, impl AsRef<str>, impl AsRef<str>)]) -> String {
+    let mut toml = String::new();
+    for (name, kind, value) in records {
+        let key = match kind.as_ref() {
+            "TXT" => "txt",
+            "CNAME" => "cname",
+            "A" => "a",
+            other => panic!("record type {other}"),
+        };
+        toml.push_str(&format!(
+            "[[dns_records]]\nname = \"{}\"\n{key} = \"{}\"\n\n",
+            name.as_ref(),
+            value.as_ref()
+        ));
+    }
+    toml
+}
+
+/// `1ctl domains check HOST -o json` every 300 ms until `done` holds for it (within 60 s: the
+/// DNS reload takes ~1 s, an ACME issuance a few); `watch` sees every answer first. A timeout
+/// panics naming `what`, with the last answer and `context()` (e.g. the dev's log).
+pub fn check_until(
+    dev: &Dev,
+    dir: &Path,
+    host: &str,
+    what: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+    mut watch: impl FnMut(&serde_json::Value),
+    context: impl Fn() -> String,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let c = json(&dev.onectl(dir, &["domains", "check", host, "-o", "json"]));
+        watch(&c);
+        if done(&c) {
+            return c;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {c:#}\n{}",
+            context()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}

@@ -1,4 +1,6 @@
-//! A real pebble (Debian package `pebble`, GUIDE §4) for ACME tests: a TLS certificate for
+//! A real pebble (feature `pebble`; Debian package `pebble`, GUIDE §4) for ACME tests — the
+//! local runtime's (crates/local/tests/acme.rs) and `satusky dev`'s
+//! (crates/satusky/tests/acme.rs): a TLS certificate for
 //! `localhost`/`127.0.0.1` made here by a CA made here (that CA's PEM is the directory's
 //! `ca_file`), free loopback ports for the directory and management API, and the challenge
 //! ports and DNS server the test names. The process dies with the [`Pebble`].
@@ -53,7 +55,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+impl Default for PebbleSetup {
+    fn default() -> Self {
+        PebbleSetup::new()
+    }
+}
+
 impl PebbleSetup {
+    /// A new temp dir with pebble's TLS certificate, key and CA, and two free ports.
     pub fn new() -> PebbleSetup {
         let dir = tempfile::tempdir().unwrap();
         let ca_key = KeyPair::generate().unwrap();
@@ -151,6 +160,11 @@ impl Pebble {
 
     /// The root pebble issues under, for this run (`https://MGMT/roots/0`).
     pub async fn root(&self) -> CertificateDer<'static> {
+        CertificateDer::from_pem_slice(self.root_pem().await.as_bytes()).expect("a PEM root")
+    }
+
+    /// [`Pebble::root`] as pebble serves it, PEM (e.g. for a `ca_files` entry).
+    pub async fn root_pem(&self) -> String {
         let resp = https_get(
             self.setup.mgmt,
             "localhost",
@@ -160,7 +174,7 @@ impl Pebble {
         .await
         .expect("pebble's management API answers");
         assert_eq!(resp.status, 200, "{}", resp.head);
-        CertificateDer::from_pem_slice(&resp.body).expect("a PEM root")
+        String::from_utf8(resp.body).expect("a PEM root")
     }
 }
 
