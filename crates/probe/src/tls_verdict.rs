@@ -3,7 +3,7 @@
 //! No sockets here; [`crate::tls`] performs the handshake and hands over what it saw.
 //!
 //! - Verified and more than [`EXPIRING_SOON`] left: `ready`/`CertificateValid`,
-//!   `expires in 62d (2027-01-28)`. Less: `ready`/`ExpiringSoon` (a warning, still ready).
+//!   `expires in 62d (2027-01-28), issued by CN=…`. Less: `ready`/`ExpiringSoon` (a warning, still ready).
 //! - rustls' `CertificateError`s map to `UnknownIssuer` (also for `BadSignature`: a chain naming
 //!   a trusted issuer that did not sign it), `NotValidForName`, `Expired` and `NotYetValid`;
 //!   any other rejection or protocol failure is `HandshakeFailed`.
@@ -122,7 +122,16 @@ pub fn tls_plane(
 ) -> Plane {
     match verdict {
         Ok(()) => match leaf {
-            Some(leaf) => expiry_plane(host, leaf.not_after, now),
+            Some(leaf) => {
+                // Who issued it, too: the local CA, an ACME server, cert-manager's issuer.
+                let mut plane = expiry_plane(host, leaf.not_after, now);
+                if !leaf.issuer.is_empty() {
+                    plane
+                        .message
+                        .push_str(&format!(", issued by {}", leaf.issuer));
+                }
+                plane
+            }
             None => Plane::new(
                 PlaneState::Ready,
                 Reason::CertificateValid,

@@ -240,7 +240,11 @@ fn a_custom_domain_gets_pebbles_certificate_and_every_plane_turns_ready() {
     // (satusky_core::endpoints::with_issuer): pebble's default lifetime is years, so
     // CertificateValid.
     assert_eq!(c["tls"]["reason"], "CertificateValid", "{c:#}");
-    println!("tls: {}", c["tls"]["message"]);
+    let tls = c["tls"]["message"].as_str().unwrap();
+    assert!(
+        tls.contains("issued by CN=Pebble Intermediate CA"),
+        "names pebble: {tls}"
+    );
 
     // A real client, trusting pebble's issuing root only.
     let pem = std::fs::read(&a.root_file).unwrap();
