@@ -173,6 +173,12 @@ async fn another_org_never_serves_a_hostname_before_its_own_proof_then_takes_it_
         "the record other must create: {fix}"
     );
     assert_eq!(endpoint(&squat, HOST)["tls"]["reason"], "AwaitingOwnership");
+    let route = &endpoint(&squat, HOST)["route"];
+    assert_eq!(
+        (&route["state"], &route["reason"]),
+        (&json!("pending"), &json!("Waiting")),
+        "not a missing route to heal: {route}"
+    );
     assert_eq!(
         squat["phase"], "degraded",
         "workload ready, a hostname not: {squat:#}"

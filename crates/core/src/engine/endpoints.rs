@@ -90,8 +90,18 @@ pub fn endpoint_reports(
                 Some(p) => (p.dns.clone(), p.tls.clone(), p.http.clone()),
                 None => (unknown(), unknown(), unknown()),
             };
-            // Nothing is certified before its ownership is proven: that is the TLS step.
+            // Nothing is routed or certified before its ownership is proven: that is what the
+            // route and TLS planes wait for (a missing route is no fault then).
+            let mut route = routes[i].clone();
             if app.domain(&h.hostname).is_some_and(|d| !d.routed) {
+                route = Plane::new(
+                    PlaneState::Pending,
+                    Reason::Waiting,
+                    format!(
+                        "{} is routed once its ownership is proven (see the metadata plane)",
+                        h.hostname
+                    ),
+                );
                 tls = Plane::new(
                     PlaneState::Pending,
                     Reason::AwaitingOwnership,
@@ -101,13 +111,7 @@ pub fn endpoint_reports(
                     ),
                 );
             }
-            endpoint_report(
-                app,
-                Some(prev),
-                h,
-                [routes[i].clone(), dns, tls, http],
-                now_ms,
-            )
+            endpoint_report(app, Some(prev), h, [route, dns, tls, http], now_ms)
         })
         .collect()
 }
