@@ -97,10 +97,7 @@ pub fn endpoint_reports(
                 route = Plane::new(
                     PlaneState::Pending,
                     Reason::Waiting,
-                    format!(
-                        "{} is routed once its ownership is proven (see the metadata plane)",
-                        h.hostname
-                    ),
+                    format!("{} is routed once its ownership is proven", h.hostname),
                 );
                 tls = Plane::new(
                     PlaneState::Pending,
