@@ -40,7 +40,11 @@ pub fn permanent(kind: HostnameKind, reason: Reason) -> bool {
         | Reason::Expired
         | Reason::NotYetValid
         | Reason::ForeignRelease
-        | Reason::WrongRedirect => true,
+        | Reason::WrongRedirect
+        // Another org took the hostname; an issuance that failed is retried only after a
+        // backoff longer than a deploy waits.
+        | Reason::OwnershipLost
+        | Reason::IssuanceFailed => true,
         // The user must create the record; the platform zone's own names may still be
         // propagating.
         Reason::NxDomain | Reason::NoAnswer => kind != HostnameKind::Generated,
@@ -218,6 +222,8 @@ mod tests {
         assert!(permanent(HostnameKind::Generated, Reason::WrongTarget));
         assert!(permanent(HostnameKind::Redirect, Reason::NxDomain));
         assert!(!permanent(HostnameKind::Alias, Reason::Timeout));
+        assert!(permanent(HostnameKind::Alias, Reason::IssuanceFailed));
+        assert!(!permanent(HostnameKind::Alias, Reason::ChallengePending));
     }
 
     #[test]
