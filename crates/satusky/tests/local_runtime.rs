@@ -484,7 +484,13 @@ fn app_drift_reports_a_custom_domain_pointing_elsewhere_through_the_cli() {
     let state = tempfile::tempdir().unwrap();
     std::fs::write(
         state.path().join("server.toml"),
-        "[[dns_records]]\nname = \"drift.example.test\"\na = [\"192.0.2.55\"]\n",
+        format!(
+            "[[dns_records]]\nname = \"drift.example.test\"\na = [\"192.0.2.55\"]\n\
+             # its owner proved it (so it is routed, and a wrong record is drift)\n\
+             [[dns_records]]\nname = \"{}\"\ntxt = \"{}\"\n",
+            satusky_core::ownership::txt_name("drift.example.test"),
+            satusky_core::ownership::txt_value("dev", "drift.example.test")
+        ),
     )
     .unwrap();
     let dev = Dev::start(&bins(), state.path());
