@@ -186,10 +186,13 @@ impl Engine {
     /// [`Engine::reroute`], waited for.
     pub async fn reroute_now(&self, org: &str, app: &str) {
         let _ = self.inner.restored.subscribe().wait_for(|r| *r).await;
+        // Wanted first, then claimed: a holder that stops after our failed claim finds it
+        // (a want set after the claim could land after the holder's last look).
+        self.want_reroute(org, app);
         if !self.inner.claims.claim(org, app) {
-            self.want_reroute(org, app);
             return;
         }
+        self.take_reroute(org, app);
         // Again while asked again meanwhile (another change of the same app's domains).
         loop {
             if !executor::reroute::run(&self.inner.handle, org, app).await {
