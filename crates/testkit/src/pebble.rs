@@ -46,8 +46,30 @@ pub struct PebbleOptions {
     pub validity_secs: Option<u64>,
 }
 
-/// A port nothing listens on right now (bound, then released).
+/// A loopback port nothing listens on right now, TCP or UDP (bound, then released).
 pub fn free_port() -> u16 {
+    // Picked at random below 10,000: under the local runtime's replica ports and the kernel's
+    // ephemeral range, so neither a replica nor an outgoing connection takes it between this
+    // pick and its use (a port the kernel hands out for `:0` is exactly one those may get).
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PICKS: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()));
+    let mut seed =
+        nanos ^ (u64::from(std::process::id()) << 20) ^ PICKS.fetch_add(1, Ordering::Relaxed);
+    for _ in 0..500 {
+        // xorshift: cheap, and enough to spread parallel tests apart.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let port = 2_000 + u16::try_from(seed % 8_000).unwrap_or(0);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
