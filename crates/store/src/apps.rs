@@ -328,17 +328,13 @@ fn group(rows: &[AnyRow]) -> Result<BTreeMap<(String, String), AppRecord>> {
     }
     for app in apps.values_mut() {
         domains::sort_domains(&mut app.domains);
-        app.hostnames = app.domains.iter().map(hostname_of).collect();
+        app.hostnames = app
+            .domains
+            .iter()
+            .map(satusky_types::Domain::hostname)
+            .collect();
     }
     Ok(apps)
-}
-
-fn hostname_of(d: &satusky_types::Domain) -> Hostname {
-    Hostname {
-        hostname: d.hostname.clone(),
-        kind: d.kind,
-        redirect_to: d.redirect_to.clone(),
-    }
 }
 
 fn opt_json(what: &str, text: Option<String>) -> Result<Option<serde_json::Value>> {

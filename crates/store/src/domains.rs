@@ -385,25 +385,21 @@ pub(crate) async fn app_hostnames(
     org: &str,
     app: &str,
 ) -> Result<Vec<Hostname>> {
-    let rows =
-        sqlx::query("SELECT hostname, kind, redirect_to FROM domains WHERE org = $1 AND app = $2")
-            .bind(org)
-            .bind(app)
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        domain_columns!(),
+        " FROM domains d WHERE d.org = $1 AND d.app = $2"
+    ))
+    .bind(org)
+    .bind(app)
+    .fetch_all(&mut *conn)
+    .await?;
     let mut list = rows
         .iter()
-        .map(|r| {
-            let kind: String = r.try_get("kind")?;
-            Ok(Hostname {
-                hostname: r.try_get("hostname")?,
-                kind: parse_enum("hostname kind", &kind, HostnameKind::parse)?,
-                redirect_to: r.try_get("redirect_to")?,
-            })
-        })
+        .filter_map(|r| domain_from_row(r).transpose())
         .collect::<Result<Vec<_>>>()?;
-    sort(&mut list);
-    Ok(list)
+    sort_domains(&mut list);
+    Ok(list.iter().map(Domain::hostname).collect())
 }
 
 /// Sorted by name and de-duplicated: concurrent writers lock rows in one order.
@@ -554,23 +550,15 @@ pub(crate) fn domain_from_row(row: &AnyRow) -> Result<Option<Domain>> {
             },
             message: text("d_message")?,
         },
-        routed: matches!(
-            state,
-            OwnershipState::NotRequired | OwnershipState::Verified | OwnershipState::Grace
-        ),
+        routed: state.is_routed(),
         tls: None,
         created_at: rfc3339_ms(created.unwrap_or_default()),
         hostname,
     }))
 }
 
-/// Display order of an app's hostnames: the generated one first, then aliases, then
+/// Display order of an app's domains: the generated one first, then aliases, then
 /// redirects, each by name.
-pub(crate) fn sort(hostnames: &mut [Hostname]) {
-    hostnames.sort_by(|a, b| (rank(a.kind), &a.hostname).cmp(&(rank(b.kind), &b.hostname)));
-}
-
-/// [`sort`] for domains.
 pub(crate) fn sort_domains(domains: &mut [Domain]) {
     domains.sort_by(|a, b| (rank(a.kind), &a.hostname).cmp(&(rank(b.kind), &b.hostname)));
 }

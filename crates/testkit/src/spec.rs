@@ -110,10 +110,7 @@ pub fn domain(
             serving_until: None,
             message: String::new(),
         },
-        routed: matches!(
-            state,
-            OwnershipState::NotRequired | OwnershipState::Verified | OwnershipState::Grace
-        ),
+        routed: state.is_routed(),
         tls: None,
         created_at: satusky_core::time::rfc3339_ms(0),
     }

@@ -59,6 +59,16 @@ pub enum OwnershipState {
 }
 
 impl OwnershipState {
+    /// Whether a claim in this state is routed (generated, proven, or in its grace period) —
+    /// the one list of routed states (the store's partial unique index `domains_routed` and
+    /// its queries name the same three).
+    pub fn is_routed(self) -> bool {
+        matches!(
+            self,
+            OwnershipState::NotRequired | OwnershipState::Verified | OwnershipState::Grace
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             OwnershipState::NotRequired => "not_required",
@@ -122,6 +132,17 @@ pub struct Domain {
     pub tls: Option<Plane>,
     /// RFC 3339.
     pub created_at: String,
+}
+
+impl Domain {
+    /// The hostname as the runtimes and releases carry it.
+    pub fn hostname(&self) -> crate::spec::Hostname {
+        crate::spec::Hostname {
+            hostname: self.hostname.clone(),
+            kind: self.kind,
+            redirect_to: self.redirect_to.clone(),
+        }
+    }
 }
 
 /// `POST …/apps/{app}/domains`.

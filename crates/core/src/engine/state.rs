@@ -49,11 +49,7 @@ pub fn routed(domains: &[Domain]) -> Vec<Hostname> {
     domains
         .iter()
         .filter(|d| d.routed)
-        .map(|d| Hostname {
-            hostname: d.hostname.clone(),
-            kind: d.kind,
-            redirect_to: d.redirect_to.clone(),
-        })
+        .map(Domain::hostname)
         .collect()
 }
 
