@@ -22,6 +22,7 @@ pub mod ownership;
 pub mod paths;
 pub mod quantity;
 pub mod runtime;
+pub mod secrets;
 pub mod stale;
 pub mod time;
 pub mod tokens;

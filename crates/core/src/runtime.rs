@@ -70,6 +70,10 @@ pub struct DesiredWorkload {
     /// The build artifact or pinned image; `None` when the spec's `image` is used as is.
     pub artifact: Option<String>,
     pub hostnames: AppHostnames,
+    /// The app's secrets as they are now (opened in memory; a rollback keeps the current
+    /// ones). Runtimes hand them to the workload only — a replica's environment, the
+    /// cluster's Secret — never to a file, a log or another object.
+    pub secrets: crate::secrets::Secrets,
 }
 
 impl DesiredWorkload {

@@ -483,6 +483,7 @@ fn desired_workloads(n: usize, orgs: usize) -> Vec<DesiredWorkload> {
                 release: 1,
                 spec: app,
                 artifact: None,
+                secrets: Default::default(),
             }
         })
         .collect()

@@ -34,6 +34,7 @@ fn desired(domains: &[&str]) -> DesiredWorkload {
         spec,
         artifact: None,
         hostnames,
+        secrets: Default::default(),
     }
 }
 

@@ -131,6 +131,7 @@ fn desired(custom: &str) -> DesiredWorkload {
         spec: validate_spec(s).unwrap(),
         artifact: None,
         hostnames: AppHostnames::new(hostnames(custom)).unwrap(),
+        secrets: Default::default(),
     }
 }
 

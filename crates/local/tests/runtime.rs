@@ -94,6 +94,7 @@ fn desired(release: u64, replicas: u32, args: &[&str]) -> DesiredWorkload {
         spec: validate_spec(spec(replicas, Some(command))).unwrap(),
         artifact: None,
         hostnames: AppHostnames::new(hostnames()).unwrap(),
+        secrets: Default::default(),
     }
 }
 

@@ -321,6 +321,7 @@ impl ReleaseRecord {
             hostnames: AppHostnames::new(routed).map_err(DesiredError::Hostnames)?,
             context: self.context.clone(),
             artifact: self.artifact.clone(),
+            secrets: Default::default(),
         })
     }
 }

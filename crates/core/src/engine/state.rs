@@ -68,6 +68,9 @@ pub struct ReleaseView {
     pub context: Option<String>,
     /// The build's output, once built (a rollback carries its snapshot's).
     pub artifact: Option<String>,
+    /// The app's secrets, opened: filled by the server (which holds the key ring) before the
+    /// release is applied; the store's view leaves it empty.
+    pub secrets: crate::secrets::Secrets,
 }
 
 impl ReleaseView {
@@ -80,6 +83,7 @@ impl ReleaseView {
             spec: self.spec.clone(),
             artifact: self.artifact.clone(),
             hostnames: self.hostnames.clone(),
+            secrets: self.secrets.clone(),
         }
     }
 }

@@ -204,8 +204,10 @@ async fn check_locked(d: &Drift, rec: &AppView) -> Result<Option<CheckOutcome>, 
     };
     let first = judge(d, rec, &active, &endpoints).await?;
     let mut outcome = first.outcome;
-    if first.platform_owned && may_heal(d, rec, active.version).await? {
-        outcome.healed = heal(d, rec, active.version).await?;
+    if first.platform_owned
+        && let Some(now) = may_heal(d, rec, active.version).await?
+    {
+        outcome.healed = heal(d, &now, active.version).await?;
         tokio::time::sleep(HEAL_SETTLE).await;
         let again = match d.handle.load(&rec.org, &rec.name).await? {
             Some(rec) if may_check(&rec, active.version) => match d.handle.recheck(&rec).await {
@@ -241,19 +243,21 @@ async fn active_release(_d: &Drift, rec: &AppView) -> Result<Option<Active>, Sto
     }))
 }
 
-/// Heal only when no deploy is under way: re-read the work (a deploy may have been accepted
-/// since the check began) and ask whether a driver runs.
-async fn may_heal(d: &Drift, rec: &AppView, active: u64) -> Result<bool, StoreError> {
+/// Heal only when no deploy is under way: re-read the app (a deploy may have been accepted,
+/// or a domain added or removed, since the check began) and ask whether a driver runs. The
+/// app as it is now, which is what the heal must route.
+async fn may_heal(d: &Drift, rec: &AppView, active: u64) -> Result<Option<AppView>, StoreError> {
     if d.claims.is_driving(&rec.org, &rec.name) {
-        return Ok(false);
+        return Ok(None);
     }
     Ok(d.handle
         .load(&rec.org, &rec.name)
         .await?
-        .is_some_and(|r| may_check(&r, active)))
+        .filter(|r| may_check(r, active)))
 }
 
-/// Reconcile the active release again. `true` when the runtime accepted it.
+/// Reconcile the active release again, with the app's routed domains as `rec` (read just
+/// now) holds them. `true` when the runtime accepted it.
 async fn heal(d: &Drift, rec: &AppView, version: u64) -> Result<bool, StoreError> {
     let Some(release) = d
         .handle
@@ -274,6 +278,9 @@ async fn heal(d: &Drift, rec: &AppView, version: u64) -> Result<bool, StoreError
             return Ok(false);
         }
     };
+    if d.claims.is_driving(&rec.org, &rec.name) {
+        return Ok(false); // a deploy or a re-route began meanwhile: it routes the app itself
+    }
     let runtime = &d.handle.runtime;
     let started = Instant::now();
     let result = runtime.heal(desired).await;
