@@ -15,7 +15,7 @@ use sqlx::error::ErrorKind;
 use crate::codec::{from_json, parse_enum, to_json, to_opt_u64, to_u64};
 use crate::error::{Result, StoreError};
 use crate::release_write::{NewPendingRelease, write_pending_release};
-use crate::{Store, domains};
+use crate::{Store, config, domains};
 
 /// What `record_deploy` wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub struct DeployRecord {
     pub unpinned: Option<u64>,
     /// Domains added with `1ctl domains add` that the deploy's file does not list: kept.
     pub kept: Vec<String>,
+    /// Env keys set with `1ctl env set` that the deploy's `[env]` does not list: kept.
+    pub kept_env: Vec<String>,
 }
 
 /// What a deploy writes (see [`Store::record_deploy_with`]).
@@ -133,10 +135,20 @@ impl Store {
             start_work,
         } = *input;
         let app = spec.name.as_str();
-        let spec_json = to_json("app spec", spec)?;
         let accepted = Phase::Accepted.as_str();
 
         let mut tx = self.begin_write().await?;
+        // The app's env as it was before this deploy (an app from before app_env), then the
+        // file's [env] merged into it: the release runs the merged env.
+        config::track_env(&mut tx, org, app).await?;
+        let (env, kept_env) = config::merge_file_env(&mut tx, org, app, &spec.env, now_ms).await?;
+        let missing = config::missing_secrets(&mut tx, org, app, &spec.secrets.required).await?;
+        if !missing.is_empty() {
+            return Err(StoreError::MissingSecrets { names: missing });
+        }
+        let mut merged = spec.clone();
+        merged.env = env;
+        let spec_json = to_json("app spec", &merged)?;
         // The first statement writes: it takes SQLite's write lock and PostgreSQL's row lock,
         // and allocates the release version.
         let row = sqlx::query(
@@ -190,6 +202,7 @@ impl Store {
             created: generation == 1,
             unpinned: to_opt_u64("pinned release", unpinned)?,
             kept,
+            kept_env,
         })
     }
 
@@ -241,6 +254,7 @@ impl Store {
         .bind(app)
         .execute(&mut *tx)
         .await?;
+        config::forget(&mut tx, org, app).await?;
         for statement in [
             "DELETE FROM events WHERE org = $1 AND app = $2",
             "DELETE FROM drift_findings WHERE org = $1 AND app = $2",

@@ -54,6 +54,9 @@ impl std::fmt::Display for Backend {
 pub struct Store {
     pub(crate) pool: AnyPool,
     backend: Backend,
+    /// The key ring secrets are sealed and opened with (see `config.rs`); `None` until the
+    /// composition root gives one ([`Store::with_keys`]).
+    pub(crate) keys: Option<std::sync::Arc<satusky_core::secrets::KeyRing>>,
 }
 
 /// How many times a SQLite migration is tried when another process migrates concurrently
@@ -61,6 +64,17 @@ pub struct Store {
 const SQLITE_MIGRATE_ATTEMPTS: u64 = 8;
 
 impl Store {
+    /// This store, sealing and opening secrets with `keys` (the first key seals).
+    pub fn with_keys(mut self, keys: std::sync::Arc<satusky_core::secrets::KeyRing>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// The key ring, if one was given.
+    pub fn keys(&self) -> Option<&satusky_core::secrets::KeyRing> {
+        self.keys.as_deref()
+    }
+
     /// Opens `sqlite://PATH`, `sqlite:PATH` (the file is created if missing; its directory must
     /// exist) or `postgres://…` / `postgresql://…`. Does not migrate: call [`Store::migrate`].
     pub async fn open(url: &str) -> Result<Store> {
@@ -88,6 +102,7 @@ impl Store {
                 .connect(url)
                 .await?;
             return Ok(Store {
+                keys: None,
                 pool,
                 backend: Backend::Postgres,
             });
@@ -117,6 +132,7 @@ impl Store {
             .connect(&url)
             .await?;
         Ok(Store {
+            keys: None,
             pool,
             backend: Backend::Sqlite,
         })

@@ -23,6 +23,37 @@ pub enum StoreError {
     #[error("{what}: the limit of {limit} is reached")]
     LimitReached { what: String, limit: u64 },
 
+    /// A key is set as one kind (`is`: "a secret" / "an env key") and was given as the other:
+    /// a key is either an env value or a secret, never both.
+    #[error(
+        "{name} is already {is} of this app: a key is either an env value or a secret, never both"
+    )]
+    KeyClash { name: String, is: &'static str },
+
+    /// A change of env or secrets while release `release` is being deployed.
+    #[error("release v{release} is being deployed: change the app after it settles")]
+    DeployInFlight { release: u64 },
+
+    /// A deploy whose spec requires secrets the app does not have.
+    #[error("the app has no secret {}", names.join(", "))]
+    MissingSecrets { names: Vec<String> },
+
+    /// The app has secrets, and no key ring was given to open them.
+    #[error("the app has secrets and the control plane has no secret key (secret_keys)")]
+    NoKeyRing,
+
+    /// A sealed value did not open (`what` names it; the source says why).
+    #[error("cannot open {what}")]
+    Unsealable {
+        what: String,
+        #[source]
+        source: satusky_core::secrets::OpenError,
+    },
+
+    /// Sealing a value failed.
+    #[error("cannot seal a secret")]
+    Sealing(#[source] satusky_core::secrets::SealError),
+
     /// A stored row could not be decoded (bad JSON, unknown enum value, out-of-range number);
     /// `detail` says how (the decoder's error, or a description).
     #[error("corrupt {what} in the store")]

@@ -14,6 +14,7 @@
 
 mod apps;
 mod codec;
+mod config;
 mod db;
 mod domains;
 mod drift;
@@ -28,6 +29,7 @@ mod rollback;
 mod tokens;
 
 pub use apps::{AppRecord, DeletedApp, DeployInput, DeployRecord};
+pub use config::ConfigOutcome;
 pub use db::{Backend, Store};
 pub use domains::{DueClaim, Proven};
 pub use drift::{FindingChange, FindingRecord, Observed};

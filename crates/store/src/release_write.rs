@@ -17,7 +17,7 @@ use satusky_core::engine::Work;
 
 use crate::codec::{to_json, to_u64};
 use crate::error::{Result, StoreError};
-use crate::{domains, events, releases};
+use crate::{config, domains, events, releases};
 
 /// A pending release about to be written, with what it needs encoded as the rows hold it.
 pub(crate) struct NewPendingRelease<'a> {
@@ -61,6 +61,8 @@ pub(crate) async fn write_pending_release(
     };
     let hostnames = domains::app_hostnames(conn, org, app).await?;
     let hostnames_json = to_json("release hostnames", &hostnames)?;
+    let secrets = config::secret_versions(conn, org, app).await?;
+    let secrets_json = to_json("release secrets", &secrets)?;
     supersede_pending(conn, org, app, r.version, now_ms).await?;
     releases::insert(
         conn,
@@ -75,6 +77,7 @@ pub(crate) async fn write_pending_release(
             artifact: r.artifact,
             spec_json: r.spec_json,
             hostnames_json: &hostnames_json,
+            secrets_json: &secrets_json,
             generation: r.generation,
             created_at_ms: now_ms,
         },

@@ -35,6 +35,8 @@ pub struct ReleaseRecord {
     pub failure: Option<serde_json::Value>,
     /// When it first became active, if it ever did.
     pub activated_at_ms: Option<i64>,
+    /// The versions of the app's secrets it was made with, by name.
+    pub secrets: std::collections::BTreeMap<String, u64>,
 }
 
 impl ReleaseRecord {
@@ -59,6 +61,7 @@ impl ReleaseRecord {
             source: self.source.clone(),
             created_at: satusky_core::time::rfc3339_ms(self.created_at_ms),
             generation: self.generation,
+            secrets: self.secrets.clone(),
         }
     }
 }
@@ -66,7 +69,7 @@ impl ReleaseRecord {
 /// The columns `from_row` reads (a macro so the queries stay `'static` strings).
 macro_rules! release_columns {
     () => {
-        "version, status, image, source, spec, hostnames, generation, created_at, context, artifact, failure, activated_at"
+        "version, status, image, source, spec, hostnames, generation, created_at, context, artifact, failure, activated_at, secrets"
     };
 }
 
@@ -121,6 +124,8 @@ pub(crate) struct NewRelease<'a> {
     pub artifact: Option<&'a str>,
     pub spec_json: &'a str,
     pub hostnames_json: &'a str,
+    /// The secret versions it is made with, as JSON.
+    pub secrets_json: &'a str,
     pub generation: i64,
     pub created_at_ms: i64,
 }
@@ -129,8 +134,8 @@ pub(crate) struct NewRelease<'a> {
 pub(crate) async fn insert(conn: &mut AnyConnection, r: &NewRelease<'_>) -> Result<()> {
     sqlx::query(
         "INSERT INTO releases \
-         (org, app, version, status, image, source, spec, hostnames, generation, created_at, context, artifact) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         (org, app, version, status, image, source, spec, hostnames, generation, created_at, context, artifact, secrets) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(r.org)
     .bind(r.app)
@@ -144,6 +149,7 @@ pub(crate) async fn insert(conn: &mut AnyConnection, r: &NewRelease<'_>) -> Resu
     .bind(r.created_at_ms)
     .bind(r.context)
     .bind(r.artifact)
+    .bind(r.secrets_json)
     .execute(conn)
     .await?;
     Ok(())
@@ -169,5 +175,6 @@ fn from_row(row: &AnyRow) -> Result<ReleaseRecord> {
             .map(|f| from_json("release failure", &f))
             .transpose()?,
         activated_at_ms: row.try_get("activated_at")?,
+        secrets: from_json("release secrets", &row.try_get::<String, _>("secrets")?)?,
     })
 }

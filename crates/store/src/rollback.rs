@@ -90,7 +90,7 @@ impl Store {
         let context: Option<String> = snap.try_get("context")?;
         let artifact: Option<String> = snap.try_get("artifact")?;
         // Decode to be sure the snapshot is sound before it becomes the desired state.
-        let _spec: AppSpec = from_json("release spec", &spec_json)?;
+        let spec: AppSpec = from_json("release spec", &spec_json)?;
         let _hostnames: Vec<Hostname> = from_json("release hostnames", &hostnames_json)?;
         sqlx::query("UPDATE apps SET spec = $1 WHERE org = $2 AND name = $3")
             .bind(&spec_json)
@@ -98,6 +98,9 @@ impl Store {
             .bind(app)
             .execute(&mut *tx)
             .await?;
+        // The snapshot's env comes back; the secrets stay as they are now.
+        crate::config::track_env(&mut tx, org, app).await?;
+        crate::config::restore_env(&mut tx, org, app, &spec.env, now_ms).await?;
         let source = format!("rollback(from=v{from})");
         let _kept = write_pending_release(
             &mut tx,

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod config;
 pub mod domains;
 pub mod event;
 pub mod readiness;
@@ -14,6 +15,7 @@ pub mod release;
 pub mod spec;
 
 pub use api::*;
+pub use config::*;
 pub use domains::*;
 pub use event::*;
 pub use readiness::*;

@@ -55,4 +55,7 @@ pub struct ReleaseInfo {
     pub created_at: String,
     /// The app generation this release reconciles.
     pub generation: u64,
+    /// The versions of the app's secrets it was made with, by name (never values).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub secrets: std::collections::BTreeMap<String, u64>,
 }

@@ -155,6 +155,7 @@ impl Reader {
                     .string(&build, "context")
                     .unwrap_or_else(|| DEFAULT_CONTEXT.into()),
                 command: self.string(&build, "command"),
+                env: Default::default(),
             },
             checks: ChecksSpec {
                 path: self
@@ -217,6 +218,7 @@ impl Reader {
                 min_available: self.int_or_string(&s, "min_available"),
                 max_unavailable: self.int_or_string(&s, "max_unavailable"),
             }),
+            secrets: Default::default(),
         }
     }
 
