@@ -90,6 +90,33 @@ impl From<StoreError> for ApiErrorResponse {
                 "{what}: the limit of {limit} is reached"
             ))
             .with_details(serde_json::json!({ "limit": limit })),
+            StoreError::KeyClash { ref name, .. } => ApiErrorResponse::invalid(err.to_string())
+                .with_details(serde_json::json!({ "field": name })),
+            StoreError::DeployInFlight { release } => ApiErrorResponse::new(
+                StatusCode::CONFLICT,
+                ErrorCode::Conflict,
+                format!(
+                    "release v{release} is being deployed: change env or secrets after it settles (`1ctl app status --watch`)"
+                ),
+            )
+            .with_details(serde_json::json!({ "release": release })),
+            StoreError::MissingSecrets { names } => {
+                let commands: Vec<String> = names
+                    .iter()
+                    .map(|n| format!("1ctl secret set {n}=…"))
+                    .collect();
+                ApiErrorResponse::invalid(format!(
+                    "[secrets] required lists {} but the app has no such secret: set it first ({})",
+                    names.join(", "),
+                    commands.join("; ")
+                ))
+                .with_details(serde_json::json!({ "missing": names }))
+            }
+            StoreError::NoKeyRing => ApiErrorResponse::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                "the control plane has no secret key, so it can neither seal nor open secrets: its operator sets secret_keys in server.toml (or SATUSKY_SECRET_KEYS)",
+            ),
             other => {
                 tracing::error!(error = %error_chain(&other), "store error");
                 ApiErrorResponse::internal()

@@ -34,7 +34,48 @@ pub struct Handle {
     pub(crate) at_rest: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// Why a release cannot be handed to the runtime.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Unusable {
+    #[error("the stored release no longer validates")]
+    Spec(#[source] satusky_core::DesiredError),
+    #[error("the app's secrets cannot be opened")]
+    Secrets(#[source] StoreError),
+}
+
 impl Handle {
+    /// `release` of `org/app` as the engine sees it, routing `routed`, with the app's secrets
+    /// as they are now opened in memory (a rollback keeps the current secrets).
+    pub(crate) async fn release_view(
+        &self,
+        org: &str,
+        app: &str,
+        release: &satusky_store::ReleaseRecord,
+        routed: Vec<satusky_types::Hostname>,
+    ) -> Result<satusky_core::engine::ReleaseView, Unusable> {
+        let mut view = release.view(routed).map_err(Unusable::Spec)?;
+        view.secrets = self
+            .store
+            .open_secrets(org, app)
+            .await
+            .map_err(Unusable::Secrets)?;
+        Ok(view)
+    }
+
+    /// What the runtime must make true for `release` of `org/app` (see [`Handle::release_view`]).
+    pub(crate) async fn desired(
+        &self,
+        org: &str,
+        app: &str,
+        release: &satusky_store::ReleaseRecord,
+        routed: Vec<satusky_types::Hostname>,
+    ) -> Result<satusky_core::runtime::DesiredWorkload, Unusable> {
+        Ok(self
+            .release_view(org, app, release, routed)
+            .await?
+            .desired(org, app))
+    }
+
     /// Read `org/app` as the engine sees it; `None` when it does not exist.
     pub(crate) async fn load(&self, org: &str, app: &str) -> Result<Option<AppView>, StoreError> {
         Ok(self.store.get_app(org, app).await?.map(|r| r.view()))

@@ -3,7 +3,8 @@
 //! compares roles. Pure: no request, no store.
 //!
 //! `admin` may do everything. `member` may do everything a deploy needs, add and check
-//! domains, and read the org; it may not destroy apps, remove domains or manage tokens. README's roles table says the same.
+//! domains, change env values, and read the org; it may not destroy apps, remove domains,
+//! manage tokens, or list, set or unset secrets. README's roles table says the same.
 
 use satusky_types::Role;
 
@@ -26,6 +27,10 @@ pub enum Action {
     RemoveDomain,
     /// List, create or revoke the org's API tokens.
     ManageTokens,
+    /// Set or unset an app's env values (a config release).
+    ChangeEnv,
+    /// List, set or unset an app's secrets directly (values are never read back by anyone).
+    ManageSecrets,
 }
 
 impl Action {
@@ -40,6 +45,8 @@ impl Action {
             Action::CheckDomain => "check domains",
             Action::RemoveDomain => "remove domains",
             Action::ManageTokens => "list, create or revoke tokens",
+            Action::ChangeEnv => "change env values",
+            Action::ManageSecrets => "list, set or unset secrets",
         }
     }
 }
@@ -54,8 +61,12 @@ pub fn allowed(role: Role, action: Action) -> bool {
             | Action::Deploy
             | Action::Rollback
             | Action::AddDomain
-            | Action::CheckDomain => true,
-            Action::DestroyApp | Action::RemoveDomain | Action::ManageTokens => false,
+            | Action::CheckDomain
+            | Action::ChangeEnv => true,
+            Action::DestroyApp
+            | Action::RemoveDomain
+            | Action::ManageTokens
+            | Action::ManageSecrets => false,
         },
     }
 }
@@ -73,6 +84,8 @@ mod tests {
         Action::CheckDomain,
         Action::RemoveDomain,
         Action::ManageTokens,
+        Action::ChangeEnv,
+        Action::ManageSecrets,
     ];
 
     #[test]
@@ -90,7 +103,8 @@ mod tests {
                 &Action::Deploy,
                 &Action::Rollback,
                 &Action::AddDomain,
-                &Action::CheckDomain
+                &Action::CheckDomain,
+                &Action::ChangeEnv
             ]
         );
     }

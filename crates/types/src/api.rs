@@ -147,6 +147,10 @@ pub struct DeployAccepted {
     /// deploy never drops them; `1ctl domains remove` does).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kept: Vec<String>,
+    /// Env keys set with `1ctl env set` that `satusky.toml`'s `[env]` does not list: kept
+    /// (a deploy never drops them; `1ctl env unset` does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept_env: Vec<String>,
     /// The edge's HTTPS port when it is not 443 (e.g. 8443 on `satusky dev`): the app's URLs
     /// are `https://HOSTNAME:PORT/`. Absent when `https://HOSTNAME/` reaches the app (and from
     /// servers that predate this field).

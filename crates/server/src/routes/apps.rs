@@ -122,6 +122,7 @@ pub async fn put_app(
             hostnames: hosts.into_vec(),
             unpinned: rec.unpinned,
             kept: rec.kept,
+            kept_env: rec.kept_env,
             https_port: state.engine.as_ref().and_then(|e| e.url_port()),
         }),
     ))
@@ -270,8 +271,9 @@ fn hostname_list(a: &AppRecord) -> Vec<String> {
 }
 
 /// What a rollback does not revert; said to the user every time.
-const NOT_REVERTED: [&str; 3] = [
+const NOT_REVERTED: [&str; 4] = [
     "domains (they are the app's, not a release's: the current set is kept; `1ctl domains` changes it)",
+    "secrets (the current values are kept; the snapshot's env values are restored; `1ctl secret set` changes a secret)",
     "volume data (a rollback reconciles the old spec, not the contents of volumes)",
     "DNS records of custom domains (they are yours; the drift checker reports if they point elsewhere)",
 ];

@@ -3,6 +3,7 @@
 
 mod apps;
 mod builds;
+mod config;
 mod doc;
 mod domains;
 mod drift;
@@ -27,7 +28,8 @@ use crate::state::AppState;
     modifiers(&BearerAuth),
     tags((name = "apps", description = "Apps, releases and readiness"), (name = "meta", description = "Identity and health"),
         (name = "tokens", description = "The org's API tokens (admin only)"),
-        (name = "domains", description = "An app's custom domains: ownership proof, routing, certificates"))
+        (name = "domains", description = "An app's custom domains: ownership proof, routing, certificates"),
+        (name = "config", description = "An app's env values and secrets (write-only); a change is a release"))
 )]
 struct ApiDoc;
 
@@ -59,6 +61,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(domains::remove_domain))
         .routes(routes!(domains::check_domain))
         .routes(routes!(domains::setup_domain))
+        .routes(routes!(config::list_env, config::change_env))
+        .routes(routes!(config::list_secrets, config::change_secrets))
         .routes(routes!(events::events))
         .routes(routes!(builds::download_context))
         // Uploads stream to disk; the content store enforces their own size limit.

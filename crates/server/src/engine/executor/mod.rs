@@ -24,7 +24,7 @@ use satusky_core::engine::{
 use satusky_core::lifecycle::on_release_ready;
 use satusky_core::runtime::BuildFailure;
 use satusky_core::time::now_ms;
-use satusky_store::AppRecord;
+use satusky_store::{AppRecord, StoreError};
 
 use super::Engine;
 use crate::error::error_chain;
@@ -98,21 +98,34 @@ pub(super) async fn drive(engine: &Engine, org: &str, app: &str) {
         };
         // Domains proven or removed after this release was applied: route them now, under
         // this driver's claim (before the apply, the apply routes what is routed then).
+        let release_view = match &release {
+            Some(r) => Some(
+                handle
+                    .release_view(org, app, r, view.routed_hostnames())
+                    .await,
+            ),
+            None => None,
+        };
+        if let Some(Err(crate::handle::Unusable::Secrets(e @ StoreError::Database(_)))) =
+            &release_view
+        {
+            tracing::error!(%org, %app, error = %error_chain(e), "cannot read the app's secrets");
+            tokio::time::sleep(RETRY_AFTER).await;
+            continue;
+        }
         if matches!(
             work.step,
             satusky_core::engine::Step::Rollout | satusky_core::engine::Step::Endpoints
         ) && engine.take_reroute(org, app)
-            && let Some(Ok(desired)) = release
-                .as_ref()
-                .map(|r| r.desired(org, app, view.routed_hostnames()))
-            && let Err(e) = handle.runtime.heal(desired).await
+            && let Some(Ok(r)) = &release_view
+            && let Err(e) = handle.runtime.heal(r.desired(org, app)).await
         {
             tracing::warn!(%org, %app, error = %error_chain(&e), "cannot route the app's changed domains; the drift checker retries");
         }
-        let decision = match release.as_ref().map(|r| r.view(view.routed_hostnames())) {
+        let decision = match release_view {
             Some(Ok(release)) => next(&view, Some(&release), last.take(), rules, now_ms()),
             Some(Err(e)) => {
-                tracing::warn!(%org, %app, release = work.release, error = %error_chain(&e), "the stored release no longer validates; failing it");
+                tracing::warn!(%org, %app, release = work.release, error = %error_chain(&e), "the release cannot be applied; failing it");
                 unusable_release(&view, work.release, &error_chain(&e), now_ms())
             }
             None => {

@@ -37,10 +37,13 @@ pub(in crate::engine) async fn run(handle: &Handle, org: &str, app: &str) -> boo
             return true;
         }
     };
-    let desired = match release.desired(org, app, routed(&rec.domains)) {
+    let desired = match handle
+        .desired(org, app, &release, routed(&rec.domains))
+        .await
+    {
         Ok(d) => d,
         Err(e) => {
-            tracing::warn!(%org, %app, error = %error_chain(&e), "reroute: the active release no longer validates");
+            tracing::warn!(%org, %app, error = %error_chain(&e), "reroute: the active release cannot be applied");
             return true;
         }
     };

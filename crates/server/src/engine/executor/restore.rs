@@ -56,11 +56,15 @@ async fn restore(handle: &Handle, rec: &AppRecord, active: u64) {
             return;
         }
     };
-    let desired = match release.desired(
-        &rec.org,
-        &rec.name,
-        satusky_core::engine::routed(&rec.domains),
-    ) {
+    let desired = match handle
+        .desired(
+            &rec.org,
+            &rec.name,
+            &release,
+            satusky_core::engine::routed(&rec.domains),
+        )
+        .await
+    {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "cannot restore the active release");
