@@ -32,6 +32,18 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the keys apps' secrets are sealed with.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+/// `satusky secrets …`.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Re-seal every stored secret with the first key of the ring (server.toml secret_keys or
+    /// SATUSKY_SECRET_KEYS, the new key listed first). Safe to interrupt and run again; once
+    /// it reports every value under the first key, the old keys can leave the ring.
+    RotateKey(StoreArgs),
 }
 
 /// Where the state lives: a SQLite file in the state dir, or a PostgreSQL URL.

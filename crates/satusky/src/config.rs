@@ -119,6 +119,21 @@ pub struct ServerToml {
     /// Local runtime: custom domains get certificates from this ACME server (the platform
     /// zone keeps the local CA). Unset: the local CA signs every hostname.
     pub acme: Option<AcmeToml>,
+    /// The keys apps' secrets are sealed with, the first sealing and every one opening
+    /// (`SATUSKY_SECRET_KEYS=ID=FILE,…` replaces the list). Each file holds 64 hex characters
+    /// (`openssl rand -hex 32`). `satusky dev` creates one when none is set.
+    #[serde(default)]
+    pub secret_keys: Vec<SecretKeyToml>,
+}
+
+/// `secret_keys = [{ id = "k2", file = "/etc/satusky/k2.key" }]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretKeyToml {
+    /// 1–32 of a–z, 0–9, '-' and '_'; stored beside every value it seals.
+    pub id: String,
+    /// The key file.
+    pub file: std::path::PathBuf,
 }
 
 /// `[acme] directory = "https://…/dir", ca_file = "…pem", email = "…"`.

@@ -61,6 +61,8 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let mut store_args = args.store.clone();
     store_args.state_dir = state_dir.clone();
     let store = open_store(&store_args).await?;
+    let keys = crate::keys::load(&state_dir, &file, true)?;
+    let store = crate::keys::attach(store, keys).await?;
     crate::serve::upgrade_notes(&store, &file).await?;
 
     let stack = LocalStack::start(

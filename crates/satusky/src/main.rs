@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod dev;
 mod dns_reload;
+mod keys;
 mod logs;
 mod probe;
 mod render;
@@ -35,6 +36,7 @@ async fn main() -> std::process::ExitCode {
             };
         }
         cli::Command::Migrate(args) => serve::migrate(args).await,
+        cli::Command::Secrets(cli::SecretsCommand::RotateKey(args)) => keys::rotate(args).await,
         cli::Command::Token(cli::TokenCommand::Create(args)) => token::create(args).await,
     };
     match result {

@@ -18,6 +18,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         settings.dns_zone = Zone::parse(&zone).map_err(|e| anyhow::anyhow!("--dns-zone: {e}"))?;
     }
     let store = open_store(&args.store).await?;
+    let keys = crate::keys::load(&args.store.state_dir, &file, false)?;
+    let store = crate::keys::attach(store, keys).await?;
     upgrade_notes(&store, &file).await?;
     let zone = settings.dns_zone.clone();
     match args.runtime {
