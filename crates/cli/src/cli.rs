@@ -85,6 +85,73 @@ pub enum Command {
     /// TXT record `_satusky-challenge.HOST` holding your org's value (`setup` prints it).
     #[command(subcommand)]
     Domains(DomainsCommand),
+    /// An app's env values: set, unset, list (values shown, with who set each).
+    ///
+    /// A change of an app that runs is a new release of the same artifact (no rebuild),
+    /// rolled out and waited for like a deploy.
+    #[command(subcommand)]
+    Env(EnvCommand),
+    /// An app's secrets: set, unset, list (names and versions; values are never shown).
+    ///
+    /// Admin tokens only. A change of an app that runs is a new release of the same artifact
+    /// (no rebuild), rolled out and waited for like a deploy.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Set env values: KEY=VALUE …
+    Set {
+        /// KEY=VALUE pairs.
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        pairs: Vec<String>,
+        #[command(flatten)]
+        target: DomainsTarget,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Remove env keys: KEY …
+    Unset {
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        #[command(flatten)]
+        target: DomainsTarget,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// List the app's env values and who set each (satusky.toml or the CLI).
+    List {
+        #[command(flatten)]
+        target: DomainsTarget,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Set secrets: KEY=VALUE, KEY=@FILE (the file's bytes) or KEY=- (standard input).
+    Set {
+        #[arg(required = true, value_name = "KEY=VALUE|KEY=@FILE|KEY=-")]
+        pairs: Vec<String>,
+        #[command(flatten)]
+        target: DomainsTarget,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Remove secrets: KEY …
+    Unset {
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        #[command(flatten)]
+        target: DomainsTarget,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// List the app's secrets: names, versions, when each changed (never values).
+    List {
+        #[command(flatten)]
+        target: DomainsTarget,
+    },
 }
 
 #[derive(Debug, Subcommand)]

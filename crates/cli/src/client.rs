@@ -93,6 +93,15 @@ impl Client {
         self.call(Method::PUT, segments, &[], Some(body)).await
     }
 
+    /// `PATCH` a JSON body.
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<T, CliError> {
+        self.call(Method::PATCH, segments, &[], Some(body)).await
+    }
+
     /// `DELETE`.
     pub async fn delete<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, CliError> {
         self.call(Method::DELETE, segments, &[], None::<&()>).await

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod auth;
+mod config;
 pub mod deploy;
 mod domains;
 pub mod drift;
@@ -117,6 +118,8 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, CliError> {
         Command::App(cmd) => app::run(cmd, &env).await,
         Command::Token(cmd) => token::run(cmd, &env).await,
         Command::Domains(cmd) => domains::run(cmd, &env).await,
+        Command::Env(cmd) => config::env(cmd, &env).await,
+        Command::Secret(cmd) => config::secret(cmd, &env).await,
     }
 }
 

@@ -32,6 +32,10 @@ pub enum Kind {
     Rollback {
         from: u64,
     },
+    /// An env or secret change: the artifact of release `from` with the new config.
+    Config {
+        from: u64,
+    },
 }
 
 /// The release to follow.
@@ -82,6 +86,7 @@ pub async fn follow(release: &Release<'_>, args: &WaitArgs, env: &Env) -> Result
     let why = match release.kind {
         Kind::Deploy => explain(code, report, release.version),
         Kind::Rollback { from } => explain_rollback(code, report, release.version, from),
+        Kind::Config { from } => explain_config(code, report, release.version, from),
     };
     match why {
         Some(message) => Err(CliError::Verdict { code, message }),
@@ -120,6 +125,24 @@ pub fn explain_rollback(
     Some(msg)
 }
 
+/// Why a config release ended with `code`: its failure leaves the active release serving.
+pub fn explain_config(
+    code: u8,
+    report: &ReadinessReport,
+    release: u64,
+    from: u64,
+) -> Option<String> {
+    let app = &report.app;
+    let msg = match code {
+        exit::WORKLOAD_FAILED => format!(
+            "release v{release} (v{from} with the new config) failed at its workload (the cause is above): the active release keeps serving with the old config; fix the value and set it again"
+        ),
+        _ => return explain(code, report, release),
+    };
+    let _ = app;
+    Some(msg)
+}
+
 /// The end of a wait that got somewhere: app, release, phase and the URL of each hostname
 /// (with the edge's port when the control plane named one).
 fn print_summary(report: &ReadinessReport, release: &Release<'_>, wait_for: WaitFor, code: u8) {
@@ -132,6 +155,7 @@ fn print_summary(report: &ReadinessReport, release: &Release<'_>, wait_for: Wait
     let which = match release.kind {
         Kind::Deploy => format!("v{}", release.version),
         Kind::Rollback { from } => format!("v{} (rollback to v{from})", release.version),
+        Kind::Config { from } => format!("v{} (v{from} with the new config)", release.version),
     };
     output::line(&format!(
         "{} {which} is {what} (org {}, phase {})",
