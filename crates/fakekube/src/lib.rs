@@ -38,7 +38,9 @@
 //!   (and when deletion starts). Namespaced objects need an existing, non-terminating
 //!   namespace (`default`, `kube-system`, `kube-public`, `kube-node-lease` exist); new
 //!   namespaces get the `kubernetes.io/metadata.name` label and `status.phase: Active`. A
-//!   Secret's `stringData` is folded into base64 `data`, as the real server does.
+//!   Secret's `stringData` is folded into base64 `data`, as the real server does, and a
+//!   `data` value that is not a base64 string is refused with 400 `BadRequest` (naming the
+//!   key, not the value), as decoding `[]byte` refuses it there.
 //! - GET; LIST with label selectors (`=`, `==`, `!=`, `in`, `notin`, `key`, `!key`), field
 //!   selectors (`metadata.name`, `metadata.namespace`, a few per-kind fields), `limit` +
 //!   `continue` served from a consistent snapshot (evicted snapshot → 410), list
@@ -425,6 +427,22 @@ impl FakeKube {
             .lock()
             .get(rt, ns, name)
             .map(|o| store::at_version(&o, rt, version))
+    }
+
+    /// Every stored object of every kind, in every namespace and cluster-scoped, each at its
+    /// kind's preferred version and as stored (`managedFields`, annotations, `status`): for
+    /// tests that must know what the whole cluster holds (e.g. that a value is in one object
+    /// only).
+    pub fn all_objects(&self) -> Vec<serde_json::Value> {
+        let g = self.store().lock();
+        registry::all()
+            .iter()
+            .flat_map(|rt| {
+                g.objects(rt, None)
+                    .into_iter()
+                    .map(move |o| store::at_version(&o, rt, rt.preferred_version()))
+            })
+            .collect()
     }
 
     /// Stored objects of a kind, in one namespace or all (`None`).

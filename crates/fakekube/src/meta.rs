@@ -252,6 +252,34 @@ pub fn fold_string_data(obj: &mut Value) {
     }
 }
 
+/// Whether `s` is standard base64 with padding (RFC 4648), as Go's decoder of a `[]byte` JSON
+/// field reads it (line breaks ignored).
+pub fn is_base64(s: &str) -> bool {
+    let bytes: Vec<u8> = s.bytes().filter(|b| !matches!(b, b'\r' | b'\n')).collect();
+    if !bytes.len().is_multiple_of(4) {
+        return false;
+    }
+    let pad = bytes.iter().rev().take_while(|b| **b == b'=').count();
+    pad <= 2
+        && bytes[..bytes.len() - pad]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/'))
+}
+
+/// What kube-apiserver answers when a Secret's `data` holds something that is not a base64
+/// string (the JSON form of `[]byte`): `None` when every value is one. Like the real message,
+/// it names the key, never the value.
+pub fn secret_data_error(obj: &Value) -> Option<String> {
+    let Some(Value::Object(data)) = obj.get("data") else {
+        return None;
+    };
+    data.iter()
+        .find(|(_, v)| !v.as_str().is_some_and(is_base64) && !v.is_null())
+        .map(|(k, _)| {
+            format!("Secret in version \"v1\" cannot be handled as a Secret: data[{k}]: illegal base64 data")
+        })
+}
+
 /// The string at a path of object keys.
 pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     let mut cur = v;
@@ -340,6 +368,23 @@ mod tests {
     }
 
     #[test]
+    fn base64_checks() {
+        for ok in ["", "Zg==", "Zm8=", "Zm9vYmFy", "Zm9v\nYmFy", "a+/9"] {
+            assert!(is_base64(ok), "{ok:?}");
+        }
+        for bad in ["Zg", "Zg=", "Z===", "hunter2!", "Zm9v YmFy", "=Zg="] {
+            assert!(!is_base64(bad), "{bad:?}");
+        }
+        let s = serde_json::json!({"data": {"A": "Zg==", "B": "s3cr3t"}});
+        let message = secret_data_error(&s).unwrap();
+        assert!(
+            message.contains("data[B]") && !message.contains("s3cr3t"),
+            "{message}"
+        );
+        assert!(secret_data_error(&serde_json::json!({"data": {"A": 1}})).is_some());
+    }
+
+    #[test]
     fn base64_and_string_data() {
         assert_eq!(base64(b""), "");
         assert_eq!(base64(b"f"), "Zg==");
@@ -347,6 +392,7 @@ mod tests {
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
         let mut s = serde_json::json!({"data": {"a": "eA=="}, "stringData": {"b": "hello"}});
         fold_string_data(&mut s);
+        assert_eq!(secret_data_error(&s), None);
         assert_eq!(
             s,
             serde_json::json!({"data": {"a": "eA==", "b": "aGVsbG8="}})

@@ -387,6 +387,9 @@ impl Store {
         restore_server_meta(&mut new, live.as_deref());
         if c.rt.group.is_empty() && c.rt.plural == "secrets" {
             meta::fold_string_data(&mut new);
+            if let Some(message) = meta::secret_data_error(&new) {
+                return Err(ApiError::bad_request(message));
+            }
         }
         if let Some(l) = &live {
             let added: Vec<String> = meta::finalizers(&new)

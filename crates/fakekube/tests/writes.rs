@@ -407,3 +407,89 @@ async fn secret_string_data_becomes_data() {
     );
     assert!(s.string_data.is_none(), "stringData is write-only");
 }
+
+#[tokio::test]
+async fn secret_data_round_trips_as_base64_and_must_be_base64() {
+    let (fake, client) = fake();
+    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client, "default");
+    // "hunter2" as the JSON form of []byte.
+    let cfg = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+        "data": {"TOKEN": "aHVudGVyMg=="}});
+    let s = api
+        .patch("s", &PatchParams::apply("satusky"), &Patch::Apply(&cfg))
+        .await
+        .expect("apply");
+    assert_eq!(
+        s.data.expect("data").get("TOKEN").map(|b| b.0.as_slice()),
+        Some(b"hunter2".as_slice())
+    );
+    let stored = fake.object("v1", "Secret", "default", "s").expect("stored");
+    assert_eq!(
+        stored["data"],
+        json!({"TOKEN": "aHVudGVyMg=="}),
+        "stored as sent"
+    );
+
+    // Plain text where base64 belongs is refused, naming the key and not the value.
+    let bad = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+        "data": {"TOKEN": "hunter2!"}});
+    let err = api
+        .patch("s", &PatchParams::apply("satusky"), &Patch::Apply(&bad))
+        .await
+        .expect_err("not base64");
+    let kube::Error::Api(status) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((status.code, status.reason.as_str()), (400, "BadRequest"));
+    assert!(
+        status.message.contains("data[TOKEN]") && !status.message.contains("hunter2"),
+        "{}",
+        status.message
+    );
+    let stored = fake.object("v1", "Secret", "default", "s").expect("stored");
+    assert_eq!(
+        stored["data"],
+        json!({"TOKEN": "aHVudGVyMg=="}),
+        "unchanged"
+    );
+}
+
+#[tokio::test]
+async fn all_objects_holds_every_kind_and_namespace() {
+    let (fake, client) = fake();
+    namespace(&client, "team").await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "team");
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}});
+    cms.patch("c", &PatchParams::apply("satusky"), &Patch::Apply(&cm))
+        .await
+        .expect("apply");
+    let all = fake.all_objects();
+    let names: Vec<(String, String)> = all
+        .iter()
+        .map(|o| {
+            (
+                o["kind"].as_str().unwrap_or_default().to_owned(),
+                o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        names.contains(&("Namespace".into(), "team".into())),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&("Namespace".into(), "default".into())),
+        "{names:?}"
+    );
+    let c = all
+        .iter()
+        .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == "c")
+        .expect("the ConfigMap");
+    assert!(
+        c["metadata"]["managedFields"].is_array(),
+        "stored form: {c}"
+    );
+}

@@ -18,8 +18,16 @@
 //! redeploy.
 //! [`Applier::forget`] drops both memories for an app (the runtime calls it when it sees
 //! something missing, and before a heal), so the next apply sends everything and prunes.
+//!
+//! Secret values: [`Applier::apply_with_secrets`] takes the app's values in memory and fills
+//! the rendered Secret `{app}-secrets` (which comes without `data`) on the request body just
+//! before sending it, after checking that the render pinned exactly the versions it was
+//! given. The memory of what was sent keeps a keyed digest of the filled Secret, never its
+//! form, and every message about it is scrubbed of the values (the rules are in
+//! `apply/secret.rs`).
 
 mod memory;
+mod secret;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -28,8 +36,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use satusky_core::ForeignError;
+use satusky_core::secrets::Secrets;
 
 use self::memory::{Memory, Rendered};
+use self::secret::{Filler, Scrub};
 use crate::kinds::{Kind, MANAGED};
 use crate::render::Object;
 use crate::render::labels::{APP, MANAGED_BY, MANAGER, ORG};
@@ -70,6 +80,17 @@ pub enum ApplyError {
     Client(#[source] ForeignError),
     #[error("{what} is not a kind Satusky manages")]
     UnknownKind { what: String },
+    /// The render pinned other secret versions than the values the applier was handed
+    /// (versions only: never a value).
+    #[error(
+        "Secret {namespace}/{name}: the render pins secret versions {rendered:?} but the values given are of {given:?}; nothing was sent"
+    )]
+    SecretVersions {
+        namespace: String,
+        name: String,
+        rendered: String,
+        given: String,
+    },
 }
 
 impl ApplyError {
@@ -95,8 +116,10 @@ type Key = (String, String, String); // kind, namespace, name
 pub struct Applier {
     client: Client,
     namespaces: Mutex<HashSet<String>>,
-    /// What was last sent of each object: (app, hash of the rendered form).
+    /// What was last sent of each object: (app, hash of the rendered form; for the app's
+    /// filled Secret, the keyed digest of what was sent).
     last: Mutex<HashMap<Key, (String, String)>>,
+    filler: Filler,
     /// Per app: the kinds pruning must look at, and whether the prune may be skipped.
     memory: Memory,
     requests: AtomicU64,
@@ -109,6 +132,7 @@ impl Applier {
             namespaces: Mutex::new(HashSet::new()),
             last: Mutex::new(HashMap::new()),
             memory: Memory::default(),
+            filler: Filler::new(),
             requests: AtomicU64::new(0),
         }
     }
@@ -166,12 +190,29 @@ impl Applier {
     }
 
     /// Apply `objects` (the app's whole rendered set) and prune what is no longer rendered.
+    /// For an app without secrets: a render holding the app's Secret is refused
+    /// ([`ApplyError::SecretVersions`]), see [`Applier::apply_with_secrets`].
     pub async fn apply(
         &self,
         org: &str,
         app: &str,
         namespace: &str,
         objects: &[Object],
+    ) -> Result<ApplyOutcome, ApplyError> {
+        self.apply_with_secrets(org, app, namespace, objects, &Secrets::new())
+            .await
+    }
+
+    /// [`Applier::apply`], filling the app's Secret `{app}-secrets` with `secrets` (in
+    /// memory, on the request body, just before it is sent). The render must pin exactly the
+    /// versions of `secrets` — no Secret when there are none — or nothing is sent.
+    pub async fn apply_with_secrets(
+        &self,
+        org: &str,
+        app: &str,
+        namespace: &str,
+        objects: &[Object],
+        secrets: &Secrets,
     ) -> Result<ApplyOutcome, ApplyError> {
         let mut ordered: Vec<(&'static Kind, &Object)> = objects
             .iter()
@@ -184,6 +225,19 @@ impl Applier {
             })
             .collect::<Result<_, _>>()?;
         ordered.sort_by_key(|(kind, _)| Kind::order(&kind.api_version(), kind.kind));
+        // The app's Secret, decoded (still without values), checked before anything is sent.
+        let app_secret = ordered
+            .iter()
+            .find(|(kind, obj)| Filler::is_app_secret(kind.kind, obj.name(), app))
+            .map(|(kind, obj)| decode(kind, namespace, obj))
+            .transpose()?;
+        Filler::check(app_secret.as_ref(), secrets).map_err(|m| ApplyError::SecretVersions {
+            namespace: namespace.into(),
+            name: crate::render::names::secret(app),
+            rendered: m.rendered,
+            given: m.given,
+        })?;
+        let mut app_secret = app_secret;
         let rendered: Rendered = ordered
             .iter()
             .map(|(kind, obj)| (kind.kind, obj.name().to_string()))
@@ -199,13 +253,34 @@ impl Applier {
                 namespace.to_string(),
                 obj.name().to_string(),
             );
-            let text = obj.as_value().to_string();
-            let hash = sha256_hex(text.as_bytes());
+            let (body, hash, scrub) = if Filler::is_app_secret(kind.kind, obj.name(), app) {
+                // Checked above: present, and pinning the versions of `secrets`.
+                let mut body = match app_secret.take() {
+                    Some(body) => body,
+                    None => decode(kind, namespace, obj)?,
+                };
+                Filler::fill(&mut body, secrets).map_err(|e| encode(kind, namespace, obj, e))?;
+                let digest = self
+                    .filler
+                    .digest(&body)
+                    .map_err(|e| encode(kind, namespace, obj, e))?;
+                (Some(body), digest, Scrub::Values(secrets))
+            } else {
+                let text = obj.as_value().to_string();
+                (None, sha256_hex(text.as_bytes()), Scrub::Nothing)
+            };
             if self.lock_last().get(&key).is_some_and(|(_, h)| *h == hash) {
                 outcome.unchanged += 1;
                 continue;
             }
-            if self.apply_one(kind, namespace, obj, &mut outcome).await? {
+            let body = match body {
+                Some(body) => body,
+                None => decode(kind, namespace, obj)?,
+            };
+            if self
+                .apply_one(kind, namespace, obj.name(), &body, scrub, &mut outcome)
+                .await?
+            {
                 self.lock_last().insert(key, (app.to_string(), hash));
             }
             outcome.applied += 1;
@@ -228,64 +303,65 @@ impl Applier {
         Ok(outcome)
     }
 
-    /// One server-side apply, with the conflict rule. `true` when the object is now as
-    /// rendered.
+    /// One server-side apply of `body`, with the conflict rule. `true` when the object is now
+    /// as rendered. Every message about it goes through `scrub`.
     async fn apply_one(
         &self,
         kind: &Kind,
         namespace: &str,
-        obj: &Object,
+        name: &str,
+        body: &DynamicObject,
+        scrub: Scrub<'_>,
         outcome: &mut ApplyOutcome,
     ) -> Result<bool, ApplyError> {
         let api: Api<DynamicObject> =
             Api::namespaced_with(self.client.clone(), namespace, &kind.api_resource());
-        let dynobj: DynamicObject =
-            serde_json::from_value(obj.as_value().clone()).map_err(|e| ApplyError::Encode {
-                kind: kind.kind.into(),
-                namespace: namespace.into(),
-                name: obj.name().into(),
-                source: Box::new(e),
-            })?;
         self.count(1);
+        // The answers are dropped unread: the Secret's would hold its values.
         match api
             .patch(
-                obj.name(),
+                name,
                 &PatchParams::apply(FIELD_MANAGER),
-                &Patch::Apply(&dynobj),
+                &Patch::Apply(body),
             )
             .await
         {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 self.count(1);
-                let live = api.get_opt(obj.name()).await.map_err(ApplyError::client)?;
+                // Metadata only: the labels are all the rule needs.
+                let live = api
+                    .get_metadata_opt(name)
+                    .await
+                    .map_err(|e| ApplyError::Client(scrub.foreign(&e)))?;
                 let ours = live
                     .as_ref()
                     .and_then(|l| l.metadata.labels.as_ref())
                     .and_then(|l| l.get(MANAGED_BY))
                     .is_some_and(|v| v == MANAGER);
+                let message = scrub.text(&status.message);
                 if !ours {
                     return Err(ApplyError::Conflict {
                         kind: kind.kind.into(),
                         namespace: namespace.into(),
-                        name: obj.name().into(),
-                        message: status.message.clone(),
+                        name: name.into(),
+                        message,
                     });
                 }
-                tracing::warn!(kind = kind.kind, %namespace, name = obj.name(), conflict = %status.message,
+                tracing::warn!(kind = kind.kind, %namespace, name, conflict = %message,
                     "another manager changed fields Satusky owns; taking them back");
                 self.count(1);
                 api.patch(
-                    obj.name(),
+                    name,
                     &PatchParams::apply(FIELD_MANAGER).force(),
-                    &Patch::Apply(&dynobj),
+                    &Patch::Apply(body),
                 )
                 .await
-                .map_err(|e| refused(kind, namespace, obj.name(), e))?;
-                outcome.forced.push(format!("{}/{}", kind.kind, obj.name()));
+                .map_err(|e| refused(kind, namespace, name, e, scrub))?;
+                outcome.forced.push(format!("{}/{}", kind.kind, name));
                 Ok(true)
             }
-            Err(e) => Err(refused(kind, namespace, obj.name(), e)),
+            Err(e) => Err(refused(kind, namespace, name, e, scrub)),
         }
     }
 
@@ -371,14 +447,34 @@ impl Applier {
     }
 }
 
-fn refused(kind: &Kind, namespace: &str, name: &str, e: kube::Error) -> ApplyError {
+fn refused(
+    kind: &Kind,
+    namespace: &str,
+    name: &str,
+    e: kube::Error,
+    scrub: Scrub<'_>,
+) -> ApplyError {
     match e {
         kube::Error::Api(s) => ApplyError::Refused {
             kind: kind.kind.into(),
             namespace: namespace.into(),
             name: name.into(),
-            message: format!("{} ({})", s.message, s.code),
+            message: format!("{} ({})", scrub.text(&s.message), s.code),
         },
-        other => ApplyError::client(other),
+        other => ApplyError::Client(scrub.foreign(&other)),
+    }
+}
+
+/// The rendered object as the request body (holding no secret value: the render has none).
+fn decode(kind: &Kind, namespace: &str, obj: &Object) -> Result<DynamicObject, ApplyError> {
+    serde_json::from_value(obj.as_value().clone()).map_err(|e| encode(kind, namespace, obj, e))
+}
+
+fn encode(kind: &Kind, namespace: &str, obj: &Object, e: serde_json::Error) -> ApplyError {
+    ApplyError::Encode {
+        kind: kind.kind.into(),
+        namespace: namespace.into(),
+        name: obj.name().into(),
+        source: Box::new(e),
     }
 }

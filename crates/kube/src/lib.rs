@@ -5,7 +5,8 @@
 //!   objects a deploy applies. No client, no network, no clock, no secret values.
 //!
 //! - [`apply`]: server-side apply (manager `satusky`), namespace, prune by label, the conflict
-//!   rule. [`kinds`] is the table of managed kinds.
+//!   rule; the one place a secret value meets a Kubernetes object (the app's Secret, filled
+//!   on the request body as it is sent). [`kinds`] is the table of managed kinds.
 //! - [`observe`]: pure decisions over what the API returned (kstatus workload, route plane,
 //!   edge addresses); [`issuance`]: the TLS plane from cert-manager's Certificate and its
 //!   CertificateRequest, Order and Challenges.

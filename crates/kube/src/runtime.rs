@@ -11,6 +11,14 @@
 //! `remove` drops them. Without a zone, DNS is someone else's (external-dns, a wildcard
 //! record) and a DNS finding stays open until that owner fixes it.
 //!
+//! Secrets: the app's secrets arrive opened in memory in `DesiredWorkload::secrets`. Their
+//! names and versions go to the render (the Secret `{app}-secrets` with the versions
+//! annotated, the pod template's config hash over env values and versions, so a new version
+//! rolls the pods); their values go only to [`Applier::apply_with_secrets`], which fills the
+//! Secret's `data` on the request body just before sending it (see `crate::apply`). No value
+//! is logged, rendered into another object, or kept. An app without secrets renders no Secret
+//! and its pods reference none.
+//!
 //! Certificates: each custom domain (a hostname outside the zone) gets a cert-manager
 //! Certificate from the render; `certificates` reads it back (and, while it is not ready, the
 //! namespace's CertificateRequests, Orders and Challenges) into the issuance step of the TLS
@@ -38,7 +46,7 @@ use crate::kinds;
 use crate::observe::{self, ParentRef};
 use crate::render::labels::{APP, MANAGED_BY, MANAGER, ORG};
 use crate::render::names::{default_namespace, per_host};
-use crate::render::{GatewayRef, IssuerRef, RenderInput, render};
+use crate::render::{GatewayRef, IssuerRef, RenderInput, SecretRef, render};
 
 /// How the runtime renders and where it looks.
 #[derive(Debug, Clone)]
@@ -125,11 +133,26 @@ impl KubeRuntime {
         input.gateway = self.config.gateway.clone();
         input.issuer = self.config.issuer.clone();
         input.zone = self.config.zone.clone();
+        // Names and versions to the render; the values only to the applier (see below).
+        input.secrets = desired
+            .secrets
+            .iter()
+            .map(|(key, entry)| SecretRef {
+                key: key.clone(),
+                version: entry.version,
+            })
+            .collect();
         let objects =
             render(&input).map_err(|e| RuntimeError::invalid("cannot render").with_source(e))?;
         let outcome = self
             .applier
-            .apply(&desired.org, &desired.app, &input.namespace, &objects)
+            .apply_with_secrets(
+                &desired.org,
+                &desired.app,
+                &input.namespace,
+                &objects,
+                &desired.secrets,
+            )
             .await
             .map_err(|e| RuntimeError::wrap(RuntimeErrorKind::Unavailable, e))?;
         tracing::info!(org = %desired.org, app = %desired.app, release = desired.release,
