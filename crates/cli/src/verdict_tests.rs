@@ -51,6 +51,7 @@ fn release(version: u64, status: ReleaseStatus, image: Option<&str>) -> ReleaseI
         source: "deploy".into(),
         created_at: "2026-01-01T00:00:00.000Z".into(),
         generation: 3,
+        secrets: Default::default(),
     }
 }
 

@@ -273,6 +273,7 @@ fn deploy_overtaken_by_a_newer_release_exits_14() {
             source: "deploy".into(),
             created_at: "2026-01-01T00:00:01.000Z".into(),
             generation: 3,
+            secrets: Default::default(),
         },
         ReleaseInfo {
             version: 4,
@@ -281,6 +282,7 @@ fn deploy_overtaken_by_a_newer_release_exits_14() {
             source: "deploy".into(),
             created_at: "2026-01-01T00:00:00.000Z".into(),
             generation: 2,
+            secrets: Default::default(),
         },
     ])
     .expect("json");

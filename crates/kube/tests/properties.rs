@@ -171,7 +171,7 @@ prop_compose! {
             image,
             command,
             zone: None,
-            build: BuildSpec { dockerfile: "Dockerfile".into(), context: ".".into(), command: None },
+            build: BuildSpec { dockerfile: "Dockerfile".into(), context: ".".into(), command: None, env: Default::default() },
             checks: ChecksSpec { path, expect: "2xx".into(), timeout_ms },
             deploy: DeploySpec {
                 strategy: if recreate { Rollout::Recreate } else { Rollout::Rolling },
@@ -195,6 +195,7 @@ prop_compose! {
             } else {
                 PdbSpec { min_available: None, max_unavailable: Some(v) }
             }),
+            secrets: Default::default(),
         }
     }
 }

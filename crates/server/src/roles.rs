@@ -75,7 +75,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
 mod tests {
     use super::*;
 
-    const ALL: [Action; 8] = [
+    const ALL: [Action; 10] = [
         Action::Read,
         Action::Deploy,
         Action::Rollback,

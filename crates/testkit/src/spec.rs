@@ -23,6 +23,7 @@ pub fn app(name: &str) -> AppSpec {
             dockerfile: "Dockerfile".into(),
             context: ".".into(),
             command: None,
+            env: Default::default(),
         },
         checks: ChecksSpec {
             path: "/healthz".into(),
@@ -41,6 +42,7 @@ pub fn app(name: &str) -> AppSpec {
         hpa: None,
         vpa: None,
         pdb: None,
+        secrets: Default::default(),
     }
 }
 

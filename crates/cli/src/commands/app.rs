@@ -361,6 +361,7 @@ mod tests {
             source: source.into(),
             created_at: format!("2026-01-01T12:00:0{version}.000Z"),
             generation: version,
+            secrets: Default::default(),
         }
     }
 

@@ -74,6 +74,7 @@ pub fn accepted_unpinning(release: u64, unpinned: Option<u64>) -> String {
         }],
         unpinned,
         kept: Vec::new(),
+        kept_env: Vec::new(),
         https_port: None,
     })
     .expect("json")
@@ -112,6 +113,7 @@ pub fn releases(list: &[(u64, ReleaseStatus, &str)]) -> String {
             source: source.to_string(),
             created_at: format!("2026-01-01T12:00:0{version}.000Z"),
             generation: *version,
+            secrets: Default::default(),
         })
         .collect();
     serde_json::to_string(&list).expect("json")
