@@ -38,8 +38,12 @@ pub struct AppSpec {
     pub build: BuildSpec,
     pub checks: ChecksSpec,
     pub deploy: DeploySpec,
+    /// Runtime variables of the app's replicas (not of its build: see [`BuildSpec::env`]).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Which of the app's secrets it needs; their values are never in the spec.
+    #[serde(default, skip_serializing_if = "SecretsSpec::is_empty")]
+    pub secrets: SecretsSpec,
     #[serde(default)]
     pub domains: Vec<DomainSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,6 +66,28 @@ pub struct BuildSpec {
     /// The local runtime's build step, run in the unpacked context.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// Build-time variables (`[build.env]`): the only variables a build sees besides the
+    /// runtime's pass-through ones, and the only ones in the build's cache key — so changing
+    /// the app's `[env]` or a secret never rebuilds.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+}
+
+/// The `[secrets]` section: names only. Values are set with `1ctl secret set NAME=…`, stored
+/// sealed, and handed to the workload at deploy time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSpec {
+    /// Secrets a deploy refuses to go without: each must be set for the app before it deploys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required: Vec<String>,
+}
+
+impl SecretsSpec {
+    /// Nothing declared (the section is left out when serialized).
+    pub fn is_empty(&self) -> bool {
+        self.required.is_empty()
+    }
 }
 
 /// The readiness probe and the HTTP plane's path.
@@ -193,4 +219,44 @@ pub struct Hostname {
     pub kind: HostnameKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_to: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A spec stored before `[build.env]` and `[secrets]` existed.
+    const OLD: &str = r#"{"name":"web","port":8080,"replicas":1,"cpu":"100m","memory":"128Mi",
+        "build":{"dockerfile":"Dockerfile","context":"."},
+        "checks":{"path":"/","expect":"2xx","timeout_ms":2000},
+        "deploy":{"strategy":"rolling","max_surge":"25%","max_unavailable":"0",
+                  "progress_deadline_seconds":600},
+        "env":{"LOG":"info"}}"#;
+
+    #[test]
+    fn an_old_spec_reads_with_no_build_env_and_no_secrets_and_writes_back_the_same() {
+        let spec: AppSpec = serde_json::from_str(OLD).unwrap();
+        assert!(spec.build.env.is_empty());
+        assert!(spec.secrets.is_empty());
+        let json = serde_json::to_value(&spec).unwrap();
+        assert!(json["build"].get("env").is_none(), "{json}");
+        assert!(json.get("secrets").is_none(), "{json}");
+    }
+
+    #[test]
+    fn build_env_and_required_secrets_round_trip() {
+        let mut spec: AppSpec = serde_json::from_str(OLD).unwrap();
+        spec.build
+            .env
+            .insert("NODE_ENV".into(), "production".into());
+        spec.secrets.required = vec!["DATABASE_URL".into()];
+        let json = serde_json::to_string(&spec).unwrap();
+        assert!(
+            json.contains(r#""secrets":{"required":["DATABASE_URL"]}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<AppSpec>(&json).unwrap(), spec);
+        let unknown = json.replace(r#""required""#, r#""optional""#);
+        assert!(serde_json::from_str::<AppSpec>(&unknown).is_err());
+    }
 }
