@@ -2,7 +2,8 @@
 //!
 //! Works on [`AppSpec`] alone — no TOML — because the server re-checks specs arriving over the
 //! API with the same rules. Every error carries the dotted `satusky.toml` path of the field
-//! (`app.memory`, `checks.timeout`, `domains[1].host`, `env.FOO`) so the config loader can point
+//! (`app.memory`, `checks.timeout`, `domains[1].host`, `env.FOO`, `build.env.FOO`,
+//! `secrets.required[0]`) so the config loader can point
 //! at the offending line. All errors are collected, not just the first. Rules that need the
 //! server's knowledge (the platform zone, names already taken) are not checked here.
 //!
@@ -19,7 +20,7 @@ use satusky_types::{AppSpec, PdbSpec, VpaSpec};
 use crate::expect::ExpectedStatus;
 use crate::names::{validate_app_name, validate_hostname};
 use crate::quantity::{Quantity, parse_cpu, parse_int_or_percent, parse_memory, parse_storage};
-use limits::{env_field, quoted};
+use limits::{build_env_field, env_field, quoted};
 
 /// Most replicas an app may ask for; a typo guard, well above any real single-app need.
 pub const MAX_REPLICAS: u32 = 1000;
@@ -95,9 +96,11 @@ pub fn validate_spec(spec: AppSpec) -> Result<ValidatedApp, ValidationErrors> {
     let limit_errors = errors.0.len();
     check_app(&spec, &mut errors);
     check_build(&spec, &mut errors);
+    check_build_env(&spec, &mut errors);
     check_checks(&spec, &mut errors);
     check_deploy(&spec, &mut errors);
     check_env(&spec, &mut errors);
+    check_secrets(&spec, &mut errors);
     check_domains(&spec, &mut errors);
     check_volume(&spec, &mut errors);
     check_hpa(&spec, &mut errors);
@@ -299,37 +302,67 @@ fn check_deploy(spec: &AppSpec, e: &mut Errors) {
 
 fn check_env(spec: &AppSpec, e: &mut Errors) {
     for key in spec.env.keys() {
-        let field = env_field(key);
-        let mut chars = key.chars();
-        let well_formed = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !well_formed {
+        if let Err(why) = var_name(key, "variable name", RESERVED_ENV_NAMES) {
+            e.push(env_field(key), why);
+        }
+    }
+}
+
+/// `[build.env]`: the names follow the same rule as `[env]`, and `SATUSKY_` is the platform's
+/// there too (`PORT` is not: a build has no port).
+fn check_build_env(spec: &AppSpec, e: &mut Errors) {
+    for key in spec.build.env.keys() {
+        if let Err(why) = var_name(key, "variable name", &[]) {
+            e.push(build_env_field(key), why);
+        }
+    }
+}
+
+/// `[secrets] required`: valid names, each once, and none also in `[env]` (a replica's
+/// variable is either a plain value or a secret, never both).
+fn check_secrets(spec: &AppSpec, e: &mut Errors) {
+    let mut seen = HashSet::new();
+    for (i, name) in spec.secrets.required.iter().enumerate() {
+        let field = format!("secrets.required[{i}]");
+        if let Err(why) = var_name(name, "secret name", RESERVED_ENV_NAMES) {
+            e.push(field, why);
+        } else if !seen.insert(name.as_str()) {
+            e.push(
+                field,
+                format!("{name} is listed twice in [secrets] required: remove the duplicate"),
+            );
+        } else if spec.env.contains_key(name) {
             e.push(
                 field,
                 format!(
-                    "{} is not a valid variable name: use letters, digits and '_', not \
-                     starting with a digit, e.g. LOG_LEVEL",
-                    quoted(key)
+                    "{name} is both in [env] and [secrets] required: a key is either an env \
+                     value or a secret — remove it from [env] and `1ctl secret set {name}=…`"
                 ),
-            );
-        } else if key.starts_with(RESERVED_ENV_PREFIX) {
-            e.push(
-                field,
-                format!(
-                    "{} is reserved: names starting with {RESERVED_ENV_PREFIX} are set by the \
-                     platform; rename it",
-                    quoted(key)
-                ),
-            );
-        } else if RESERVED_ENV_NAMES.contains(&key.as_str()) {
-            e.push(
-                field,
-                format!("{key:?} is reserved: the runtime sets it; read it instead of setting it"),
             );
         }
     }
+}
+
+/// Why `name` cannot name a variable (`what`: "variable name", "secret name"), if it cannot:
+/// the name rule of [`crate::secrets::check_name`], then the names the platform sets (the
+/// `SATUSKY_` prefix, and `reserved`).
+fn var_name(name: &str, what: &str, reserved: &[&str]) -> Result<(), String> {
+    if let Err(why) = crate::secrets::check_name(name) {
+        return Err(format!("{} is not a valid {what}: {why}", quoted(name)));
+    }
+    if name.starts_with(RESERVED_ENV_PREFIX) {
+        return Err(format!(
+            "{} is reserved: names starting with {RESERVED_ENV_PREFIX} are set by the \
+             platform; rename it",
+            quoted(name)
+        ));
+    }
+    if reserved.contains(&name) {
+        return Err(format!(
+            "{name:?} is reserved: the runtime sets it; read it instead of setting it"
+        ));
+    }
+    Ok(())
 }
 
 fn check_domains(spec: &AppSpec, e: &mut Errors) {
