@@ -11,6 +11,7 @@
 //! quote at most a short prefix of any value ([`limits::quoted`]).
 
 pub mod limits;
+mod vars;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -20,7 +21,7 @@ use satusky_types::{AppSpec, PdbSpec, VpaSpec};
 use crate::expect::ExpectedStatus;
 use crate::names::{validate_app_name, validate_hostname};
 use crate::quantity::{Quantity, parse_cpu, parse_int_or_percent, parse_memory, parse_storage};
-use limits::{build_env_field, env_field, quoted};
+use limits::quoted;
 
 /// Most replicas an app may ask for; a typo guard, well above any real single-app need.
 pub const MAX_REPLICAS: u32 = 1000;
@@ -96,11 +97,11 @@ pub fn validate_spec(spec: AppSpec) -> Result<ValidatedApp, ValidationErrors> {
     let limit_errors = errors.0.len();
     check_app(&spec, &mut errors);
     check_build(&spec, &mut errors);
-    check_build_env(&spec, &mut errors);
+    vars::check_build_env(&spec, &mut errors);
     check_checks(&spec, &mut errors);
     check_deploy(&spec, &mut errors);
-    check_env(&spec, &mut errors);
-    check_secrets(&spec, &mut errors);
+    vars::check_env(&spec, &mut errors);
+    vars::check_secrets(&spec, &mut errors);
     check_domains(&spec, &mut errors);
     check_volume(&spec, &mut errors);
     check_hpa(&spec, &mut errors);
@@ -298,71 +299,6 @@ fn check_deploy(spec: &AppSpec, e: &mut Errors) {
     if d.progress_deadline_seconds == 0 {
         e.push("deploy.progress_deadline", "must be more than 0, e.g. 10m");
     }
-}
-
-fn check_env(spec: &AppSpec, e: &mut Errors) {
-    for key in spec.env.keys() {
-        if let Err(why) = var_name(key, "variable name", RESERVED_ENV_NAMES) {
-            e.push(env_field(key), why);
-        }
-    }
-}
-
-/// `[build.env]`: the names follow the same rule as `[env]`, and `SATUSKY_` is the platform's
-/// there too (`PORT` is not: a build has no port).
-fn check_build_env(spec: &AppSpec, e: &mut Errors) {
-    for key in spec.build.env.keys() {
-        if let Err(why) = var_name(key, "variable name", &[]) {
-            e.push(build_env_field(key), why);
-        }
-    }
-}
-
-/// `[secrets] required`: valid names, each once, and none also in `[env]` (a replica's
-/// variable is either a plain value or a secret, never both).
-fn check_secrets(spec: &AppSpec, e: &mut Errors) {
-    let mut seen = HashSet::new();
-    for (i, name) in spec.secrets.required.iter().enumerate() {
-        let field = format!("secrets.required[{i}]");
-        if let Err(why) = var_name(name, "secret name", RESERVED_ENV_NAMES) {
-            e.push(field, why);
-        } else if !seen.insert(name.as_str()) {
-            e.push(
-                field,
-                format!("{name} is listed twice in [secrets] required: remove the duplicate"),
-            );
-        } else if spec.env.contains_key(name) {
-            e.push(
-                field,
-                format!(
-                    "{name} is both in [env] and [secrets] required: a key is either an env \
-                     value or a secret — remove it from [env] and `1ctl secret set {name}=…`"
-                ),
-            );
-        }
-    }
-}
-
-/// Why `name` cannot name a variable (`what`: "variable name", "secret name"), if it cannot:
-/// the name rule of [`crate::secrets::check_name`], then the names the platform sets (the
-/// `SATUSKY_` prefix, and `reserved`).
-fn var_name(name: &str, what: &str, reserved: &[&str]) -> Result<(), String> {
-    if let Err(why) = crate::secrets::check_name(name) {
-        return Err(format!("{} is not a valid {what}: {why}", quoted(name)));
-    }
-    if name.starts_with(RESERVED_ENV_PREFIX) {
-        return Err(format!(
-            "{} is reserved: names starting with {RESERVED_ENV_PREFIX} are set by the \
-             platform; rename it",
-            quoted(name)
-        ));
-    }
-    if reserved.contains(&name) {
-        return Err(format!(
-            "{name:?} is reserved: the runtime sets it; read it instead of setting it"
-        ));
-    }
-    Ok(())
 }
 
 fn check_domains(spec: &AppSpec, e: &mut Errors) {
