@@ -2,7 +2,8 @@
 //!
 //! Works on [`AppSpec`] alone — no TOML — because the server re-checks specs arriving over the
 //! API with the same rules. Every error carries the dotted `satusky.toml` path of the field
-//! (`app.memory`, `checks.timeout`, `domains[1].host`, `env.FOO`) so the config loader can point
+//! (`app.memory`, `checks.timeout`, `domains[1].host`, `env.FOO`, `build.env.FOO`,
+//! `secrets.required[0]`) so the config loader can point
 //! at the offending line. All errors are collected, not just the first. Rules that need the
 //! server's knowledge (the platform zone, names already taken) are not checked here.
 //!
@@ -10,6 +11,7 @@
 //! quote at most a short prefix of any value ([`limits::quoted`]).
 
 pub mod limits;
+mod vars;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -19,7 +21,7 @@ use satusky_types::{AppSpec, PdbSpec, VpaSpec};
 use crate::expect::ExpectedStatus;
 use crate::names::{validate_app_name, validate_hostname};
 use crate::quantity::{Quantity, parse_cpu, parse_int_or_percent, parse_memory, parse_storage};
-use limits::{env_field, quoted};
+use limits::quoted;
 
 /// Most replicas an app may ask for; a typo guard, well above any real single-app need.
 pub const MAX_REPLICAS: u32 = 1000;
@@ -95,9 +97,11 @@ pub fn validate_spec(spec: AppSpec) -> Result<ValidatedApp, ValidationErrors> {
     let limit_errors = errors.0.len();
     check_app(&spec, &mut errors);
     check_build(&spec, &mut errors);
+    vars::check_build_env(&spec, &mut errors);
     check_checks(&spec, &mut errors);
     check_deploy(&spec, &mut errors);
-    check_env(&spec, &mut errors);
+    vars::check_env(&spec, &mut errors);
+    vars::check_secrets(&spec, &mut errors);
     check_domains(&spec, &mut errors);
     check_volume(&spec, &mut errors);
     check_hpa(&spec, &mut errors);
@@ -294,41 +298,6 @@ fn check_deploy(spec: &AppSpec, e: &mut Errors) {
     }
     if d.progress_deadline_seconds == 0 {
         e.push("deploy.progress_deadline", "must be more than 0, e.g. 10m");
-    }
-}
-
-fn check_env(spec: &AppSpec, e: &mut Errors) {
-    for key in spec.env.keys() {
-        let field = env_field(key);
-        let mut chars = key.chars();
-        let well_formed = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !well_formed {
-            e.push(
-                field,
-                format!(
-                    "{} is not a valid variable name: use letters, digits and '_', not \
-                     starting with a digit, e.g. LOG_LEVEL",
-                    quoted(key)
-                ),
-            );
-        } else if key.starts_with(RESERVED_ENV_PREFIX) {
-            e.push(
-                field,
-                format!(
-                    "{} is reserved: names starting with {RESERVED_ENV_PREFIX} are set by the \
-                     platform; rename it",
-                    quoted(key)
-                ),
-            );
-        } else if RESERVED_ENV_NAMES.contains(&key.as_str()) {
-            e.push(
-                field,
-                format!("{key:?} is reserved: the runtime sets it; read it instead of setting it"),
-            );
-        }
     }
 }
 

@@ -17,7 +17,7 @@
 //!   tree to the control plane before it is stored as an artifact, so nothing the build left
 //!   running can change it;
 //! - [`IsolateExt::isolate`] sets the child's uid and gid, and `HOME` (its working dir),
-//!   `USER` and `LOGNAME` unless the app's `[env]` sets them.
+//!   `USER` and `LOGNAME` unless the app sets them (its `[env]` or a secret).
 //!
 //! Supplementary groups: with `CommandExt::uid`, std calls `setgroups(0, NULL)` in the child
 //! before `setuid` when no explicit group list is given, so a replica keeps none of root's
@@ -277,7 +277,8 @@ fn chown_tree(root: &Path, uid: u32, gid: u32) -> io::Result<()> {
 /// Applies an [`Isolation`] to a command about to be spawned.
 pub trait IsolateExt {
     /// Run as the app user (if any), with `HOME` = `home` and `USER`/`LOGNAME` = the user,
-    /// unless `app_env` (the app's `[env]`) sets them. Call after the environment is set.
+    /// unless `app_env` (what the app sets: its `[env]` and secrets) sets them. Call after the
+    /// environment is set.
     fn isolate(
         &mut self,
         iso: &Isolation,

@@ -1,5 +1,6 @@
 //! The local build step with real `sh` commands: success into a content-addressed artifact,
-//! failure with the log tail, the cache, the clean environment and the timeout.
+//! failure with the log tail, the cache, the clean environment (`[build.env]` only) and the
+//! timeout.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,11 +16,12 @@ use satusky_local::ledger::{
 use satusky_testkit::spec;
 use satusky_types::AppSpec;
 
-fn spec(command: Option<&str>, env: &[(&str, &str)]) -> AppSpec {
+/// A spec whose build runs `command` with `build_env` as its `[build.env]`.
+fn spec(command: Option<&str>, build_env: &[(&str, &str)]) -> AppSpec {
     let mut s = spec::app("web");
     s.build.command = command.map(str::to_string);
     s.checks.timeout_ms = 1000;
-    s.env = spec::env(env);
+    s.build.env = spec::env(build_env);
     s
 }
 
@@ -86,7 +88,7 @@ async fn a_build_runs_in_the_context_streams_lines_and_stores_an_artifact() {
         std::fs::read_to_string(dir.join("out/result")).unwrap(),
         "hello"
     );
-    // The app's env is there; cargo's variables of the test process are not.
+    // `[build.env]` is there; cargo's variables of the test process are not.
     assert_eq!(
         std::fs::read_to_string(dir.join("env.txt")).unwrap(),
         "X=1 PKG=unset DIR=unset\n"
@@ -137,13 +139,64 @@ async fn identical_inputs_reuse_the_artifact_without_building() {
     assert_eq!(second.artifact, first.artifact);
     assert_eq!(std::fs::read_to_string(counter).unwrap(), "run\n");
     assert!(lines.lock().unwrap()[0].starts_with("reusing artifact sha256:"));
-    // Another env is another build (same output tree, so the same artifact).
+    // Another `[build.env]` is another build (same output tree, so the same artifact).
     let mut other = req.clone();
-    other.spec.env.insert("Y".into(), "2".into());
+    other.spec.build.env.insert("Y".into(), "2".into());
     let third = f.builder.build(&other, collect().0).await.unwrap();
     assert!(!third.reused);
     assert_eq!(third.artifact, first.artifact);
     assert_eq!(std::fs::read_to_string(counter).unwrap(), "run\nrun\n");
+}
+
+#[tokio::test]
+async fn the_build_sees_only_build_env_and_the_apps_env_never_rebuilds() {
+    let f = fixture();
+    let counter = f.builder.work_dir.parent().unwrap().join("runs");
+    let counter = counter.to_str().unwrap();
+    let cmd = "echo run >> \"$COUNTER\" && echo \"MODE=${MODE:-unset} LOG=${LOG_LEVEL:-unset}\" \
+               | tee seen.txt";
+    let mut app = spec(Some(cmd), &[("COUNTER", counter), ("MODE", "release")]);
+    app.env = spec::env(&[("LOG_LEVEL", "debug")]);
+    let req = request(&f, &[("a", "b")], app);
+    let (sink, lines) = collect();
+    let first = f.builder.build(&req, sink).await.unwrap();
+    assert!(!first.reused);
+    // The build prints the build variable and not the app's runtime one.
+    let lines = lines.lock().unwrap().clone();
+    assert!(
+        lines.contains(&"MODE=release LOG=unset".to_string()),
+        "{lines:?}"
+    );
+    let dir = f.builder.artifact_path(&first.artifact).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("seen.txt")).unwrap(),
+        "MODE=release LOG=unset\n"
+    );
+
+    // Another release whose `[env]` differs, same `[build.env]`: the artifact is reused and
+    // the command does not run again.
+    let mut next = req.clone();
+    next.release = 2;
+    next.spec.env = spec::env(&[("LOG_LEVEL", "info"), ("FEATURE", "on")]);
+    let (sink, lines) = collect();
+    let second = f.builder.build(&next, sink).await.unwrap();
+    assert!(second.reused, "{:?}", lines.lock().unwrap());
+    assert_eq!(second.artifact, first.artifact);
+    assert_eq!(std::fs::read_to_string(counter).unwrap(), "run\n");
+
+    // A different `[build.env]` builds again, into what that build made.
+    let mut rebuilt = next.clone();
+    rebuilt.release = 3;
+    rebuilt.spec.build.env.insert("MODE".into(), "debug".into());
+    let third = f.builder.build(&rebuilt, collect().0).await.unwrap();
+    assert!(!third.reused);
+    assert_ne!(third.artifact, first.artifact);
+    assert_eq!(std::fs::read_to_string(counter).unwrap(), "run\nrun\n");
+    let dir = f.builder.artifact_path(&third.artifact).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("seen.txt")).unwrap(),
+        "MODE=debug LOG=unset\n"
+    );
 }
 
 #[tokio::test]

@@ -37,6 +37,7 @@ fn replica(command: &[&str], artifact: Option<&Path>) -> ReplicaSpec {
         index: 0,
         command: command.iter().map(|s| s.to_string()).collect(),
         env: BTreeMap::from([("GREETING".to_string(), "hi".to_string())]),
+        secrets: Default::default(),
         artifact: artifact.map(Path::to_path_buf),
         checks: ChecksSpec {
             path: "/healthz".into(),

@@ -5,9 +5,10 @@
 //! Owns the file format and its diagnostics; the rules themselves live in `validate` so the
 //! server shares them. The only I/O is reading the file in [`load`].
 //!
-//! `[env]` values may be strings, integers or booleans (the latter two are stringified as TOML
-//! writes them); floats, dates, arrays and tables are errors, because their text form is
-//! ambiguous. Quantities (`cpu`, `memory`, …) may also be bare numbers (`cpu = 2`).
+//! `[env]` and `[build.env]` values may be strings, integers or booleans (the latter two are
+//! stringified as TOML writes them); floats, dates, arrays and tables are errors, because their
+//! text form is ambiguous. `[secrets]` holds only names (`required = ["DATABASE_URL"]`), never
+//! values. Quantities (`cpu`, `memory`, …) may also be bare numbers (`cpu = 2`).
 
 mod convert;
 pub mod detect;
@@ -15,6 +16,7 @@ mod fields;
 mod flags;
 mod read;
 mod template;
+mod vars;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

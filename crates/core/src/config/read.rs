@@ -6,7 +6,7 @@
 //! read is reported here, replaced by its default, and its field is marked so the rules do not
 //! report it a second time.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use satusky_types::{
@@ -16,8 +16,8 @@ use satusky_types::{
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::convert::{integer, millis, seconds};
-use crate::validate::limits::{env_field, quoted, shortened};
+use super::convert::{millis, seconds};
+use crate::validate::limits::{quoted, shortened};
 
 /// A byte range of the config text.
 pub(super) type Span = Range<usize>;
@@ -33,8 +33,9 @@ pub(super) struct Found {
 /// What reading learned besides the spec: spans of values, fields already reported, problems.
 #[derive(Debug, Default)]
 pub(super) struct Reader {
-    /// Field path (`app.memory`, `domains[1].host`, `env.FOO`, `vpa`) → span of its value (of the
-    /// key for `env.*`, whose rules are about the name; of the header for sections).
+    /// Field path (`app.memory`, `domains[1].host`, `env.FOO`, `build.env.FOO`,
+    /// `secrets.required[0]`, `vpa`) → span of its value (of the key for `env.*` and
+    /// `build.env.*`, whose rules are about the name; of the header for sections).
     pub spans: HashMap<String, Span>,
     /// Fields with a problem already in `found`.
     pub errored: HashSet<String>,
@@ -57,7 +58,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
             "zone",
         ],
     ),
-    ("build", &["dockerfile", "context", "command"]),
+    ("build", &["dockerfile", "context", "command", "env"]),
     ("checks", &["path", "expect", "timeout"]),
     (
         "deploy",
@@ -69,6 +70,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("env", &[]),
+    ("secrets", &["required"]),
     ("domains", &["host", "redirect_to"]),
     ("volume", &["size", "mount", "storage_class"]),
     ("hpa", &["min", "max", "cpu_target", "memory_target"]),
@@ -155,7 +157,7 @@ impl Reader {
                     .string(&build, "context")
                     .unwrap_or_else(|| DEFAULT_CONTEXT.into()),
                 command: self.string(&build, "command"),
-                env: Default::default(),
+                env: self.build_env(&build),
             },
             checks: ChecksSpec {
                 path: self
@@ -181,6 +183,7 @@ impl Reader {
                     .unwrap_or(DEFAULT_PROGRESS_DEADLINE_SECONDS),
             },
             env: self.env(&env),
+            secrets: self.secrets(root),
             domains: self.domains(root),
             volume: self.optional_section(root, "volume").map(|s| VolumeSpec {
                 size: self
@@ -218,7 +221,6 @@ impl Reader {
                 min_available: self.int_or_string(&s, "min_available"),
                 max_unavailable: self.int_or_string(&s, "max_unavailable"),
             }),
-            secrets: Default::default(),
         }
     }
 
@@ -273,7 +275,7 @@ impl Reader {
         })
     }
 
-    fn optional_section<'t, 'i>(
+    pub(super) fn optional_section<'t, 'i>(
         &mut self,
         root: &'t DeTable<'i>,
         name: &str,
@@ -324,37 +326,6 @@ impl Reader {
                 message,
             );
         }
-    }
-
-    /// The value at `key`, recording its span under the field's path.
-    fn env(&mut self, section: &Section<'_, '_>) -> BTreeMap<String, String> {
-        let mut env = BTreeMap::new();
-        for (key, value) in section.table.iter() {
-            let name = key.get_ref().to_string();
-            let field = env_field(&name);
-            self.spans.insert(field.clone(), key.span());
-            let text = match value.get_ref() {
-                DeValue::String(s) => Some(s.to_string()),
-                DeValue::Boolean(b) => Some(b.to_string()),
-                DeValue::Integer(_) => integer(value.get_ref()).map(|i| i.to_string()),
-                _ => None,
-            };
-            match text {
-                Some(text) => {
-                    env.insert(name, text);
-                }
-                None => self.wrong_type(
-                    field,
-                    value,
-                    "a string",
-                    &format!(
-                        "write {} = \"…\" (integers and booleans are also accepted)",
-                        shortened(&name)
-                    ),
-                ),
-            }
-        }
-        env
     }
 
     fn domains(&mut self, root: &DeTable<'_>) -> Vec<DomainSpec> {

@@ -62,7 +62,7 @@ fn toml_string(s: &str) -> String {
 
 const TEMPLATE: &str = r#"# satusky.toml — how Satusky builds, runs and exposes this app. `1ctl deploy` reads it;
 # its flags override these values. Settings written `#key = …` are optional: delete the `#`.
-# Secrets never go here: use `1ctl secret set KEY=VALUE`.
+# Secrets never go here: use `1ctl secret set KEY=VALUE` (and see [secrets] below).
 
 [app]
 name = {NAME}
@@ -80,6 +80,8 @@ memory = "128Mi"        # memory request, also the limit unless memory_limit is 
 dockerfile = "Dockerfile"   # Kubernetes runtime (Kaniko), relative to the context
 context = "."               # relative to the folder of this file
 #command = "cargo build --release"   # the local runtime's build step
+#[build.env]                # the only variables the build sees; changing one rebuilds
+#NODE_ENV = "production"
 
 [checks]                # the readiness probe, and the path the HTTP check requests
 path = "/"
@@ -92,8 +94,13 @@ max_surge = "25%"
 max_unavailable = "0"
 progress_deadline = "10m"   # the workload fails (exit 11) if not ready by then
 
-[env]                   # plain settings for the app
+[env]                   # plain settings for the app (its replicas; the build sees [build.env])
 #LOG_LEVEL = "info"
+
+# Secrets never go in this file: `1ctl secret set DATABASE_URL=…` stores one sealed, and the
+# app reads it from its environment like [env]. List the ones a deploy must not go without.
+#[secrets]
+#required = ["DATABASE_URL"]
 
 # Custom domains, one [[domains]] table each; redirect_to makes it a redirect host.
 #[[domains]]
@@ -159,6 +166,15 @@ mod tests {
             full.volume.is_some() && full.hpa.is_some() && full.vpa.is_some() && full.pdb.is_some()
         );
         assert_eq!((full.domains.len(), full.env.len()), (2, 1));
+        assert_eq!(full.build.env.len(), 1);
+        assert_eq!(full.secrets.required, ["DATABASE_URL"]);
+        let text = init_template("my-app");
+        let secret_line = text.find("1ctl secret set DATABASE_URL=").unwrap();
+        let section = text.find("#[secrets]").unwrap();
+        assert!(
+            secret_line < section && text[secret_line..section].lines().count() <= 3,
+            "the [secrets] example sits next to the comment about `1ctl secret set`"
+        );
         assert!(full.image.is_some() && full.command.is_some() && full.build.command.is_some());
         assert!(init_template("a\"b").contains("name = \"a\\\"b\""));
     }

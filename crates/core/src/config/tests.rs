@@ -1,5 +1,7 @@
 //! Tests of reading `satusky.toml`: positions, field paths, defaults, types and flags.
 
+use std::collections::BTreeMap;
+
 use satusky_types::{AppSpec, Strategy, VpaMode};
 
 use super::*;
@@ -455,7 +457,7 @@ fn values_over_their_limit_point_at_the_key_without_echoing_it() {
     );
     assert!(
         lines[1].starts_with(&format!(
-            "satusky.toml:6:1: env.{}…: 97.7 KiB is over the limit of 256 bytes for an env name",
+            "satusky.toml:6:1: env.{}…: 97.7 KiB is over the limit of 128 bytes for an env name",
             "K".repeat(40)
         )),
         "{:.500}",
@@ -489,5 +491,156 @@ fn unknown_long_keys_are_quoted_short() {
             "z".repeat(40)
         )),
         "{shown:.700}"
+    );
+}
+
+#[test]
+fn build_env_and_required_secrets_are_read() {
+    let text = format!(
+        "{MINIMAL}[build]\ncommand = \"npm ci\"\n[build.env]\nNODE_ENV = \"production\"\nJOBS = 4\n\
+         DEBUG = false\n[env]\nLOG_LEVEL = \"info\"\n[secrets]\nrequired = [\"DATABASE_URL\", \"API_KEY\"]\n"
+    );
+    let spec = parse(&text).unwrap();
+    assert_eq!(
+        spec.build.env,
+        BTreeMap::from([
+            ("DEBUG".to_owned(), "false".to_owned()),
+            ("JOBS".to_owned(), "4".to_owned()),
+            ("NODE_ENV".to_owned(), "production".to_owned()),
+        ])
+    );
+    assert_eq!(spec.env.keys().collect::<Vec<_>>(), ["LOG_LEVEL"]);
+    assert_eq!(spec.secrets.required, ["DATABASE_URL", "API_KEY"]);
+    // The inline form is the same table.
+    let inline = format!("{MINIMAL}[build]\nenv = {{ NODE_ENV = \"production\" }}\n");
+    assert_eq!(parse(&inline).unwrap().build.env["NODE_ENV"], "production");
+    // Neither is required.
+    let spec = parse(MINIMAL).unwrap();
+    assert!(spec.build.env.is_empty() && spec.secrets.is_empty());
+}
+
+#[test]
+fn build_env_and_secrets_errors_point_at_their_place() {
+    let cases = [
+        (
+            "[build.env]\nX = 1.5\n",
+            4,
+            5,
+            "build.env.X",
+            "expected a string, found a float: write X = \"…\" (integers and booleans are also accepted)",
+        ),
+        (
+            "[build.env]\n1X = \"a\"\n",
+            4,
+            1,
+            "build.env.1X",
+            "\"1X\" is not a valid variable name",
+        ),
+        (
+            "[build.env]\nSATUSKY_X = \"a\"\n",
+            4,
+            1,
+            "build.env.SATUSKY_X",
+            "reserved",
+        ),
+        (
+            "[build]\nenv = \"NODE_ENV=production\"\n",
+            4,
+            7,
+            "build.env",
+            "expected a table, found a string: write [build.env] on its own line",
+        ),
+        (
+            "[build]\nenvs = {}\n",
+            4,
+            1,
+            "build.envs",
+            "did you mean \"env\"?",
+        ),
+        (
+            "[secrets]\nrequired = \"DATABASE_URL\"\n",
+            4,
+            12,
+            "secrets.required",
+            "expected an array of names, found a string: write required = [\"DATABASE_URL\", \"API_KEY\"]",
+        ),
+        (
+            "[secrets]\nrequired = [\"A\", 1]\n",
+            4,
+            18,
+            "secrets.required[1]",
+            "expected a name in quotes, found an integer",
+        ),
+        (
+            "[secrets]\nrequired = [\"A\", \"db-url\"]\n",
+            4,
+            18,
+            "secrets.required[1]",
+            "\"db-url\" is not a valid secret name",
+        ),
+        (
+            "[secrets]\nrequired = [\"A\", \"A\"]\n",
+            4,
+            18,
+            "secrets.required[1]",
+            "A is listed twice in [secrets] required: remove the duplicate",
+        ),
+        (
+            "[secrets]\nrequire = [\"A\"]\n",
+            4,
+            1,
+            "secrets.require",
+            "unknown key \"require\" in [secrets]: did you mean \"required\"?",
+        ),
+    ];
+    for (section, line, column, field, part) in cases {
+        let text = format!("{MINIMAL}{section}");
+        assert_eq!(positions(&text), one(line, column, field), "{text}");
+        assert!(message(&text).contains(part), "{text}: {}", message(&text));
+    }
+    let text = format!("secrets = [\"A\"]\n{MINIMAL}");
+    assert_eq!(positions(&text), one(1, 11, "secrets"));
+    assert!(
+        message(&text).contains("must be a section"),
+        "{}",
+        message(&text)
+    );
+}
+
+#[test]
+fn a_secret_also_in_env_names_both_places_and_the_fix() {
+    let text = format!(
+        "{MINIMAL}[env]\nDATABASE_URL = \"postgres://u:pw@db/app\"\n\
+         [secrets]\nrequired = [\"API_KEY\", \"DATABASE_URL\"]\n"
+    );
+    assert_eq!(
+        message(&text),
+        "satusky.toml:6:24: secrets.required[1]: DATABASE_URL is both in [env] and [secrets] \
+         required: a key is either an env value or a secret — remove it from [env] and \
+         `1ctl secret set DATABASE_URL=…`"
+    );
+    // The same from `--env`.
+    let overrides = Overrides {
+        env: vec![("API_KEY".into(), "k".into())],
+        ..Overrides::default()
+    };
+    let text = format!("{MINIMAL}[secrets]\nrequired = [\"API_KEY\"]\n");
+    let err = parse_with(&text, &overrides).unwrap_err();
+    assert_eq!(err.diagnostics.len(), 1, "{err}");
+    assert!(
+        err.to_string()
+            .contains("API_KEY is both in [env] and [secrets] required"),
+        "{err}"
+    );
+}
+
+#[test]
+fn build_env_has_the_env_limits() {
+    let blob = "b".repeat(40 * 1024);
+    let text = format!("{MINIMAL}[build.env]\nBLOB = \"{blob}\"\n");
+    assert_eq!(
+        message(&text),
+        "satusky.toml:4:1: build.env.BLOB: 40 KiB is over the limit of 32 KiB for an env value: \
+         keep large data in a file in the build context or the image, not in the spec"
     );
 }

@@ -37,7 +37,7 @@ fn cases() -> Vec<Case> {
         Case {
             field: "",
             limit: MAX_ENV_KEY,
-            message: "over the limit of 256 bytes for an env name",
+            message: "over the limit of 128 bytes for an env name",
             set: |s, n| {
                 s.env.insert(env_key(n), "v".into());
             },
@@ -49,6 +49,42 @@ fn cases() -> Vec<Case> {
             set: |s, n| {
                 s.env = (0..n).map(|i| (format!("V{i}"), "v".to_owned())).collect();
             },
+        },
+        Case {
+            field: "build.env.SECRET_BLOB",
+            limit: MAX_ENV_VALUE,
+            message: "over the limit of 32 KiB for an env value",
+            set: |s, n| {
+                s.build.env.insert("SECRET_BLOB".into(), "x".repeat(n));
+            },
+        },
+        Case {
+            field: "build.env.",
+            limit: MAX_ENV_KEY,
+            message: "over the limit of 128 bytes for an env name",
+            set: |s, n| {
+                s.build.env.insert(env_key(n), "v".into());
+            },
+        },
+        Case {
+            field: "build.env",
+            limit: MAX_ENV_VARS,
+            message: "variables is over the limit of 512 env variables",
+            set: |s, n| {
+                s.build.env = (0..n).map(|i| (format!("V{i}"), "v".to_owned())).collect();
+            },
+        },
+        Case {
+            field: "secrets.required",
+            limit: MAX_ENV_VARS,
+            message: "names is over the limit of 512 required secrets",
+            set: |s, n| s.secrets.required = (0..n).map(|i| format!("S{i}")).collect(),
+        },
+        Case {
+            field: "secrets.required[0]",
+            limit: MAX_ENV_KEY,
+            message: "over the limit of 128 bytes for a secret name",
+            set: |s, n| s.secrets.required = vec![env_key(n)],
         },
         Case {
             field: "app.command",
@@ -164,8 +200,10 @@ fn each_limit_takes_its_value_and_refuses_one_more() {
         let errors = validate_spec(over).expect_err(case.message).0;
         assert_eq!(errors.len(), 1, "{}: {errors:?}", case.message);
         let e = &errors[0];
+        // An over-long name is shown shortened in its field path.
         let field = match case.field {
             "" => format!("env.{}…", env_key(QUOTE_CHARS)),
+            "build.env." => format!("build.env.{}…", env_key(QUOTE_CHARS)),
             f => f.to_owned(),
         };
         assert_eq!(e.field, field, "{}", case.message);
@@ -215,9 +253,16 @@ fn rule_errors_quote_only_a_prefix_of_long_values() {
         "{m}"
     );
     let mut spec = valid();
-    spec.env.insert(format!("1{}", "X".repeat(200)), "v".into());
+    spec.env.insert(format!("1{}", "X".repeat(120)), "v".into());
     let errors = validate_spec(spec).unwrap_err();
-    assert!(errors.to_string().len() < 2 * MAX_ENV_KEY, "{errors}");
+    assert!(
+        errors.0[0].message.starts_with(&format!(
+            "\"1{}…\" (121 bytes) is not a valid variable name",
+            "X".repeat(39)
+        )),
+        "{errors}"
+    );
+    assert!(errors.to_string().len() < 3 * MAX_ENV_KEY, "{errors}");
 }
 
 #[test]
@@ -231,7 +276,7 @@ fn the_whole_spec_is_bounded_and_its_largest_part_named() {
     assert_eq!(errors.0[0].field, "env");
     let m = &errors.0[0].message;
     assert!(
-        m.starts_with("the whole spec is 300.")
+        m.starts_with("the whole spec is 301.0 KiB as JSON")
             && m.contains("over the limit of 256 KiB for a spec"),
         "{m}"
     );

@@ -10,6 +10,8 @@
 //! not reported on top (see `validate_spec`). Messages never echo a whole user value: they
 //! quote at most [`QUOTE_CHARS`] characters of it ([`quoted`]).
 
+use std::collections::BTreeMap;
+
 use satusky_types::AppSpec;
 
 use super::Errors;
@@ -17,12 +19,15 @@ use super::Errors;
 /// One kibibyte, for readable limits.
 pub const KIB: usize = 1024;
 
-/// An env variable's name, in bytes. Real names are tens of bytes.
-pub const MAX_ENV_KEY: usize = 256;
+/// An env variable's (or a secret's) name, in bytes: the name rule's own bound
+/// ([`crate::secrets::MAX_NAME_LEN`]), so an env name and a secret name are alike. Real names
+/// are tens of bytes.
+pub const MAX_ENV_KEY: usize = crate::secrets::MAX_NAME_LEN;
 /// An env variable's value, in bytes: a certificate chain or a small JSON config fits; data
 /// files belong in the image or the build context.
 pub const MAX_ENV_VALUE: usize = 32 * KIB;
-/// Env variables per app; real apps have tens.
+/// Env variables per app (and build-time variables per app, and required secrets per app);
+/// real apps have tens.
 pub const MAX_ENV_VARS: usize = 512;
 /// Arguments of `app.command` (program included); real commands have a handful.
 pub const MAX_COMMAND_ARGS: usize = 64;
@@ -100,10 +105,20 @@ pub fn format_size(bytes: usize) -> String {
 
 /// The field path of an env variable, its name shortened when it is over [`MAX_ENV_KEY`].
 pub fn env_field(key: &str) -> String {
+    var_field("env", key)
+}
+
+/// The field path of a build-time variable (`build.env.KEY`), shortened like [`env_field`].
+pub fn build_env_field(key: &str) -> String {
+    var_field("build.env", key)
+}
+
+/// `table.KEY`, the name shortened when it is over [`MAX_ENV_KEY`].
+fn var_field(table: &str, key: &str) -> String {
     if key.len() > MAX_ENV_KEY {
-        format!("env.{}", shortened(key))
+        format!("{table}.{}", shortened(key))
     } else {
-        format!("env.{key}")
+        format!("{table}.{key}")
     }
 }
 
@@ -128,7 +143,9 @@ fn over(e: &mut Errors, field: &str, len: usize, limit: usize, what: &str, fix: 
 pub(super) fn check_limits(spec: &AppSpec, e: &mut Errors) {
     let before = e.0.len();
     check_strings(spec, e);
-    check_env(spec, e);
+    check_vars(e, "env", &spec.env, env_field);
+    check_vars(e, "build.env", &spec.build.env, build_env_field);
+    check_secrets(spec, e);
     check_command(spec, e);
     if spec.domains.len() > MAX_DOMAINS {
         e.push(
@@ -253,26 +270,54 @@ fn check_strings(spec: &AppSpec, e: &mut Errors) {
     );
 }
 
-fn check_env(spec: &AppSpec, e: &mut Errors) {
-    if spec.env.len() > MAX_ENV_VARS {
+/// The limits of a table of variables (`[env]` or `[build.env]`, named `table`): how many,
+/// and each name and value.
+fn check_vars(
+    e: &mut Errors,
+    table: &str,
+    vars: &BTreeMap<String, String>,
+    field_of: fn(&str) -> String,
+) {
+    if vars.len() > MAX_ENV_VARS {
         e.push(
-            "env",
+            table,
             format!(
                 "{} variables is over the limit of {MAX_ENV_VARS} env variables: group related \
                  settings into one variable or a config file",
-                spec.env.len()
+                vars.len()
             ),
         );
         return;
     }
-    for (key, value) in &spec.env {
-        let field = env_field(key);
+    for (key, value) in vars {
+        let field = field_of(key);
         let fix = "use a shorter variable name";
         if over(e, &field, key.len(), MAX_ENV_KEY, "an env name", fix) {
             continue;
         }
         let fix = "keep large data in a file in the build context or the image, not in the spec";
         over(e, &field, value.len(), MAX_ENV_VALUE, "an env value", fix);
+    }
+}
+
+/// `[secrets] required`: how many names, and each name's length.
+fn check_secrets(spec: &AppSpec, e: &mut Errors) {
+    let required = &spec.secrets.required;
+    if required.len() > MAX_ENV_VARS {
+        e.push(
+            "secrets.required",
+            format!(
+                "{} names is over the limit of {MAX_ENV_VARS} required secrets: group related \
+                 settings into one secret",
+                required.len()
+            ),
+        );
+        return;
+    }
+    for (i, name) in required.iter().enumerate() {
+        let fix = "use a shorter secret name";
+        let field = format!("secrets.required[{i}]");
+        over(e, &field, name.len(), MAX_ENV_KEY, "a secret name", fix);
     }
 }
 
@@ -334,9 +379,8 @@ fn check_total(spec: &AppSpec, e: &mut Errors) {
         return;
     };
     let field = match key {
-        "build" | "checks" | "deploy" | "env" | "domains" | "volume" | "hpa" | "vpa" | "pdb" => {
-            key.to_owned()
-        }
+        "build" | "checks" | "deploy" | "env" | "secrets" | "domains" | "volume" | "hpa"
+        | "vpa" | "pdb" => key.to_owned(),
         app_key => format!("app.{app_key}"),
     };
     e.push(

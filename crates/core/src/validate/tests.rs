@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use satusky_types::{
-    BuildSpec, ChecksSpec, DeploySpec, DomainSpec, HpaSpec, PdbSpec, Strategy, VolumeSpec, VpaMode,
-    VpaSpec,
+    BuildSpec, ChecksSpec, DeploySpec, DomainSpec, HpaSpec, PdbSpec, SecretsSpec, Strategy,
+    VolumeSpec, VpaMode, VpaSpec,
 };
 
 use super::*;
@@ -26,6 +26,7 @@ pub(super) fn valid() -> AppSpec {
             dockerfile: "Dockerfile".into(),
             context: ".".into(),
             command: Some("cargo build --release".into()),
+            env: BTreeMap::from([("NODE_ENV".into(), "production".into())]),
         },
         checks: ChecksSpec {
             path: "/healthz".into(),
@@ -39,6 +40,9 @@ pub(super) fn valid() -> AppSpec {
             progress_deadline_seconds: 600,
         },
         env: BTreeMap::from([("LOG_LEVEL".into(), "info".into())]),
+        secrets: SecretsSpec {
+            required: vec!["DATABASE_URL".into(), "API_KEY".into()],
+        },
         domains: vec![
             DomainSpec {
                 host: "api.example.com".into(),
@@ -244,6 +248,72 @@ fn env_rules() {
     for ok in ["_x", "a1", "Port", "SATUSKY"] {
         spec.env.insert(ok.into(), String::new());
     }
+    assert!(validate_spec(spec).is_ok());
+}
+
+#[test]
+fn env_names_follow_the_secret_name_rule() {
+    // One name rule for env and secrets (`secrets::check_name`): a non-ASCII letter is refused.
+    let m = only_error("env.ÉTAT", |s| {
+        s.env.insert("ÉTAT".into(), "v".into());
+    });
+    assert_contains(&m, "not a valid variable name");
+    assert_contains(&m, "e.g. DATABASE_URL");
+}
+
+#[test]
+fn build_env_rules() {
+    let with_key = |key: &str| {
+        let key = key.to_owned();
+        move |s: &mut AppSpec| {
+            s.build.env.insert(key, "v".into());
+        }
+    };
+    let m = only_error("build.env.1X", with_key("1X"));
+    assert_contains(&m, "\"1X\" is not a valid variable name");
+    only_error("build.env.A-B", with_key("A-B"));
+    only_error("build.env.", with_key(""));
+    let m = only_error("build.env.SATUSKY_ORG", with_key("SATUSKY_ORG"));
+    assert_contains(&m, "reserved");
+    let mut spec = valid();
+    // A build has no port, and may set a name the app's [env] or a secret also uses.
+    for ok in ["PORT", "LOG_LEVEL", "DATABASE_URL", "_x"] {
+        spec.build.env.insert(ok.into(), String::new());
+    }
+    assert!(validate_spec(spec).is_ok());
+}
+
+#[test]
+fn required_secret_rules() {
+    let with_name = |name: &str| {
+        let name = name.to_owned();
+        move |s: &mut AppSpec| s.secrets.required.push(name)
+    };
+    let m = only_error("secrets.required[2]", with_name("db-url"));
+    assert_contains(
+        &m,
+        "\"db-url\" is not a valid secret name: a name is letters",
+    );
+    let m = only_error("secrets.required[2]", with_name("SATUSKY_TOKEN"));
+    assert_contains(&m, "reserved");
+    let m = only_error("secrets.required[2]", with_name("PORT"));
+    assert_contains(&m, "reserved");
+    let m = only_error("secrets.required[2]", with_name("API_KEY"));
+    assert_eq!(
+        m,
+        "API_KEY is listed twice in [secrets] required: remove the duplicate"
+    );
+    let m = only_error("secrets.required[0]", |s| {
+        s.env.insert("DATABASE_URL".into(), "postgres://x".into());
+    });
+    assert_eq!(
+        m,
+        "DATABASE_URL is both in [env] and [secrets] required: a key is either an env value or a \
+         secret — remove it from [env] and `1ctl secret set DATABASE_URL=…`"
+    );
+    assert!(!m.contains("postgres://x"), "the value is never quoted");
+    let mut spec = valid();
+    spec.secrets = SecretsSpec::default();
     assert!(validate_spec(spec).is_ok());
 }
 

@@ -14,7 +14,9 @@
 //! - `--listen-port N`: listens on `127.0.0.1:N` instead of `$PORT`;
 //! - `--listen-v6-only`: listens on `[::1]:$PORT` only;
 //! - `--exit-at-start`: prints a line and exits with status 1 at once;
-//! - `--print TEXT`: prints TEXT at start (repeatable).
+//! - `--print TEXT`: prints TEXT at start (repeatable);
+//! - `--echo-env NAME`: `GET /env` answers 200 with the value of `$NAME` (an empty body when
+//!   it is unset).
 //!
 //! Std only. It must not grow features the tests do not use.
 #![forbid(unsafe_code)]
@@ -38,6 +40,7 @@ struct Flags {
     listen_port: Option<u16>,
     listen_v6_only: bool,
     exit_at_start: bool,
+    echo_env: Option<String>,
 }
 
 impl Flags {
@@ -68,6 +71,7 @@ fn main() {
             "--listen-v6-only" => flags.listen_v6_only = true,
             "--exit-at-start" => flags.exit_at_start = true,
             "--print" => println!("{}", args.next().unwrap_or_default()),
+            "--echo-env" => flags.echo_env = args.next(),
             other => eprintln!("unknown flag {other}"),
         }
     }
@@ -153,9 +157,14 @@ fn serve(stream: TcpStream, flags: &Flags, started: Instant, release: &str) {
     if path == "/healthz" {
         std::thread::sleep(flags.health_delay);
     }
+    let echoed = match &flags.echo_env {
+        Some(name) if path == "/env" => Some(std::env::var(name).unwrap_or_default()),
+        _ => None,
+    };
     let (status, body) = (path == "/healthz")
         .then(|| unhealthy(flags, started))
         .flatten()
+        .or_else(|| echoed.map(|value| ("200 OK".into(), value)))
         .unwrap_or_else(|| ("200 OK".into(), format!("hello from {release}\n")));
     let answer = format!(
         "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",

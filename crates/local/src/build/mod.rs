@@ -1,7 +1,11 @@
 //! The local build step (SPEC §8 "Local"): unpack a stored context into a fresh directory, run
 //! `[build] command` in it with a clean environment, stream its output, and keep the result as
 //! a content-addressed artifact `artifacts/sha256-HASH`. Identical inputs (context, command,
-//! env) reuse the earlier artifact without building again.
+//! `[build.env]`) reuse the earlier artifact without building again.
+//!
+//! The build's environment is the pass-through variables ([`PASS_THROUGH_ENV`]) and
+//! `[build.env]` — never the app's `[env]` nor its secrets, which are the replicas'. So the
+//! cache key holds `[build.env]` only, and changing `[env]` or a secret never rebuilds.
 //!
 //! Owns the contexts, artifacts and build work directories. Every build command's process group
 //! is in the process [`Ledger`] while it runs ([`record`]), so a control plane killed mid-build
@@ -133,11 +137,12 @@ impl Builder {
             timed_out: false,
         };
         let command = req.spec.build.command.clone();
-        let key = cache_key(&req.org, &req.context, command.as_deref(), &req.spec.env);
+        let build_env = &req.spec.build.env;
+        let key = cache_key(&req.org, &req.context, command.as_deref(), build_env);
         let index = self.artifacts_dir.join(".inputs").join(&key);
         if let Some(artifact) = self.cached(&index).await {
             log(&format!(
-                "reusing artifact {artifact}: built earlier from the same context, command and env"
+                "reusing artifact {artifact}: built earlier from the same context, command and [build.env]"
             ));
             return Ok(BuildOutput {
                 artifact,
@@ -168,7 +173,7 @@ impl Builder {
             return Err(fail(e));
         }
         if let Some(cmd) = &command {
-            if let Err(f) = self.run(cmd, &tree, &req.spec.env, &log, req).await {
+            if let Err(f) = self.run(cmd, &tree, build_env, &log, req).await {
                 remove_later(tree.clone()).await;
                 return Err(f);
             }
@@ -214,8 +219,9 @@ impl Builder {
             .map(|_| artifact)
     }
 
-    /// Run the build command in `dir`; stream output; enforce the timeout (`req`'s, else the
-    /// builder's); keep the process group in the ledger while it runs.
+    /// Run the build command in `dir` with `env` (`[build.env]`) over the pass-through
+    /// variables; stream output; enforce the timeout (`req`'s, else the builder's); keep the
+    /// process group in the ledger while it runs.
     async fn run(
         &self,
         cmd: &str,
@@ -370,7 +376,8 @@ pub fn describe_exit(status: std::process::ExitStatus) -> String {
     }
 }
 
-/// The pass-through variables of this process, then the app's env on top.
+/// The pass-through variables of this process, then `app_env` on top (a build's
+/// `[build.env]`, or a replica's `[env]`).
 pub fn clean_env(app_env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = PASS_THROUGH_ENV
         .iter()
@@ -444,6 +451,7 @@ pub(crate) fn unique() -> String {
 }
 
 /// Artifacts are reused only within one org: another org's identical build stays invisible.
+/// `env` is `[build.env]`: the only variables the build sees besides the pass-through ones.
 fn cache_key(
     org: &str,
     context: &str,

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 
 use satusky_core::runtime::DesiredWorkload;
+use satusky_core::secrets::versions;
 use satusky_types::{AppSpec, Hostname, HostnameKind, Plane, PlaneState, Reason};
 
 use crate::routes::{Route, RouteTable};
@@ -49,7 +50,9 @@ pub(super) fn unsupported(spec: &AppSpec, artifact: Option<&str>) -> Option<(Rea
     }
 }
 
-/// Same release running the same processes (the replica count and hostnames may differ).
+/// Same release running the same processes (the replica count and hostnames may differ):
+/// the same spec and artifact, and the same secret versions — a heal of the release after a
+/// secret changed starts new replicas with the new value.
 pub(super) fn same_workload(a: &DesiredWorkload, b: &DesiredWorkload) -> bool {
     let strip = |d: &DesiredWorkload| {
         let mut s = d.spec.spec().clone();
@@ -62,6 +65,7 @@ pub(super) fn same_workload(a: &DesiredWorkload, b: &DesiredWorkload) -> bool {
         && a.release == b.release
         && a.artifact == b.artifact
         && strip(a) == strip(b)
+        && versions(&a.secrets) == versions(&b.secrets)
 }
 
 pub(super) fn crash_loop(statuses: &[ReplicaStatus]) -> Option<(Reason, String)> {
@@ -318,5 +322,42 @@ mod tests {
         spec.command = Some(vec![]);
         let r = unsupported(&spec, Some("sha256:ab")).unwrap();
         assert_eq!(r.1, NO_COMMAND);
+    }
+
+    #[test]
+    fn another_secret_version_is_another_workload() {
+        use satusky_core::secrets::{SecretEntry, SecretValue};
+        let spec: AppSpec = serde_json::from_value(serde_json::json!({
+            "name": "web", "port": 8080, "replicas": 1, "cpu": "250m", "memory": "256Mi",
+            "command": ["./server"],
+            "build": {"dockerfile": "Dockerfile", "context": "."},
+            "checks": {"path": "/", "expect": "2xx", "timeout_ms": 1000},
+            "deploy": {"strategy": "rolling", "max_surge": "25%", "max_unavailable": "0",
+                       "progress_deadline_seconds": 600}
+        }))
+        .unwrap();
+        let entry = |version, value: &str| SecretEntry {
+            version,
+            value: SecretValue::new(value),
+        };
+        let d = DesiredWorkload {
+            org: "acme".into(),
+            app: "web".into(),
+            release: 3,
+            spec: satusky_core::validate_spec(spec).unwrap(),
+            artifact: None,
+            hostnames: satusky_core::AppHostnames::new(Vec::new()).unwrap(),
+            secrets: [("API_KEY".to_string(), entry(1, "a"))].into(),
+        };
+        assert!(same_workload(&d, &d.clone()));
+        let mut rotated = d.clone();
+        rotated.secrets.insert("API_KEY".into(), entry(2, "b"));
+        assert!(!same_workload(&d, &rotated), "a new version of a secret");
+        let mut added = d.clone();
+        added.secrets.insert("DATABASE_URL".into(), entry(1, "c"));
+        assert!(!same_workload(&d, &added), "a secret set");
+        let mut removed = d.clone();
+        removed.secrets.clear();
+        assert!(!same_workload(&d, &removed), "a secret deleted");
     }
 }

@@ -55,6 +55,7 @@ impl Inner {
             index: u32::try_from(index).unwrap_or(u32::MAX),
             command: d.spec.command.clone().unwrap_or_default(),
             env: d.spec.env.clone(),
+            secrets: d.secrets.clone(),
             artifact,
             checks: d.spec.checks.clone(),
         };

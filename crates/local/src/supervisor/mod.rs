@@ -12,6 +12,11 @@
 //! artifact for every later replica. `std::fs::copy` uses `copy_file_range`, which is cheap
 //! (and reflinks on filesystems that can).
 //!
+//! A replica's environment is the pass-through variables, the app's `[env]`, its secrets'
+//! values, then what the platform sets (`PORT`, `SATUSKY_RELEASE`, `SATUSKY_APP`,
+//! `SATUSKY_ORG`). Secret values live only in memory and in the child's environment: nothing
+//! here writes them to disk, and no log line or tracing field carries an environment value.
+//!
 //! Owns replica processes and their logs. It must not touch routes, DNS or releases' meaning:
 //! [`crate::runtime`] decides what runs.
 
@@ -26,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use satusky_core::changes::WorkloadChanges;
+use satusky_core::secrets::Secrets;
 use satusky_types::ChecksSpec;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -100,6 +106,9 @@ pub struct ReplicaSpec {
     pub command: Vec<String>,
     /// The app's `[env]`.
     pub env: BTreeMap<String, String>,
+    /// The app's secrets, set in the replica's environment over `[env]`. Held in memory only:
+    /// never written to a file or logged (their `Debug` is redacted).
+    pub secrets: Secrets,
     /// Artifact directory copied as the working directory (`None`: an empty one).
     pub artifact: Option<PathBuf>,
     pub checks: ChecksSpec,

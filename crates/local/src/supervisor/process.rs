@@ -1,8 +1,9 @@
 //! One replica's life: spawn in its own process group, record in the ledger, probe, wait;
 //! on exit restart with backoff and judge crash loops; on stop terminate the whole group.
-//! Owns nothing beyond the replica it is given; it must not decide what runs.
+//! Owns nothing beyond the replica it is given; it must not decide what runs. Its messages
+//! name the command, never the environment (which holds the app's secrets).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::{
     CRASH_EXITS_IN_WINDOW, CRASH_EXITS_NEVER_READY, CRASH_LOG_LINES, CRASH_WINDOW, LOG_LINES,
-    Replica, Timings,
+    Replica, ReplicaSpec, Timings,
 };
 use crate::build::{clean_env, describe_exit, push_bounded, read_lines};
 use crate::isolation::IsolateExt;
@@ -96,11 +97,12 @@ fn spawn(rep: &Replica) -> std::io::Result<Child> {
     } else {
         program.into()
     };
+    let app_env = app_env(spec);
     Command::new(program)
         .args(spec.command.iter().skip(1))
         .current_dir(&rep.workdir)
         .env_clear()
-        .envs(clean_env(&spec.env))
+        .envs(clean_env(&app_env))
         .env("PORT", rep.port.to_string())
         .env(
             "SATUSKY_RELEASE",
@@ -108,13 +110,22 @@ fn spawn(rep: &Replica) -> std::io::Result<Child> {
         )
         .env("SATUSKY_APP", &spec.app)
         .env("SATUSKY_ORG", &spec.org)
-        .isolate(&rep.isolation, &rep.workdir, &spec.env)
+        .isolate(&rep.isolation, &rep.workdir, &app_env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(false)
         .spawn()
+}
+
+/// What the app sets in its replica's environment: `[env]`, then its secrets' values on top.
+/// Only for handing to the child process; never logged or stored.
+fn app_env(spec: &ReplicaSpec) -> BTreeMap<String, String> {
+    let mut env = spec.env.clone();
+    let secrets = spec.secrets.iter();
+    env.extend(secrets.map(|(name, e)| (name.clone(), e.value.expose().to_owned())));
+    env
 }
 
 /// One run of the process: until it exits or we are asked to stop.
