@@ -44,8 +44,11 @@ impl Origin {
     }
 }
 
-/// The configured key files, `(id, file)`, first sealing: from [`ENV`] or else `secret_keys`.
-fn configured(file: &ServerToml) -> Result<Option<(Origin, Vec<(String, PathBuf)>)>> {
+/// Key files by id, the sealing one first.
+type KeyFiles = Vec<(String, PathBuf)>;
+
+/// The configured key files, first sealing: from [`ENV`] or else `secret_keys`.
+fn configured(file: &ServerToml) -> Result<Option<(Origin, KeyFiles)>> {
     if let Ok(list) = std::env::var(ENV)
         && !list.trim().is_empty()
     {

@@ -36,6 +36,7 @@ async fn redeploying_bumps_generation_and_adds_a_release() {
                 created: true,
                 unpinned: None,
                 kept: Vec::new(),
+                kept_env: Vec::new(),
             }
         );
 
@@ -54,6 +55,7 @@ async fn redeploying_bumps_generation_and_adds_a_release() {
                 created: false,
                 unpinned: None,
                 kept: Vec::new(),
+                kept_env: Vec::new(),
             }
         );
 
@@ -339,6 +341,7 @@ async fn delete_removes_everything_and_frees_hostnames() {
                 created: true,
                 unpinned: None,
                 kept: Vec::new(),
+                kept_env: Vec::new(),
             }
         );
     })

@@ -269,7 +269,7 @@ mod tests {
         let path = dir.path().join("key.pem");
         std::fs::write(&path, "-----BEGIN-----\nabc\n").unwrap();
         let arg = format!("TLS_KEY=@{}", path.display());
-        let got = parse_pairs(&[arg.clone()], true).unwrap();
+        let got = parse_pairs(std::slice::from_ref(&arg), true).unwrap();
         assert_eq!(
             got["TLS_KEY"], "-----BEGIN-----\nabc\n",
             "the file's bytes, as they are"

@@ -272,6 +272,7 @@ mod tests {
             dockerfile: "Dockerfile".into(),
             context: "nope".into(),
             command: None,
+            env: Default::default(),
         };
         let err = pack_context(dir.path(), &build, dir.path()).err();
         let err = err.expect("an error");
