@@ -165,6 +165,35 @@ fn rows() -> Vec<Row> {
             },
             expect: [200, 403, 404, 401, 401],
         },
+        // Env: members may change it; secrets are admin-only, and write-only for everyone. The
+        // world's app has a deploy in flight (runtime none never runs it): a change of one that
+        // runs is refused with 409 naming that release — past the role check.
+        Row {
+            op: "GET /v1/orgs/{org}/apps/{app}/env",
+            req: |_| req(Method::GET, format!("/v1/orgs/{ORG}/apps/{APP}/env"), Body::None),
+            expect: [200, 200, 404, 401, 401],
+        },
+        Row {
+            op: "PATCH /v1/orgs/{org}/apps/{app}/env",
+            req: |_| {
+                let body = Body::Json(json!({"set": {"LOG_LEVEL": "debug"}}));
+                req(Method::PATCH, format!("/v1/orgs/{ORG}/apps/{APP}/env"), body)
+            },
+            expect: [409, 409, 404, 401, 401],
+        },
+        Row {
+            op: "GET /v1/orgs/{org}/apps/{app}/secrets",
+            req: |_| req(Method::GET, format!("/v1/orgs/{ORG}/apps/{APP}/secrets"), Body::None),
+            expect: [200, 403, 404, 401, 401],
+        },
+        Row {
+            op: "PATCH /v1/orgs/{org}/apps/{app}/secrets",
+            req: |_| {
+                let body = Body::Json(json!({"set": {"API_KEY": "s3cr3t"}}));
+                req(Method::PATCH, format!("/v1/orgs/{ORG}/apps/{APP}/secrets"), body)
+            },
+            expect: [409, 403, 404, 401, 401],
+        },
         Row {
             op: "GET /v1/orgs/{org}/apps/{app}/domains/{host}/check",
             req: |_| {
@@ -305,6 +334,8 @@ impl World {
             .await
             .unwrap();
         store.migrate().await.unwrap();
+        let keys = satusky_core::secrets::KeyRing::new(vec![("k1".into(), [7; 32])]).unwrap();
+        let store = store.with_keys(std::sync::Arc::new(keys));
         store.ensure_org(ORG).await.unwrap();
         store.ensure_org("other").await.unwrap();
         let admin = store.create_token(ORG, Role::Admin).await.unwrap();

@@ -11,7 +11,9 @@ use sqlx::Row;
 /// table → [(column, nullable)] in declaration order.
 type Schema = BTreeMap<String, Vec<(String, bool)>>;
 
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 12] = [
+    "app_env",
+    "app_secrets",
     "apps",
     "domains",
     "drift_findings",
@@ -97,6 +99,9 @@ async fn both_backends_have_the_same_tables_and_columns() {
         .iter()
         .flat_map(|(t, cols)| cols.iter().filter(|c| c.1).map(move |c| (t, &c.0)))
         .map(|(t, c)| match (t.as_str(), c.as_str()) {
+            ("app_secrets", "key_id") => "app_secrets.key_id",
+            ("app_secrets", "nonce") => "app_secrets.nonce",
+            ("app_secrets", "ciphertext") => "app_secrets.ciphertext",
             ("apps", "active_release") => "apps.active_release",
             ("apps", "target_release") => "apps.target_release",
             ("apps", "status") => "apps.status",
@@ -129,6 +134,9 @@ async fn both_backends_have_the_same_tables_and_columns() {
     assert_eq!(
         nullable,
         [
+            "app_secrets.key_id",
+            "app_secrets.nonce",
+            "app_secrets.ciphertext",
             "apps.active_release",
             "apps.target_release",
             "apps.status",
