@@ -13,6 +13,8 @@
 pub mod limits;
 mod vars;
 
+pub use vars::app_var_name;
+
 use std::collections::HashSet;
 use std::fmt;
 

@@ -170,27 +170,55 @@ fn rows() -> Vec<Row> {
         // runs is refused with 409 naming that release — past the role check.
         Row {
             op: "GET /v1/orgs/{org}/apps/{app}/env",
-            req: |_| req(Method::GET, format!("/v1/orgs/{ORG}/apps/{APP}/env"), Body::None),
+            req: |_| {
+                req(
+                    Method::GET,
+                    format!("/v1/orgs/{ORG}/apps/{APP}/env"),
+                    Body::None,
+                )
+            },
             expect: [200, 200, 404, 401, 401],
         },
         Row {
             op: "PATCH /v1/orgs/{org}/apps/{app}/env",
             req: |_| {
                 let body = Body::Json(json!({"set": {"LOG_LEVEL": "debug"}}));
-                req(Method::PATCH, format!("/v1/orgs/{ORG}/apps/{APP}/env"), body)
+                req(
+                    Method::PATCH,
+                    format!("/v1/orgs/{ORG}/apps/{APP}/env"),
+                    body,
+                )
             },
             expect: [409, 409, 404, 401, 401],
         },
         Row {
             op: "GET /v1/orgs/{org}/apps/{app}/secrets",
-            req: |_| req(Method::GET, format!("/v1/orgs/{ORG}/apps/{APP}/secrets"), Body::None),
+            req: |_| {
+                req(
+                    Method::GET,
+                    format!("/v1/orgs/{ORG}/apps/{APP}/secrets"),
+                    Body::None,
+                )
+            },
             expect: [200, 403, 404, 401, 401],
+        },
+        Row {
+            op: "GET /v1/orgs/{org}/apps/{app}/secrets/missing",
+            req: |_| {
+                let path = format!("/v1/orgs/{ORG}/apps/{APP}/secrets/missing?names=API_KEY");
+                req(Method::GET, path, Body::None)
+            },
+            expect: [200, 200, 404, 401, 401],
         },
         Row {
             op: "PATCH /v1/orgs/{org}/apps/{app}/secrets",
             req: |_| {
                 let body = Body::Json(json!({"set": {"API_KEY": "s3cr3t"}}));
-                req(Method::PATCH, format!("/v1/orgs/{ORG}/apps/{APP}/secrets"), body)
+                req(
+                    Method::PATCH,
+                    format!("/v1/orgs/{ORG}/apps/{APP}/secrets"),
+                    body,
+                )
             },
             expect: [409, 403, 404, 401, 401],
         },

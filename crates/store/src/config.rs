@@ -366,6 +366,17 @@ impl Store {
         Ok(done)
     }
 
+    /// The names of `required` the app has no secret for.
+    pub async fn missing_secrets(
+        &self,
+        org: &str,
+        app: &str,
+        required: &[String],
+    ) -> Result<Vec<String>> {
+        let mut conn = self.pool.acquire().await?;
+        missing_secrets(&mut conn, org, app, required).await
+    }
+
     /// How many secret values each key id seals.
     pub async fn secrets_by_key(&self) -> Result<BTreeMap<String, u64>> {
         let rows = sqlx::query(

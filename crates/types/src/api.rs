@@ -151,6 +151,10 @@ pub struct DeployAccepted {
     /// (a deploy never drops them; `1ctl env unset` does).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kept_env: Vec<String>,
+    /// What the deploy changes that the user should know (e.g. the build's env changed, so
+    /// the app is built again).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// The edge's HTTPS port when it is not 443 (e.g. 8443 on `satusky dev`): the app's URLs
     /// are `https://HOSTNAME:PORT/`. Absent when `https://HOSTNAME/` reaches the app (and from
     /// servers that predate this field).

@@ -97,5 +97,12 @@ pub struct ConfigChanged {
     pub https_port: Option<u16>,
 }
 
+/// `GET …/secrets/missing?names=A,B`: which of the named secrets the app lacks (what a deploy
+/// with `[secrets] required` asks before it uploads anything).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SecretsMissing {
+    pub missing: Vec<String>,
+}
+
 /// A release's snapshot of secret versions, by name.
 pub type SecretVersions = BTreeMap<String, u64>;

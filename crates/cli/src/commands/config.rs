@@ -75,7 +75,7 @@ async fn resolve(target: &DomainsTarget, env: &Env) -> Result<(Session, String, 
 }
 
 fn check_key(key: &str) -> Result<(), CliError> {
-    satusky_core::secrets::check_name(key).map_err(|m| CliError::Invalid(format!("{key:?}: {m}")))
+    satusky_core::validate::app_var_name(key, "name").map_err(CliError::Invalid)
 }
 
 fn check_keys(keys: Vec<String>) -> Result<Vec<String>, CliError> {

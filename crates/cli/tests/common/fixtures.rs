@@ -75,6 +75,7 @@ pub fn accepted_unpinning(release: u64, unpinned: Option<u64>) -> String {
         unpinned,
         kept: Vec::new(),
         kept_env: Vec::new(),
+        notes: Vec::new(),
         https_port: None,
     })
     .expect("json")

@@ -54,6 +54,12 @@ pub(super) fn check_secrets(spec: &AppSpec, e: &mut Errors) {
     }
 }
 
+/// Why `name` cannot name one of an app's runtime variables (an env key or a secret set
+/// through the API or `1ctl`): the same rule `[env]` and `[secrets] required` follow.
+pub fn app_var_name(name: &str, what: &str) -> Result<(), String> {
+    var_name(name, what, RESERVED_ENV_NAMES)
+}
+
 /// Why `name` cannot name a variable (`what`: "variable name", "secret name"), if it cannot:
 /// the name rule of [`crate::secrets::check_name`], then the names the platform sets (the
 /// `SATUSKY_` prefix, and `reserved`).

@@ -91,6 +91,17 @@ pub async fn put_app(
         tracing::error!(%org, %app, %zone, error = %e, "the platform zone gives the app an invalid hostname");
         ApiErrorResponse::internal()
     })?;
+    // The build's env is the only env a build sees and its cache key: a change means a build.
+    let mut notes = Vec::new();
+    if let Some(before) = state.store.get_app(&org, &app).await?
+        && before.spec.build.env != spec.build.env
+        && spec.image.is_none()
+    {
+        notes.push(
+            "[build.env] changed, so this release is built again ([build.env] is the only env a build sees: [env] and secrets reach replicas only)"
+                .to_string(),
+        );
+    }
     // The release number is allocated in the transaction, where its work starts.
     let input = DeployInput {
         spec,
@@ -123,6 +134,7 @@ pub async fn put_app(
             unpinned: rec.unpinned,
             kept: rec.kept,
             kept_env: rec.kept_env,
+            notes,
             https_port: state.engine.as_ref().and_then(|e| e.url_port()),
         }),
     ))

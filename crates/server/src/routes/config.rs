@@ -7,12 +7,16 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use satusky_core::secrets::{MAX_SECRET_BYTES, SecretValue, check_name};
+use satusky_core::secrets::{MAX_SECRET_BYTES, SecretValue};
 use satusky_core::time::now_ms;
+use satusky_core::validate::app_var_name;
 use satusky_store::ConfigOutcome;
-use satusky_types::{ApiError, ConfigChanged, ConfigPatch, EnvVar, ReleaseStatus, SecretInfo};
+use satusky_types::{
+    ApiError, ConfigChanged, ConfigPatch, EnvVar, ReleaseStatus, SecretInfo, SecretsMissing,
+};
 
 use super::extract::{ApiJson, ApiPath};
 use crate::auth::Caller;
@@ -79,6 +83,47 @@ pub async fn list_secrets(
     Ok(Json(state.store.list_secrets(&org, &app).await?))
 }
 
+/// Query of `GET …/secrets/missing`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MissingQuery {
+    /// Secret names, comma-separated (at most 100).
+    #[serde(default)]
+    pub names: String,
+}
+
+/// Which of the named secrets the app lacks — names only, never values. What a deploy with
+/// `[secrets] required` asks before it uploads anything, so members may ask it.
+#[utoipa::path(get, path = "/v1/orgs/{org}/apps/{app}/secrets/missing", tag = "config",
+    params(("org" = String, Path, description = "org name"), ("app" = String, Path, description = "app name"), MissingQuery),
+    responses((status = 200, body = SecretsMissing), (status = 400, body = ApiError), (status = 401, body = ApiError),
+        (status = 404, body = ApiError), (status = 422, body = ApiError)),
+    security(("bearer" = [])))]
+pub async fn missing_secrets(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((org, app)): ApiPath<(String, String)>,
+    query: Result<Query<MissingQuery>, QueryRejection>,
+) -> Result<Json<SecretsMissing>, ApiErrorResponse> {
+    let Query(query) = query.map_err(|e| ApiErrorResponse::bad_request(e.body_text()))?;
+    authorize(&state, &caller, &org, &app, Action::Deploy).await?;
+    let names: Vec<String> = query
+        .names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect();
+    if names.len() > MAX_KEYS_PER_CHANGE {
+        return Err(ApiErrorResponse::invalid(format!(
+            "names: {} names is over the limit of {MAX_KEYS_PER_CHANGE}",
+            names.len()
+        )));
+    }
+    let missing = state.store.missing_secrets(&org, &app, &names).await?;
+    Ok(Json(SecretsMissing { missing }))
+}
+
 /// Set and unset secrets (admin only). Values are sealed at once and never answered; a
 /// change of an app that runs is a config release (202).
 #[utoipa::path(patch, path = "/v1/orgs/{org}/apps/{app}/secrets", tag = "config",
@@ -123,8 +168,9 @@ async fn authorize(
 ) -> Result<(), ApiErrorResponse> {
     caller.authorize(org, action)?;
     satusky_core::validate_app_name(app).map_err(|e| {
-        ApiErrorResponse::invalid(format!("app name {app:?}: {e}"))
-            .with_details(serde_json::json!({ "field": "app" }))
+        ApiErrorResponse::not_found(format!(
+            "app \"{app}\" not found in org \"{org}\" (no app can be called that: {e})"
+        ))
     })?;
     Ok(())
 }
@@ -150,7 +196,7 @@ fn check_patch(patch: &ConfigPatch) -> Result<(), ApiErrorResponse> {
         ));
     }
     for (name, value) in &patch.set {
-        check_name(name).map_err(|m| bad(format!("set.{name}"), m))?;
+        app_var_name(name, "name").map_err(|m| bad(format!("set.{name}"), m))?;
         if value.len() > MAX_SECRET_BYTES {
             return Err(bad(
                 format!("set.{name}"),
@@ -169,7 +215,7 @@ fn check_patch(patch: &ConfigPatch) -> Result<(), ApiErrorResponse> {
         }
     }
     for name in &patch.unset {
-        check_name(name).map_err(|m| bad(format!("unset.{name}"), m))?;
+        app_var_name(name, "name").map_err(|m| bad(format!("unset.{name}"), m))?;
         if patch.set.contains_key(name) {
             return Err(bad(
                 format!("unset.{name}"),

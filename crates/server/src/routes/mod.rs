@@ -63,6 +63,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(domains::setup_domain))
         .routes(routes!(config::list_env, config::change_env))
         .routes(routes!(config::list_secrets, config::change_secrets))
+        .routes(routes!(config::missing_secrets))
         .routes(routes!(events::events))
         .routes(routes!(builds::download_context))
         // Uploads stream to disk; the content store enforces their own size limit.

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use satusky_core::config::{self, Overrides};
 use satusky_core::validate::limits::quoted;
-use satusky_types::{DeployAccepted, PutAppRequest};
+use satusky_types::{DeployAccepted, PutAppRequest, SecretsMissing};
 
 use crate::cli::{DeployArgs, OverrideArgs};
 use crate::commands::lifecycle::{self, Kind, Release};
@@ -45,6 +45,19 @@ pub async fn run(args: &DeployArgs, env: &Env) -> Result<u8, CliError> {
     let session = env.session()?;
     let org = session.org().await?.value;
     let client = &session.client;
+    // Required secrets are asked about before anything is uploaded or recorded.
+    if !spec.secrets.required.is_empty() {
+        let names = spec.secrets.required.join(",");
+        let answer: SecretsMissing = client
+            .get_query(
+                &["v1", "orgs", &org, "apps", &app, "secrets", "missing"],
+                &[("names", &names)],
+            )
+            .await?;
+        if !answer.missing.is_empty() {
+            return Err(CliError::Invalid(missing_secrets(&app, &answer.missing)));
+        }
+    }
     let context = match context {
         Some(ctx) => Some(upload::upload(client, &org, ctx, live).await?),
         None => None,
@@ -61,6 +74,14 @@ pub async fn run(args: &DeployArgs, env: &Env) -> Result<u8, CliError> {
     if let Some(pin) = accepted.unpinned {
         output::note(&unpin_note(&accepted.app, pin));
     }
+    for key in &accepted.kept_env {
+        output::note(&format!(
+            "kept env {key} (set with 1ctl env set): add it to [env] in satusky.toml, or 1ctl env unset {key}"
+        ));
+    }
+    for note in &accepted.notes {
+        output::note(&format!("note: {note}"));
+    }
     for host in &accepted.kept {
         output::note(&format!(
             "kept {host} (added with 1ctl domains add): add it to satusky.toml, or 1ctl domains remove {host}"
@@ -75,6 +96,17 @@ pub async fn run(args: &DeployArgs, env: &Env) -> Result<u8, CliError> {
         https_port: accepted.https_port,
     };
     lifecycle::follow(&release, &args.wait, env).await
+}
+
+/// Why a deploy with `[secrets] required` did not start: each missing key and its command.
+fn missing_secrets(app: &str, missing: &[String]) -> String {
+    let mut text = format!(
+        "{app} requires secret(s) it does not have ([secrets] required in satusky.toml); nothing was uploaded or changed. Set them first:"
+    );
+    for key in missing {
+        text.push_str(&format!("\n  1ctl secret set {key}=… --app {app}"));
+    }
+    text
 }
 
 /// The line a deploy that ends a rollback's pin prints.
