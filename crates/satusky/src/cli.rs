@@ -43,7 +43,16 @@ pub enum SecretsCommand {
     /// Re-seal every stored secret with the first key of the ring (server.toml secret_keys or
     /// SATUSKY_SECRET_KEYS, the new key listed first). Safe to interrupt and run again; once
     /// it reports every value under the first key, the old keys can leave the ring.
-    RotateKey(StoreArgs),
+    RotateKey(RotateKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RotateKeyArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Values re-sealed per batch (each value is its own write either way).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub batch: u32,
 }
 
 /// Where the state lives: a SQLite file in the state dir, or a PostgreSQL URL.

@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use satusky_core::secrets::{KeyRing, check_key_id, new_key_text, parse_key};
 use satusky_store::Store;
 
-use crate::cli::StoreArgs;
+use crate::cli::RotateKeyArgs;
 use crate::config::{ServerToml, open_store, read_server_toml};
 
 /// The environment variable listing the key files (`ID=FILE,…`); it replaces `secret_keys`.
@@ -199,12 +199,10 @@ fn first_id(by_key: &BTreeMap<String, u64>) -> String {
     by_key.keys().next().cloned().unwrap_or_else(|| "k1".into())
 }
 
-/// How many values one rotate-key batch re-seals.
-const ROTATE_BATCH: u32 = 100;
-
 /// `satusky secrets rotate-key`: re-seal every secret under the ring's first key, a batch at a
 /// time (each value its own write: safe to interrupt, and to run again).
-pub async fn rotate(args: StoreArgs) -> Result<()> {
+pub async fn rotate(args: RotateKeyArgs) -> Result<()> {
+    let RotateKeyArgs { store: args, batch } = args;
     let file = read_server_toml(&args.state_dir)?;
     let Some(ring) = load(&args.state_dir, &file, false)? else {
         bail!(
@@ -217,7 +215,7 @@ pub async fn rotate(args: StoreArgs) -> Result<()> {
     let mut total = 0u64;
     loop {
         let done = store
-            .reseal_secrets(ROTATE_BATCH)
+            .reseal_secrets(batch)
             .await
             .context("cannot re-seal a batch of secrets")?;
         if done == 0 {
