@@ -419,6 +419,18 @@ fn rotate_key_survives_kill_9_and_then_the_old_key_leaves_the_ring() {
     assert!(first.contains("re-sealed"), "{first}");
     child.kill().unwrap();
     child.wait().unwrap();
+    let split = block_on(async {
+        let store = satusky_store::Store::open_sqlite_file(&state.path().join("state.db"))
+            .await
+            .unwrap();
+        let split = store.secrets_by_key().await.unwrap();
+        store.close().await;
+        split
+    });
+    assert!(
+        split["k1"] > 0 && split["k2"] > 0,
+        "killed mid-way: {split:?}"
+    );
     let ring = |keys: &[(&str, [u8; 32])]| {
         KeyRing::new(keys.iter().map(|(id, k)| (id.to_string(), *k)).collect()).unwrap()
     };
