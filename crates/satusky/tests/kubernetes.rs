@@ -817,3 +817,98 @@ fn another_orgs_route_never_carries_a_hostname_before_its_proof_then_takes_it_ov
         .unwrap();
     assert_eq!(lost["ownership"]["state"], "lost", "{mine:#}");
 }
+
+/// Standard base64 (what a Secret's `data` holds), for looking for a value in every form.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_secret_set_rolls_the_pods_through_the_hash_and_only_the_secret_holds_the_value() {
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("k1.key");
+    std::fs::write(&key, satusky_core::secrets::new_key_text().unwrap()).unwrap();
+    let toml = format!(
+        "secret_keys = [{{ id = \"k1\", file = \"{}\" }}]\n{}",
+        key.display(),
+        dns_toml(free_port(), &[])
+    );
+    let c = Cluster::start_with_toml(&toml);
+    c.fake.set_auto(fakekube::Auto {
+        rollouts: true,
+        routes: false,
+    });
+    let app = app_dir("sec", "");
+    let wait = ["--wait-for", "workload", "--timeout", "60s"];
+    let out = c.onectl(app.path(), &[&["deploy"][..], &wait].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let hash = |c: &Cluster| {
+        c.object("apps/v1", "Deployment", "sec").unwrap()["spec"]["template"]["metadata"]
+            ["annotations"]["satusky.io/config-hash"]
+            .clone()
+    };
+    let before = hash(&c);
+
+    let value = format!(
+        "kube-s3cr3t-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let set = format!("API_KEY={value}");
+    let out = c.onectl(app.path(), &[&["secret", "set", &set][..], &wait].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("release v2 rolls the secret change out"),
+        "{}",
+        stderr(&out)
+    );
+    let after = hash(&c);
+    assert_ne!(after, before, "a new secret version rolls the pods");
+    let secret = c.object("v1", "Secret", "sec-secrets").unwrap();
+    assert_eq!(secret["data"]["API_KEY"], base64(value.as_bytes()));
+    let encoded = base64(value.as_bytes());
+    for obj in c.fake.all_objects() {
+        if obj["kind"] == "Secret" && obj["metadata"]["name"] == "sec-secrets" {
+            continue;
+        }
+        let text = obj.to_string();
+        assert!(
+            !text.contains(&value) && !text.contains(&encoded),
+            "{} {} carries the value",
+            obj["kind"],
+            obj["metadata"]["name"]
+        );
+    }
+
+    // The same value again: no release, no rollout, and it says so.
+    let out = c.onectl(app.path(), &["secret", "set", &set]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no secret changed"),
+        "{}",
+        stderr(&out)
+    );
+    let releases = json(&c.onectl(app.path(), &["app", "releases", "-o", "json"]));
+    assert_eq!(releases.as_array().unwrap().len(), 2, "{releases}");
+    assert_eq!(hash(&c), after);
+}

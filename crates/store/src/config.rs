@@ -13,7 +13,8 @@
 //! **A change is a release**: changing the env or a secret of an app with an active release
 //! records release N+1 (source `config`) copying the active release's image, artifact and
 //! context — so it is never rebuilt — with the env as it is now, in the same transaction.
-//! Refused while a deploy is in flight ([`StoreError::DeployInFlight`]). Setting a key to
+//! Refused while a deploy is in flight ([`StoreError::DeployInFlight`]) — unless that release
+//! is already active and only its endpoints are being checked. Setting a key to
 //! its current value, or removing one that is not set, changes nothing; a change where
 //! nothing changed records no release. A key is env or secret, never both
 //! ([`StoreError::KeyClash`]).
@@ -262,11 +263,16 @@ impl Store {
         }
         if let Some(row) = &app_row {
             let work: Option<String> = row.try_get("work")?;
+            let active: Option<i64> = row.try_get("active_release")?;
             if let Some(work) = work {
                 let work: Work = from_json("app work", &work)?;
-                return Err(StoreError::DeployInFlight {
-                    release: work.release,
-                });
+                // A release whose workload is already active only waits for its endpoints to
+                // be checked: the change goes on top of it. Any other is still deploying.
+                if to_opt_u64("active release", active)? != Some(work.release) {
+                    return Err(StoreError::DeployInFlight {
+                        release: work.release,
+                    });
+                }
             }
         }
         match &target {

@@ -138,29 +138,48 @@ async fn a_change_is_refused_in_flight_and_a_no_op_records_nothing() {
     on_each_backend(|Ctx { store, .. }| async move {
         let store = store.with_keys(ring(&[("k1", 1)]));
         running(&store, &[("A", "1")]).await;
-        // A deploy in flight: its work is pending.
-        let work = satusky_core::engine::Work::new(1);
+        // v2 is being deployed (its work pending, v1 active): a change is refused.
+        let mut s = spec("web");
+        s.image = Some("registry.example/web:2".into());
+        s.env = env(&[("A", "1")]);
+        store
+            .record_deploy("acme", &s, &[generated("web-acme.test")], "deploy", T0 + 1)
+            .await
+            .unwrap();
+        let work = satusky_core::engine::Work::new(2);
         store.set_work("acme", "web", Some(&work)).await.unwrap();
         let err = store
             .change_secrets("acme", "web", &secrets(&[("K", "v")]), &[], true, T0 + 1)
             .await
             .unwrap_err();
         assert!(
-            matches!(err, StoreError::DeployInFlight { release: 1 }),
+            matches!(err, StoreError::DeployInFlight { release: 2 }),
             "{err}"
         );
         assert!(
             store.list_secrets("acme", "web").await.unwrap().is_empty(),
             "nothing written"
         );
-        store.set_work("acme", "web", None).await.unwrap();
+        // Once v2 is active and only its endpoints are checked, the change goes on top of it.
+        store
+            .transition_releases(
+                "acme",
+                "web",
+                &[(2, ReleaseStatus::Active)],
+                Some(2),
+                None,
+                T0,
+            )
+            .await
+            .unwrap();
         let out = store
             .change_secrets("acme", "web", &secrets(&[("K", "v")]), &[], true, T0 + 2)
             .await
             .unwrap();
-        assert_eq!(out.release, Some(2));
-        let v2 = store.get_release("acme", "web", 2).await.unwrap().unwrap();
-        assert_eq!(v2.secrets, BTreeMap::from([("K".to_string(), 1)]));
+        assert_eq!((out.release, out.from), (Some(3), Some(2)));
+        let v3 = store.get_release("acme", "web", 3).await.unwrap().unwrap();
+        assert_eq!(v3.secrets, BTreeMap::from([("K".to_string(), 1)]));
+        assert_eq!(v3.image.as_deref(), Some("registry.example/web:2"));
         store.set_work("acme", "web", None).await.unwrap();
         // The same value, an unset of what is not set, the same env value: nothing.
         let same = store
@@ -181,7 +200,7 @@ async fn a_change_is_refused_in_flight_and_a_no_op_records_nothing() {
             .await
             .unwrap();
         assert_eq!((same.changed.len(), same.release), (0, None));
-        assert_eq!(store.list_releases("acme", "web").await.unwrap().len(), 2);
+        assert_eq!(store.list_releases("acme", "web").await.unwrap().len(), 3);
         // A new value is version 2; unset, then set again, continues the count.
         store
             .change_secrets("acme", "web", &secrets(&[("K", "w")]), &[], false, T0 + 4)
