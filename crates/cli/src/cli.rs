@@ -106,6 +106,10 @@ pub enum EnvCommand {
         /// KEY=VALUE pairs.
         #[arg(required = true, value_name = "KEY=VALUE")]
         pairs: Vec<String>,
+        /// Record the change for the app's next deploy instead of rolling it out now (also
+        /// while a deploy is in flight).
+        #[arg(long)]
+        stage: bool,
         #[command(flatten)]
         target: DomainsTarget,
         #[command(flatten)]
@@ -115,6 +119,10 @@ pub enum EnvCommand {
     Unset {
         #[arg(required = true, value_name = "KEY")]
         keys: Vec<String>,
+        /// Record the change for the app's next deploy instead of rolling it out now (also
+        /// while a deploy is in flight).
+        #[arg(long)]
+        stage: bool,
         #[command(flatten)]
         target: DomainsTarget,
         #[command(flatten)]
@@ -133,6 +141,10 @@ pub enum SecretCommand {
     Set {
         #[arg(required = true, value_name = "KEY=VALUE|KEY=@FILE|KEY=-")]
         pairs: Vec<String>,
+        /// Record the change for the app's next deploy instead of rolling it out now (also
+        /// while a deploy is in flight).
+        #[arg(long)]
+        stage: bool,
         #[command(flatten)]
         target: DomainsTarget,
         #[command(flatten)]
@@ -142,6 +154,10 @@ pub enum SecretCommand {
     Unset {
         #[arg(required = true, value_name = "KEY")]
         keys: Vec<String>,
+        /// Record the change for the app's next deploy instead of rolling it out now (also
+        /// while a deploy is in flight).
+        #[arg(long)]
+        stage: bool,
         #[command(flatten)]
         target: DomainsTarget,
         #[command(flatten)]

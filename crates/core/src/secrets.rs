@@ -95,6 +95,12 @@ pub enum Binding<'a> {
         name: &'a str,
         version: u64,
     },
+    /// A secret value staged for the app's next deploy (`--stage`).
+    Staged {
+        org: &'a str,
+        app: &'a str,
+        name: &'a str,
+    },
     /// A file of the control plane's own (e.g. an ACME account or certificate key), by its
     /// path relative to the state dir.
     File { path: &'a str },
@@ -110,6 +116,9 @@ impl Binding<'_> {
                 name,
                 version,
             } => format!("satusky-secret\0{org}\0{app}\0{name}\0{version}").into_bytes(),
+            Binding::Staged { org, app, name } => {
+                format!("satusky-staged\0{org}\0{app}\0{name}").into_bytes()
+            }
             Binding::File { path } => format!("satusky-file\0{path}").into_bytes(),
         }
     }

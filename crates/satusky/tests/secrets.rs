@@ -280,9 +280,23 @@ fn env_set_is_a_release_and_a_rollback_restores_env_but_keeps_secrets() {
     let secrets = json(&dev.onectl_exits(0, dir, &["secret", "list", "-o", "json"]));
     assert_eq!(secrets[0]["name"], "TOKEN", "kept");
 
-    // A deploy keeps a key set with the CLI and says so.
+    // A deploy keeps a key set with the CLI and says so, and applies what was staged.
     dev.onectl_exits(0, dir, &["env", "set", "EXTRA=1"]);
+    let staged = dev.onectl_exits(0, dir, &["env", "set", "--stage", "LATER=1"]);
+    assert!(
+        stderr(&staged).contains("staged for api's next deploy"),
+        "{}",
+        stderr(&staged)
+    );
+    let table =
+        String::from_utf8_lossy(&dev.onectl_exits(0, dir, &["env", "list"]).stdout).to_string();
+    assert!(table.contains("staged: set at next deploy"), "{table}");
     let out = dev.onectl_exits(0, dir, &["deploy"]);
+    assert!(
+        stderr(&out).contains("applied the staged change: env LATER set"),
+        "{}",
+        stderr(&out)
+    );
     assert!(
         stderr(&out).contains("kept env EXTRA (set with 1ctl env set): add it to [env] in satusky.toml, or 1ctl env unset EXTRA"),
         "{}",

@@ -32,6 +32,8 @@ pub struct DeployRecord {
     pub kept: Vec<String>,
     /// Env keys set with `1ctl env set` that the deploy's `[env]` does not list: kept.
     pub kept_env: Vec<String>,
+    /// Changes staged with `--stage` that this deploy applied (`env LOG_LEVEL set`, …).
+    pub staged_applied: Vec<String>,
 }
 
 /// What a deploy writes (see [`Store::record_deploy_with`]).
@@ -141,6 +143,7 @@ impl Store {
         // The app's env as it was before this deploy (an app from before app_env), then the
         // file's [env] merged into it: the release runs the merged env.
         config::track_env(&mut tx, org, app).await?;
+        let staged_applied = config::apply_staged(&mut tx, org, app, self.keys(), now_ms).await?;
         let (env, kept_env) = config::merge_file_env(&mut tx, org, app, &spec.env, now_ms).await?;
         let missing = config::missing_secrets(&mut tx, org, app, &spec.secrets.required).await?;
         if !missing.is_empty() {
@@ -203,6 +206,7 @@ impl Store {
             unpinned: to_opt_u64("pinned release", unpinned)?,
             kept,
             kept_env,
+            staged_applied,
         })
     }
 

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use satusky_core::engine::Work;
 use satusky_core::secrets::{Binding, KeyRing, Sealed, SecretEntry, SecretValue, Secrets};
-use satusky_types::{AppSpec, EnvVar, Phase, SecretInfo, VarSource};
+use satusky_types::{AppSpec, EnvVar, Phase, SecretInfo, StagedOp, VarSource};
 use sqlx::AnyConnection;
 use sqlx::Row;
 
@@ -47,6 +47,16 @@ pub struct ConfigOutcome {
     pub pinned: Option<u64>,
     /// Whether the app exists (values set before the first deploy wait for it).
     pub app_exists: bool,
+    /// The change was staged for the next deploy (no release now).
+    pub staged: bool,
+}
+
+/// How a change is made: staged for the next deploy, or now (with the engine's work started
+/// for its release when `start_work`).
+#[derive(Debug, Clone, Copy)]
+struct How {
+    stage: bool,
+    start_work: bool,
 }
 
 /// Which of an app's two maps a change writes.
@@ -78,10 +88,22 @@ impl Store {
                     value: r.try_get("value")?,
                     source: parse_enum("env source", &source, VarSource::parse)?,
                     updated_at: satusky_core::time::rfc3339_ms(r.try_get("updated_at")?),
+                    staged: None,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        vars.sort_by(|a, b| a.name.cmp(&b.name));
+        for (name, op, value, at) in staged_rows(&self.pool, org, app, "env").await? {
+            vars.push(EnvVar {
+                name,
+                value: value.unwrap_or_default(),
+                source: VarSource::Cli,
+                updated_at: satusky_core::time::rfc3339_ms(at),
+                staged: Some(op),
+            });
+        }
+        vars.sort_by(|a, b| {
+            (a.name.as_str(), a.staged.is_some()).cmp(&(b.name.as_str(), b.staged.is_some()))
+        });
         Ok(vars)
     }
 
@@ -102,10 +124,22 @@ impl Store {
                     name: r.try_get("name")?,
                     version: to_u64("secret version", r.try_get("version")?)?,
                     updated_at: satusky_core::time::rfc3339_ms(r.try_get("updated_at")?),
+                    staged: None,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        for (name, op, _, at) in staged_rows(&self.pool, org, app, "secret").await? {
+            let version = out.iter().find(|s| s.name == name).map_or(0, |s| s.version);
+            out.push(SecretInfo {
+                name,
+                version,
+                updated_at: satusky_core::time::rfc3339_ms(at),
+                staged: Some(op),
+            });
+        }
+        out.sort_by(|a, b| {
+            (a.name.as_str(), a.staged.is_some()).cmp(&(b.name.as_str(), b.staged.is_some()))
+        });
         Ok(out)
     }
 
@@ -139,41 +173,42 @@ impl Store {
         Ok(out)
     }
 
-    /// Set and remove env keys of `org/app` (see the module docs).
+    /// Set and remove env keys of `org/app` (see the module docs); with `stage`, record the
+    /// change for the next deploy instead.
+    #[allow(clippy::too_many_arguments)]
     pub async fn change_env(
         &self,
         org: &str,
         app: &str,
         set: &BTreeMap<String, String>,
         unset: &[String],
+        stage: bool,
         start_work: bool,
         now_ms: i64,
     ) -> Result<ConfigOutcome> {
-        self.change(org, app, Target::Env(set), unset, start_work, now_ms)
+        let how = How { stage, start_work };
+        self.change(org, app, Target::Env(set), unset, how, now_ms)
             .await
     }
 
-    /// Set (sealed with the key ring's first key) and remove secrets of `org/app`. Without a
-    /// key ring: [`StoreError::NoKeyRing`].
+    /// Set (sealed with the key ring's first key) and remove secrets of `org/app`; with
+    /// `stage`, record the change for the next deploy instead. Without a key ring:
+    /// [`StoreError::NoKeyRing`].
+    #[allow(clippy::too_many_arguments)]
     pub async fn change_secrets(
         &self,
         org: &str,
         app: &str,
         set: &BTreeMap<String, SecretValue>,
         unset: &[String],
+        stage: bool,
         start_work: bool,
         now_ms: i64,
     ) -> Result<ConfigOutcome> {
         let ring = self.keys().ok_or(StoreError::NoKeyRing)?;
-        self.change(
-            org,
-            app,
-            Target::Secrets(set, ring),
-            unset,
-            start_work,
-            now_ms,
-        )
-        .await
+        let how = How { stage, start_work };
+        self.change(org, app, Target::Secrets(set, ring), unset, how, now_ms)
+            .await
     }
 
     async fn change(
@@ -182,9 +217,10 @@ impl Store {
         app: &str,
         target: Target<'_>,
         unset: &[String],
-        start_work: bool,
+        how: How,
         now_ms: i64,
     ) -> Result<ConfigOutcome> {
+        let start_work = how.start_work;
         let mut tx = self.begin_write().await?;
         if sqlx::query("SELECT 1 AS one FROM orgs WHERE name = $1")
             .bind(org)
@@ -259,6 +295,12 @@ impl Store {
         }
         if outcome.changed.is_empty() {
             tx.rollback().await?;
+            return Ok(outcome);
+        }
+        if how.stage {
+            stage(&mut tx, org, app, &target, unset, &outcome.changed, now_ms).await?;
+            tx.commit().await?;
+            outcome.staged = true;
             return Ok(outcome);
         }
         if let Some(row) = &app_row {
@@ -369,6 +411,56 @@ impl Store {
             .await?;
             done += res.rows_affected();
         }
+        let left = i64::from(limit) - i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        if left > 0 {
+            done += self.reseal_staged(ring, left).await?;
+        }
+        Ok(done)
+    }
+
+    /// [`Store::reseal_secrets`] for staged secret values.
+    async fn reseal_staged(&self, ring: &KeyRing, limit: i64) -> Result<u64> {
+        let rows = sqlx::query(
+            "SELECT org, app, name, key_id, nonce, ciphertext FROM app_staged \
+             WHERE kind = 'secret' AND ciphertext IS NOT NULL AND key_id <> $1 \
+             ORDER BY org, app, name LIMIT $2",
+        )
+        .bind(ring.primary())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut done = 0;
+        for r in &rows {
+            let (org, app, name): (String, String, String) =
+                (r.try_get("org")?, r.try_get("app")?, r.try_get("name")?);
+            let sealed = decode_sealed(r)?;
+            let binding = Binding::Staged {
+                org: &org,
+                app: &app,
+                name: &name,
+            };
+            let plain = ring
+                .open(&binding, &sealed)
+                .map_err(|source| StoreError::Unsealable {
+                    what: format!("the staged secret {name} of {org}/{app}"),
+                    source,
+                })?;
+            let again = ring.seal(&binding, &plain).map_err(StoreError::Sealing)?;
+            let res = sqlx::query(
+                "UPDATE app_staged SET key_id = $1, nonce = $2, ciphertext = $3 \
+                 WHERE org = $4 AND app = $5 AND kind = 'secret' AND name = $6 AND ciphertext = $7",
+            )
+            .bind(&again.key_id)
+            .bind(hex(&again.nonce))
+            .bind(hex(&again.ciphertext))
+            .bind(&org)
+            .bind(&app)
+            .bind(&name)
+            .bind(hex(&sealed.ciphertext))
+            .execute(&self.pool)
+            .await?;
+            done += res.rows_affected();
+        }
         Ok(done)
     }
 
@@ -383,11 +475,12 @@ impl Store {
         missing_secrets(&mut conn, org, app, required).await
     }
 
-    /// How many secret values each key id seals.
+    /// How many secret values (staged ones included) each key id seals.
     pub async fn secrets_by_key(&self) -> Result<BTreeMap<String, u64>> {
         let rows = sqlx::query(
-            "SELECT key_id, COUNT(*) AS n FROM app_secrets WHERE ciphertext IS NOT NULL \
-             GROUP BY key_id",
+            "SELECT key_id, COUNT(*) AS n FROM (SELECT key_id FROM app_secrets \
+             WHERE ciphertext IS NOT NULL UNION ALL SELECT key_id FROM app_staged \
+             WHERE kind = 'secret' AND ciphertext IS NOT NULL) AS sealed GROUP BY key_id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -400,6 +493,164 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The staged changes of one kind (`env`, `secret`): name, op, env value, when.
+async fn staged_rows(
+    pool: &sqlx::AnyPool,
+    org: &str,
+    app: &str,
+    kind: &str,
+) -> Result<Vec<(String, StagedOp, Option<String>, i64)>> {
+    let rows = sqlx::query(
+        "SELECT name, op, value, staged_at FROM app_staged \
+         WHERE org = $1 AND app = $2 AND kind = $3 ORDER BY name",
+    )
+    .bind(org)
+    .bind(app)
+    .bind(kind)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let op: String = r.try_get("op")?;
+            Ok((
+                r.try_get("name")?,
+                parse_enum("staged op", &op, StagedOp::parse)?,
+                r.try_get("value")?,
+                r.try_get("staged_at")?,
+            ))
+        })
+        .collect()
+}
+
+/// Record the `changed` keys of a change for the next deploy (a later staged change of the
+/// same key replaces it).
+async fn stage(
+    conn: &mut AnyConnection,
+    org: &str,
+    app: &str,
+    target: &Target<'_>,
+    unset: &[String],
+    changed: &[String],
+    now_ms: i64,
+) -> Result<()> {
+    let kind = match target {
+        Target::Env(_) => "env",
+        Target::Secrets(..) => "secret",
+    };
+    for name in changed {
+        let (op, value, sealed) = if unset.contains(name) {
+            (StagedOp::Unset, None, None)
+        } else {
+            match target {
+                Target::Env(set) => (StagedOp::Set, set.get(name).cloned(), None),
+                Target::Secrets(set, ring) => {
+                    let Some(value) = set.get(name) else { continue };
+                    let binding = Binding::Staged { org, app, name };
+                    let sealed = ring
+                        .seal(&binding, value.expose().as_bytes())
+                        .map_err(StoreError::Sealing)?;
+                    (StagedOp::Set, None, Some(sealed))
+                }
+            }
+        };
+        sqlx::query(
+            "INSERT INTO app_staged \
+             (org, app, kind, name, op, value, key_id, nonce, ciphertext, staged_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (org, app, kind, name) DO UPDATE SET op = excluded.op, \
+             value = excluded.value, key_id = excluded.key_id, nonce = excluded.nonce, \
+             ciphertext = excluded.ciphertext, staged_at = excluded.staged_at",
+        )
+        .bind(org)
+        .bind(app)
+        .bind(kind)
+        .bind(name)
+        .bind(op.as_str())
+        .bind(value)
+        .bind(sealed.as_ref().map(|s| s.key_id.clone()))
+        .bind(sealed.as_ref().map(|s| hex(&s.nonce)))
+        .bind(sealed.as_ref().map(|s| hex(&s.ciphertext)))
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A deploy applies the app's staged changes (env, then secrets) and forgets them; returns
+/// what it applied, e.g. `secret API_KEY set`.
+pub(crate) async fn apply_staged(
+    conn: &mut AnyConnection,
+    org: &str,
+    app: &str,
+    ring: Option<&KeyRing>,
+    now_ms: i64,
+) -> Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT kind, name, op, value, key_id, nonce, ciphertext FROM app_staged \
+         WHERE org = $1 AND app = $2 ORDER BY kind, name",
+    )
+    .bind(org)
+    .bind(app)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut applied = Vec::new();
+    for r in &rows {
+        let (kind, name, op): (String, String, String) =
+            (r.try_get("kind")?, r.try_get("name")?, r.try_get("op")?);
+        let op = parse_enum("staged op", &op, StagedOp::parse)?;
+        match (kind.as_str(), op) {
+            ("env", StagedOp::Set) => {
+                let value: Option<String> = r.try_get("value")?;
+                let value = value.unwrap_or_default();
+                upsert_env(conn, org, app, &name, &value, VarSource::Cli, now_ms).await?;
+            }
+            ("env", StagedOp::Unset) => delete_env(conn, org, app, &name).await?,
+            ("secret", StagedOp::Set) => {
+                let ring = ring.ok_or(StoreError::NoKeyRing)?;
+                let sealed = decode_sealed(r)?;
+                let binding = Binding::Staged {
+                    org,
+                    app,
+                    name: &name,
+                };
+                let value =
+                    ring.open_text(&binding, &sealed)
+                        .map_err(|source| StoreError::Unsealable {
+                            what: format!("the staged secret {name} of {org}/{app}"),
+                            source,
+                        })?;
+                seal_next(conn, org, app, &name, &value, ring, now_ms).await?;
+            }
+            ("secret", StagedOp::Unset) => {
+                sqlx::query(
+                    "UPDATE app_secrets SET key_id = NULL, nonce = NULL, ciphertext = NULL, \
+                     updated_at = $1 WHERE org = $2 AND app = $3 AND name = $4",
+                )
+                .bind(now_ms)
+                .bind(org)
+                .bind(app)
+                .bind(&name)
+                .execute(&mut *conn)
+                .await?;
+            }
+            _ => {
+                return Err(StoreError::corrupt(
+                    "staged change",
+                    format!("unknown kind {kind:?}"),
+                ));
+            }
+        }
+        applied.push(format!("{kind} {name} {}", op.as_str()));
+    }
+    sqlx::query("DELETE FROM app_staged WHERE org = $1 AND app = $2")
+        .bind(org)
+        .bind(app)
+        .execute(&mut *conn)
+        .await?;
+    Ok(applied)
 }
 
 fn push(outcome: &mut ConfigOutcome, name: &str, changed: bool) {
@@ -636,6 +887,7 @@ pub(crate) async fn forget(conn: &mut AnyConnection, org: &str, app: &str) -> Re
     for statement in [
         "DELETE FROM app_env WHERE org = $1 AND app = $2",
         "DELETE FROM app_secrets WHERE org = $1 AND app = $2",
+        "DELETE FROM app_staged WHERE org = $1 AND app = $2",
     ] {
         sqlx::query(statement)
             .bind(org)

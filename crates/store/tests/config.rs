@@ -72,7 +72,7 @@ async fn a_deploy_merges_env_keeping_cli_keys_and_a_key_is_env_or_secret() {
         let store = store.with_keys(ring(&[("k1", 1)]));
         running(&store, &[("A", "1"), ("B", "2")]).await;
         let out = store
-            .change_env("acme", "web", &env(&[("CLI", "x")]), &[], false, T0 + 1)
+            .change_env("acme", "web", &env(&[("CLI", "x")]), &[], false, false, T0 + 1)
             .await
             .unwrap();
         assert_eq!(out.changed, ["CLI"]);
@@ -105,17 +105,17 @@ async fn a_deploy_merges_env_keeping_cli_keys_and_a_key_is_env_or_secret() {
             .unwrap();
         store.set_work("acme", "web", None).await.unwrap();
         let err = store
-            .change_secrets("acme", "web", &secrets(&[("CLI", "s")]), &[], false, T0 + 3)
+            .change_secrets("acme", "web", &secrets(&[("CLI", "s")]), &[], false, false, T0 + 3)
             .await
             .unwrap_err();
         assert!(matches!(&err, StoreError::KeyClash { name, .. } if name == "CLI"), "{err}");
         store
-            .change_secrets("acme", "web", &secrets(&[("TOKEN", "s")]), &[], false, T0 + 3)
+            .change_secrets("acme", "web", &secrets(&[("TOKEN", "s")]), &[], false, false, T0 + 3)
             .await
             .unwrap();
         store.set_work("acme", "web", None).await.unwrap();
         let err = store
-            .change_env("acme", "web", &env(&[("TOKEN", "plain")]), &[], false, T0 + 4)
+            .change_env("acme", "web", &env(&[("TOKEN", "plain")]), &[], false, false, T0 + 4)
             .await
             .unwrap_err();
         assert_eq!(
@@ -149,7 +149,15 @@ async fn a_change_is_refused_in_flight_and_a_no_op_records_nothing() {
         let work = satusky_core::engine::Work::new(2);
         store.set_work("acme", "web", Some(&work)).await.unwrap();
         let err = store
-            .change_secrets("acme", "web", &secrets(&[("K", "v")]), &[], true, T0 + 1)
+            .change_secrets(
+                "acme",
+                "web",
+                &secrets(&[("K", "v")]),
+                &[],
+                false,
+                true,
+                T0 + 1,
+            )
             .await
             .unwrap_err();
         assert!(
@@ -173,7 +181,15 @@ async fn a_change_is_refused_in_flight_and_a_no_op_records_nothing() {
             .await
             .unwrap();
         let out = store
-            .change_secrets("acme", "web", &secrets(&[("K", "v")]), &[], true, T0 + 2)
+            .change_secrets(
+                "acme",
+                "web",
+                &secrets(&[("K", "v")]),
+                &[],
+                false,
+                true,
+                T0 + 2,
+            )
             .await
             .unwrap();
         assert_eq!((out.release, out.from), (Some(3), Some(2)));
@@ -188,6 +204,7 @@ async fn a_change_is_refused_in_flight_and_a_no_op_records_nothing() {
                 "web",
                 &secrets(&[("K", "v")]),
                 &["NOPE".into()],
+                false,
                 true,
                 T0 + 3,
             )
@@ -196,14 +213,22 @@ async fn a_change_is_refused_in_flight_and_a_no_op_records_nothing() {
         assert_eq!((same.changed.len(), same.release), (0, None));
         assert_eq!(same.unchanged, ["K", "NOPE"]);
         let same = store
-            .change_env("acme", "web", &env(&[("A", "1")]), &[], true, T0 + 3)
+            .change_env("acme", "web", &env(&[("A", "1")]), &[], false, true, T0 + 3)
             .await
             .unwrap();
         assert_eq!((same.changed.len(), same.release), (0, None));
         assert_eq!(store.list_releases("acme", "web").await.unwrap().len(), 3);
         // A new value is version 2; unset, then set again, continues the count.
         store
-            .change_secrets("acme", "web", &secrets(&[("K", "w")]), &[], false, T0 + 4)
+            .change_secrets(
+                "acme",
+                "web",
+                &secrets(&[("K", "w")]),
+                &[],
+                false,
+                false,
+                T0 + 4,
+            )
             .await
             .unwrap();
         store
@@ -213,13 +238,22 @@ async fn a_change_is_refused_in_flight_and_a_no_op_records_nothing() {
                 &BTreeMap::new(),
                 &["K".into()],
                 false,
+                false,
                 T0 + 5,
             )
             .await
             .unwrap();
         assert!(store.open_secrets("acme", "web").await.unwrap().is_empty());
         store
-            .change_secrets("acme", "web", &secrets(&[("K", "z")]), &[], false, T0 + 6)
+            .change_secrets(
+                "acme",
+                "web",
+                &secrets(&[("K", "z")]),
+                &[],
+                false,
+                false,
+                T0 + 6,
+            )
             .await
             .unwrap();
         let open = store.open_secrets("acme", "web").await.unwrap();
@@ -255,6 +289,7 @@ async fn required_secrets_refuse_a_deploy_and_a_rollback_keeps_secrets_but_resto
                 "web",
                 &secrets(&[("DB", "d"), ("KEY", "k")]),
                 &[],
+                false,
                 true,
                 T0,
             )
@@ -279,7 +314,15 @@ async fn required_secrets_refuse_a_deploy_and_a_rollback_keeps_secrets_but_resto
             .unwrap();
         store.set_work("acme", "web", None).await.unwrap();
         store
-            .change_env("acme", "web", &env(&[("LOG", "debug")]), &[], false, T0 + 2)
+            .change_env(
+                "acme",
+                "web",
+                &env(&[("LOG", "debug")]),
+                &[],
+                false,
+                false,
+                T0 + 2,
+            )
             .await
             .unwrap();
         store
@@ -288,6 +331,7 @@ async fn required_secrets_refuse_a_deploy_and_a_rollback_keeps_secrets_but_resto
                 "web",
                 &secrets(&[("KEY", "k2")]),
                 &[],
+                false,
                 false,
                 T0 + 3,
             )
@@ -328,6 +372,7 @@ async fn a_sealed_value_copied_to_another_row_does_not_open() {
                 &secrets(&[("API_KEY", "for-a")]),
                 &[],
                 false,
+                false,
                 T0,
             )
             .await
@@ -338,6 +383,7 @@ async fn a_sealed_value_copied_to_another_row_does_not_open() {
                 "b",
                 &secrets(&[("API_KEY", "for-b")]),
                 &[],
+                false,
                 false,
                 T0,
             )
@@ -391,7 +437,7 @@ async fn resealing_can_stop_after_any_batch_and_every_value_still_opens() {
             .iter()
             .map(|(k, v)| (k.clone(), SecretValue::new(v.as_str())))
             .collect();
-        old.change_secrets("acme", "web", &set, &[], false, T0)
+        old.change_secrets("acme", "web", &set, &[], false, false, T0)
             .await
             .unwrap();
         let both = store.clone().with_keys(ring(&[("k2", 2), ("k1", 1)]));
@@ -431,6 +477,103 @@ async fn resealing_can_stop_after_any_batch_and_every_value_still_opens() {
             store.open_secrets("acme", "web").await,
             Err(StoreError::NoKeyRing)
         ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_staged_change_waits_for_the_next_deploy_which_applies_it() {
+    on_each_backend(|Ctx { store, .. }| async move {
+        let store = store.with_keys(ring(&[("k1", 1)]));
+        running(&store, &[("A", "1")]).await;
+        // v1's work is pending (a deploy in flight): staging is still accepted.
+        let work = satusky_core::engine::Work::new(2);
+        store.set_work("acme", "web", Some(&work)).await.unwrap();
+        let env_out = store
+            .change_env(
+                "acme",
+                "web",
+                &env(&[("B", "2")]),
+                &["A".into()],
+                true,
+                true,
+                T0 + 1,
+            )
+            .await
+            .unwrap();
+        assert!(env_out.staged && env_out.release.is_none(), "{env_out:?}");
+        let sec_out = store
+            .change_secrets(
+                "acme",
+                "web",
+                &secrets(&[("K", "staged-v")]),
+                &[],
+                true,
+                true,
+                T0 + 1,
+            )
+            .await
+            .unwrap();
+        assert!(sec_out.staged && sec_out.release.is_none());
+        let listed: Vec<_> = store
+            .list_env("acme", "web")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|v| (v.name, v.value, v.staged))
+            .collect();
+        use satusky_types::StagedOp;
+        assert_eq!(
+            listed,
+            [
+                ("A".to_string(), "1".to_string(), None),
+                ("A".to_string(), String::new(), Some(StagedOp::Unset)),
+                ("B".to_string(), "2".to_string(), Some(StagedOp::Set)),
+            ]
+        );
+        let secret_rows = store.list_secrets("acme", "web").await.unwrap();
+        assert_eq!(secret_rows.len(), 1);
+        assert_eq!(
+            (secret_rows[0].version, secret_rows[0].staged),
+            (0, Some(StagedOp::Set))
+        );
+        assert!(
+            store.open_secrets("acme", "web").await.unwrap().is_empty(),
+            "not yet"
+        );
+
+        let mut s = spec("web");
+        s.image = Some("registry.example/web:2".into());
+        let rec = store
+            .record_deploy("acme", &s, &[generated("web-acme.test")], "deploy", T0 + 2)
+            .await
+            .unwrap();
+        assert_eq!(
+            rec.staged_applied,
+            ["env A unset", "env B set", "secret K set"]
+        );
+        let release = store
+            .get_release("acme", "web", rec.release)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(release.spec.env, env(&[("B", "2")]));
+        assert_eq!(release.secrets["K"], 1);
+        assert_eq!(
+            store.open_secrets("acme", "web").await.unwrap()["K"]
+                .value
+                .expose(),
+            "staged-v"
+        );
+        assert!(
+            store
+                .list_env("acme", "web")
+                .await
+                .unwrap()
+                .iter()
+                .all(|v| v.staged.is_none()),
+            "nothing staged any more"
+        );
     })
     .await;
 }

@@ -37,6 +37,7 @@ async fn redeploying_bumps_generation_and_adds_a_release() {
                 unpinned: None,
                 kept: Vec::new(),
                 kept_env: Vec::new(),
+                staged_applied: Vec::new(),
             }
         );
 
@@ -56,6 +57,7 @@ async fn redeploying_bumps_generation_and_adds_a_release() {
                 unpinned: None,
                 kept: Vec::new(),
                 kept_env: Vec::new(),
+                staged_applied: Vec::new(),
             }
         );
 
@@ -342,6 +344,7 @@ async fn delete_removes_everything_and_frees_hostnames() {
                 unpinned: None,
                 kept: Vec::new(),
                 kept_env: Vec::new(),
+                staged_applied: Vec::new(),
             }
         );
     })

@@ -11,9 +11,10 @@ use sqlx::Row;
 /// table → [(column, nullable)] in declaration order.
 type Schema = BTreeMap<String, Vec<(String, bool)>>;
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
     "app_env",
     "app_secrets",
+    "app_staged",
     "apps",
     "domains",
     "drift_findings",
@@ -102,6 +103,10 @@ async fn both_backends_have_the_same_tables_and_columns() {
             ("app_secrets", "key_id") => "app_secrets.key_id",
             ("app_secrets", "nonce") => "app_secrets.nonce",
             ("app_secrets", "ciphertext") => "app_secrets.ciphertext",
+            ("app_staged", "value") => "app_staged.value",
+            ("app_staged", "key_id") => "app_staged.key_id",
+            ("app_staged", "nonce") => "app_staged.nonce",
+            ("app_staged", "ciphertext") => "app_staged.ciphertext",
             ("apps", "active_release") => "apps.active_release",
             ("apps", "target_release") => "apps.target_release",
             ("apps", "status") => "apps.status",
@@ -137,6 +142,10 @@ async fn both_backends_have_the_same_tables_and_columns() {
             "app_secrets.key_id",
             "app_secrets.nonce",
             "app_secrets.ciphertext",
+            "app_staged.value",
+            "app_staged.key_id",
+            "app_staged.nonce",
+            "app_staged.ciphertext",
             "apps.active_release",
             "apps.target_release",
             "apps.status",

@@ -155,6 +155,9 @@ pub struct DeployAccepted {
     /// the app is built again).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Changes staged with `--stage` that this deploy applied (e.g. `secret API_KEY set`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub staged_applied: Vec<String>,
     /// The edge's HTTPS port when it is not 443 (e.g. 8443 on `satusky dev`): the app's URLs
     /// are `https://HOSTNAME:PORT/`. Absent when `https://HOSTNAME/` reaches the app (and from
     /// servers that predate this field).

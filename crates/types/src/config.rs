@@ -36,7 +36,33 @@ impl VarSource {
     }
 }
 
-/// One env key of an app (`GET …/env`).
+/// What a staged change does to its key at the next deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StagedOp {
+    Set,
+    Unset,
+}
+
+impl StagedOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StagedOp::Set => "set",
+            StagedOp::Unset => "unset",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "set" => Some(StagedOp::Set),
+            "unset" => Some(StagedOp::Unset),
+            _ => None,
+        }
+    }
+}
+
+/// One env key of an app (`GET …/env`). A change staged for the next deploy is listed as its
+/// own entry with `staged` (and, for a set, the value it will have).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct EnvVar {
     pub name: String,
@@ -44,6 +70,9 @@ pub struct EnvVar {
     pub source: VarSource,
     /// RFC 3339, UTC.
     pub updated_at: String,
+    /// A change recorded with `--stage`, applied by the next deploy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staged: Option<StagedOp>,
 }
 
 /// One secret of an app (`GET …/secrets`): never its value.
@@ -54,6 +83,10 @@ pub struct SecretInfo {
     pub version: u64,
     /// RFC 3339, UTC.
     pub updated_at: String,
+    /// A change recorded with `--stage`, applied by the next deploy (its version is then the
+    /// current one; the staged value gets the next).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staged: Option<StagedOp>,
 }
 
 /// `PATCH …/env` and `PATCH …/secrets`: keys to set and keys to remove, in one change.
@@ -66,6 +99,10 @@ pub struct ConfigPatch {
     /// Keys to remove.
     #[serde(default)]
     pub unset: Vec<String>,
+    /// Record the change for the app's next deploy instead of rolling it out now (also while
+    /// a deploy is in flight).
+    #[serde(default)]
+    pub stage: bool,
 }
 
 /// The answer to a change of env or secrets. A change of an app that runs is a new release
@@ -90,6 +127,9 @@ pub struct ConfigChanged {
     /// The rollback release the app stays pinned to (a change does not end a pin).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned: Option<u64>,
+    /// The change was staged: the next deploy applies it.
+    #[serde(default)]
+    pub staged: bool,
     /// What happened, in one sentence (e.g. that the app has no running release yet).
     pub message: String,
     /// The edge's HTTPS port when it is not 443 (as in a deploy's answer).

@@ -4,13 +4,14 @@
 //! the active artifact — never rebuilt — followed to its verdict exactly like a deploy (same
 //! progress, exit codes and `-o json` document); a change that changes nothing says so and
 //! exits 0. Secret values come from the argument, a file (`KEY=@FILE`) or standard input
-//! (`KEY=-`), and are never printed.
+//! (`KEY=-`), and are never printed. `--stage` records a change for the next deploy instead
+//! (also while a deploy is in flight); `list` shows staged changes as their own rows.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 
 use comfy_table::Cell;
-use satusky_types::{ConfigChanged, ConfigPatch, EnvVar, SecretInfo};
+use satusky_types::{ConfigChanged, ConfigPatch, EnvVar, SecretInfo, StagedOp};
 
 use crate::cli::{DomainsTarget, EnvCommand, SecretCommand, WaitArgs};
 use crate::commands::lifecycle::{self, Kind, Release};
@@ -38,15 +39,31 @@ pub async fn env(cmd: EnvCommand, env: &Env) -> Result<u8, CliError> {
     match cmd {
         EnvCommand::Set {
             pairs,
+            stage,
             target,
             wait,
         } => {
             let set = parse_pairs(&pairs, false)?;
-            change(Map::Env, set, Vec::new(), &target, &wait, env).await
+            let patch = ConfigPatch {
+                set,
+                unset: Vec::new(),
+                stage,
+            };
+            change(Map::Env, patch, &target, &wait, env).await
         }
-        EnvCommand::Unset { keys, target, wait } => {
-            let keys = check_keys(keys)?;
-            change(Map::Env, BTreeMap::new(), keys, &target, &wait, env).await
+        EnvCommand::Unset {
+            keys,
+            stage,
+            target,
+            wait,
+        } => {
+            let unset = check_keys(keys)?;
+            let patch = ConfigPatch {
+                set: BTreeMap::new(),
+                unset,
+                stage,
+            };
+            change(Map::Env, patch, &target, &wait, env).await
         }
         EnvCommand::List { target } => list_env(&target, env).await,
     }
@@ -56,15 +73,31 @@ pub async fn secret(cmd: SecretCommand, env: &Env) -> Result<u8, CliError> {
     match cmd {
         SecretCommand::Set {
             pairs,
+            stage,
             target,
             wait,
         } => {
             let set = parse_pairs(&pairs, true)?;
-            change(Map::Secrets, set, Vec::new(), &target, &wait, env).await
+            let patch = ConfigPatch {
+                set,
+                unset: Vec::new(),
+                stage,
+            };
+            change(Map::Secrets, patch, &target, &wait, env).await
         }
-        SecretCommand::Unset { keys, target, wait } => {
-            let keys = check_keys(keys)?;
-            change(Map::Secrets, BTreeMap::new(), keys, &target, &wait, env).await
+        SecretCommand::Unset {
+            keys,
+            stage,
+            target,
+            wait,
+        } => {
+            let unset = check_keys(keys)?;
+            let patch = ConfigPatch {
+                set: BTreeMap::new(),
+                unset,
+                stage,
+            };
+            change(Map::Secrets, patch, &target, &wait, env).await
         }
         SecretCommand::List { target } => list_secrets(&target, env).await,
     }
@@ -131,14 +164,12 @@ fn parse_pairs(pairs: &[String], files: bool) -> Result<BTreeMap<String, String>
 
 async fn change(
     map: Map,
-    set: BTreeMap<String, String>,
-    unset: Vec<String>,
+    body: ConfigPatch,
     target: &DomainsTarget,
     wait: &WaitArgs,
     env: &Env,
 ) -> Result<u8, CliError> {
     let (session, org, app) = resolve(target, env).await?;
-    let body = ConfigPatch { set, unset };
     let changed: ConfigChanged = session
         .client
         .patch(&["v1", "orgs", &org, "apps", &app, map.path()], &body)
@@ -201,13 +232,21 @@ async fn list_env(target: &DomainsTarget, env: &Env) -> Result<u8, CliError> {
     }
     let mut table = output::table(&["KEY", "VALUE", "SET BY", "UPDATED"]);
     for v in &vars {
+        let (value, by) = match v.staged {
+            Some(StagedOp::Set) => (v.value.as_str(), "staged: set at next deploy"),
+            Some(StagedOp::Unset) => ("", "staged: unset at next deploy"),
+            None => (
+                v.value.as_str(),
+                match v.source {
+                    satusky_types::VarSource::File => "satusky.toml",
+                    satusky_types::VarSource::Cli => "1ctl env set",
+                },
+            ),
+        };
         table.add_row(vec![
             Cell::new(&v.name),
-            Cell::new(&v.value),
-            Cell::new(match v.source {
-                satusky_types::VarSource::File => "satusky.toml",
-                satusky_types::VarSource::Cli => "1ctl env set",
-            }),
+            Cell::new(value),
+            Cell::new(by),
             Cell::new(&v.updated_at),
         ]);
     }
@@ -232,9 +271,14 @@ async fn list_secrets(target: &DomainsTarget, env: &Env) -> Result<u8, CliError>
     }
     let mut table = output::table(&["NAME", "VERSION", "UPDATED"]);
     for s in &secrets {
+        let version = match s.staged {
+            Some(StagedOp::Set) => "staged: set at next deploy".to_string(),
+            Some(StagedOp::Unset) => "staged: unset at next deploy".to_string(),
+            None => s.version.to_string(),
+        };
         table.add_row(vec![
             Cell::new(&s.name),
-            Cell::new(s.version),
+            Cell::new(version),
             Cell::new(&s.updated_at),
         ]);
     }

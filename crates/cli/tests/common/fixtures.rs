@@ -76,6 +76,7 @@ pub fn accepted_unpinning(release: u64, unpinned: Option<u64>) -> String {
         kept: Vec::new(),
         kept_env: Vec::new(),
         notes: Vec::new(),
+        staged_applied: Vec::new(),
         https_port: None,
     })
     .expect("json")

@@ -135,6 +135,7 @@ pub async fn put_app(
             kept: rec.kept,
             kept_env: rec.kept_env,
             notes,
+            staged_applied: rec.staged_applied,
             https_port: state.engine.as_ref().and_then(|e| e.url_port()),
         }),
     ))

@@ -63,7 +63,15 @@ pub async fn change_env(
     check_patch(&patch)?;
     let outcome = state
         .store
-        .change_env(&org, &app, &patch.set, &patch.unset, true, now_ms())
+        .change_env(
+            &org,
+            &app,
+            &patch.set,
+            &patch.unset,
+            patch.stage,
+            true,
+            now_ms(),
+        )
         .await?;
     Ok(answer(&state, org, app, outcome, "env"))
 }
@@ -152,7 +160,7 @@ pub async fn change_secrets(
         .collect();
     let outcome = state
         .store
-        .change_secrets(&org, &app, &set, &patch.unset, true, now_ms())
+        .change_secrets(&org, &app, &set, &patch.unset, patch.stage, true, now_ms())
         .await?;
     Ok(answer(&state, org, app, outcome, "secret"))
 }
@@ -234,6 +242,9 @@ fn answer(
     what: &str,
 ) -> (StatusCode, Json<ConfigChanged>) {
     let message = match (&outcome.release, outcome.changed.is_empty()) {
+        (_, false) if outcome.staged => format!(
+            "staged for {app}'s next deploy: the {what} change is not rolled out until then (`1ctl {what} list` shows it)"
+        ),
         (_, true) => format!("no {what} changed: every value is already as asked; no new release"),
         (Some(r), false) => format!(
             "release v{r} rolls the {what} change out (the artifact of v{} — not rebuilt)",
@@ -267,6 +278,7 @@ fn answer(
             from: outcome.from,
             status: outcome.release.map(|_| ReleaseStatus::Pending),
             pinned: outcome.pinned,
+            staged: outcome.staged,
             message,
             https_port,
         }),

@@ -29,6 +29,23 @@ CREATE TABLE app_secrets (
     PRIMARY KEY (org, app, name)
 );
 
+-- Changes recorded with `--stage`, applied by the app's next deploy: per key, the latest wins.
+-- kind 'env' or 'secret', op 'set' or 'unset'; an env value in `value`, a secret value sealed
+-- (associated data org/app/name, marked staged) in key_id/nonce/ciphertext.
+CREATE TABLE app_staged (
+    org        TEXT   NOT NULL,
+    app        TEXT   NOT NULL,
+    kind       TEXT   NOT NULL,
+    name       TEXT   NOT NULL,
+    op         TEXT   NOT NULL,
+    value      TEXT,
+    key_id     TEXT,
+    nonce      TEXT,
+    ciphertext TEXT,
+    staged_at  BIGINT NOT NULL,
+    PRIMARY KEY (org, app, kind, name)
+);
+
 -- Apps whose env predates app_env have it in their spec only; the store copies it into app_env
 -- (as 'file') the first time it reads the app's env, then sets this.
 ALTER TABLE apps ADD COLUMN env_tracked INTEGER NOT NULL DEFAULT 0;

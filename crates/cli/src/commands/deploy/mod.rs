@@ -79,6 +79,9 @@ pub async fn run(args: &DeployArgs, env: &Env) -> Result<u8, CliError> {
             "kept env {key} (set with 1ctl env set): add it to [env] in satusky.toml, or 1ctl env unset {key}"
         ));
     }
+    for change in &accepted.staged_applied {
+        output::note(&format!("applied the staged change: {change}"));
+    }
     for note in &accepted.notes {
         output::note(&format!("note: {note}"));
     }
