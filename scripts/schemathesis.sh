@@ -21,7 +21,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The API on a free loopback port, with a store of its own.
+# The API on a free loopback port, with a store of its own and a secret key (so secrets can
+# be sealed: without one, PATCH …/secrets answers 503 by design).
+mkdir -p "$work/state"
+python3 -c 'import secrets; print(secrets.token_hex(32))' > "$work/secret.key"
+chmod 600 "$work/secret.key"
+export SATUSKY_SECRET_KEYS="k1=$work/secret.key"
 SATUSKY_LOG=warn "$bin" serve --runtime none --listen 127.0.0.1:0 --state-dir "$work/state" \
     2> "$work/serve.log" &
 server_pid=$!
