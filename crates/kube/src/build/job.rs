@@ -13,7 +13,8 @@
 //!   folder itself, so it is the root of the workspace) with the Dockerfile at
 //!   `/workspace/{build.dockerfile}`, pushes `{registry}/{org}/{app}:v{N}` and writes the
 //!   pushed digest to `/dev/termination-log` (`terminationMessagePolicy: File`: the digest
-//!   must come from that file, never from the log).
+//!   must come from that file, never from the log). `[build.env]` is passed as
+//!   `--build-arg`s; the app's `[env]` and secrets never reach a build.
 //!
 //! The pod template deliberately lacks the `satusky.io/app` label: the app's Service and
 //! Deployment select pods by `satusky.io/org` + `satusky.io/app`, and a running build pod
@@ -97,6 +98,9 @@ pub struct BuildJobInput<'a> {
     pub context: &'a str,
     /// `build.dockerfile`, relative to the context.
     pub dockerfile: &'a str,
+    /// `[build.env]`: passed to Kaniko as `--build-arg KEY=VALUE` (the Dockerfile reads them
+    /// with `ARG`). Never the app's `[env]` or secrets.
+    pub build_env: &'a std::collections::BTreeMap<String, String>,
     pub config: &'a BuildConfig,
 }
 
@@ -218,6 +222,9 @@ pub fn render_build_job(input: &BuildJobInput<'_>) -> Result<Object, RenderError
     ];
     if config.cache {
         args.push("--cache=true".to_owned());
+    }
+    for (k, v) in input.build_env {
+        args.push(format!("--build-arg={k}={v}"));
     }
     let workspace_mount = json!({"name": WORKSPACE_VOLUME, "mountPath": WORKSPACE});
     let mut volumes = vec![json!({

@@ -25,8 +25,30 @@ fn input<'a>(config: &'a BuildConfig, app: &'a str, release: u64) -> BuildJobInp
         release,
         context: CONTEXT,
         dockerfile: "./docker//Dockerfile",
+        build_env: &NO_ENV,
         config,
     }
+}
+
+static NO_ENV: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+
+#[test]
+fn build_env_becomes_build_args_and_nothing_else_does() {
+    let config = config();
+    let env =
+        std::collections::BTreeMap::from([("NODE_ENV".to_string(), "production".to_string())]);
+    let with_env = BuildJobInput {
+        build_env: &env,
+        ..input(&config, "web", 7)
+    };
+    let job = render_build_job(&with_env).unwrap();
+    let text = job.as_value().to_string();
+    assert!(text.contains("--build-arg=NODE_ENV=production"), "{text}");
+    let plain = render_build_job(&input(&config, "web", 7))
+        .unwrap()
+        .as_value()
+        .to_string();
+    assert!(!plain.contains("--build-arg"), "{plain}");
 }
 
 #[test]

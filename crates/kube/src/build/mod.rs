@@ -160,6 +160,7 @@ impl KanikoBuilder {
             release: req.release,
             context: &req.context,
             dockerfile: &req.spec.build.dockerfile,
+            build_env: &req.spec.build.env,
             config: &self.config,
         };
         let (job, token_secret) = match self.render(&input, &req) {
