@@ -1,7 +1,8 @@
 //! Custom-domain certificates from a real ACME server (pebble): the local runtime, its edge
 //! and the embedded DNS server on loopback, pebble validating HTTP-01 on the edge's HTTP port
 //! and resolving through that DNS server. Issuance, serving, renewal without a failed
-//! request, a failed challenge and an unreachable directory.
+//! request, a failed challenge and an unreachable directory; with the secret key ring, the
+//! account and keys sealed on disk (and plaintext ones from before sealed on the next start).
 
 mod common;
 
@@ -13,10 +14,11 @@ use std::time::{Duration, Instant};
 use common::KillOnDrop;
 use rustls::pki_types::CertificateDer;
 use satusky_core::runtime::{DesiredWorkload, Runtime};
+use satusky_core::secrets::{KeyRing, OpenError};
 use satusky_core::{AppHostnames, validate_spec};
 use satusky_dns::{DnsServer, RecordData, ZoneRecords};
 use satusky_local::acme::plan::CertInfo;
-use satusky_local::acme::{AcmeConfig, AcmeIssuer, AcmeTimings};
+use satusky_local::acme::{AcmeConfig, AcmeIssuer, AcmeTimings, FilesError};
 use satusky_local::ca::LocalCa;
 use satusky_local::edge::{self, Edge, EdgeConfig, RELEASE_HEADER};
 use satusky_local::ledger::MemoryLedger;
@@ -54,6 +56,11 @@ struct Fixture {
 
 /// DNS server, issuer, edge and runtime, then pebble validating on the edge's ports.
 async fn fixture(validity_secs: Option<u64>) -> Fixture {
+    fixture_with_keys(validity_secs, None).await
+}
+
+/// [`fixture`] with the issuer given the secret key ring `keys`.
+async fn fixture_with_keys(validity_secs: Option<u64>, keys: Option<Arc<KeyRing>>) -> Fixture {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let state = tempfile::tempdir().unwrap();
     let zone = satusky_core::hostnames::Zone::parse(ZONE).unwrap();
@@ -63,7 +70,7 @@ async fn fixture(validity_secs: Option<u64>) -> Fixture {
         .unwrap();
     let setup = PebbleSetup::new();
     let config = AcmeConfig::new(setup.directory(), &setup.ca_file, None).unwrap();
-    let issuer = AcmeIssuer::start(config.clone(), state.path(), timings()).unwrap();
+    let issuer = AcmeIssuer::start(config.clone(), state.path(), timings(), keys).unwrap();
     let routes = RouteTable::new();
     let ca = Arc::new(LocalCa::load_or_create(&state.path().join("ca")).unwrap());
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
@@ -242,7 +249,7 @@ async fn a_custom_domain_gets_a_certificate_from_pebble_that_the_edge_serves() {
     );
 
     // A restart reads the stored certificate back: nothing is ordered again.
-    let again = AcmeIssuer::start(f.config.clone(), f.state.path(), timings()).unwrap();
+    let again = AcmeIssuer::start(f.config.clone(), f.state.path(), timings(), None).unwrap();
     let status = again.status(SHOP).expect("loaded from STATE_DIR/acme");
     assert_eq!(status.cert.map(|c| c.serial), Some(leaf.serial));
     assert_eq!(again.plane(SHOP).reason, Reason::CertificateValid);
@@ -363,7 +370,7 @@ async fn an_unreachable_directory_is_a_failed_issuance_naming_it() {
     let setup = PebbleSetup::new(); // only for a CA file: no pebble runs
     let directory = format!("https://127.0.0.1:{}/dir", free_port());
     let config = AcmeConfig::new(directory.clone(), &setup.ca_file, None).unwrap();
-    let issuer = AcmeIssuer::start(config, state.path(), timings()).unwrap();
+    let issuer = AcmeIssuer::start(config, state.path(), timings(), None).unwrap();
     issuer.set_app("acme", "web", vec![SHOP.to_string()]);
     let deadline = Instant::now() + Duration::from_secs(20);
     let plane = loop {
@@ -388,4 +395,178 @@ async fn an_unreachable_directory_is_a_failed_issuance_naming_it() {
         !state.path().join("acme/account.json").exists(),
         "no account without a server"
     );
+}
+
+fn ring(keys: &[(&str, u8)]) -> Arc<KeyRing> {
+    Arc::new(
+        KeyRing::new(
+            keys.iter()
+                .map(|(id, b)| (id.to_string(), [*b; 32]))
+                .collect(),
+        )
+        .unwrap(),
+    )
+}
+
+const ACCOUNT_FILE: &str = "acme/account.json";
+const KEY_FILE: &str = "acme/certs/shop.example.test.key";
+
+impl Fixture {
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.state.path().join(rel)).unwrap()
+    }
+
+    /// The account and the certificate's key hold no private key and no credential in
+    /// clear: each is a sealed envelope under `key_id`. The chain stays PEM.
+    fn assert_sealed(&self, key_id: &str) {
+        for rel in [ACCOUNT_FILE, KEY_FILE] {
+            let text = self.read(rel);
+            for clear in [
+                "PRIVATE KEY",
+                "-----BEGIN",
+                "key_pkcs8",
+                "credentials",
+                "\"id\"",
+            ] {
+                assert!(
+                    !text.contains(clear),
+                    "{rel} holds {clear:?} in clear: {text}"
+                );
+            }
+            assert!(
+                text.starts_with(&format!("{{\"sealed\":1,\"key_id\":\"{key_id}\",")),
+                "{rel}: {text}"
+            );
+        }
+        assert!(
+            self.read("acme/certs/shop.example.test.pem")
+                .starts_with("-----BEGIN CERTIFICATE-----")
+        );
+    }
+
+    /// A new issuer on the same state dir with `keys` serves the stored certificate (its key
+    /// opened and matching it) and orders nothing, even once the hostname is wanted again.
+    async fn restart_serves_without_an_order(&self, keys: Arc<KeyRing>, serial: &str) {
+        let again = AcmeIssuer::start(
+            self.config.clone(),
+            self.state.path(),
+            timings(),
+            Some(keys),
+        )
+        .unwrap();
+        let status = again.status(SHOP).expect("loaded from STATE_DIR/acme");
+        assert_eq!(status.cert.map(|c| c.serial).as_deref(), Some(serial));
+        let certified = again.serving().certificate(SHOP).expect("served by SNI");
+        certified
+            .keys_match()
+            .expect("the opened key is the certificate's");
+        again.set_app("acme", "web", vec![SHOP.to_string()]);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let status = again.status(SHOP).unwrap();
+        assert_eq!(
+            status.step,
+            satusky_local::acme::plan::Step::Idle,
+            "{status:?}"
+        );
+        assert_eq!(status.cert.map(|c| c.serial).as_deref(), Some(serial));
+        assert_eq!(again.plane(SHOP).reason, Reason::CertificateValid);
+    }
+
+    async fn issue_and_serve(&self) -> String {
+        self.point(SHOP, "127.0.0.1");
+        self.rt.apply(desired(SHOP)).await.unwrap();
+        self.wait_plane(SHOP, "the certificate", |p| p.state == PlaneState::Ready)
+            .await;
+        self.wait_serving().await;
+        let root = self.pebble.root().await;
+        let resp = https_get(
+            self.edge.https_addr(),
+            SHOP,
+            "/",
+            std::slice::from_ref(&root),
+        )
+        .await
+        .expect("the edge serves pebble's certificate");
+        assert_eq!(resp.status, 200, "{}", resp.head);
+        leaf_info(&resp.leaf).serial
+    }
+}
+
+#[tokio::test]
+async fn with_the_secret_key_ring_the_account_and_key_are_sealed_and_a_restart_orders_nothing() {
+    let f = fixture_with_keys(None, Some(ring(&[("k1", 1)]))).await;
+    let serial = f.issue_and_serve().await;
+    f.assert_sealed("k1");
+    f.restart_serves_without_an_order(ring(&[("k1", 1)]), &serial)
+        .await;
+    // A ring with k1 second still opens them (and leaves them as they are).
+    f.restart_serves_without_an_order(ring(&[("k2", 2), ("k1", 1)]), &serial)
+        .await;
+    f.assert_sealed("k1");
+
+    // A ring without k1: the issuer does not start, naming the file and secret_keys.
+    let e = AcmeIssuer::start(
+        f.config.clone(),
+        f.state.path(),
+        timings(),
+        Some(ring(&[("k2", 2)])),
+    )
+    .err()
+    .expect("k1 is not in the ring");
+    let account = f.state.path().join(ACCOUNT_FILE);
+    assert!(
+        matches!(&e, FilesError::Open { path, source: OpenError::UnknownKey(id), .. }
+            if *path == account && id == "k1"),
+        "{e:?}"
+    );
+    let text = satusky_core::error_chain(&e);
+    assert!(
+        text.contains(&account.display().to_string()) && text.contains("secret_keys"),
+        "{text}"
+    );
+    println!("a ring without k1: {text}");
+    // Without the account, the key file is the one named.
+    std::fs::remove_file(&account).unwrap();
+    let e = AcmeIssuer::start(
+        f.config.clone(),
+        f.state.path(),
+        timings(),
+        Some(ring(&[("k2", 2)])),
+    )
+    .err()
+    .expect("k1 is not in the ring");
+    let key = f.state.path().join(KEY_FILE);
+    assert!(
+        matches!(&e, FilesError::Open { path, .. } if *path == key),
+        "{e:?}"
+    );
+    // No ring at all: the same, saying to set secret_keys.
+    let e = AcmeIssuer::start(f.config.clone(), f.state.path(), timings(), None)
+        .err()
+        .expect("no ring");
+    assert!(
+        matches!(&e, FilesError::NoKeyRing { path, key_id, .. } if *path == key && key_id == "k1"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("set secret_keys"), "{e}");
+}
+
+#[tokio::test]
+async fn plaintext_files_from_before_the_ring_are_read_and_sealed_on_the_next_start() {
+    let f = fixture(None).await;
+    let serial = f.issue_and_serve().await;
+    assert!(
+        f.read(KEY_FILE).contains("PRIVATE KEY"),
+        "no ring: plaintext"
+    );
+    assert!(
+        f.read(ACCOUNT_FILE).contains("key_pkcs8"),
+        "no ring: plaintext"
+    );
+    f.restart_serves_without_an_order(ring(&[("k1", 1)]), &serial)
+        .await;
+    f.assert_sealed("k1");
+    // And the sealed files serve on the start after.
+    f.restart_serves_without_an_order(ring(&[("k1", 1)]), &serial)
+        .await;
 }

@@ -1,5 +1,5 @@
-//! The secret key ring: which key files seal and open secrets, and `satusky secrets
-//! rotate-key`.
+//! The secret key ring: which key files seal and open secrets (and the local runtime's ACME
+//! account and certificate keys, `satusky_local::acme`), and `satusky secrets rotate-key`.
 //!
 //! Keys come from `SATUSKY_SECRET_KEYS` (`ID=FILE,ID=FILE`) or else `server.toml`'s
 //! `secret_keys = [{ id = "…", file = "…" }, …]`; the first one seals, every one opens. A key
@@ -200,7 +200,8 @@ fn first_id(by_key: &BTreeMap<String, u64>) -> String {
 }
 
 /// `satusky secrets rotate-key`: re-seal every secret under the ring's first key, a batch at a
-/// time (each value its own write: safe to interrupt, and to run again).
+/// time (each value its own write: safe to interrupt, and to run again), then the ACME
+/// account and certificate keys under `STATE_DIR/acme` (each file its own atomic write).
 pub async fn rotate(args: RotateKeyArgs) -> Result<()> {
     let RotateKeyArgs { store: args, batch } = args;
     let file = read_server_toml(&args.state_dir)?;
@@ -236,6 +237,16 @@ pub async fn rotate(args: RotateKeyArgs) -> Result<()> {
             ids(&by_key)
         );
     }
+    // The ACME account and certificate keys are sealed with the same ring (before the final
+    // line: the old keys may leave only once these are re-sealed too).
+    let acme_dir = args.state_dir.join("acme");
+    let acme_files =
+        satusky_local::acme::reseal_all(&args.state_dir, &ring).with_context(|| {
+            format!(
+                "cannot re-seal the ACME key files under {}",
+                acme_dir.display()
+            )
+        })?;
     let others: Vec<&str> = ring.ids().into_iter().filter(|id| *id != primary).collect();
     println!(
         "every secret ({}) is sealed with key {primary:?}{}",
@@ -246,5 +257,11 @@ pub async fn rotate(args: RotateKeyArgs) -> Result<()> {
             format!("; key(s) {} can now leave secret_keys", others.join(", "))
         }
     );
+    if acme_files > 0 {
+        println!(
+            "every ACME key file ({acme_files}) under {} is sealed with key {primary:?}",
+            acme_dir.display()
+        );
+    }
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! request verified against pebble's root only; a short-lived certificate renewed while a
 //! client keeps connecting; a challenge pebble cannot complete → the TLS plane's
 //! `IssuanceFailed` with pebble's problem and the retry time, and `1ctl deploy` exits 12.
+//! The account and certificate keys under `STATE_DIR/acme` are sealed with dev's key ring.
 
 mod common;
 
@@ -270,6 +271,19 @@ fn a_custom_domain_gets_pebbles_certificate_and_every_plane_turns_ready() {
         "{leaf:?}"
     );
     a.note(&format!("served: {leaf:?}"));
+    // dev's secret key ring (STATE_DIR/secret-keys/dev.key) seals the ACME account and the
+    // certificate's key: no private key or credential in clear. The chain stays PEM.
+    for rel in ["acme/account.json", "acme/certs/shop.example.test.key"] {
+        let text = std::fs::read_to_string(a.state.path().join(rel)).unwrap();
+        assert!(
+            text.starts_with("{\"sealed\":1,\"key_id\":\"dev\",")
+                && !text.contains("PRIVATE KEY")
+                && !text.contains("key_pkcs8"),
+            "{rel}: {text}"
+        );
+    }
+    let chain = std::fs::read_to_string(a.state.path().join("acme/certs/shop.example.test.pem"));
+    assert!(chain.unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
     // Not the local CA's: a client trusting only the dev CA refuses it.
     let local =
         a.rt.block_on(async { a.dev.client_for(SHOP).get(&url).send().await });

@@ -454,6 +454,24 @@ fn rotate_key_survives_kill_9_and_then_the_old_key_leaves_the_ring() {
         "every secret still opens with the ring"
     );
 
+    // The ACME files under STATE_DIR/acme are sealed with the same ring: a key sealed with
+    // k1, and an account still in plaintext from before the ring.
+    let acme = state.path().join("acme");
+    std::fs::create_dir_all(acme.join("certs")).unwrap();
+    let acme_key = acme.join("certs/shop.example.test.key");
+    std::fs::write(
+        &acme_key,
+        "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let sealed = satusky_local::acme::reseal_all(state.path(), &ring(&[("k1", k1)])).unwrap();
+    assert_eq!(sealed, 1);
+    std::fs::write(
+        acme.join("account.json"),
+        r#"{"directory":"https://acme.test/dir","credentials":{"key_pkcs8":"c2VjcmV0"}}"#,
+    )
+    .unwrap();
+
     // Run again: it finishes, every value under k2, and says k1 may go.
     let start = Instant::now();
     let out = Command::new(bins.satusky())
@@ -472,6 +490,28 @@ fn rotate_key_survives_kill_9_and_then_the_old_key_leaves_the_ring() {
             "every secret ({total}) is sealed with key \"k2\"; key(s) k1 can now leave secret_keys"
         )),
         "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "every ACME key file (2) under {} is sealed with key \"k2\"",
+            acme.display()
+        )),
+        "{said}"
+    );
+    for f in [acme.join("account.json"), acme_key] {
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(
+            text.starts_with("{\"sealed\":1,\"key_id\":\"k2\",")
+                && !text.contains("PRIVATE KEY")
+                && !text.contains("key_pkcs8"),
+            "{}: {text}",
+            f.display()
+        );
+    }
+    assert_eq!(
+        satusky_local::acme::reseal_all(state.path(), &ring(&[("k2", k2)])).unwrap(),
+        2,
+        "k2 alone opens them"
     );
     eprintln!(
         "rotate-key re-sealed the rest of {total} secrets in {:?}",

@@ -45,7 +45,9 @@ pub struct LocalStackConfig {
     /// (`satusky_local::supervisor::READY_RECHECK` unless set).
     pub ready_recheck: Duration,
     /// `[acme]`: custom domains get their certificates from this ACME directory (the
-    /// platform zone keeps the local CA). `None`: every hostname gets the local CA's.
+    /// platform zone keeps the local CA). `None`: every hostname gets the local CA's. The
+    /// ACME account and keys are sealed with the store's key ring (`Store::with_keys`) when
+    /// it has one.
     pub acme: Option<AcmeConfig>,
     /// Roots the TLS plane trusts beside the local CA and webpki-roots (`server.toml
     /// ca_files`: e.g. a test ACME server's issuing root).
@@ -94,8 +96,9 @@ impl LocalStack {
         let dns = satusky_dns::start(dns_addr, &zone, records.clone())
             .await
             .map_err(failed(format!("cannot start the DNS server on {dns_addr}")))?;
+        // The store's key ring (secret_keys) also seals the ACME account and keys: one ring.
         let acme = acme
-            .map(|c| AcmeIssuer::start(c, &state_dir, AcmeTimings::default()))
+            .map(|c| AcmeIssuer::start(c, &state_dir, AcmeTimings::default(), store.shared_keys()))
             .transpose()
             .map_err(failed("cannot set up the ACME issuer"))?;
         let routes = RouteTable::new();

@@ -75,6 +75,12 @@ impl Store {
         self.keys.as_deref()
     }
 
+    /// The key ring, if one was given, shared: for what else the control plane seals with it
+    /// (the local runtime's ACME keys).
+    pub fn shared_keys(&self) -> Option<std::sync::Arc<satusky_core::secrets::KeyRing>> {
+        self.keys.clone()
+    }
+
     /// Opens `sqlite://PATH`, `sqlite:PATH` (the file is created if missing; its directory must
     /// exist) or `postgres://…` / `postgresql://…`. Does not migrate: call [`Store::migrate`].
     pub async fn open(url: &str) -> Result<Store> {

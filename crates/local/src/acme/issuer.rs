@@ -5,7 +5,8 @@
 //! (no renewal); its certificate stays on disk and in memory, so wanting it again costs no
 //! order while the certificate is good.
 //!
-//! Owns `STATE_DIR/acme/` (through `files.rs`), the shared [`AcmeServing`] it fills and the
+//! Owns `STATE_DIR/acme/` (through `files.rs`: private keys sealed with the secret key ring
+//! when it is given one), the shared [`AcmeServing`] it fills and the
 //! per-hostname status; tasks hold only a weak reference, and dropping the last
 //! [`AcmeIssuer`] stops them all.
 
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::SystemTime;
 
 use instant_acme::Account;
+use satusky_core::secrets::KeyRing;
 use satusky_types::Plane;
 use tokio::task::JoinHandle;
 
@@ -61,15 +63,29 @@ impl Drop for Inner {
 impl AcmeIssuer {
     /// Opens `STATE_DIR/acme/` and loads the certificates stored there (served at once to the
     /// hostnames the edge routes). No network I/O: the account is made on the first order.
+    ///
+    /// `keys`: the secret key ring (`secret_keys`). With one, the account and every
+    /// certificate key are written sealed, and plaintext ones already there are sealed now
+    /// (see `files.rs`); without one, they are plaintext as before. A sealed file the ring
+    /// does not open is an error ([`FilesError::is_key_ring`]) that names the file and
+    /// `secret_keys`: the issuer does not start rather than order again.
     pub fn start(
         config: AcmeConfig,
         state_dir: &Path,
         timings: AcmeTimings,
+        keys: Option<Arc<KeyRing>>,
     ) -> Result<AcmeIssuer, FilesError> {
-        let files = AcmeFiles::open(&state_dir.join("acme"))?;
+        let files = AcmeFiles::open(state_dir, keys)?;
+        // Read now (it is not used before the first order) so a ring that does not open it
+        // stops the start, and a plaintext one is sealed at once. Anything else wrong with
+        // it is reported by the order that needs it, as before.
+        match files.account() {
+            Err(e) if e.is_key_ring() => return Err(e),
+            _ => {}
+        }
         let serving = Arc::new(AcmeServing::new());
         let mut state = State::default();
-        for stored in files.load_certs() {
+        for stored in files.load_certs()? {
             serving.install(&stored.host, stored.certified);
             tracing::info!(host = %stored.host, serial = %stored.info.serial,
                 "ACME certificate loaded from the state dir");

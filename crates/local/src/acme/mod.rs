@@ -6,7 +6,8 @@
 //! - [`config`]: `[acme]` parsed once ([`AcmeConfig`]) and the issuer's [`AcmeTimings`].
 //! - [`plan`]: the pure decisions — renewal time, retry backoff, next action, what an order's
 //!   status means, the TLS plane of a hostname.
-//! - `files`: `STATE_DIR/acme/` — the account and each certificate and key, 0600.
+//! - `files`: `STATE_DIR/acme/` — the account and each certificate and key, 0600; with the
+//!   secret key ring the account and keys sealed ([`reseal_all`] for `rotate-key`).
 //! - `order`: the ACME conversation of one attempt (instant-acme, HTTP-01).
 //! - [`serving`]: what the edge reads — issued certificates by SNI, challenge answers.
 //! - `issuer`: [`AcmeIssuer`], one background task per wanted hostname.
@@ -21,6 +22,6 @@ pub mod plan;
 pub mod serving;
 
 pub use config::{AcmeConfig, AcmeConfigError, AcmeTimings};
-pub use files::FilesError;
+pub use files::{FilesError, reseal_all};
 pub use issuer::AcmeIssuer;
 pub use serving::AcmeServing;
