@@ -818,28 +818,6 @@ fn another_orgs_route_never_carries_a_hostname_before_its_proof_then_takes_it_ov
     assert_eq!(lost["ownership"]["state"], "lost", "{mine:#}");
 }
 
-/// Standard base64 (what a Secret's `data` holds), for looking for a value in every form.
-fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn a_secret_set_rolls_the_pods_through_the_hash_and_only_the_secret_holds_the_value() {
     let keys = tempfile::tempdir().unwrap();
@@ -885,8 +863,11 @@ fn a_secret_set_rolls_the_pods_through_the_hash_and_only_the_secret_holds_the_va
     let after = hash(&c);
     assert_ne!(after, before, "a new secret version rolls the pods");
     let secret = c.object("v1", "Secret", "sec-secrets").unwrap();
-    assert_eq!(secret["data"]["API_KEY"], base64(value.as_bytes()));
-    let encoded = base64(value.as_bytes());
+    assert_eq!(
+        secret["data"]["API_KEY"],
+        fakekube::meta::base64(value.as_bytes())
+    );
+    let encoded = fakekube::meta::base64(value.as_bytes());
     for obj in c.fake.all_objects() {
         if obj["kind"] == "Secret" && obj["metadata"]["name"] == "sec-secrets" {
             continue;

@@ -335,16 +335,7 @@ impl Store {
                     }
                 }
                 for name in unset {
-                    sqlx::query(
-                        "UPDATE app_secrets SET key_id = NULL, nonce = NULL, ciphertext = NULL, \
-                         updated_at = $1 WHERE org = $2 AND app = $3 AND name = $4",
-                    )
-                    .bind(now_ms)
-                    .bind(org)
-                    .bind(app)
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
+                    tombstone(&mut tx, org, app, name, now_ms).await?;
                 }
             }
         }
@@ -625,16 +616,7 @@ pub(crate) async fn apply_staged(
                 seal_next(conn, org, app, &name, &value, ring, now_ms).await?;
             }
             ("secret", StagedOp::Unset) => {
-                sqlx::query(
-                    "UPDATE app_secrets SET key_id = NULL, nonce = NULL, ciphertext = NULL, \
-                     updated_at = $1 WHERE org = $2 AND app = $3 AND name = $4",
-                )
-                .bind(now_ms)
-                .bind(org)
-                .bind(app)
-                .bind(&name)
-                .execute(&mut *conn)
-                .await?;
+                tombstone(&mut *conn, org, app, &name, now_ms).await?;
             }
             _ => {
                 return Err(StoreError::corrupt(
@@ -895,6 +877,27 @@ pub(crate) async fn forget(conn: &mut AnyConnection, org: &str, app: &str) -> Re
             .execute(&mut *conn)
             .await?;
     }
+    Ok(())
+}
+
+/// An unset secret: its value gone, its row (and version count) kept.
+async fn tombstone(
+    conn: &mut AnyConnection,
+    org: &str,
+    app: &str,
+    name: &str,
+    now_ms: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE app_secrets SET key_id = NULL, nonce = NULL, ciphertext = NULL, \
+         updated_at = $1 WHERE org = $2 AND app = $3 AND name = $4",
+    )
+    .bind(now_ms)
+    .bind(org)
+    .bind(app)
+    .bind(name)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
