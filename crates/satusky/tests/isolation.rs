@@ -211,10 +211,11 @@ fn a_build_and_a_replica_cannot_read_the_state_dir_keys_or_another_orgs_context(
         format!(
             "[app]\nname = \"snoop\"\nreplicas = 1\ncommand = [\"sh\", \"-c\", {run:?}]\n\n\
              [build]\ncommand = \"sh probe.sh build > build-report.txt 2>&1\"\n\n\
+             [build.env]\nSTATE = {state:?}\nOTHER_CONTEXT = {other:?}\n\n\
              [checks]\npath = \"/healthz\"\ntimeout = \"1s\"\n\n\
-             [env]\nSTATE = {:?}\nOTHER_CONTEXT = {:?}\n",
-            state.display().to_string(),
-            other_context.display().to_string()
+             [env]\nSTATE = {state:?}\nOTHER_CONTEXT = {other:?}\n",
+            state = state.display().to_string(),
+            other = other_context.display().to_string()
         ),
     )
     .unwrap();
