@@ -325,6 +325,29 @@ fn a_build_past_its_timeout_fails_with_build_timeout_even_across_a_restart() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Killed once the build is in the process ledger (it is recorded just after it starts):
+    // a restart reaps what the ledger names.
+    let recorded = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let db = state.path().join("state.db");
+                let store = satusky_store::Store::open_sqlite_file(&db).await.unwrap();
+                let all = store.ledger_all().await.unwrap();
+                store.close().await;
+                all.iter().any(|e| e.app == "late")
+            })
+    };
+    while !recorded() {
+        assert!(
+            Instant::now() < deadline,
+            "the build was never recorded:\n{}",
+            dev.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     dev.kill9();
     drop(dev);
     std::thread::sleep(Duration::from_millis(3_500));
