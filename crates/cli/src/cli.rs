@@ -427,6 +427,22 @@ pub enum AppCommand {
     },
     /// List the app's releases, newest first (`*` marks the active one).
     Releases(AppTarget),
+    /// Show the app's events — phases, releases, build log, rollouts, planes, drift,
+    /// domains — one line each (`-o json`: one event per line).
+    ///
+    /// The last N come first, marked as earlier events; `--follow` then shows live ones
+    /// until Ctrl-C.
+    Events {
+        #[command(flatten)]
+        target: AppTarget,
+        /// How many of the latest events to show first.
+        #[arg(long, default_value_t = 20, value_name = "N",
+              value_parser = clap::value_parser!(u64).range(0..=10_000))]
+        last: u64,
+        /// Then follow live events until Ctrl-C.
+        #[arg(long, short = 'f')]
+        follow: bool,
+    },
     /// Roll back to an older release's snapshot: a new release, never rebuilt.
     ///
     /// The new release is waited on like a deploy, with the same exit codes (0, 11 when the

@@ -25,6 +25,11 @@ pub async fn run(cmd: AppCommand, env: &Env) -> Result<u8, CliError> {
         AppCommand::Get(target) => get(&target, env).await,
         AppCommand::Status { target, watch } => status(&target, watch, env).await,
         AppCommand::Releases(target) => releases(&target, env).await,
+        AppCommand::Events {
+            target,
+            last,
+            follow,
+        } => super::events::run(&target, last, follow, env).await,
         AppCommand::Rollback(args) => super::rollback::run(&args, env).await,
         AppCommand::Drift { target, check } => super::drift::run(&target, check, env).await,
         AppCommand::Destroy { target, yes } => destroy(&target, yes, env).await,

@@ -10,6 +10,7 @@ mod config;
 pub mod deploy;
 mod domains;
 pub mod drift;
+mod events;
 pub mod init;
 pub mod lifecycle;
 pub mod org;
