@@ -169,6 +169,14 @@ fn rows() -> Vec<Row> {
         // world's app runs (its release active): a change is a config release (202); the
         // admin, asking after the member, finds the env already so (200, no release).
         Row {
+            op: "GET /v1/orgs/{org}/apps/{app}/releases/{version}/build",
+            req: |_| {
+                let path = format!("/v1/orgs/{ORG}/apps/{APP}/releases/1/build");
+                req(Method::GET, path, Body::None)
+            },
+            expect: [200, 200, 404, 401, 401],
+        },
+        Row {
             op: "GET /v1/orgs/{org}/apps/{app}/env",
             req: |_| {
                 req(

@@ -193,8 +193,13 @@ pub(crate) async fn insert(
         return Ok(None);
     };
     let seq: i64 = row.try_get("last_event_seq")?;
+    let release = data
+        .get("release")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(to_i64);
     sqlx::query(
-        "INSERT INTO events (org, app, seq, at, type, data) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO events (org, app, seq, at, type, data, release) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(org)
     .bind(app)
@@ -202,6 +207,7 @@ pub(crate) async fn insert(
     .bind(at_ms)
     .bind(kind.as_str())
     .bind(to_json("event data", data)?)
+    .bind(release)
     .execute(&mut *conn)
     .await?;
     Ok(Some(Event {
@@ -211,6 +217,48 @@ pub(crate) async fn insert(
         app: app.to_string(),
         data: data.clone(),
     }))
+}
+
+impl Store {
+    /// The build log of release `version` of `org/app`: its `build_log` events' lines, oldest
+    /// first, at most `max` (then `true`: more were left out).
+    pub async fn build_log(
+        &self,
+        org: &str,
+        app: &str,
+        version: u64,
+        max: u32,
+    ) -> Result<(Vec<String>, bool)> {
+        let Some(version) = to_i64(version) else {
+            return Ok((Vec::new(), false));
+        };
+        let rows = sqlx::query(
+            "SELECT data FROM events WHERE org = $1 AND app = $2 AND release = $3 AND type = $4 \
+             ORDER BY seq LIMIT $5",
+        )
+        .bind(org)
+        .bind(app)
+        .bind(version)
+        .bind(EventType::BuildLog.as_str())
+        .bind(i64::from(max) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut lines = rows
+            .iter()
+            .map(|r| {
+                let data: String = r.try_get("data")?;
+                let data: serde_json::Value = from_json("event data", &data)?;
+                Ok(data
+                    .get("line")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_string())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let more = lines.len() > max as usize;
+        lines.truncate(max as usize);
+        Ok((lines, more))
+    }
 }
 
 #[cfg(test)]

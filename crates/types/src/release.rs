@@ -59,3 +59,30 @@ pub struct ReleaseInfo {
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub secrets: std::collections::BTreeMap<String, u64>,
 }
+
+/// `GET …/releases/{version}/build`: what became of a release's build, and its whole log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BuildReport {
+    pub app: String,
+    pub org: String,
+    pub release: u64,
+    /// `ready` (built, or an earlier build reused), `in_progress`, `failed`, `not_applicable`
+    /// (a prebuilt image: nothing to build) or `unknown` (overtaken before its build ended).
+    pub state: crate::PlaneState,
+    pub message: String,
+    /// The build's output (artifact digest or pinned image), once there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
+    /// Whether the release runs an artifact an earlier release built (a rollback, a config
+    /// change, or the same context, command and build env deployed again).
+    pub reused: bool,
+    /// The earliest release that has the same artifact, when it was reused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<u64>,
+    /// The build's log lines as they were kept (rate and size limits leave a marker line
+    /// saying how many were dropped).
+    pub log: Vec<String>,
+    /// More lines were stored than one answer holds.
+    #[serde(default)]
+    pub truncated: bool,
+}

@@ -2,6 +2,7 @@
 //! document cannot drift from what is served.
 
 mod apps;
+mod build_report;
 mod builds;
 mod config;
 mod doc;
@@ -55,6 +56,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(apps::put_app, apps::get_app, apps::delete_app))
         .routes(routes!(apps::app_status))
         .routes(routes!(apps::list_releases))
+        .routes(routes!(build_report::build_report))
         .routes(routes!(apps::rollback))
         .routes(routes!(drift::app_drift))
         .routes(routes!(domains::list_domains, domains::add_domain))

@@ -1,4 +1,5 @@
--- Satusky schema, version 9 (postgres): an app's env and secrets as app-level state. Kept in lockstep
+-- Satusky schema, version 9 (postgres): an app's env and secrets as app-level state, and events
+-- findable by release. Kept in lockstep
 -- with the other backend's 0009_env_and_secrets.sql.
 
 -- The app's desired env, one row per key, remembering who set it: 'file' (satusky.toml's [env];
@@ -52,3 +53,9 @@ ALTER TABLE apps ADD COLUMN env_tracked INTEGER NOT NULL DEFAULT 0;
 
 -- A release's snapshot of the secret versions it was made with (JSON {"NAME": version}).
 ALTER TABLE releases ADD COLUMN secrets TEXT NOT NULL DEFAULT '{}';
+
+-- The release an event is about, when its data names one (a build log line, a phase, a
+-- release change): a release's build log is read by index, not by scanning the app's history.
+-- Events written before this have none.
+ALTER TABLE events ADD COLUMN release BIGINT;
+CREATE INDEX events_by_release ON events (org, app, release, type, seq);
