@@ -82,6 +82,27 @@ impl DesiredWorkload {
     }
 }
 
+/// Which of an app's log lines to read. Every bound is the caller's to check
+/// ([`LogQuery::MAX_TAIL`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogQuery {
+    /// Only the newest N matching lines (default and most: [`LogQuery::MAX_TAIL`]).
+    pub tail: Option<u32>,
+    /// Only lines captured at or after this time (epoch ms).
+    pub since_ms: Option<i64>,
+    /// Only lines after this seq (a follower resuming).
+    pub after_seq: Option<u64>,
+    /// Only this release's replicas.
+    pub release: Option<u64>,
+    /// Only this replica.
+    pub replica: Option<String>,
+}
+
+impl LogQuery {
+    /// The most lines one read returns.
+    pub const MAX_TAIL: u32 = 10_000;
+}
+
 /// The runtime's view of an app's workload, read back after `apply`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkloadObservation {
@@ -345,6 +366,22 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Remove everything the app runs.
     fn remove(&self, org: String, app: String) -> BoxFuture<'_, Result<(), RuntimeError>>;
+
+    /// The app's log lines that match `query`, oldest first (at most `query.tail` of the
+    /// newest). A runtime that keeps no logs says so.
+    fn logs(
+        &self,
+        org: String,
+        app: String,
+        query: LogQuery,
+    ) -> BoxFuture<'_, Result<Vec<satusky_types::LogLine>, RuntimeError>> {
+        let _ = (org, app, query);
+        Box::pin(async {
+            Err(RuntimeError::unsupported(
+                "this runtime keeps no logs of its apps",
+            ))
+        })
+    }
 
     /// Where the edge receives traffic.
     fn edge(&self) -> EdgeInfo;
