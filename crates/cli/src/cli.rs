@@ -85,6 +85,11 @@ pub enum Command {
     /// TXT record `_satusky-challenge.HOST` holding your org's value (`setup` prints it).
     #[command(subcommand)]
     Domains(DomainsCommand),
+    /// An app's log lines (or, with --build, a release's build log).
+    ///
+    /// One line per log line, prefixed with its release, replica and (for stderr) stream;
+    /// `-o json` gives one JSON object per line.
+    Logs(Box<LogsArgs>),
     /// An app's env values: set, unset, list (values shown, with who set each).
     ///
     /// A change of an app that runs is a new release of the same artifact (no rebuild),
@@ -97,6 +102,33 @@ pub enum Command {
     /// (no rebuild), rolled out and waited for like a deploy.
     #[command(subcommand)]
     Secret(SecretCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub target: AppTarget,
+    /// The newest N lines (1–10000).
+    #[arg(long, default_value_t = 100, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub tail: u32,
+    /// Only lines from this long ago on, e.g. 10m.
+    #[arg(long, value_name = "D")]
+    pub since: Option<String>,
+    /// Only this release's replicas, e.g. v3.
+    #[arg(long, value_name = "vN")]
+    pub release: Option<String>,
+    /// Only this replica.
+    #[arg(long, value_name = "R")]
+    pub replica: Option<String>,
+    /// Keep printing new lines until Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Print a release's build log instead (default: the latest release), also after the
+    /// deploy that ran it has exited.
+    #[arg(long, value_name = "vN", num_args = 0..=1, default_missing_value = None,
+          conflicts_with_all = ["follow", "since", "replica", "release"])]
+    pub build: Option<Option<String>>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -60,6 +60,15 @@ fn a_failed_builds_log_stays_readable_and_a_reused_build_names_its_release() {
         "{log:?}"
     );
 
+    // The same through `1ctl logs --build` (the latest release by default).
+    let out = dev.onectl_exits(0, broken.path(), &["logs", "--build"]);
+    let (printed, said) = (common::stdout(&out), common::stderr(&out));
+    assert!(printed.contains("error: boom at line 3"), "{printed}");
+    assert!(said.contains("v1 build: failed — BuildFailed"), "{said}");
+    let json =
+        common::json(&dev.onectl_exits(0, broken.path(), &["logs", "--build", "v1", "-o", "json"]));
+    assert_eq!(json["state"], "failed");
+
     let ok = bins.test_app_dir("ok", &[], "[build]\ncommand = \"echo built\"\n");
     dev.onectl_exits(0, ok.path(), &["deploy"]);
     dev.onectl_exits(0, ok.path(), &["deploy"]);

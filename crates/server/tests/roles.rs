@@ -176,6 +176,18 @@ fn rows() -> Vec<Row> {
             },
             expect: [200, 200, 404, 401, 401],
         },
+        // The roles world runs no runtime: an allowed caller learns there are no logs (501).
+        Row {
+            op: "GET /v1/orgs/{org}/apps/{app}/logs",
+            req: |_| {
+                req(
+                    Method::GET,
+                    format!("/v1/orgs/{ORG}/apps/{APP}/logs?tail=5"),
+                    Body::None,
+                )
+            },
+            expect: [501, 501, 404, 401, 401],
+        },
         Row {
             op: "GET /v1/orgs/{org}/apps/{app}/env",
             req: |_| {

@@ -13,6 +13,7 @@ pub mod drift;
 mod events;
 pub mod init;
 pub mod lifecycle;
+mod logs;
 pub mod org;
 pub mod profile;
 pub mod rollback;
@@ -119,6 +120,7 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, CliError> {
         Command::App(cmd) => app::run(cmd, &env).await,
         Command::Token(cmd) => token::run(cmd, &env).await,
         Command::Domains(cmd) => domains::run(cmd, &env).await,
+        Command::Logs(args) => logs::run(&args, &env).await,
         Command::Env(cmd) => config::env(cmd, &env).await,
         Command::Secret(cmd) => config::secret(cmd, &env).await,
     }

@@ -278,6 +278,20 @@ impl Engine {
         executor::runtime_name(&self.inner.handle)
     }
 
+    /// The app's log lines matching `query`, from the runtime.
+    pub async fn logs(
+        &self,
+        org: &str,
+        app: &str,
+        query: satusky_core::runtime::LogQuery,
+    ) -> Result<Vec<satusky_types::LogLine>, RuntimeError> {
+        self.inner
+            .handle
+            .runtime
+            .logs(org.to_string(), app.to_string(), query)
+            .await
+    }
+
     /// The port app URLs must name (the edge's HTTPS port when it is not 443).
     pub fn url_port(&self) -> Option<u16> {
         self.inner.handle.runtime.edge().url_port()

@@ -10,6 +10,7 @@ mod domains;
 mod drift;
 mod events;
 mod extract;
+mod logs;
 mod meta;
 mod tokens;
 
@@ -57,6 +58,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(apps::app_status))
         .routes(routes!(apps::list_releases))
         .routes(routes!(build_report::build_report))
+        .routes(routes!(logs::app_logs))
         .routes(routes!(apps::rollback))
         .routes(routes!(drift::app_drift))
         .routes(routes!(domains::list_domains, domains::add_domain))
