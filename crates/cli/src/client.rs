@@ -415,9 +415,14 @@ pub fn transport_error(api_url: &str, err: &reqwest::Error) -> CliError {
     match why {
         Some(why) => unreachable(api_url, &why),
         None => {
-            // A connection that dies mid-answer is also the control plane going away.
+            // A connection that dies mid-answer is also the control plane going away —
+            // whether the socket reports it (an I/O error) or the HTTP layer sees the
+            // connection close before an answer arrived.
             if let Some(cause) = io_cause(err) {
                 return unreachable(api_url, &cause);
+            }
+            if closed_before_answer(err) {
+                return unreachable(api_url, "the connection closed before an answer arrived");
             }
             CliError::Unexpected(format!(
                 "request to the control plane at {api_url} failed: {}",
@@ -450,6 +455,20 @@ fn io_cause(err: &(dyn std::error::Error + 'static)) -> Option<String> {
         source = e.source();
     }
     None
+}
+
+/// hyper's "connection closed before message completed" somewhere in the chain.
+fn closed_before_answer(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_incomplete_message() || h.is_closed())
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
