@@ -14,6 +14,8 @@
 //!   readiness checks, restart backoff and a ledger so nothing is orphaned.
 //! - [`isolation`]: who replicas and builds run as (a dedicated user when `satusky` is root)
 //!   and the state dir's permissions that keep them out of it.
+//! - [`logs`]: each app's kept runtime log (every replica's output lines, bounded per app,
+//!   under the state dir), fed by the supervisor without ever making an app wait.
 //! - [`limits`]: the open-files limit (two per running replica), raised at start.
 //! - [`runtime`]: [`LocalRuntime`], which implements `satusky_core::runtime::Runtime` from
 //!   the pieces above.
@@ -31,6 +33,7 @@ pub mod edge;
 pub mod isolation;
 pub mod ledger;
 pub mod limits;
+pub mod logs;
 pub mod routes;
 pub mod runtime;
 pub mod supervisor;

@@ -389,35 +389,48 @@ pub fn clean_env(app_env: &BTreeMap<String, String>) -> BTreeMap<String, String>
 
 /// Read lines (lossy UTF-8, cut at [`MAX_LINE_BYTES`]) until EOF.
 pub(crate) async fn read_lines<R: AsyncRead + Unpin>(r: R, mut on_line: impl FnMut(String)) {
+    read_lines_cut(r, |line, _cut| on_line(line)).await;
+}
+
+/// [`read_lines`], also telling how many bytes of each line were cut off beyond
+/// [`MAX_LINE_BYTES`].
+pub(crate) async fn read_lines_cut<R: AsyncRead + Unpin>(
+    r: R,
+    mut on_line: impl FnMut(String, usize),
+) {
     let mut r = BufReader::new(r);
     let mut line = Vec::new();
+    let mut cut = 0;
     loop {
         let (done, used) = match r.fill_buf().await {
             Ok([]) | Err(_) => break,
             Ok(buf) => match buf.iter().position(|b| *b == b'\n') {
                 Some(i) => {
-                    extend_bounded(&mut line, &buf[..i]);
+                    cut += extend_bounded(&mut line, &buf[..i]);
                     (true, i + 1)
                 }
                 None => {
-                    extend_bounded(&mut line, buf);
+                    cut += extend_bounded(&mut line, buf);
                     (false, buf.len())
                 }
             },
         };
         r.consume(used);
         if done {
-            on_line(take_line(&mut line));
+            on_line(take_line(&mut line), std::mem::take(&mut cut));
         }
     }
-    if !line.is_empty() {
-        on_line(take_line(&mut line));
+    if !line.is_empty() || cut > 0 {
+        on_line(take_line(&mut line), cut);
     }
 }
 
-fn extend_bounded(line: &mut Vec<u8>, more: &[u8]) {
+/// Append what fits of `more`; returns how many bytes did not.
+fn extend_bounded(line: &mut Vec<u8>, more: &[u8]) -> usize {
     let room = MAX_LINE_BYTES.saturating_sub(line.len());
-    line.extend_from_slice(&more[..more.len().min(room)]);
+    let keep = more.len().min(room);
+    line.extend_from_slice(&more[..keep]);
+    more.len() - keep
 }
 
 fn take_line(line: &mut Vec<u8>) -> String {

@@ -18,7 +18,7 @@ use satusky_core::changes::WorkloadChanges;
 use satusky_core::hostnames::Zone;
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, DnsZone, EdgeInfo,
-    LogSink, Runtime, RuntimeError, ServedHost, WorkloadObservation,
+    LogQuery, LogSink, Runtime, RuntimeError, RuntimeErrorKind, ServedHost, WorkloadObservation,
 };
 use satusky_types::{Hostname, Plane, Reason, ReplicaCounts, Strategy};
 use tokio::sync::Mutex;
@@ -27,6 +27,7 @@ use crate::acme::AcmeIssuer;
 use crate::build::Builder;
 use crate::isolation::{Isolation, IsolationError, prepare_state_dir};
 use crate::ledger::{Ledger, reap};
+use crate::logs::{LogError, LogLimits, LogStore};
 use crate::routes::{Route, RouteTable};
 use crate::supervisor::{READY_RECHECK_MIN, ReplicaStatus, Supervisor, Timings};
 
@@ -98,6 +99,8 @@ pub enum LocalRuntimeError {
     },
     #[error(transparent)]
     Isolation(#[from] IsolationError),
+    #[error(transparent)]
+    Logs(#[from] LogError),
 }
 
 /// The replicas of one release of an app.
@@ -137,6 +140,8 @@ struct Inner {
     changes: Arc<WorkloadChanges>,
     /// Certificates for custom domains, when `[acme]` is configured.
     acme: Option<AcmeIssuer>,
+    /// Every app's kept runtime log (`STATE_DIR/logs`).
+    logs: LogStore,
 }
 
 /// The local runtime. Cheap to clone.
@@ -166,6 +171,27 @@ impl LocalRuntime {
         ledger: Arc<dyn Ledger>,
         acme: Option<AcmeIssuer>,
     ) -> Result<LocalRuntime, LocalRuntimeError> {
+        Self::start_with_logs(
+            config,
+            routes,
+            zone_records,
+            ledger,
+            acme,
+            LogLimits::default(),
+        )
+        .await
+    }
+
+    /// [`LocalRuntime::start_with_acme`], keeping apps' logs within `log_limits` (tests use
+    /// small ones).
+    pub async fn start_with_logs(
+        config: LocalConfig,
+        routes: RouteTable,
+        zone_records: Arc<dyn DnsZone>,
+        ledger: Arc<dyn Ledger>,
+        acme: Option<AcmeIssuer>,
+        log_limits: LogLimits,
+    ) -> Result<LocalRuntime, LocalRuntimeError> {
         report_open_files(crate::limits::raise_open_files());
         let killed = reap(&*ledger).await;
         if killed > 0 {
@@ -189,6 +215,14 @@ impl LocalRuntime {
                     source,
                 })?;
         }
+        // Before the state dir is made private: `logs/` is one of its private directories.
+        let logs_dir = dir("logs");
+        let logs = tokio::task::spawn_blocking(move || LogStore::open(logs_dir, log_limits))
+            .await
+            .map_err(|e| LocalRuntimeError::Dir {
+                path: dir("logs").display().to_string(),
+                source: std::io::Error::other(e),
+            })??;
         let (state_dir, iso) = (config.state_dir.clone(), config.isolation.clone());
         tokio::task::spawn_blocking(move || prepare_state_dir(&state_dir, &iso))
             .await
@@ -209,8 +243,13 @@ impl LocalRuntime {
             ready_recheck: config.ready_recheck.max(READY_RECHECK_MIN),
             ..Timings::default()
         };
-        let supervisor =
-            Supervisor::isolated(dir("run"), ledger, timings, config.isolation.clone());
+        let supervisor = Supervisor::with_logs(
+            dir("run"),
+            ledger,
+            timings,
+            config.isolation.clone(),
+            Some(logs.clone()),
+        );
         let replica_changes = supervisor.changes();
         let inner = Arc::new(Inner {
             config,
@@ -221,6 +260,7 @@ impl LocalRuntime {
             apps: std::sync::Mutex::new(HashMap::new()),
             changes: Arc::new(WorkloadChanges::new()),
             acme,
+            logs,
         });
         tokio::spawn(follow_replicas(Arc::downgrade(&inner), replica_changes));
         Ok(LocalRuntime { inner })
@@ -236,7 +276,20 @@ impl LocalRuntime {
         self.inner.supervisor.shutdown_all().await;
     }
 
-    /// The last output lines of the app's replicas.
+    /// For a follower of the app's log: changes whenever lines were written, to the last seq
+    /// written (`0` until the first write since start). On each change, read the new lines
+    /// with [`Runtime::logs`] and `after_seq` = the last seq seen; several writes may show as
+    /// one change, none is missed. Lines are written (and this changes) as soon as the
+    /// app's capture queue is drained, typically within milliseconds.
+    pub fn log_notify(
+        &self,
+        org: &str,
+        app: &str,
+    ) -> Result<tokio::sync::watch::Receiver<u64>, RuntimeError> {
+        self.inner.logs.notify(org, app).map_err(log_error)
+    }
+
+    /// The last output lines of the app's replicas (the supervisor's in-memory tail).
     pub fn logs(&self, org: &str, app: &str) -> Vec<String> {
         self.inner.supervisor.logs(org, app)
     }
@@ -499,7 +552,23 @@ impl Runtime for LocalRuntime {
             if let Some(acme) = &self.inner.acme {
                 acme.remove_app(&org, &app);
             }
-            Ok(())
+            self.inner.logs.remove(&org, &app).await.map_err(log_error)
+        })
+    }
+
+    /// From the app's files under `STATE_DIR/logs` (see [`crate::logs`]).
+    fn logs(
+        &self,
+        org: String,
+        app: String,
+        query: LogQuery,
+    ) -> BoxFuture<'_, Result<Vec<satusky_types::LogLine>, RuntimeError>> {
+        Box::pin(async move {
+            self.inner
+                .logs
+                .read(&org, &app, query)
+                .await
+                .map_err(log_error)
         })
     }
 
@@ -555,6 +624,16 @@ impl Runtime for LocalRuntime {
             Ok(())
         })
     }
+}
+
+/// A log error for the engine: a name that cannot be a directory is invalid, the rest is the
+/// disk's (retried).
+fn log_error(e: LogError) -> RuntimeError {
+    let kind = match e {
+        LogError::BadName { .. } => RuntimeErrorKind::Invalid,
+        _ => RuntimeErrorKind::Unavailable,
+    };
+    RuntimeError::wrap(kind, e)
 }
 
 /// The one task that follows the supervisor: each app whose replicas changed gets a tick

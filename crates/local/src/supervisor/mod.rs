@@ -38,6 +38,7 @@ use tokio::task::JoinHandle;
 
 use crate::isolation::Isolation;
 use crate::ledger::Ledger;
+use crate::logs::{AppLog, LogStore};
 
 /// After SIGTERM, how long a replica may take to finish in-flight work before SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -162,6 +163,8 @@ struct Replica {
     isolation: Isolation,
     status: watch::Sender<ReplicaStatus>,
     logs: Mutex<VecDeque<String>>,
+    /// The app's kept log (every line, to disk), when the supervisor has a [`LogStore`].
+    log: Option<Arc<AppLog>>,
     stop: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -187,6 +190,7 @@ struct Inner {
     ledger: Arc<dyn Ledger>,
     timings: Timings,
     isolation: Isolation,
+    logs: Option<LogStore>,
     replicas: Mutex<BTreeMap<u64, Arc<Replica>>>,
     next_id: AtomicU64,
     /// Set by [`Supervisor::shutdown_all`]: no replica starts after it.
@@ -215,12 +219,24 @@ impl Supervisor {
         timings: Timings,
         isolation: Isolation,
     ) -> Self {
+        Self::with_logs(run_dir, ledger, timings, isolation, None)
+    }
+
+    /// [`Supervisor::isolated`], also keeping every line replicas write in `logs`.
+    pub fn with_logs(
+        run_dir: PathBuf,
+        ledger: Arc<dyn Ledger>,
+        timings: Timings,
+        isolation: Isolation,
+        logs: Option<LogStore>,
+    ) -> Self {
         Supervisor {
             inner: Arc::new(Inner {
                 run_dir,
                 ledger,
                 timings,
                 isolation,
+                logs,
                 replicas: Mutex::new(BTreeMap::new()),
                 changes: Arc::new(WorkloadChanges::new()),
                 closed: std::sync::atomic::AtomicBool::new(false),
@@ -291,8 +307,23 @@ impl Supervisor {
             waiting: None,
             last_exit: None,
         };
+        let log = match self
+            .inner
+            .logs
+            .as_ref()
+            .map(|l| l.app(&spec.org, &spec.app))
+        {
+            Some(Ok(log)) => Some(log),
+            Some(Err(e)) => {
+                tracing::warn!(org = %spec.org, app = %spec.app, error = %satusky_core::error_chain(&e),
+                    "the replica's output is not kept");
+                None
+            }
+            None => None,
+        };
         let replica = Arc::new(Replica {
             spec,
+            log,
             changes: Arc::clone(&self.inner.changes),
             port,
             workdir,

@@ -16,12 +16,13 @@ use super::{
     CRASH_EXITS_IN_WINDOW, CRASH_EXITS_NEVER_READY, CRASH_LOG_LINES, CRASH_WINDOW, LOG_LINES,
     Replica, ReplicaSpec, Timings,
 };
-use crate::build::{clean_env, describe_exit, push_bounded, read_lines};
+use crate::build::{clean_env, describe_exit, push_bounded, read_lines_cut};
 use crate::isolation::IsolateExt;
 use crate::ledger::{
     Ledger, LedgerEntry, ProcessKind, kill_group_leftovers, process_start_ticks, signal_group,
 };
 use satusky_core::runtime::release_id;
+use satusky_types::LogStream;
 
 /// How long output may take to arrive after the process exited (so a crash report quotes the
 /// last lines it printed).
@@ -199,16 +200,30 @@ async fn terminate(child: &mut Child, pgid: u32, grace: Duration) {
     kill_group_leftovers(pgid);
 }
 
-/// Stream stdout and stderr into the replica's ring buffer.
+/// Stream stdout and stderr into the replica's ring buffer and the app's kept log.
 fn capture(rep: &Arc<Replica>, child: &mut Child) -> Vec<JoinHandle<()>> {
     let mut out = Vec::new();
-    let pipes: [Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>; 2] = [
-        child.stdout.take().map(|p| Box::new(p) as _),
-        child.stderr.take().map(|p| Box::new(p) as _),
+    let pipes: [(
+        Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
+        LogStream,
+    ); 2] = [
+        (
+            child.stdout.take().map(|p| Box::new(p) as _),
+            LogStream::Stdout,
+        ),
+        (
+            child.stderr.take().map(|p| Box::new(p) as _),
+            LogStream::Stderr,
+        ),
     ];
-    for pipe in pipes.into_iter().flatten() {
+    for (pipe, stream) in pipes {
+        let Some(pipe) = pipe else { continue };
         let rep = Arc::clone(rep);
-        out.push(tokio::spawn(read_lines(pipe, move |line| {
+        out.push(tokio::spawn(read_lines_cut(pipe, move |line, cut| {
+            if let Some(log) = &rep.log {
+                let (release, index) = (rep.spec.release, rep.spec.index);
+                log.push(release, index, stream, line.clone(), cut);
+            }
             push_bounded(&rep.logs, line, LOG_LINES);
         })));
     }
