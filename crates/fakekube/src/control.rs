@@ -17,7 +17,8 @@
 //! | `POST /fakekube/v1/jobs/{ns}/{name}/start` | | Job pod running |
 //! | `POST /fakekube/v1/jobs/{ns}/{name}/complete` | `{"logs", "terminationMessage"}` | Job succeeded |
 //! | `POST /fakekube/v1/jobs/{ns}/{name}/fail` | `{"logs", "message", "exitCode": 1}` | Job failed |
-//! | `POST /fakekube/v1/pods/{ns}/{name}/log?container=C` | raw text | append to a log |
+//! | `POST /fakekube/v1/pods/{ns}/{name}/log?container=C&at=T` | raw text | append to a log; new lines stamped `T` (RFC 3339, default now) |
+//! | `POST /fakekube/v1/pods/{ns}/{name}/restart?container=C` | | container restarted: its log becomes `previous`, `restartCount` + 1 |
 //! | `POST /fakekube/v1/faults` / `DELETE` | [`crate::Fault`] | inject / clear errors |
 //! | `GET`/`PUT /fakekube/v1/auto` | [`crate::Auto`] | automatic controllers |
 //! | `GET`/`DELETE /fakekube/v1/stats` | | request counters / reset |
@@ -70,6 +71,7 @@ pub fn router(fake: FakeKube) -> Router {
         )
         .route("/fakekube/v1/jobs/{ns}/{name}/{action}", post(job))
         .route("/fakekube/v1/pods/{ns}/{name}/log", post(pod_log))
+        .route("/fakekube/v1/pods/{ns}/{name}/restart", post(pod_restart))
         .route("/fakekube/v1/faults", post(add_fault).delete(clear_faults))
         .route("/fakekube/v1/auto", get(get_auto).put(put_auto))
         .route("/fakekube/v1/stats", get(get_stats).delete(reset_stats))
@@ -262,6 +264,8 @@ async fn job(
 #[derive(Debug, Deserialize)]
 struct LogQuery {
     container: String,
+    #[serde(default)]
+    at: Option<String>,
 }
 
 async fn pod_log(
@@ -270,8 +274,30 @@ async fn pod_log(
     Query(q): Query<LogQuery>,
     b: Bytes,
 ) -> Response {
-    f.append_log(&ns, &name, &q.container, &String::from_utf8_lossy(&b));
+    let at = match q.at.as_deref() {
+        None => crate::meta::now_nanos(),
+        Some(t) => match crate::meta::parse_rfc3339_nanos(t) {
+            Some(at) => at,
+            None => {
+                return ApiError::bad_request(format!("invalid time {t:?}")).into_response();
+            }
+        },
+    };
+    f.append_log_at(&ns, &name, &q.container, &String::from_utf8_lossy(&b), at);
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ContainerQuery {
+    container: String,
+}
+
+async fn pod_restart(
+    State(f): State<FakeKube>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(q): Query<ContainerQuery>,
+) -> Response {
+    reply(f.restart_container(&ns, &name, &q.container))
 }
 
 async fn add_fault(State(f): State<FakeKube>, b: Bytes) -> Response {

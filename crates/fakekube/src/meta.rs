@@ -35,6 +35,56 @@ pub fn rfc3339(secs: i64) -> String {
     )
 }
 
+/// Nanoseconds since the Unix epoch, now.
+pub fn now_nanos() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// RFC 3339 UTC with nine fractional digits (`2026-12-07T13:45:01.123456789Z`), the stamp
+/// the kubelet puts before each log line with `timestamps=true`.
+pub fn rfc3339_nanos(nanos: i128) -> String {
+    let secs = nanos.div_euclid(1_000_000_000) as i64;
+    let frac = nanos.rem_euclid(1_000_000_000);
+    let whole = rfc3339(secs);
+    format!("{}.{frac:09}Z", &whole[..whole.len() - 1])
+}
+
+/// Parse an RFC 3339 time (`Z` or a `±hh:mm` offset, any fraction) to epoch nanoseconds.
+pub fn parse_rfc3339_nanos(s: &str) -> Option<i128> {
+    let secs = parse_rfc3339(s)? as i128;
+    let rest = s.get(19..)?;
+    let (frac, zone) = match rest.strip_prefix('.') {
+        Some(r) => {
+            let end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
+            let digits = &r[..end.min(9)];
+            let mut n: i128 = if digits.is_empty() {
+                0
+            } else {
+                digits.parse().ok()?
+            };
+            for _ in digits.len()..9 {
+                n *= 10;
+            }
+            (n, &r[end..])
+        }
+        None => (0, rest),
+    };
+    let offset = match zone {
+        "Z" | "z" => 0,
+        z if z.len() == 6 && (z.starts_with('+') || z.starts_with('-')) => {
+            let h: i128 = z.get(1..3)?.parse().ok()?;
+            let m: i128 = z.get(4..6)?.parse().ok()?;
+            let o = (h * 3600 + m * 60) * 1_000_000_000;
+            if z.starts_with('-') { -o } else { o }
+        }
+        _ => return None,
+    };
+    Some(secs * 1_000_000_000 + frac - offset)
+}
+
 /// The current time as a `metav1.Time` string.
 pub fn now() -> String {
     rfc3339(now_secs())
@@ -355,6 +405,13 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(parse_rfc3339("2000-02-29T00:00:00Z"), Some(951_782_400));
+        let n = 951_782_400_123_456_789;
+        assert_eq!(rfc3339_nanos(n), "2000-02-29T00:00:00.123456789Z");
+        assert_eq!(parse_rfc3339_nanos(&rfc3339_nanos(n)), Some(n));
+        assert_eq!(
+            parse_rfc3339_nanos("2000-02-29T01:00:00.5+01:00"),
+            Some(951_782_400_500_000_000)
+        );
         let n = now_secs();
         assert_eq!(parse_rfc3339(&rfc3339(n)), Some(n));
     }

@@ -66,7 +66,7 @@ pub struct Inner {
     pub compacted: u64,
     snapshots: VecDeque<(u64, Arc<Vec<Arc<Value>>>)>,
     next_snapshot: u64,
-    logs: HashMap<(String, String, String), String>,
+    logs: HashMap<(String, String, String), ContainerLog>,
     changed: watch::Sender<u64>,
     /// Which controllers react to writes on their own (see [`crate::hooks::Auto`]).
     pub auto: crate::hooks::Auto,
@@ -413,22 +413,84 @@ impl Inner {
             .map(|(_, s)| s.clone())
     }
 
-    /// Append to a container's log.
+    /// Append to a container's log, stamped now.
     pub fn append_log(&mut self, ns: &str, pod: &str, container: &str, text: &str) {
-        self.logs
+        self.append_log_at(ns, pod, container, text, meta::now_nanos());
+    }
+
+    /// Append to a container's log with the time the kubelet would stamp on each new line
+    /// (nanoseconds since the epoch). Text continuing an unfinished line keeps that line's
+    /// stamp.
+    pub fn append_log_at(&mut self, ns: &str, pod: &str, container: &str, text: &str, at: i128) {
+        let log = self
+            .logs
             .entry((ns.to_string(), pod.to_string(), container.to_string()))
-            .or_default()
-            .push_str(text);
+            .or_default();
+        for piece in text.split_inclusive('\n') {
+            match log.current.last_mut() {
+                Some(last) if !last.text.ends_with('\n') => last.text.push_str(piece),
+                _ => log.current.push(LogEntry {
+                    at,
+                    text: piece.to_string(),
+                }),
+            }
+        }
         self.changed.send_modify(|_| {});
     }
 
-    /// A container's log so far.
+    /// A container's (current) log so far.
     pub fn log(&self, ns: &str, pod: &str, container: &str) -> String {
-        self.logs
-            .get(&(ns.to_string(), pod.to_string(), container.to_string()))
-            .cloned()
+        self.log_entries(ns, pod, container, false)
             .unwrap_or_default()
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect()
     }
+
+    /// A container's log lines with their stamps: the current run's, or with `previous` the
+    /// run before the last restart (`None` when it never restarted).
+    pub fn log_entries(
+        &self,
+        ns: &str,
+        pod: &str,
+        container: &str,
+        previous: bool,
+    ) -> Option<Vec<LogEntry>> {
+        let log = self
+            .logs
+            .get(&(ns.to_string(), pod.to_string(), container.to_string()));
+        if previous {
+            log.and_then(|l| l.previous.clone())
+        } else {
+            Some(log.map(|l| l.current.clone()).unwrap_or_default())
+        }
+    }
+
+    /// The container restarted: its current log becomes the previous one (the one before
+    /// is gone, as on a kubelet), the new run starts empty.
+    pub fn restart_log(&mut self, ns: &str, pod: &str, container: &str) {
+        let log = self
+            .logs
+            .entry((ns.to_string(), pod.to_string(), container.to_string()))
+            .or_default();
+        log.previous = Some(std::mem::take(&mut log.current));
+        self.changed.send_modify(|_| {});
+    }
+}
+
+/// One container's logs: the current run's lines and the previous run's.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerLog {
+    pub current: Vec<LogEntry>,
+    pub previous: Option<Vec<LogEntry>>,
+}
+
+/// One log line (with its newline, unless it is still being written) and when it was
+/// written, in nanoseconds since the epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub at: i128,
+    pub text: String,
 }
 
 /// The object as served at `version` (only `apiVersion` differs between versions).

@@ -24,7 +24,7 @@ use crate::meta;
 use crate::registry::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
-use crate::store::{self, Event, EventKind, Store};
+use crate::store::{self, Event, EventKind, LogEntry, Store};
 
 /// How often bookmarks are sent when allowed (kube-apiserver: about once a minute).
 pub const BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);
@@ -246,8 +246,43 @@ pub struct LogOptions {
     pub follow: bool,
     /// `tailLines`.
     pub tail_lines: Option<usize>,
-    /// `limitBytes`.
+    /// `limitBytes`: the most bytes sent, a follow included.
     pub limit_bytes: Option<usize>,
+    /// `previous=true`: the run before the container's last restart (never followed: it
+    /// has ended).
+    pub previous: bool,
+    /// `sinceSeconds`: only lines stamped at most this long before the request.
+    pub since_seconds: Option<i64>,
+    /// `sinceTime` (RFC 3339): only lines stamped at or after it.
+    pub since_time: Option<String>,
+    /// `timestamps=true`: each line prefixed with its RFC 3339 nanosecond stamp and a space.
+    pub timestamps: bool,
+}
+
+/// The text of `entries` as the request asks for it, before `tailLines` and `limitBytes`:
+/// lines before `cutoff` (epoch ns) left out, stamps added. Stable as lines are appended,
+/// so a follower sends what lies past the length it has sent.
+fn render(entries: &[LogEntry], cutoff: Option<i128>, timestamps: bool) -> String {
+    let mut out = String::new();
+    for e in entries.iter().filter(|e| cutoff.is_none_or(|c| e.at >= c)) {
+        if timestamps {
+            out.push_str(&meta::rfc3339_nanos(e.at));
+            out.push(' ');
+        }
+        out.push_str(&e.text);
+    }
+    out
+}
+
+/// Cut `s` to at most `limit` bytes on a character boundary.
+fn cut(s: &mut String, limit: usize) {
+    if s.len() > limit {
+        let mut at = limit;
+        while !s.is_char_boundary(at) {
+            at -= 1;
+        }
+        s.truncate(at);
+    }
 }
 
 fn container_names(pod: &Value, field: &str) -> Vec<String> {
@@ -278,14 +313,8 @@ fn tail(text: &str, o: &LogOptions) -> String {
         }
         None => text.to_string(),
     };
-    if let Some(limit) = o.limit_bytes
-        && s.len() > limit
-    {
-        let mut cut = limit;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
+    if let Some(limit) = o.limit_bytes {
+        cut(&mut s, limit);
     }
     s
 }
@@ -298,7 +327,7 @@ pub fn logs(
     name: &str,
     o: LogOptions,
 ) -> Result<Body, ApiError> {
-    let (container, text) = {
+    let (container, entries) = {
         let g = store.lock();
         let pod = g
             .get(rt, ns, name)
@@ -321,13 +350,29 @@ pub fn logs(
                 )));
             }
         };
-        let text = g.log(ns, name, &container);
-        (container, text)
+        let entries = g
+            .log_entries(ns, name, &container, o.previous)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "previous terminated container \"{container}\" in pod \"{name}\" not found"
+                ))
+            })?;
+        (container, entries)
     };
+    let cutoff = match (&o.since_time, o.since_seconds) {
+        (Some(t), _) => Some(
+            meta::parse_rfc3339_nanos(t)
+                .ok_or_else(|| ApiError::bad_request(format!("invalid sinceTime {t:?}")))?,
+        ),
+        (None, Some(secs)) => Some(meta::now_nanos() - i128::from(secs) * 1_000_000_000),
+        (None, None) => None,
+    };
+    let text = render(&entries, cutoff, o.timestamps);
     let first = tail(&text, &o);
-    if !o.follow {
+    if !o.follow || o.previous {
         return Ok(Body::from(first));
     }
+    let mut budget = o.limit_bytes.map(|l| l.saturating_sub(first.len()));
     let (tx, rx) = mpsc::channel::<Bytes>(CHANNEL);
     let (ns, name) = (ns.to_string(), name.to_string());
     tokio::spawn(async move {
@@ -337,17 +382,29 @@ pub fn logs(
             return;
         }
         loop {
-            let (more, done) = {
+            if budget == Some(0) {
+                // limitBytes reached: the log ends here.
+                return;
+            }
+            let (mut more, done) = {
                 let g = store.lock();
-                let all = g.log(&ns, &name, &container);
+                let entries = g
+                    .log_entries(&ns, &name, &container, false)
+                    .unwrap_or_default();
+                let all = render(&entries, cutoff, o.timestamps);
                 let more = all.get(sent..).unwrap_or("").to_string();
                 (more, finished(g.get(rt, &ns, &name).as_deref()))
             };
             if !more.is_empty() {
                 sent += more.len();
+                if let Some(b) = budget.as_mut() {
+                    cut(&mut more, *b);
+                    *b -= more.len();
+                }
                 if tx.send(Bytes::from(more)).await.is_err() {
                     return;
                 }
+                continue;
             }
             if done {
                 return;

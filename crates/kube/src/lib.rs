@@ -11,6 +11,7 @@
 //!   edge addresses); [`issuance`]: the TLS plane from cert-manager's Certificate and its
 //!   CertificateRequest, Order and Challenges.
 //! - [`runtime`]: `KubeRuntime`, the `satusky_core::runtime::Runtime` for Kubernetes.
+//! - [`logs`]: an app's pods' logs, merged in time order (`Runtime::logs`).
 //! - [`watch`]: the watches on Deployments and Pods that mark apps whose workload changed.
 //! - [`build`]: Kaniko build Jobs (pure Job rendering, following the Job and its logs).
 //!
@@ -21,6 +22,7 @@ pub mod apply;
 pub mod build;
 pub mod issuance;
 pub mod kinds;
+pub mod logs;
 pub mod observe;
 pub mod render;
 pub mod runtime;

@@ -36,7 +36,7 @@ use satusky_core::error_chain;
 use satusky_core::hostnames::Zone;
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, DnsZone, EdgeInfo,
-    LogSink, Runtime, RuntimeError, RuntimeErrorKind, ServedHost, WorkloadObservation,
+    LogQuery, LogSink, Runtime, RuntimeError, RuntimeErrorKind, ServedHost, WorkloadObservation,
 };
 use satusky_types::{Hostname, Plane, PlaneState, Reason};
 
@@ -460,6 +460,18 @@ impl Runtime for KubeRuntime {
         hostnames: Vec<Hostname>,
     ) -> BoxFuture<'_, Result<Vec<Option<Plane>>, RuntimeError>> {
         Box::pin(async move { self.do_certificates(&org, &app, &hostnames).await })
+    }
+
+    fn logs(
+        &self,
+        org: String,
+        app: String,
+        query: LogQuery,
+    ) -> BoxFuture<'_, Result<Vec<satusky_types::LogLine>, RuntimeError>> {
+        Box::pin(async move {
+            let ns = default_namespace(&org);
+            crate::logs::read(self.client(), &ns, &org, &app, &query).await
+        })
     }
 
     fn remove(&self, org: String, app: String) -> BoxFuture<'_, Result<(), RuntimeError>> {

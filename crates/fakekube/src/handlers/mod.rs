@@ -342,6 +342,14 @@ async fn handle(
                         follow: req.params.flag("follow"),
                         tail_lines: req.params.num("tailLines")?.map(|n| n as usize),
                         limit_bytes: req.params.num("limitBytes")?.map(|n| n as usize),
+                        previous: req.params.flag("previous"),
+                        since_seconds: req.params.num("sinceSeconds")?.map(|n| n as i64),
+                        since_time: req
+                            .params
+                            .get("sinceTime")
+                            .filter(|t| !t.is_empty())
+                            .map(str::to_string),
+                        timestamps: req.params.flag("timestamps"),
                     };
                     let body: Body = watch::logs(store.clone(), rt, &ns, &name, o)?;
                     return Ok(

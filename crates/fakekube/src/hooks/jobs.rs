@@ -201,4 +201,55 @@ impl FakeKube {
     pub fn append_log(&self, ns: &str, pod: &str, container: &str, text: &str) {
         self.store().lock().append_log(ns, pod, container, text);
     }
+
+    /// Append text to a container's log, each new line stamped `at` (epoch nanoseconds).
+    pub fn append_log_at(&self, ns: &str, pod: &str, container: &str, text: &str, at: i128) {
+        self.store()
+            .lock()
+            .append_log_at(ns, pod, container, text, at);
+    }
+
+    /// The kubelet restarted a container: its log so far becomes the `previous=true` log,
+    /// the new run's starts empty, and the pod's status shows `restartCount` + 1 with the
+    /// last run `terminated` (exit code 1, `Error`) and the new one `running`.
+    pub fn restart_container(
+        &self,
+        ns: &str,
+        pod: &str,
+        container: &str,
+    ) -> Result<serde_json::Value, ApiError> {
+        let mut g = self.store().lock();
+        let pods_rt = rt("", "v1", "pods")?;
+        let live = get(&g, pods_rt, ns, pod)?;
+        let mut status = live.get("status").cloned().unwrap_or_else(|| json!({}));
+        if !status.is_object() {
+            status = json!({});
+        }
+        let statuses = status
+            .as_object_mut()
+            .map(|m| m.entry("containerStatuses").or_insert_with(|| json!([])))
+            .filter(|v| v.is_array())
+            .ok_or_else(|| ApiError::bad_request("pod status is not an object"))?;
+        let list = statuses
+            .as_array_mut()
+            .ok_or_else(|| ApiError::bad_request("containerStatuses is not a list"))?;
+        let now = meta::now();
+        let index = match list.iter().position(|c| c["name"] == container) {
+            Some(i) => i,
+            None => {
+                list.push(json!({"name": container, "ready": false, "restartCount": 0,
+                    "image": "", "imageID": "", "state": {"running": {"startedAt": now}}}));
+                list.len() - 1
+            }
+        };
+        let entry = &mut list[index];
+        let restarts = entry["restartCount"].as_i64().unwrap_or(0) + 1;
+        entry["restartCount"] = json!(restarts);
+        entry["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error",
+            "startedAt": now, "finishedAt": now}});
+        entry["state"] = json!({"running": {"startedAt": now}});
+        let pod_obj = write_status(&mut g, pods_rt, ns, pod, managers::KUBELET, status)?;
+        g.restart_log(ns, pod, container);
+        Ok((*pod_obj).clone())
+    }
 }
