@@ -893,3 +893,83 @@ fn a_secret_set_rolls_the_pods_through_the_hash_and_only_the_secret_holds_the_va
     assert_eq!(releases.as_array().unwrap().len(), 2, "{releases}");
     assert_eq!(hash(&c), after);
 }
+
+#[test]
+fn logs_of_the_apps_pods_come_merged_with_their_release_and_pod() {
+    let c = Cluster::start();
+    c.fake.set_auto(fakekube::Auto {
+        rollouts: true,
+        routes: false,
+    });
+    let app = app_dir("chat", "");
+    let out = c.onectl(
+        app.path(),
+        &["deploy", "--timeout", "60s", "--wait-for", "workload"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // fakekube plays the Deployment controller (a ReplicaSet carrying the Deployment's
+    // annotations) but not the ReplicaSet controller: the test makes the two pods.
+    let rs = c
+        .fake
+        .all_objects()
+        .into_iter()
+        .find(|o| {
+            o["kind"] == "ReplicaSet" && o["metadata"]["ownerReferences"][0]["name"] == "chat"
+        })
+        .expect("the Deployment's ReplicaSet");
+    assert_eq!(
+        rs["metadata"]["annotations"]["satusky.io/release"], "1",
+        "{rs}"
+    );
+    let labels = rs["spec"]["template"]["metadata"]["labels"].clone();
+    let pods = vec!["chat-7d9f-a".to_string(), "chat-7d9f-b".to_string()];
+    c._rt.block_on(async {
+        let client = c.fake.client();
+        let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+            client,
+            NS,
+            &kube::api::ApiResource {
+                group: String::new(),
+                version: "v1".into(),
+                api_version: "v1".into(),
+                kind: "Pod".into(),
+                plural: "pods".into(),
+            },
+        );
+        for name in &pods {
+            let pod: kube::api::DynamicObject = serde_json::from_value(json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "labels": labels,
+                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                        "name": rs["metadata"]["name"], "uid": rs["metadata"]["uid"],
+                        "controller": true}]},
+                "spec": {"containers": [{"name": "chat", "image": "i"}]}
+            }))
+            .unwrap();
+            api.create(&kube::api::PostParams::default(), &pod)
+                .await
+                .expect("pod");
+        }
+    });
+    let t0: i128 = 1_796_000_000_000_000_000;
+    c.fake
+        .append_log_at(NS, &pods[1], "chat", "second pod, first line\n", t0);
+    c.fake.append_log_at(
+        NS,
+        &pods[0],
+        "chat",
+        "first pod, later line\n",
+        t0 + 5_000_000,
+    );
+    let out = c.onectl(app.path(), &["logs", "--tail", "10"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            format!("v1#{}| second pod, first line", pods[1]),
+            format!("v1#{}| first pod, later line", pods[0]),
+        ],
+        "merged in time order, each with its release and pod"
+    );
+}

@@ -71,10 +71,22 @@ fn ensure_replicaset(g: &mut Inner, ns: &str, d: &Value) -> Result<Arc<Value>, A
         .cloned()
         .unwrap_or(json!({}));
     let revision = owned_by(g, ("apps", "v1", "replicasets"), ns, d).len() + 1;
+    // Like the real controller: the new ReplicaSet carries the Deployment's annotations
+    // (kubectl's last-applied copy excepted) plus its revision.
+    let mut annotations = d
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    annotations.insert(
+        "deployment.kubernetes.io/revision".into(),
+        json!(revision.to_string()),
+    );
     let rs = json!({
         "metadata": {
             "labels": labels,
-            "annotations": {"deployment.kubernetes.io/revision": revision.to_string()},
+            "annotations": annotations,
             "ownerReferences": [owner_ref("apps/v1", "Deployment", d)],
         },
         "spec": {"replicas": desired(d), "selector": selector, "template": template},
