@@ -196,6 +196,11 @@ struct Active {
 }
 
 async fn check_locked(d: &Drift, rec: &AppView) -> Result<Option<CheckOutcome>, StoreError> {
+    // A driver (a deploy's, or a re-route after a domain changed) owns the app now: what it is
+    // about to route is not drift yet.
+    if d.claims.is_driving(&rec.org, &rec.name) {
+        return Ok(None);
+    }
     let Some(active) = active_release(d, rec).await? else {
         return Ok(None);
     };
