@@ -124,6 +124,24 @@ impl Binding<'_> {
     }
 }
 
+/// How an error names the value: `secret API_KEY of acme/web (v3)`.
+impl fmt::Display for Binding<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Binding::AppSecret {
+                org,
+                app,
+                name,
+                version,
+            } => write!(f, "secret {name} of {org}/{app} (v{version})"),
+            Binding::Staged { org, app, name } => {
+                write!(f, "the staged secret {name} of {org}/{app}")
+            }
+            Binding::File { path } => write!(f, "{path}"),
+        }
+    }
+}
+
 /// A sealed value as stored: the key that sealed it, the nonce, and ciphertext with its tag.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Sealed {

@@ -162,12 +162,7 @@ impl Store {
                 name: &name,
                 version,
             };
-            let value =
-                ring.open_text(&binding, &sealed)
-                    .map_err(|source| StoreError::Unsealable {
-                        what: format!("secret {name} of {org}/{app} (v{version})"),
-                        source,
-                    })?;
+            let value = opened_text(ring, &binding, &sealed)?;
             out.insert(name, SecretEntry { version, value });
         }
         Ok(out)
@@ -378,13 +373,7 @@ impl Store {
                 name: &name,
                 version: to_u64("secret version", version)?,
             };
-            let plain = ring
-                .open(&binding, &sealed)
-                .map_err(|source| StoreError::Unsealable {
-                    what: format!("secret {name} of {org}/{app} (v{version})"),
-                    source,
-                })?;
-            let again = ring.seal(&binding, &plain).map_err(StoreError::Sealing)?;
+            let again = resealed(ring, &binding, &sealed)?;
             // Only if unchanged meanwhile (same version, same ciphertext).
             let res = sqlx::query(
                 "UPDATE app_secrets SET key_id = $1, nonce = $2, ciphertext = $3 \
@@ -430,13 +419,7 @@ impl Store {
                 app: &app,
                 name: &name,
             };
-            let plain = ring
-                .open(&binding, &sealed)
-                .map_err(|source| StoreError::Unsealable {
-                    what: format!("the staged secret {name} of {org}/{app}"),
-                    source,
-                })?;
-            let again = ring.seal(&binding, &plain).map_err(StoreError::Sealing)?;
+            let again = resealed(ring, &binding, &sealed)?;
             let res = sqlx::query(
                 "UPDATE app_staged SET key_id = $1, nonce = $2, ciphertext = $3 \
                  WHERE org = $4 AND app = $5 AND kind = 'secret' AND name = $6 AND ciphertext = $7",
@@ -607,12 +590,7 @@ pub(crate) async fn apply_staged(
                     app,
                     name: &name,
                 };
-                let value =
-                    ring.open_text(&binding, &sealed)
-                        .map_err(|source| StoreError::Unsealable {
-                            what: format!("the staged secret {name} of {org}/{app}"),
-                            source,
-                        })?;
+                let value = opened_text(ring, &binding, &sealed)?;
                 seal_next(conn, org, app, &name, &value, ring, now_ms).await?;
             }
             ("secret", StagedOp::Unset) => {
@@ -1028,6 +1006,26 @@ fn decode_sealed(r: &sqlx::any::AnyRow) -> Result<Sealed> {
         nonce,
         ciphertext,
     })
+}
+
+/// `sealed` opened for `binding`; the error names the value ([`Binding`]'s `Display`).
+fn opened_text(ring: &KeyRing, binding: &Binding<'_>, sealed: &Sealed) -> Result<SecretValue> {
+    ring.open_text(binding, sealed)
+        .map_err(|source| StoreError::Unsealable {
+            what: binding.to_string(),
+            source,
+        })
+}
+
+/// `sealed` opened for `binding` and sealed again under the ring's first key.
+fn resealed(ring: &KeyRing, binding: &Binding<'_>, sealed: &Sealed) -> Result<Sealed> {
+    let plain = ring
+        .open(binding, sealed)
+        .map_err(|source| StoreError::Unsealable {
+            what: binding.to_string(),
+            source,
+        })?;
+    ring.seal(binding, &plain).map_err(StoreError::Sealing)
 }
 
 fn hex(bytes: &[u8]) -> String {

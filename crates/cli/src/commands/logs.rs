@@ -34,8 +34,7 @@ pub async fn run(args: &LogsArgs, env: &Env) -> Result<u8, CliError> {
         query.push(("replica", r.clone()));
     }
     let path = ["v1", "orgs", org.as_str(), "apps", app.as_str(), "logs"];
-    let pairs = |q: &[(&'static str, String)]| -> Vec<(&'static str, String)> { q.to_vec() };
-    let first: Vec<LogLine> = get(client, &path, &pairs(&query)).await?;
+    let first: Vec<LogLine> = get(client, &path, &query).await?;
     let colour = output::colour();
     let mut last = first.last().map(|l| l.seq);
     for l in &first {
@@ -49,7 +48,7 @@ pub async fn run(args: &LogsArgs, env: &Env) -> Result<u8, CliError> {
     let mut lost = false;
     loop {
         tokio::time::sleep(FOLLOW_EVERY).await;
-        let mut q = pairs(&query);
+        let mut q = query.clone();
         if let Some(seq) = last {
             q.push(("after", seq.to_string()));
         }

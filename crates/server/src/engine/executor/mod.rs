@@ -98,11 +98,22 @@ pub(super) async fn drive(engine: &Engine, org: &str, app: &str) {
         };
         // Domains proven or removed after this release was applied: route them now, under
         // this driver's claim (before the apply, the apply routes what is routed then).
+        let reroute = matches!(
+            work.step,
+            satusky_core::engine::Step::Rollout | satusky_core::engine::Step::Endpoints
+        ) && engine.take_reroute(org, app);
+        // Secrets are opened only when this pass may hand the release to the runtime: the
+        // apply step, or a re-route — not on every polling pass of a rollout.
+        let with_secrets = reroute || work.step == satusky_core::engine::Step::Apply;
         let release_view = match &release {
-            Some(r) => Some(
+            Some(r) if with_secrets => Some(
                 handle
                     .release_view(org, app, r, view.routed_hostnames())
                     .await,
+            ),
+            Some(r) => Some(
+                r.view(view.routed_hostnames())
+                    .map_err(crate::handle::Unusable::Spec),
             ),
             None => None,
         };
@@ -110,13 +121,13 @@ pub(super) async fn drive(engine: &Engine, org: &str, app: &str) {
             &release_view
         {
             tracing::error!(%org, %app, error = %error_chain(e), "cannot read the app's secrets");
+            if reroute {
+                engine.want_reroute(org, app);
+            }
             tokio::time::sleep(RETRY_AFTER).await;
             continue;
         }
-        if matches!(
-            work.step,
-            satusky_core::engine::Step::Rollout | satusky_core::engine::Step::Endpoints
-        ) && engine.take_reroute(org, app)
+        if reroute
             && let Some(Ok(r)) = &release_view
             && let Err(e) = handle.runtime.heal(r.desired(org, app)).await
         {
