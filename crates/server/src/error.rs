@@ -90,8 +90,14 @@ impl From<StoreError> for ApiErrorResponse {
                 "{what}: the limit of {limit} is reached"
             ))
             .with_details(serde_json::json!({ "limit": limit })),
-            StoreError::KeyClash { ref name, .. } => ApiErrorResponse::invalid(err.to_string())
-                .with_details(serde_json::json!({ "field": name })),
+            StoreError::KeyClash { ref name, is } => {
+                let fix = match is {
+                    "a secret" => format!("`1ctl secret unset {name}` first to make it an env value"),
+                    _ => format!("`1ctl env unset {name}` first (and remove it from [env]) to make it a secret"),
+                };
+                ApiErrorResponse::invalid(format!("{err}; {fix}"))
+                    .with_details(serde_json::json!({ "field": name }))
+            }
             StoreError::DeployInFlight { release } => ApiErrorResponse::new(
                 StatusCode::CONFLICT,
                 ErrorCode::Conflict,
