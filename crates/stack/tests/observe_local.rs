@@ -221,7 +221,7 @@ async fn one_replica_of_two_killed_after_the_deploy_degrades_the_app_until_it_is
         .args(["-9", &pid.to_string()])
         .status()
         .unwrap();
-    let (plane, took) = wait_plane(
+    let (mut plane, took) = wait_plane(
         &env.api,
         "pair",
         "in_progress",
@@ -229,6 +229,18 @@ async fn one_replica_of_two_killed_after_the_deploy_degrades_the_app_until_it_is
         Duration::from_secs(5),
     )
     .await;
+    // The cause shows within the same 5 s. (Known gap: on a loaded machine the first report
+    // can come after the supervisor already restarted the replica, and says "the runtime
+    // gives no cause" until the exit is reported.)
+    let t0 = Instant::now();
+    while !plane["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("was killed by signal 9"))
+        && t0.elapsed() + took < Duration::from_secs(5)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        plane = env.api.status("pair").await["workload"].clone();
+    }
     let message = plane["message"].as_str().unwrap();
     assert!(
         message.starts_with("v1 serves on 1/2 replicas"),
