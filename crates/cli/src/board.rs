@@ -138,7 +138,8 @@ impl Board {
             Update::BuildLog { .. }
             | Update::Release { .. }
             | Update::Drift { .. }
-            | Update::Domain { .. } => {}
+            | Update::Domain { .. }
+            | Update::Operation { .. } => {}
         }
         out
     }
@@ -237,6 +238,7 @@ mod tests {
             app: "api".into(),
             org: "acme".into(),
             generation: 1,
+            observed_generation: None,
             active_release: None,
             target_release: Some(1),
             phase: Phase::Building,

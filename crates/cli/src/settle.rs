@@ -121,6 +121,7 @@ mod tests {
             app: "web".into(),
             org: "acme".into(),
             generation: 1,
+            observed_generation: None,
             active_release: Some(OURS),
             target_release: Some(OURS),
             phase: Phase::Degraded,

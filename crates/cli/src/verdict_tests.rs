@@ -31,6 +31,7 @@ fn report(target: Option<u64>, build: PlaneState, workload: PlaneState) -> Readi
         app: "api".into(),
         org: "acme".into(),
         generation: 3,
+        observed_generation: None,
         active_release: None,
         target_release: target,
         phase: Phase::RollingOut,

@@ -18,6 +18,7 @@ pub mod hostnames;
 pub mod ledger;
 pub mod lifecycle;
 pub mod names;
+pub mod operate;
 pub mod ownership;
 pub mod paths;
 pub mod quantity;

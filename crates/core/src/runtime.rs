@@ -74,6 +74,10 @@ pub struct DesiredWorkload {
     /// ones). Runtimes hand them to the workload only — a replica's environment, the
     /// cluster's Secret — never to a file, a log or another object.
     pub secrets: crate::secrets::Secrets,
+    /// When `1ctl app restart` last asked for fresh replicas (epoch ms): a new value means
+    /// every replica is replaced, ready ones first (local: replica by replica; Kubernetes: the
+    /// pod template's `satusky.io/restarted-at` annotation).
+    pub restarted_at_ms: Option<i64>,
 }
 
 impl DesiredWorkload {

@@ -47,6 +47,16 @@ impl ValidatedApp {
     pub fn into_spec(self) -> AppSpec {
         self.spec
     }
+
+    /// The same app run with `replicas` (a count set with `1ctl app scale`), checked again.
+    pub fn with_replicas(&self, replicas: u32) -> Result<Self, ValidationErrors> {
+        if replicas == self.spec.replicas {
+            return Ok(self.clone());
+        }
+        let mut spec = self.spec.clone();
+        spec.replicas = replicas;
+        validate_spec(spec)
+    }
 }
 
 /// A validated app reads as the spec it holds; it cannot be changed in place (no `DerefMut`),

@@ -484,6 +484,7 @@ fn desired_workloads(n: usize, orgs: usize) -> Vec<DesiredWorkload> {
                 spec: app,
                 artifact: None,
                 secrets: Default::default(),
+                restarted_at_ms: None,
             }
         })
         .collect()

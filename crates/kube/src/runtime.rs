@@ -133,6 +133,7 @@ impl KubeRuntime {
         input.gateway = self.config.gateway.clone();
         input.issuer = self.config.issuer.clone();
         input.zone = self.config.zone.clone();
+        input.restarted_at_ms = desired.restarted_at_ms;
         // Names and versions to the render; the values only to the applier (see below).
         input.secrets = desired
             .secrets

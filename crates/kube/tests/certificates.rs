@@ -35,6 +35,7 @@ fn desired(domains: &[&str]) -> DesiredWorkload {
         artifact: None,
         hostnames,
         secrets: Default::default(),
+        restarted_at_ms: None,
     }
 }
 

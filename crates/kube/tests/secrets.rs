@@ -69,6 +69,7 @@ fn desired(release: u64, log: &str, secrets: Secrets) -> DesiredWorkload {
         artifact: None,
         hostnames,
         secrets,
+        restarted_at_ms: None,
     }
 }
 

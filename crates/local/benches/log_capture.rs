@@ -104,6 +104,7 @@ async fn supervised(pace: Pace) -> (f64, usize, u64) {
         artifact: None,
         hostnames: AppHostnames::new(vec![]).unwrap(),
         secrets: Default::default(),
+        restarted_at_ms: None,
     };
     rt.apply(d).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(600);

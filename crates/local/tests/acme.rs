@@ -139,6 +139,7 @@ fn desired(custom: &str) -> DesiredWorkload {
         artifact: None,
         hostnames: AppHostnames::new(hostnames(custom)).unwrap(),
         secrets: Default::default(),
+        restarted_at_ms: None,
     }
 }
 

@@ -50,6 +50,7 @@ fn desired(release: u64, replicas: u32, command: Vec<String>) -> DesiredWorkload
         hostnames: AppHostnames::new(vec![spec::generated_as("web-acme.satusky.localhost")])
             .unwrap(),
         secrets: Default::default(),
+        restarted_at_ms: None,
     }
 }
 

@@ -95,6 +95,7 @@ fn desired(release: u64, replicas: u32, args: &[&str]) -> DesiredWorkload {
         artifact: None,
         hostnames: AppHostnames::new(hostnames()).unwrap(),
         secrets: Default::default(),
+        restarted_at_ms: None,
     }
 }
 

@@ -125,6 +125,7 @@ fn desired(secrets: Secrets) -> DesiredWorkload {
         artifact: None,
         hostnames: AppHostnames::new(vec![spec::generated_as(GEN)]).unwrap(),
         secrets,
+        restarted_at_ms: None,
     }
 }
 

@@ -31,6 +31,7 @@ async fn the_app_url_names_the_dev_edge_port() {
         .json(&PutAppRequest {
             spec,
             context: None,
+            keep_scaled_replicas: false,
         })
         .send()
         .await

@@ -102,10 +102,19 @@ impl From<StoreError> for ApiErrorResponse {
                 StatusCode::CONFLICT,
                 ErrorCode::Conflict,
                 format!(
-                    "release v{release} is being deployed: change env or secrets after it settles (`1ctl app status --watch`)"
+                    "release v{release} is being deployed: try again once it settles (`1ctl app status --watch`), or stage an env/secret change with --stage"
                 ),
             )
             .with_details(serde_json::json!({ "release": release })),
+            StoreError::NotRunning { app } => ApiErrorResponse::new(
+                StatusCode::CONFLICT,
+                ErrorCode::Conflict,
+                format!("{app} has no running release yet: deploy it first (`1ctl deploy`)"),
+            ),
+            StoreError::ScaleRefused(refusal) => {
+                ApiErrorResponse::invalid(format!("replicas: {refusal}"))
+                    .with_details(serde_json::json!({ "field": "replicas" }))
+            }
             StoreError::MissingSecrets { names } => {
                 let commands: Vec<String> = names
                     .iter()

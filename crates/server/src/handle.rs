@@ -44,36 +44,33 @@ pub(crate) enum Unusable {
 }
 
 impl Handle {
-    /// `release` of `org/app` as the engine sees it, routing `routed`, with the app's secrets
-    /// as they are now opened in memory (a rollback keeps the current secrets).
+    /// `release` of `app` as the engine sees it (routing its routed hostnames, with its
+    /// scaled count and last restart), with the app's secrets as they are now opened in memory
+    /// (a rollback keeps the current secrets).
     pub(crate) async fn release_view(
         &self,
-        org: &str,
-        app: &str,
+        app: &AppView,
         release: &satusky_store::ReleaseRecord,
-        routed: Vec<satusky_types::Hostname>,
     ) -> Result<satusky_core::engine::ReleaseView, Unusable> {
-        let mut view = release.view(routed).map_err(Unusable::Spec)?;
+        let mut view = release.view(app).map_err(Unusable::Spec)?;
         view.secrets = self
             .store
-            .open_secrets(org, app)
+            .open_secrets(&app.org, &app.name)
             .await
             .map_err(Unusable::Secrets)?;
         Ok(view)
     }
 
-    /// What the runtime must make true for `release` of `org/app` (see [`Handle::release_view`]).
+    /// What the runtime must make true for `release` of `app` (see [`Handle::release_view`]).
     pub(crate) async fn desired(
         &self,
-        org: &str,
-        app: &str,
+        app: &AppView,
         release: &satusky_store::ReleaseRecord,
-        routed: Vec<satusky_types::Hostname>,
     ) -> Result<satusky_core::runtime::DesiredWorkload, Unusable> {
         Ok(self
-            .release_view(org, app, release, routed)
+            .release_view(app, release)
             .await?
-            .desired(org, app))
+            .desired(&app.org, &app.name))
     }
 
     /// Read `org/app` as the engine sees it; `None` when it does not exist.
@@ -83,8 +80,8 @@ impl Handle {
 
     /// Save `doc` as the app's status with `events` (computed by
     /// `satusky_core::engine::status_events` against the stored document). `Ok(false)` when
-    /// the document's release is no longer the app's target (a newer deploy overtook it);
-    /// nothing is written then.
+    /// the document's release is no longer the app's target or the app moved past `app`'s
+    /// generation (a newer deploy, scale or restart overtook it); nothing is written then.
     pub(crate) async fn save_status(
         &self,
         app: &AppView,
@@ -93,7 +90,7 @@ impl Handle {
     ) -> Result<bool, StoreError> {
         let saved = self
             .store
-            .save_status(&app.org, &app.name, doc, events, now_ms())
+            .save_status(&app.org, &app.name, doc, events, app.generation, now_ms())
             .await?;
         if saved && !events.is_empty() {
             self.hub.notify(&app.org, &app.name);

@@ -299,6 +299,7 @@ mod tests {
             app: "web".into(),
             org: "acme".into(),
             generation: 1,
+            observed_generation: None,
             active_release: Some(3),
             target_release: Some(3),
             phase: Phase::Degraded,

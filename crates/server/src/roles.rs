@@ -2,8 +2,8 @@
 //! the [`Action`] it performs and asks [`crate::auth::Caller::authorize`]; nothing else
 //! compares roles. Pure: no request, no store.
 //!
-//! `admin` may do everything. `member` may do everything a deploy needs, add and check
-//! domains, change env values, and read the org; it may not destroy apps, remove domains,
+//! `admin` may do everything. `member` may do everything a deploy needs, scale and restart
+//! apps, add and check domains, change env values, and read the org; it may not destroy apps, remove domains,
 //! manage tokens, or list, set or unset secrets. README's roles table says the same.
 
 use satusky_types::Role;
@@ -17,6 +17,8 @@ pub enum Action {
     Deploy,
     /// Roll an app back to an older release's snapshot.
     Rollback,
+    /// Scale or restart an app's running release.
+    Operate,
     /// Destroy an app with its releases and hostnames.
     DestroyApp,
     /// Add a custom domain to an app (routed once proven).
@@ -40,6 +42,7 @@ impl Action {
             Action::Read => "read the org",
             Action::Deploy => "deploy",
             Action::Rollback => "roll back apps",
+            Action::Operate => "scale or restart apps",
             Action::DestroyApp => "destroy apps",
             Action::AddDomain => "add domains",
             Action::CheckDomain => "check domains",
@@ -60,6 +63,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
             Action::Read
             | Action::Deploy
             | Action::Rollback
+            | Action::Operate
             | Action::AddDomain
             | Action::CheckDomain
             | Action::ChangeEnv => true,
@@ -75,10 +79,11 @@ pub fn allowed(role: Role, action: Action) -> bool {
 mod tests {
     use super::*;
 
-    const ALL: [Action; 10] = [
+    const ALL: [Action; 11] = [
         Action::Read,
         Action::Deploy,
         Action::Rollback,
+        Action::Operate,
         Action::DestroyApp,
         Action::AddDomain,
         Action::CheckDomain,
@@ -102,6 +107,7 @@ mod tests {
                 &Action::Read,
                 &Action::Deploy,
                 &Action::Rollback,
+                &Action::Operate,
                 &Action::AddDomain,
                 &Action::CheckDomain,
                 &Action::ChangeEnv

@@ -50,6 +50,7 @@ async fn deploy(store: &Store, app: &str) -> u64 {
         source: "deploy",
         context: Some("sha256:0123"),
         start_work: true,
+        sets_replicas: true,
     };
     store
         .record_deploy_with(ORG, &input, satusky_core::time::now_ms())

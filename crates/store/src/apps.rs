@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use satusky_core::engine::{StatusDoc, Work};
+use satusky_core::engine::{Operated, StatusDoc, Work};
+use satusky_core::operate::scale_after_deploy;
 use satusky_types::{AppSpec, Hostname, Phase};
 use sqlx::AnyConnection;
 use sqlx::Row;
@@ -34,6 +35,20 @@ pub struct DeployRecord {
     pub kept_env: Vec<String>,
     /// Changes staged with `--stage` that this deploy applied (`env LOG_LEVEL set`, …).
     pub staged_applied: Vec<String>,
+    /// What became of a replica count set with `1ctl app scale`.
+    pub scale: ScaleAfterDeploy,
+}
+
+/// What a deploy did to a replica count set with `1ctl app scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScaleAfterDeploy {
+    /// The app was not scaled.
+    #[default]
+    NotScaled,
+    /// Kept: the file does not set `replicas`.
+    Kept(u32),
+    /// Replaced by the file's `replicas` (or dropped for `[hpa]`).
+    Replaced { scaled: u32, now: u32 },
 }
 
 /// What a deploy writes (see [`Store::record_deploy_with`]).
@@ -48,6 +63,9 @@ pub struct DeployInput<'a> {
     /// Whether the engine's pending work starts for the new release (`Work::new(version)`);
     /// `false` leaves the app without work (no runtime will build or apply it).
     pub start_work: bool,
+    /// The deployed file sets `replicas` (an API caller's spec always does): it replaces a
+    /// count set with `1ctl app scale`. `false` keeps that count.
+    pub sets_replicas: bool,
 }
 
 /// One app's stored desired state.
@@ -74,6 +92,8 @@ pub struct AppRecord {
     pub status: Option<StatusDoc>,
     /// The engine's pending work, if any (one that no longer parses reads as absent).
     pub work: Option<Work>,
+    /// What `1ctl app scale` / `app restart` set on the app.
+    pub operated: Operated,
 }
 
 /// What `delete_app` removed.
@@ -89,7 +109,8 @@ macro_rules! app_query {
     ($where:literal) => {
         concat!(
             "SELECT a.org, a.name, a.generation, a.spec, a.active_release, a.target_release, \
-             a.phase, a.created_at, a.updated_at, a.status, a.work, ",
+             a.phase, a.created_at, a.updated_at, a.status, a.work, a.scaled_replicas, \
+             a.restarted_at, ",
             domains::domain_columns!(),
             " FROM apps a LEFT JOIN domains d ON d.org = a.org AND d.app = a.name WHERE ",
             $where
@@ -116,6 +137,7 @@ impl Store {
             source,
             context: None,
             start_work: false,
+            sets_replicas: true,
         };
         self.record_deploy_with(org, &input, now_ms).await
     }
@@ -135,6 +157,7 @@ impl Store {
             source,
             context,
             start_work,
+            sets_replicas,
         } = *input;
         let app = spec.name.as_str();
         let accepted = Phase::Accepted.as_str();
@@ -164,7 +187,7 @@ impl Store {
              generation = apps.generation + 1, spec = excluded.spec, \
              target_release = apps.last_release + 1, last_release = apps.last_release + 1, \
              phase = excluded.phase, updated_at = excluded.updated_at \
-             RETURNING generation, last_release",
+             RETURNING generation, last_release, scaled_replicas",
         )
         .bind(org)
         .bind(app)
@@ -176,6 +199,27 @@ impl Store {
         .map_err(|e| missing_org(e, org))?;
         let generation: i64 = row.try_get("generation")?;
         let version: i64 = row.try_get("last_release")?;
+        let scaled = to_opt_u64("scaled replicas", row.try_get("scaled_replicas")?)?
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+        let scale = match scaled {
+            None => ScaleAfterDeploy::NotScaled,
+            Some(n) => match scale_after_deploy(Some(n), spec, sets_replicas) {
+                Some(kept) => ScaleAfterDeploy::Kept(kept),
+                None => {
+                    sqlx::query(
+                        "UPDATE apps SET scaled_replicas = NULL WHERE org = $1 AND name = $2",
+                    )
+                    .bind(org)
+                    .bind(app)
+                    .execute(&mut *tx)
+                    .await?;
+                    ScaleAfterDeploy::Replaced {
+                        scaled: n,
+                        now: spec.replicas,
+                    }
+                }
+            },
+        };
         // A deploy ends a rollback's pin (and says so).
         let unpinned = take_pin(&mut tx, org, app).await?;
         let kept = write_pending_release(
@@ -207,6 +251,7 @@ impl Store {
             kept,
             kept_env,
             staged_applied,
+            scale,
         })
     }
 
@@ -377,5 +422,10 @@ fn app_from_row(row: &AnyRow) -> Result<AppRecord> {
         status: opt_json("app status", row.try_get("status")?)?
             .and_then(|v| StatusDoc::from_value(&v)),
         work: opt_json("app work", row.try_get("work")?)?.and_then(|v| Work::from_value(&v)),
+        operated: Operated {
+            replicas: to_opt_u64("scaled replicas", row.try_get("scaled_replicas")?)?
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            restarted_at_ms: row.try_get("restarted_at")?,
+        },
     })
 }

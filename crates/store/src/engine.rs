@@ -7,7 +7,7 @@
 use satusky_core::engine::{AppView, ReleaseView, StatusDoc, Work};
 use satusky_core::ledger::{LedgerEntry, ProcessKind};
 use satusky_core::{AppHostnames, DesiredError, validate_spec};
-use satusky_types::{EventType, Hostname, ReleaseStatus};
+use satusky_types::{EventType, ReleaseStatus};
 use serde_json::{Value, json};
 use sqlx::Row;
 
@@ -114,7 +114,8 @@ impl Store {
 
     /// Save the app's computed phase and status document for `release`, appending `events`
     /// (plane changes, phase changes, …) in the same transaction. Writes nothing and returns
-    /// `false` when `release` is no longer the app's target (a newer deploy overtook it).
+    /// `false` when `release` is no longer the app's target or the app moved past
+    /// `generation` (a newer deploy, scale or restart overtook the reader).
     /// The document says which release it describes and its phase; one without a release
     /// writes nothing.
     pub async fn save_status(
@@ -123,23 +124,29 @@ impl Store {
         app: &str,
         status: &StatusDoc,
         events_to_append: &[(EventType, Value)],
+        generation: u64,
         now_ms: i64,
     ) -> Result<bool> {
         let Some(release) = status.release else {
             return Ok(false);
         };
         let phase = status.phase();
-        let status_json = to_json("app status", status)?;
+        let stamped = StatusDoc {
+            generation: Some(generation),
+            ..status.clone()
+        };
+        let status_json = to_json("app status", &stamped)?;
         let mut tx = self.begin_write().await?;
         let res = sqlx::query(
             "UPDATE apps SET phase = $1, status = $2 \
-             WHERE org = $3 AND name = $4 AND target_release = $5",
+             WHERE org = $3 AND name = $4 AND target_release = $5 AND generation = $6",
         )
         .bind(phase.as_str())
         .bind(status_json)
         .bind(org)
         .bind(app)
         .bind(big("release", release)?)
+        .bind(big("generation", generation)?)
         .execute(&mut *tx)
         .await?;
         if res.rows_affected() == 0 {
@@ -187,23 +194,27 @@ impl Store {
     }
 
     /// Replace the work of `release` with `work` (or clear it) — only while `release` is still
-    /// the app's target, so a driver never overwrites a newer deploy's work. Returns whether
-    /// it wrote.
+    /// the app's target and the app is at `generation`, so a driver never overwrites the work
+    /// of a newer deploy, scale or restart (the last two keep the release). Returns whether it
+    /// wrote.
     pub async fn advance_work(
         &self,
         org: &str,
         app: &str,
         release: u64,
+        generation: u64,
         work: Option<&Work>,
     ) -> Result<bool> {
         let work_json = work.map(|w| to_json("app work", w)).transpose()?;
         let res = sqlx::query(
-            "UPDATE apps SET work = $1 WHERE org = $2 AND name = $3 AND target_release = $4",
+            "UPDATE apps SET work = $1 \
+             WHERE org = $2 AND name = $3 AND target_release = $4 AND generation = $5",
         )
         .bind(work_json)
         .bind(org)
         .bind(app)
         .bind(big("release", release)?)
+        .bind(big("generation", generation)?)
         .execute(&self.pool)
         .await?;
         Ok(res.rows_affected() > 0)
@@ -304,24 +315,32 @@ impl AppRecord {
             updated_at_ms: self.updated_at_ms,
             status: self.status.clone(),
             work: self.work.clone(),
+            operated: self.operated,
         }
     }
 }
 
 impl ReleaseRecord {
-    /// The release as the engine's step function reads it, routing `routed` (the app's
-    /// routed hostnames now: [`AppView::routed_hostnames`](satusky_core::engine::AppView)),
-    /// checked once here at the store boundary: a stored spec or hostname list that no longer
-    /// validates is an error.
-    pub fn view(&self, routed: Vec<Hostname>) -> Result<ReleaseView, DesiredError> {
+    /// The release as the engine's step function reads it for `app` as it is now: routing
+    /// its routed hostnames, run with its scaled replica count and last restart (see
+    /// [`Operated`](satusky_core::engine::Operated)), checked once here at the store boundary:
+    /// a stored spec or hostname list that no longer validates is an error.
+    pub fn view(&self, app: &AppView) -> Result<ReleaseView, DesiredError> {
+        let spec = validate_spec(self.spec.clone()).map_err(DesiredError::Spec)?;
+        let spec = match app.operated.replicas {
+            Some(n) => spec.with_replicas(n).map_err(DesiredError::Spec)?,
+            None => spec,
+        };
         Ok(ReleaseView {
             version: self.version,
             source: self.source.clone(),
-            spec: validate_spec(self.spec.clone()).map_err(DesiredError::Spec)?,
-            hostnames: AppHostnames::new(routed).map_err(DesiredError::Hostnames)?,
+            spec,
+            hostnames: AppHostnames::new(app.routed_hostnames())
+                .map_err(DesiredError::Hostnames)?,
             context: self.context.clone(),
             artifact: self.artifact.clone(),
             secrets: Default::default(),
+            restarted_at_ms: app.operated.restarted_at_ms,
         })
     }
 }

@@ -34,6 +34,14 @@ pub enum StoreError {
     #[error("release v{release} is being deployed: change the app after it settles")]
     DeployInFlight { release: u64 },
 
+    /// An operation (scale, restart) on an app that has no active release yet.
+    #[error("{app} has no running release yet")]
+    NotRunning { app: String },
+
+    /// A scale the rules refuse.
+    #[error("cannot scale")]
+    ScaleRefused(#[source] satusky_core::operate::ScaleRefusal),
+
     /// A deploy whose spec requires secrets the app does not have.
     #[error("the app has no secret {}", names.join(", "))]
     MissingSecrets { names: Vec<String> },

@@ -40,16 +40,15 @@ pub struct ReleaseRecord {
 }
 
 impl ReleaseRecord {
-    /// What a runtime must make true for this release of `org`/`app`, routing `routed` (the
-    /// app's routed hostnames now): its spec validated and the hostnames checked again as they are read back (the rules may have become stricter
-    /// since it was recorded) — the one validation between the store and the runtimes.
+    /// What a runtime must make true for this release of `app` as it is now (its routed
+    /// hostnames, scaled count, last restart): its spec validated and the hostnames checked
+    /// again as they are read back (the rules may have become stricter since it was
+    /// recorded) — the one validation between the store and the runtimes.
     pub fn desired(
         &self,
-        org: &str,
-        app: &str,
-        routed: Vec<satusky_types::Hostname>,
+        app: &satusky_core::engine::AppView,
     ) -> Result<DesiredWorkload, DesiredError> {
-        Ok(self.view(routed)?.desired(org, app))
+        Ok(self.view(app)?.desired(&app.org, &app.name))
     }
 
     /// The release as the API and `1ctl app releases` show it.

@@ -38,6 +38,7 @@ async fn redeploying_bumps_generation_and_adds_a_release() {
                 kept: Vec::new(),
                 kept_env: Vec::new(),
                 staged_applied: Vec::new(),
+                scale: Default::default(),
             }
         );
 
@@ -58,6 +59,7 @@ async fn redeploying_bumps_generation_and_adds_a_release() {
                 kept: Vec::new(),
                 kept_env: Vec::new(),
                 staged_applied: Vec::new(),
+                scale: Default::default(),
             }
         );
 
@@ -345,6 +347,7 @@ async fn delete_removes_everything_and_frees_hostnames() {
                 kept: Vec::new(),
                 kept_env: Vec::new(),
                 staged_applied: Vec::new(),
+                scale: Default::default(),
             }
         );
     })

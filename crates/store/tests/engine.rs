@@ -19,6 +19,7 @@ const T0: i64 = 1_795_000_000_000;
 fn doc(release: u64, workload: PlaneState) -> StatusDoc {
     StatusDoc {
         release: Some(release),
+        generation: None,
         build: Plane::new(PlaneState::Ready, Reason::Built, "built"),
         workload: WorkloadPlane {
             plane: Plane::new(workload, Reason::Progressing, "rolling out"),
@@ -39,6 +40,7 @@ async fn a_newer_deploy_supersedes_pending_releases_with_events() {
             source: "deploy",
             context: Some("sha256:abc"),
             start_work: true,
+            sets_replicas: true,
         };
         store.record_deploy_with("acme", &input, T0).await.unwrap();
         let app = store.get_app("acme", "web").await.unwrap().unwrap();
@@ -87,8 +89,7 @@ async fn a_stored_release_is_validated_again_into_the_desired_workload() {
             .unwrap();
         let v1 = store.get_release("acme", "web", 1).await.unwrap().unwrap();
         let app = store.get_app("acme", "web").await.unwrap().unwrap();
-        let routed = satusky_core::engine::routed(&app.domains);
-        let desired = v1.desired("acme", "web", routed.clone()).unwrap();
+        let desired = v1.desired(&app.view()).unwrap();
         assert_eq!(
             (desired.org.as_str(), desired.app.as_str()),
             ("acme", "web")
@@ -114,7 +115,7 @@ async fn a_stored_release_is_validated_again_into_the_desired_workload() {
             .await
             .unwrap();
         let v2 = store.get_release("acme", "web", 2).await.unwrap().unwrap();
-        let err = v2.desired("acme", "web", routed.clone()).unwrap_err();
+        let err = v2.desired(&app.view()).unwrap_err();
         assert!(
             matches!(&err, DesiredError::Spec(e) if e.0[0].field == "app.port"),
             "{err:?}"
@@ -124,8 +125,12 @@ async fn a_stored_release_is_validated_again_into_the_desired_workload() {
             .await
             .unwrap();
         let v3 = store.get_release("acme", "web", 3).await.unwrap().unwrap();
+        // A routed hostname that no longer passes the hostname rules.
+        let mut view = app.view();
+        view.domains.truncate(1);
+        view.domains[0].hostname = "shop".into();
         assert!(matches!(
-            v3.desired("acme", "web", vec![alias("shop")]),
+            v3.desired(&view),
             Err(DesiredError::Hostnames(HostnameError::Invalid { host, .. })) if host == "shop"
         ));
     })
@@ -242,20 +247,27 @@ async fn status_work_and_ledger_persist() {
                 "web",
                 &status,
                 &[(EventType::Phase, json!({"phase": "rolling_out"}))],
+                1,
                 T0 + 1,
             )
             .await
             .unwrap();
         let app = store.get_app("acme", "web").await.unwrap().unwrap();
         assert_eq!(app.phase, Phase::RollingOut, "the document's phase");
-        assert_eq!(app.status, Some(status));
+        // Stamped with the generation it was saved at (a reader waiting for G knows when
+        // the planes describe its request).
+        let stamped = StatusDoc {
+            generation: Some(1),
+            ..status.clone()
+        };
+        assert_eq!(app.status, Some(stamped));
         let ev = store.events_after("acme", "web", 0, 100).await.unwrap();
         assert_eq!(ev.last().unwrap().data["phase"], "rolling_out");
         let wrote = |app: &'static str, v: u64| {
             let store = store.clone();
             async move {
                 store
-                    .save_status("acme", app, &doc(v, PlaneState::Ready), &[], T0)
+                    .save_status("acme", app, &doc(v, PlaneState::Ready), &[], 1, T0)
                     .await
                     .unwrap()
             }
@@ -263,6 +275,14 @@ async fn status_work_and_ledger_persist() {
         assert!(!wrote("nope", 1).await);
         // A status for a release that is no longer the target is not written.
         assert!(!wrote("web", 7).await);
+        // Nor one computed at a generation the app has moved past (a scale or restart kept
+        // the release but started newer work).
+        assert!(
+            !store
+                .save_status("acme", "web", &doc(1, PlaneState::Ready), &[], 0, T0)
+                .await
+                .unwrap()
+        );
         assert_eq!(
             store.get_app("acme", "web").await.unwrap().unwrap().phase,
             Phase::RollingOut
@@ -277,23 +297,23 @@ async fn status_work_and_ledger_persist() {
             vec![("acme".to_string(), "api".to_string())]
         );
         assert!(
-            !store.advance_work("acme", "api", 2, None).await.unwrap(),
+            !store.advance_work("acme", "api", 2, 1, None).await.unwrap(),
             "v2 is not the target"
         );
         assert!(
             store
-                .advance_work("acme", "api", 1, Some(&Work::new(1).at(Step::Apply)))
+                .advance_work("acme", "api", 1, 1, Some(&Work::new(1).at(Step::Apply)))
                 .await
                 .unwrap()
         );
         assert!(
-            !store.advance_work("acme", "api", 2, None).await.unwrap(),
+            !store.advance_work("acme", "api", 2, 1, None).await.unwrap(),
             "v2 is not the target"
         );
         let next = Work::new(1).at(Step::Apply);
         assert!(
             store
-                .advance_work("acme", "api", 1, Some(&next))
+                .advance_work("acme", "api", 1, 1, Some(&next))
                 .await
                 .unwrap()
         );
@@ -342,6 +362,7 @@ async fn rollback_copies_the_snapshot_pins_and_the_next_deploy_unpins() {
             source: "deploy",
             context: Some("sha256:c1"),
             start_work: true,
+            sets_replicas: true,
         };
         store.record_deploy_with("acme", &input, T0).await.unwrap();
         store

@@ -75,6 +75,7 @@ impl Sim {
             updated_at_ms: T0,
             status: None,
             work: Some(Work::new(1)),
+            operated: Default::default(),
         };
         Sim {
             app,
@@ -87,6 +88,7 @@ impl Sim {
                     context: context.map(str::to_string),
                     artifact: None,
                     secrets: Default::default(),
+                    restarted_at_ms: None,
                 },
                 status: ReleaseStatus::Pending,
                 failure: None,
@@ -131,6 +133,7 @@ impl Sim {
                 context: context.map(str::to_string),
                 artifact: artifact.map(str::to_string),
                 secrets: Default::default(),
+                restarted_at_ms: None,
             },
             status: ReleaseStatus::Pending,
             failure: None,

@@ -109,6 +109,11 @@ pub struct PutAppRequest {
     /// `POST /v1/orgs/{org}/builds`). Without it, the spec's `image` is deployed as is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+    /// Keep a replica count set with `1ctl app scale` instead of the spec's `replicas` (what
+    /// `1ctl deploy` asks when satusky.toml does not set `replicas`). Default: the spec's
+    /// count wins.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_scaled_replicas: bool,
 }
 
 /// `201` answer to a build-context upload (`POST /v1/orgs/{org}/builds`, body: tar.gz).
@@ -189,6 +194,38 @@ pub struct RollbackAccepted {
     pub image: Option<String>,
     /// What a rollback does not revert, to tell the user.
     pub not_reverted: Vec<String>,
+    /// The edge's HTTPS port when it is not 443, as in [`DeployAccepted::https_port`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https_port: Option<u16>,
+}
+
+/// `POST …/apps/{app}/scale`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleRequest {
+    /// The replica count to run (0–1000); refused while `[hpa]` scales the app.
+    pub replicas: u32,
+}
+
+/// `202 Accepted` answer to a scale or a restart: the active release runs on with the new
+/// count (or fresh replicas); no release is made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OperationAccepted {
+    pub app: String,
+    pub org: String,
+    /// `scale` or `restart`.
+    pub operation: String,
+    /// The app's generation after it: the readiness report describes this operation once its
+    /// `observed_generation` is at least this.
+    pub generation: u64,
+    /// The active release it operates on (still the active one afterwards).
+    pub release: u64,
+    /// Replicas before and after.
+    pub replicas_before: u32,
+    pub replicas: u32,
+    /// False when nothing changed (a scale to the count that already runs): nothing to wait
+    /// for.
+    pub changed: bool,
     /// The edge's HTTPS port when it is not 443, as in [`DeployAccepted::https_port`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https_port: Option<u16>,

@@ -25,6 +25,9 @@ pub enum EventType {
     /// verified, or lost to another org that proved ownership (`change`: `added`, `removed`,
     /// `kept`, `verified`, `lost`).
     Domain,
+    /// `{"operation" (`scale`, `restart`), "release", "from"?, "to"?, "message"}` — the running
+    /// release was scaled or restarted (no new release).
+    Operation,
 }
 
 impl EventType {
@@ -37,6 +40,7 @@ impl EventType {
             EventType::Release => "release",
             EventType::Drift => "drift",
             EventType::Domain => "domain",
+            EventType::Operation => "operation",
         }
     }
 
@@ -49,6 +53,7 @@ impl EventType {
             "release" => Some(EventType::Release),
             "drift" => Some(EventType::Drift),
             "domain" => Some(EventType::Domain),
+            "operation" => Some(EventType::Operation),
             _ => None,
         }
     }

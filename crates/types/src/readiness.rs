@@ -381,6 +381,11 @@ pub struct ReadinessReport {
     pub app: String,
     pub org: String,
     pub generation: u64,
+    /// The generation the planes below were computed at (absent before the engine saved
+    /// any): after `1ctl app scale` or `app restart` answered generation G, the report
+    /// describes that operation once this is at least G.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<u64>,
     pub active_release: Option<u64>,
     pub target_release: Option<u64>,
     pub phase: Phase,

@@ -68,6 +68,12 @@ pub enum Update {
         change: String,
         message: String,
     },
+    /// The running release was scaled or restarted.
+    Operation {
+        release: Option<u64>,
+        operation: String,
+        message: String,
+    },
 }
 
 impl Update {
@@ -119,6 +125,11 @@ impl Update {
                 change: text(d, "change")?,
                 message: text(d, "message").unwrap_or_default(),
             },
+            EventType::Operation => Update::Operation {
+                release: d.get("release").and_then(Value::as_u64),
+                operation: text(d, "operation")?,
+                message: text(d, "message").unwrap_or_default(),
+            },
         })
     }
 
@@ -127,7 +138,8 @@ impl Update {
         match self {
             Update::Phase { release, .. }
             | Update::BuildLog { release, .. }
-            | Update::Rollout { release, .. } => *release,
+            | Update::Rollout { release, .. }
+            | Update::Operation { release, .. } => *release,
             Update::Release { version, .. } => Some(*version),
             Update::Plane(_) | Update::Drift { .. } | Update::Domain { .. } => None,
         }
@@ -183,6 +195,9 @@ impl Update {
                 change,
                 message,
             } => format!("domain {hostname} {change}: {message}"),
+            Update::Operation {
+                operation, message, ..
+            } => format!("{operation}: {message}"),
         }
     }
 }

@@ -162,6 +162,7 @@ pub fn report(target: u64, build: PlaneState, workload: PlaneState, http: PlaneS
         app: "api".into(),
         org: "acme".into(),
         generation: 2,
+        observed_generation: None,
         active_release: None,
         target_release: Some(target),
         phase: Phase::RollingOut,

@@ -60,6 +60,9 @@ pub struct Overrides {
 pub struct LoadedConfig {
     pub path: PathBuf,
     pub app: ValidatedApp,
+    /// The file (or `--replicas`) sets the replica count: a deploy of it replaces a count set
+    /// with `1ctl app scale`; otherwise the scaled count is kept.
+    pub sets_replicas: bool,
 }
 
 /// One problem, located. `file` is `None` (and `line` 0) for flags and I/O problems.
@@ -194,7 +197,25 @@ pub fn load(
         }
     };
     let app = parse_str(&text, &path, overrides)?;
-    Ok(LoadedConfig { path, app })
+    let sets_replicas = overrides.replicas.is_some() || sets_replicas(&text);
+    Ok(LoadedConfig {
+        path,
+        app,
+        sets_replicas,
+    })
+}
+
+/// Whether config `text` sets `replicas` under `[app]` (text that does not parse sets
+/// nothing; [`parse_str`] reports why).
+pub fn sets_replicas(text: &str) -> bool {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let Ok(root) = DeTable::parse(text) else {
+        return false;
+    };
+    let Some(app) = root.get_ref().get("app") else {
+        return false;
+    };
+    matches!(app.get_ref(), toml::de::DeValue::Table(t) if t.contains_key("replicas"))
 }
 
 /// Parses config text (`path` is only used in diagnostics), applies the flags and validates.

@@ -22,11 +22,11 @@ mod work;
 
 pub use endpoints::{RouteReading, endpoint_reports, endpoint_targets};
 pub use rest::{observable, observed_at_rest};
-pub use state::{AppView, ReleaseView, routed};
+pub use state::{AppView, Operated, ReleaseView, routed};
 pub use status::{StatusDoc, diff_events, initial_doc, metadata_plane, report};
 pub use step::{
     Action, BUILD_STOP_GRACE, Decision, ENDPOINT_RECHECK, ENDPOINT_SETTLE, EngineRules,
     OBSERVE_EVERY, Outcome, RETRY_AFTER, ReleaseChange, Tagged, WorkChange, next, recheck,
     resume_after_restart, status_events, unusable_release,
 };
-pub use work::{Step, Work};
+pub use work::{Operation, Step, Work};

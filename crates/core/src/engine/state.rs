@@ -28,6 +28,20 @@ pub struct AppView {
     pub status: Option<StatusDoc>,
     /// The pending work, if any.
     pub work: Option<Work>,
+    /// What `1ctl app scale` and `app restart` set on the app.
+    pub operated: Operated,
+}
+
+/// What operating an app sets on it rather than on a release (SPEC §10: scale and restart
+/// are not releases): it applies to whichever release runs — the active one, a config
+/// release, a rollback — until a deploy whose file sets `replicas` replaces the count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Operated {
+    /// The replica count set with `1ctl app scale`, over the release's own.
+    pub replicas: Option<u32>,
+    /// When `1ctl app restart` last asked for every replica to be replaced (epoch ms): part
+    /// of what the runtime runs, so a new value rolls the replicas.
+    pub restarted_at_ms: Option<i64>,
 }
 
 impl AppView {
@@ -71,6 +85,8 @@ pub struct ReleaseView {
     /// The app's secrets, opened: filled by the server (which holds the key ring) before the
     /// release is applied; the store's view leaves it empty.
     pub secrets: crate::secrets::Secrets,
+    /// The app's last restart (see [`Operated::restarted_at_ms`]).
+    pub restarted_at_ms: Option<i64>,
 }
 
 impl ReleaseView {
@@ -84,6 +100,7 @@ impl ReleaseView {
             artifact: self.artifact.clone(),
             hostnames: self.hostnames.clone(),
             secrets: self.secrets.clone(),
+            restarted_at_ms: self.restarted_at_ms,
         }
     }
 }

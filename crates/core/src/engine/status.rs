@@ -17,6 +17,11 @@ use super::AppView;
 pub struct StatusDoc {
     /// The release these planes describe.
     pub release: Option<u64>,
+    /// The app's generation when the document was saved (the store stamps it): a reader
+    /// that asked for generation G (a scale, a restart) knows the planes describe its
+    /// request once this is at least G.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
     pub build: Plane,
     pub workload: WorkloadPlane,
     pub endpoints: Vec<EndpointReport>,
@@ -86,6 +91,7 @@ pub fn initial_doc(app: &AppView, has_runtime: bool, now_ms: i64) -> StatusDoc {
         .collect();
     StatusDoc {
         release,
+        generation: None,
         build: merge_plane(prev.map(|d| &d.build), build, now_ms),
         workload: WorkloadPlane {
             plane: merge_plane(
@@ -160,6 +166,7 @@ pub fn report(app: &AppView, has_runtime: bool, started_ms: i64) -> ReadinessRep
         app: app.name.clone(),
         org: app.org.clone(),
         generation: app.generation,
+        observed_generation: doc.generation,
         active_release: app.active_release,
         target_release: app.target_release,
         phase,

@@ -259,12 +259,16 @@ pub fn unusable_release(app: &AppView, version: u64, error: &str, now_ms: i64) -
         now_ms,
     );
     let plane = doc.workload.plane.clone();
-    Decision::act(Action::Stop)
-        .with_status(app, doc)
-        .with_release(ReleaseChange::Fail {
+    let release = match work.operation {
+        Some(_) => ReleaseChange::None, // an operation never fails the active release
+        None => ReleaseChange::Fail {
             dimension: "workload",
             plane,
-        })
+        },
+    };
+    Decision::act(Action::Stop)
+        .with_status(app, doc)
+        .with_release(release)
         .with_work(WorkChange::Done)
 }
 
@@ -457,9 +461,15 @@ impl Ctx<'_> {
         which: impl Fn(&StatusDoc) -> Plane,
     ) -> Decision {
         let plane = which(&doc);
+        // Scaling or restarting the active release never fails it: it stays the release
+        // that runs, and its workload plane (and so the phase) says what went wrong.
+        let release = match self.work.operation {
+            Some(_) => ReleaseChange::None,
+            None => ReleaseChange::Fail { dimension, plane },
+        };
         Decision::act(Action::Stop)
             .with_status(self.app, doc)
-            .with_release(ReleaseChange::Fail { dimension, plane })
+            .with_release(release)
             .with_work(WorkChange::Done)
     }
 
@@ -472,10 +482,39 @@ impl Ctx<'_> {
                 ..self.work.clone()
             }),
         };
-        Decision::act(Action::Apply(
+        let decision = Decision::act(Action::Apply(
             self.release.desired(&self.app.org, &self.app.name),
         ))
-        .with_work(work)
+        .with_work(work);
+        match self.work.operation {
+            // An operation's first apply says what it does; the build stays as it was (or,
+            // when the stored document described another release, says nothing is built).
+            Some(op) if self.work.rollout_started_ms.is_none() => {
+                let mut doc = self.old.clone();
+                if !doc.build.state.is_satisfied() {
+                    doc.build = merge_plane(
+                        Some(&self.old.build),
+                        Plane::new(
+                            PlaneState::Ready,
+                            Reason::Built,
+                            format!(
+                                "v{} runs as built ({}; not rebuilt)",
+                                self.release.version,
+                                op.name()
+                            ),
+                        ),
+                        self.now,
+                    );
+                }
+                doc.workload.plane = merge_plane(
+                    Some(&self.old.workload.plane),
+                    Plane::new(PlaneState::InProgress, Reason::Progressing, op.describe()),
+                    self.now,
+                );
+                decision.with_status(self.app, doc)
+            }
+            _ => decision,
+        }
     }
 
     fn applied(self, result: Result<(), RuntimeError>) -> Decision {
@@ -557,7 +596,10 @@ impl Ctx<'_> {
             }
             WorkloadVerdict::Ready { .. } => Decision::act(Action::Continue)
                 .with_status(self.app, doc)
-                .with_release(ReleaseChange::Activate)
+                .with_release(match self.work.operation {
+                    Some(_) => ReleaseChange::None, // it is the active release already
+                    None => ReleaseChange::Activate,
+                })
                 .with_work(WorkChange::Set(self.work.at(Step::Endpoints))),
         }
     }

@@ -28,6 +28,42 @@ pub struct Work {
     /// [`super::ENDPOINT_SETTLE`] to settle before the work is done).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints_started_ms: Option<i64>,
+    /// Set when the work re-applies the active release for `1ctl app scale` or `app
+    /// restart`: no release is made, none fails (a rollout that does not come up leaves the
+    /// release active, its workload plane saying why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Operation>,
+}
+
+/// An operation on the running release (SPEC §10: scale and restart are not releases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Operation {
+    /// The desired replica count changed from `from` to `to`.
+    Scale { from: u32, to: u32 },
+    /// Every replica is replaced, one ready before an old one goes.
+    Restart,
+}
+
+impl Operation {
+    /// `scale` or `restart` (the `operation` event's field).
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Scale { .. } => "scale",
+            Operation::Restart => "restart",
+        }
+    }
+
+    /// What the operation does, as the workload plane says while it runs.
+    pub fn describe(self) -> String {
+        match self {
+            Operation::Scale { from, to } => format!("scaling from {from} to {to} replicas"),
+            Operation::Restart => {
+                "restarting: every replica is replaced, a new one ready before an old one stops"
+                    .to_string()
+            }
+        }
+    }
 }
 
 impl Work {
@@ -39,6 +75,16 @@ impl Work {
             rollout_started_ms: None,
             build_started_ms: None,
             endpoints_started_ms: None,
+            operation: None,
+        }
+    }
+
+    /// The work of `operation` on the active release `release`: apply it again.
+    pub fn operate(release: u64, operation: Operation) -> Self {
+        Work {
+            step: Step::Apply,
+            operation: Some(operation),
+            ..Work::new(release)
         }
     }
 

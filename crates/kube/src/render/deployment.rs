@@ -8,9 +8,9 @@
 //!   liveness setting, so no liveness probe is rendered: a wrong one kills healthy pods.
 //! - `PORT` is set to the container port, so an app written for the local runtime (which
 //!   listens on `$PORT`) runs unchanged.
-//! - The pod template carries `satusky.io/config-hash` (see [`super::config::config_hash`])
-//!   and no release label or annotation: a release that changes nothing in the pod must not
-//!   roll it.
+//! - The pod template carries `satusky.io/config-hash` (see [`super::config::config_hash`]),
+//!   `satusky.io/restarted-at` once `1ctl app restart` asked for fresh pods, and no release
+//!   label or annotation: a release that changes nothing in the pod must not roll it.
 //! - Service links are off (an org namespace holds many apps: their `*_SERVICE_HOST`
 //!   variables would leak into every pod), and so is the service-account token (apps do not
 //!   talk to the Kubernetes API).
@@ -32,7 +32,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use satusky_types::{Strategy, VolumeSpec};
 
 use super::config::config_hash;
-use super::labels::{self, CONFIG_HASH};
+use super::labels::{self, CONFIG_HASH, RESTARTED_AT};
 use super::{Ctx, Object, RenderError, SecretRef, names};
 
 /// The container port's name; the Service and the probe refer to it by name.
@@ -166,6 +166,16 @@ fn container(ctx: &Ctx<'_>, image: &str, has_secrets: bool) -> Container {
     }
 }
 
+/// The pod template's annotations: the config hash, and the last restart when there was one.
+fn pod_annotations(ctx: &Ctx<'_>, secrets: &[SecretRef]) -> BTreeMap<String, String> {
+    let mut annotations =
+        BTreeMap::from([(CONFIG_HASH.to_owned(), config_hash(&ctx.spec.env, secrets))]);
+    if let Some(at) = ctx.restarted_at_ms {
+        annotations.insert(RESTARTED_AT.to_owned(), satusky_core::time::rfc3339_ms(at));
+    }
+    annotations
+}
+
 pub fn deployment(
     ctx: &Ctx<'_>,
     image: &str,
@@ -189,10 +199,7 @@ pub fn deployment(
     let template = PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(labels::app_labels(ctx.org, ctx.app)),
-            annotations: Some(BTreeMap::from([(
-                CONFIG_HASH.to_owned(),
-                config_hash(&s.env, secrets),
-            )])),
+            annotations: Some(pod_annotations(ctx, secrets)),
             ..ObjectMeta::default()
         }),
         spec: Some(PodSpec {

@@ -144,6 +144,9 @@ pub struct RenderInput<'a> {
     pub hostnames: AppHostnames,
     /// The app's secrets: keys and versions only.
     pub secrets: Vec<SecretRef>,
+    /// When `1ctl app restart` last asked for fresh pods (epoch ms): the pod template's
+    /// `satusky.io/restarted-at`, so a new value rolls every pod.
+    pub restarted_at_ms: Option<i64>,
     pub issuer: IssuerRef,
     /// The platform zone: hostnames inside it are served by the Gateway's own (wildcard)
     /// listener; every other one is a custom domain with its own listener and Certificate.
@@ -169,6 +172,7 @@ impl<'a> RenderInput<'a> {
             namespace: names::default_namespace(org),
             gateway: GatewayRef::default(),
             secrets: Vec::new(),
+            restarted_at_ms: None,
             issuer: IssuerRef::default(),
             zone: zone_of(org, app, &hostnames),
             hostnames,

@@ -24,6 +24,9 @@ pub const APP: &str = "satusky.io/app";
 pub const RELEASE: &str = "satusky.io/release";
 /// Pod-template annotation: sha256 of the env values and the secrets' versions.
 pub const CONFIG_HASH: &str = "satusky.io/config-hash";
+/// Pod-template annotation: when `1ctl app restart` last asked for fresh pods (RFC 3339);
+/// changing it rolls every pod, as `kubectl rollout restart` does with its own annotation.
+pub const RESTARTED_AT: &str = "satusky.io/restarted-at";
 /// Secret annotation: `KEY=VERSION,…` of the secrets the applier fills in (never values).
 pub const SECRET_VERSIONS: &str = "satusky.io/secret-versions";
 /// Certificate and ListenerSet annotation: the custom domain the object serves.

@@ -89,6 +89,8 @@ pub(crate) struct Ctx<'a> {
     pub namespace: &'a str,
     pub release: u64,
     pub spec: &'a AppSpec,
+    /// See [`RenderInput::restarted_at_ms`].
+    pub restarted_at_ms: Option<i64>,
 }
 
 impl Ctx<'_> {
@@ -123,6 +125,7 @@ pub fn render(input: &RenderInput<'_>) -> Result<Vec<Object>, RenderError> {
         namespace: &input.namespace,
         release: input.release,
         spec,
+        restarted_at_ms: input.restarted_at_ms,
     };
     let hosts = sort_hosts(&input.hostnames, &input.zone);
     let mut objects = vec![config::config_map(&ctx)?];

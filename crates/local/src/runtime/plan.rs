@@ -51,8 +51,8 @@ pub(super) fn unsupported(spec: &AppSpec, artifact: Option<&str>) -> Option<(Rea
 }
 
 /// Same release running the same processes (the replica count and hostnames may differ):
-/// the same spec and artifact, and the same secret versions — a heal of the release after a
-/// secret changed starts new replicas with the new value.
+/// the same spec and artifact, the same secret versions — a heal of the release after a
+/// secret changed starts new replicas with the new value — and the same restart request.
 pub(super) fn same_workload(a: &DesiredWorkload, b: &DesiredWorkload) -> bool {
     let strip = |d: &DesiredWorkload| {
         let mut s = d.spec.spec().clone();
@@ -64,6 +64,7 @@ pub(super) fn same_workload(a: &DesiredWorkload, b: &DesiredWorkload) -> bool {
         && a.app == b.app
         && a.release == b.release
         && a.artifact == b.artifact
+        && a.restarted_at_ms == b.restarted_at_ms
         && strip(a) == strip(b)
         && versions(&a.secrets) == versions(&b.secrets)
 }
@@ -348,6 +349,7 @@ mod tests {
             artifact: None,
             hostnames: satusky_core::AppHostnames::new(Vec::new()).unwrap(),
             secrets: [("API_KEY".to_string(), entry(1, "a"))].into(),
+            restarted_at_ms: None,
         };
         assert!(same_workload(&d, &d.clone()));
         let mut rotated = d.clone();

@@ -83,6 +83,7 @@ pub async fn put(
         .json(&PutAppRequest {
             spec: spec.clone(),
             context: Some(context.to_string()),
+            keep_scaled_replicas: false,
         })
         .send()
         .await

@@ -272,16 +272,7 @@ async fn heal(d: &Drift, rec: &AppView, version: u64) -> Result<bool, StoreError
     else {
         return Ok(false);
     };
-    let desired = match d
-        .handle
-        .desired(
-            &rec.org,
-            &rec.name,
-            &release,
-            satusky_core::engine::routed(&rec.domains),
-        )
-        .await
-    {
+    let desired = match d.handle.desired(rec, &release).await {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "drift: the heal was refused; the next sweep tries again");

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use satusky_core::time::{now_ms, rfc3339_ms};
 use satusky_core::{AppHostnames, hostnames, names, validate};
-use satusky_store::{AppRecord, DeployInput};
+use satusky_store::{AppRecord, DeployInput, ScaleAfterDeploy};
 use satusky_types::{
     ApiError, AppDeleted, AppDetail, AppSummary, DeployAccepted, HostnameKind, PutAppRequest,
     ReadinessReport, ReleaseInfo, ReleaseStatus, RollbackAccepted, RollbackRequest,
@@ -109,11 +109,22 @@ pub async fn put_app(
         source: "deploy",
         context: req.context.as_deref(),
         start_work: true,
+        sets_replicas: !req.keep_scaled_replicas,
     };
     let rec = state
         .store
         .record_deploy_with(&org, &input, now_ms())
         .await?;
+    match rec.scale {
+        ScaleAfterDeploy::NotScaled => {}
+        ScaleAfterDeploy::Kept(n) => notes.push(format!(
+            "keeps {n} replica(s), the count set with `1ctl app scale` (satusky.toml does not set replicas)"
+        )),
+        ScaleAfterDeploy::Replaced { scaled, now } if scaled != now => notes.push(format!(
+            "replicas: {now} from satusky.toml replaces the {scaled} set with `1ctl app scale`"
+        )),
+        ScaleAfterDeploy::Replaced { .. } => {}
+    }
     state.hub.notify(&org, &app);
     if let Some(engine) = &state.engine {
         engine.kick(&org, &app);

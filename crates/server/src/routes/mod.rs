@@ -12,6 +12,7 @@ mod events;
 mod extract;
 mod logs;
 mod meta;
+mod operate;
 mod tokens;
 
 use axum::extract::DefaultBodyLimit;
@@ -60,6 +61,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(build_report::build_report))
         .routes(routes!(logs::app_logs))
         .routes(routes!(apps::rollback))
+        .routes(routes!(operate::scale))
+        .routes(routes!(operate::restart))
         .routes(routes!(drift::app_drift))
         .routes(routes!(domains::list_domains, domains::add_domain))
         .routes(routes!(domains::remove_domain))

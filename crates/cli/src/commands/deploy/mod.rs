@@ -32,6 +32,7 @@ pub async fn run(args: &DeployArgs, env: &Env) -> Result<u8, CliError> {
     let loaded = config::load(&dir, args.config.as_deref(), &overrides)
         .map_err(|e| config_error(e, &cwd))?;
     let config_dir = loaded.path.parent().unwrap_or(&dir).to_path_buf();
+    let keep_scaled_replicas = !loaded.sets_replicas;
     let spec = loaded.app.into_spec();
     let app = spec.name.clone();
     let live = output::stderr_is_live();
@@ -65,7 +66,11 @@ pub async fn run(args: &DeployArgs, env: &Env) -> Result<u8, CliError> {
     let accepted: DeployAccepted = client
         .put(
             &["v1", "orgs", &org, "apps", &app],
-            &PutAppRequest { spec, context },
+            &PutAppRequest {
+                spec,
+                context,
+                keep_scaled_replicas,
+            },
         )
         .await?;
     if !env.json() {

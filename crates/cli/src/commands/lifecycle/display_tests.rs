@@ -134,6 +134,7 @@ fn the_replica_counts_never_contradict_the_workload_plane() {
         app: "web".into(),
         org: "acme".into(),
         generation: 1,
+        observed_generation: None,
         active_release: None,
         target_release: Some(1),
         phase: Phase::RollingOut,

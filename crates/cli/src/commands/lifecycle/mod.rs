@@ -194,6 +194,7 @@ mod tests {
             app: "web".into(),
             org: "acme".into(),
             generation: 4,
+            observed_generation: None,
             active_release: Some(3),
             target_release: Some(4),
             phase: Phase::Failed,

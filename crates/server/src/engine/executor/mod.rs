@@ -57,7 +57,7 @@ pub(super) async fn start(handle: &Handle) -> Resume {
         if let Some(work) = &rec.work {
             if let Some(back) = resume_after_restart(work) {
                 let _ = store
-                    .advance_work(&org, &app, work.release, Some(&back))
+                    .advance_work(&org, &app, work.release, rec.generation, Some(&back))
                     .await;
             }
             tracing::info!(%org, %app, release = work.release, step = ?work.step, "resuming pending work");
@@ -106,15 +106,8 @@ pub(super) async fn drive(engine: &Engine, org: &str, app: &str) {
         // apply step, or a re-route — not on every polling pass of a rollout.
         let with_secrets = reroute || work.step == satusky_core::engine::Step::Apply;
         let release_view = match &release {
-            Some(r) if with_secrets => Some(
-                handle
-                    .release_view(org, app, r, view.routed_hostnames())
-                    .await,
-            ),
-            Some(r) => Some(
-                r.view(view.routed_hostnames())
-                    .map_err(crate::handle::Unusable::Spec),
-            ),
+            Some(r) if with_secrets => Some(handle.release_view(&view, r).await),
+            Some(r) => Some(r.view(&view).map_err(crate::handle::Unusable::Spec)),
             None => None,
         };
         if let Some(Err(crate::handle::Unusable::Secrets(e @ StoreError::Database(_)))) =
@@ -268,7 +261,10 @@ async fn persist(handle: &Handle, app: &AppView, release: u64, decision: &Decisi
         WorkChange::Set(w) => Some(w),
         WorkChange::Done => None,
     };
-    match store.advance_work(org, name, release, work).await {
+    match store
+        .advance_work(org, name, release, app.generation, work)
+        .await
+    {
         Ok(advanced) => {
             handle.hub.notify(org, name);
             advanced

@@ -7,8 +7,6 @@
 
 use std::time::Instant;
 
-use satusky_core::engine::routed;
-
 use crate::error::error_chain;
 use crate::handle::Handle;
 
@@ -37,10 +35,7 @@ pub(in crate::engine) async fn run(handle: &Handle, org: &str, app: &str) -> boo
             return true;
         }
     };
-    let desired = match handle
-        .desired(org, app, &release, routed(&rec.domains))
-        .await
-    {
+    let desired = match handle.desired(&rec.view(), &release).await {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(%org, %app, error = %error_chain(&e), "reroute: the active release cannot be applied");

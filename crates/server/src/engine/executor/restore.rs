@@ -56,15 +56,7 @@ async fn restore(handle: &Handle, rec: &AppRecord, active: u64) {
             return;
         }
     };
-    let desired = match handle
-        .desired(
-            &rec.org,
-            &rec.name,
-            &release,
-            satusky_core::engine::routed(&rec.domains),
-        )
-        .await
-    {
+    let desired = match handle.desired(&rec.view(), &release).await {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(org = %rec.org, app = %rec.name, error = %error_chain(&e), "cannot restore the active release");
