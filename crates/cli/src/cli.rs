@@ -483,6 +483,18 @@ pub enum AppCommand {
     /// domains are not reverted.
     #[command(disable_version_flag = true)]
     Rollback(Box<RollbackArgs>),
+    /// Run N replicas of the active release (no new release).
+    ///
+    /// Waited on like `deploy --wait-for workload` (exit 0, 11 when the replicas do not come
+    /// up, 13 at --timeout). The count is kept across control-plane restarts, env/secret
+    /// changes and rollbacks, until a deploy whose satusky.toml sets `replicas`. Refused while
+    /// [hpa] scales the app.
+    Scale(ScaleArgs),
+    /// Replace every replica of the active release, a new one ready before an old one stops
+    /// (no new release).
+    ///
+    /// Waited on like `deploy --wait-for workload` (exit 0, 11, 13).
+    Restart(RestartArgs),
     /// Show drift: where routes, DNS, certificates or HTTP answers differ from the store.
     ///
     /// Open findings first, then healed ones; drift the platform owns (routes, records in its
@@ -514,6 +526,48 @@ pub struct RollbackArgs {
     pub version: Option<u64>,
     #[command(flatten)]
     pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// How many replicas to run (0–1000).
+    #[arg(value_name = "N")]
+    pub replicas: u32,
+    #[command(flatten)]
+    pub target: DomainsTarget,
+    #[command(flatten)]
+    pub wait: OperationWait,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    #[command(flatten)]
+    pub target: AppTarget,
+    #[command(flatten)]
+    pub wait: OperationWait,
+}
+
+/// How `app scale` and `app restart` wait: for the workload, like `deploy --wait-for
+/// workload`.
+#[derive(Debug, Args)]
+pub struct OperationWait {
+    /// Exit once the control plane accepted it.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Give up waiting after this long (exit 13).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "15m")]
+    pub timeout: Duration,
+}
+
+impl OperationWait {
+    /// The same wait as `deploy --wait-for workload`.
+    pub fn as_wait(&self) -> WaitArgs {
+        WaitArgs {
+            wait_for: WaitFor::Workload,
+            no_wait: self.no_wait,
+            timeout: self.timeout,
+        }
+    }
 }
 
 /// Which app: the argument, else `[app] name` of the folder's config.

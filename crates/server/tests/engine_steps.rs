@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use satusky_core::engine::{
-    Action, ENDPOINT_RECHECK, ENDPOINT_SETTLE, OBSERVE_EVERY, RETRY_AFTER, ReleaseChange, Step,
-    WorkChange, recheck, resume_after_restart,
+    Action, ENDPOINT_RECHECK, ENDPOINT_SETTLE, OBSERVE_EVERY, Operation, RETRY_AFTER,
+    ReleaseChange, Step, WorkChange, recheck, resume_after_restart,
 };
 use satusky_core::runtime::{BuildFailure, BuildOutput, ProbedEndpoint, RuntimeError};
 use satusky_testkit::fake::{Call, all_ready, observed};
@@ -1134,4 +1134,82 @@ fn an_unchanged_recheck_writes_no_event() {
         s.now + 60_000,
     );
     assert!(satusky_core::engine::status_events(&s.app, &again).is_empty());
+}
+
+// -- operations (scale, restart): the active release, never a new or a failed one
+
+/// A sim whose v1 is active and settled (no work).
+fn settled() -> Sim {
+    let mut s = at_endpoints();
+    s.run(20);
+    assert!(s.app.work.is_none());
+    assert_eq!(s.release(1).status, ReleaseStatus::Active);
+    s
+}
+
+#[test]
+fn a_scale_applies_the_active_release_with_the_new_count_and_never_activates_it_again() {
+    let mut s = settled();
+    s.operate(Operation::Scale { from: 1, to: 3 });
+    let d = s.decide();
+    assert_eq!(
+        events(&d),
+        ["workload in_progress Progressing", "phase rolling_out"]
+    );
+    assert_eq!(
+        doc(&s).workload.plane.message,
+        "scaling from 1 to 3 replicas"
+    );
+    assert_eq!(doc(&s).generation, None, "the store stamps the generation");
+    let Action::Apply(desired) = &d.action else {
+        panic!("{:?}", d.action)
+    };
+    assert_eq!((desired.release, desired.spec.replicas), (1, 3));
+    s.perform(&d);
+    s.step(); // applied → rollout
+    s.runtime.on_observe(Ok(observed(1, 3, 3)));
+    s.step(); // observe
+    let d = s.decide();
+    assert_eq!(d.release, ReleaseChange::None, "v1 is active already");
+    assert_eq!(s.app.work.as_ref().map(|w| w.step), Some(Step::Endpoints));
+    s.run(20);
+    assert!(s.app.work.is_none());
+    assert_eq!(doc(&s).workload.replicas.ready, 3);
+    assert_eq!(s.release(1).status, ReleaseStatus::Active);
+}
+
+#[test]
+fn a_restart_that_does_not_come_up_leaves_the_release_active_and_says_why() {
+    let mut s = settled();
+    s.operate(Operation::Restart);
+    let d = s.step();
+    let Action::Apply(desired) = &d.action else {
+        panic!("{:?}", d.action)
+    };
+    assert_eq!(
+        desired.restarted_at_ms,
+        Some(s.now),
+        "the runtime is told to restart"
+    );
+    assert!(doc(&s).workload.plane.message.starts_with("restarting"));
+    s.step(); // applied → rollout
+    let mut crashing = observed(1, 1, 0);
+    crashing.failure = Some((Reason::CrashLoopBackOff, "exited with status 3".into()));
+    s.runtime.on_observe(Ok(crashing));
+    let decisions = s.run(10);
+    let last = decisions.last().unwrap();
+    assert_eq!(last.action, Action::Stop);
+    assert!(
+        decisions
+            .iter()
+            .all(|d| !matches!(d.release, ReleaseChange::Fail { .. })),
+        "an operation never fails the release"
+    );
+    assert_eq!(s.release(1).status, ReleaseStatus::Active);
+    assert_eq!(s.app.active_release, Some(1));
+    assert_eq!(
+        (doc(&s).workload.plane.state, doc(&s).workload.plane.reason),
+        (PlaneState::Failed, Reason::CrashLoopBackOff)
+    );
+    assert!(s.app.work.is_none());
 }

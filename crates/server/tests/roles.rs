@@ -282,6 +282,24 @@ fn rows() -> Vec<Row> {
             },
             expect: [202, 202, 404, 401, 401],
         },
+        // Operating the running release: members may; the world runs no runtime, so the
+        // request is recorded and nothing rolls (a repeated count is a no-op, still 202).
+        Row {
+            op: "POST /v1/orgs/{org}/apps/{app}/scale",
+            req: |_| {
+                let path = format!("/v1/orgs/{ORG}/apps/{APP}/scale");
+                req(Method::POST, path, Body::Json(json!({"replicas": 2})))
+            },
+            expect: [202, 202, 404, 401, 401],
+        },
+        Row {
+            op: "POST /v1/orgs/{org}/apps/{app}/restart",
+            req: |_| {
+                let path = format!("/v1/orgs/{ORG}/apps/{APP}/restart");
+                req(Method::POST, path, Body::Json(json!({})))
+            },
+            expect: [202, 202, 404, 401, 401],
+        },
         Row {
             op: "GET /v1/orgs/{org}/apps/{app}/drift",
             req: |_| {

@@ -37,6 +37,9 @@ pub struct OperationRecord {
     pub operation: Option<Operation>,
     /// The replica count before and after.
     pub replicas: (u32, u32),
+    /// The seq of its `operation` event (a follower starts just before it); with nothing
+    /// changed, the app's last event's.
+    pub event_seq: u64,
 }
 
 impl Store {
@@ -116,6 +119,7 @@ impl Store {
                 generation,
                 operation: None,
                 replicas: (before, before),
+                event_seq: self.last_event_seq(org, app).await?.unwrap_or(0),
             });
         }
         let work = start_work.then(|| Work::operate(active, operation));
@@ -155,13 +159,14 @@ impl Store {
             data["from"] = json!(from);
             data["to"] = json!(to);
         }
-        events::insert(&mut tx, org, app, EventType::Operation, &data, now_ms).await?;
+        let event = events::insert(&mut tx, org, app, EventType::Operation, &data, now_ms).await?;
         tx.commit().await?;
         Ok(OperationRecord {
             release: active,
             generation,
             operation: Some(operation),
             replicas: (before, after),
+            event_seq: event.map_or(0, |e| e.seq),
         })
     }
 }

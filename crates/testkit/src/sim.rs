@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use satusky_core::engine::endpoint_targets;
 use satusky_core::engine::{
-    Action, AppView, Decision, EngineRules, Outcome, ReleaseChange, ReleaseView, Tagged, Work,
-    WorkChange, next, resume_after_restart,
+    Action, AppView, Decision, EngineRules, Operation, Outcome, ReleaseChange, ReleaseView, Tagged,
+    Work, WorkChange, next, resume_after_restart,
 };
 use satusky_core::lifecycle::on_release_ready;
 use satusky_core::runtime::{EndpointProber, LogSink, Runtime};
@@ -143,6 +143,29 @@ impl Sim {
         self.app.target_release = Some(version);
         self.app.work = Some(Work::new(version));
         version
+    }
+
+    /// `1ctl app scale` / `app restart` of the active release, as the store records it: the
+    /// app's operated state changes, the generation moves on, the target is the active
+    /// release again and the work re-applies it.
+    pub fn operate(&mut self, op: Operation) {
+        let active = self
+            .app
+            .active_release
+            .expect("an active release to operate");
+        match op {
+            Operation::Scale { to, .. } => self.app.operated.replicas = Some(to),
+            Operation::Restart => self.app.operated.restarted_at_ms = Some(self.now),
+        }
+        let r = &mut self.releases[(active - 1) as usize].view;
+        if let Some(n) = self.app.operated.replicas {
+            r.spec = r.spec.with_replicas(n).expect("a valid count");
+        }
+        r.restarted_at_ms = self.app.operated.restarted_at_ms;
+        self.app.generation += 1;
+        self.app.target_release = Some(active);
+        self.app.work = Some(Work::operate(active, op));
+        self.pending = None;
     }
 
     /// The control plane restarts: the last action's outcome is lost, and the work is resumed

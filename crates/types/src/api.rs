@@ -226,6 +226,8 @@ pub struct OperationAccepted {
     /// False when nothing changed (a scale to the count that already runs): nothing to wait
     /// for.
     pub changed: bool,
+    /// The seq of the operation's event: its progress is in the app's events from there.
+    pub event_seq: u64,
     /// The edge's HTTPS port when it is not 443, as in [`DeployAccepted::https_port`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub https_port: Option<u16>,

@@ -31,6 +31,8 @@ pub async fn run(cmd: AppCommand, env: &Env) -> Result<u8, CliError> {
             follow,
         } => super::events::run(&target, last, follow, env).await,
         AppCommand::Rollback(args) => super::rollback::run(&args, env).await,
+        AppCommand::Scale(args) => super::operate::scale(&args, env).await,
+        AppCommand::Restart(args) => super::operate::restart(&args, env).await,
         AppCommand::Drift { target, check } => super::drift::run(&target, check, env).await,
         AppCommand::Destroy { target, yes } => destroy(&target, yes, env).await,
     }

@@ -14,6 +14,7 @@ mod events;
 pub mod init;
 pub mod lifecycle;
 mod logs;
+mod operate;
 pub mod org;
 pub mod profile;
 pub mod rollback;

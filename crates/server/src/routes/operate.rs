@@ -99,6 +99,7 @@ async fn operate(
             replicas_before: rec.replicas.0,
             replicas: rec.replicas.1,
             changed: rec.operation.is_some(),
+            event_seq: rec.event_seq,
             https_port: state.engine.as_ref().and_then(|e| e.url_port()),
         }),
     ))

@@ -36,6 +36,14 @@ pub enum Kind {
     Config {
         from: u64,
     },
+    /// `app scale` / `app restart` of the active release (no new release): followed until
+    /// the report describes the app's generation `generation` or later.
+    Operation {
+        name: &'static str,
+        generation: u64,
+        /// The seq of the operation's event: the progress shown starts there.
+        event_seq: u64,
+    },
 }
 
 /// The release to follow.
@@ -66,9 +74,21 @@ pub async fn follow(release: &Release<'_>, args: &WaitArgs, env: &Env) -> Result
         return Ok(exit::OK);
     }
     let mut display = Display::new(output::stderr_is_live());
+    let gate = match release.kind {
+        Kind::Operation {
+            generation,
+            event_seq,
+            ..
+        } => Some(wait::Gate {
+            generation,
+            events_after: event_seq.saturating_sub(1),
+        }),
+        _ => None,
+    };
     let outcome = wait::wait(
         &target,
         release.version,
+        gate,
         args.wait_for,
         args.timeout,
         &mut display,
@@ -87,6 +107,7 @@ pub async fn follow(release: &Release<'_>, args: &WaitArgs, env: &Env) -> Result
         Kind::Deploy => explain(code, report, release.version),
         Kind::Rollback { from } => explain_rollback(code, report, release.version, from),
         Kind::Config { from } => explain_config(code, report, release.version, from),
+        Kind::Operation { name, .. } => explain_operation(code, report, release.version, name),
     };
     match why {
         Some(message) => Err(CliError::Verdict { code, message }),
@@ -143,6 +164,28 @@ pub fn explain_config(
     Some(msg)
 }
 
+/// Why a scale or restart ended with `code`: it never fails the release, which stays active.
+pub fn explain_operation(
+    code: u8,
+    report: &ReadinessReport,
+    release: u64,
+    name: &str,
+) -> Option<String> {
+    let app = &report.app;
+    let msg = match code {
+        exit::OK => return None,
+        exit::WORKLOAD_FAILED => format!(
+            "the {name} of {app} (v{release}) did not come up (the cause is above): v{release} is still the active release; its replicas that were ready keep serving. Look at `1ctl logs {app}`, fix it and deploy, or scale/restart again"
+        ),
+        exit::TIMED_OUT => format!(
+            "--timeout passed before the {name} of {app} was done (workload {}): it may still finish; follow it with `1ctl app status {app} --watch`",
+            report.workload.plane.state
+        ),
+        _ => return explain(code, report, release),
+    };
+    Some(msg)
+}
+
 /// The end of a wait that got somewhere: app, release, phase and the URL of each hostname
 /// (with the edge's port when the control plane named one).
 fn print_summary(report: &ReadinessReport, release: &Release<'_>, wait_for: WaitFor, code: u8) {
@@ -156,6 +199,7 @@ fn print_summary(report: &ReadinessReport, release: &Release<'_>, wait_for: Wait
         Kind::Deploy => format!("v{}", release.version),
         Kind::Rollback { from } => format!("v{} (rollback to v{from})", release.version),
         Kind::Config { from } => format!("v{} (v{from} with the new config)", release.version),
+        Kind::Operation { name, .. } => format!("v{} (after the {name})", release.version),
     };
     output::line(&format!(
         "{} {which} is {what} (org {}, phase {})",

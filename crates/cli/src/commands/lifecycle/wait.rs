@@ -65,6 +65,23 @@ impl Target<'_> {
     }
 }
 
+/// For a scale or restart of the active release: the report describes it once its
+/// `observed_generation` reaches `generation`; its events start after `events_after`.
+#[derive(Debug, Clone, Copy)]
+pub struct Gate {
+    pub generation: u64,
+    pub events_after: u64,
+}
+
+impl Gate {
+    /// Whether `report` describes the gated request yet.
+    fn reached(self, report: &ReadinessReport) -> bool {
+        report
+            .observed_generation
+            .is_some_and(|g| g >= self.generation)
+    }
+}
+
 /// How the wait ended.
 pub struct Outcome {
     pub code: u8,
@@ -78,6 +95,7 @@ pub struct Outcome {
 pub async fn wait(
     target: &Target<'_>,
     release: u64,
+    gate: Option<Gate>,
     wait_for: WaitFor,
     timeout: Duration,
     display: &mut Display,
@@ -88,7 +106,7 @@ pub async fn wait(
         target.client.clone(),
         target.org.to_string(),
         target.app.to_string(),
-        0,
+        gate.map_or(0, |g| g.events_after),
     );
     let mut events = Events {
         feed: Feed::new(release, Some(release)),
@@ -125,7 +143,11 @@ pub async fn wait(
                     Ok((report, releases)) => {
                         events.polled(&report, display);
                         let for_good = settle.observe(&report, release, now - start);
-                        let code = verdict(&report, release, &releases, wait_for, timed_out, for_good);
+                        // A report from before the gated request says nothing about it yet.
+                        let code = match gate {
+                            Some(g) if !g.reached(&report) => timed_out.then_some(exit::TIMED_OUT),
+                            _ => verdict(&report, release, &releases, wait_for, timed_out, for_good),
+                        };
                         if let Some(code) = code {
                             return Ok(events.close(&mut stream, display, code, report).await);
                         }
