@@ -973,3 +973,47 @@ fn logs_of_the_apps_pods_come_merged_with_their_release_and_pod() {
         "merged in time order, each with its release and pod"
     );
 }
+
+#[test]
+fn scale_sets_the_deployments_replicas_and_restart_stamps_its_pod_template() {
+    let c = Cluster::start();
+    c.fake.set_auto(fakekube::Auto {
+        rollouts: true,
+        routes: false,
+    });
+    let app = app_dir("ops", "");
+    let wait = ["--timeout", "60s"];
+    let out = c.onectl(
+        app.path(),
+        &[&["deploy", "--wait-for", "workload"][..], &wait].concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let deployment = |c: &Cluster| c.object("apps/v1", "Deployment", "ops").unwrap();
+
+    let out = c.onectl(app.path(), &[&["app", "scale", "4"][..], &wait].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let d = deployment(&c);
+    assert_eq!(d["spec"]["replicas"], 4);
+    assert!(
+        d["spec"]["template"]["metadata"]["annotations"]["satusky.io/restarted-at"].is_null(),
+        "a scale does not roll the pods: {d}"
+    );
+    let status = json(&c.onectl(app.path(), &["app", "status", "-o", "json"]));
+    assert_eq!(status["workload"]["replicas"]["ready"], 4);
+
+    let out = c.onectl(app.path(), &[&["app", "restart"][..], &wait].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let d = deployment(&c);
+    let stamp = d["spec"]["template"]["metadata"]["annotations"]["satusky.io/restarted-at"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the pod template is stamped: {d}"))
+        .to_string();
+    assert!(stamp.ends_with('Z'), "RFC 3339: {stamp}");
+    assert_eq!(d["spec"]["replicas"], 4, "a restart keeps the scaled count");
+    let releases = json(&c.onectl(app.path(), &["app", "releases", "-o", "json"]));
+    assert_eq!(
+        releases.as_array().unwrap().len(),
+        1,
+        "neither is a release"
+    );
+}

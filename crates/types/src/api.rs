@@ -316,6 +316,13 @@ pub struct AppDetail {
     /// The same hostnames as domains: source, ownership proof, routed, TLS.
     #[serde(default)]
     pub domains: Vec<crate::domains::Domain>,
+    /// The replica count set with `1ctl app scale`, which runs instead of `spec.replicas`
+    /// (absent: the spec's count runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaled_replicas: Option<u32>,
+    /// When `1ctl app restart` last replaced the replicas (RFC 3339), if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarted_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -89,7 +89,7 @@ async fn get(target: &AppTarget, env: &Env) -> Result<u8, CliError> {
             s.command.as_ref().map_or("-".into(), |c| c.join(" ")),
         ),
         ("port", s.port.to_string()),
-        ("replicas", s.replicas.to_string()),
+        ("replicas", replicas(&d)),
         ("cpu", limits(&s.cpu, s.cpu_limit.as_deref())),
         ("memory", limits(&s.memory, s.memory_limit.as_deref())),
         ("zone", s.zone.clone().unwrap_or_else(|| "-".into())),
@@ -106,6 +106,23 @@ async fn get(target: &AppTarget, env: &Env) -> Result<u8, CliError> {
     }
     output::print_table(&t);
     Ok(exit::OK)
+}
+
+/// The count that runs: the spec's, or the one set with `1ctl app scale` (saying so), and
+/// the last restart.
+fn replicas(d: &AppDetail) -> String {
+    let mut out = match d.scaled_replicas {
+        Some(n) if n != d.spec.replicas => format!(
+            "{n} (set with `1ctl app scale`; the spec says {})",
+            d.spec.replicas
+        ),
+        Some(n) => format!("{n} (set with `1ctl app scale`)"),
+        None => d.spec.replicas.to_string(),
+    };
+    if let Some(at) = &d.restarted_at {
+        out.push_str(&format!(", restarted {at}"));
+    }
+    out
 }
 
 fn limits(request: &str, limit: Option<&str>) -> String {

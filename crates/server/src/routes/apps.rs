@@ -200,6 +200,8 @@ pub async fn get_app(
         target_release: a.target_release,
         hostnames,
         domains,
+        scaled_replicas: a.operated.replicas,
+        restarted_at: a.operated.restarted_at_ms.map(rfc3339_ms),
         created_at: rfc3339_ms(a.created_at_ms),
         updated_at: rfc3339_ms(a.updated_at_ms),
     }))
