@@ -1213,3 +1213,18 @@ fn a_restart_that_does_not_come_up_leaves_the_release_active_and_says_why() {
     );
     assert!(s.app.work.is_none());
 }
+
+#[test]
+fn an_apply_done_for_a_scale_never_counts_for_a_restart_asked_meanwhile() {
+    let mut s = settled();
+    s.operate(Operation::Scale { from: 1, to: 2 });
+    let d = s.decide();
+    s.perform(&d); // the scale's apply ran…
+    s.operate(Operation::Restart); // …and a restart was asked before its outcome was saved
+    let d = s.decide();
+    let Action::Apply(desired) = &d.action else {
+        panic!("the restart must be applied itself: {:?}", d.action)
+    };
+    assert!(desired.restarted_at_ms.is_some());
+    assert_eq!(desired.spec.replicas, 2, "the scale stays");
+}

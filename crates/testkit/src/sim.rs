@@ -164,8 +164,9 @@ impl Sim {
         r.restarted_at_ms = self.app.operated.restarted_at_ms;
         self.app.generation += 1;
         self.app.target_release = Some(active);
+        // The outcome of an action already performed stays pending, as it does in the
+        // executor when a request arrives while an action runs.
         self.app.work = Some(Work::operate(active, op));
-        self.pending = None;
     }
 
     /// The control plane restarts: the last action's outcome is lost, and the work is resumed
@@ -211,10 +212,12 @@ impl Sim {
         let Some(work) = self.app.work.clone() else {
             return;
         };
+        let generation = self.app.generation;
         let tag = |outcome| {
             Some(Tagged {
                 release: work.release,
                 step: work.step,
+                generation,
                 outcome,
             })
         };

@@ -64,6 +64,9 @@ pub enum Outcome {
 pub struct Tagged {
     pub release: u64,
     pub step: Step,
+    /// The app's generation the action was decided at: a scale or restart written since keeps
+    /// the release and may be at the same step, but its action was not performed yet.
+    pub generation: u64,
     pub outcome: Outcome,
 }
 
@@ -192,7 +195,13 @@ pub fn next(
         return Decision::act(Action::Stop).with_work(WorkChange::Done);
     };
     let outcome = match last {
-        Some(t) if t.release == work.release && t.step == work.step => Some(t.outcome),
+        Some(t)
+            if t.release == work.release
+                && t.step == work.step
+                && t.generation == app.generation =>
+        {
+            Some(t.outcome)
+        }
         // Overtaken mid-build: the artifact still belongs to its own release.
         Some(Tagged {
             release: version,

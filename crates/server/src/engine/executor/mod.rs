@@ -145,6 +145,7 @@ pub(super) async fn drive(engine: &Engine, org: &str, app: &str) {
             Some(Tagged {
                 release: work.release,
                 step: work.step,
+                generation: view.generation,
                 outcome,
             })
         };
