@@ -107,6 +107,27 @@ impl LogQuery {
     pub const MAX_TAIL: u32 = 10_000;
 }
 
+/// A follower of one app's log, from a runtime that keeps the log itself
+/// ([`Runtime::log_follower`]): it is told when lines were written, and reads forward from
+/// where it is in pages, so however far behind it falls it never skips a line.
+pub trait LogFollower: Send {
+    /// Resolves once lines were written since the follower was made or since this last
+    /// resolved (several writes may show as one; none is missed). `false`: nothing more will
+    /// be told (the app's log was removed), so the caller polls or asks for a new follower.
+    fn changed(&mut self) -> BoxFuture<'_, bool>;
+
+    /// The OLDEST `query.tail` lines matching `query` after `query.after_seq`, oldest first:
+    /// the follower's next page.
+    fn page(
+        &self,
+        query: LogQuery,
+    ) -> BoxFuture<'_, Result<Vec<satusky_types::LogLine>, RuntimeError>>;
+
+    /// Where the newest `query.tail` lines matching `query` begin: the seq to read pages after
+    /// (`None`: from the oldest line kept). Replaying a tail this way holds one page at a time.
+    fn tail_start(&self, query: LogQuery) -> BoxFuture<'_, Result<Option<u64>, RuntimeError>>;
+}
+
 /// The runtime's view of an app's workload, read back after `apply`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkloadObservation {
@@ -385,6 +406,14 @@ pub trait Runtime: Send + Sync + 'static {
                 "this runtime keeps no logs of its apps",
             ))
         })
+    }
+
+    /// A follower of the app's log ([`LogFollower`]). `None` (the default): the runtime
+    /// cannot tell when lines are written, and followers poll [`Runtime::logs`] with
+    /// `after_seq` (each read the newest lines after it).
+    fn log_follower(&self, org: &str, app: &str) -> Option<Box<dyn LogFollower>> {
+        let _ = (org, app);
+        None
     }
 
     /// Where the edge receives traffic.

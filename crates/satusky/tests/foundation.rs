@@ -181,7 +181,7 @@ fn org_isolation_404_through_api_and_exit_5_through_cli() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let c = http();
-        for path in ["", "/status", "/releases"] {
+        for path in ["", "/status", "/releases", "/releases/1/build", "/logs"] {
             let r = c
                 .get(format!(
                     "{}/v1/orgs/orga/apps/secret-app{path}",
@@ -195,6 +195,32 @@ fn org_isolation_404_through_api_and_exit_5_through_cli() {
             let body: serde_json::Value = r.json().await.unwrap();
             assert_eq!(body["error"]["code"], "not_found");
             assert!(body["error"]["message"].is_string());
+        }
+        // The log stream answers before any upgrade: org B's handshake is refused with 404,
+        // org A's with 501 (`--runtime none` keeps no logs).
+        for (token, status, code) in [
+            (&token_b, 404, "not_found"),
+            (&token_a, 501, "not_implemented"),
+        ] {
+            let mut req = format!(
+                "ws://{}/v1/orgs/orga/apps/secret-app/logs/stream",
+                server.addr
+            )
+            .into_client_request()
+            .unwrap();
+            req.headers_mut().insert(
+                "authorization",
+                HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+            );
+            match tokio_tungstenite::connect_async(req).await {
+                Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+                    assert_eq!(res.status().as_u16(), status, "the log stream's handshake");
+                    let body: serde_json::Value =
+                        serde_json::from_slice(res.body().as_deref().unwrap_or_default()).unwrap();
+                    assert_eq!(body["error"]["code"], code, "{body}");
+                }
+                other => panic!("the log stream's handshake: {other:?}"),
+            }
         }
         let r = c
             .delete(format!("{}/v1/orgs/orga/apps/secret-app", server.url()))

@@ -188,6 +188,15 @@ fn rows() -> Vec<Row> {
             },
             expect: [501, 501, 404, 401, 401],
         },
+        // The stream answers the same before any upgrade: 501 without a runtime.
+        Row {
+            op: "GET /v1/orgs/{org}/apps/{app}/logs/stream",
+            req: |_| {
+                let path = format!("/v1/orgs/{ORG}/apps/{APP}/logs/stream?tail=5");
+                req(Method::GET, path, Body::Upgrade)
+            },
+            expect: [501, 501, 404, 401, 401],
+        },
         Row {
             op: "GET /v1/orgs/{org}/apps/{app}/env",
             req: |_| {

@@ -1,9 +1,11 @@
 //! `1ctl logs [APP] [--tail N] [--since D] [--release vN] [--replica R] [-f] [--build [vN]]`:
 //! an app's runtime log lines, one per line with a short prefix naming the release, replica
 //! and (for stderr) the stream — coloured on a terminal, plain when piped, JSON lines with
-//! `-o json`. `--follow` keeps asking for lines after the last one seen (a dropped connection
-//! is retried, nothing is shown twice). `--build` prints a release's build log instead (the
-//! target release by default), also after the deploy that ran it has exited.
+//! `-o json`. `--follow` reads the log stream ([`follow`]: the tail, then each new line; a
+//! dropped connection resumes after the last line shown, nothing is shown twice or lost); a
+//! server without the stream is polled for lines after the last one seen instead. `--build`
+//! prints a release's build log instead (the target release by default), also after the
+//! deploy that ran it has exited.
 
 use std::time::Duration;
 
@@ -14,7 +16,9 @@ use crate::commands::{Env, target};
 use crate::exit::{self, CliError};
 use crate::output;
 
-/// How often `--follow` asks for new lines.
+mod follow;
+
+/// How often `--follow` asks for new lines of a server without the log stream.
 const FOLLOW_EVERY: Duration = Duration::from_millis(150);
 
 pub async fn run(args: &LogsArgs, env: &Env) -> Result<u8, CliError> {
@@ -23,19 +27,27 @@ pub async fn run(args: &LogsArgs, env: &Env) -> Result<u8, CliError> {
     if let Some(which) = &args.build {
         return build_log(client, &org, &app, which.as_deref(), env).await;
     }
-    let mut query: Vec<(&str, String)> = vec![("tail", args.tail.to_string())];
+    let mut filters: Vec<(&str, String)> = Vec::new();
     if let Some(s) = &args.since {
-        query.push(("since", s.clone()));
+        filters.push(("since", s.clone()));
     }
     if let Some(r) = &args.release {
-        query.push(("release", r.clone()));
+        filters.push(("release", r.clone()));
     }
     if let Some(r) = &args.replica {
-        query.push(("replica", r.clone()));
+        filters.push(("replica", r.clone()));
     }
+    let colour = output::colour();
+    if args.follow {
+        let print = |l: &LogLine| print(l, env, colour);
+        // Returns only when the server has no stream: then it is polled below.
+        let follow::NoStream =
+            follow::stream(client, &org, &app, args.tail, &filters, print).await?;
+    }
+    let mut query: Vec<(&str, String)> = vec![("tail", args.tail.to_string())];
+    query.extend(filters);
     let path = ["v1", "orgs", org.as_str(), "apps", app.as_str(), "logs"];
     let first: Vec<LogLine> = get(client, &path, &query).await?;
-    let colour = output::colour();
     let mut last = first.last().map(|l| l.seq);
     for l in &first {
         print(l, env, colour)?;

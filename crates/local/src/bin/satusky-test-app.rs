@@ -16,7 +16,10 @@
 //! - `--exit-at-start`: prints a line and exits with status 1 at once;
 //! - `--print TEXT`: prints TEXT at start (repeatable);
 //! - `--echo-env NAME`: `GET /env` answers 200 with the value of `$NAME` (an empty body when
-//!   it is unset).
+//!   it is unset);
+//! - `--log-requests`: prints `request PATH` on stdout for every request but `/healthz`
+//!   before answering it, and for `GET /lines?n=N&size=S` also N numbered lines of S bytes
+//!   (a burst for log-stream tests).
 //!
 //! Std only. It must not grow features the tests do not use.
 #![forbid(unsafe_code)]
@@ -41,6 +44,7 @@ struct Flags {
     listen_v6_only: bool,
     exit_at_start: bool,
     echo_env: Option<String>,
+    log_requests: bool,
 }
 
 impl Flags {
@@ -72,6 +76,7 @@ fn main() {
             "--exit-at-start" => flags.exit_at_start = true,
             "--print" => println!("{}", args.next().unwrap_or_default()),
             "--echo-env" => flags.echo_env = args.next(),
+            "--log-requests" => flags.log_requests = true,
             other => eprintln!("unknown flag {other}"),
         }
     }
@@ -156,6 +161,8 @@ fn serve(stream: TcpStream, flags: &Flags, started: Instant, release: &str) {
     let path = first.split_whitespace().nth(1).unwrap_or("/");
     if path == "/healthz" {
         std::thread::sleep(flags.health_delay);
+    } else if flags.log_requests {
+        log_request(path);
     }
     let echoed = match &flags.echo_env {
         Some(name) if path == "/env" => Some(std::env::var(name).unwrap_or_default()),
@@ -172,4 +179,26 @@ fn serve(stream: TcpStream, flags: &Flags, started: Instant, release: &str) {
     );
     let mut stream = &stream;
     let _ = stream.write_all(answer.as_bytes());
+}
+
+/// `--log-requests`: the request's line, and a burst for `/lines?n=N&size=S`.
+fn log_request(path: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "request {path}");
+    let Some(query) = path.strip_prefix("/lines?") else {
+        return;
+    };
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    let (n, size) = (param("n"), param("size"));
+    for i in 0..n {
+        let head = format!("burst line {i} ");
+        let pad = size.saturating_sub(head.len());
+        let _ = writeln!(out, "{head}{}", "x".repeat(pad));
+    }
 }

@@ -89,6 +89,33 @@ pub(crate) fn scan_newest(text: &str, q: &LogQuery, want: usize, out: &mut Vec<L
     out.len() >= want
 }
 
+/// Scan `text` (JSON lines, oldest first) from its end, counting in `counted` the lines that
+/// match `q`; once `want` were counted, the seq of the next older line (any line): where a
+/// forward read of those `want` lines starts after. Reaching `after_seq` answers it (fewer
+/// lines match after it). `None`: the text ran out first.
+pub(crate) fn scan_tail_start(
+    text: &str,
+    q: &LogQuery,
+    want: usize,
+    counted: &mut usize,
+) -> Option<u64> {
+    for raw in text.lines().rev() {
+        let Ok(l) = serde_json::from_str::<LogLine>(raw) else {
+            continue;
+        };
+        if *counted >= want {
+            return Some(l.seq);
+        }
+        if let Some(a) = q.after_seq.filter(|a| l.seq <= *a) {
+            return Some(a);
+        }
+        if matches(&l, q) {
+            *counted += 1;
+        }
+    }
+    None
+}
+
 /// The last seq in `text`, if any line parses.
 fn last_seq(text: &str) -> Option<u64> {
     text.lines()
@@ -258,6 +285,42 @@ impl Files {
         Ok(out)
     }
 
+    /// The oldest `tail` lines matching `q` after its `after_seq`, oldest first: a
+    /// follower's next page ([`super::page`]: only what the page needs is read).
+    pub(crate) fn page(&mut self, q: &LogQuery) -> Result<Vec<LogLine>, LogError> {
+        let want = wanted(q);
+        let mut out = Vec::new();
+        self.flush()?;
+        for name in [PREVIOUS, CURRENT] {
+            if super::page::read_forward(&self.dir.join(name), q, want, &mut out)? {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where the newest `tail` lines matching `q` begin: the seq to read pages after
+    /// (`None`: from the oldest line kept).
+    pub(crate) fn tail_start(&mut self, q: &LogQuery) -> Result<Option<u64>, LogError> {
+        let want = wanted(q);
+        let mut counted = 0;
+        self.flush()?;
+        for name in [CURRENT, PREVIOUS] {
+            let text = read_text(&self.dir.join(name))?;
+            if let Some(seq) = scan_tail_start(&text, q, want, &mut counted) {
+                return Ok(Some(seq));
+            }
+        }
+        Ok(None)
+    }
+
+    fn flush(&mut self) -> Result<(), LogError> {
+        match self.current.as_mut() {
+            Some((w, _)) => w.flush().map_err(io("write", &self.dir.join(CURRENT))),
+            None => Ok(()),
+        }
+    }
+
     /// Delete the app's files; nothing is written afterwards.
     pub(crate) fn remove(&mut self) -> Result<(), LogError> {
         self.removed = true;
@@ -349,6 +412,22 @@ mod tests {
             ..LogQuery::default()
         };
         assert_eq!(read(q), vec![7, 8, 9, 10]);
+        let start = |q: LogQuery| {
+            let mut counted = 0;
+            scan_tail_start(&t, &q, wanted(&q), &mut counted)
+        };
+        assert_eq!(start(tail(3)), Some(7), "lines 8, 9, 10 begin after 7");
+        assert_eq!(start(tail(10)), None, "the whole text: from the start");
+        let q = LogQuery {
+            release: Some(2),
+            ..tail(2)
+        };
+        assert_eq!(start(q), Some(6), "7 and 9 are release 2's newest");
+        let q = LogQuery {
+            after_seq: Some(8),
+            ..tail(5)
+        };
+        assert_eq!(start(q), Some(8), "fewer than 5 after 8");
         assert_eq!(last_seq(&t), Some(10));
         assert_eq!(last_seq(""), None);
     }
@@ -376,6 +455,27 @@ mod tests {
         let all = f.read(&LogQuery::default()).unwrap();
         assert_eq!(all.last().unwrap().seq, 201, "200 lines and one marker");
         assert!(all.first().unwrap().seq > 1, "the oldest were dropped");
+        // Paging forward crosses from `previous` into `current` without a gap.
+        let mut paged = Vec::new();
+        let mut after = None;
+        loop {
+            let q = LogQuery {
+                tail: Some(7),
+                after_seq: after,
+                ..LogQuery::default()
+            };
+            let page = f.page(&q).unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some(last.seq);
+            paged.extend(page);
+        }
+        assert_eq!(paged, all, "pages of 7 hold every line once, in order");
+        let q = LogQuery {
+            tail: Some(5),
+            ..LogQuery::default()
+        };
+        let start = f.tail_start(&q).unwrap();
+        assert_eq!(start, Some(196), "the newest 5 are 197..=201");
         let mode = |p: &Path| {
             std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions())
                 & 0o777

@@ -11,13 +11,15 @@
 //! `[satusky] N lines dropped …` marker. One writer task per app drains the queue in batches
 //! and writes each batch on a blocking thread, flushing after every batch (so a line is
 //! readable as soon as its batch is written: no timer). Followers wait on
-//! [`LogStore::notify`]. Lines longer than [`crate::build::MAX_LINE_BYTES`] are cut and end
-//! with `… [satusky: N bytes cut]`.
+//! [`LogStore::notify`] and read forward with [`LogStore::page`] ([`page`]: a binary search
+//! for where they are, then only the page's lines). Lines longer than
+//! [`crate::build::MAX_LINE_BYTES`] are cut and end with `… [satusky: N bytes cut]`.
 //!
 //! Owns the log files and the capture queues; it must not decide what runs or touch the
 //! supervisor's in-memory crash tail.
 
 mod files;
+mod page;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -180,6 +182,34 @@ impl LogStore {
     ) -> Result<Vec<LogLine>, LogError> {
         let files = Arc::clone(&self.app(org, app)?.files);
         tokio::task::spawn_blocking(move || lock(&files).read(&query))
+            .await
+            .map_err(LogError::Task)?
+    }
+
+    /// The oldest `query.tail` lines matching `query` after its `after_seq`, oldest first: a
+    /// follower's next page, read without reading the files whole.
+    pub async fn page(
+        &self,
+        org: &str,
+        app: &str,
+        query: LogQuery,
+    ) -> Result<Vec<LogLine>, LogError> {
+        let files = Arc::clone(&self.app(org, app)?.files);
+        tokio::task::spawn_blocking(move || lock(&files).page(&query))
+            .await
+            .map_err(LogError::Task)?
+    }
+
+    /// Where the newest `query.tail` lines matching `query` begin: the seq to read
+    /// [`LogStore::page`]s after (`None`: from the oldest line kept).
+    pub async fn tail_start(
+        &self,
+        org: &str,
+        app: &str,
+        query: LogQuery,
+    ) -> Result<Option<u64>, LogError> {
+        let files = Arc::clone(&self.app(org, app)?.files);
+        tokio::task::spawn_blocking(move || lock(&files).tail_start(&query))
             .await
             .map_err(LogError::Task)?
     }

@@ -18,7 +18,8 @@ use satusky_core::changes::WorkloadChanges;
 use satusky_core::hostnames::Zone;
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, DnsZone, EdgeInfo,
-    LogQuery, LogSink, Runtime, RuntimeError, RuntimeErrorKind, ServedHost, WorkloadObservation,
+    LogFollower, LogQuery, LogSink, Runtime, RuntimeError, RuntimeErrorKind, ServedHost,
+    WorkloadObservation,
 };
 use satusky_types::{Hostname, Plane, Reason, ReplicaCounts, Strategy};
 use tokio::sync::Mutex;
@@ -31,6 +32,7 @@ use crate::logs::{LogError, LogLimits, LogStore};
 use crate::routes::{Route, RouteTable};
 use crate::supervisor::{READY_RECHECK_MIN, ReplicaStatus, Supervisor, Timings};
 
+mod log_follow;
 mod plan;
 mod rollout;
 
@@ -570,6 +572,12 @@ impl Runtime for LocalRuntime {
                 .await
                 .map_err(log_error)
         })
+    }
+
+    /// Woken by the app's log writer, paging forward through its files.
+    fn log_follower(&self, org: &str, app: &str) -> Option<Box<dyn LogFollower>> {
+        let f = log_follow::follower(&self.inner.logs, org, app)?;
+        Some(Box::new(f))
     }
 
     fn edge(&self) -> EdgeInfo {

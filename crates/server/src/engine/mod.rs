@@ -292,6 +292,16 @@ impl Engine {
             .await
     }
 
+    /// A follower of the app's log when the runtime can tell when lines are written
+    /// (`None`: poll [`Engine::logs`]).
+    pub fn log_follower(
+        &self,
+        org: &str,
+        app: &str,
+    ) -> Option<Box<dyn satusky_core::runtime::LogFollower>> {
+        self.inner.handle.runtime.log_follower(org, app)
+    }
+
     /// The port app URLs must name (the edge's HTTPS port when it is not 443).
     pub fn url_port(&self) -> Option<u16> {
         self.inner.handle.runtime.edge().url_port()

@@ -124,7 +124,7 @@ pub async fn events(
 /// Not a WebSocket handshake: 426 (with the `Upgrade: websocket` header RFC 9110 asks for)
 /// when the upgrade headers are missing, the rejection's own status (400, 405) when they are
 /// there but wrong; the API's JSON error body either way.
-fn upgrade_error(rejection: WebSocketUpgradeRejection) -> Response {
+pub(super) fn upgrade_error(rejection: WebSocketUpgradeRejection) -> Response {
     match rejection {
         WebSocketUpgradeRejection::InvalidConnectionHeader(_)
         | WebSocketUpgradeRejection::InvalidUpgradeHeader(_) => {

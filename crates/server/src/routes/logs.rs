@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use satusky_core::runtime::{LogQuery, RuntimeErrorKind};
+use satusky_core::runtime::{LogQuery, RuntimeError, RuntimeErrorKind};
 use satusky_core::time::now_ms;
 use satusky_types::{ApiError, ErrorCode, LogLine};
 use serde::Deserialize;
@@ -61,19 +61,24 @@ pub async fn app_logs(
     };
     match engine.logs(&org, &app, query).await {
         Ok(lines) => Ok(Json(lines)),
-        Err(e) if e.kind() == RuntimeErrorKind::Unsupported => Err(no_logs(e.message())),
-        Err(e) => {
-            tracing::warn!(%org, %app, error = %crate::error::error_chain(&e), "cannot read logs");
-            Err(ApiErrorResponse::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::Unavailable,
-                format!("the runtime cannot read {app}'s logs now: {}", e.message()),
-            ))
-        }
+        Err(e) => Err(read_error(&org, &app, &e)),
     }
 }
 
-fn no_logs(message: &str) -> ApiErrorResponse {
+/// The answer to a runtime that could not read the logs: 501 when it keeps none, else 503.
+pub(super) fn read_error(org: &str, app: &str, e: &RuntimeError) -> ApiErrorResponse {
+    if e.kind() == RuntimeErrorKind::Unsupported {
+        return no_logs(e.message());
+    }
+    tracing::warn!(%org, %app, error = %crate::error::error_chain(e), "cannot read logs");
+    ApiErrorResponse::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Unavailable,
+        format!("the runtime cannot read {app}'s logs now: {}", e.message()),
+    )
+}
+
+pub(super) fn no_logs(message: &str) -> ApiErrorResponse {
     ApiErrorResponse::new(
         StatusCode::NOT_IMPLEMENTED,
         ErrorCode::NotImplemented,

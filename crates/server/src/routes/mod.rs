@@ -11,6 +11,7 @@ mod drift;
 mod events;
 mod extract;
 mod logs;
+mod logs_stream;
 mod meta;
 mod operate;
 mod tokens;
@@ -60,6 +61,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(apps::list_releases))
         .routes(routes!(build_report::build_report))
         .routes(routes!(logs::app_logs))
+        .routes(routes!(logs_stream::logs_stream))
         .routes(routes!(apps::rollback))
         .routes(routes!(operate::scale))
         .routes(routes!(operate::restart))
