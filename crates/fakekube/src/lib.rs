@@ -107,7 +107,9 @@
 //! # Controller hooks and the control endpoint
 //!
 //! Methods on [`FakeKube`] (and `POST /fakekube/v1/...`, see [`control`] and
-//! `docs/fakekube.md`): rollout progress/complete/stall, crash loop, image pull failure,
+//! `docs/fakekube.md`): rollout progress/complete/stall (complete: a ReplicaSet per
+//! pod-template hash running the replicas as ready pods, older ones scaled to 0), crash
+//! loop, image pull failure,
 //! unschedulable; HTTPRoute parent status; Gateway and ListenerSet programmed; cert-manager's
 //! issuance of a Certificate step by step (request, challenge, failure with its reason,
 //! issued with its Secret; [`hooks::certs`]); Job started/completed/failed with logs and a termination message; injected errors

@@ -1,4 +1,5 @@
-//! Controller hooks as library calls: rollouts (progress, complete, stall), pod failures,
+//! Controller hooks as library calls: rollouts (progress, complete, stall; a ReplicaSet per
+//! pod template with ready pods, the old one scaled to 0), pod failures,
 //! HTTPRoute and Gateway status, Jobs with logs and termination messages. The control
 //! endpoint and the other test controls are in `control.rs`.
 
@@ -11,7 +12,7 @@ use fakekube::hooks::jobs::JobEnd;
 use fakekube::hooks::routes::{GatewayStatus, RouteStatus};
 use fakekube::hooks::workload::PodFailure;
 use futures_util::AsyncBufReadExt;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
@@ -164,14 +165,18 @@ async fn pod_failures_surface_reason_and_message() {
         (Some("False"), Some("Unschedulable"))
     );
 
-    // Completing the rollout clears the failing pods.
+    // Completing the rollout replaces the failing pod with a ready one.
+    let failing = pod["metadata"]["name"].as_str().expect("name").to_string();
     fake.complete_rollout("default", "web").expect("complete");
+    let listed = pods.list(&ListParams::default()).await.expect("pods").items;
+    assert_eq!(listed.len(), 1);
+    assert_ne!(listed[0].metadata.name.as_deref(), Some(failing.as_str()));
+    let ready = listed[0].status.as_ref().and_then(|s| s.conditions.clone());
     assert!(
-        pods.list(&ListParams::default())
-            .await
-            .expect("pods")
-            .items
-            .is_empty()
+        ready
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
     );
     // Hooks on missing objects are 404s.
     assert_eq!(
@@ -180,6 +185,123 @@ async fn pod_failures_surface_reason_and_message() {
             .err(),
         Some(404)
     );
+}
+
+/// The pods' names and their ReplicaSet, sorted.
+async fn pods_by_replicaset(pods: &Api<Pod>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = pods
+        .list(&ListParams::default().labels("app=web"))
+        .await
+        .expect("pods")
+        .items
+        .into_iter()
+        .map(|p| {
+            let owner = p.metadata.owner_references.unwrap_or_default();
+            (owner[0].name.clone(), p.metadata.name.unwrap_or_default())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_rollout_makes_a_replicaset_per_pod_template_with_ready_pods_and_scales_the_old_one_to_zero()
+ {
+    let (fake, client) = fake();
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    deploys
+        .create(&PostParams::default(), &deployment("web", "img:1", 2))
+        .await
+        .expect("create");
+    fake.complete_rollout("default", "web").expect("complete");
+    let first = rss.list(&ListParams::default()).await.expect("rs").items;
+    assert_eq!(first.len(), 1);
+    let first_name = first[0].metadata.name.clone().expect("name");
+    let hash = first[0].metadata.labels.as_ref().expect("labels")["pod-template-hash"].clone();
+    assert_eq!(first_name, format!("web-{hash}"));
+    let v1 = pods_by_replicaset(&pods).await;
+    assert_eq!(v1.len(), 2);
+    assert!(
+        v1.iter()
+            .all(|(rs, pod)| *rs == first_name && pod.starts_with(&first_name))
+    );
+
+    // Completing again changes nothing: the same pods, no new ReplicaSet.
+    fake.complete_rollout("default", "web").expect("complete");
+    assert_eq!(pods_by_replicaset(&pods).await, v1);
+
+    // An annotation on the pod template (what `kubectl rollout restart` sets) is a new
+    // template: a new ReplicaSet with new pods; the old one is scaled to 0, its pods gone.
+    let restart = json!({"spec": {"template": {"metadata": {"annotations":
+        {"kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z"}}}}});
+    deploys
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(restart.clone()),
+        )
+        .await
+        .expect("restart");
+    fake.complete_rollout("default", "web").expect("complete");
+    let rs_now = rss.list(&ListParams::default()).await.expect("rs").items;
+    assert_eq!(rs_now.len(), 2);
+    let second = rs_now
+        .iter()
+        .find(|r| r.metadata.name.as_deref() != Some(first_name.as_str()))
+        .expect("a new ReplicaSet");
+    let second_name = second.metadata.name.clone().expect("name");
+    let annotations = second.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(annotations["deployment.kubernetes.io/revision"], "2");
+    let v2 = pods_by_replicaset(&pods).await;
+    assert_eq!(v2.len(), 2);
+    assert!(v2.iter().all(|(rs, _)| *rs == second_name), "{v2:?}");
+    let pod = pods.get(&v2[0].1).await.expect("pod");
+    let pod_annotations = pod.metadata.annotations.unwrap_or_default();
+    assert_eq!(
+        pod_annotations["kubectl.kubernetes.io/restartedAt"], "2026-01-01T00:00:00Z",
+        "pods carry their template's annotations"
+    );
+    let old = rss.get(&first_name).await.expect("old rs");
+    assert_eq!(old.spec.and_then(|s| s.replicas), Some(0));
+    assert_eq!(old.status.map(|s| s.replicas), Some(0));
+    let d = deploys.get_status("web").await.expect("status");
+    let status = d.status.expect("status");
+    assert_eq!(
+        (
+            status.replicas,
+            status.updated_replicas,
+            status.ready_replicas
+        ),
+        (Some(2), Some(2), Some(2))
+    );
+
+    // The same template again is no new ReplicaSet; a scale keeps the ReplicaSet too.
+    deploys
+        .patch("web", &PatchParams::default(), &Patch::Merge(restart))
+        .await
+        .expect("same");
+    deploys
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 1}})),
+        )
+        .await
+        .expect("scale");
+    fake.complete_rollout("default", "web").expect("complete");
+    assert_eq!(
+        rss.list(&ListParams::default())
+            .await
+            .expect("rs")
+            .items
+            .len(),
+        2
+    );
+    let scaled = pods_by_replicaset(&pods).await;
+    assert_eq!(scaled.len(), 1);
+    assert!(v2.contains(&scaled[0]), "a scale down keeps a running pod");
 }
 
 #[tokio::test]

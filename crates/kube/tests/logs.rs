@@ -1,9 +1,10 @@
 //! `KubeRuntime::logs` against fakekube, in-process: fakekube plays the kubelet (container
 //! logs with their stamps, a restarted container's previous run). Two pods' lines merge in
 //! time order with pod names as replicas; a follower's next read (`after_seq` of the last
-//! line) returns only newer lines, a pod a rollout created in between included; a crashed
-//! container's last lines are read from its previous run; `release`, `replica` and `tail`
-//! filter; build pods are never read.
+//! line) returns only newer lines, a pod a rollout created in between included — also the
+//! pods fakekube's deployment controller rolls when the runtime applies a new release; a
+//! crashed container's last lines are read from its previous run; `release`, `replica` and
+//! `tail` filter; build pods are never read.
 
 use fakekube::FakeKube;
 use k8s_openapi::api::apps::v1::ReplicaSet;
@@ -314,4 +315,107 @@ async fn release_replica_and_tail_filter() {
     )
     .await;
     assert!(none.is_empty());
+}
+
+/// Release `release` of the app with `image`, as the engine hands it to the runtime.
+fn desired(release: u64, image: &str) -> satusky_core::runtime::DesiredWorkload {
+    let toml = format!("[app]\nname = \"{APP}\"\nimage = \"{image}\"\nreplicas = 2\n");
+    let path = std::path::Path::new("satusky.toml");
+    let spec = satusky_core::parse_str(&toml, path, &Default::default()).unwrap();
+    let hostnames = satusky_core::AppHostnames::of_app(ORG, "satusky.localhost", &spec).unwrap();
+    satusky_core::runtime::DesiredWorkload {
+        org: ORG.into(),
+        app: APP.into(),
+        release,
+        spec,
+        artifact: None,
+        hostnames,
+        secrets: Default::default(),
+        restarted_at_ms: None,
+    }
+}
+
+/// The app's pods by name, each with its ReplicaSet.
+async fn app_pods(fake: &FakeKube) -> Vec<(String, String)> {
+    let api: Api<Pod> = Api::namespaced(fake.client(), NS);
+    let selector = format!("satusky.io/org={ORG},satusky.io/app={APP}");
+    let params = kube::api::ListParams::default().labels(&selector);
+    let mut pods: Vec<(String, String)> = api
+        .list(&params)
+        .await
+        .expect("pods")
+        .items
+        .into_iter()
+        .map(|p| {
+            let owner = p.metadata.owner_references.unwrap_or_default();
+            (p.metadata.name.unwrap_or_default(), owner[0].name.clone())
+        })
+        .collect();
+    pods.sort();
+    pods
+}
+
+/// A follower (`after_seq` of the last line it saw, as `1ctl logs -f` reads) picks up the
+/// pods a rollout creates: the runtime applies release 2 (a new pod template), fakekube's
+/// deployment controller rolls a new ReplicaSet's pods in place of the old ones, and their
+/// lines — and only those — arrive on the next read, each once.
+#[tokio::test]
+async fn a_follower_picks_up_the_pods_a_rollout_creates() {
+    let fake = FakeKube::new();
+    fake.set_auto(fakekube::Auto {
+        rollouts: true,
+        routes: false,
+    });
+    let rt = runtime(&fake);
+    rt.apply(desired(1, "nginx:1.27")).await.expect("apply v1");
+    let v1 = app_pods(&fake).await;
+    assert_eq!(v1.len(), 2, "the controller ran release 1's pods: {v1:?}");
+    let t = base();
+    for (i, (pod, _)) in v1.iter().enumerate() {
+        say(&fake, pod, t + i as i128 * SECOND, &format!("v1 line {i}"));
+    }
+    let first = logs(&rt, LogQuery::default()).await;
+    assert_eq!(
+        first.iter().map(|l| l.line.as_str()).collect::<Vec<_>>(),
+        ["v1 line 0", "v1 line 1"]
+    );
+    assert!(first.iter().all(|l| l.release == 1), "{first:?}");
+    let seen = first.last().expect("a line").seq;
+
+    rt.apply(desired(2, "nginx:1.28")).await.expect("apply v2");
+    let v2 = app_pods(&fake).await;
+    assert_eq!(v2.len(), 2, "{v2:?}");
+    assert!(
+        v2.iter()
+            .all(|(pod, rs)| !v1.iter().any(|(p, _)| p == pod) && !v1.iter().any(|(_, r)| r == rs)),
+        "new pods of a new ReplicaSet: {v2:?} after {v1:?}"
+    );
+    for (i, (pod, _)) in v2.iter().enumerate() {
+        let at = t + (10 + i as i128) * SECOND;
+        say(&fake, pod, at, &format!("v2 line {i}"));
+        say(&fake, pod, at + SECOND / 2, &format!("v2 line {i} again"));
+    }
+    let follow = |after| LogQuery {
+        after_seq: Some(after),
+        ..LogQuery::default()
+    };
+    let next = logs(&rt, follow(seen)).await;
+    let want: Vec<(&str, &str)> = vec![
+        (&v2[0].0, "v2 line 0"),
+        (&v2[0].0, "v2 line 0 again"),
+        (&v2[1].0, "v2 line 1"),
+        (&v2[1].0, "v2 line 1 again"),
+    ];
+    assert_eq!(lines(&next), want);
+    assert!(next.iter().all(|l| l.release == 2), "{next:?}");
+    assert!(next.iter().all(|l| l.seq > seen));
+    // Following on from there: nothing is repeated.
+    let last = next.last().expect("a line").seq;
+    assert!(logs(&rt, follow(last)).await.is_empty());
+    let v2_more = &v2[1].0;
+    say(&fake, v2_more, t + 20 * SECOND, "v2 later");
+    assert_eq!(
+        lines(&logs(&rt, follow(last)).await),
+        [(v2_more.as_str(), "v2 later")]
+    );
 }

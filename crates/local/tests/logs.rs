@@ -1,6 +1,7 @@
 //! The local runtime's kept logs with real processes: lines read back with filters, kept
 //! after the replica exits and across a restart of the runtime, bounded under a flood (with
-//! a dropped-lines marker, the runtime still answering), deleted with the app.
+//! a dropped-lines marker, the runtime still answering) and under an app that writes 1 GiB,
+//! deleted with the app.
 
 mod common;
 
@@ -20,6 +21,10 @@ use satusky_testkit::spec;
 use satusky_types::{LogLine, LogStream};
 
 const TEST_APP: &str = env!("CARGO_BIN_EXE_satusky-test-app");
+
+/// Taken by the tests that flood the capture: each keeps both cores busy, so run side by side
+/// they starve each other (and what they measure).
+static FLOOD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn runtime(dir: &Path, ledger: Arc<MemoryLedger>, limits: LogLimits) -> LocalRuntime {
     let config = LocalConfig {
@@ -210,6 +215,7 @@ fn log_bytes(dir: &Path) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_stays_under_the_cap_with_a_dropped_marker_and_the_runtime_answers() {
+    let _one_flood_at_a_time = FLOOD.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let ledger = Arc::new(MemoryLedger::new());
     let _kill = KillOnDrop(Arc::clone(&ledger));
@@ -279,5 +285,151 @@ async fn a_flood_stays_under_the_cap_with_a_dropped_marker_and_the_runtime_answe
     );
     rt.remove("acme".into(), "web".into()).await.unwrap();
     assert!(!app_dir.exists());
+    rt.shutdown().await;
+}
+
+/// Every file in the app's log directory, in bytes, with their names.
+fn dir_bytes(dir: &Path) -> (u64, Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return (0, Vec::new());
+    };
+    let (mut bytes, mut names) = (0, Vec::new());
+    for e in entries.flatten() {
+        // A file rotated away between the listing and this look is simply gone.
+        bytes += e.metadata().map_or(0, |m| m.len());
+        names.push(e.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    (bytes, names)
+}
+
+/// The acceptance for the log cap: an app that writes 1 GiB — 1,048,576 numbered lines of
+/// 1 KiB through its stdout, as fast as `awk` makes them — under the real limits
+/// ([`LogLimits::default`]: 10 MiB per app, both files together). While it writes and after,
+/// the app's log directory holds `current` and `previous` only and never more than the cap;
+/// the newest lines are readable; and in what is kept, every gap in the numbering is
+/// preceded by a marker saying exactly how many lines were dropped. Then the app writes a
+/// numbered `done` line every 100 ms (a single last line could itself be dropped while the
+/// queue is still full).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_writing_1_gib_keeps_its_log_under_the_cap() {
+    let _one_flood_at_a_time = FLOOD.lock().await;
+    const LINES: u64 = 1 << 20;
+    const LINE_BYTES: u64 = 1024; // 10 digits, 1,013 spaces, the newline
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(MemoryLedger::new());
+    let _kill = KillOnDrop(Arc::clone(&ledger));
+    let limits = LogLimits::default();
+    let rt = runtime(dir.path(), Arc::clone(&ledger), limits).await;
+    assert_eq!(LINES * LINE_BYTES, 1 << 30);
+    let app = format!(
+        "s=$(date +%s%N); awk 'BEGIN {{ pad = sprintf(\"%1013s\", \"\"); \
+         for (i = 1; i <= {LINES}; i++) printf \"%010d%s\\n\", i, pad }}'; \
+         ms=$((($(date +%s%N) - s) / 1000000)); i={}; \
+         while :; do printf '%010d done (in %s ms)\\n' $i $ms; i=$((i + 1)); sleep 0.1; done",
+        LINES + 1
+    );
+    let done = |l: &LogLine| l.line.ends_with(" ms)");
+    let started = Instant::now();
+    rt.apply(desired(1, 1, vec!["/bin/sh".into(), "-c".into(), app]))
+        .await
+        .unwrap();
+    let app_dir = dir.path().join("logs/acme/web");
+    // The directory is looked at every 5 ms on a thread of its own while the app writes.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (dir, stop, cap) = (app_dir.clone(), Arc::clone(&stop), limits.per_app_bytes);
+        std::thread::spawn(move || {
+            let (mut biggest, mut looks) = (0, 0u64);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (bytes, names) = dir_bytes(&dir);
+                biggest = biggest.max(bytes);
+                looks += 1;
+                assert!(bytes <= cap, "{bytes} bytes in {names:?} (cap {cap})");
+                assert!(
+                    names
+                        .iter()
+                        .all(|n| n == "current.jsonl" || n == "previous.jsonl"),
+                    "{names:?}"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (biggest, looks)
+        })
+    };
+    let tail = |n| LogQuery {
+        tail: Some(n),
+        ..LogQuery::default()
+    };
+    loop {
+        let newest = logs(&rt, tail(1)).await;
+        if newest.first().is_some_and(done) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120) && !watcher.is_finished(),
+            "the app has not finished writing (or the watcher saw too much): {newest:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let wrote = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (biggest, looks) = watcher.join().expect("the log went over its cap");
+    let (after, names) = dir_bytes(&app_dir);
+    assert!(after <= limits.per_app_bytes, "{after} bytes after");
+    assert_eq!(names, ["current.jsonl", "previous.jsonl"]);
+
+    // What is kept: the newest lines, every gap announced by a marker with its exact size.
+    let kept = logs(&rt, tail(LogQuery::MAX_TAIL)).await;
+    assert!(done(kept.last().unwrap()), "{:?}", kept.last());
+    let (mut last, mut announced, mut dropped, mut numbered) = (None::<u64>, 0, 0, 0);
+    for l in &kept {
+        if let Some(n) = l.line.strip_prefix("[satusky] ") {
+            let n: u64 = n.split(' ').next().unwrap().parse().unwrap();
+            assert_eq!(announced, 0, "two markers in a row: {}", l.line);
+            announced = n;
+            dropped += n;
+            continue;
+        }
+        let n: u64 = l.line[..10].parse().unwrap();
+        if done(l) {
+            assert!(n > LINES, "{}", l.line);
+        } else {
+            assert_eq!(l.line.len() as u64, LINE_BYTES - 1, "{}", &l.line[..20]);
+            numbered += 1;
+        }
+        if let Some(prev) = last {
+            assert_eq!(
+                n,
+                prev + 1 + announced,
+                "after {prev}, {announced} announced"
+            );
+        }
+        (last, announced) = (Some(n), 0);
+    }
+    assert!(dropped > 0, "writing 1 GiB this fast must drop lines");
+    let seq = kept.last().unwrap().seq;
+    let app_ms = kept
+        .last()
+        .unwrap()
+        .line
+        .split(' ')
+        .nth(3)
+        .unwrap()
+        .to_string();
+    eprintln!(
+        "the app wrote 1 GiB in {app_ms} ms; its last line was readable {wrote:?} after the \
+         apply; the log peaked at {biggest} bytes \
+         (cap {}) over {looks} looks, {after} after; {} lines kept ({numbered} of the app's, \
+         {dropped} dropped between them, as the markers say); the seq reached {seq}",
+        limits.per_app_bytes,
+        kept.len()
+    );
+    assert!(
+        biggest > limits.per_app_bytes / 2,
+        "the log filled up ({biggest} bytes)"
+    );
+    rt.remove("acme".into(), "web".into()).await.unwrap();
     rt.shutdown().await;
 }

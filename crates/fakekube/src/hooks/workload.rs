@@ -1,5 +1,7 @@
-//! Workload hooks: the deployment controller (ReplicaSet per template, rollout status and
-//! conditions) and the kubelet and scheduler (pod failures: CrashLoopBackOff,
+//! Workload hooks: the deployment controller (ReplicaSet per template, named by the
+//! pod-template hash; rollout status and conditions), the ReplicaSet controller and kubelet
+//! as far as a completed rollout goes (the current ReplicaSet's pods created and ready, older
+//! ReplicaSets scaled to 0), and the kubelet and scheduler's pod failures (CrashLoopBackOff,
 //! ImagePullBackOff / ErrImagePull, Unschedulable). Jobs are in [`super::jobs`].
 //!
 //! Deployment status follows the real controller's shape: `observedGeneration`, `replicas`,
@@ -170,27 +172,140 @@ fn deployment_status(
     write_status(g, d_rt, ns, name, managers::CONTROLLER_MANAGER, status)
 }
 
-/// Complete the rollout: every replica updated, ready and available; failing pods removed.
+/// Complete the rollout, as the deployment and ReplicaSet controllers and the kubelet would
+/// leave it: the current template's ReplicaSet runs the Deployment's replicas as ready pods
+/// (unready ones replaced, extra ones deleted), every older ReplicaSet is scaled to 0 with
+/// its pods deleted, and the status says every replica is updated, ready and available.
 pub(crate) fn complete(g: &mut Inner, ns: &str, name: &str) -> Result<Arc<Value>, ApiError> {
     let d_rt = rt("apps", "v1", "deployments")?;
     let d = get(g, d_rt, ns, name)?;
-    let pods_rt = rt("", "v1", "pods")?;
+    let current = ensure_replicaset(g, ns, &d)?;
+    let want = usize::try_from(desired(&d)).unwrap_or(0);
+    let rs_rt = rt("apps", "v1", "replicasets")?;
     for rs in owned_by(g, ("apps", "v1", "replicasets"), ns, &d) {
-        for pod in owned_by(g, ("", "v1", "pods"), ns, &rs) {
-            let ready = pod
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .is_some_and(|cs| {
-                    cs.iter()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                });
-            if !ready && let Some(n) = meta::str_at(&pod, &["metadata", "name"]) {
-                let n = n.to_string();
-                g.delete(pods_rt, ns, &n, Propagation::Background);
+        let pods = owned_by(g, ("", "v1", "pods"), ns, &rs);
+        if uid(&rs) == uid(&current) {
+            let (ready, unready): (Vec<_>, Vec<_>) = pods.into_iter().partition(|p| is_ready(p));
+            let extra = ready.iter().skip(want);
+            delete_pods(g, ns, unready.iter().chain(extra))?;
+            for _ in ready.len()..want {
+                ready_pod(g, ns, &current)?;
             }
+            scale(g, ns, &rs, desired(&d))?;
+        } else {
+            delete_pods(g, ns, pods.iter())?;
+            let rs = scale(g, ns, &rs, 0)?;
+            let status = json!({"replicas": 0, "observedGeneration": generation(&rs)});
+            write_status(
+                g,
+                rs_rt,
+                ns,
+                name_of(&rs),
+                managers::CONTROLLER_MANAGER,
+                status,
+            )?;
         }
     }
     deployment_status(g, ns, name, desired(&d), (true, "NewReplicaSetAvailable"))
+}
+
+fn uid(obj: &Value) -> &str {
+    meta::str_at(obj, &["metadata", "uid"]).unwrap_or("")
+}
+
+fn is_ready(pod: &Value) -> bool {
+    pod.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+}
+
+fn delete_pods<'a>(
+    g: &mut Inner,
+    ns: &str,
+    pods: impl Iterator<Item = &'a Arc<Value>>,
+) -> Result<(), ApiError> {
+    let pods_rt = rt("", "v1", "pods")?;
+    for pod in pods {
+        if let Some(n) = meta::str_at(pod, &["metadata", "name"]) {
+            let n = n.to_string();
+            g.delete(pods_rt, ns, &n, Propagation::Background);
+        }
+    }
+    Ok(())
+}
+
+/// A pod of ReplicaSet `rs` from its template (labels, annotations, spec), created by the
+/// ReplicaSet controller and reported running and ready by the kubelet.
+fn ready_pod(g: &mut Inner, ns: &str, rs: &Value) -> Result<Arc<Value>, ApiError> {
+    let pods_rt = rt("", "v1", "pods")?;
+    let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    let spec = template.get("spec").cloned().unwrap_or(json!({}));
+    let rs_name = meta::str_at(rs, &["metadata", "name"]).unwrap_or("");
+    let name = format!("{rs_name}-{}", meta::name_suffix());
+    let mut metadata = template.get("metadata").cloned().unwrap_or(json!({}));
+    meta::ensure_object(&mut metadata).insert(
+        "ownerReferences".into(),
+        json!([owner_ref("apps/v1", "ReplicaSet", rs)]),
+    );
+    let obj = json!({"metadata": metadata, "spec": spec});
+    store_update(
+        g,
+        pods_rt,
+        ns,
+        &name,
+        None,
+        obj,
+        managers::CONTROLLER_MANAGER,
+        None,
+    )?;
+    let now = meta::now();
+    let statuses: Vec<Value> = spec
+        .get("containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": true,
+                "started": true, "restartCount": 0, "state": {"running": {"startedAt": now}},
+                "lastState": {}})
+        })
+        .collect();
+    let conditions: Vec<Value> = ["PodScheduled", "Initialized", "ContainersReady", "Ready"]
+        .iter()
+        .map(|t| json!({"type": t, "status": "True", "lastTransitionTime": now}))
+        .collect();
+    let status = json!({"phase": "Running", "conditions": conditions,
+        "containerStatuses": statuses, "startTime": now, "hostIP": "10.0.0.1",
+        "podIP": "10.244.0.11", "qosClass": "BestEffort"});
+    write_status(g, pods_rt, ns, &name, managers::KUBELET, status)
+}
+
+/// Set the ReplicaSet's wanted replicas (no write when they are already that).
+fn scale(g: &mut Inner, ns: &str, rs: &Arc<Value>, replicas: i64) -> Result<Arc<Value>, ApiError> {
+    if rs.pointer("/spec/replicas").and_then(Value::as_i64) == Some(replicas) {
+        return Ok(Arc::clone(rs));
+    }
+    let rs_rt = rt("apps", "v1", "replicasets")?;
+    let mut scaled = (**rs).clone();
+    scaled["spec"]["replicas"] = json!(replicas);
+    let name = name_of(rs).to_string();
+    store_update(
+        g,
+        rs_rt,
+        ns,
+        &name,
+        Some(Arc::clone(rs)),
+        scaled,
+        managers::CONTROLLER_MANAGER,
+        None,
+    )
+}
+
+fn name_of(obj: &Value) -> &str {
+    meta::str_at(obj, &["metadata", "name"]).unwrap_or("")
 }
 
 /// Which pod failure to play.

@@ -8,8 +8,9 @@
 //! - `--health-status N`: `/healthz` answers status N with the body "db connection refused";
 //! - `--health-delay-ms N`: `/healthz` answers after N ms;
 //! - `--crash-after-ms N`: exits with status 3 after N ms;
-//! - `--unless-file PATH`: while PATH exists, `--crash-after-ms` and `--fail-health-after-ms`
-//!   are ignored (checked when the app would crash, and on every `/healthz` request);
+//! - `--unless-file PATH`: while PATH exists, `--crash-after-ms`, `--fail-health-after-ms` and
+//!   `--exit-at-start` are ignored (checked when the app would crash or exit, and on every
+//!   `/healthz` request);
 //! - `--no-listen`: runs but never listens (sleeps forever);
 //! - `--listen-port N`: listens on `127.0.0.1:N` instead of `$PORT`;
 //! - `--listen-v6-only`: listens on `[::1]:$PORT` only;
@@ -82,7 +83,7 @@ fn main() {
     }
     let flags = Arc::new(flags);
     let release = std::env::var("SATUSKY_RELEASE").unwrap_or_default();
-    if flags.exit_at_start {
+    if flags.exit_at_start && !flags.behave() {
         println!("test-app {release}: exiting at start as asked");
         std::process::exit(1);
     }

@@ -2,7 +2,8 @@
 //! with [`Builder`], runs replicas with [`Supervisor`], and keeps the [`RouteTable`] and the
 //! platform zone's records (a [`DnsZone`]) in step: a rollout starts the new replicas, waits until
 //! all are ready, switches the route in one swap, drains, then stops the old ones. A release
-//! that never gets ready leaves the previous one serving.
+//! that never gets ready leaves the previous one serving. A restart of the serving release
+//! (rolling) replaces its replicas one by one instead ([`restart`]).
 //!
 //! Owns the per-app rollout state. It must not touch the store or the API (the server hands it
 //! a [`Ledger`]), and does not serve traffic or DNS itself (the edge and DNS server read the
@@ -21,7 +22,7 @@ use satusky_core::runtime::{
     LogFollower, LogQuery, LogSink, Runtime, RuntimeError, RuntimeErrorKind, ServedHost,
     WorkloadObservation,
 };
-use satusky_types::{Hostname, Plane, Reason, ReplicaCounts, Strategy};
+use satusky_types::{Hostname, Plane, Reason, ReplicaCounts};
 use tokio::sync::Mutex;
 
 use crate::acme::AcmeIssuer;
@@ -34,13 +35,15 @@ use crate::supervisor::{READY_RECHECK_MIN, ReplicaStatus, Supervisor, Timings};
 
 mod log_follow;
 mod plan;
+mod restart;
 mod rollout;
 
 /// The local route plane's decision (pure, over a [`RouteTable`]), public so that tests
 /// outside this crate (the stack's walk of every reason) produce its planes from the real code.
 pub use plan::route_plane;
+use plan::{Change, change, crash_loop, describe, refused, unsupported};
 pub use plan::{IMAGE_ONLY, NO_COMMAND, NO_COMMAND_AT_ALL};
-use plan::{crash_loop, refused, route_entries, same_workload, unsupported};
+use restart::Restart;
 
 /// After the route switched, how long the old replicas keep running so requests already
 /// proxied to them finish.
@@ -125,6 +128,8 @@ struct AppState {
     serving: Option<Generation>,
     /// A release on its way; `failure` is latched once it crash-loops.
     rollout: Option<(Generation, Option<(Reason, String)>)>,
+    /// The serving release's replicas being replaced one by one (never with a `rollout`).
+    restart: Option<Restart>,
 }
 
 struct AppSlot {
@@ -338,69 +343,35 @@ impl LocalRuntime {
         };
         st.target = Some(d.release);
         st.blocked = None;
-        if let Some(s) = st
-            .serving
-            .as_mut()
-            .filter(|s| same_workload(&s.desired, &d))
-        {
-            let (replicas, scale_to) = (s.replicas.clone(), d.spec.replicas as usize);
-            s.desired = d.clone();
-            if scale_to > replicas.len() {
-                for i in replicas.len()..scale_to {
-                    let id = inner.start_replica(&d, artifact.clone(), i).await?;
-                    s.replicas.push(id);
-                }
-            } else if scale_to < replicas.len() {
-                let extra = s.replicas.split_off(scale_to);
-                inner.stop_later(extra, Duration::ZERO);
-            }
-            s.reroute = true;
-            inner.cancel_rollout(&mut st);
-        } else if let Some((r, _)) = st.rollout.as_mut().filter(|(r, _)| {
-            same_workload(&r.desired, &d) && r.desired.spec.replicas == d.spec.replicas
-        }) {
-            r.desired.hostnames = d.hostnames.clone();
-        } else {
-            if d.spec.deploy.strategy == Strategy::Recreate {
-                // Everything of the app stops before the new release starts.
-                let mut old = st
-                    .rollout
-                    .take()
-                    .map(|(g, _)| g.replicas)
-                    .unwrap_or_default();
-                if let Some(s) = st.serving.as_mut() {
-                    old.append(&mut s.replicas);
-                    s.upstreams.clear();
-                    inner
-                        .routes
-                        .set_app(&d.org, &d.app, route_entries(&s.desired, &[]));
-                }
-                inner.supervisor.stop_many(old).await;
-            } else {
+        let change = change(
+            st.serving.as_ref().map(|s| &s.desired),
+            st.rollout.as_ref().map(|(r, _)| &r.desired),
+            st.restart.as_ref().map(|r| &r.desired),
+            &d,
+        );
+        let result = match change {
+            Change::ContinueRestart => inner.continue_restart(&mut st, &d, artifact).await,
+            Change::Restart => inner.begin_restart(&mut st, &d, artifact).await,
+            Change::Scale => {
                 inner.cancel_rollout(&mut st);
-            }
-            let mut replicas = Vec::new();
-            for i in 0..d.spec.replicas as usize {
-                match inner.start_replica(&d, artifact.clone(), i).await {
-                    Ok(id) => replicas.push(id),
-                    Err(e) => {
-                        inner.stop_later(replicas, Duration::ZERO);
-                        return Err(e);
-                    }
+                inner.cancel_restart(&mut st);
+                match st.serving.as_mut() {
+                    Some(s) => inner.scale(s, &d, artifact).await,
+                    None => Ok(()),
                 }
             }
-            let g = Generation {
-                desired: d.clone(),
-                replicas,
-                upstreams: Vec::new(),
-                reroute: false,
-            };
-            st.rollout = Some((g, None));
-        }
-        inner.tick(&mut st);
+            Change::SameRollout => {
+                if let Some((r, _)) = st.rollout.as_mut() {
+                    r.desired.hostnames = d.hostnames.clone();
+                }
+                Ok(())
+            }
+            Change::Replace => inner.replace(&mut st, &d, artifact).await,
+        };
+        let advanced = inner.advance(&mut st).await;
         drop(st);
         inner.changes.mark(&d.org, &d.app);
-        Ok(())
+        result.and(advanced)
     }
 }
 
@@ -460,6 +431,10 @@ impl Runtime for LocalRuntime {
                 (_, Some(g)) if Some(g.desired.release) == st.target => (g, None, true),
                 _ => return Ok(obs),
             };
+            if let Some(r) = st.restart.as_ref().filter(|_| switched) {
+                self.inner.observe_restart(g, r, &mut obs);
+                return Ok(obs);
+            }
             let statuses = self.inner.statuses(&g.replicas);
             let ready = statuses.iter().filter(|s| s.ready).count() as u32;
             obs.replicas = ReplicaCounts {
@@ -471,15 +446,7 @@ impl Runtime for LocalRuntime {
                 available: if switched { ready } else { 0 },
             };
             obs.failure = latched.or_else(|| crash_loop(&statuses));
-            obs.waiting = statuses
-                .iter()
-                .filter(|s| !s.ready && s.pid.is_some())
-                .find_map(|s| s.waiting.clone());
-            obs.exited = statuses.iter().find_map(|s| s.last_exit.clone());
-            obs.recovering = statuses
-                .iter()
-                .filter(|s| s.ready && s.last_exit.is_some())
-                .count() as u32;
+            describe(&mut obs, &statuses);
             Ok(obs)
         })
     }
@@ -537,6 +504,9 @@ impl Runtime for LocalRuntime {
                 }
                 if let Some(g) = st.serving.take() {
                     ids.extend(g.replicas);
+                }
+                if let Some((_, id)) = st.restart.take().and_then(|r| r.fresh) {
+                    ids.push(id);
                 }
                 self.inner.supervisor.stop_many(ids).await;
             }
@@ -645,7 +615,8 @@ fn log_error(e: LogError) -> RuntimeError {
 }
 
 /// The one task that follows the supervisor: each app whose replicas changed gets a tick
-/// (route switch, upstreams on ready replicas) and is marked for the control plane. No timer:
+/// (route switch, a restart's next step, upstreams on ready replicas) and is marked for the
+/// control plane. No timer:
 /// an idle app costs nothing here. Ends with the runtime.
 async fn follow_replicas(inner: std::sync::Weak<Inner>, replicas: Arc<WorkloadChanges>) {
     loop {
@@ -655,7 +626,11 @@ async fn follow_replicas(inner: std::sync::Weak<Inner>, replicas: Arc<WorkloadCh
             let slot = inner.apps_map().get(&(org.clone(), app.clone())).cloned();
             if let Some(slot) = slot {
                 let mut st = slot.state.lock().await;
-                inner.tick(&mut st);
+                if let Err(e) = inner.advance(&mut st).await {
+                    // The next change of the app's replicas, or the next apply, tries again.
+                    tracing::warn!(%org, %app, error = %satusky_core::error_chain(&e),
+                        "the restart could not start its next replica");
+                }
             }
             inner.changes.mark(&org, &app);
         }

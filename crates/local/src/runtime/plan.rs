@@ -1,13 +1,13 @@
 //! The local runtime's decisions as pure functions: whether a spec can run here, whether an
-//! apply changes the processes, the route table entries of a release, and the route plane of
-//! a hostname read from the table. No I/O: it must not touch processes or the tables;
-//! [`super`] calls these.
+//! apply changes the processes (or restarts them), the route table entries of a release,
+//! what replicas' statuses say in an observation, and the route plane of a hostname read
+//! from the table. No I/O: it must not touch processes or the tables; [`super`] calls these.
 
 use std::net::SocketAddr;
 
-use satusky_core::runtime::DesiredWorkload;
+use satusky_core::runtime::{DesiredWorkload, WorkloadObservation};
 use satusky_core::secrets::versions;
-use satusky_types::{AppSpec, Hostname, HostnameKind, Plane, PlaneState, Reason};
+use satusky_types::{AppSpec, Hostname, HostnameKind, Plane, PlaneState, Reason, Strategy};
 
 use crate::routes::{Route, RouteTable};
 use crate::supervisor::ReplicaStatus;
@@ -54,6 +54,54 @@ pub(super) fn unsupported(spec: &AppSpec, artifact: Option<&str>) -> Option<(Rea
 /// the same spec and artifact, the same secret versions — a heal of the release after a
 /// secret changed starts new replicas with the new value — and the same restart request.
 pub(super) fn same_workload(a: &DesiredWorkload, b: &DesiredWorkload) -> bool {
+    same_but_restart(a, b) && a.restarted_at_ms == b.restarted_at_ms
+}
+
+/// `b` asks to restart `a`'s replicas: the same workload (the count and hostnames may
+/// differ) but for another restart request.
+fn restarted(a: &DesiredWorkload, b: &DesiredWorkload) -> bool {
+    same_but_restart(a, b) && a.restarted_at_ms != b.restarted_at_ms
+}
+
+/// What an apply of `d` does with the app's processes, given what runs: the serving
+/// generation, a rollout on its way, a restart of the serving one in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Change {
+    /// The restart in progress asked for again: take its hostnames and count.
+    ContinueRestart,
+    /// The serving workload: scale it in place (a restart in progress is given up).
+    Scale,
+    /// The serving workload with a new restart request, rolling: replace its replicas one
+    /// by one.
+    Restart,
+    /// The rollout on its way: take its hostnames.
+    SameRollout,
+    /// Anything else: start a whole new generation (after stopping everything, with the
+    /// recreate strategy).
+    Replace,
+}
+
+pub(super) fn change(
+    serving: Option<&DesiredWorkload>,
+    rollout: Option<&DesiredWorkload>,
+    restart: Option<&DesiredWorkload>,
+    d: &DesiredWorkload,
+) -> Change {
+    let rolling = d.spec.deploy.strategy == Strategy::Rolling;
+    if restart.is_some_and(|r| same_workload(r, d)) {
+        Change::ContinueRestart
+    } else if serving.is_some_and(|s| same_workload(s, d)) {
+        Change::Scale
+    } else if rolling && serving.is_some_and(|s| restarted(s, d)) {
+        Change::Restart
+    } else if rollout.is_some_and(|r| same_workload(r, d) && r.spec.replicas == d.spec.replicas) {
+        Change::SameRollout
+    } else {
+        Change::Replace
+    }
+}
+
+fn same_but_restart(a: &DesiredWorkload, b: &DesiredWorkload) -> bool {
     let strip = |d: &DesiredWorkload| {
         let mut s = d.spec.spec().clone();
         s.replicas = 0;
@@ -64,7 +112,6 @@ pub(super) fn same_workload(a: &DesiredWorkload, b: &DesiredWorkload) -> bool {
         && a.app == b.app
         && a.release == b.release
         && a.artifact == b.artifact
-        && a.restarted_at_ms == b.restarted_at_ms
         && strip(a) == strip(b)
         && versions(&a.secrets) == versions(&b.secrets)
 }
@@ -74,6 +121,20 @@ pub(super) fn crash_loop(statuses: &[ReplicaStatus]) -> Option<(Reason, String)>
         .iter()
         .find_map(|s| s.crash_loop.clone())
         .map(|m| (Reason::CrashLoopBackOff, m))
+}
+
+/// What the replicas' statuses say beyond their counts: why running ones are not ready (the
+/// first in `statuses` that says), how one last exited, and how many are back but recent.
+pub(super) fn describe(obs: &mut WorkloadObservation, statuses: &[ReplicaStatus]) {
+    obs.waiting = statuses
+        .iter()
+        .filter(|s| !s.ready && s.pid.is_some())
+        .find_map(|s| s.waiting.clone());
+    obs.exited = statuses.iter().find_map(|s| s.last_exit.clone());
+    obs.recovering = statuses
+        .iter()
+        .filter(|s| s.ready && s.last_exit.is_some())
+        .count() as u32;
 }
 
 pub(super) fn upstreams<'a>(
@@ -323,6 +384,76 @@ mod tests {
         spec.command = Some(vec![]);
         let r = unsupported(&spec, Some("sha256:ab")).unwrap();
         assert_eq!(r.1, NO_COMMAND);
+    }
+
+    fn workload(replicas: u32, strategy: &str, restarted_at_ms: Option<i64>) -> DesiredWorkload {
+        let spec: AppSpec = serde_json::from_value(serde_json::json!({
+            "name": "web", "port": 8080, "replicas": replicas, "cpu": "250m", "memory": "256Mi",
+            "command": ["./server"],
+            "build": {"dockerfile": "Dockerfile", "context": "."},
+            "checks": {"path": "/", "expect": "2xx", "timeout_ms": 1000},
+            "deploy": {"strategy": strategy, "max_surge": "25%", "max_unavailable": "0",
+                       "progress_deadline_seconds": 600}
+        }))
+        .unwrap();
+        DesiredWorkload {
+            org: "acme".into(),
+            app: "web".into(),
+            release: 3,
+            spec: satusky_core::validate_spec(spec).unwrap(),
+            artifact: None,
+            hostnames: satusky_core::AppHostnames::new(Vec::new()).unwrap(),
+            secrets: Default::default(),
+            restarted_at_ms,
+        }
+    }
+
+    #[test]
+    fn what_an_apply_changes() {
+        let serving = workload(3, "rolling", None);
+        let s = Some(&serving);
+        // The same workload, any count: in place.
+        assert_eq!(change(s, None, None, &serving), Change::Scale);
+        assert_eq!(
+            change(s, None, None, &workload(5, "rolling", None)),
+            Change::Scale
+        );
+        // A new restart stamp: one by one when rolling (with a new count too)…
+        let restart = workload(3, "rolling", Some(1));
+        assert_eq!(change(s, None, None, &restart), Change::Restart);
+        assert_eq!(
+            change(s, None, None, &workload(2, "rolling", Some(1))),
+            Change::Restart
+        );
+        // …a whole new generation with recreate, or when nothing serves.
+        let recreate = workload(3, "recreate", Some(1));
+        let serving_recreate = workload(3, "recreate", None);
+        assert_eq!(
+            change(Some(&serving_recreate), None, None, &recreate),
+            Change::Replace
+        );
+        assert_eq!(change(None, None, None, &restart), Change::Replace);
+        // The restart in progress, again or scaled; another stamp restarts again; the
+        // serving stamp gives the restart up.
+        let r = Some(&restart);
+        assert_eq!(change(s, None, r, &restart), Change::ContinueRestart);
+        assert_eq!(
+            change(s, None, r, &workload(4, "rolling", Some(1))),
+            Change::ContinueRestart
+        );
+        assert_eq!(
+            change(s, None, r, &workload(3, "rolling", Some(2))),
+            Change::Restart
+        );
+        assert_eq!(change(s, None, r, &serving), Change::Scale);
+        // Another release: a rollout, kept when asked again with the same count.
+        let mut next = workload(3, "rolling", None);
+        next.release = 4;
+        assert_eq!(change(s, None, None, &next), Change::Replace);
+        assert_eq!(change(s, Some(&next), None, &next), Change::SameRollout);
+        let mut bigger = workload(4, "rolling", None);
+        bigger.release = 4;
+        assert_eq!(change(s, Some(&next), None, &bigger), Change::Replace);
     }
 
     #[test]

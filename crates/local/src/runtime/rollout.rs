@@ -1,20 +1,28 @@
-//! The per-app rollout machinery of [`super::LocalRuntime`]: starting and stopping a
-//! release's replicas, and the tick — run whenever the supervisor reports a change of one of
-//! the app's replicas, and after every apply — that switches the route once a rollout is
-//! ready and keeps the serving route on ready replicas. Owns no state of its own and must not
-//! touch DNS records (apply does).
+//! The per-app rollout machinery of [`super::LocalRuntime`]: starting, scaling and stopping a
+//! release's replicas, performing a restart's steps (decided in [`super::restart`]), and the
+//! tick — run whenever the supervisor reports a change of one of the app's replicas, and
+//! after every apply — that switches the route once a rollout is ready and keeps the serving
+//! route on ready replicas. Owns no state of its own and must not touch DNS records (apply
+//! does).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use satusky_core::runtime::{DesiredWorkload, RuntimeError};
+use satusky_core::runtime::{DesiredWorkload, RuntimeError, WorkloadObservation};
+use satusky_types::Strategy;
 use tokio::sync::Mutex;
 
-use super::plan::{crash_loop, route_entries, upstreams};
-use super::{AppSlot, AppState, DRAIN, Inner};
+use super::plan::{crash_loop, describe, route_entries, upstreams};
+use super::restart::{Restart, Step, counts, next_step};
+use super::{AppSlot, AppState, DRAIN, Generation, Inner};
 use crate::supervisor::{ReplicaSpec, ReplicaStatus};
+
+/// Steps a restart takes in one go at most. Each step either waits or changes the restart's
+/// state (a start, a swap, a discard, the end), and a start is followed by a wait, so a few
+/// are enough; the bound only keeps a surprise from spinning.
+const MAX_STEPS: usize = 8;
 
 impl Inner {
     pub(super) fn apps_map(
@@ -82,6 +90,241 @@ impl Inner {
             tracing::info!(release = %g.desired.release_id(), "rollout cancelled");
             self.stop_later(g.replicas, Duration::ZERO);
         }
+    }
+
+    /// Start a whole new generation of `d` as a rollout: after stopping everything of the
+    /// app with the recreate strategy, beside the serving one otherwise.
+    pub(super) async fn replace(
+        &self,
+        st: &mut AppState,
+        d: &DesiredWorkload,
+        artifact: Option<PathBuf>,
+    ) -> Result<(), RuntimeError> {
+        self.cancel_restart(st);
+        if d.spec.deploy.strategy == Strategy::Recreate {
+            // Everything of the app stops before the new release starts.
+            let mut old = st
+                .rollout
+                .take()
+                .map(|(g, _)| g.replicas)
+                .unwrap_or_default();
+            if let Some(s) = st.serving.as_mut() {
+                old.append(&mut s.replicas);
+                s.upstreams.clear();
+                self.routes
+                    .set_app(&d.org, &d.app, route_entries(&s.desired, &[]));
+            }
+            self.supervisor.stop_many(old).await;
+        } else {
+            self.cancel_rollout(st);
+        }
+        let mut replicas = Vec::new();
+        for i in 0..d.spec.replicas as usize {
+            match self.start_replica(d, artifact.clone(), i).await {
+                Ok(id) => replicas.push(id),
+                Err(e) => {
+                    self.stop_later(replicas, Duration::ZERO);
+                    return Err(e);
+                }
+            }
+        }
+        let g = Generation {
+            desired: d.clone(),
+            replicas,
+            upstreams: Vec::new(),
+            reroute: false,
+        };
+        st.rollout = Some((g, None));
+        Ok(())
+    }
+
+    /// Bring the serving generation to `d`'s replica count, in place: new indexes start
+    /// with `d` (its restart stamp), extra ones stop now. The serving generation keeps its
+    /// own restart stamp until a restart completes.
+    pub(super) async fn scale(
+        &self,
+        s: &mut Generation,
+        d: &DesiredWorkload,
+        artifact: Option<PathBuf>,
+    ) -> Result<(), RuntimeError> {
+        let to = d.spec.replicas as usize;
+        s.desired = DesiredWorkload {
+            restarted_at_ms: s.desired.restarted_at_ms,
+            ..d.clone()
+        };
+        s.reroute = true;
+        if to < s.replicas.len() {
+            let extra = s.replicas.split_off(to);
+            self.stop_later(extra, Duration::ZERO);
+        }
+        while s.replicas.len() < to {
+            let id = self
+                .start_replica(d, artifact.clone(), s.replicas.len())
+                .await?;
+            s.replicas.push(id);
+        }
+        Ok(())
+    }
+
+    /// Replace the serving replicas one by one with fresh ones of `d` (the serving release
+    /// with a new restart stamp). A restart in progress is given up (its routed replicas stay;
+    /// every serving replica is replaced again), but the replica it was draining still counts.
+    pub(super) async fn begin_restart(
+        &self,
+        st: &mut AppState,
+        d: &DesiredWorkload,
+        artifact: Option<PathBuf>,
+    ) -> Result<(), RuntimeError> {
+        self.cancel_rollout(st);
+        let draining = st.restart.as_ref().and_then(|r| r.draining);
+        self.cancel_restart(st);
+        let Some(s) = st.serving.as_mut() else {
+            return Ok(());
+        };
+        tracing::info!(release = %d.release_id(), replicas = s.replicas.len(),
+            "restart: replacing the replicas one by one");
+        st.restart = Some(Restart {
+            desired: d.clone(),
+            artifact: artifact.clone(),
+            stale: s.replicas.iter().copied().collect(),
+            fresh: None,
+            draining,
+            failure: None,
+        });
+        self.scale(s, d, artifact).await
+    }
+
+    /// The restart in progress asked for again: take its hostnames and count.
+    pub(super) async fn continue_restart(
+        &self,
+        st: &mut AppState,
+        d: &DesiredWorkload,
+        artifact: Option<PathBuf>,
+    ) -> Result<(), RuntimeError> {
+        self.cancel_rollout(st);
+        let (Some(s), Some(r)) = (st.serving.as_mut(), st.restart.as_mut()) else {
+            return Ok(());
+        };
+        r.desired = d.clone();
+        self.scale(s, d, artifact).await
+    }
+
+    /// Give up the restart: a fresh replica not routed yet stops now (one draining stops
+    /// after its drain, on its own).
+    pub(super) fn cancel_restart(&self, st: &mut AppState) {
+        if let Some(r) = st.restart.take() {
+            tracing::info!(release = %r.desired.release_id(), "restart given up");
+            if let Some((_, id)) = r.fresh {
+                self.stop_later(vec![id], Duration::ZERO);
+            }
+        }
+    }
+
+    /// The restart's next steps, then the tick. An error is a fresh replica that could not
+    /// start (the restart waits; the next change or apply tries again).
+    pub(super) async fn advance(&self, st: &mut AppState) -> Result<(), RuntimeError> {
+        let stepped = self.restart_steps(st).await;
+        self.tick(st);
+        stepped
+    }
+
+    async fn restart_steps(&self, st: &mut AppState) -> Result<(), RuntimeError> {
+        for _ in 0..MAX_STEPS {
+            let (Some(r), Some(s)) = (st.restart.as_mut(), st.serving.as_mut()) else {
+                return Ok(());
+            };
+            if r.draining
+                .is_some_and(|id| self.supervisor.status(id).is_none())
+            {
+                r.draining = None;
+            }
+            let stale: Vec<bool> = s.replicas.iter().map(|id| r.stale.contains(id)).collect();
+            let fresh = r.fresh.map(|(i, id)| (i, self.supervisor.status(id)));
+            let fresh = fresh.as_ref().map(|(i, s)| (*i, s.as_ref()));
+            match next_step(&stale, fresh, r.draining.is_some(), r.failure.is_some()) {
+                Step::Wait => return Ok(()),
+                Step::Start(index) => {
+                    let id = self
+                        .start_replica(&r.desired, r.artifact.clone(), index)
+                        .await?;
+                    r.fresh = Some((index, id));
+                }
+                Step::Swap(index) => {
+                    let Some((_, id)) = r.fresh.take() else {
+                        return Ok(());
+                    };
+                    let old = std::mem::replace(&mut s.replicas[index], id);
+                    r.stale.remove(&old);
+                    r.draining = Some(old);
+                    // The tick that follows routes `id` instead of `old` before it drains.
+                    self.drain(&s.desired, old);
+                    tracing::info!(release = %r.desired.release_id(), index,
+                        "restart: a fresh replica took over");
+                }
+                Step::Discard => {
+                    if let Some((_, id)) = r.fresh.take() {
+                        self.stop_later(vec![id], Duration::ZERO);
+                    }
+                }
+                Step::Fail(reason, message) => {
+                    tracing::warn!(release = %r.desired.release_id(), %message,
+                        "restart stopped: a fresh replica crash-loops; the others keep serving");
+                    if let Some((_, id)) = r.fresh.take() {
+                        self.stop_later(vec![id], Duration::ZERO);
+                    }
+                    r.failure = Some((reason, message));
+                    return Ok(());
+                }
+                Step::Done => {
+                    if let Some(r) = st.restart.take() {
+                        tracing::info!(release = %r.desired.release_id(), "restart complete");
+                        s.desired = r.desired;
+                        s.reroute = true;
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stop a replica taken out of the route after [`DRAIN`], then wake the app's follower:
+    /// a restart waits for it before the next index starts.
+    fn drain(&self, d: &DesiredWorkload, id: u64) {
+        let (sup, org, app) = (self.supervisor.clone(), d.org.clone(), d.app.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(DRAIN).await;
+            sup.stop(id).await;
+            sup.changes().mark(&org, &app);
+        });
+    }
+
+    /// The observation of the serving release during a restart (see [`counts`]): not yet
+    /// ready while any replica from before it runs, failed once a fresh one crash-looped.
+    pub(super) fn observe_restart(
+        &self,
+        s: &Generation,
+        r: &Restart,
+        obs: &mut WorkloadObservation,
+    ) {
+        let serving: Vec<(bool, ReplicaStatus)> = s
+            .replicas
+            .iter()
+            .filter_map(|id| Some((r.stale.contains(id), self.supervisor.status(*id)?)))
+            .collect();
+        let fresh = r.fresh.and_then(|(_, id)| self.supervisor.status(id));
+        let draining = r
+            .draining
+            .is_some_and(|id| self.supervisor.status(id).is_some());
+        let refs: Vec<(bool, &ReplicaStatus)> = serving.iter().map(|(o, s)| (*o, s)).collect();
+        (obs.replicas, obs.old) = counts(r.desired.spec.replicas, &refs, fresh.as_ref(), draining);
+        // The fresh replica first: its readiness cause is the one the restart waits on.
+        let all: Vec<ReplicaStatus> = fresh
+            .into_iter()
+            .chain(serving.into_iter().map(|(_, s)| s))
+            .collect();
+        obs.failure = r.failure.clone().or_else(|| crash_loop(&all));
+        describe(obs, &all);
     }
 
     pub(super) fn statuses(&self, ids: &[u64]) -> Vec<ReplicaStatus> {
