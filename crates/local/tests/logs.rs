@@ -224,7 +224,9 @@ async fn a_flood_stays_under_the_cap_with_a_dropped_marker_and_the_runtime_answe
         queue_lines: 64,
     };
     let rt = runtime(dir.path(), Arc::clone(&ledger), limits).await;
-    let flood = "yes 'a flooding line' | head -c 20000000; sleep 1; \
+    // 200 MB: enough that even a capture slowed by a loaded machine (which keeps a few
+    // hundred KB of 20 MB) fills more than half the cap.
+    let flood = "yes 'a flooding line' | head -c 200000000; sleep 1; \
                  head -c 40000 /dev/zero | tr '\\0' x; echo; sleep 30";
     rt.apply(desired(
         1,

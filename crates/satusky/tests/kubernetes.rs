@@ -908,7 +908,7 @@ fn logs_of_the_apps_pods_come_merged_with_their_release_and_pod() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // fakekube plays the Deployment controller (a ReplicaSet carrying the Deployment's
-    // annotations) but not the ReplicaSet controller: the test makes the two pods.
+    // annotations); the test makes two pods of its own to write the logs it reads.
     let rs = c
         .fake
         .all_objects()
