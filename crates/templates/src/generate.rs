@@ -3,6 +3,7 @@
 //! CSPRNG (`ring::rand::SystemRandom`) in the server, a fixed one in tests (ring's own
 //! `SecureRandom` is sealed, so tests could not supply one).
 
+pub use ring::rand::SystemRandom;
 use satusky_core::secrets::SecretValue;
 
 /// The characters of a generated value: safe unquoted in URLs, shells and config files.
@@ -23,7 +24,7 @@ pub trait RandomSource {
     fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError>;
 }
 
-impl RandomSource for ring::rand::SystemRandom {
+impl RandomSource for SystemRandom {
     fn fill(&self, dest: &mut [u8]) -> Result<(), RandomError> {
         ring::rand::SecureRandom::fill(self, dest).map_err(|_| RandomError)
     }

@@ -26,7 +26,7 @@ pub mod values;
 pub use catalog::{
     BundledFile, Catalog, CatalogError, CatalogTemplate, Entry, LookupError, parse_reference,
 };
-pub use generate::{RandomError, RandomSource};
+pub use generate::{RandomError, RandomSource, SystemRandom};
 pub use model::{
     ContextKind, Expose, Kind, OutputTemplate, Parameter, RuntimeKind, RuntimeSupport, Template,
     TemplateRef, Unit, Value,
