@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Renders every fixture of crates/kube/tests/fixtures with `satusky render` and validates the
-# objects against the schemas Kubernetes itself would apply:
+# Renders every fixture of crates/kube/tests/fixtures, and every marketplace template of
+# templates/ that runs on Kubernetes (`satusky render --template NAME`, its defaults), and
+# validates the objects against the schemas Kubernetes itself would apply:
 #   - core kinds (ConfigMap, Secret, PersistentVolumeClaim, Deployment, Service,
 #     HorizontalPodAutoscaler, PodDisruptionBudget): `kubernetes-validate --strict` for the
 #     Kubernetes version k8s-openapi is built for (v1_33);
@@ -35,16 +36,17 @@ declare -A counts=()
 core_files=()
 route_files=()
 
-for fixture in "$root"/crates/kube/tests/fixtures/*.toml; do
-    name="$(basename "$fixture" .toml)"
-    out="$work/$name"
+# render_one NAME ARG…: `satusky ARG… -o yaml` and `-o json`, checked against each other, split
+# into one file per object, sorted by kind into core_files and route_files.
+render_one() {
+    local name="$1"
+    shift
+    local out="$work/$name"
     mkdir -p "$out"
-    # Secrets as keys and versions, so the Secret and its envFrom are rendered and checked too.
-    args=(render "$fixture" --org acme --secret DATABASE_URL@2 --secret API_TOKEN@5)
-    if ! "$bin" "${args[@]}" -o yaml >"$out/all.yaml" 2>"$out/err" ||
-        ! "$bin" "${args[@]}" -o json >"$out/all.json" 2>>"$out/err"; then
+    if ! "$bin" "$@" -o yaml >"$out/all.yaml" 2>"$out/err" ||
+        ! "$bin" "$@" -o json >"$out/all.json" 2>>"$out/err"; then
         echo "FAIL $name: satusky render failed:"; sed 's/^/  /' "$out/err"
-        failures=$((failures + 1)); continue
+        failures=$((failures + 1)); return
     fi
     # One file per document: the emitter never writes a line `---` inside a document.
     awk -v dir="$out" '
@@ -82,6 +84,22 @@ PY
         esac
     done
     echo "rendered $name: $(ls "$out"/doc-*.yaml | wc -l) objects"
+}
+
+for fixture in "$root"/crates/kube/tests/fixtures/*.toml; do
+    # Secrets as keys and versions, so the Secret and its envFrom are rendered and checked too.
+    render_one "$(basename "$fixture" .toml)" \
+        render "$fixture" --org acme --secret DATABASE_URL@2 --secret API_TOKEN@5
+done
+
+# The marketplace catalog (its secrets are rendered as keys by the template itself).
+for dir in "$root"/templates/*/; do
+    name="$(basename "$dir")"
+    if ! grep -q '^\[runtimes\.kubernetes\]' "$dir/template.toml"; then
+        echo "skipped template $name: it does not run on Kubernetes"
+        continue
+    fi
+    render_one "template-$name" render --template "$name" --org acme
 done
 
 echo

@@ -5,6 +5,11 @@
 //! What a deploy pins is stood in for: the release is 1; the image is `[app] image`, or
 //! `registry.invalid/ORG/APP:unbuilt` when the app is built (a deploy replaces it with the
 //! built `image@sha256:…`); secrets are the `--secret` keys given (no values, ever).
+//!
+//! `--template NAME[@VERSION]` renders a catalog template instead, resolved for Kubernetes as
+//! an app of the template's name with its defaults (or `--set` values): the secrets it writes
+//! are rendered as keys (their generated values are dropped unseen). CI validates the
+//! catalog's objects this way (scripts/validate-rendered.sh).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -14,6 +19,9 @@ use clap::{Args, ValueEnum};
 use satusky_core::{AppHostnames, DEFAULT_ZONE, Overrides, ValidatedApp};
 use satusky_kube::render::DEFAULT_GATEWAY;
 use satusky_kube::{GatewayRef, RenderInput, SecretRef, render, to_json_list, to_yaml};
+use satusky_templates::{
+    Catalog, Request, RuntimeKind, StoredParameters, SystemRandom, parse_reference,
+};
 
 /// Output format of `satusky render`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -48,6 +56,12 @@ pub struct RenderArgs {
     /// are filled in by the control plane when it applies.
     #[arg(long = "secret", value_name = "KEY[@VERSION]")]
     pub secrets: Vec<String>,
+    /// Render a catalog template (its newest version unless @VERSION) instead of a config.
+    #[arg(long, value_name = "NAME[@VERSION]", conflicts_with = "config")]
+    pub template: Option<String>,
+    /// A template parameter, `NAME=VALUE` (repeatable; with --template).
+    #[arg(long = "set", value_name = "NAME=VALUE", requires = "template")]
+    pub set: Vec<String>,
 }
 
 fn parse_secret(arg: &str) -> anyhow::Result<SecretRef> {
@@ -72,6 +86,46 @@ fn parse_secret(arg: &str) -> anyhow::Result<SecretRef> {
     })
 }
 
+/// The catalog template `reference`, resolved for Kubernetes as an app of its own name: the
+/// app and the keys of the secrets it writes.
+fn resolve_template(
+    reference: &str,
+    set: &[String],
+) -> anyhow::Result<(ValidatedApp, Vec<SecretRef>)> {
+    let catalog = Catalog::builtin().map_err(|e| anyhow::anyhow!(satusky_core::error_chain(&e)))?;
+    let (name, version) =
+        parse_reference(reference).map_err(|e| anyhow::anyhow!("--template: {e}"))?;
+    let template = &catalog
+        .get(name, version)
+        .map_err(|e| anyhow::anyhow!("--template: {e}"))?
+        .template;
+    let given = set
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => Ok((k.to_owned(), v.to_owned())),
+            None => bail!("--set {pair:?}: use NAME=VALUE"),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let stored = StoredParameters::new();
+    let request = Request {
+        app: template.name(),
+        runtime: RuntimeKind::Kubernetes,
+        given: &given,
+        stored: &stored,
+    };
+    let resolved = satusky_templates::resolve(template, &request, &SystemRandom::new())
+        .map_err(|e| anyhow::anyhow!(satusky_core::error_chain(&e)))?;
+    let secrets = resolved
+        .secrets
+        .keys()
+        .map(|key| SecretRef {
+            key: key.clone(),
+            version: 1,
+        })
+        .collect();
+    Ok((resolved.spec, secrets))
+}
+
 fn load(args: &RenderArgs) -> anyhow::Result<ValidatedApp> {
     let overrides = Overrides::default();
     if args.path.is_file() {
@@ -91,12 +145,23 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     satusky_core::validate_org_name(&args.org).map_err(|m| anyhow::anyhow!("--org: {m}"))?;
     let gateway =
         GatewayRef::parse(&args.gateway).map_err(|m| anyhow::anyhow!("--gateway: {m}"))?;
-    let secrets = args
+    let mut secrets = args
         .secrets
         .iter()
         .map(|s| parse_secret(s))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let app = load(&args)?;
+    let app = match &args.template {
+        Some(reference) => {
+            let (app, written) = resolve_template(reference, &args.set)?;
+            for w in written {
+                if !secrets.iter().any(|s| s.key == w.key) {
+                    secrets.push(w);
+                }
+            }
+            app
+        }
+        None => load(&args)?,
+    };
     let spec = app.spec();
     let image = spec
         .image
@@ -134,5 +199,29 @@ mod tests {
         assert_eq!(parse_secret("API_KEY@4").unwrap().version, 4);
         assert!(parse_secret("API_KEY=hunter2").is_err());
         assert!(parse_secret("API_KEY@x").is_err());
+    }
+
+    #[test]
+    fn a_template_renders_as_an_app_of_its_name_with_the_keys_of_its_secrets() {
+        let (app, secrets) = resolve_template("redis@1", &[]).unwrap();
+        assert_eq!(app.spec().name, "redis");
+        assert_eq!(app.spec().image.as_deref(), Some("redis:7"));
+        assert_eq!(
+            secrets,
+            [SecretRef {
+                key: "REDIS_PASSWORD".into(),
+                version: 1
+            }]
+        );
+        let (app, _) = resolve_template("postgres", &["user=orders".into()]).unwrap();
+        assert_eq!(app.spec().env["POSTGRES_USER"], "orders");
+        let e = resolve_template("postgres", &["user".into()]).unwrap_err();
+        assert!(e.to_string().contains("use NAME=VALUE"), "{e}");
+        let e = resolve_template("static-site", &[]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("does not run on the kubernetes runtime"),
+            "{e}"
+        );
     }
 }

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use toml::de::DeTable;
 
+pub use read::suggest;
 pub use template::{init_template, init_template_for};
 
 use crate::validate::{ValidatedApp, validate_spec};

@@ -375,7 +375,9 @@ pub(super) fn section_header(name: &str) -> String {
 
 /// The known name closest to a misspelt one, if it is close enough to be a likely typo.
 /// A typo is within a couple of edits, or a prefix of at least three characters (`redirect`).
-fn suggest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+/// Shared with other readers of user-written names (template parameters), so every
+/// "did you mean" agrees.
+pub fn suggest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let prefix = |k: &str| name.len() >= 3 && (k.starts_with(name) || name.starts_with(k));
     known
         .map(|k| (edit_distance(name, k), k))
