@@ -222,6 +222,35 @@ fn org_isolation_404_through_api_and_exit_5_through_cli() {
                 other => panic!("the log stream's handshake: {other:?}"),
             }
         }
+        // Operating it: scale and restart are 404 for org B too, and change nothing.
+        for (path, body) in [
+            ("/scale", serde_json::json!({"replicas": 5})),
+            ("/restart", serde_json::json!({})),
+        ] {
+            let r = c
+                .post(format!(
+                    "{}/v1/orgs/orga/apps/secret-app{path}",
+                    server.url()
+                ))
+                .bearer_auth(&token_b)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 404, "POST {path} as org B");
+        }
+        let generation_after = c
+            .get(format!("{}/v1/orgs/orga/apps/secret-app", server.url()))
+            .bearer_auth(&token_a)
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap();
+        assert_eq!(generation_after["generation"], 1, "org B changed nothing");
+        assert!(generation_after["scaled_replicas"].is_null());
+        assert!(generation_after["restarted_at"].is_null());
         let r = c
             .delete(format!("{}/v1/orgs/orga/apps/secret-app", server.url()))
             .bearer_auth(&token_b)
