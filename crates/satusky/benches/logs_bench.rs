@@ -38,8 +38,12 @@ const HOST: &str = "talk-dev.satusky.localhost";
 const OLD_POLL: Duration = Duration::from_millis(150);
 /// Longest wait for one line on any path.
 const LINE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Pause between requests, so each is measured on its own.
-const GAP: Duration = Duration::from_millis(20);
+/// Pause between requests, so each is measured on its own: 20 ms plus a spread over one
+/// polling period, so that requests do not fall in step with the old poller's reads (each
+/// request waits for its line on every path, the poller's included).
+fn gap(i: usize) -> Duration {
+    Duration::from_millis(20 + (i as u64 * 37) % OLD_POLL.as_millis() as u64)
+}
 
 /// A line's text and when it arrived.
 type Arrivals = mpsc::UnboundedReceiver<(Instant, String)>;
@@ -92,7 +96,7 @@ fn main() {
             if i > 0 {
                 rows.add(round_trip, ws, cli, poll);
             }
-            tokio::time::sleep(GAP).await;
+            tokio::time::sleep(gap(i)).await;
         }
         rows
     });
