@@ -204,6 +204,7 @@ pub struct RollbackAccepted {
 #[serde(deny_unknown_fields)]
 pub struct ScaleRequest {
     /// The replica count to run (0–1000); refused while `[hpa]` scales the app.
+    #[schema(maximum = 1000)]
     pub replicas: u32,
 }
 
