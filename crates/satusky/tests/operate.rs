@@ -12,19 +12,9 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Dev, bins, json, stderr, stdout};
-
-fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
+use common::{Dev, Hammer, bins, json, stderr, stdout};
 
 /// The PIDs of `org/app`'s replica processes (their environment names the app).
 fn replica_pids(org: &str, app: &str) -> BTreeSet<u32> {
@@ -79,55 +69,6 @@ fn replicas(dev: &Dev, dir: &Path) -> (u64, u64) {
     let status = json(&dev.onectl_exits(0, dir, &["app", "status", "-o", "json"]));
     let r = &status["workload"]["replicas"];
     (r["desired"].as_u64().unwrap(), r["ready"].as_u64().unwrap())
-}
-
-/// Requests `/` on `host` every 5 ms until stopped; keeps what was not a 200.
-struct Hammer {
-    stop: Arc<AtomicBool>,
-    sent: Arc<AtomicUsize>,
-    bad: Arc<std::sync::Mutex<Vec<String>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Hammer {
-    fn start(dev: &Dev, host: &str) -> Hammer {
-        let stop = Arc::new(AtomicBool::new(false));
-        let sent = Arc::new(AtomicUsize::new(0));
-        let bad = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let client = dev.client_for(host);
-        let url = dev.url(host, "/");
-        let (s, n, b) = (stop.clone(), sent.clone(), bad.clone());
-        let thread = std::thread::spawn(move || {
-            block_on(async move {
-                while !s.load(Ordering::Relaxed) {
-                    n.fetch_add(1, Ordering::Relaxed);
-                    match client.get(&url).send().await {
-                        Ok(r) if r.status() == 200 => {}
-                        Ok(r) => b.lock().unwrap().push(format!("status {}", r.status())),
-                        Err(e) => b.lock().unwrap().push(format!("{e:?}")),
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            })
-        });
-        Hammer {
-            stop,
-            sent,
-            bad,
-            thread: Some(thread),
-        }
-    }
-
-    fn finish(mut self) -> (usize, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-        (
-            self.sent.load(Ordering::Relaxed),
-            self.bad.lock().unwrap().clone(),
-        )
-    }
 }
 
 #[test]

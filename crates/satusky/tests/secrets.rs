@@ -14,10 +14,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Dev, Server, bins, json, stderr};
+use common::{Dev, Hammer, Server, bins, json, stderr};
 use satusky_core::secrets::{KeyRing, parse_key};
 
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -76,56 +75,6 @@ fn echoed(dev: &Dev, host: &str) -> String {
         assert_eq!(res.status(), 200);
         res.text().await.unwrap()
     })
-}
-
-/// Requests `/` on `host` until stopped; counts answers that are not 200.
-struct Hammer {
-    stop: Arc<AtomicBool>,
-    sent: Arc<AtomicUsize>,
-    bad: Arc<std::sync::Mutex<Vec<String>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Hammer {
-    fn start(dev: &Dev, host: &str) -> Hammer {
-        let stop = Arc::new(AtomicBool::new(false));
-        let sent = Arc::new(AtomicUsize::new(0));
-        let bad = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let client = dev.client_for(host);
-        let url = dev.url(host, "/");
-        let (s, n, b) = (stop.clone(), sent.clone(), bad.clone());
-        let thread = std::thread::spawn(move || {
-            block_on(async move {
-                while !s.load(Ordering::Relaxed) {
-                    n.fetch_add(1, Ordering::Relaxed);
-                    match client.get(&url).send().await {
-                        Ok(r) if r.status() == 200 => {}
-                        Ok(r) => b.lock().unwrap().push(format!("status {}", r.status())),
-                        Err(e) => b.lock().unwrap().push(format!("{e:?}")),
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            })
-        });
-        Hammer {
-            stop,
-            sent,
-            bad,
-            thread: Some(thread),
-        }
-    }
-
-    /// Stop; (requests sent, the failures).
-    fn finish(mut self) -> (usize, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-        (
-            self.sent.load(Ordering::Relaxed),
-            self.bad.lock().unwrap().clone(),
-        )
-    }
 }
 
 #[test]

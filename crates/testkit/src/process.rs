@@ -460,3 +460,61 @@ pub fn pids_matching(needle: &str) -> Vec<u32> {
     }
     out
 }
+
+/// Requests `/` on an app's host through the dev's edge every 5 ms on its own thread until
+/// [`Hammer::finish`]; keeps every answer that was not a 200 (a roll-over, a restart must
+/// lose none).
+pub struct Hammer {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    sent: Arc<std::sync::atomic::AtomicUsize>,
+    bad: Arc<Mutex<Vec<String>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Hammer {
+    pub fn start(dev: &Dev, host: &str) -> Hammer {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicUsize::new(0));
+        let bad = Arc::new(Mutex::new(Vec::new()));
+        let client = dev.client_for(host);
+        let url = dev.url(host, "/");
+        let (s, n, b) = (stop.clone(), sent.clone(), bad.clone());
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                while !s.load(Ordering::Relaxed) {
+                    n.fetch_add(1, Ordering::Relaxed);
+                    match client.get(&url).send().await {
+                        Ok(r) if r.status() == 200 => {}
+                        Ok(r) => b.lock().unwrap().push(format!("status {}", r.status())),
+                        Err(e) => b.lock().unwrap().push(format!("{e:?}")),
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        });
+        Hammer {
+            stop,
+            sent,
+            bad,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops; (requests sent, the answers that were not 200).
+    pub fn finish(mut self) -> (usize, Vec<String>) {
+        use std::sync::atomic::Ordering;
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        (
+            self.sent.load(Ordering::Relaxed),
+            self.bad.lock().unwrap().clone(),
+        )
+    }
+}

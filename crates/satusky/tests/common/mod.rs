@@ -8,7 +8,7 @@ use std::process::Output;
 
 #[allow(unused_imports)]
 pub use satusky_testkit::process::{
-    Bins, Dev, Server, http, json, pids_matching, stderr, stdout, write_app,
+    Bins, Dev, Hammer, Server, http, json, pids_matching, stderr, stdout, write_app,
 };
 
 /// The binaries under test: this package's `satusky`, with `1ctl` and the test app beside it.
