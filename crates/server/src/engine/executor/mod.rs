@@ -103,8 +103,8 @@ pub(super) async fn drive(engine: &Engine, org: &str, app: &str) {
             satusky_core::engine::Step::Rollout | satusky_core::engine::Step::Endpoints
         ) && engine.take_reroute(org, app);
         // Secrets are opened only when this pass may hand the release to the runtime: the
-        // apply step, or a re-route — not on every polling pass of a rollout.
-        let with_secrets = reroute || work.step == satusky_core::engine::Step::Apply;
+        // apply step (a re-route opens them for its own heal) — not on every polling pass.
+        let with_secrets = work.step == satusky_core::engine::Step::Apply;
         let release_view = match &release {
             Some(r) if with_secrets => Some(handle.release_view(&view, r).await),
             Some(r) => Some(r.view(&view).map_err(crate::handle::Unusable::Spec)),
@@ -114,17 +114,27 @@ pub(super) async fn drive(engine: &Engine, org: &str, app: &str) {
             &release_view
         {
             tracing::error!(%org, %app, error = %error_chain(e), "cannot read the app's secrets");
-            if reroute {
-                engine.want_reroute(org, app);
-            }
             tokio::time::sleep(RETRY_AFTER).await;
             continue;
         }
-        if reroute
-            && let Some(Ok(r)) = &release_view
-            && let Err(e) = handle.runtime.heal(r.desired(org, app)).await
-        {
-            tracing::warn!(%org, %app, error = %error_chain(&e), "cannot route the app's changed domains; the drift checker retries");
+        if reroute && let Some(r) = &release {
+            // The want may have been set after `view` was read (a proof written between the
+            // two): route the domains as the store holds them now, not as `view` did.
+            let now = match handle.load(org, app).await {
+                Ok(Some(now)) => now,
+                _ => view.clone(),
+            };
+            match handle.desired(&now, r).await {
+                Ok(desired) => {
+                    if let Err(e) = handle.runtime.heal(desired).await {
+                        tracing::warn!(%org, %app, error = %error_chain(&e), "cannot route the app's changed domains; the drift checker retries");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(%org, %app, error = %error_chain(&e), "cannot route the app's changed domains now; retrying");
+                    engine.want_reroute(org, app);
+                }
+            }
         }
         let decision = match release_view {
             Some(Ok(release)) => next(&view, Some(&release), last.take(), rules, now_ms()),
