@@ -180,8 +180,18 @@ impl LogStore {
         app: &str,
         query: LogQuery,
     ) -> Result<Vec<LogLine>, LogError> {
+        self.on_files(org, app, move |f| f.read(&query)).await
+    }
+
+    /// Runs `read` on the app's files off the async threads (file reads block).
+    async fn on_files<T: Send + 'static>(
+        &self,
+        org: &str,
+        app: &str,
+        read: impl FnOnce(&mut Files) -> Result<T, LogError> + Send + 'static,
+    ) -> Result<T, LogError> {
         let files = Arc::clone(&self.app(org, app)?.files);
-        tokio::task::spawn_blocking(move || lock(&files).read(&query))
+        tokio::task::spawn_blocking(move || read(&mut lock(&files)))
             .await
             .map_err(LogError::Task)?
     }
@@ -194,10 +204,7 @@ impl LogStore {
         app: &str,
         query: LogQuery,
     ) -> Result<Vec<LogLine>, LogError> {
-        let files = Arc::clone(&self.app(org, app)?.files);
-        tokio::task::spawn_blocking(move || lock(&files).page(&query))
-            .await
-            .map_err(LogError::Task)?
+        self.on_files(org, app, move |f| f.page(&query)).await
     }
 
     /// Where the newest `query.tail` lines matching `query` begin: the seq to read
@@ -208,10 +215,7 @@ impl LogStore {
         app: &str,
         query: LogQuery,
     ) -> Result<Option<u64>, LogError> {
-        let files = Arc::clone(&self.app(org, app)?.files);
-        tokio::task::spawn_blocking(move || lock(&files).tail_start(&query))
-            .await
-            .map_err(LogError::Task)?
+        self.on_files(org, app, move |f| f.tail_start(&query)).await
     }
 
     /// For a follower: changes whenever lines of the app were written, to the last seq
