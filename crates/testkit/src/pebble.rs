@@ -53,6 +53,8 @@ pub fn free_port() -> u16 {
     // pick and its use (a port the kernel hands out for `:0` is exactly one those may get).
     use std::sync::atomic::{AtomicU64, Ordering};
     static PICKS: AtomicU64 = AtomicU64::new(0);
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::from(d.subsec_nanos()));
@@ -64,7 +66,13 @@ pub fn free_port() -> u16 {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let port = 2_000 + u16::try_from(seed % 8_000).unwrap_or(0);
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        // Never the same port twice in one test process: parallel tests each pick one and
+        // bind it a little later, so a free port must not be handed to a second test meanwhile.
+        let fresh = HANDED_OUT
+            .lock()
+            .map_or(true, |mut seen| seen.insert(port));
+        if fresh
+            && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
             && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
         {
             return port;

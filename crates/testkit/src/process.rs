@@ -139,11 +139,14 @@ impl Server {
             "satusky serve",
         );
         let mut lines = BufReader::new(stderr).lines();
+        let mut said = String::new();
         let addr = loop {
-            let line = lines
-                .next()
-                .expect("satusky serve exited before listening")
-                .expect("read stderr");
+            let Some(line) = lines.next() else {
+                panic!("satusky serve exited before listening; it said:\n{said}")
+            };
+            let line = line.expect("read stderr");
+            said.push_str(&line);
+            said.push('\n');
             if let Some(rest) = line.split("API listening on http://").nth(1) {
                 break rest
                     .split_whitespace()
