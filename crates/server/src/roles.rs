@@ -3,7 +3,8 @@
 //! compares roles. Pure: no request, no store.
 //!
 //! `admin` may do everything. `member` may do everything a deploy needs, scale and restart
-//! apps, add and check domains, change env values, and read the org; it may not destroy apps, remove domains,
+//! apps, add and check domains, change env values, deploy templates and bind apps (the
+//! secrets a binding writes are never readable), and read the org; it may not destroy apps, remove domains,
 //! manage tokens, or list, set or unset secrets. README's roles table says the same.
 
 use satusky_types::Role;
@@ -33,6 +34,8 @@ pub enum Action {
     ChangeEnv,
     /// List, set or unset an app's secrets directly (values are never read back by anyone).
     ManageSecrets,
+    /// Bind a service's output into another app's secret (written, never read back).
+    Bind,
 }
 
 impl Action {
@@ -50,6 +53,7 @@ impl Action {
             Action::ManageTokens => "list, create or revoke tokens",
             Action::ChangeEnv => "change env values",
             Action::ManageSecrets => "list, set or unset secrets",
+            Action::Bind => "bind apps",
         }
     }
 }
@@ -66,7 +70,8 @@ pub fn allowed(role: Role, action: Action) -> bool {
             | Action::Operate
             | Action::AddDomain
             | Action::CheckDomain
-            | Action::ChangeEnv => true,
+            | Action::ChangeEnv
+            | Action::Bind => true,
             Action::DestroyApp
             | Action::RemoveDomain
             | Action::ManageTokens

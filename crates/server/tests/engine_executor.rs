@@ -51,6 +51,7 @@ async fn deploy(store: &Store, app: &str) -> u64 {
         context: Some("sha256:0123"),
         start_work: true,
         sets_replicas: true,
+        template: None,
     };
     store
         .record_deploy_with(ORG, &input, satusky_core::time::now_ms())

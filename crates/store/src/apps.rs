@@ -16,6 +16,7 @@ use sqlx::error::ErrorKind;
 use crate::codec::{from_json, parse_enum, to_json, to_opt_u64, to_u64};
 use crate::error::{Result, StoreError};
 use crate::release_write::{NewPendingRelease, write_pending_release};
+use crate::templates::{self, TemplateDeploy};
 use crate::{Store, config, domains};
 
 /// What `record_deploy` wrote.
@@ -66,6 +67,9 @@ pub struct DeployInput<'a> {
     /// The deployed file sets `replicas` (an API caller's spec always does): it replaces a
     /// count set with `1ctl app scale`. `false` keeps that count.
     pub sets_replicas: bool,
+    /// A deploy from a marketplace template: remembered on the app, its secrets written in
+    /// the same transaction. `None` (a deploy from a file) forgets an earlier template.
+    pub template: Option<TemplateDeploy<'a>>,
 }
 
 /// One app's stored desired state.
@@ -102,6 +106,8 @@ pub struct DeletedApp {
     pub releases_removed: u64,
     /// The hostnames freed, sorted.
     pub hostnames: Vec<String>,
+    /// The bindings it took part in, removed (a target keeps the secret a binding wrote).
+    pub bindings: Vec<crate::BindingRecord>,
 }
 
 /// The app columns plus its LEFT JOINed hostnames; one statement, so one consistent snapshot.
@@ -138,6 +144,7 @@ impl Store {
             context: None,
             start_work: false,
             sets_replicas: true,
+            template: None,
         };
         self.record_deploy_with(org, &input, now_ms).await
     }
@@ -158,6 +165,7 @@ impl Store {
             context,
             start_work,
             sets_replicas,
+            template,
         } = *input;
         let app = spec.name.as_str();
         let accepted = Phase::Accepted.as_str();
@@ -168,6 +176,15 @@ impl Store {
         config::track_env(&mut tx, org, app).await?;
         let staged_applied = config::apply_staged(&mut tx, org, app, self.keys(), now_ms).await?;
         let (env, kept_env) = config::merge_file_env(&mut tx, org, app, &spec.env, now_ms).await?;
+        if let Some(t) = template
+            && !t.secrets.is_empty()
+        {
+            let ring = self.keys().ok_or(StoreError::NoKeyRing)?;
+            for (name, value) in t.secrets {
+                config::write_secret_if_changed(&mut tx, org, app, name, value, ring, now_ms)
+                    .await?;
+            }
+        }
         let missing = config::missing_secrets(&mut tx, org, app, &spec.secrets.required).await?;
         if !missing.is_empty() {
             return Err(StoreError::MissingSecrets { names: missing });
@@ -220,6 +237,7 @@ impl Store {
                 }
             },
         };
+        templates::remember(&mut tx, org, app, template.map(|t| t.used)).await?;
         // A deploy ends a rollback's pin (and says so).
         let unpinned = take_pin(&mut tx, org, app).await?;
         let kept = write_pending_release(
@@ -304,6 +322,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         config::forget(&mut tx, org, app).await?;
+        let bindings = templates::forget_bindings(&mut tx, org, app).await?;
         for statement in [
             "DELETE FROM events WHERE org = $1 AND app = $2",
             "DELETE FROM drift_findings WHERE org = $1 AND app = $2",
@@ -337,6 +356,7 @@ impl Store {
         Ok(Some(DeletedApp {
             releases_removed: releases.rows_affected(),
             hostnames,
+            bindings,
         }))
     }
 }

@@ -31,6 +31,7 @@ use crate::Store;
 use crate::codec::{from_json, parse_enum, to_json, to_opt_u64, to_u64};
 use crate::error::{Result, StoreError};
 use crate::release_write::{NewPendingRelease, write_pending_release};
+use crate::templates::{self, BindingRecord};
 
 /// What a change of env or secrets did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -54,9 +55,11 @@ pub struct ConfigOutcome {
 /// How a change is made: staged for the next deploy, or now (with the engine's work started
 /// for its release when `start_work`).
 #[derive(Debug, Clone, Copy)]
-struct How {
+struct How<'a> {
     stage: bool,
     start_work: bool,
+    /// A binding written with the change (its target secret is the one change).
+    binding: Option<&'a BindingRecord>,
 }
 
 /// Which of an app's two maps a change writes.
@@ -181,7 +184,11 @@ impl Store {
         start_work: bool,
         now_ms: i64,
     ) -> Result<ConfigOutcome> {
-        let how = How { stage, start_work };
+        let how = How {
+            stage,
+            start_work,
+            binding: None,
+        };
         self.change(org, app, Target::Env(set), unset, how, now_ms)
             .await
     }
@@ -201,9 +208,41 @@ impl Store {
         now_ms: i64,
     ) -> Result<ConfigOutcome> {
         let ring = self.keys().ok_or(StoreError::NoKeyRing)?;
-        let how = How { stage, start_work };
+        let how = How {
+            stage,
+            start_work,
+            binding: None,
+        };
         self.change(org, app, Target::Secrets(set, ring), unset, how, now_ms)
             .await
+    }
+
+    /// Writes `value` into the target's secret named by `binding` and records the binding, in
+    /// one transaction: the target gets a config release like `1ctl secret set` gives it
+    /// (none when the value is already the one set). The target must exist.
+    pub async fn bind(
+        &self,
+        org: &str,
+        binding: &BindingRecord,
+        value: &SecretValue,
+        start_work: bool,
+    ) -> Result<ConfigOutcome> {
+        let ring = self.keys().ok_or(StoreError::NoKeyRing)?;
+        let how = How {
+            stage: false,
+            start_work,
+            binding: Some(binding),
+        };
+        let set = BTreeMap::from([(binding.secret.clone(), value.clone())]);
+        self.change(
+            org,
+            &binding.target,
+            Target::Secrets(&set, ring),
+            &[],
+            how,
+            binding.created_at_ms,
+        )
+        .await
     }
 
     async fn change(
@@ -212,7 +251,7 @@ impl Store {
         app: &str,
         target: Target<'_>,
         unset: &[String],
-        how: How,
+        how: How<'_>,
         now_ms: i64,
     ) -> Result<ConfigOutcome> {
         let start_work = how.start_work;
@@ -242,6 +281,9 @@ impl Store {
             app_exists: app_row.is_some(),
             ..ConfigOutcome::default()
         };
+        if how.binding.is_some() && app_row.is_none() {
+            return Err(StoreError::not_found(format!("app {app}")));
+        }
         // Decide every key before writing any.
         match &target {
             Target::Env(set) => {
@@ -289,7 +331,12 @@ impl Store {
             }
         }
         if outcome.changed.is_empty() {
-            tx.rollback().await?;
+            if let Some(binding) = how.binding {
+                templates::record_binding(&mut tx, org, binding).await?;
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
             return Ok(outcome);
         }
         if how.stage {
@@ -343,6 +390,9 @@ impl Store {
                 outcome.release =
                     Some(config_release(&mut tx, org, app, active, start_work, now_ms).await?);
             }
+        }
+        if let Some(binding) = how.binding {
+            templates::record_binding(&mut tx, org, binding).await?;
         }
         tx.commit().await?;
         Ok(outcome)
@@ -858,6 +908,39 @@ pub(crate) async fn forget(conn: &mut AnyConnection, org: &str, app: &str) -> Re
     Ok(())
 }
 
+/// Seals `value` as `name`'s next version unless it already holds it (a template deploy's
+/// secrets); a key set as env is refused. Returns whether it wrote.
+pub(crate) async fn write_secret_if_changed(
+    conn: &mut AnyConnection,
+    org: &str,
+    app: &str,
+    name: &str,
+    value: &SecretValue,
+    ring: &KeyRing,
+    now_ms: i64,
+) -> Result<bool> {
+    if env_map(&mut *conn, org, app).await?.contains_key(name) {
+        return Err(StoreError::KeyClash {
+            name: name.to_string(),
+            is: "an env key",
+        });
+    }
+    let sealed = sealed_secrets(&mut *conn, org, app).await?;
+    if let Some((version, s)) = sealed.get(name) {
+        let binding = Binding::AppSecret {
+            org,
+            app,
+            name,
+            version: *version,
+        };
+        if ring.open_text(&binding, s).ok().as_ref() == Some(value) {
+            return Ok(false);
+        }
+    }
+    seal_next(conn, org, app, name, value, ring, now_ms).await?;
+    Ok(true)
+}
+
 /// An unset secret: its value gone, its row (and version count) kept.
 async fn tombstone(
     conn: &mut AnyConnection,
@@ -966,7 +1049,7 @@ async fn seal_next(
 }
 
 /// The app's live secrets, sealed: version and sealed value by name.
-async fn sealed_secrets(
+pub(crate) async fn sealed_secrets(
     conn: &mut AnyConnection,
     org: &str,
     app: &str,
@@ -1009,7 +1092,11 @@ fn decode_sealed(r: &sqlx::any::AnyRow) -> Result<Sealed> {
 }
 
 /// `sealed` opened for `binding`; the error names the value ([`Binding`]'s `Display`).
-fn opened_text(ring: &KeyRing, binding: &Binding<'_>, sealed: &Sealed) -> Result<SecretValue> {
+pub(crate) fn opened_text(
+    ring: &KeyRing,
+    binding: &Binding<'_>,
+    sealed: &Sealed,
+) -> Result<SecretValue> {
     ring.open_text(binding, sealed)
         .map_err(|source| StoreError::Unsealable {
             what: binding.to_string(),

@@ -27,6 +27,7 @@ mod orgs;
 mod release_write;
 mod releases;
 mod rollback;
+mod templates;
 mod tokens;
 
 pub use apps::{AppRecord, DeletedApp, DeployInput, DeployRecord, ScaleAfterDeploy};
@@ -40,4 +41,5 @@ pub use idempotency::{IdempotencyRecord, StoredResponse};
 pub use operate::{OperationRecord, OperationRequest};
 pub use releases::ReleaseRecord;
 pub use rollback::RollbackRecord;
+pub use templates::{BindingRecord, StoredTemplate, TemplateDeploy, TemplateUse};
 pub use tokens::{NewToken, TOKEN_PREFIX, TokenCheck, TokenInfo, TokenRecord};

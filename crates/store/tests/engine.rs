@@ -41,6 +41,7 @@ async fn a_newer_deploy_supersedes_pending_releases_with_events() {
             context: Some("sha256:abc"),
             start_work: true,
             sets_replicas: true,
+            template: None,
         };
         store.record_deploy_with("acme", &input, T0).await.unwrap();
         let app = store.get_app("acme", "web").await.unwrap().unwrap();
@@ -363,6 +364,7 @@ async fn rollback_copies_the_snapshot_pins_and_the_next_deploy_unpins() {
             context: Some("sha256:c1"),
             start_work: true,
             sets_replicas: true,
+            template: None,
         };
         store.record_deploy_with("acme", &input, T0).await.unwrap();
         store

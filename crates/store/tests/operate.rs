@@ -169,6 +169,7 @@ async fn what_an_operation_refuses_changes_nothing() {
             context: None,
             start_work: true,
             sets_replicas: true,
+            template: None,
         };
         store
             .record_deploy_with("acme", &input, T0 + 1)
@@ -249,6 +250,7 @@ async fn a_deploy_keeps_a_scaled_count_unless_its_file_sets_replicas() {
                     context: None,
                     start_work: false,
                     sets_replicas,
+                    template: None,
                 };
                 store
                     .record_deploy_with("acme", &input, T0 + 5)

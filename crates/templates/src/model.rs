@@ -300,6 +300,8 @@ pub struct Template {
     pub description: String,
     pub expose: Expose,
     pub context: ContextKind,
+    /// The secret `--bind APP` writes the `url` output into (e.g. `DATABASE_URL`).
+    pub bind_as: Option<String>,
     /// In the file's order.
     pub parameters: Vec<Parameter>,
     pub outputs: Vec<OutputTemplate>,

@@ -68,9 +68,7 @@ pub fn free_port() -> u16 {
         let port = 2_000 + u16::try_from(seed % 8_000).unwrap_or(0);
         // Never the same port twice in one test process: parallel tests each pick one and
         // bind it a little later, so a free port must not be handed to a second test meanwhile.
-        let fresh = HANDED_OUT
-            .lock()
-            .map_or(true, |mut seen| seen.insert(port));
+        let fresh = HANDED_OUT.lock().map_or(true, |mut seen| seen.insert(port));
         if fresh
             && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
             && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()

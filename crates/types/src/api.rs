@@ -324,6 +324,13 @@ pub struct AppDetail {
     /// When `1ctl app restart` last replaced the replicas (RFC 3339), if ever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restarted_at: Option<String>,
+    /// The marketplace template the app was last deployed from (`NAME@VERSION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// Bindings the app takes part in: as the service whose output is written, or as the
+    /// target whose secret holds it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bindings: Vec<crate::templates::BindingInfo>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -335,6 +342,10 @@ pub struct AppDeleted {
     pub org: String,
     pub releases_removed: u64,
     pub hostnames_released: Vec<String>,
+    /// The bindings the app took part in, removed with it. A target keeps the secret a
+    /// binding wrote (now pointing at nothing, when the service was destroyed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bindings_removed: Vec<crate::templates::BindingInfo>,
 }
 
 /// Stable, machine-readable error codes of the API.

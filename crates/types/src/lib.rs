@@ -14,6 +14,7 @@ pub mod logs;
 pub mod readiness;
 pub mod release;
 pub mod spec;
+pub mod templates;
 
 pub use api::*;
 pub use config::*;
@@ -23,3 +24,4 @@ pub use logs::*;
 pub use readiness::*;
 pub use release::*;
 pub use spec::*;
+pub use templates::*;

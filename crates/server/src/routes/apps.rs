@@ -52,6 +52,40 @@ pub async fn put_app(
         ApiErrorResponse::invalid(format!("the app spec is invalid: {errs}"))
             .with_details(serde_json::json!({ "fields": details }))
     })?;
+    let accepted = deploy_validated(
+        &state,
+        &org,
+        validated,
+        Deploying {
+            source: "deploy",
+            context: req.context.as_deref(),
+            sets_replicas: !req.keep_scaled_replicas,
+            template: None,
+        },
+    )
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// How a validated spec is deployed: where it comes from and what comes with it.
+pub(crate) struct Deploying<'a> {
+    /// The release source: `deploy`, `template(NAME@VERSION)`.
+    pub source: &'a str,
+    pub context: Option<&'a str>,
+    pub sets_replicas: bool,
+    pub template: Option<satusky_store::TemplateDeploy<'a>>,
+}
+
+/// The one deploy path (a `PUT` of a spec and a template deploy alike): the runtime's own
+/// refusal, domains outside the platform zone, the context, then the deploy recorded in one
+/// transaction and the engine kicked.
+pub(crate) async fn deploy_validated(
+    state: &AppState,
+    org: &str,
+    validated: satusky_core::ValidatedApp,
+    how: Deploying<'_>,
+) -> Result<DeployAccepted, ApiErrorResponse> {
+    let app = validated.spec().name.clone();
     // The runtime's own refusal (e.g. the local runtime and an app with no command), before
     // anything is recorded: no app exists afterwards.
     if let Some(engine) = &state.engine
@@ -78,22 +112,22 @@ pub async fn put_app(
             return Err(ApiErrorResponse::invalid(format!(
                 "domains[{i}].host: {} is inside the platform zone {zone}; the platform assigns those names (this app gets {}) — use a domain you own",
                 d.host,
-                hostnames::generated_hostname(&app, &org, zone.as_str())
+                hostnames::generated_hostname(&app, org, zone.as_str())
             )));
         }
     }
-    if let Some(context) = &req.context {
-        super::builds::check_context_exists(&state, &org, context)?;
+    if let Some(context) = how.context {
+        super::builds::check_context_exists(state, org, context)?;
     }
     // Custom domains passed validation and lie outside the zone, and the zone is checked at
     // start: only a zone too long for the generated name gets here.
-    let hosts = AppHostnames::of_app(&org, zone.as_str(), &validated).map_err(|e| {
+    let hosts = AppHostnames::of_app(org, zone.as_str(), &validated).map_err(|e| {
         tracing::error!(%org, %app, %zone, error = %e, "the platform zone gives the app an invalid hostname");
         ApiErrorResponse::internal()
     })?;
     // The build's env is the only env a build sees and its cache key: a change means a build.
     let mut notes = Vec::new();
-    if let Some(before) = state.store.get_app(&org, &app).await?
+    if let Some(before) = state.store.get_app(org, &app).await?
         && before.spec.build.env != spec.build.env
         && spec.image.is_none()
     {
@@ -106,14 +140,15 @@ pub async fn put_app(
     let input = DeployInput {
         spec,
         hostnames: &hosts,
-        source: "deploy",
-        context: req.context.as_deref(),
+        source: how.source,
+        context: how.context,
         start_work: true,
-        sets_replicas: !req.keep_scaled_replicas,
+        sets_replicas: how.sets_replicas,
+        template: how.template,
     };
     let rec = state
         .store
-        .record_deploy_with(&org, &input, now_ms())
+        .record_deploy_with(org, &input, now_ms())
         .await?;
     match rec.scale {
         ScaleAfterDeploy::NotScaled => {}
@@ -125,31 +160,28 @@ pub async fn put_app(
         )),
         ScaleAfterDeploy::Replaced { .. } => {}
     }
-    state.hub.notify(&org, &app);
+    state.hub.notify(org, &app);
     if let Some(engine) = &state.engine {
-        engine.kick(&org, &app);
+        engine.kick(org, &app);
         // New custom domains are looked up at once.
         engine.wake_ownership();
     }
     tracing::info!(%org, %app, generation = rec.generation, release = rec.release, "deploy accepted");
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(DeployAccepted {
-            app,
-            org,
-            generation: rec.generation,
-            release: rec.release,
-            status: ReleaseStatus::Pending,
-            created: rec.created,
-            hostnames: hosts.into_vec(),
-            unpinned: rec.unpinned,
-            kept: rec.kept,
-            kept_env: rec.kept_env,
-            notes,
-            staged_applied: rec.staged_applied,
-            https_port: state.engine.as_ref().and_then(|e| e.url_port()),
-        }),
-    ))
+    Ok(DeployAccepted {
+        app,
+        org: org.to_string(),
+        generation: rec.generation,
+        release: rec.release,
+        status: ReleaseStatus::Pending,
+        created: rec.created,
+        hostnames: hosts.into_vec(),
+        unpinned: rec.unpinned,
+        kept: rec.kept,
+        kept_env: rec.kept_env,
+        notes,
+        staged_applied: rec.staged_applied,
+        https_port: state.engine.as_ref().and_then(|e| e.url_port()),
+    })
 }
 
 /// The org's apps, by name.
@@ -191,6 +223,18 @@ pub async fn get_app(
     let a = load_app(&state, &caller, &org, &app, Action::Read).await?;
     let hostnames = hostname_list(&a);
     let domains = super::domains::with_tls(&a);
+    let template = state
+        .store
+        .template_use(&org, &app)
+        .await?
+        .map(|t| format!("{}@{}", t.name, t.version));
+    let bindings = state
+        .store
+        .bindings_of(&org, &app)
+        .await?
+        .iter()
+        .map(super::templates::binding_info)
+        .collect();
     Ok(Json(AppDetail {
         name: a.name,
         org: a.org,
@@ -202,6 +246,8 @@ pub async fn get_app(
         domains,
         scaled_replicas: a.operated.replicas,
         restarted_at: a.operated.restarted_at_ms.map(rfc3339_ms),
+        template,
+        bindings,
         created_at: rfc3339_ms(a.created_at_ms),
         updated_at: rfc3339_ms(a.updated_at_ms),
     }))
@@ -234,6 +280,11 @@ pub async fn delete_app(
         org,
         releases_removed: deleted.releases_removed,
         hostnames_released: deleted.hostnames,
+        bindings_removed: deleted
+            .bindings
+            .iter()
+            .map(super::templates::binding_info)
+            .collect(),
     }))
 }
 
@@ -286,7 +337,7 @@ pub(crate) async fn load_app(
         .ok_or_else(|| app_not_found(org, app))
 }
 
-fn app_not_found(org: &str, app: &str) -> ApiErrorResponse {
+pub(crate) fn app_not_found(org: &str, app: &str) -> ApiErrorResponse {
     ApiErrorResponse::not_found(format!("app \"{app}\" not found in org \"{org}\""))
 }
 

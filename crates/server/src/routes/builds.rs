@@ -186,3 +186,27 @@ pub fn check_context_exists(
         Err(e) => Err(refusal(e)),
     }
 }
+
+/// Stores `archive` (a tar.gz the server made itself, e.g. a template's bundled context) in
+/// `org`'s content store like an upload; returns its digest.
+pub(crate) async fn store_archive(
+    state: &AppState,
+    org: &str,
+    archive: Vec<u8>,
+) -> Result<String, ApiErrorResponse> {
+    let store = state.settings.contexts.clone().ok_or_else(|| {
+        ApiErrorResponse::new(
+            StatusCode::NOT_IMPLEMENTED,
+            ErrorCode::NotImplemented,
+            "this control plane has no runtime that builds contexts",
+        )
+    })?;
+    let org = org.to_string();
+    let summary = blocking(&store, move |s| {
+        let mut upload = s.begin(&org)?;
+        upload.write(&archive)?;
+        upload.commit()
+    })
+    .await?;
+    Ok(summary.digest)
+}

@@ -234,7 +234,7 @@ fn check_patch(patch: &ConfigPatch) -> Result<(), ApiErrorResponse> {
     Ok(())
 }
 
-fn answer(
+pub(crate) fn answer(
     state: &AppState,
     org: String,
     app: String,

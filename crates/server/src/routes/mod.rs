@@ -14,6 +14,7 @@ mod logs;
 mod logs_stream;
 mod meta;
 mod operate;
+mod templates;
 mod tokens;
 
 use axum::extract::DefaultBodyLimit;
@@ -65,6 +66,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(apps::rollback))
         .routes(routes!(operate::scale))
         .routes(routes!(operate::restart))
+        .routes(routes!(templates::list_templates))
+        .routes(routes!(templates::get_template))
+        .routes(routes!(templates::deploy_template))
+        .routes(routes!(templates::bind))
         .routes(routes!(drift::app_drift))
         .routes(routes!(domains::list_domains, domains::add_domain))
         .routes(routes!(domains::remove_domain))

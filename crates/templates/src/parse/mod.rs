@@ -12,6 +12,7 @@
 //! description = "…"
 //! expose = "tcp"            # http (default) | tcp | none — not in AppSpec yet
 //! context = "none"          # none (default) | bundled (templates/NAME/context/) | user
+//! bind_as = "REDIS_URL"     # the secret `--bind APP` writes the `url` output into
 //! config = '''…'''          # the app part shared by the runtimes without their own
 //!
 //! [parameters.memory]       # one table per parameter, in the order shown to users
@@ -67,6 +68,7 @@ const TEMPLATE_KEYS: &[&str] = &[
     "description",
     "expose",
     "context",
+    "bind_as",
     "config",
 ];
 const RUNTIME_KEYS: &[&str] = &["notes", "binaries", "config"];
@@ -119,6 +121,7 @@ struct Head {
     description: String,
     expose: Expose,
     context: ContextKind,
+    bind_as: Option<(String, Span)>,
     config: Option<(String, usize)>,
 }
 
@@ -154,6 +157,16 @@ impl Reader {
         let outputs = self.outputs(file, root);
         let runtimes = self.runtimes(file, root, head.as_ref());
         let static_site = self.static_site(file, root);
+        if let Some(Head {
+            bind_as: Some((name, span)),
+            ..
+        }) = &head
+            && !outputs.iter().any(|o| o.name == "url")
+        {
+            let message =
+                format!("{name} receives the url output, and [outputs] has no url = \"…\"");
+            self.error(span.clone(), "template.bind_as".to_owned(), message);
+        }
         let head = head?;
         let template = Template {
             path: String::new(),
@@ -162,6 +175,7 @@ impl Reader {
             description: head.description,
             expose: head.expose,
             context: head.context,
+            bind_as: head.bind_as.map(|(name, _)| name),
             parameters,
             outputs,
             runtimes,
@@ -214,6 +228,12 @@ impl Reader {
                 None
             }),
         };
+        let bind_as = self.string(s, "bind_as");
+        if let Some((name, span)) = &bind_as
+            && let Err(message) = satusky_core::validate::app_var_name(name, "bind_as")
+        {
+            self.error(span.clone(), s.field("bind_as"), message);
+        }
         let config = self.config(file, s, "config");
         Some(Head {
             reference: TemplateRef {
@@ -223,6 +243,7 @@ impl Reader {
             description: description?.0,
             expose: expose?,
             context: context?,
+            bind_as,
             config,
         })
     }
