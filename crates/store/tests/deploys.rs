@@ -314,6 +314,7 @@ async fn delete_removes_everything_and_frees_hostnames() {
                 "b.example.com".into(),
                 "web-acme.test".into(),
             ],
+            bindings: vec![],
         };
         assert_eq!(deleted, Some(expected));
         assert_eq!(store.get_app("acme", "web").await.unwrap(), None);

@@ -11,11 +11,12 @@ use sqlx::Row;
 /// table → [(column, nullable)] in declaration order.
 type Schema = BTreeMap<String, Vec<(String, bool)>>;
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 14] = [
     "app_env",
     "app_secrets",
     "app_staged",
     "apps",
+    "bindings",
     "domains",
     "drift_findings",
     "event_seq_floors",
@@ -114,6 +115,7 @@ async fn both_backends_have_the_same_tables_and_columns() {
             ("apps", "pinned_release") => "apps.pinned_release",
             ("apps", "scaled_replicas") => "apps.scaled_replicas",
             ("apps", "restarted_at") => "apps.restarted_at",
+            ("apps", "template") => "apps.template",
             ("drift_findings", "remediation") => "drift_findings.remediation",
             ("events", "release") => "events.release",
             ("drift_findings", "healed_at") => "drift_findings.healed_at",
@@ -156,6 +158,7 @@ async fn both_backends_have_the_same_tables_and_columns() {
             "apps.pinned_release",
             "apps.scaled_replicas",
             "apps.restarted_at",
+            "apps.template",
             "domains.redirect_to",
             "domains.verified_at",
             "domains.checked_at",
