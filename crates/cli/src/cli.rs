@@ -102,6 +102,92 @@ pub enum Command {
     /// (no rebuild), rolled out and waited for like a deploy.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// The template catalog: list, get, deploy and upgrade apps made from templates.
+    ///
+    /// A template (redis, postgres, a static site, …) resolves into an ordinary app spec and
+    /// deploys through the same lifecycle as `1ctl deploy`: same progress, exit codes and
+    /// `-o json` document; its releases say `template(NAME@VERSION)`.
+    #[command(subcommand)]
+    Marketplace(MarketplaceCommand),
+    /// Write an output of a service made from a template (e.g. its URL) into another app's
+    /// secret, and roll that app (members may; the value is never shown).
+    Bind(Box<BindArgs>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MarketplaceCommand {
+    /// Every template of the catalog (newest version).
+    List,
+    /// One template: its parameters, outputs and what it needs on each runtime.
+    Get {
+        /// NAME or NAME@VERSION.
+        #[arg(value_name = "NAME[@VERSION]")]
+        template: String,
+    },
+    /// Deploy an app from a template (or redeploy it with new values) and wait until it is
+    /// ready.
+    Deploy(Box<MarketplaceDeployArgs>),
+    /// Move an app made from a template to a newer template version (its stored values kept,
+    /// checked against that version before anything changes).
+    Upgrade(Box<MarketplaceUpgradeArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct MarketplaceDeployArgs {
+    /// NAME or NAME@VERSION (`1ctl marketplace list` shows them).
+    #[arg(value_name = "NAME[@VERSION]")]
+    pub template: String,
+    /// The app to create (default: the template's name).
+    #[arg(value_name = "APP")]
+    pub app: Option<String>,
+    /// A parameter's value, NAME=VALUE (repeat for several).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// The template version (same as NAME@VERSION).
+    #[arg(long, value_name = "V")]
+    pub version: Option<u32>,
+    /// Bind the new service into this app (its url output into the app's secret, e.g.
+    /// DATABASE_URL); repeat for several.
+    #[arg(long, value_name = "APP")]
+    pub bind: Vec<String>,
+    /// The folder a template that serves your files uploads (default: this folder).
+    #[arg(long, value_name = "PATH")]
+    pub dir: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MarketplaceUpgradeArgs {
+    /// The app made from a template.
+    #[arg(value_name = "APP")]
+    pub app: String,
+    /// The version to move to (default: the newest).
+    #[arg(long, value_name = "V")]
+    pub version: Option<u32>,
+    /// A parameter's value, NAME=VALUE (repeat for several).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BindArgs {
+    /// The service (an app made from a template), e.g. db.
+    #[arg(value_name = "SERVICE")]
+    pub service: String,
+    /// The app whose secret receives the output, e.g. web.
+    #[arg(value_name = "APP")]
+    pub target: String,
+    /// Which output (default: url; `1ctl marketplace get NAME` lists them).
+    #[arg(long, value_name = "NAME")]
+    pub output: Option<String>,
+    /// The secret to write (default: the template's, e.g. DATABASE_URL for postgres).
+    #[arg(long = "as", value_name = "SECRET")]
+    pub secret: Option<String>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]

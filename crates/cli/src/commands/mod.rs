@@ -14,6 +14,7 @@ mod events;
 pub mod init;
 pub mod lifecycle;
 mod logs;
+mod marketplace;
 mod operate;
 pub mod org;
 pub mod profile;
@@ -124,6 +125,8 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, CliError> {
         Command::Logs(args) => logs::run(&args, &env).await,
         Command::Env(cmd) => config::env(cmd, &env).await,
         Command::Secret(cmd) => config::secret(cmd, &env).await,
+        Command::Marketplace(cmd) => marketplace::run(cmd, &env).await,
+        Command::Bind(args) => marketplace::bind(&args, &env).await,
     }
 }
 

@@ -11,7 +11,7 @@
 //! - [`crate::commands::lifecycle`]: the wait, its progress display and the verdict, shared
 //!   with `app rollback`.
 
-mod upload;
+pub(crate) mod upload;
 
 use std::path::Path;
 
