@@ -119,6 +119,7 @@ pub enum MarketplaceCommand {
     /// Every template of the catalog (newest version).
     List,
     /// One template: its parameters, outputs and what it needs on each runtime.
+    #[command(disable_version_flag = true)]
     Get {
         /// NAME or NAME@VERSION.
         #[arg(value_name = "NAME[@VERSION]")]
@@ -126,9 +127,11 @@ pub enum MarketplaceCommand {
     },
     /// Deploy an app from a template (or redeploy it with new values) and wait until it is
     /// ready.
+    #[command(disable_version_flag = true)]
     Deploy(Box<MarketplaceDeployArgs>),
     /// Move an app made from a template to a newer template version (its stored values kept,
     /// checked against that version before anything changes).
+    #[command(disable_version_flag = true)]
     Upgrade(Box<MarketplaceUpgradeArgs>),
 }
 
