@@ -309,6 +309,38 @@ fn rows() -> Vec<Row> {
             },
             expect: [202, 202, 404, 401, 401],
         },
+        // The catalog: any live token reads it.
+        Row {
+            op: "GET /v1/templates",
+            req: |_| req(Method::GET, "/v1/templates".into(), Body::None),
+            expect: [200, 200, 200, 401, 401],
+        },
+        Row {
+            op: "GET /v1/templates/{name}",
+            req: |_| req(Method::GET, "/v1/templates/redis".into(), Body::None),
+            expect: [200, 200, 200, 401, 401],
+        },
+        // Members deploy templates and bind them (SPEC §10): the member's call creates
+        // `cache2`, the admin's redeploys it with the stored values.
+        Row {
+            op: "POST /v1/orgs/{org}/templates/{name}/deploy",
+            req: |_| {
+                let path = format!("/v1/orgs/{ORG}/templates/redis/deploy");
+                req(Method::POST, path, Body::Json(json!({"app": "cache2"})))
+            },
+            expect: [202, 202, 404, 401, 401],
+        },
+        // The member's binding writes web's secret (a config release of the running web: 202);
+        // the admin's writes the same value again (200, nothing rolls).
+        Row {
+            op: "POST /v1/orgs/{org}/apps/{app}/bindings",
+            req: |_| {
+                let path = format!("/v1/orgs/{ORG}/apps/cache/bindings");
+                let body = json!({"target": APP, "output": "password"});
+                req(Method::POST, path, Body::Json(body))
+            },
+            expect: [200, 202, 404, 401, 401],
+        },
         Row {
             op: "GET /v1/orgs/{org}/apps/{app}/drift",
             req: |_| {
@@ -469,6 +501,7 @@ impl World {
             victim: victim.id,
         };
         world.deploy_two_releases().await;
+        world.deploy_a_template().await;
         world.revoked = world.revoke_a_fresh_admin().await;
         world
     }
@@ -496,6 +529,21 @@ impl World {
                 .await
                 .unwrap();
         }
+    }
+
+    /// `cache`, made from the redis template (a service to bind).
+    async fn deploy_a_template(&self) {
+        let (status, body) = self
+            .call(
+                &self.admin,
+                req(
+                    Method::POST,
+                    format!("/v1/orgs/{ORG}/templates/redis/deploy"),
+                    Body::Json(json!({"app": "cache"})),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     }
 
     /// An admin token made through the API, shown to work, then revoked through the API:

@@ -40,6 +40,9 @@ pub struct TemplateDetail {
     pub context: String,
     pub runtimes: Vec<TemplateRuntime>,
     pub runs_here: bool,
+    /// The secret `--bind APP` writes the `url` output into (e.g. `DATABASE_URL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_as: Option<String>,
     /// In the template's order.
     pub parameters: Vec<TemplateParameter>,
     /// What a binding can write into another app's secrets (secrets shown as `<redacted>`,

@@ -98,7 +98,11 @@ async fn get(reference: &str, env: &Env) -> Result<u8, CliError> {
         output::line(&table.to_string());
     }
     for o in &t.outputs {
-        output::line(&format!("output {}: {}", o.name, o.text));
+        let bound = match (&t.bind_as, o.name.as_str()) {
+            (Some(secret), "url") => format!(" (`--bind APP` writes it into APP's {secret})"),
+            _ => String::new(),
+        };
+        output::line(&format!("output {}: {}{bound}", o.name, o.text));
     }
     for r in &t.runtimes {
         let needs = if r.binaries.is_empty() {

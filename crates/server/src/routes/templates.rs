@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use satusky_core::secrets::SecretValue;
@@ -110,16 +111,17 @@ pub struct VersionQuery {
 /// One template version: its parameters, outputs and runtimes.
 #[utoipa::path(get, path = "/v1/templates/{name}", tag = "templates",
     params(("name" = String, Path, description = "template name"), VersionQuery),
-    responses((status = 200, body = TemplateDetail), (status = 401, body = ApiError),
+    responses((status = 200, body = TemplateDetail), (status = 400, body = ApiError), (status = 401, body = ApiError),
         (status = 404, description = "no such template or version", body = ApiError)),
     security(("bearer" = [])))]
 pub async fn get_template(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(name): ApiPath<String>,
-    Query(q): Query<VersionQuery>,
+    query: Result<Query<VersionQuery>, QueryRejection>,
 ) -> Result<Json<TemplateDetail>, ApiErrorResponse> {
     caller.require(Action::Read)?;
+    let Query(q) = query.map_err(|e| ApiErrorResponse::bad_request(e.body_text()))?;
     let t = lookup(&name, q.version)?;
     Ok(Json(detail(t, runtime_of(&state))))
 }
@@ -143,6 +145,7 @@ fn detail(t: &CatalogTemplate, here: RuntimeKind) -> TemplateDetail {
             })
             .collect(),
         runs_here: tpl.runtime(here).is_some(),
+        bind_as: tpl.bind_as.clone(),
         parameters: tpl
             .parameters
             .iter()
@@ -321,6 +324,16 @@ pub async fn deploy_template(
         })?),
     };
 
+    // What `bind` asks for is checked before anything is recorded.
+    if !req.bind.is_empty() && !resolved.outputs.contains_key(DEFAULT_OUTPUT) {
+        return Err(field_error(
+            "bind",
+            format!(
+                "{} has no {DEFAULT_OUTPUT} output to bind",
+                resolved.template
+            ),
+        ));
+    }
     let (used, secrets) = remembered(t, &resolved);
     let source = resolved.source();
     let accepted = deploy_validated(
@@ -340,10 +353,18 @@ pub async fn deploy_template(
     .await?;
     tracing::info!(%org, app, template = %resolved.template, release = accepted.release, "template deploy accepted");
 
+    // The deploy is recorded: a binding that fails now (its target being deployed, say) is
+    // said in the answer with the command that makes it, never undoes the deploy.
+    let mut accepted = accepted;
     let mut bindings = Vec::new();
     for target in &req.bind {
-        let b = bind_one(&state, &org, app, &resolved, t, target, None, None).await?;
-        bindings.push(b);
+        match bind_one(&state, &org, app, &resolved, t, target, None, None).await {
+            Ok(b) => bindings.push(b),
+            Err(e) => accepted.notes.push(format!(
+                "{app} is not bound to {target}: {}; bind it with `1ctl bind {app} {target}`",
+                e.body.error.message
+            )),
+        }
     }
     let parameters = resolved
         .parameters
