@@ -98,6 +98,8 @@ async fn get(target: &AppTarget, env: &Env) -> Result<u8, CliError> {
             format!("{} expect {}", s.checks.path, s.checks.expect),
         ),
         ("env", s.env.keys().cloned().collect::<Vec<_>>().join(", ")),
+        ("template", d.template.clone().unwrap_or_else(|| "-".into())),
+        ("bindings", bindings(&d)),
         ("created", d.created_at.clone()),
         ("updated", d.updated_at.clone()),
     ];
@@ -123,6 +125,24 @@ fn replicas(d: &AppDetail) -> String {
         out.push_str(&format!(", restarted {at}"));
     }
     out
+}
+
+/// Each binding the app takes part in, from its side: what it writes, or what it holds.
+fn bindings(d: &AppDetail) -> String {
+    if d.bindings.is_empty() {
+        return "-".into();
+    }
+    d.bindings
+        .iter()
+        .map(|b| {
+            if b.service == d.name {
+                format!("{} → {}'s secret {}", b.output, b.target, b.secret)
+            } else {
+                format!("secret {} ← {}'s {}", b.secret, b.service, b.output)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn limits(request: &str, limit: Option<&str>) -> String {
@@ -366,6 +386,19 @@ async fn destroy(target: &AppTarget, yes: bool, env: &Env) -> Result<u8, CliErro
     ));
     for h in &gone.hostnames_released {
         output::line(&format!("  released hostname: {h}"));
+    }
+    for b in &gone.bindings_removed {
+        if b.service == gone.app {
+            output::note(&format!(
+                "warning: {} keeps its secret {} (bound from {}'s {}), which now points at nothing: bind another service (`1ctl bind SERVICE {} --as {}`) or `1ctl secret unset {} --app {}`",
+                b.target, b.secret, b.service, b.output, b.target, b.secret, b.secret, b.target
+            ));
+        } else {
+            output::line(&format!(
+                "  removed binding: {}'s {} into {}'s secret {}",
+                b.service, b.output, b.target, b.secret
+            ));
+        }
     }
     output::line(
         "  remains: DNS records you created for custom domains (remove them at your DNS provider)",

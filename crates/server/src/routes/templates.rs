@@ -102,6 +102,7 @@ pub async fn list_templates(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VersionQuery {
     /// A version of the template (default: the newest).
