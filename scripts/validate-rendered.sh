@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Renders every fixture of crates/kube/tests/fixtures, and every marketplace template of
-# templates/ that runs on Kubernetes (`satusky render --template NAME`, its defaults), and
+# templates/ that runs on Kubernetes, every version (`satusky render --template NAME[@V]`, its
+# defaults), and
 # validates the objects against the schemas Kubernetes itself would apply:
 #   - core kinds (ConfigMap, Secret, PersistentVolumeClaim, Deployment, Service,
 #     HorizontalPodAutoscaler, PodDisruptionBudget): `kubernetes-validate --strict` for the
@@ -100,6 +101,12 @@ for dir in "$root"/templates/*/; do
         continue
     fi
     render_one "template-$name" render --template "$name" --org acme
+    # Older versions the catalog keeps (template@V.toml) render too: apps still run them.
+    for old in "$dir"template@*.toml; do
+        [ -e "$old" ] || continue
+        version="$(basename "$old" .toml)"; version="${version#template@}"
+        render_one "template-$name-v$version" render --template "$name@$version" --org acme
+    done
 done
 
 echo

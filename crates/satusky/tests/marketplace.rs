@@ -67,7 +67,10 @@ fn have(binary: &str) -> bool {
 #[test]
 #[ignore = "issue 16 in progress: needs expose = tcp and the app volume"]
 fn redis_from_the_catalog_answers_pong_on_its_internal_address() {
-    assert!(have("redis-server"), "redis-server must be installed (.ci/run installs it)");
+    assert!(
+        have("redis-server"),
+        "redis-server must be installed (.ci/run installs it)"
+    );
     let state = tempfile::tempdir().unwrap();
     let dev = dev(state.path());
     let here = tempfile::tempdir().unwrap();
@@ -95,7 +98,10 @@ fn redis_from_the_catalog_answers_pong_on_its_internal_address() {
     );
     let said = stdout(&out);
     assert!(said.contains("from template redis@"), "{said}");
-    assert!(!said.contains(password), "the password is never shown: {said}");
+    assert!(
+        !said.contains(password),
+        "the password is never shown: {said}"
+    );
 
     let out = dev.onectl(here.path(), &["app", "status", "cache", "-o", "json"]);
     let report = json(&out);
@@ -126,7 +132,14 @@ fn redis_from_the_catalog_answers_pong_on_its_internal_address() {
     // A value the template refuses: exit 2 naming the parameter and its rule; nothing changes.
     let out = dev.onectl(
         here.path(),
-        &["marketplace", "deploy", "redis", "cache", "--set", "memory=1Mi"],
+        &[
+            "marketplace",
+            "deploy",
+            "redis",
+            "cache",
+            "--set",
+            "memory=1Mi",
+        ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--set memory"), "{}", stderr(&out));
@@ -224,6 +237,9 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve
     for app in ["db", "web"] {
         let out = dev.onectl(web.path(), &["app", "get", app, "-o", "json"]);
         let detail = json(&out);
-        assert_eq!(detail["bindings"][0]["secret"], "DATABASE_URL", "{detail:#}");
+        assert_eq!(
+            detail["bindings"][0]["secret"], "DATABASE_URL",
+            "{detail:#}"
+        );
     }
 }

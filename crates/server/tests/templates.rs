@@ -186,7 +186,7 @@ async fn a_redeploy_keeps_the_generated_password_and_a_refused_value_changes_not
     let fields = &body["error"]["details"]["fields"];
     assert_eq!(fields[0]["field"], "--set memory", "{body}");
     assert!(
-        fields[0]["message"].as_str().unwrap().contains("32Mi"),
+        fields[0]["message"].as_str().unwrap().contains("64Mi"),
         "names the bound: {body}"
     );
     let after = w.store.get_app(ORG, "cache").await.unwrap().unwrap();
@@ -287,4 +287,74 @@ async fn a_binding_writes_the_output_into_the_targets_secret_and_is_listed_on_bo
     assert_eq!(body["bindings_removed"][0]["secret"], "CACHE_PASSWORD");
     let detail = w.get(&format!("/v1/orgs/{ORG}/apps/cache")).await;
     assert!(detail["bindings"].is_null(), "{detail}");
+}
+
+#[tokio::test]
+async fn an_upgrade_checks_the_stored_values_against_the_new_version_first() {
+    let w = World::new().await;
+    let (status, body) = w
+        .deploy(
+            "redis",
+            json!({"app": "cache", "version": 1, "set": {"memory": "48Mi"}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["template"], "redis@1");
+    let password = w
+        .store
+        .template_of(ORG, "cache")
+        .await
+        .unwrap()
+        .unwrap()
+        .secret_values["password"]
+        .expose()
+        .to_string();
+
+    // A redeploy without a version stays on the app's version.
+    let (status, body) = w.deploy("redis", json!({"app": "cache"})).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["template"], "redis@1");
+
+    // Version 2 needs at least 64Mi: the stored 48Mi stops the upgrade, and nothing changes.
+    let before = w.store.get_app(ORG, "cache").await.unwrap().unwrap();
+    let (status, body) = w
+        .deploy("redis", json!({"app": "cache", "upgrade": true}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let fields = &body["error"]["details"]["fields"];
+    assert_eq!(fields[0]["field"], "memory", "the stored value: {body}");
+    assert!(
+        fields[0]["message"].as_str().unwrap().contains("64Mi"),
+        "{body}"
+    );
+    let after = w.store.get_app(ORG, "cache").await.unwrap().unwrap();
+    assert_eq!(after.generation, before.generation);
+    assert_eq!(
+        w.store
+            .template_use(ORG, "cache")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+
+    // With a value version 2 takes: a new release from redis@2, the password kept, the new
+    // parameter at its default.
+    let (status, body) = w
+        .deploy(
+            "redis",
+            json!({"app": "cache", "upgrade": true, "set": {"memory": "128Mi"}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["template"], "redis@2");
+    assert_eq!(body["previous_version"], 1);
+    assert_eq!(body["parameters"]["eviction"], "noeviction");
+    let releases = w.store.list_releases(ORG, "cache").await.unwrap();
+    assert_eq!(releases[0].source, "template(redis@2)");
+    assert_eq!(releases.len(), 3);
+    let stored = w.store.template_of(ORG, "cache").await.unwrap().unwrap();
+    assert_eq!(stored.used.version, 2);
+    assert_eq!(stored.secret_values["password"].expose(), password);
 }

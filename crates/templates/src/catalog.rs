@@ -44,6 +44,16 @@ macro_rules! template {
     ($name:literal) => {
         template!($name, [])
     };
+    // An older version, kept as `templates/NAME/template@V.toml` (no bundled context).
+    ($name:literal @ $version:literal) => {
+        Entry {
+            path: concat!("templates/", $name, "/template@", $version, ".toml"),
+            text: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"), "/../../templates/", $name, "/template@", $version, ".toml"
+            )),
+            context: &[],
+        }
+    };
     ($name:literal, [$($file:literal),* $(,)?]) => {
         Entry {
             path: concat!("templates/", $name, "/template.toml"),
@@ -63,6 +73,7 @@ macro_rules! template {
 /// The built-in catalog.
 pub const ENTRIES: &[Entry] = &[
     template!("postgres"),
+    template!("redis" @ "1"),
     template!("redis"),
     template!("static-site"),
     template!(

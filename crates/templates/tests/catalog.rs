@@ -216,13 +216,22 @@ fn bundled_contexts_embed_exactly_the_files_of_their_folders() {
 #[test]
 fn lookups_by_name_and_version() {
     let catalog = catalog();
-    assert_eq!(catalog.get("redis", None).unwrap().template.version(), 1);
-    assert_eq!(
-        catalog.get("redis", Some(1)).unwrap().template.name(),
-        "redis"
+    // The newest unless asked; an older version stays resolvable (template@1.toml).
+    assert_eq!(catalog.get("redis", None).unwrap().template.version(), 2);
+    assert_eq!(catalog.versions("redis"), [1, 2]);
+    let v1 = catalog.get("redis", Some(1)).unwrap();
+    assert_eq!((v1.template.name(), v1.template.version()), ("redis", 1));
+    assert!(v1.template.parameter("eviction").is_none());
+    assert!(
+        catalog
+            .get("redis", Some(2))
+            .unwrap()
+            .template
+            .parameter("eviction")
+            .is_some()
     );
     let e = catalog.get("redis", Some(9)).unwrap_err();
-    assert_eq!(e.to_string(), "redis has no version 9 (versions: 1)");
+    assert_eq!(e.to_string(), "redis has no version 9 (versions: 1, 2)");
     let e = catalog.get("reddis", None).unwrap_err();
     assert!(matches!(e, LookupError::Name { .. }));
     assert_eq!(
@@ -265,5 +274,5 @@ fn the_catalog_refuses_a_template_in_the_wrong_folder_or_twice() {
         context: &[],
     };
     let e = Catalog::from_entries(&[entry, entry]).unwrap_err();
-    assert_eq!(e.to_string(), "redis@1 is in the catalog twice");
+    assert_eq!(e.to_string(), "redis@2 is in the catalog twice");
 }
