@@ -81,10 +81,12 @@ fn redis_from_the_catalog_answers_pong_on_its_internal_address() {
         &[
             "marketplace",
             "deploy",
-            "redis",
+            "redis@1",
             "cache",
             "--set",
             &format!("password={password}"),
+            "--set",
+            "memory=48Mi",
             "--timeout",
             "90s",
         ],
@@ -97,7 +99,7 @@ fn redis_from_the_catalog_answers_pong_on_its_internal_address() {
         stderr(&out)
     );
     let said = stdout(&out);
-    assert!(said.contains("from template redis@"), "{said}");
+    assert!(said.contains("from template redis@1"), "{said}");
     assert!(
         !said.contains(password),
         "the password is never shown: {said}"
@@ -121,13 +123,7 @@ fn redis_from_the_catalog_answers_pong_on_its_internal_address() {
 
     let out = dev.onectl(here.path(), &["app", "releases", "cache", "-o", "json"]);
     let releases = json(&out);
-    assert!(
-        releases[0]["source"]
-            .as_str()
-            .unwrap()
-            .starts_with("template(redis@"),
-        "{releases:#}"
-    );
+    assert_eq!(releases[0]["source"], "template(redis@1)", "{releases:#}");
 
     // A value the template refuses: exit 2 naming the parameter and its rule; nothing changes.
     let out = dev.onectl(
@@ -143,8 +139,37 @@ fn redis_from_the_catalog_answers_pong_on_its_internal_address() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--set memory"), "{}", stderr(&out));
+    // Version 2 needs at least 64Mi: the upgrade stops on the stored 48Mi before any change.
+    let out = dev.onectl(here.path(), &["marketplace", "upgrade", "cache"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("memory"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("64Mi"), "{}", stderr(&out));
     let out = dev.onectl(here.path(), &["app", "releases", "cache", "-o", "json"]);
-    assert_eq!(json(&out).as_array().unwrap().len(), 1);
+    assert_eq!(json(&out).as_array().unwrap().len(), 1, "nothing changed");
+
+    // With a value version 2 takes: a new release from redis@2, the password kept.
+    let out = dev.onectl(
+        here.path(),
+        &[
+            "marketplace",
+            "upgrade",
+            "cache",
+            "--set",
+            "memory=128Mi",
+            "--timeout",
+            "90s",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = dev.onectl(here.path(), &["app", "releases", "cache", "-o", "json"]);
+    let releases = json(&out);
+    assert_eq!(releases[0]["source"], "template(redis@2)", "{releases:#}");
+    let addr = internal_address(&dev, here.path(), "cache");
+    assert_eq!(
+        redis(&addr, &[&["AUTH", password], &["PING"]]),
+        ["+OK", "+PONG"],
+        "the upgraded server at {addr}, same password"
+    );
 }
 
 #[test]
