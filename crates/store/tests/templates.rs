@@ -199,11 +199,11 @@ async fn a_binding_is_a_config_release_of_its_target_listed_on_both_and_gone_wit
         assert_eq!(opened["REDIS_URL"].value.expose(), url.expose());
         assert_eq!(
             store.bindings_of("acme", "web").await.unwrap(),
-            [binding.clone()]
+            std::slice::from_ref(&binding)
         );
         assert_eq!(
             store.bindings_of("acme", "cache").await.unwrap(),
-            [binding.clone()]
+            std::slice::from_ref(&binding)
         );
 
         // The same value again: the binding is recorded, nothing rolls.
@@ -235,8 +235,7 @@ async fn a_binding_is_a_config_release_of_its_target_listed_on_both_and_gone_wit
                 .open_secrets("acme", "web")
                 .await
                 .unwrap()
-                .get("REDIS_URL")
-                .is_some()
+                .contains_key("REDIS_URL")
         );
     })
     .await;

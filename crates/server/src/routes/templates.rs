@@ -308,7 +308,7 @@ pub async fn deploy_template(
             None
         }
         ContextKind::Bundled => {
-            let archive = pack(&t.context).map_err(|e| {
+            let archive = pack(t.context).map_err(|e| {
                 tracing::error!(template = %resolved.template, error = %e, "packing a bundled context");
                 ApiErrorResponse::internal()
             })?;
