@@ -355,6 +355,17 @@ pub trait Runtime: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Which of `programs` this runtime could not start because the machine lacks them,
+    /// looked for on the PATH replicas get and in `also_in` (absolute folders, at most one `*`
+    /// each). Asked before a template deploy is recorded, so a missing `redis-server` is a
+    /// refusal naming its package, not a crash loop. A few file lookups; the default (a
+    /// runtime that runs images) lacks none.
+    fn missing_programs(&self, programs: &[String], also_in: &[String]) -> Vec<String> {
+        let _ = also_in;
+        let _ = programs;
+        Vec::new()
+    }
+
     /// Make the app's workload and routes match `desired`. Idempotent.
     fn apply(&self, desired: DesiredWorkload) -> BoxFuture<'_, Result<(), RuntimeError>>;
 

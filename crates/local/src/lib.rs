@@ -34,6 +34,7 @@ pub mod isolation;
 pub mod ledger;
 pub mod limits;
 pub mod logs;
+pub mod programs;
 pub mod routes;
 pub mod runtime;
 pub mod supervisor;

@@ -268,3 +268,22 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve
         );
     }
 }
+
+#[test]
+fn a_template_whose_programs_the_machine_lacks_is_refused_naming_the_package() {
+    let state = tempfile::tempdir().unwrap();
+    // A PATH holding a shell only: no redis-server, no cargo.
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/bin/sh", bin.path().join("sh")).unwrap();
+    let path = bin.path().display().to_string();
+    let dev = Dev::start_with_env(&bins(), state.path(), &[], &[("PATH", &path)]);
+    let here = tempfile::tempdir().unwrap();
+    let out = dev.onectl(here.path(), &["marketplace", "deploy", "redis", "cache"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(said.contains("this machine has no redis-server"), "{said}");
+    assert!(said.contains("apt-get install redis-server"), "{said}");
+    // Nothing was recorded.
+    let out = dev.onectl(here.path(), &["app", "get", "cache"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+}

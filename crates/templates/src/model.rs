@@ -270,8 +270,13 @@ pub struct RuntimeSupport {
     pub runtime: RuntimeKind,
     /// For people: what runs, what the machine needs.
     pub notes: String,
-    /// Programs the local runtime needs on PATH (for a `BinaryNotFound` naming them).
+    /// Programs the local runtime needs (a deploy without them is refused, `BinaryNotFound`).
     pub binaries: Vec<String>,
+    /// Folders looked in besides PATH, each with at most one `*` (e.g. PostgreSQL's
+    /// `/usr/lib/postgresql/*/bin`).
+    pub paths: Vec<String>,
+    /// What provides the binaries, for people (e.g. `postgresql`).
+    pub packages: Option<String>,
     /// The app part: a `satusky.toml` with placeholders.
     pub(crate) config: Text,
 }

@@ -212,18 +212,35 @@ impl Dev {
 
     /// The same with `extra` flags after the defaults (`--probe-interval 1s`).
     pub fn start_with(bins: &Bins, state_dir: &Path, extra: &[&str]) -> Dev {
-        Self::launch(bins, state_dir, &["--probe-interval", "1s"], extra)
+        Self::launch(bins, state_dir, &["--probe-interval", "1s"], extra, &[])
+    }
+
+    /// [`Dev::start_with`] with `env` set in the process's environment (e.g. a `PATH` without
+    /// some program).
+    pub fn start_with_env(
+        bins: &Bins,
+        state_dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Dev {
+        Self::launch(bins, state_dir, &["--probe-interval", "1s"], extra, env)
     }
 
     /// `satusky dev` with its own defaults (every port still picked by the OS) and `extra`
     /// flags: what a user gets, e.g. for benchmarks.
     pub fn start_defaults(bins: &Bins, state_dir: &Path, extra: &[&str]) -> Dev {
-        Self::launch(bins, state_dir, &[], extra)
+        Self::launch(bins, state_dir, &[], extra, &[])
     }
 
     /// Every address is `127.0.0.1:0` unless `extra` names it (e.g. `--http-addr` for a test
     /// ACME server that validates on a port chosen before the dev starts).
-    fn launch(bins: &Bins, state_dir: &Path, defaults: &[&str], extra: &[&str]) -> Dev {
+    fn launch(
+        bins: &Bins,
+        state_dir: &Path,
+        defaults: &[&str],
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Dev {
         let home = tempfile::tempdir().expect("home");
         let addrs = ["--listen", "--http-addr", "--https-addr", "--dns-addr"]
             .into_iter()
@@ -237,6 +254,7 @@ impl Dev {
                 .arg("--state-dir")
                 .arg(state_dir)
                 .args(extra)
+                .envs(env.iter().copied())
                 .env("SATUSKY_HOME", home.path()),
             "warn,satusky_server=info,satusky_local=info",
             "satusky dev",

@@ -253,8 +253,8 @@ fn accepted_lines(a: &TemplateDeployed) -> Vec<String> {
     let d = &a.deploy;
     let what = match (d.created, a.previous_version) {
         (true, _) => "new app".to_string(),
-        (false, Some(v)) if format!("{}@{v}", template_name(&a.template)) != a.template => {
-            format!("upgrade from version {v}")
+        (false, Some(v)) if a.template != format!("{}@{v}", template_name(&a.template)) => {
+            format!("from version {v}")
         }
         (false, _) => "update".to_string(),
     };

@@ -391,6 +391,11 @@ impl Runtime for LocalRuntime {
         }
     }
 
+    fn missing_programs(&self, programs: &[String], also_in: &[String]) -> Vec<String> {
+        let path = std::env::var("PATH").ok();
+        crate::programs::missing(programs, path.as_deref(), also_in)
+    }
+
     fn build(
         &self,
         req: BuildRequest,

@@ -274,6 +274,14 @@ impl Engine {
         executor::admit(&self.inner.handle, spec)
     }
 
+    /// Which of `programs` the runtime's machine lacks (see `Runtime::missing_programs`).
+    pub fn missing_programs(&self, programs: &[String], also_in: &[String]) -> Vec<String> {
+        self.inner
+            .handle
+            .runtime
+            .missing_programs(programs, also_in)
+    }
+
     pub fn runtime_name(&self) -> &'static str {
         executor::runtime_name(&self.inner.handle)
     }

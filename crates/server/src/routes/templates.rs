@@ -294,6 +294,7 @@ pub async fn deploy_template(
     let t = lookup(&name, version)?;
     let previous_version = stored.as_ref().map(|s| s.used.version);
 
+    check_programs(&state, t)?;
     let given: Vec<(String, String)> = req.set.clone().into_iter().collect();
     let stored_values = stored.as_ref().map(stored_parameters).unwrap_or_default();
     let resolved = resolve(t, app, runtime_of(&state), &given, &stored_values)?;
@@ -393,6 +394,41 @@ pub async fn deploy_template(
             bindings,
         }),
     ))
+}
+
+/// A template whose programs the runtime's machine lacks is refused before anything is
+/// recorded, naming them and what provides them (instead of a crash loop after the deploy).
+fn check_programs(state: &AppState, t: &CatalogTemplate) -> Result<(), ApiErrorResponse> {
+    let (Some(engine), Some(support)) = (&state.engine, t.template.runtime(runtime_of(state)))
+    else {
+        return Ok(());
+    };
+    if support.binaries.is_empty() {
+        return Ok(());
+    }
+    let missing = engine.missing_programs(&support.binaries, &support.paths);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let provided = support
+        .packages
+        .as_deref()
+        .map_or(String::new(), |p| format!(": install {p}"));
+    let message = format!(
+        "{} runs the machine's {} on the {} runtime, and this machine has no {}{provided}",
+        t.template.reference,
+        support.binaries.join(", "),
+        support.runtime,
+        missing.join(", ")
+    );
+    Err(
+        ApiErrorResponse::invalid(message.clone()).with_details(serde_json::json!({
+            "reason": "BinaryNotFound",
+            "missing": missing,
+            "packages": support.packages,
+            "fields": [{"field": "template", "message": message}],
+        })),
+    )
 }
 
 /// Bind a service's output into another app's secret (a config release of that app).

@@ -26,7 +26,9 @@
 //!
 //! [runtimes.local]          # one table per runtime the template runs on
 //! notes = "…"
-//! binaries = ["redis-server"]
+//! binaries = ["redis-server"]   # programs the machine must have (a deploy without them
+//! paths = ["/usr/lib/x/*/bin"]   # is refused, BinaryNotFound); looked for on PATH and here
+//! packages = "redis-server"      # what provides them (named in that refusal)
 //! config = '''              # a satusky.toml with {placeholders}
 //! [app]
 //! name = "{app}"
@@ -71,7 +73,7 @@ const TEMPLATE_KEYS: &[&str] = &[
     "bind_as",
     "config",
 ];
-const RUNTIME_KEYS: &[&str] = &["notes", "binaries", "config"];
+const RUNTIME_KEYS: &[&str] = &["notes", "binaries", "paths", "packages", "config"];
 const STATIC_KEYS: &[&str] = &["root", "index"];
 
 /// Reads and checks the template file `path` (used in diagnostics) holding `text`.

@@ -114,6 +114,21 @@ impl Reader {
                 r.string(&s, "notes")
             });
             let binaries = self.string_list(&s, "binaries").map(|(b, _)| b);
+            let paths = self.string_list(&s, "paths").map(|(p, _)| p);
+            if let Some(paths) = &paths
+                && let Some(bad) = paths
+                    .iter()
+                    .find(|p| !p.starts_with('/') || p.matches('*').count() > 1)
+            {
+                self.error(
+                    s.span(),
+                    s.field("paths"),
+                    format!(
+                        "{bad:?}: each is an absolute folder, with at most one * (e.g. /usr/lib/postgresql/*/bin)"
+                    ),
+                );
+            }
+            let packages = self.string(&s, "packages").map(|(p, _)| p);
             let config = match self.config(file, &s, "config") {
                 Some(c) => Some(c),
                 None if s.table.contains_key("config") => None,
@@ -143,6 +158,8 @@ impl Reader {
                 runtime,
                 notes,
                 binaries: binaries.unwrap_or_default(),
+                paths: paths.unwrap_or_default(),
+                packages,
                 config: Text {
                     text,
                     offset,
