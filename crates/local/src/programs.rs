@@ -93,7 +93,7 @@ mod tests {
             "not executable; not on PATH"
         );
         let glob = format!("{}/lib/postgresql/*/bin", root.path().display());
-        assert!(missing(&want(&["initdb"]), Some(&path), &[glob.clone()]).is_empty());
+        assert!(missing(&want(&["initdb"]), Some(&path), &[glob]).is_empty());
         let prefixed = format!("{}/lib/postgres*/16/bin", root.path().display());
         assert!(missing(&want(&["initdb"]), None, &[prefixed]).is_empty());
         let wrong = format!("{}/lib/mysql*/bin", root.path().display());
