@@ -263,8 +263,9 @@ pub async fn delete_app(
                 }))
             }
             (_, false) => Err(ApiErrorResponse::not_found(format!(
-                "app \"{app}\" not found in org \"{org}\"; it left volumes ({}): \
-                 purge_volumes=true deletes them",
+                "app \"{app}\" not found in org \"{org}\"; it left volumes ({}): destroy it \
+                 again with purge_volumes=true (`1ctl app destroy {app} --yes --purge-volumes`) \
+                 to delete them",
                 volumes.join(", ")
             ))),
             _ => Err(app_not_found(&org, &app)),
