@@ -596,13 +596,19 @@ pub enum AppCommand {
         #[arg(long)]
         check: bool,
     },
-    /// Delete the app, its releases and hostnames.
+    /// Delete the app, its releases and hostnames. Its volumes ([volume]) and their data are
+    /// kept and listed — an app deployed again under the same name uses them — unless
+    /// --purge-volumes.
     Destroy {
         #[command(flatten)]
         target: AppTarget,
         /// Confirm the deletion.
         #[arg(long)]
         yes: bool,
+        /// Delete the app's volumes and their data too. Also for an app already destroyed:
+        /// deletes the volumes it kept.
+        #[arg(long)]
+        purge_volumes: bool,
     },
 }
 

@@ -107,6 +107,16 @@ impl Client {
         self.call(Method::DELETE, segments, &[], None::<&()>).await
     }
 
+    /// `DELETE` with a query string (`?k=v&…`, encoded).
+    pub async fn delete_query<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<T, CliError> {
+        self.call(Method::DELETE, segments, query, None::<&()>)
+            .await
+    }
+
     /// Sends `body` (of `content_type`) with `method` and returns the status and the raw
     /// answer, leaving the status to the caller. Transport failures are mapped as usual;
     /// `timeout` replaces the default (uploads can be slow).

@@ -400,8 +400,35 @@ pub trait Runtime: Send + Sync + 'static {
         Box::pin(async move { Ok(vec![None; hostnames.len()]) })
     }
 
-    /// Remove everything the app runs.
+    /// Remove everything the app runs — except its volumes, which outlive the workload (see
+    /// [`Runtime::volumes`]).
     fn remove(&self, org: String, app: String) -> BoxFuture<'_, Result<(), RuntimeError>>;
+
+    /// The app's persistent volumes (`[volume]`) as they are now, each described for a user
+    /// with where it is and its size (`persistentvolumeclaim satusky-acme/web-data (5Gi)`, a
+    /// local directory). Volumes hold data nothing else has: [`Runtime::remove`] leaves them,
+    /// a volume the spec no longer has is kept (and reported) rather than pruned, and a new
+    /// app of the same name uses them again — only [`Runtime::purge_volumes`] deletes them,
+    /// so they are listed for an app that no longer exists too. Default: none.
+    fn volumes(
+        &self,
+        org: String,
+        app: String,
+    ) -> BoxFuture<'_, Result<Vec<String>, RuntimeError>> {
+        let _ = (org, app);
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Delete the app's volumes and their data (after [`Runtime::remove`], or for an app that
+    /// is gone); returns what was deleted, described as [`Runtime::volumes`] does.
+    fn purge_volumes(
+        &self,
+        org: String,
+        app: String,
+    ) -> BoxFuture<'_, Result<Vec<String>, RuntimeError>> {
+        let _ = (org, app);
+        Box::pin(async { Ok(Vec::new()) })
+    }
 
     /// The app's log lines that match `query`, oldest first (at most `query.tail` of the
     /// newest). A runtime that keeps no logs says so.

@@ -18,7 +18,7 @@ pub use vars::app_var_name;
 use std::collections::HashSet;
 use std::fmt;
 
-use satusky_types::{AppSpec, PdbSpec, VpaSpec};
+use satusky_types::{AppSpec, PdbSpec, Strategy, VpaSpec};
 
 use crate::expect::ExpectedStatus;
 use crate::names::{validate_app_name, validate_hostname};
@@ -311,7 +311,17 @@ fn check_deploy(spec: &AppSpec, e: &mut Errors) {
     if d.progress_deadline_seconds == 0 {
         e.push("deploy.progress_deadline", "must be more than 0, e.g. 10m");
     }
+    if spec.volume.is_some() && d.strategy == Strategy::Rolling {
+        e.push("deploy.strategy", VOLUME_NEEDS_RECREATE);
+    }
 }
+
+/// Why `[volume]` and a rolling strategy cannot go together (the config reader makes
+/// `recreate` the default when `[volume]` is there, so this is met only when asked for).
+const VOLUME_NEEDS_RECREATE: &str = "\"rolling\" cannot be used with [volume]: the volume \
+     (ReadWriteOnce) has one writer, so a new replica could not start beside the old one and \
+     the rollout would never finish; set strategy = \"recreate\" (the default with [volume]) \
+     or remove [volume]";
 
 fn check_domains(spec: &AppSpec, e: &mut Errors) {
     let mut seen = HashSet::new();

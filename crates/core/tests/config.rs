@@ -29,7 +29,7 @@ expect = "2xx"          # or "2xx,3xx", or an exact code
 timeout = "2s"
 
 [deploy]
-strategy = "rolling"    # or "recreate"
+strategy = "recreate"   # or "rolling" (not with [volume]: one writer)
 max_surge = "25%"
 max_unavailable = "0"
 progress_deadline = "10m"   # default; the workload fails (exit 11) when it passes
@@ -73,7 +73,7 @@ fn the_spec_example_parses() {
         ("my-api", 8080, 2)
     );
     assert_eq!(spec.checks.timeout_ms, 2000);
-    assert_eq!(spec.deploy.strategy, Strategy::Rolling);
+    assert_eq!(spec.deploy.strategy, Strategy::Recreate);
     assert_eq!(spec.deploy.progress_deadline_seconds, 600);
     assert_eq!(spec.vpa.as_ref().map(|v| v.mode), Some(VpaMode::Off));
     let hosts = satusky_core::hostnames::hostnames("acme", "apps.test", spec);

@@ -741,3 +741,121 @@ async fn cert_manager_issuance_builds_the_request_order_challenge_chain() {
     let live = certs.get("web.shop.example.com").await.unwrap();
     assert_eq!(live.metadata.generation, Some(1));
 }
+
+/// `web` (2 replicas) mounting the claim `web-data`, with `strategy` (`None`: the default).
+fn with_claim(image: &str, strategy: Option<Value>) -> Deployment {
+    let mut d = common::deployment_json("web", image, 2);
+    d["spec"]["template"]["spec"]["volumes"] =
+        json!([{"name": "data", "persistentVolumeClaim": {"claimName": "web-data"}}]);
+    if let Some(strategy) = strategy {
+        d["spec"]["strategy"] = strategy;
+    }
+    serde_json::from_value(d).expect("deployment")
+}
+
+#[tokio::test]
+async fn a_one_writer_claim_stalls_a_surging_rollout_and_recreate_completes_it() {
+    let (fake, client) = fake();
+    let claims: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &kube::core::ApiResource::erase::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(&()),
+    );
+    let claim: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "web-data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }))
+    .expect("claim");
+    claims
+        .create(&PostParams::default(), &claim)
+        .await
+        .expect("create claim");
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    deploys
+        .create(&PostParams::default(), &with_claim("img:1", None))
+        .await
+        .expect("create");
+    // The first rollout: nobody holds the claim yet.
+    fake.complete_rollout("default", "web").expect("complete");
+    let v1 = pods_by_replicaset(&pods).await;
+    assert_eq!(v1.len(), 2);
+
+    // A rolling update (default maxSurge 25%) starts a new pod beside the old ones: it cannot
+    // attach the claim, so the rollout stalls with the old pods running.
+    let new_image = |image: &str, strategy: Option<Value>| {
+        serde_json::to_value(with_claim(image, strategy)).expect("json")
+    };
+    deploys
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(new_image("img:2", None)),
+        )
+        .await
+        .expect("v2");
+    let d = fake.complete_rollout("default", "web").expect("complete");
+    assert_eq!(d["status"]["readyReplicas"], 0);
+    assert_eq!(
+        condition(&d["status"]["conditions"], "Progressing")["reason"],
+        "ReplicaSetUpdated"
+    );
+    let now = pods_by_replicaset(&pods).await;
+    assert_eq!(
+        now.len(),
+        3,
+        "the old pods and one waiting new pod: {now:?}"
+    );
+    let waiting: Vec<Pod> = pods
+        .list(&ListParams::default().labels("app=web"))
+        .await
+        .expect("pods")
+        .items
+        .into_iter()
+        .filter(|p| !v1.iter().any(|(_, n)| Some(n) == p.metadata.name.as_ref()))
+        .collect();
+    let state = serde_json::to_value(&waiting[0].status).expect("status");
+    let waiting_state = &state["containerStatuses"][0]["state"]["waiting"];
+    assert_eq!(waiting_state["reason"], "ContainerCreating");
+    assert!(
+        waiting_state["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Multi-Attach") && m.contains("web-data")),
+        "{waiting_state}"
+    );
+
+    // Recreate: the old pods go first, then the new ones start and the rollout completes.
+    deploys
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(new_image("img:2", Some(json!({"type": "Recreate"})))),
+        )
+        .await
+        .expect("recreate");
+    let d = fake.complete_rollout("default", "web").expect("complete");
+    assert_eq!(d["status"]["readyReplicas"], 2);
+    assert_eq!(
+        condition(&d["status"]["conditions"], "Progressing")["reason"],
+        "NewReplicaSetAvailable"
+    );
+    let after = pods_by_replicaset(&pods).await;
+    assert_eq!(after.len(), 2);
+    assert!(after.iter().all(|p| !v1.contains(p)), "{after:?} {v1:?}");
+
+    // A rolling update that does not surge (the old pod stops first) completes too.
+    deploys
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(new_image(
+                "img:3",
+                Some(json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}})),
+            )),
+        )
+        .await
+        .expect("no surge");
+    let d = fake.complete_rollout("default", "web").expect("complete");
+    assert_eq!(d["status"]["readyReplicas"], 2);
+}

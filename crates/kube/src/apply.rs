@@ -19,6 +19,12 @@
 //! [`Applier::forget`] drops both memories for an app (the runtime calls it when it sees
 //! something missing, and before a heal), so the next apply sends everything and prunes.
 //!
+//! Volumes: a PersistentVolumeClaim holds data nothing else has, so it is never pruned. One
+//! the render no longer holds (`[volume]` left the spec) is kept, logged and reported in
+//! [`ApplyOutcome::retained`]; [`Applier::remove`] keeps the app's claims too. They are listed
+//! by [`Applier::volumes`] and deleted only by [`Applier::purge_volumes`] (`1ctl app destroy
+//! --purge-volumes`); a later render of the same claim adopts it again (same name, our labels).
+//!
 //! Secret values: [`Applier::apply_with_secrets`] takes the app's values in memory and fills
 //! the rendered Secret `{app}-secrets` (which comes without `data`) on the request body just
 //! before sending it, after checking that the render pinned exactly the versions it was
@@ -108,6 +114,18 @@ pub struct ApplyOutcome {
     pub forced: Vec<String>,
     /// `Kind/name` of pruned objects.
     pub pruned: Vec<String>,
+    /// `Kind/name` of objects no longer rendered but kept: the app's volume claims.
+    pub retained: Vec<String>,
+}
+
+/// The one kind that is never pruned: its objects hold the app's data.
+const RETAINED_KIND: &str = "PersistentVolumeClaim";
+
+/// What a prune did: deleted, and kept because they hold data.
+#[derive(Debug, Default)]
+struct Pruned {
+    deleted: Vec<String>,
+    retained: Vec<String>,
 }
 
 type Key = (String, String, String); // kind, namespace, name
@@ -296,9 +314,10 @@ impl Applier {
             // First apply in this process: look everywhere.
             None => MANAGED.iter().collect(),
         };
-        outcome.pruned = self
+        let pruned = self
             .prune(org, app, namespace, &to_check, ticket.rendered())
             .await?;
+        (outcome.pruned, outcome.retained) = (pruned.deleted, pruned.retained);
         ticket.succeed();
         Ok(outcome)
     }
@@ -365,7 +384,8 @@ impl Applier {
         }
     }
 
-    /// Delete the app's labelled objects of `kinds` that are not in `keep`.
+    /// Delete the app's labelled objects of `kinds` that are not in `keep` — except volume
+    /// claims, which are kept and named in [`Pruned::retained`].
     async fn prune(
         &self,
         org: &str,
@@ -373,11 +393,11 @@ impl Applier {
         namespace: &str,
         kinds: &[&'static Kind],
         keep: &Rendered,
-    ) -> Result<Vec<String>, ApplyError> {
+    ) -> Result<Pruned, ApplyError> {
         // Build Jobs and their token Secrets carry the app's labels too; they are the
         // builder's to clean up, never pruned from under a running build.
-        let selector = format!("{MANAGED_BY}={MANAGER},{ORG}={org},{APP}={app},!satusky.io/build");
-        let mut pruned = Vec::new();
+        let selector = app_selector(org, app);
+        let mut pruned = Pruned::default();
         for kind in kinds {
             let api: Api<DynamicObject> =
                 Api::namespaced_with(self.client.clone(), namespace, &kind.api_resource());
@@ -396,6 +416,18 @@ impl Applier {
                 if keep.contains(&(kind.kind, name.clone())) {
                     continue;
                 }
+                if kind.kind == RETAINED_KIND {
+                    tracing::warn!(%org, %app, %namespace, claim = %name,
+                        "the app no longer has this volume; its claim and data are kept: delete \
+                         them with `1ctl app destroy --purge-volumes`, or add [volume] back");
+                    self.lock_last().remove(&(
+                        kind.kind.to_string(),
+                        namespace.to_string(),
+                        name.clone(),
+                    ));
+                    pruned.retained.push(format!("{}/{}", kind.kind, name));
+                    continue;
+                }
                 self.count(1);
                 match api.delete(&name, &DeleteParams::background()).await {
                     Ok(_) => {}
@@ -407,13 +439,14 @@ impl Applier {
                     namespace.to_string(),
                     name.clone(),
                 ));
-                pruned.push(format!("{}/{}", kind.kind, name));
+                pruned.deleted.push(format!("{}/{}", kind.kind, name));
             }
         }
         Ok(pruned)
     }
 
-    /// Delete everything of the app.
+    /// Delete everything of the app but its volume claims; returns the `Kind/name` of what
+    /// was deleted (the claims are listed by [`Applier::volumes`]).
     pub async fn remove(
         &self,
         org: &str,
@@ -427,7 +460,67 @@ impl Applier {
             .prune(org, app, namespace, &all, &HashSet::new())
             .await?;
         self.forget(namespace, app);
-        Ok(pruned)
+        Ok(pruned.deleted)
+    }
+
+    /// The app's volume claims (ours by label, whether the spec still has `[volume]` or the
+    /// app still exists).
+    pub async fn volumes(
+        &self,
+        org: &str,
+        app: &str,
+        namespace: &str,
+    ) -> Result<Vec<VolumeClaim>, ApplyError> {
+        let api = self.claims(namespace);
+        self.count(1);
+        let list = api
+            .list(&ListParams::default().labels(&app_selector(org, app)))
+            .await
+            .map_err(ApplyError::client)?;
+        Ok(list
+            .items
+            .into_iter()
+            .map(|claim| VolumeClaim {
+                namespace: namespace.to_string(),
+                size: claim
+                    .data
+                    .pointer("/spec/resources/requests/storage")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string),
+                name: claim.metadata.name.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Delete the app's volume claims (the cluster deletes the volume once no pod uses it,
+    /// as the claim's reclaim policy says); returns those it deleted.
+    pub async fn purge_volumes(
+        &self,
+        org: &str,
+        app: &str,
+        namespace: &str,
+    ) -> Result<Vec<VolumeClaim>, ApplyError> {
+        let claims = self.volumes(org, app, namespace).await?;
+        let api = self.claims(namespace);
+        let mut deleted = Vec::new();
+        for claim in claims {
+            self.count(1);
+            match api.delete(&claim.name, &DeleteParams::background()).await {
+                Ok(_) => deleted.push(claim),
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(ApplyError::client(e)),
+            }
+        }
+        self.forget(namespace, app);
+        Ok(deleted)
+    }
+
+    fn claims(&self, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(
+            self.client.clone(),
+            namespace,
+            &crate::kinds::persistent_volume_claim(),
+        )
     }
 
     /// Forget what was applied for the app, so the next apply sends everything again and
@@ -445,6 +538,31 @@ impl Applier {
     fn lock_last(&self) -> std::sync::MutexGuard<'_, HashMap<Key, (String, String)>> {
         self.last.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// One volume claim of an app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeClaim {
+    pub namespace: String,
+    pub name: String,
+    /// `spec.resources.requests.storage`.
+    pub size: Option<String>,
+}
+
+impl std::fmt::Display for VolumeClaim {
+    /// `persistentvolumeclaim satusky-acme/web-data (5Gi)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "persistentvolumeclaim {}/{}", self.namespace, self.name)?;
+        match &self.size {
+            Some(size) => write!(f, " ({size})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The app's objects, build Jobs and their Secrets excepted.
+fn app_selector(org: &str, app: &str) -> String {
+    format!("{MANAGED_BY}={MANAGER},{ORG}={org},{APP}={app},!satusky.io/build")
 }
 
 fn refused(

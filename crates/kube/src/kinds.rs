@@ -115,6 +115,17 @@ impl Kind {
     }
 }
 
+/// The PersistentVolumeClaim kind (an app's `[volume]`).
+pub fn persistent_volume_claim() -> ApiResource {
+    Kind {
+        group: "",
+        version: "v1",
+        kind: "PersistentVolumeClaim",
+        plural: "persistentvolumeclaims",
+    }
+    .api_resource()
+}
+
 /// The Gateway kind (read, never applied by us).
 pub fn gateway() -> ApiResource {
     Kind {

@@ -159,6 +159,11 @@ impl KubeRuntime {
         tracing::info!(org = %desired.org, app = %desired.app, release = desired.release,
             applied = outcome.applied, unchanged = outcome.unchanged, pruned = ?outcome.pruned,
             forced = ?outcome.forced, "applied");
+        if !outcome.retained.is_empty() {
+            tracing::warn!(org = %desired.org, app = %desired.app, kept = ?outcome.retained,
+                "the spec no longer has [volume]: its claim and data are kept, not pruned \
+                 (`1ctl app destroy --purge-volumes` deletes them)");
+        }
         if let Some(zone) = &self.zone {
             self.program_zone(zone.as_ref(), &desired).await?;
         }
@@ -486,6 +491,39 @@ impl Runtime for KubeRuntime {
                 zone.remove_app(&org, &app);
             }
             Ok(())
+        })
+    }
+
+    /// The app's PersistentVolumeClaims, by label (kept after a destroy).
+    fn volumes(
+        &self,
+        org: String,
+        app: String,
+    ) -> BoxFuture<'_, Result<Vec<String>, RuntimeError>> {
+        Box::pin(async move {
+            let ns = default_namespace(&org);
+            let claims = self
+                .applier
+                .volumes(&org, &app, &ns)
+                .await
+                .map_err(|e| RuntimeError::wrap(RuntimeErrorKind::Unavailable, e))?;
+            Ok(claims.iter().map(ToString::to_string).collect())
+        })
+    }
+
+    fn purge_volumes(
+        &self,
+        org: String,
+        app: String,
+    ) -> BoxFuture<'_, Result<Vec<String>, RuntimeError>> {
+        Box::pin(async move {
+            let ns = default_namespace(&org);
+            let claims = self
+                .applier
+                .purge_volumes(&org, &app, &ns)
+                .await
+                .map_err(|e| RuntimeError::wrap(RuntimeErrorKind::Unavailable, e))?;
+            Ok(claims.iter().map(ToString::to_string).collect())
         })
     }
 

@@ -1,7 +1,8 @@
 //! The applier against fakekube, in-process, counting requests: a no-op apply sends nothing
 //! (no write, no prune LIST); a render that drops an object prunes it; `forget` (heal), a
 //! failed prune and an apply that failed part-way make the next apply prune again; `remove`
-//! removes everything; a new applier (a restart) does the full work once.
+//! removes everything; a new applier (a restart) does the full work once. A volume claim is
+//! never pruned nor removed: it is kept and reported, and deleted only by `purge_volumes`.
 
 mod common;
 
@@ -333,4 +334,81 @@ async fn forgetting_an_app_leaves_an_app_whose_name_it_prefixes_alone() {
     assert_eq!((writes(&s), s.list), (0, 0), "{s:?}");
     let (out, _) = counted(&fake, apply(&applier, &small)).await;
     assert_eq!(out.applied, small.len(), "web is sent again");
+}
+
+#[tokio::test]
+async fn a_volume_claim_is_kept_when_the_volume_leaves_the_spec_and_by_remove_until_purged() {
+    let fake = FakeKube::new();
+    let applier = Applier::new(fake.client());
+    let with_volume = web("\n[volume]\nsize = \"5Gi\"\nmount = \"/data\"\n");
+    apply(&applier, &with_volume).await;
+    assert!(exists(&fake, "v1", "PersistentVolumeClaim", "web-data"));
+
+    // `[volume]` leaves the spec: everything else follows the render, the claim is kept and
+    // said so — again by the first apply after a restart, which looks at every kind.
+    let out = apply(&applier, &web("")).await;
+    assert!(out.pruned.is_empty(), "{out:?}");
+    assert_eq!(
+        out.retained,
+        vec!["PersistentVolumeClaim/web-data".to_string()]
+    );
+    assert!(exists(&fake, "v1", "PersistentVolumeClaim", "web-data"));
+    let restarted = Applier::new(fake.client());
+    let out = apply(&restarted, &web("")).await;
+    assert_eq!(
+        out.retained,
+        vec!["PersistentVolumeClaim/web-data".to_string()]
+    );
+    assert!(exists(&fake, "v1", "PersistentVolumeClaim", "web-data"));
+
+    // Back in the spec: the same claim is applied again (adopted), not reported.
+    let out = apply(&applier, &with_volume).await;
+    assert!(out.retained.is_empty() && out.applied > 0, "{out:?}");
+
+    // Destroy: the workload goes, the claim stays and is listed, with its size.
+    let removed = applier.remove(common::ORG, APP_NAME, NS).await.unwrap();
+    assert!(removed.iter().any(|r| r == "Deployment/web"), "{removed:?}");
+    assert!(
+        !removed
+            .iter()
+            .any(|r| r.starts_with("PersistentVolumeClaim")),
+        "{removed:?}"
+    );
+    assert!(!exists(&fake, "apps/v1", "Deployment", "web"));
+    assert!(exists(&fake, "v1", "PersistentVolumeClaim", "web-data"));
+    let listed: Vec<String> = applier
+        .volumes(common::ORG, APP_NAME, NS)
+        .await
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        listed,
+        ["persistentvolumeclaim satusky-acme/web-data (5Gi)"]
+    );
+    // Another app's claims are not its.
+    assert!(
+        applier
+            .volumes(common::ORG, "we", NS)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Purged: deleted and named; nothing left to list.
+    let purged = applier
+        .purge_volumes(common::ORG, APP_NAME, NS)
+        .await
+        .unwrap();
+    assert_eq!(purged.len(), 1);
+    assert_eq!(purged[0].name, "web-data");
+    assert!(!exists(&fake, "v1", "PersistentVolumeClaim", "web-data"));
+    assert!(
+        applier
+            .volumes(common::ORG, APP_NAME, NS)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -174,7 +174,8 @@ prop_compose! {
             build: BuildSpec { dockerfile: "Dockerfile".into(), context: ".".into(), command: None, env: Default::default() },
             checks: ChecksSpec { path, expect: "2xx".into(), timeout_ms },
             deploy: DeploySpec {
-                strategy: if recreate { Rollout::Recreate } else { Rollout::Rolling },
+                // `[volume]` has one writer: rolling is refused with it.
+                strategy: if recreate || volume.is_some() { Rollout::Recreate } else { Rollout::Rolling },
                 max_surge: surge,
                 max_unavailable: "1".into(),
                 progress_deadline_seconds: deadline,

@@ -392,3 +392,27 @@ fn issuer_references_parse() {
         "kind defaults to ClusterIssuer"
     );
 }
+
+#[test]
+fn a_volume_is_one_writers_claim_and_its_deployment_recreates() {
+    let app = parse(&format!(
+        "{BASE}[volume]\nsize = \"5Gi\"\nmount = \"/data\"\n"
+    ));
+    let objects = render_ok(&input(&app));
+    let claim = find(&objects, "PersistentVolumeClaim", "web-data")
+        .unwrap()
+        .as_value();
+    assert_eq!(
+        claim["spec"]["accessModes"],
+        serde_json::json!(["ReadWriteOnce"])
+    );
+    // Two pods cannot share a ReadWriteOnce claim: the old pod goes before the new one
+    // starts, so the rollout cannot wait forever on a claim the old pod holds.
+    let strategy = &deployment(&objects)["spec"]["strategy"];
+    assert_eq!(strategy, &serde_json::json!({"type": "Recreate"}));
+    let without = render_ok(&input(&parse(BASE)));
+    assert_eq!(
+        deployment(&without)["spec"]["strategy"]["type"],
+        "RollingUpdate"
+    );
+}

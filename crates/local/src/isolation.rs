@@ -37,9 +37,9 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_LOCAL_USER: &str = "satusky-app";
 /// Longest user name `useradd` accepts on Linux.
 pub const MAX_USER_NAME: usize = 32;
-/// Folders of the state dir that apps work in (replica copies, build trees): reachable by the
-/// app user, each entry inside its own.
-pub const APP_DIRS: &[&str] = &["run", "builds"];
+/// Folders of the state dir that apps work in (replica copies, build trees, volumes):
+/// reachable by the app user, each entry inside its own.
+pub const APP_DIRS: &[&str] = &["run", "builds", crate::volumes::VOLUMES_DIR];
 /// Mode of the state dir and [`APP_DIRS`]: search only, so apps reach their own working dir by
 /// its path but cannot list what is there.
 const PASS_THROUGH_MODE: u32 = 0o711;

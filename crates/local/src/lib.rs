@@ -16,6 +16,8 @@
 //!   and the state dir's permissions that keep them out of it.
 //! - [`logs`]: each app's kept runtime log (every replica's output lines, bounded per app,
 //!   under the state dir), fed by the supervisor without ever making an app wait.
+//! - [`volumes`]: each app's persistent directory (`[volume]`), `$SATUSKY_VOLUME` for its
+//!   replicas, kept until purged.
 //! - [`limits`]: the open-files limit (two per running replica), raised at start.
 //! - [`runtime`]: [`LocalRuntime`], which implements `satusky_core::runtime::Runtime` from
 //!   the pieces above.
@@ -39,5 +41,6 @@ pub mod routes;
 pub mod runtime;
 pub mod supervisor;
 pub mod unpack;
+pub mod volumes;
 
 pub use runtime::{LocalConfig, LocalRuntime};

@@ -1017,3 +1017,121 @@ fn scale_sets_the_deployments_replicas_and_restart_stamps_its_pod_template() {
         "neither is a release"
     );
 }
+
+/// Issue 16, acceptance 4: an app with a (ReadWriteOnce) volume rolls out with `Recreate`
+/// and completes — fakekube stalls a surging rollout whose new pod needs the claim the old
+/// pods hold, so a rolling render would time out here —; the claim outlives `[volume]`
+/// leaving the spec and `app destroy`, which says so; `--purge-volumes` deletes it.
+#[test]
+fn a_volume_rolls_with_recreate_and_outlives_the_spec_and_destroy_until_purged() {
+    let c = Cluster::start();
+    c.fake.set_auto(fakekube::Auto {
+        rollouts: true,
+        routes: true,
+    });
+    let volume = "[volume]\nsize = \"5Gi\"\nmount = \"/data\"\n";
+    let deploy = |dir: &Path| {
+        let out = c.onectl(
+            dir,
+            &["deploy", "--timeout", "60s", "--wait-for", "workload"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    };
+    let v1 = app_dir("db", volume);
+    deploy(v1.path());
+    let claim = c
+        .object("v1", "PersistentVolumeClaim", "db-data")
+        .expect("the claim");
+    assert_eq!(claim["spec"]["accessModes"], json!(["ReadWriteOnce"]));
+    let d = c.object("apps/v1", "Deployment", "db").unwrap();
+    assert_eq!(d["spec"]["strategy"], json!({"type": "Recreate"}));
+
+    // A new pod template while the old pods hold the claim: Recreate completes.
+    let v2 = app_dir("db", &format!("{volume}\n[env]\nV = \"2\"\n"));
+    deploy(v2.path());
+    let status = c.status(v2.path());
+    assert_eq!(status["workload"]["state"], "ready", "{status}");
+
+    // `[volume]` leaves the spec: the claim is kept (not pruned), the rest follows.
+    let without = app_dir("db", "");
+    deploy(without.path());
+    let d = c.object("apps/v1", "Deployment", "db").unwrap();
+    assert!(d["spec"]["template"]["spec"]["volumes"].is_null(), "{d}");
+    assert!(c.object("v1", "PersistentVolumeClaim", "db-data").is_some());
+
+    // Destroy keeps the claim and says so, with how to delete it.
+    let out = c.onectl(without.path(), &["app", "destroy", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = common::stdout(&out);
+    assert!(
+        said.contains("kept volume: persistentvolumeclaim satusky-acme/db-data (5Gi)"),
+        "{said}"
+    );
+    assert!(said.contains("--purge-volumes"), "{said}");
+    c.wait_for("the Deployment removed", || {
+        c.object("apps/v1", "Deployment", "db").is_none()
+    });
+    assert!(c.object("v1", "PersistentVolumeClaim", "db-data").is_some());
+
+    // Deployed again under the same name: the kept claim is its volume again. Destroyed
+    // with --purge-volumes: the claim goes once the workload is removed.
+    deploy(v1.path());
+    let out = c.onectl(
+        v1.path(),
+        &["app", "destroy", "--yes", "--purge-volumes", "-o", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let gone = json(&out);
+    assert_eq!(
+        gone["volumes_purged"],
+        json!(["persistentvolumeclaim satusky-acme/db-data (5Gi)"])
+    );
+    assert_eq!(gone["volumes_kept"], json!([]));
+    c.wait_for("the claim deleted", || {
+        c.object("v1", "PersistentVolumeClaim", "db-data").is_none()
+    });
+    assert!(c.object("apps/v1", "Deployment", "db").is_none());
+
+    // Nothing left: a destroy (with or without purge) of the gone app is a 404 (exit 3?).
+    let out = c.onectl(v1.path(), &["app", "destroy", "--yes", "--purge-volumes"]);
+    assert_ne!(out.status.code(), Some(0), "{}", common::stdout(&out));
+}
+
+/// A destroy without --purge-volumes keeps the claim; a second destroy of the gone app with
+/// --purge-volumes deletes what it kept.
+#[test]
+fn a_destroyed_apps_kept_volume_is_purged_by_a_second_destroy() {
+    let c = Cluster::start();
+    c.fake.set_auto(fakekube::Auto {
+        rollouts: true,
+        routes: true,
+    });
+    let app = app_dir("cache", "[volume]\nsize = \"1Gi\"\nmount = \"/data\"\n");
+    let out = c.onectl(
+        app.path(),
+        &["deploy", "--timeout", "60s", "--wait-for", "workload"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = c.onectl(app.path(), &["app", "destroy", "--yes", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["volumes_kept"],
+        json!(["persistentvolumeclaim satusky-acme/cache-data (1Gi)"])
+    );
+    // Gone, its volume kept: a plain destroy says what it left and how to delete it.
+    let out = c.onectl(app.path(), &["app", "destroy", "--yes"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("purge_volumes"), "{}", stderr(&out));
+    let out = c.onectl(app.path(), &["app", "destroy", "--yes", "--purge-volumes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = common::stdout(&out);
+    assert!(
+        said.contains("deleted the volumes app cache left in org acme")
+            && said.contains("deleted volume: persistentvolumeclaim satusky-acme/cache-data (1Gi)"),
+        "{said}"
+    );
+    assert!(
+        c.object("v1", "PersistentVolumeClaim", "cache-data")
+            .is_none()
+    );
+}

@@ -134,6 +134,20 @@ async fn the_document_lists_every_operation_with_the_shared_answers_and_name_rul
     );
     let checks = &doc["components"]["schemas"]["ChecksSpec"]["properties"];
     assert_eq!(checks["path"]["maxLength"], 2048);
+    // Destroy keeps volumes unless asked: the query parameter and both lists are published.
+    let destroy = &doc["paths"]["/v1/orgs/{org}/apps/{app}"]["delete"];
+    let purge = destroy["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "purge_volumes")
+        .unwrap_or_else(|| panic!("no purge_volumes: {destroy}"));
+    assert_eq!(
+        (&purge["in"], &purge["schema"]["type"]),
+        (&"query".into(), &"boolean".into())
+    );
+    let deleted = &doc["components"]["schemas"]["AppDeleted"]["properties"];
+    assert!(deleted["volumes_kept"].is_object() && deleted["volumes_purged"].is_object());
 }
 
 /// A serde error quotes the offending value; the answer stays short whatever its size.

@@ -335,7 +335,7 @@ pub struct AppDetail {
     pub updated_at: String,
 }
 
-/// What `DELETE …/apps/{app}` removed.
+/// What `DELETE …/apps/{app}` removed, and the volumes it kept or deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AppDeleted {
     pub app: String,
@@ -346,6 +346,16 @@ pub struct AppDeleted {
     /// binding wrote (now pointing at nothing, when the service was destroyed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bindings_removed: Vec<crate::templates::BindingInfo>,
+    /// The app's volumes, kept with their data (without `purge_volumes`): where each is and
+    /// its size, e.g. `persistentvolumeclaim satusky-acme/web-data (5Gi)` or a local
+    /// directory. An app deployed again under this name uses them; `DELETE` with
+    /// `purge_volumes=true` deletes them, also once the app is gone.
+    #[serde(default)]
+    pub volumes_kept: Vec<String>,
+    /// The app's volumes deleted with their data (with `purge_volumes`; deleted once the
+    /// workload has stopped).
+    #[serde(default)]
+    pub volumes_purged: Vec<String>,
 }
 
 /// Stable, machine-readable error codes of the API.

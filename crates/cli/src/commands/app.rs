@@ -34,7 +34,11 @@ pub async fn run(cmd: AppCommand, env: &Env) -> Result<u8, CliError> {
         AppCommand::Scale(args) => super::operate::scale(&args, env).await,
         AppCommand::Restart(args) => super::operate::restart(&args, env).await,
         AppCommand::Drift { target, check } => super::drift::run(&target, check, env).await,
-        AppCommand::Destroy { target, yes } => destroy(&target, yes, env).await,
+        AppCommand::Destroy {
+            target,
+            yes,
+            purge_volumes,
+        } => destroy(&target, yes, purge_volumes, env).await,
     }
 }
 
@@ -359,33 +363,43 @@ fn release_status_cell(status: ReleaseStatus) -> Cell {
     }
 }
 
-async fn destroy(target: &AppTarget, yes: bool, env: &Env) -> Result<u8, CliError> {
+async fn destroy(
+    target: &AppTarget,
+    yes: bool,
+    purge_volumes: bool,
+    env: &Env,
+) -> Result<u8, CliError> {
     let app = app_name(
         target.app.as_deref(),
         target.config.as_deref(),
         &current_dir()?,
     )?;
     if !yes {
+        let volumes = if purge_volumes {
+            ", and its volumes with their data"
+        } else {
+            " (its volumes are kept)"
+        };
         return Err(CliError::Invalid(format!(
-            "destroying {app} deletes its workload, releases and hostnames: pass --yes to confirm"
+            "destroying {app} deletes its workload, releases and hostnames{volumes}: pass --yes to confirm"
         )));
     }
     let session = env.session()?;
     let org = session.org().await?.value;
+    let query: &[(&str, &str)] = if purge_volumes {
+        &[("purge_volumes", "true")]
+    } else {
+        &[]
+    };
     let gone: AppDeleted = session
         .client
-        .delete(&["v1", "orgs", &org, "apps", &app])
+        .delete_query(&["v1", "orgs", &org, "apps", &app], query)
         .await?;
     if env.json() {
         return output::json(&gone).map(|()| exit::OK);
     }
-    output::line(&format!("destroyed app {} in org {}", gone.app, gone.org));
-    output::line(&format!(
-        "  removed: the workload and {} release(s)",
-        gone.releases_removed
-    ));
-    for h in &gone.hostnames_released {
-        output::line(&format!("  released hostname: {h}"));
+    for line in destroyed_lines(&gone) {
+        output::line(&line);
     }
     for b in &gone.bindings_removed {
         if b.service == gone.app {
@@ -400,15 +414,93 @@ async fn destroy(target: &AppTarget, yes: bool, env: &Env) -> Result<u8, CliErro
             ));
         }
     }
-    output::line(
-        "  remains: DNS records you created for custom domains (remove them at your DNS provider)",
-    );
     Ok(exit::OK)
+}
+
+/// What `app destroy` says it did, line by line.
+fn destroyed_lines(gone: &AppDeleted) -> Vec<String> {
+    let mut lines = Vec::new();
+    // A second destroy with --purge-volumes: the app was gone, only its volumes were left.
+    let only_volumes = gone.releases_removed == 0
+        && gone.hostnames_released.is_empty()
+        && !gone.volumes_purged.is_empty();
+    if only_volumes {
+        lines.push(format!(
+            "deleted the volumes app {} left in org {}",
+            gone.app, gone.org
+        ));
+    } else {
+        lines.push(format!("destroyed app {} in org {}", gone.app, gone.org));
+        lines.push(format!(
+            "  removed: the workload and {} release(s)",
+            gone.releases_removed
+        ));
+        for h in &gone.hostnames_released {
+            lines.push(format!("  released hostname: {h}"));
+        }
+    }
+    for v in &gone.volumes_purged {
+        lines.push(format!("  deleted volume: {v} (with its data)"));
+    }
+    for v in &gone.volumes_kept {
+        lines.push(format!("  kept volume: {v}"));
+    }
+    if !gone.volumes_kept.is_empty() {
+        lines.push(format!(
+            "  its data stays: an app deployed again as {app} uses it; to delete it, run \
+             `1ctl app destroy {app} --yes --purge-volumes` (works now that the app is gone)",
+            app = gone.app
+        ));
+    }
+    if !only_volumes {
+        lines.push(
+            "  remains: DNS records you created for custom domains (remove them at your DNS provider)"
+                .to_string(),
+        );
+    }
+    lines
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deleted(kept: &[&str], purged: &[&str], releases: u64) -> AppDeleted {
+        AppDeleted {
+            app: "web".into(),
+            org: "acme".into(),
+            releases_removed: releases,
+            hostnames_released: Vec::new(),
+            bindings_removed: Vec::new(),
+            volumes_kept: kept.iter().map(|s| s.to_string()).collect(),
+            volumes_purged: purged.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn destroy_names_the_volumes_it_kept_and_how_to_delete_them() {
+        let pvc = "persistentvolumeclaim satusky-acme/web-data (5Gi)";
+        let kept = destroyed_lines(&deleted(&[pvc], &[], 2)).join("\n");
+        assert!(kept.starts_with("destroyed app web in org acme"), "{kept}");
+        assert!(kept.contains(&format!("  kept volume: {pvc}")), "{kept}");
+        assert!(
+            kept.contains("`1ctl app destroy web --yes --purge-volumes`"),
+            "{kept}"
+        );
+        let purged = destroyed_lines(&deleted(&[], &[pvc], 2)).join("\n");
+        assert!(
+            purged.contains(&format!("  deleted volume: {pvc} (with its data)")),
+            "{purged}"
+        );
+        assert!(!purged.contains("kept volume"), "{purged}");
+        // The app was destroyed before: only its volumes went.
+        let later = destroyed_lines(&deleted(&[], &[pvc], 0));
+        assert_eq!(later[0], "deleted the volumes app web left in org acme");
+        assert!(!later.join("\n").contains("release(s)"), "{later:?}");
+        // No volumes: nothing said about them.
+        let plain = destroyed_lines(&deleted(&[], &[], 1)).join("\n");
+        assert!(!plain.contains("volume"), "{plain}");
+    }
 
     fn release(version: u64, status: ReleaseStatus, source: &str) -> ReleaseInfo {
         ReleaseInfo {

@@ -171,7 +171,15 @@ impl Reader {
                     .unwrap_or(DEFAULT_TIMEOUT_MS),
             },
             deploy: DeploySpec {
-                strategy: self.strategy(&deploy).unwrap_or(Strategy::Rolling),
+                // `[volume]` has one writer: recreate unless a strategy is named (and then
+                // the rules refuse `rolling`, naming both).
+                strategy: self
+                    .strategy(&deploy)
+                    .unwrap_or(if root.get("volume").is_some() {
+                        Strategy::Recreate
+                    } else {
+                        Strategy::Rolling
+                    }),
                 max_surge: self
                     .int_or_string(&deploy, "max_surge")
                     .unwrap_or_else(|| DEFAULT_MAX_SURGE.into()),

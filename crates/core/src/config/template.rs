@@ -89,7 +89,7 @@ expect = "2xx"          # or "2xx,3xx", or exact codes such as "200,204"
 timeout = "2s"
 
 [deploy]
-strategy = "rolling"        # or "recreate"
+# strategy = "rolling" (the default) or "recreate" (the default with [volume]: one writer)
 max_surge = "25%"
 max_unavailable = "0"
 progress_deadline = "10m"   # the workload fails (exit 11) if not ready by then

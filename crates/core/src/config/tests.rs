@@ -644,3 +644,35 @@ fn build_env_has_the_env_limits() {
          keep large data in a file in the build context or the image, not in the spec"
     );
 }
+
+#[test]
+fn a_volume_makes_recreate_the_default_and_refuses_rolling() {
+    let volume = "[volume]\nsize = \"1Gi\"\nmount = \"/data\"\n";
+    // Unset: recreate (one writer of the volume).
+    let spec = parse(&format!("{MINIMAL}{volume}")).unwrap();
+    assert_eq!(spec.deploy.strategy, Strategy::Recreate);
+    // Named recreate: as asked.
+    let text = format!("{MINIMAL}[deploy]\nstrategy = \"recreate\"\n{volume}");
+    assert_eq!(parse(&text).unwrap().deploy.strategy, Strategy::Recreate);
+    // Named rolling: refused at the strategy's line, naming both fields and the fix.
+    let text = format!("{MINIMAL}[deploy]\nstrategy = \"rolling\"\n{volume}");
+    assert_eq!(positions(&text), one(4, 12, "deploy.strategy"));
+    let said = message(&text);
+    for part in [
+        "[volume]",
+        "\"rolling\"",
+        "strategy = \"recreate\"",
+        "remove [volume]",
+    ] {
+        assert!(said.contains(part), "{part}: {said}");
+    }
+    // The same through a flag.
+    let flags = Overrides {
+        strategy: Some("rolling".into()),
+        ..Overrides::default()
+    };
+    let err = parse_with(&format!("{MINIMAL}{volume}"), &flags).unwrap_err();
+    assert!(err.to_string().contains("[volume]"), "{err}");
+    // Without a volume, rolling stays the default.
+    assert_eq!(parse(MINIMAL).unwrap().deploy.strategy, Strategy::Rolling);
+}

@@ -34,7 +34,8 @@ pub(super) fn valid() -> AppSpec {
             timeout_ms: 2000,
         },
         deploy: DeploySpec {
-            strategy: Strategy::Rolling,
+            // `[volume]` below: one writer.
+            strategy: Strategy::Recreate,
             max_surge: "25%".into(),
             max_unavailable: "0".into(),
             progress_deadline_seconds: 600,
@@ -224,6 +225,13 @@ fn deploy_rules() {
     assert_contains(&m, "more than 0");
     let mut spec = valid();
     (spec.deploy.max_surge, spec.deploy.max_unavailable) = ("0".into(), "1".into());
+    assert!(validate_spec(spec).is_ok());
+    // A volume has one writer: rolling is refused, naming both fields and the fix.
+    let m = only_error("deploy.strategy", |s| s.deploy.strategy = Strategy::Rolling);
+    assert_contains(&m, "\"rolling\" cannot be used with [volume]");
+    assert_contains(&m, "set strategy = \"recreate\"");
+    let mut spec = valid();
+    (spec.deploy.strategy, spec.volume) = (Strategy::Rolling, None);
     assert!(validate_spec(spec).is_ok());
 }
 

@@ -4,6 +4,13 @@
 //! ReplicaSets scaled to 0), and the kubelet and scheduler's pod failures (CrashLoopBackOff,
 //! ImagePullBackOff / ErrImagePull, Unschedulable). Jobs are in [`super::jobs`].
 //!
+//! Volumes: a pod template mounting a `ReadWriteOnce` (or `ReadWriteOncePod`) claim cannot
+//! run beside a pod of another ReplicaSet holding it, as on a cluster whose nodes cannot share
+//! the volume (the attach fails with a Multi-Attach error). So a `RollingUpdate` that surges
+//! (`maxSurge` above 0) stalls there: the new pod waits in `ContainerCreating`, the old pods
+//! keep running, the rollout is `ReplicaSetUpdated` until its deadline. `Recreate` (and a
+//! rolling update without surge) deletes the old pods first, then completes.
+//!
 //! Deployment status follows the real controller's shape: `observedGeneration`, `replicas`,
 //! `updatedReplicas`, `readyReplicas`, `availableReplicas`, `unavailableReplicas` and the
 //! `Available` / `Progressing` conditions with the real reasons (`NewReplicaSetAvailable`,
@@ -176,13 +183,24 @@ fn deployment_status(
 /// leave it: the current template's ReplicaSet runs the Deployment's replicas as ready pods
 /// (unready ones replaced, extra ones deleted), every older ReplicaSet is scaled to 0 with
 /// its pods deleted, and the status says every replica is updated, ready and available.
+///
+/// Unless the new pods need a one-writer claim that pods of an older ReplicaSet hold and the
+/// strategy surges: then the rollout stalls (see the module docs).
 pub(crate) fn complete(g: &mut Inner, ns: &str, name: &str) -> Result<Arc<Value>, ApiError> {
     let d_rt = rt("apps", "v1", "deployments")?;
     let d = get(g, d_rt, ns, name)?;
     let current = ensure_replicaset(g, ns, &d)?;
     let want = usize::try_from(desired(&d)).unwrap_or(0);
     let rs_rt = rt("apps", "v1", "replicasets")?;
-    for rs in owned_by(g, ("apps", "v1", "replicasets"), ns, &d) {
+    let mut replicasets = owned_by(g, ("apps", "v1", "replicasets"), ns, &d);
+    if surges(&d)
+        && let Some(claim) = claim_held_by_older(g, ns, &current, &replicasets)
+    {
+        return attach_stalled(g, ns, name, &current, &claim);
+    }
+    // Older ReplicaSets first: their pods are gone before the new ones start.
+    replicasets.sort_by_key(|rs| uid(rs) == uid(&current));
+    for rs in replicasets {
         let pods = owned_by(g, ("", "v1", "pods"), ns, &rs);
         if uid(&rs) == uid(&current) {
             let (ready, unready): (Vec<_>, Vec<_>) = pods.into_iter().partition(|p| is_ready(p));
@@ -207,6 +225,110 @@ pub(crate) fn complete(g: &mut Inner, ns: &str, name: &str) -> Result<Arc<Value>
         }
     }
     deployment_status(g, ns, name, desired(&d), (true, "NewReplicaSetAvailable"))
+}
+
+/// Whether the Deployment's strategy starts new pods before old ones stop: `RollingUpdate`
+/// (the default) with `maxSurge` above 0 (default 25%, which rounds up to at least 1).
+fn surges(d: &Value) -> bool {
+    let strategy = d.pointer("/spec/strategy");
+    let kind = strategy
+        .and_then(|s| s.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("RollingUpdate");
+    if kind != "RollingUpdate" {
+        return false;
+    }
+    match strategy.and_then(|s| s.pointer("/rollingUpdate/maxSurge")) {
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0) > 0,
+        Some(Value::String(p)) => p.trim_end_matches('%').trim().parse::<i64>().unwrap_or(0) > 0,
+        _ => true,
+    }
+}
+
+/// Claims a pod template mounts.
+fn claims_of(template_owner: &Value) -> Vec<String> {
+    template_owner
+        .pointer("/spec/template/spec/volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.pointer("/persistentVolumeClaim/claimName"))
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The first one-writer claim the `current` ReplicaSet's pods need that a pod of another of
+/// `replicasets` holds.
+fn claim_held_by_older(
+    g: &Inner,
+    ns: &str,
+    current: &Value,
+    replicasets: &[Arc<Value>],
+) -> Option<String> {
+    let pvc_rt = rt("", "v1", "persistentvolumeclaims").ok()?;
+    let one_writer = |claim: &str| {
+        g.get(pvc_rt, ns, claim).is_some_and(|pvc| {
+            pvc.pointer("/spec/accessModes")
+                .and_then(Value::as_array)
+                .is_some_and(|modes| {
+                    modes
+                        .iter()
+                        .any(|m| m == "ReadWriteOnce" || m == "ReadWriteOncePod")
+                })
+        })
+    };
+    let needed: Vec<String> = claims_of(current)
+        .into_iter()
+        .filter(|c| one_writer(c))
+        .collect();
+    replicasets
+        .iter()
+        .filter(|rs| uid(rs) != uid(current))
+        .filter(|rs| !owned_by(g, ("", "v1", "pods"), ns, rs).is_empty())
+        .flat_map(|rs| claims_of(rs))
+        .find(|c| needed.contains(c))
+}
+
+/// A surging rollout whose new pod cannot attach `claim`: one new pod waiting in
+/// `ContainerCreating`, the old pods left running, the Deployment still progressing.
+fn attach_stalled(
+    g: &mut Inner,
+    ns: &str,
+    name: &str,
+    current: &Arc<Value>,
+    claim: &str,
+) -> Result<Arc<Value>, ApiError> {
+    let pods_rt = rt("", "v1", "pods")?;
+    if owned_by(g, ("", "v1", "pods"), ns, current).is_empty() {
+        let pod = ready_pod(g, ns, current)?;
+        let pod_name = name_of(&pod).to_string();
+        let containers = pod
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let now = meta::now();
+        let message = format!(
+            "Multi-Attach error for volume of claim \"{claim}\": Volume is already used by a pod of another ReplicaSet"
+        );
+        let statuses: Vec<Value> = containers
+            .iter()
+            .map(|c| {
+                json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": false,
+                    "started": false, "restartCount": 0,
+                    "state": {"waiting": {"reason": "ContainerCreating", "message": message}},
+                    "lastState": {}})
+            })
+            .collect();
+        let status = json!({"phase": "Pending", "qosClass": "BestEffort", "startTime": now,
+            "hostIP": "10.0.0.2", "containerStatuses": statuses, "conditions": [
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+                {"type": "Ready", "status": "False", "reason": "ContainersNotReady",
+                 "message": message, "lastTransitionTime": now}]});
+        write_status(g, pods_rt, ns, &pod_name, managers::KUBELET, status)?;
+    }
+    deployment_status(g, ns, name, 0, (true, "ReplicaSetUpdated"))
 }
 
 fn uid(obj: &Value) -> &str {

@@ -1,6 +1,10 @@
 //! The workload: the Deployment `{app}` (one container named after the app) and, with
 //! `[volume]`, the PersistentVolumeClaim `{app}-data` it mounts.
 //!
+//! - The claim is `ReadWriteOnce` (one writer), so an app with `[volume]` rolls with
+//!   `Recreate`: the config makes it the default and refuses `rolling` with a volume, so the
+//!   old pod has released the claim before the new one needs it. The claim is never pruned
+//!   (see `crate::apply`).
 //! - `replicas` is left out when `[hpa]` is set, so the HPA owns it and a re-apply never
 //!   fights the autoscaler.
 //! - The readiness probe is an HTTP GET of `checks.path` on the container port, with

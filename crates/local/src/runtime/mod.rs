@@ -32,6 +32,7 @@ use crate::ledger::{Ledger, reap};
 use crate::logs::{LogError, LogLimits, LogStore};
 use crate::routes::{Route, RouteTable};
 use crate::supervisor::{READY_RECHECK_MIN, ReplicaStatus, Supervisor, Timings};
+use crate::volumes::Volumes;
 
 mod log_follow;
 mod plan;
@@ -149,6 +150,8 @@ struct Inner {
     acme: Option<AcmeIssuer>,
     /// Every app's kept runtime log (`STATE_DIR/logs`).
     logs: LogStore,
+    /// Apps' persistent directories (`STATE_DIR/volumes`).
+    volumes: Volumes,
 }
 
 /// The local runtime. Cheap to clone.
@@ -210,6 +213,7 @@ impl LocalRuntime {
             ("artifacts", false),
             ("builds", true),
             ("run", true),
+            (crate::volumes::VOLUMES_DIR, false),
         ] {
             let path = dir(name);
             if fresh {
@@ -258,7 +262,9 @@ impl LocalRuntime {
             Some(logs.clone()),
         );
         let replica_changes = supervisor.changes();
+        let volumes = Volumes::new(dir(crate::volumes::VOLUMES_DIR), config.isolation.clone());
         let inner = Arc::new(Inner {
+            volumes,
             config,
             builder,
             supervisor,
@@ -533,6 +539,26 @@ impl Runtime for LocalRuntime {
         })
     }
 
+    /// `STATE_DIR/volumes/ORG/APP`, if it exists ([`crate::volumes`]).
+    fn volumes(
+        &self,
+        org: String,
+        app: String,
+    ) -> BoxFuture<'_, Result<Vec<String>, RuntimeError>> {
+        let volumes = self.inner.volumes.clone();
+        Box::pin(async move { volume_task(move || volumes.find(&org, &app)).await })
+    }
+
+    /// Deletes `STATE_DIR/volumes/ORG/APP` with its contents.
+    fn purge_volumes(
+        &self,
+        org: String,
+        app: String,
+    ) -> BoxFuture<'_, Result<Vec<String>, RuntimeError>> {
+        let volumes = self.inner.volumes.clone();
+        Box::pin(async move { volume_task(move || volumes.purge(&org, &app)).await })
+    }
+
     /// From the app's files under `STATE_DIR/logs` (see [`crate::logs`]).
     fn logs(
         &self,
@@ -641,4 +667,16 @@ async fn follow_replicas(inner: std::sync::Weak<Inner>, replicas: Arc<WorkloadCh
         }
     }
     tracing::debug!("replica follower ended");
+}
+
+/// Run a blocking look at a volume directory; its path (if any) described for a user.
+async fn volume_task(
+    f: impl FnOnce() -> std::io::Result<Option<std::path::PathBuf>> + Send + 'static,
+) -> Result<Vec<String>, RuntimeError> {
+    let found = tokio::task::spawn_blocking(f)
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
+        .map_err(|e| RuntimeError::unavailable("the app's volume directory").with_source(e))?;
+    Ok(found.iter().map(|p| crate::volumes::describe(p)).collect())
 }

@@ -56,6 +56,11 @@ impl Inner {
                 d.release_id()
             )));
         }
+        // Made before the app's first replica starts; kept until a destroy purges it.
+        let volume = match &d.spec.volume {
+            Some(_) => Some(self.volume(&d.org, &d.app).await?),
+            None => None,
+        };
         let spec = ReplicaSpec {
             org: d.org.clone(),
             app: d.app.clone(),
@@ -66,11 +71,28 @@ impl Inner {
             secrets: d.secrets.clone(),
             artifact,
             checks: d.spec.checks.clone(),
+            volume,
         };
         self.supervisor.start(spec).await.map_err(|e| {
             RuntimeError::unavailable(format!("could not start a replica of {}", d.release_id()))
                 .with_source(e)
         })
+    }
+
+    /// The app's volume directory, created when missing.
+    async fn volume(&self, org: &str, app: &str) -> Result<PathBuf, RuntimeError> {
+        let volumes = self.volumes.clone();
+        let (o, a) = (org.to_string(), app.to_string());
+        tokio::task::spawn_blocking(move || volumes.ensure(&o, &a))
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r)
+            .map_err(|e| {
+                RuntimeError::unavailable(format!(
+                    "could not prepare the volume directory of {org}/{app}"
+                ))
+                .with_source(e)
+            })
     }
 
     /// Stop replicas in the background after `delay`.

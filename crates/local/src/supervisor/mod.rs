@@ -14,7 +14,7 @@
 //!
 //! A replica's environment is the pass-through variables, the app's `[env]`, its secrets'
 //! values, then what the platform sets (`PORT`, `SATUSKY_RELEASE`, `SATUSKY_APP`,
-//! `SATUSKY_ORG`). Secret values live only in memory and in the child's environment: nothing
+//! `SATUSKY_ORG`, and `SATUSKY_VOLUME` for an app with `[volume]`). Secret values live only in memory and in the child's environment: nothing
 //! here writes them to disk, and no log line or tracing field carries an environment value.
 //!
 //! Owns replica processes and their logs. It must not touch routes, DNS or releases' meaning:
@@ -113,6 +113,8 @@ pub struct ReplicaSpec {
     /// Artifact directory copied as the working directory (`None`: an empty one).
     pub artifact: Option<PathBuf>,
     pub checks: ChecksSpec,
+    /// The app's persistent directory (`[volume]`), set as `SATUSKY_VOLUME`.
+    pub volume: Option<PathBuf>,
 }
 
 /// A replica as seen now.

@@ -99,7 +99,8 @@ fn spawn(rep: &Replica) -> std::io::Result<Child> {
         program.into()
     };
     let app_env = app_env(spec);
-    Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(spec.command.iter().skip(1))
         .current_dir(&rep.workdir)
         .env_clear()
@@ -110,7 +111,11 @@ fn spawn(rep: &Replica) -> std::io::Result<Child> {
             release_id(&spec.org, &spec.app, spec.release),
         )
         .env("SATUSKY_APP", &spec.app)
-        .env("SATUSKY_ORG", &spec.org)
+        .env("SATUSKY_ORG", &spec.org);
+    if let Some(volume) = &spec.volume {
+        command.env("SATUSKY_VOLUME", volume);
+    }
+    command
         .isolate(&rep.isolation, &rep.workdir, &app_env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

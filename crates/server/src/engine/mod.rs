@@ -261,12 +261,27 @@ impl Engine {
         &self.inner.handle
     }
 
-    /// Stop the app's workload (after it was deleted from the store).
-    pub fn remove(&self, org: &str, app: &str) {
+    /// Stop the app's workload (after it was deleted from the store), in the background; with
+    /// `purge_volumes`, its volumes are deleted after it stopped. Without, they are kept.
+    pub fn remove(&self, org: &str, app: &str, purge_volumes: bool) {
         self.inner.drift.forget(org, app);
         let handle = self.inner.handle.clone();
         let (org, app) = (org.to_string(), app.to_string());
-        tokio::spawn(async move { executor::remove(&handle, org, app).await });
+        tokio::spawn(async move { executor::remove(&handle, org, app, purge_volumes).await });
+    }
+
+    /// The app's volumes as the runtime holds them now (also those of an app that is gone).
+    pub async fn volumes(&self, org: &str, app: &str) -> Result<Vec<String>, RuntimeError> {
+        let runtime = &self.inner.handle.runtime;
+        runtime.volumes(org.to_string(), app.to_string()).await
+    }
+
+    /// Delete the volumes an app left (one no longer in the store: nothing of it runs).
+    pub async fn purge_volumes(&self, org: &str, app: &str) -> Result<Vec<String>, RuntimeError> {
+        let runtime = &self.inner.handle.runtime;
+        runtime
+            .purge_volumes(org.to_string(), app.to_string())
+            .await
     }
 
     /// Whether the runtime can run `spec` at all (asked before a deploy is recorded).

@@ -1,7 +1,8 @@
 //! Apps: upsert (deploy), list, get, destroy, readiness status and release history.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use satusky_core::time::{now_ms, rfc3339_ms};
 use satusky_core::{AppHostnames, hostnames, names, validate};
@@ -253,28 +254,79 @@ pub async fn get_app(
     }))
 }
 
-/// Destroy an app: its releases, events and hostnames go with it.
+/// Query of `DELETE …/apps/{app}`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DestroyQuery {
+    /// Delete the app's volumes and their data too (once its workload stopped). Without it
+    /// they are kept and listed in `volumes_kept`. Also for an app already destroyed: its
+    /// kept volumes are deleted (404 when it left none).
+    #[serde(default)]
+    pub purge_volumes: bool,
+}
+
+/// Destroy an app: its workload, releases, events and hostnames go with it. Its volumes are
+/// kept unless `purge_volumes=true` (see [`AppDeleted`]).
 #[utoipa::path(delete, path = "/v1/orgs/{org}/apps/{app}", tag = "apps",
-    params(("org" = String, Path, description = "org name"), ("app" = String, Path, description = "app name")),
-    responses((status = 200, body = AppDeleted), (status = 401, body = ApiError),
+    params(("org" = String, Path, description = "org name"), ("app" = String, Path, description = "app name"), DestroyQuery),
+    responses((status = 200, body = AppDeleted), (status = 400, body = ApiError), (status = 401, body = ApiError),
         (status = 403, description = "a member token: only admins destroy apps", body = ApiError),
-        (status = 404, body = ApiError)),
+        (status = 404, body = ApiError),
+        (status = 503, description = "the runtime cannot tell the app's volumes now; nothing was deleted", body = ApiError)),
     security(("bearer" = [])))]
 pub async fn delete_app(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((org, app)): ApiPath<(String, String)>,
+    query: Result<Query<DestroyQuery>, QueryRejection>,
 ) -> Result<Json<AppDeleted>, ApiErrorResponse> {
+    let Query(query) = query.map_err(|e| ApiErrorResponse::bad_request(e.body_text()))?;
     caller.authorize(&org, Action::DestroyApp)?;
-    let deleted = state
-        .store
-        .delete_app(&org, &app)
-        .await?
-        .ok_or_else(|| app_not_found(&org, &app))?;
+    // Known before anything is deleted, so the answer can say what was kept.
+    let volumes = match &state.engine {
+        Some(engine) if names::validate_app_name(&app).is_ok() => engine
+            .volumes(&org, &app)
+            .await
+            .map_err(|e| volumes_unavailable(&org, &app, &e))?,
+        _ => Vec::new(),
+    };
+    let Some(deleted) = state.store.delete_app(&org, &app).await? else {
+        return match (&state.engine, volumes.is_empty()) {
+            // Gone already, its volumes kept by that destroy: deleted now if asked.
+            (Some(engine), false) if query.purge_volumes => {
+                let purged = engine
+                    .purge_volumes(&org, &app)
+                    .await
+                    .map_err(|e| volumes_unavailable(&org, &app, &e))?;
+                tracing::info!(%org, %app, ?purged, "volumes of a destroyed app deleted");
+                Ok(Json(AppDeleted {
+                    app,
+                    org,
+                    releases_removed: 0,
+                    hostnames_released: Vec::new(),
+                    bindings_removed: Vec::new(),
+                    volumes_kept: Vec::new(),
+                    volumes_purged: purged,
+                }))
+            }
+            (_, false) => Err(ApiErrorResponse::not_found(format!(
+                "app \"{app}\" not found in org \"{org}\"; it left volumes ({}): destroy it \
+                 again with purge_volumes=true (`1ctl app destroy {app} --yes --purge-volumes`) \
+                 to delete them",
+                volumes.join(", ")
+            ))),
+            _ => Err(app_not_found(&org, &app)),
+        };
+    };
     state.hub.notify(&org, &app);
     if let Some(engine) = &state.engine {
-        engine.remove(&org, &app);
+        engine.remove(&org, &app, query.purge_volumes);
     }
+    let (volumes_kept, volumes_purged) = if query.purge_volumes {
+        (Vec::new(), volumes)
+    } else {
+        (volumes, Vec::new())
+    };
     Ok(Json(AppDeleted {
         app,
         org,
@@ -285,7 +337,26 @@ pub async fn delete_app(
             .iter()
             .map(super::templates::binding_info)
             .collect(),
+        volumes_kept,
+        volumes_purged,
     }))
+}
+
+/// 503: the runtime could not list or delete the app's volumes.
+fn volumes_unavailable(
+    org: &str,
+    app: &str,
+    e: &satusky_core::runtime::RuntimeError,
+) -> ApiErrorResponse {
+    tracing::warn!(%org, %app, error = %satusky_core::error_chain(e), "cannot reach the app's volumes");
+    ApiErrorResponse::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        satusky_types::ErrorCode::Unavailable,
+        format!(
+            "the runtime cannot tell {app}'s volumes now ({}); nothing was deleted, try again",
+            e.message()
+        ),
+    )
 }
 
 /// The readiness report of SPEC §4.

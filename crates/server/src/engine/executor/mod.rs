@@ -288,10 +288,19 @@ async fn persist(handle: &Handle, app: &AppView, release: u64, decision: &Decisi
     }
 }
 
-/// Stop the app's workload (after it was deleted from the store).
-pub(super) async fn remove(handle: &Handle, org: String, app: String) {
+/// Stop the app's workload (after it was deleted from the store); with `purge_volumes`, then
+/// delete its volumes (once nothing of it runs).
+pub(super) async fn remove(handle: &Handle, org: String, app: String, purge_volumes: bool) {
     if let Err(e) = handle.runtime.remove(org.clone(), app.clone()).await {
         tracing::warn!(%org, %app, error = %error_chain(&e), "removing the workload failed");
+    }
+    if purge_volumes {
+        match handle.runtime.purge_volumes(org.clone(), app.clone()).await {
+            Ok(purged) => tracing::info!(%org, %app, ?purged, "volumes deleted"),
+            Err(e) => {
+                tracing::warn!(%org, %app, error = %error_chain(&e), "deleting the volumes failed")
+            }
+        }
     }
 }
 
