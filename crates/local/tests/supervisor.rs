@@ -44,6 +44,7 @@ fn replica(command: &[&str], artifact: Option<&Path>) -> ReplicaSpec {
             expect: "2xx".into(),
             timeout_ms: 500,
         },
+        expose: Default::default(),
     }
 }
 

@@ -335,8 +335,13 @@ impl ReleaseRecord {
             version: self.version,
             source: self.source.clone(),
             spec,
-            hostnames: AppHostnames::new(app.routed_hostnames())
-                .map_err(DesiredError::Hostnames)?,
+            // A release that is not public routes nothing, whatever the app claims.
+            hostnames: AppHostnames::new(if spec.expose.is_public() {
+                app.routed_hostnames()
+            } else {
+                Vec::new()
+            })
+            .map_err(DesiredError::Hostnames)?,
             context: self.context.clone(),
             artifact: self.artifact.clone(),
             secrets: Default::default(),

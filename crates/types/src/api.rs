@@ -324,6 +324,10 @@ pub struct AppDetail {
     /// When `1ctl app restart` last replaced the replicas (RFC 3339), if ever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restarted_at: Option<String>,
+    /// `host:port` where the org's other apps reach this one, whatever its `expose` (absent
+    /// when the control plane has no runtime to say it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_address: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }

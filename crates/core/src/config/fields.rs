@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use satusky_types::{Strategy, VpaMode};
+use satusky_types::{Expose, Strategy, VpaMode};
 use toml::Spanned;
 use toml::de::DeValue;
 
@@ -181,6 +181,24 @@ impl Reader {
                 )
             })
             .ok()
+    }
+
+    /// `[app] expose`: `"http"`, `"tcp"` or `"none"` (any case).
+    pub(super) fn expose(&mut self, section: &Section<'_, '_>) -> Option<Expose> {
+        let raw = self.string(section, "expose")?;
+        let expose = Expose::parse(&raw.trim().to_ascii_lowercase());
+        if expose.is_none() {
+            let message = format!(
+                "{} is not a way to expose an app: use \"http\" (public hostnames, the default), \"tcp\" (a TCP service reached inside the org) or \"none\" (not reached at all)",
+                quoted(&raw)
+            );
+            self.error(
+                section.table.get("expose").map(Spanned::span),
+                format!("{}.expose", section.path),
+                message,
+            );
+        }
+        expose
     }
 
     pub(super) fn vpa_mode(&mut self, section: &Section<'_, '_>, key: &str) -> Option<VpaMode> {

@@ -66,6 +66,7 @@ impl Inner {
             secrets: d.secrets.clone(),
             artifact,
             checks: d.spec.checks.clone(),
+            expose: d.spec.expose,
         };
         self.supervisor.start(spec).await.map_err(|e| {
             RuntimeError::unavailable(format!("could not start a replica of {}", d.release_id()))

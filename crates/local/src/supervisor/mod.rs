@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use satusky_core::changes::WorkloadChanges;
 use satusky_core::secrets::Secrets;
-use satusky_types::ChecksSpec;
+use satusky_types::{ChecksSpec, Expose};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -113,6 +113,8 @@ pub struct ReplicaSpec {
     /// Artifact directory copied as the working directory (`None`: an empty one).
     pub artifact: Option<PathBuf>,
     pub checks: ChecksSpec,
+    /// How the replica is checked for readiness: HTTP (`checks`), a TCP connect, or running.
+    pub expose: Expose,
 }
 
 /// A replica as seen now.

@@ -241,6 +241,7 @@ mod tests {
             observed_generation: None,
             active_release: Some(3),
             target_release: Some(4),
+            internal_address: None,
             phase: Phase::Failed,
             build: Plane::new(
                 PlaneState::Ready,
