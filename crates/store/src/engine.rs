@@ -331,17 +331,18 @@ impl ReleaseRecord {
             Some(n) => spec.with_replicas(n).map_err(DesiredError::Spec)?,
             None => spec,
         };
+        // A release that is not public routes nothing, whatever the app claims.
+        let hostnames = AppHostnames::new(if spec.expose.is_public() {
+            app.routed_hostnames()
+        } else {
+            Vec::new()
+        })
+        .map_err(DesiredError::Hostnames)?;
         Ok(ReleaseView {
             version: self.version,
             source: self.source.clone(),
             spec,
-            // A release that is not public routes nothing, whatever the app claims.
-            hostnames: AppHostnames::new(if spec.expose.is_public() {
-                app.routed_hostnames()
-            } else {
-                Vec::new()
-            })
-            .map_err(DesiredError::Hostnames)?,
+            hostnames,
             context: self.context.clone(),
             artifact: self.artifact.clone(),
             secrets: Default::default(),

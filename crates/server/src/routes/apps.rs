@@ -191,6 +191,7 @@ pub async fn get_app(
     let a = load_app(&state, &caller, &org, &app, Action::Read).await?;
     let hostnames = hostname_list(&a);
     let domains = super::domains::with_tls(&a);
+    let internal_address = internal_address(&state, &a).await;
     Ok(Json(AppDetail {
         name: a.name,
         org: a.org,
@@ -202,6 +203,7 @@ pub async fn get_app(
         domains,
         scaled_replicas: a.operated.replicas,
         restarted_at: a.operated.restarted_at_ms.map(rfc3339_ms),
+        internal_address,
         created_at: rfc3339_ms(a.created_at_ms),
         updated_at: rfc3339_ms(a.updated_at_ms),
     }))
@@ -248,11 +250,17 @@ pub async fn app_status(
     ApiPath((org, app)): ApiPath<(String, String)>,
 ) -> Result<Json<ReadinessReport>, ApiErrorResponse> {
     let a = load_app(&state, &caller, &org, &app, Action::Read).await?;
-    Ok(Json(report(
-        &a.view(),
-        state.engine.is_some(),
-        state.started_ms,
-    )))
+    let mut report = report(&a.view(), state.engine.is_some(), state.started_ms);
+    report.internal_address = internal_address(&state, &a).await;
+    Ok(Json(report))
+}
+
+/// Where the org's other apps reach `a`, when a runtime is attached and can say.
+async fn internal_address(state: &AppState, a: &AppRecord) -> Option<String> {
+    match &state.engine {
+        Some(engine) => engine.internal_address(&a.org, &a.name, &a.spec).await,
+        None => None,
+    }
 }
 
 /// Release history, newest first.
