@@ -16,6 +16,8 @@
 //!   and the state dir's permissions that keep them out of it.
 //! - [`logs`]: each app's kept runtime log (every replica's output lines, bounded per app,
 //!   under the state dir), fed by the supervisor without ever making an app wait.
+//! - [`internal`]: every app's internal address — a stable loopback port per app (kept in the
+//!   state dir), a TCP proxy to its serving replicas.
 //! - [`limits`]: the open-files limit (two per running replica), raised at start.
 //! - [`runtime`]: [`LocalRuntime`], which implements `satusky_core::runtime::Runtime` from
 //!   the pieces above.
@@ -30,6 +32,7 @@ pub mod build;
 pub mod ca;
 pub mod contexts;
 pub mod edge;
+pub mod internal;
 pub mod isolation;
 pub mod ledger;
 pub mod limits;

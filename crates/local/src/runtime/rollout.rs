@@ -114,6 +114,7 @@ impl Inner {
                 s.upstreams.clear();
                 self.routes
                     .set_app(&d.org, &d.app, route_entries(&s.desired, &[]));
+                self.routes.set_service(&d.org, &d.app, Vec::new());
             }
             self.supervisor.stop_many(old).await;
         } else {
@@ -351,6 +352,8 @@ impl Inner {
                 let d = &g.desired;
                 self.routes
                     .set_app(&d.org, &d.app, route_entries(d, &g.upstreams));
+                self.routes
+                    .set_service(&d.org, &d.app, g.upstreams.clone());
                 tracing::info!(release = %d.release_id(), "rollout complete; route switched");
                 if let Some(old) = st.serving.replace(g) {
                     self.stop_later(old.replicas, DRAIN);
@@ -369,6 +372,8 @@ impl Inner {
                 let d = &s.desired;
                 self.routes
                     .set_app(&d.org, &d.app, route_entries(d, &s.upstreams));
+                self.routes
+                    .set_service(&d.org, &d.app, s.upstreams.clone());
             }
         }
     }
