@@ -332,12 +332,8 @@ impl ReleaseRecord {
             None => spec,
         };
         // A release that is not public routes nothing, whatever the app claims.
-        let hostnames = AppHostnames::new(if spec.expose.is_public() {
-            app.routed_hostnames()
-        } else {
-            Vec::new()
-        })
-        .map_err(DesiredError::Hostnames)?;
+        let hostnames =
+            AppHostnames::new(app.routed_for(spec.spec())).map_err(DesiredError::Hostnames)?;
         Ok(ReleaseView {
             version: self.version,
             source: self.source.clone(),

@@ -56,6 +56,16 @@ impl AppView {
         routed(&self.domains)
     }
 
+    /// The hostnames a release run with `spec` routes now: the app's routed ones, or none
+    /// when `spec` is not public (a rollback to a release with another `expose` follows the
+    /// release, not the app's latest spec).
+    pub fn routed_for(&self, spec: &AppSpec) -> Vec<Hostname> {
+        if !spec.expose.is_public() {
+            return Vec::new();
+        }
+        routed(&self.domains)
+    }
+
     /// The domain record of `hostname`, if the app claims it.
     pub fn domain(&self, hostname: &str) -> Option<&Domain> {
         self.domains.iter().find(|d| d.hostname == hostname)
