@@ -36,8 +36,8 @@ use satusky_core::error_chain;
 use satusky_core::hostnames::Zone;
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, DnsZone, EdgeInfo,
-    InternalAddress,
-    LogQuery, LogSink, Runtime, RuntimeError, RuntimeErrorKind, ServedHost, WorkloadObservation,
+    InternalAddress, LogQuery, LogSink, Runtime, RuntimeError, RuntimeErrorKind, ServedHost,
+    WorkloadObservation,
 };
 use satusky_types::{Hostname, Plane, PlaneState, Reason};
 

@@ -45,6 +45,9 @@ impl Route {
     }
 }
 
+/// `(org, app)` → the upstreams of its serving release.
+type Services = HashMap<(String, String), Vec<SocketAddr>>;
+
 /// Shared, cheaply cloneable table.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
@@ -52,7 +55,7 @@ pub struct RouteTable {
     /// Certificates installed out of band, by hostname (see the module docs).
     installed: Arc<RwLock<HashMap<String, Arc<CertifiedKey>>>>,
     /// `(org, app)` → the serving release's upstreams (see the module docs).
-    services: Arc<RwLock<HashMap<(String, String), Vec<SocketAddr>>>>,
+    services: Arc<RwLock<Services>>,
     next: Arc<AtomicUsize>,
 }
 

@@ -91,7 +91,10 @@ fn a_tcp_service_is_ready_not_public_and_reached_at_a_stable_internal_address() 
             assert_eq!(e[plane]["reason"], "NotPublic", "{plane}: {e}");
         }
     }
-    let address = st["internal_address"].as_str().expect("an internal address").to_string();
+    let address = st["internal_address"]
+        .as_str()
+        .expect("an internal address")
+        .to_string();
     assert!(address.starts_with("127.0.0.1:"), "{address}");
     let got = json(&dev.onectl_exits(0, dir, &["app", "get", "-o", "json"]));
     assert_eq!(got["internal_address"], address.as_str());
@@ -123,11 +126,7 @@ fn a_tcp_service_is_ready_not_public_and_reached_at_a_stable_internal_address() 
 
     // A redeploy keeps the address, which now reaches v2.
     let app2 = tcp_app(&bins.test_app(), "2");
-    std::fs::copy(
-        app2.path().join("satusky.toml"),
-        dir.join("satusky.toml"),
-    )
-    .unwrap();
+    std::fs::copy(app2.path().join("satusky.toml"), dir.join("satusky.toml")).unwrap();
     dev.onectl_exits(0, dir, &["deploy"]);
     assert_eq!(status(&dev, dir)["internal_address"], address.as_str());
     assert_eq!(echo_from(&address, "dev/cache@v2"), "ping 42");
@@ -143,7 +142,10 @@ fn a_tcp_service_is_ready_not_public_and_reached_at_a_stable_internal_address() 
             assert_eq!(st["internal_address"], address.as_str(), "{st}");
             break;
         }
-        assert!(Instant::now() < deadline, "not ready after the restart: {st}");
+        assert!(
+            Instant::now() < deadline,
+            "not ready after the restart: {st}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(echo_from(&address, "dev/cache@v2"), "ping 42");
@@ -179,7 +181,9 @@ fn domains_are_refused_for_a_tcp_service_and_an_http_app_has_an_internal_address
     let web = bins.test_app_dir("web", &[], "");
     dev.onectl_exits(0, web.path(), &["deploy", "--wait-for", "workload"]);
     let got = json(&dev.onectl_exits(0, web.path(), &["app", "get", "-o", "json"]));
-    let address = got["internal_address"].as_str().expect("an internal address");
+    let address = got["internal_address"]
+        .as_str()
+        .expect("an internal address");
     let cache = json(&dev.onectl_exits(0, dir, &["app", "get", "-o", "json"]));
     assert_ne!(cache["internal_address"].as_str(), Some(address));
     let mut s = TcpStream::connect(address).unwrap();

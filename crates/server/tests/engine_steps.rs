@@ -1289,7 +1289,11 @@ fn a_tcp_app_is_ready_once_its_workload_is_and_nothing_is_probed() {
         s.runtime.calls()
     );
     let e = &doc(&s).endpoints[0];
-    assert!(e.planes().iter().all(|(_, p)| p.reason == Reason::NotPublic));
+    assert!(
+        e.planes()
+            .iter()
+            .all(|(_, p)| p.reason == Reason::NotPublic)
+    );
     assert!(s.app.routed_hostnames().is_empty());
     assert_eq!(
         s.prober.as_ref().map(|p| p.seen().len()),

@@ -184,7 +184,10 @@ fn generic_reasons() -> Vec<Produced> {
     s.runtime.on_observe(Ok(observed(1, 1, 1)));
     drive(&mut s, Duration::ZERO);
     let doc = s.app.status.as_ref().expect("a status document");
-    out.extend(by("engine::next of a tcp app (not public)", all_planes(doc)));
+    out.extend(by(
+        "engine::next of a tcp app (not public)",
+        all_planes(doc),
+    ));
     out
 }
 

@@ -94,7 +94,11 @@ fn unknown_sections_and_keys_suggest_the_closest() {
         only_error(&text),
         "templates/kv/template.toml:85:2: output: unknown section [output]: did you mean [outputs]?"
     );
-    let text = edit(KV1, "\"A key-value store\"\nexpose = \"tcp\"", "\"A key-value store\"\nexpos = \"tcp\"");
+    let text = edit(
+        KV1,
+        "\"A key-value store\"\nexpose = \"tcp\"",
+        "\"A key-value store\"\nexpos = \"tcp\"",
+    );
     assert_eq!(
         only_error(&text),
         "templates/kv/template.toml:5:1: template.expos: unknown key \"expos\" in [template]: did you mean \"expose\"?"
@@ -121,7 +125,11 @@ fn template_metadata_rules() {
         only_error(&text),
         "templates/kv/template.toml:3:11: template.version: 0 is out of range: use 1–1000000"
     );
-    let text = edit(KV1, "\"A key-value store\"\nexpose = \"tcp\"", "\"A key-value store\"\nexpose = \"udp\"");
+    let text = edit(
+        KV1,
+        "\"A key-value store\"\nexpose = \"tcp\"",
+        "\"A key-value store\"\nexpose = \"udp\"",
+    );
     assert_eq!(
         only_error(&text),
         "templates/kv/template.toml:5:10: template.expose: \"udp\" is not an exposure: use http, tcp or none"

@@ -54,7 +54,11 @@ required = ["KV_PASSWORD"]
     assert_eq!(resolved.spec, file);
     assert_eq!(resolved.source(), "template(kv@1)");
     assert_eq!(resolved.expose, Expose::Tcp);
-    assert_eq!(resolved.spec.spec().expose, Expose::Tcp, "the spec carries it");
+    assert_eq!(
+        resolved.spec.spec().expose,
+        Expose::Tcp,
+        "the spec carries it"
+    );
     assert_eq!(resolved.context, ContextKind::None);
     assert_eq!(resolved.static_site, None);
 }

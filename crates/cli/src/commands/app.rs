@@ -85,9 +85,10 @@ async fn get(target: &AppTarget, env: &Env) -> Result<u8, CliError> {
         ("hostnames", hostnames(&d)),
         (
             "internal address",
-            d.internal_address
-                .as_deref()
-                .map_or_else(|| "-".into(), |a| format!("{a} (reachable by the org's apps)")),
+            d.internal_address.as_deref().map_or_else(
+                || "-".into(),
+                |a| format!("{a} (reachable by the org's apps)"),
+            ),
         ),
         ("image", s.image.clone().unwrap_or_else(|| "(built)".into())),
         (

@@ -670,7 +670,11 @@ fn a_bad_expose_names_the_field_and_the_allowed_values() {
     );
     let text = format!("{MINIMAL}expose = true\n");
     assert_eq!(positions(&text), one(3, 10, "app.expose"));
-    assert!(message(&text).contains("expected a string"), "{}", message(&text));
+    assert!(
+        message(&text).contains("expected a string"),
+        "{}",
+        message(&text)
+    );
 }
 
 #[test]

@@ -77,20 +77,20 @@ pub fn initial_doc(app: &AppView, has_runtime: bool, now_ms: i64) -> StatusDoc {
         super::endpoints::not_public_reports(app, prev, now_ms)
     } else {
         app.hostnames
-        .iter()
-        .map(|h| {
-            let waiting = Plane::new(
-                PlaneState::Pending,
-                Reason::Waiting,
-                format!(
-                    "checked once v{} is rolled out",
-                    release.unwrap_or_default()
-                ),
-            );
-            let planes = [waiting.clone(), waiting.clone(), waiting.clone(), waiting];
-            endpoint_report(app, prev, h, planes, now_ms)
-        })
-        .collect()
+            .iter()
+            .map(|h| {
+                let waiting = Plane::new(
+                    PlaneState::Pending,
+                    Reason::Waiting,
+                    format!(
+                        "checked once v{} is rolled out",
+                        release.unwrap_or_default()
+                    ),
+                );
+                let planes = [waiting.clone(), waiting.clone(), waiting.clone(), waiting];
+                endpoint_report(app, prev, h, planes, now_ms)
+            })
+            .collect()
     };
     StatusDoc {
         release,

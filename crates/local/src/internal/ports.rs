@@ -147,7 +147,11 @@ mod tests {
         assert!(all.iter().all(|p| (FROM..TO).contains(p)));
         assert!(!all.contains(&8_080) && !all.contains(&8_443));
         let first = all[0];
-        assert_eq!(candidates("acme", "db", |_| false).next(), Some(first), "stable");
+        assert_eq!(
+            candidates("acme", "db", |_| false).next(),
+            Some(first),
+            "stable"
+        );
         let next: Vec<u16> = candidates("acme", "db", |p| p == first).take(1).collect();
         assert_ne!(next, [first]);
         assert_ne!(

@@ -19,8 +19,8 @@ use satusky_core::changes::WorkloadChanges;
 use satusky_core::hostnames::Zone;
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, DnsZone, EdgeInfo,
-    InternalAddress, LogFollower, LogQuery, LogSink, Runtime, RuntimeError, RuntimeErrorKind, ServedHost,
-    WorkloadObservation,
+    InternalAddress, LogFollower, LogQuery, LogSink, Runtime, RuntimeError, RuntimeErrorKind,
+    ServedHost, WorkloadObservation,
 };
 use satusky_types::{Hostname, Plane, Reason, ReplicaCounts};
 use tokio::sync::Mutex;

@@ -352,8 +352,7 @@ impl Inner {
                 let d = &g.desired;
                 self.routes
                     .set_app(&d.org, &d.app, route_entries(d, &g.upstreams));
-                self.routes
-                    .set_service(&d.org, &d.app, g.upstreams.clone());
+                self.routes.set_service(&d.org, &d.app, g.upstreams.clone());
                 tracing::info!(release = %d.release_id(), "rollout complete; route switched");
                 if let Some(old) = st.serving.replace(g) {
                     self.stop_later(old.replicas, DRAIN);
@@ -372,8 +371,7 @@ impl Inner {
                 let d = &s.desired;
                 self.routes
                     .set_app(&d.org, &d.app, route_entries(d, &s.upstreams));
-                self.routes
-                    .set_service(&d.org, &d.app, s.upstreams.clone());
+                self.routes.set_service(&d.org, &d.app, s.upstreams.clone());
             }
         }
     }
