@@ -8,7 +8,7 @@ use satusky_types::{Expose, Strategy, VpaMode};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::convert::{ConvertError, duration_in, integer, parse_strategy};
+use super::convert::{ConvertError, duration_in, integer, parse_expose, parse_strategy};
 use super::read::{Reader, Section, Value, section_header};
 use crate::validate::limits::quoted;
 
@@ -186,19 +186,15 @@ impl Reader {
     /// `[app] expose`: `"http"`, `"tcp"` or `"none"` (any case).
     pub(super) fn expose(&mut self, section: &Section<'_, '_>) -> Option<Expose> {
         let raw = self.string(section, "expose")?;
-        let expose = Expose::parse(&raw.trim().to_ascii_lowercase());
-        if expose.is_none() {
-            let message = format!(
-                "{} is not a way to expose an app: use \"http\" (public hostnames, the default), \"tcp\" (a TCP service reached inside the org) or \"none\" (not reached at all)",
-                quoted(&raw)
-            );
-            self.error(
-                section.table.get("expose").map(Spanned::span),
-                format!("{}.expose", section.path),
-                message,
-            );
-        }
-        expose
+        parse_expose(&raw)
+            .map_err(|e| {
+                self.error(
+                    section.table.get("expose").map(Spanned::span),
+                    format!("{}.expose", section.path),
+                    e.to_string(),
+                )
+            })
+            .ok()
     }
 
     pub(super) fn vpa_mode(&mut self, section: &Section<'_, '_>, key: &str) -> Option<VpaMode> {
