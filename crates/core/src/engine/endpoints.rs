@@ -134,6 +134,7 @@ pub(super) fn not_public_reports(
         .iter()
         .map(|h| {
             let planes = [plane.clone(), plane.clone(), plane.clone(), plane.clone()];
+            // The metadata plane too: the claim is stored, but nothing serves it.
             let mut report = endpoint_report(app, prev, h, planes, now_ms);
             let old = prev.and_then(|d| d.endpoints.iter().find(|e| e.hostname == h.hostname));
             report.metadata = merge_plane(old.map(|o| &o.metadata), plane.clone(), now_ms);

@@ -50,10 +50,7 @@ impl AppView {
     /// runtime — not routed, not certified, not served. None at all for an app that is not
     /// public (`[app] expose = "tcp"` or `"none"`): its claims stay stored, unserved.
     pub fn routed_hostnames(&self) -> Vec<Hostname> {
-        if !self.spec.expose.is_public() {
-            return Vec::new();
-        }
-        routed(&self.domains)
+        self.routed_for(&self.spec)
     }
 
     /// The hostnames a release run with `spec` routes now: the app's routed ones, or none
