@@ -302,14 +302,14 @@ impl Engine {
         self.inner.handle.runtime.log_follower(org, app)
     }
 
-    /// Where the org's other apps reach `org/app` (`host:port`), from the runtime; `None`
-    /// when it cannot say (it is logged, and the field left out).
+    /// Where the org's other apps reach `org/app` (its host and port, e.g. for a binding's
+    /// `{host}`/`{port}`), from the runtime; `None` when it cannot say (it is logged).
     pub async fn internal_address(
         &self,
         org: &str,
         app: &str,
         spec: &satusky_types::AppSpec,
-    ) -> Option<String> {
+    ) -> Option<satusky_core::runtime::InternalAddress> {
         let got = self
             .inner
             .handle
@@ -317,7 +317,7 @@ impl Engine {
             .internal_address(org.to_string(), app.to_string(), spec.clone())
             .await;
         match got {
-            Ok(a) => a.map(|a| a.to_string()),
+            Ok(a) => a,
             Err(e) => {
                 tracing::warn!(%org, %app, error = %satusky_core::error_chain(&e), "the runtime cannot say the app's internal address");
                 None

@@ -258,7 +258,10 @@ pub async fn app_status(
 /// Where the org's other apps reach `a`, when a runtime is attached and can say.
 async fn internal_address(state: &AppState, a: &AppRecord) -> Option<String> {
     match &state.engine {
-        Some(engine) => engine.internal_address(&a.org, &a.name, &a.spec).await,
+        Some(engine) => engine
+            .internal_address(&a.org, &a.name, &a.spec)
+            .await
+            .map(|address| address.to_string()),
         None => None,
     }
 }
