@@ -241,6 +241,7 @@ mod tests {
             observed_generation: None,
             active_release: None,
             target_release: Some(1),
+            internal_address: None,
             phase: Phase::Building,
             build: Plane::new(PlaneState::InProgress, Reason::Building, ""),
             workload: WorkloadPlane {

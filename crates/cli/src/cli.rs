@@ -526,6 +526,9 @@ pub struct OverrideArgs {
     /// [deploy] progress_deadline, e.g. 10m.
     #[arg(long)]
     pub progress_deadline: Option<String>,
+    /// [app] expose: http (public hostnames), tcp (a TCP service inside the org) or none.
+    #[arg(long)]
+    pub expose: Option<String>,
     /// [env] entry KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,

@@ -124,6 +124,7 @@ mod tests {
             observed_generation: None,
             active_release: Some(OURS),
             target_release: Some(OURS),
+            internal_address: None,
             phase: Phase::Degraded,
             build: Plane::new(PlaneState::Ready, Reason::Built, ""),
             workload: WorkloadPlane {

@@ -34,6 +34,7 @@ fn report(target: Option<u64>, build: PlaneState, workload: PlaneState) -> Readi
         observed_generation: None,
         active_release: None,
         target_release: target,
+        internal_address: None,
         phase: Phase::RollingOut,
         build: plane(build),
         workload: WorkloadPlane {

@@ -289,6 +289,21 @@ pub struct EdgeInfo {
     pub probe_addr: Option<std::net::SocketAddr>,
 }
 
+/// Where the org's other apps reach an app (SPEC §10 "Exposure"), whatever its `expose`:
+/// the local runtime's stable loopback port, or a Kubernetes Service's cluster DNS name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InternalAddress {
+    pub host: String,
+    pub port: u16,
+}
+
+/// `host:port`, as `app get` and `app status` show it.
+impl std::fmt::Display for InternalAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
 impl EdgeInfo {
     /// The port an app's URL must name: the edge's HTTPS port when it is not 443 (`satusky
     /// dev` listens on 8443), `None` when `https://HOST/` reaches it. The edge's HTTPS port is
@@ -472,6 +487,19 @@ pub trait Runtime: Send + Sync + 'static {
                 "the {name} runtime cannot list the hostnames its routes serve"
             )))
         })
+    }
+
+    /// Where the org's other apps reach `org/app` (run with `spec`): the same address for the
+    /// app's life, across deploys and control-plane restarts. `None` (the default): the
+    /// runtime cannot say.
+    fn internal_address(
+        &self,
+        org: String,
+        app: String,
+        spec: AppSpec,
+    ) -> BoxFuture<'_, Result<Option<InternalAddress>, RuntimeError>> {
+        let _ = (org, app, spec);
+        Box::pin(async { Ok(None) })
     }
 
     /// Reconcile `desired` (the app's active release) again to undo drift: unlike `apply`,

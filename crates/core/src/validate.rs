@@ -324,6 +324,16 @@ const VOLUME_NEEDS_RECREATE: &str = "\"rolling\" cannot be used with [volume]: t
      or remove [volume]";
 
 fn check_domains(spec: &AppSpec, e: &mut Errors) {
+    // A custom domain is a public hostname: an app that is not public has none.
+    if !spec.expose.is_public() && !spec.domains.is_empty() {
+        e.push(
+            "domains[0].host",
+            format!(
+                "[[domains]] needs a public app, and [app] expose = \"{}\" has no public hostname: remove the [[domains]] entries, or set expose = \"http\"",
+                spec.expose
+            ),
+        );
+    }
     let mut seen = HashSet::new();
     for (i, domain) in spec.domains.iter().enumerate() {
         let field = format!("domains[{i}].host");

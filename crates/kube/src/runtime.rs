@@ -36,7 +36,8 @@ use satusky_core::error_chain;
 use satusky_core::hostnames::Zone;
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, DnsZone, EdgeInfo,
-    LogQuery, LogSink, Runtime, RuntimeError, RuntimeErrorKind, ServedHost, WorkloadObservation,
+    InternalAddress, LogQuery, LogSink, Runtime, RuntimeError, RuntimeErrorKind, ServedHost,
+    WorkloadObservation,
 };
 use satusky_types::{Hostname, Plane, PlaneState, Reason};
 
@@ -525,6 +526,17 @@ impl Runtime for KubeRuntime {
                 .map_err(|e| RuntimeError::wrap(RuntimeErrorKind::Unavailable, e))?;
             Ok(claims.iter().map(ToString::to_string).collect())
         })
+    }
+
+    /// The app's Service by its cluster DNS name: `APP.satusky-ORG.svc.cluster.local:PORT`.
+    fn internal_address(
+        &self,
+        org: String,
+        app: String,
+        spec: satusky_types::AppSpec,
+    ) -> BoxFuture<'_, Result<Option<InternalAddress>, RuntimeError>> {
+        let address = crate::render::internal_address(&app, &default_namespace(&org), &spec);
+        Box::pin(async move { Ok(Some(address)) })
     }
 
     fn edge(&self) -> EdgeInfo {

@@ -171,6 +171,7 @@ prop_compose! {
             image,
             command,
             zone: None,
+            expose: Default::default(),
             build: BuildSpec { dockerfile: "Dockerfile".into(), context: ".".into(), command: None, env: Default::default() },
             checks: ChecksSpec { path, expect: "2xx".into(), timeout_ms },
             deploy: DeploySpec {

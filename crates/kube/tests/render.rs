@@ -416,3 +416,54 @@ fn a_volume_is_one_writers_claim_and_its_deployment_recreates() {
         "RollingUpdate"
     );
 }
+
+#[test]
+fn a_tcp_app_gets_a_tcp_probe_a_service_on_its_port_and_no_route() {
+    let app = fixture("tcp");
+    let objects = render_ok(&input(&app));
+    assert_eq!(
+        kinds(&objects),
+        [
+            ("ConfigMap".to_owned(), "cache-env".to_owned()),
+            ("Deployment".to_owned(), "cache".to_owned()),
+            ("Service".to_owned(), "cache".to_owned()),
+        ],
+        "no HTTPRoute, ListenerSet or Certificate, though it was handed its generated hostname"
+    );
+    let probe = deployment(&objects)
+        .pointer("/spec/template/spec/containers/0/readinessProbe")
+        .unwrap();
+    assert_eq!(probe["tcpSocket"]["port"], "http", "{probe}");
+    assert!(probe.get("httpGet").is_none(), "{probe}");
+    let service = find(&objects, "Service", "cache").unwrap().as_value();
+    assert_eq!(service["spec"]["ports"][0]["port"], 6379, "{service}");
+    assert_eq!(
+        satusky_kube::render::internal_address("cache", "satusky-acme", app.spec()).to_string(),
+        "cache.satusky-acme.svc.cluster.local:6379"
+    );
+}
+
+#[test]
+fn an_app_exposed_as_none_has_no_readiness_probe_and_an_http_app_keeps_port_80() {
+    let none = parse("[app]\nname = \"worker\"\nexpose = \"none\"\nimage = \"w:1\"\n");
+    let objects = render_ok(&input(&none));
+    assert!(
+        deployment(&objects)
+            .pointer("/spec/template/spec/containers/0/readinessProbe")
+            .is_none()
+    );
+    assert!(objects.iter().all(|o| o.kind() != "HTTPRoute"));
+    let web = parse(BASE);
+    let objects = render_ok(&input(&web));
+    let probe = deployment(&objects)
+        .pointer("/spec/template/spec/containers/0/readinessProbe")
+        .unwrap();
+    assert_eq!(probe["httpGet"]["path"], "/");
+    assert!(objects.iter().any(|o| o.kind() == "HTTPRoute"));
+    let service = find(&objects, "Service", "web").unwrap().as_value();
+    assert_eq!(service["spec"]["ports"][0]["port"], 80);
+    assert_eq!(
+        satusky_kube::render::internal_address("web", "satusky-acme", web.spec()).to_string(),
+        "web.satusky-acme.svc.cluster.local:80"
+    );
+}

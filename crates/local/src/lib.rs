@@ -18,6 +18,8 @@
 //!   under the state dir), fed by the supervisor without ever making an app wait.
 //! - [`volumes`]: each app's persistent directory (`[volume]`), `$SATUSKY_VOLUME` for its
 //!   replicas, kept until purged.
+//! - [`internal`]: every app's internal address — a stable loopback port per app (kept in the
+//!   state dir), a TCP proxy to its serving replicas.
 //! - [`limits`]: the open-files limit (two per running replica), raised at start.
 //! - [`runtime`]: [`LocalRuntime`], which implements `satusky_core::runtime::Runtime` from
 //!   the pieces above.
@@ -32,6 +34,7 @@ pub mod build;
 pub mod ca;
 pub mod contexts;
 pub mod edge;
+pub mod internal;
 pub mod isolation;
 pub mod ledger;
 pub mod limits;

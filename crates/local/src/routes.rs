@@ -2,6 +2,10 @@
 //! redirect. One entry per hostname; an app's entries are replaced together, so switching a
 //! rollout's traffic is one atomic swap.
 //!
+//! Beside the hostnames it holds each app's service: the upstreams of its serving release,
+//! which its internal address ([`crate::internal`]) forwards TCP connections to, for every
+//! app whether it has hostnames or not. Written with the routes, so a rollout switches both.
+//!
 //! It also holds the certificates installed for a hostname out of band
 //! ([`RouteTable::install_certificate`]: what tests and drift tooling use to make the edge
 //! serve something other than the local CA's certificate). Replacing an app's entries drops
@@ -41,12 +45,17 @@ impl Route {
     }
 }
 
+/// `(org, app)` → the upstreams of its serving release.
+type Services = HashMap<(String, String), Vec<SocketAddr>>;
+
 /// Shared, cheaply cloneable table.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
     inner: Arc<RwLock<HashMap<String, Route>>>,
     /// Certificates installed out of band, by hostname (see the module docs).
     installed: Arc<RwLock<HashMap<String, Arc<CertifiedKey>>>>,
+    /// `(org, app)` → the serving release's upstreams (see the module docs).
+    services: Arc<RwLock<Services>>,
     next: Arc<AtomicUsize>,
 }
 
@@ -77,9 +86,30 @@ impl RouteTable {
         self.uninstall_certificates(&touched);
     }
 
-    /// Remove every entry of `org/app`.
+    /// Remove every entry of `org/app`, and its service.
     pub fn remove_app(&self, org: &str, app: &str) {
         self.set_app(org, app, Vec::new());
+        self.set_service(org, app, Vec::new());
+    }
+
+    /// Where connections to `org/app`'s internal address go: its serving release's
+    /// upstreams (none: connections are closed).
+    pub fn set_service(&self, org: &str, app: &str, upstreams: Vec<SocketAddr>) {
+        let mut map = self.services.write().unwrap_or_else(|e| e.into_inner());
+        let key = (org.to_string(), app.to_string());
+        if upstreams.is_empty() {
+            map.remove(&key);
+        } else {
+            map.insert(key, upstreams);
+        }
+    }
+
+    /// The upstreams of `org/app`'s service (empty when nothing serves).
+    pub fn service(&self, org: &str, app: &str) -> Vec<SocketAddr> {
+        let map = self.services.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&(org.to_string(), app.to_string()))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Insert or replace one hostname's entry (used by tests and drift tooling to edit the

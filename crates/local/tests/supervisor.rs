@@ -15,7 +15,7 @@ use satusky_local::ledger::{
     Ledger, LedgerEntry, MemoryLedger, ProcessKind, process_running, process_start_ticks, reap,
 };
 use satusky_local::supervisor::{ReplicaSpec, ReplicaStatus, Supervisor, SupervisorError, Timings};
-use satusky_types::ChecksSpec;
+use satusky_types::{ChecksSpec, Expose};
 
 const TEST_APP: &str = env!("CARGO_BIN_EXE_satusky-test-app");
 
@@ -45,6 +45,7 @@ fn replica(command: &[&str], artifact: Option<&Path>) -> ReplicaSpec {
             timeout_ms: 500,
         },
         volume: None,
+        expose: Default::default(),
     }
 }
 
@@ -349,4 +350,65 @@ async fn reap_kills_leftovers_but_never_a_recycled_pid() {
     assert!(ledger.all().await.unwrap().is_empty());
     stranger.kill().unwrap();
     stranger.wait().unwrap();
+}
+
+/// A replica of an app exposed as `expose`.
+fn exposed(command: &[&str], expose: Expose) -> ReplicaSpec {
+    ReplicaSpec {
+        expose,
+        ..replica(command, None)
+    }
+}
+
+#[tokio::test]
+async fn a_tcp_replica_is_ready_once_its_port_accepts_and_says_why_not_before() {
+    let f = fixture();
+    // No HTTP at all: the HTTP check would never pass, the TCP connect does.
+    let id = f
+        .sup
+        .start(exposed(&[TEST_APP, "--tcp-echo"], Expose::Tcp))
+        .await
+        .unwrap();
+    let s = wait_for(&f.sup, id, "ready", |s| s.ready).await;
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let mut greeting = String::new();
+    BufReader::new(&mut conn).read_line(&mut greeting).unwrap();
+    assert_eq!(greeting, "test-app acme/web@v1\n");
+    // Nothing listening: not ready, and the cause says where to listen.
+    let idle = f
+        .sup
+        .start(exposed(&[TEST_APP, "--no-listen"], Expose::Tcp))
+        .await
+        .unwrap();
+    let s = wait_for(&f.sup, idle, "a cause", |s| s.waiting.is_some()).await;
+    assert!(!s.ready);
+    let cause = s.waiting.unwrap();
+    assert!(cause.contains("nothing listens on 127.0.0.1:"), "{cause}");
+    f.sup.stop_many(vec![id, idle]).await;
+}
+
+#[tokio::test]
+async fn a_replica_exposed_as_none_is_ready_once_it_has_run_a_moment() {
+    let f = fixture();
+    let started = Instant::now();
+    let id = f
+        .sup
+        .start(exposed(&[TEST_APP, "--no-listen"], Expose::None))
+        .await
+        .unwrap();
+    wait_for(&f.sup, id, "ready", |s| s.ready).await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "ready only after running 1 s: {:?}",
+        started.elapsed()
+    );
+    // A process that exits at once never is.
+    let quitter = f
+        .sup
+        .start(exposed(&[TEST_APP, "--exit-at-start"], Expose::None))
+        .await
+        .unwrap();
+    let s = wait_for(&f.sup, quitter, "exits", |s| s.exits >= 2).await;
+    assert!(!s.ready, "{s:?}");
+    f.sup.stop_many(vec![id, quitter]).await;
 }

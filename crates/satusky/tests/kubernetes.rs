@@ -1135,3 +1135,40 @@ fn a_destroyed_apps_kept_volume_is_purged_by_a_second_destroy() {
             .is_none()
     );
 }
+
+#[test]
+fn a_tcp_app_gets_a_tcp_probe_no_route_and_its_service_dns_name_as_internal_address() {
+    let c = Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("satusky.toml"),
+        "[app]\nname = \"cache\"\nport = 6379\nexpose = \"tcp\"\nimage = \"redis:7\"\n",
+    )
+    .unwrap();
+    let deploy = c.onectl_in_background(dir.path(), &["deploy", "--timeout", "60s", "-o", "json"]);
+    c.wait_for("the Deployment", || {
+        c.object("apps/v1", "Deployment", "cache").is_some()
+    });
+    c.fake.complete_rollout(NS, "cache").unwrap();
+    let out = deploy.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["phase"], "ready", "{report}");
+    assert_eq!(report["endpoints"][0]["route"]["reason"], "NotPublic");
+    assert_eq!(
+        report["internal_address"],
+        format!("cache.{NS}.svc.cluster.local:6379")
+    );
+    let deployment = c.object("apps/v1", "Deployment", "cache").unwrap();
+    let probe = &deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"];
+    assert_eq!(probe["tcpSocket"]["port"], "http", "{probe}");
+    let service = c.object("v1", "Service", "cache").unwrap();
+    assert_eq!(service["spec"]["ports"][0]["port"], 6379, "{service}");
+    assert!(
+        c.object("gateway.networking.k8s.io/v1", "HTTPRoute", "cache")
+            .is_none(),
+        "no route for a tcp app"
+    );
+    let got = json(&c.onectl(dir.path(), &["app", "get", "-o", "json"]));
+    assert_eq!(got["internal_address"], report["internal_address"]);
+}

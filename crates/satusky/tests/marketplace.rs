@@ -65,7 +65,6 @@ fn have(binary: &str) -> bool {
 }
 
 #[test]
-#[ignore = "issue 16 in progress: needs expose = tcp and the app volume"]
 fn redis_from_the_catalog_answers_pong_on_its_internal_address() {
     assert!(
         have("redis-server"),
@@ -173,7 +172,6 @@ fn redis_from_the_catalog_answers_pong_on_its_internal_address() {
 }
 
 #[test]
-#[ignore = "issue 16 in progress: needs expose = tcp and the app volume"]
 fn postgres_bound_into_web_lets_web_select_1() {
     assert!(
         have("postgres") || Path::new("/usr/lib/postgresql").exists(),

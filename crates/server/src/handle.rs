@@ -105,6 +105,11 @@ impl Handle {
         app: &AppView,
         serving: u64,
     ) -> (RouteReading, Option<Vec<ProbedEndpoint>>) {
+        // An app that is not public has nothing routed or served to read: its planes are
+        // `NotPublic` whatever a reading would say.
+        if !app.spec.expose.is_public() {
+            return (Ok(Vec::new()), None);
+        }
         let routes = self
             .runtime
             .routes(app.org.clone(), app.name.clone(), app.hostnames.clone())

@@ -302,6 +302,7 @@ mod tests {
             observed_generation: None,
             active_release: Some(3),
             target_release: Some(3),
+            internal_address: None,
             phase: Phase::Degraded,
             build: plane(PlaneState::Ready),
             workload: satusky_types::WorkloadPlane {

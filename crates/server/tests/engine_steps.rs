@@ -1228,3 +1228,76 @@ fn an_apply_done_for_a_scale_never_counts_for_a_restart_asked_meanwhile() {
     assert!(desired.restarted_at_ms.is_some());
     assert_eq!(desired.spec.replicas, 2, "the scale stays");
 }
+
+// -- exposure
+
+/// acme/web deployed with `expose = "tcp"` (an image: nothing to build).
+fn tcp_sim() -> Sim {
+    let mut tcp = spec::app("web");
+    tcp.expose = satusky_types::Expose::Tcp;
+    tcp.image = Some("redis:7".into());
+    Sim::deploy("acme", "web", tcp, None)
+}
+
+#[test]
+fn a_tcp_app_routes_nothing_and_its_endpoint_planes_are_not_public_from_the_start() {
+    let mut s = tcp_sim();
+    let d = s.step();
+    let planes: Vec<String> = events(&d)
+        .into_iter()
+        .filter(|e| e.starts_with("web-acme/"))
+        .collect();
+    assert_eq!(
+        planes,
+        [
+            "web-acme/metadata not_applicable NotPublic",
+            "web-acme/route not_applicable NotPublic",
+            "web-acme/dns not_applicable NotPublic",
+            "web-acme/tls not_applicable NotPublic",
+            "web-acme/http not_applicable NotPublic",
+        ]
+    );
+    assert_eq!(
+        doc(&s).endpoints[0].http.message,
+        "expose = \"tcp\": a TCP service with no public hostname (nothing is routed, resolved, \
+         certified or served); reach it inside the org at its internal_address"
+    );
+    let d = s.step(); // nothing to build: apply
+    let Action::Apply(desired) = d.action else {
+        panic!("an image is applied next: {:?}", d.action)
+    };
+    assert!(
+        desired.hostnames.is_empty(),
+        "no hostname is handed to the runtime: {:?}",
+        desired.hostnames
+    );
+}
+
+#[test]
+fn a_tcp_app_is_ready_once_its_workload_is_and_nothing_is_probed() {
+    let mut s = tcp_sim();
+    s.runtime.on_observe(Ok(observed(1, 1, 1)));
+    s.run(20);
+    assert_eq!(s.app.phase, Phase::Ready);
+    assert_eq!(s.releases[0].status, ReleaseStatus::Active);
+    assert!(
+        s.runtime
+            .calls()
+            .iter()
+            .all(|c| !matches!(c, Call::Routes(_) | Call::Probe(_))),
+        "{:?}",
+        s.runtime.calls()
+    );
+    let e = &doc(&s).endpoints[0];
+    assert!(
+        e.planes()
+            .iter()
+            .all(|(_, p)| p.reason == Reason::NotPublic)
+    );
+    assert!(s.app.routed_hostnames().is_empty());
+    assert_eq!(
+        s.prober.as_ref().map(|p| p.seen().len()),
+        Some(0),
+        "the prober is never asked"
+    );
+}

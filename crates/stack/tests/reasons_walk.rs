@@ -173,6 +173,21 @@ fn generic_reasons() -> Vec<Produced> {
         planes.extend(e.planes().into_iter().map(|(_, p)| p.clone()));
     }
     out.extend(by("engine::report after a restart (stale rule)", planes));
+    // An app that is not public (`expose = "tcp"`): its endpoint planes do not apply.
+    let mut s = sim(
+        AppSpec {
+            expose: satusky_types::Expose::Tcp,
+            ..spec::app(APP)
+        },
+        Some(CONTEXT),
+    );
+    s.runtime.on_observe(Ok(observed(1, 1, 1)));
+    drive(&mut s, Duration::ZERO);
+    let doc = s.app.status.as_ref().expect("a status document");
+    out.extend(by(
+        "engine::next of a tcp app (not public)",
+        all_planes(doc),
+    ));
     out
 }
 

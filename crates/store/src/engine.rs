@@ -331,12 +331,14 @@ impl ReleaseRecord {
             Some(n) => spec.with_replicas(n).map_err(DesiredError::Spec)?,
             None => spec,
         };
+        // A release that is not public routes nothing, whatever the app claims.
+        let hostnames =
+            AppHostnames::new(app.routed_for(spec.spec())).map_err(DesiredError::Hostnames)?;
         Ok(ReleaseView {
             version: self.version,
             source: self.source.clone(),
             spec,
-            hostnames: AppHostnames::new(app.routed_hostnames())
-                .map_err(DesiredError::Hostnames)?,
+            hostnames,
             context: self.context.clone(),
             artifact: self.artifact.clone(),
             secrets: Default::default(),

@@ -60,33 +60,10 @@ impl fmt::Display for RuntimeKind {
     }
 }
 
-/// How the app is reached (SPEC §10 "Exposure"). Not in `AppSpec` yet: template metadata
-/// until `[app] expose` exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expose {
-    /// Public hostnames, all five planes (the default).
-    Http,
-    /// TCP readiness, no public hostname, reached at its internal address.
-    Tcp,
-    /// Neither.
-    None,
-}
-
-impl Expose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Expose::Http => "http",
-            Expose::Tcp => "tcp",
-            Expose::None => "none",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Expose::Http, Expose::Tcp, Expose::None]
-            .into_iter()
-            .find(|e| e.as_str() == s)
-    }
-}
+/// How the app is reached (SPEC §10 "Exposure"): the spec's own type. A template declares it
+/// in `[template] expose` for the catalog, and its app parts run with it (`[app] expose`);
+/// resolution refuses a template whose app part says otherwise.
+pub use satusky_types::Expose;
 
 /// Where the app's build context comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -103,6 +103,17 @@ pub enum ResolveError {
         #[source]
         errors: ConfigError,
     },
+    /// A defect of the template: its app part runs with another `expose` than it declares.
+    #[error(
+        "{template} declares expose = \"{declared}\" in [template], but its app part for the \
+         {runtime} runtime runs with expose = \"{runs}\": write expose = \"{declared}\" under its [app]"
+    )]
+    ExposeMismatch {
+        template: TemplateRef,
+        runtime: RuntimeKind,
+        declared: Expose,
+        runs: Expose,
+    },
     /// A defect of the template: a secret it writes is not one the app requires.
     #[error(
         "{template} writes the secret {secret}, which its app part for the {runtime} runtime \
@@ -181,6 +192,16 @@ pub fn resolve(
             secrets.insert(secret.clone(), value.clone());
         }
     }
+    // What runs is the spec's `expose`; the catalog's declaration must say the same.
+    let expose = spec.spec().expose;
+    if expose != template.expose {
+        return Err(ResolveError::ExposeMismatch {
+            template: reference,
+            runtime: request.runtime,
+            declared: template.expose,
+            runs: expose,
+        });
+    }
     let outputs = template
         .outputs
         .iter()
@@ -201,7 +222,7 @@ pub fn resolve(
         generated,
         dropped,
         outputs,
-        expose: template.expose,
+        expose,
         context: template.context,
         static_site,
     })

@@ -94,7 +94,11 @@ fn unknown_sections_and_keys_suggest_the_closest() {
         only_error(&text),
         "templates/kv/template.toml:85:2: output: unknown section [output]: did you mean [outputs]?"
     );
-    let text = edit(KV1, "expose = \"tcp\"", "expos = \"tcp\"");
+    let text = edit(
+        KV1,
+        "\"A key-value store\"\nexpose = \"tcp\"",
+        "\"A key-value store\"\nexpos = \"tcp\"",
+    );
     assert_eq!(
         only_error(&text),
         "templates/kv/template.toml:5:1: template.expos: unknown key \"expos\" in [template]: did you mean \"expose\"?"
@@ -121,7 +125,11 @@ fn template_metadata_rules() {
         only_error(&text),
         "templates/kv/template.toml:3:11: template.version: 0 is out of range: use 1–1000000"
     );
-    let text = edit(KV1, "expose = \"tcp\"", "expose = \"udp\"");
+    let text = edit(
+        KV1,
+        "\"A key-value store\"\nexpose = \"tcp\"",
+        "\"A key-value store\"\nexpose = \"udp\"",
+    );
     assert_eq!(
         only_error(&text),
         "templates/kv/template.toml:5:10: template.expose: \"udp\" is not an exposure: use http, tcp or none"
@@ -246,12 +254,12 @@ fn placeholders_name_what_exists_where_they_are() {
         "\"--size={size}\", \"{password}\"]",
     );
     let e = only_error(&text);
-    assert!(e.starts_with("templates/kv/template.toml:58:65: runtimes.local.config: {password} is a secret: it reaches the app as the secret KV_PASSWORD"), "{e}");
+    assert!(e.starts_with("templates/kv/template.toml:59:65: runtimes.local.config: {password} is a secret: it reaches the app as the secret KV_PASSWORD"), "{e}");
     // '…' strings cannot escape a value.
     let text = edit(KV1, "\"--size={size}\"", "'--size={size}'");
     assert_eq!(
         only_error(&text),
-        "templates/kv/template.toml:58:55: runtimes.local.config: {size} is in a '…' string, which cannot hold an escaped value: use a \"…\" string"
+        "templates/kv/template.toml:59:55: runtimes.local.config: {size} is in a '…' string, which cannot hold an escaped value: use a \"…\" string"
     );
     // {host} and {port} belong to outputs.
     let text = edit(

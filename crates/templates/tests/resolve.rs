@@ -38,6 +38,7 @@ fn the_spec_is_exactly_what_the_same_satusky_toml_gives() {
     let by_hand = r#"
 [app]
 name = "cache"
+expose = "tcp"
 replicas = 3
 memory = "128Mi"
 command = ["kv-server", "--db", "orders", "--size=small"]
@@ -53,6 +54,11 @@ required = ["KV_PASSWORD"]
     assert_eq!(resolved.spec, file);
     assert_eq!(resolved.source(), "template(kv@1)");
     assert_eq!(resolved.expose, Expose::Tcp);
+    assert_eq!(
+        resolved.spec.spec().expose,
+        Expose::Tcp,
+        "the spec carries it"
+    );
     assert_eq!(resolved.context, ContextKind::None);
     assert_eq!(resolved.static_site, None);
 }
@@ -345,4 +351,32 @@ fn a_static_site_resolves_its_settings() {
     );
     assert_eq!(resolved.context, ContextKind::User);
     assert!(resolved.spec.spec().command.is_none());
+}
+
+#[test]
+fn an_app_part_that_runs_with_another_expose_than_declared_is_a_template_defect() {
+    let text = edit(
+        KV1,
+        "image = \"example.com/kv:1\"",
+        "image = \"example.com/kv:1\"\nexpose = \"http\"",
+    );
+    // The kubernetes part says "http" (and no longer "tcp") under its [app].
+    let text = text.replacen(
+        "name = \"{app}\"\nexpose = \"tcp\"\nreplicas = {replicas}\nmemory = \"{memory}\"\nimage",
+        "name = \"{app}\"\nreplicas = {replicas}\nmemory = \"{memory}\"\nimage",
+        1,
+    );
+    let template = satusky_templates::parse(PATH, &text).unwrap_or_else(|e| panic!("{e}"));
+    let err = run(
+        &template,
+        RuntimeKind::Kubernetes,
+        &[("database", "orders")],
+        &StoredParameters::new(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "kv@1 declares expose = \"tcp\" in [template], but its app part for the kubernetes \
+         runtime runs with expose = \"http\": write expose = \"tcp\" under its [app]"
+    );
 }

@@ -62,6 +62,7 @@ impl Sim {
     /// spec's image is run), hostnames: the generated one.
     pub fn deploy(org: &str, name: &str, spec: AppSpec, context: Option<&str>) -> Self {
         let hostnames = vec![crate::spec::generated(org, name, ZONE)];
+        let public = spec.expose.is_public();
         let app = AppView {
             org: org.to_string(),
             name: name.to_string(),
@@ -84,7 +85,12 @@ impl Sim {
                     version: 1,
                     source: "deploy".to_string(),
                     spec: validated(spec),
-                    hostnames: AppHostnames::new(hostnames).expect("valid hostnames"),
+                    hostnames: AppHostnames::new(if public {
+                        hostnames.clone()
+                    } else {
+                        Vec::new()
+                    })
+                    .expect("valid hostnames"),
                     context: context.map(str::to_string),
                     artifact: None,
                     secrets: Default::default(),
@@ -129,7 +135,12 @@ impl Sim {
                     None => "deploy".to_string(),
                 },
                 spec: validated(spec.clone()),
-                hostnames: AppHostnames::new(self.app.hostnames.clone()).expect("valid hostnames"),
+                hostnames: AppHostnames::new(if spec.expose.is_public() {
+                    self.app.hostnames.clone()
+                } else {
+                    Vec::new()
+                })
+                .expect("valid hostnames"),
                 context: context.map(str::to_string),
                 artifact: artifact.map(str::to_string),
                 secrets: Default::default(),
@@ -246,6 +257,15 @@ impl Sim {
                     self.runtime
                         .observe(self.app.org.clone(), self.app.name.clone()),
                 )))
+            }
+            // What the executor's `read_endpoints` does: nothing is read for an app that is
+            // not public.
+            Action::Probe { after, .. } if !self.app.spec.expose.is_public() => {
+                self.pause(*after);
+                tag(Outcome::Probed {
+                    routes: Ok(Vec::new()),
+                    probed: None,
+                })
             }
             Action::Probe { after, serving } => {
                 self.pause(*after);

@@ -19,6 +19,7 @@ pub fn app(name: &str) -> AppSpec {
         image: None,
         command: Some(vec!["./server".into()]),
         zone: None,
+        expose: Default::default(),
         build: BuildSpec {
             dockerfile: "Dockerfile".into(),
             context: ".".into(),

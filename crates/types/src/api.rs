@@ -331,6 +331,10 @@ pub struct AppDetail {
     /// target whose secret holds it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bindings: Vec<crate::templates::BindingInfo>,
+    /// `host:port` where the org's other apps reach this one, whatever its `expose` (absent
+    /// when the control plane has no runtime to say it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_address: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }

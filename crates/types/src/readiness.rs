@@ -57,6 +57,10 @@ pub enum Reason {
     NoRuntime,
     /// Last checked before the control plane (re)started; not observed since.
     NotYetObserved,
+    /// The app is not public (`[app] expose = "tcp"` or `"none"`): no public hostname is
+    /// routed, resolved, certified or served, so the endpoint planes do not apply; it is
+    /// reached inside the org at its internal address.
+    NotPublic,
     // -- build
     BuildPending,
     Building,
@@ -162,6 +166,7 @@ impl Reason {
         Reason::NotApplicable,
         Reason::NoRuntime,
         Reason::NotYetObserved,
+        Reason::NotPublic,
         Reason::BuildPending,
         Reason::Building,
         Reason::Built,
@@ -388,6 +393,10 @@ pub struct ReadinessReport {
     pub observed_generation: Option<u64>,
     pub active_release: Option<u64>,
     pub target_release: Option<u64>,
+    /// `host:port` where the org's other apps reach this one, whatever its `expose` (absent
+    /// when the control plane has no runtime to say it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_address: Option<String>,
     pub phase: Phase,
     pub build: Plane,
     pub workload: WorkloadPlane,

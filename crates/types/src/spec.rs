@@ -35,6 +35,10 @@ pub struct AppSpec {
     /// Which cluster (zone) runs the app.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
+    /// How the app is reached: public HTTP (the default), TCP inside the org, or not at all.
+    /// Left out when `http`, so specs stored before it existed keep their form and digest.
+    #[serde(default, skip_serializing_if = "Expose::is_http")]
+    pub expose: Expose,
     pub build: BuildSpec,
     pub checks: ChecksSpec,
     pub deploy: DeploySpec,
@@ -54,6 +58,54 @@ pub struct AppSpec {
     pub vpa: Option<VpaSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pdb: Option<PdbSpec>,
+}
+
+/// How an app is reached (`[app] expose`). Every app also has an `internal_address` inside
+/// its org, whatever this says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Expose {
+    /// Public hostnames (generated and custom), all five endpoint planes, HTTP readiness.
+    #[default]
+    Http,
+    /// No public hostname; a TCP readiness check; reached at its internal address.
+    Tcp,
+    /// No public hostname and no readiness check beyond the process running (a worker).
+    None,
+}
+
+impl Expose {
+    /// Every value, in the order the docs list them.
+    pub const ALL: [Expose; 3] = [Expose::Http, Expose::Tcp, Expose::None];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expose::Http => "http",
+            Expose::Tcp => "tcp",
+            Expose::None => "none",
+        }
+    }
+
+    /// `http`, `tcp` or `none`, exactly (lower-case, as the wire form).
+    pub fn parse(s: &str) -> Option<Self> {
+        Expose::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+
+    /// The default: left out of a serialized spec.
+    pub fn is_http(&self) -> bool {
+        *self == Expose::Http
+    }
+
+    /// Served on public hostnames (only `http`).
+    pub fn is_public(self) -> bool {
+        self == Expose::Http
+    }
+}
+
+impl std::fmt::Display for Expose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -241,6 +293,23 @@ mod tests {
         let json = serde_json::to_value(&spec).unwrap();
         assert!(json["build"].get("env").is_none(), "{json}");
         assert!(json.get("secrets").is_none(), "{json}");
+        assert_eq!(spec.expose, Expose::Http);
+        assert!(json.get("expose").is_none(), "{json}");
+    }
+
+    #[test]
+    fn expose_is_written_only_when_not_http_and_reads_lowercase() {
+        let mut spec: AppSpec = serde_json::from_str(OLD).unwrap();
+        spec.expose = Expose::Tcp;
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["expose"], "tcp");
+        assert_eq!(serde_json::from_value::<AppSpec>(json).unwrap(), spec);
+        let bad = OLD.replace(r#""port""#, r#""expose":"TCP","port""#);
+        assert!(serde_json::from_str::<AppSpec>(&bad).is_err());
+        for e in Expose::ALL {
+            assert_eq!(Expose::parse(e.as_str()), Some(e));
+        }
+        assert_eq!(Expose::parse("udp"), None);
     }
 
     #[test]

@@ -86,7 +86,14 @@ async fn get(target: &AppTarget, env: &Env) -> Result<u8, CliError> {
         ("generation", d.generation.to_string()),
         ("active release", version(d.active_release)),
         ("target release", version(d.target_release)),
-        ("hostnames", d.hostnames.join(", ")),
+        ("hostnames", hostnames(&d)),
+        (
+            "internal address",
+            d.internal_address.as_deref().map_or_else(
+                || "-".into(),
+                |a| format!("{a} (reachable by the org's apps)"),
+            ),
+        ),
         ("image", s.image.clone().unwrap_or_else(|| "(built)".into())),
         (
             "command",
@@ -112,6 +119,11 @@ async fn get(target: &AppTarget, env: &Env) -> Result<u8, CliError> {
     }
     output::print_table(&t);
     Ok(exit::OK)
+}
+
+/// Where the org's other apps reach the app, on one line.
+pub fn internal_address_line(address: &str) -> String {
+    format!("internal address {address} (reachable by the org's apps)")
 }
 
 /// The count that runs: the spec's, or the one set with `1ctl app scale` (saying so), and
@@ -147,6 +159,19 @@ fn bindings(d: &AppDetail) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The app's hostnames; none public when its `expose` says so.
+fn hostnames(d: &AppDetail) -> String {
+    if d.spec.expose.is_public() {
+        d.hostnames.join(", ")
+    } else {
+        format!(
+            "none public (expose = \"{}\"; {} is reserved, not served)",
+            d.spec.expose,
+            d.hostnames.join(", ")
+        )
+    }
 }
 
 fn limits(request: &str, limit: Option<&str>) -> String {
@@ -252,6 +277,9 @@ pub fn print_status(r: &ReadinessReport) {
         version(r.active_release),
         version(r.target_release)
     ));
+    if let Some(address) = &r.internal_address {
+        output::line(&internal_address_line(address));
+    }
     output::line("");
     let mut t = output::table(&["DIMENSION", "STATE", "REASON", "MESSAGE"]);
     t.add_row(vec![

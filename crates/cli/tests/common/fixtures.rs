@@ -165,6 +165,7 @@ pub fn report(target: u64, build: PlaneState, workload: PlaneState, http: PlaneS
         observed_generation: None,
         active_release: None,
         target_release: Some(target),
+        internal_address: None,
         phase: Phase::RollingOut,
         build: Plane::new(build, Reason::Built, "sha256:abc"),
         workload: WorkloadPlane {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use satusky_types::Strategy;
+use satusky_types::{Expose, Strategy};
 use toml::de::DeValue;
 
 use crate::quantity::{ValueError, parse_duration};
@@ -16,6 +16,10 @@ pub(super) enum ConvertError {
     Value(#[from] ValueError),
     #[error("{quoted} is not a deploy strategy: use \"rolling\" or \"recreate\"")]
     Strategy { quoted: String },
+    #[error(
+        "{quoted} is not a way to expose an app: use \"http\" (public hostnames, the default), \"tcp\" (a TCP service reached inside the org) or \"none\" (not reached at all)"
+    )]
+    Expose { quoted: String },
     #[error(
         "{} is finer than a millisecond: use whole milliseconds, e.g. 500ms",
         humantime::format_duration(*.0)
@@ -39,6 +43,13 @@ pub(super) fn parse_strategy(raw: &str) -> Result<Strategy, ConvertError> {
             quoted: quoted(raw),
         }),
     }
+}
+
+/// `http`, `tcp` or `none` (any case).
+pub(super) fn parse_expose(raw: &str) -> Result<Expose, ConvertError> {
+    Expose::parse(&raw.trim().to_ascii_lowercase()).ok_or_else(|| ConvertError::Expose {
+        quoted: quoted(raw),
+    })
 }
 
 /// A duration such as `2s`, in whole units of `unit` ([`millis`] or [`seconds`]).

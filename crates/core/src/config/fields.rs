@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use satusky_types::{Strategy, VpaMode};
+use satusky_types::{Expose, Strategy, VpaMode};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::convert::{ConvertError, duration_in, integer, parse_strategy};
+use super::convert::{ConvertError, duration_in, integer, parse_expose, parse_strategy};
 use super::read::{Reader, Section, Value, section_header};
 use crate::validate::limits::quoted;
 
@@ -177,6 +177,20 @@ impl Reader {
                 self.error(
                     section.table.get("strategy").map(Spanned::span),
                     "deploy.strategy".into(),
+                    e.to_string(),
+                )
+            })
+            .ok()
+    }
+
+    /// `[app] expose`: `"http"`, `"tcp"` or `"none"` (any case).
+    pub(super) fn expose(&mut self, section: &Section<'_, '_>) -> Option<Expose> {
+        let raw = self.string(section, "expose")?;
+        parse_expose(&raw)
+            .map_err(|e| {
+                self.error(
+                    section.table.get("expose").map(Spanned::span),
+                    format!("{}.expose", section.path),
                     e.to_string(),
                 )
             })

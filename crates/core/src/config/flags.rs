@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use satusky_types::AppSpec;
 
 use super::Overrides;
-use super::convert::{ConvertError, duration_in, millis, parse_strategy, seconds};
+use super::convert::{ConvertError, duration_in, millis, parse_expose, parse_strategy, seconds};
 use super::read::{Found, Reader};
 use crate::validate::limits::{env_field, shortened};
 
@@ -82,6 +82,8 @@ pub(super) fn apply(spec: &mut AppSpec, o: &Overrides, reader: &mut Reader) -> F
         "deploy.strategy",
         "--strategy",
     );
+    let expose = o.expose.as_deref().map(parse_expose);
+    a.parsed(expose, &mut spec.expose, "app.expose", "--expose");
     for (key, value) in &o.env {
         a.set(
             &Some(value.clone()),
@@ -176,6 +178,7 @@ mod tests {
             checks_timeout: Some("5s".into()),
             strategy: Some("recreate".into()),
             progress_deadline: Some("90s".into()),
+            expose: Some("tcp".into()),
             env: vec![("B".into(), "flag".into()), ("C".into(), "flag".into())],
         };
         let spec = parse_with(&text, &overrides).unwrap();
@@ -207,6 +210,7 @@ mod tests {
         assert_eq!(spec.checks.timeout_ms, 5000);
         assert_eq!(spec.deploy.strategy, Strategy::Recreate);
         assert_eq!(spec.deploy.progress_deadline_seconds, 90);
+        assert_eq!(spec.expose, satusky_types::Expose::Tcp);
         let env: Vec<(&str, &str)> = spec
             .env
             .iter()
@@ -222,6 +226,7 @@ mod tests {
             checks_timeout: Some("soon".into()),
             strategy: Some("bluegreen".into()),
             progress_deadline: Some("1500ms".into()),
+            expose: Some("udp".into()),
             port: Some(0),
             env: vec![("PORT".into(), "1".into())],
             ..Overrides::default()
@@ -234,6 +239,7 @@ mod tests {
                 "--checks-timeout",
                 "--progress-deadline",
                 "--strategy",
+                "--expose",
                 "--port",
                 "--memory",
                 "--env PORT"

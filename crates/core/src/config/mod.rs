@@ -52,6 +52,8 @@ pub struct Overrides {
     pub strategy: Option<String>,
     /// A duration such as `10m`.
     pub progress_deadline: Option<String>,
+    /// `http`, `tcp` or `none`.
+    pub expose: Option<String>,
     /// `KEY=VALUE` pairs, added to (or replacing entries of) `[env]`.
     pub env: Vec<(String, String)>,
 }

@@ -56,6 +56,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
             "image",
             "command",
             "zone",
+            "expose",
         ],
     ),
     ("build", &["dockerfile", "context", "command", "env"]),
@@ -149,6 +150,7 @@ impl Reader {
             image: self.string(&app, "image"),
             command: self.string_list(&app, "command"),
             zone: self.string(&app, "zone"),
+            expose: self.expose(&app).unwrap_or_default(),
             build: BuildSpec {
                 dockerfile: self
                     .string(&build, "dockerfile")

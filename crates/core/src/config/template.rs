@@ -75,6 +75,7 @@ memory = "128Mi"        # memory request, also the limit unless memory_limit is 
 #image = "ghcr.io/acme/api:1.4"   # a prebuilt image: skips the build
 #command = ["./server"]           # required by the local runtime; listen on $PORT
 #zone = "dev-1"                   # which cluster (zone) runs the app
+#expose = "http"                  # or "tcp" (no public hostname), or "none"
 
 [build]
 dockerfile = "Dockerfile"   # Kubernetes runtime (Kaniko), relative to the context

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use satusky_types::{AppSpec, Strategy, VpaMode};
+use satusky_types::{AppSpec, Expose, Strategy, VpaMode};
 
 use super::*;
 
@@ -675,4 +675,47 @@ fn a_volume_makes_recreate_the_default_and_refuses_rolling() {
     assert!(err.to_string().contains("[volume]"), "{err}");
     // Without a volume, rolling stays the default.
     assert_eq!(parse(MINIMAL).unwrap().deploy.strategy, Strategy::Rolling);
+}
+
+#[test]
+fn expose_defaults_to_http_and_reads_tcp_and_none_in_any_case() {
+    assert_eq!(parse(MINIMAL).unwrap().expose, Expose::Http);
+    for (text, want) in [
+        ("expose = \"tcp\"", Expose::Tcp),
+        ("expose = \"None\"", Expose::None),
+        ("expose = \"HTTP\"", Expose::Http),
+    ] {
+        let spec = parse(&format!("{MINIMAL}{text}\n")).unwrap();
+        assert_eq!(spec.expose, want, "{text}");
+    }
+}
+
+#[test]
+fn a_bad_expose_names_the_field_and_the_allowed_values() {
+    let text = format!("{MINIMAL}expose = \"udp\"\n");
+    assert_eq!(positions(&text), one(3, 10, "app.expose"));
+    assert_eq!(
+        message(&text),
+        "satusky.toml:3:10: app.expose: \"udp\" is not a way to expose an app: use \"http\" \
+         (public hostnames, the default), \"tcp\" (a TCP service reached inside the org) or \
+         \"none\" (not reached at all)"
+    );
+    let text = format!("{MINIMAL}expose = true\n");
+    assert_eq!(positions(&text), one(3, 10, "app.expose"));
+    assert!(
+        message(&text).contains("expected a string"),
+        "{}",
+        message(&text)
+    );
+}
+
+#[test]
+fn domains_of_an_app_that_is_not_public_are_refused_with_the_fix() {
+    let text = format!("{MINIMAL}expose = \"tcp\"\n[[domains]]\nhost = \"db.example.com\"\n");
+    assert_eq!(positions(&text), one(5, 8, "domains[0].host"));
+    let msg = message(&text);
+    assert!(
+        msg.contains("[[domains]] needs a public app, and [app] expose = \"tcp\" has no public hostname: remove the [[domains]] entries, or set expose = \"http\""),
+        "{msg}"
+    );
 }

@@ -20,7 +20,7 @@ mod status;
 mod step;
 mod work;
 
-pub use endpoints::{RouteReading, endpoint_reports, endpoint_targets};
+pub use endpoints::{RouteReading, endpoint_reports, endpoint_targets, not_public_plane};
 pub use rest::{observable, observed_at_rest};
 pub use state::{AppView, Operated, ReleaseView, routed};
 pub use status::{StatusDoc, diff_events, initial_doc, metadata_plane, report};

@@ -47,8 +47,19 @@ pub struct Operated {
 impl AppView {
     /// The hostnames the runtime routes: generated ones, and custom domains whose ownership
     /// is proven (or still in their grace period). Unproven ones are never handed to a
-    /// runtime — not routed, not certified, not served.
+    /// runtime — not routed, not certified, not served. None at all for an app that is not
+    /// public (`[app] expose = "tcp"` or `"none"`): its claims stay stored, unserved.
     pub fn routed_hostnames(&self) -> Vec<Hostname> {
+        self.routed_for(&self.spec)
+    }
+
+    /// The hostnames a release run with `spec` routes now: the app's routed ones, or none
+    /// when `spec` is not public (a rollback to a release with another `expose` follows the
+    /// release, not the app's latest spec).
+    pub fn routed_for(&self, spec: &AppSpec) -> Vec<Hostname> {
+        if !spec.expose.is_public() {
+            return Vec::new();
+        }
         routed(&self.domains)
     }
 

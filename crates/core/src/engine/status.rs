@@ -73,22 +73,25 @@ pub fn initial_doc(app: &AppView, has_runtime: bool, now_ms: i64) -> StatusDoc {
         "no runtime is attached to this control plane; the desired state is stored".to_string()
     };
     let release = app.target_release;
-    let endpoints = app
-        .hostnames
-        .iter()
-        .map(|h| {
-            let waiting = Plane::new(
-                PlaneState::Pending,
-                Reason::Waiting,
-                format!(
-                    "checked once v{} is rolled out",
-                    release.unwrap_or_default()
-                ),
-            );
-            let planes = [waiting.clone(), waiting.clone(), waiting.clone(), waiting];
-            endpoint_report(app, prev, h, planes, now_ms)
-        })
-        .collect();
+    let endpoints = if !app.spec.expose.is_public() {
+        super::endpoints::not_public_reports(app, prev, now_ms)
+    } else {
+        app.hostnames
+            .iter()
+            .map(|h| {
+                let waiting = Plane::new(
+                    PlaneState::Pending,
+                    Reason::Waiting,
+                    format!(
+                        "checked once v{} is rolled out",
+                        release.unwrap_or_default()
+                    ),
+                );
+                let planes = [waiting.clone(), waiting.clone(), waiting.clone(), waiting];
+                endpoint_report(app, prev, h, planes, now_ms)
+            })
+            .collect()
+    };
     StatusDoc {
         release,
         generation: None,
@@ -169,6 +172,7 @@ pub fn report(app: &AppView, has_runtime: bool, started_ms: i64) -> ReadinessRep
         observed_generation: doc.generation,
         active_release: app.active_release,
         target_release: app.target_release,
+        internal_address: None,
         phase,
         build: doc.build,
         workload: doc.workload,

@@ -22,6 +22,7 @@ pub(super) fn valid() -> AppSpec {
         image: Some("ghcr.io/acme/api:1.4".into()),
         command: Some(vec!["./server".into()]),
         zone: Some("dev-1".into()),
+        expose: Default::default(),
         build: BuildSpec {
             dockerfile: "Dockerfile".into(),
             context: ".".into(),

@@ -8,7 +8,8 @@
 //! - `replicas` is left out when `[hpa]` is set, so the HPA owns it and a re-apply never
 //!   fights the autoscaler.
 //! - The readiness probe is an HTTP GET of `checks.path` on the container port, with
-//!   `timeoutSeconds` from `checks.timeout` (rounded up to whole seconds). The spec has no
+//!   `timeoutSeconds` from `checks.timeout` (rounded up to whole seconds); `[app] expose =
+//!   "tcp"`: a TCP connect to that port instead; `"none"`: no readiness probe. The spec has no
 //!   liveness setting, so no liveness probe is rendered: a wrong one kills healthy pods.
 //! - `PORT` is set to the container port, so an app written for the local runtime (which
 //!   listens on `$PORT`) runs unchanged.
@@ -27,13 +28,13 @@ use k8s_openapi::api::apps::v1::{
 use k8s_openapi::api::core::v1::{
     ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar, HTTPGetAction,
     PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, SecretEnvSource, Volume, VolumeMount,
-    VolumeResourceRequirements,
+    PodTemplateSpec, Probe, ResourceRequirements, SecretEnvSource, TCPSocketAction, Volume,
+    VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use satusky_types::{Strategy, VolumeSpec};
+use satusky_types::{Expose, Strategy, VolumeSpec};
 
 use super::config::config_hash;
 use super::labels::{self, CONFIG_HASH, RESTARTED_AT};
@@ -107,19 +108,37 @@ fn resources(ctx: &Ctx<'_>) -> ResourceRequirements {
     }
 }
 
-fn readiness_probe(ctx: &Ctx<'_>) -> Probe {
+/// The readiness probe by `[app] expose`: an HTTP GET of `checks.path` (`http`), a TCP
+/// connect to the port (`tcp`), or none (`none`: ready once running).
+fn readiness_probe(ctx: &Ctx<'_>) -> Option<Probe> {
     let checks = &ctx.spec.checks;
     let timeout = checks.timeout_ms.div_ceil(1000).max(1);
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(checks.path.clone()),
-            port: IntOrString::String(PORT_NAME.to_owned()),
-            ..HTTPGetAction::default()
-        }),
+    let port = IntOrString::String(PORT_NAME.to_owned());
+    let (http_get, tcp_socket) = match ctx.spec.expose {
+        Expose::Http => (
+            Some(HTTPGetAction {
+                path: Some(checks.path.clone()),
+                port,
+                ..HTTPGetAction::default()
+            }),
+            None,
+        ),
+        Expose::Tcp => (
+            None,
+            Some(TCPSocketAction {
+                port,
+                ..TCPSocketAction::default()
+            }),
+        ),
+        Expose::None => return None,
+    };
+    Some(Probe {
+        http_get,
+        tcp_socket,
         timeout_seconds: Some(i32::try_from(timeout).unwrap_or(i32::MAX)),
         period_seconds: Some(READINESS_PERIOD_SECONDS),
         ..Probe::default()
-    }
+    })
 }
 
 fn container(ctx: &Ctx<'_>, image: &str, has_secrets: bool) -> Container {
@@ -164,7 +183,7 @@ fn container(ctx: &Ctx<'_>, image: &str, has_secrets: bool) -> Container {
         }]),
         env_from: Some(env_from),
         resources: Some(resources(ctx)),
-        readiness_probe: Some(readiness_probe(ctx)),
+        readiness_probe: readiness_probe(ctx),
         volume_mounts,
         ..Container::default()
     }

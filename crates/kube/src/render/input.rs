@@ -195,6 +195,7 @@ pub fn zone_of(org: &str, app: &ValidatedApp, hostnames: &AppHostnames) -> Zone 
 }
 
 /// The app's hostnames sorted into what each route needs.
+#[derive(Default)]
 pub(crate) struct Hosts<'a> {
     /// Generated first, then aliases by name: the hosts that serve the app.
     pub serving: Vec<&'a str>,

@@ -8,6 +8,9 @@
 //! `config` module). Each kind has its own module; [`names`] and [`labels`] hold the rules
 //! every object follows, and [`render`] checks the result against them before returning it.
 //!
+//! An app with `[app] expose = "tcp"` or `"none"` gets no HTTPRoute, ListenerSet or
+//! Certificate: its Service (on the app's own port) is how the org's other apps reach it.
+//!
 //! Custom domains use a Gateway API `ListenerSet` (standard channel since v1.5): TLS for a
 //! custom domain needs a listener with that hostname and its certificate, and a ListenerSet
 //! lets the org's namespace add listeners to the shared platform Gateway without write access
@@ -24,6 +27,8 @@ mod object;
 mod output;
 mod routes;
 mod service;
+
+pub use service::{CLUSTER_DOMAIN, internal_address, service_port};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use satusky_types::AppSpec;
@@ -127,7 +132,13 @@ pub fn render(input: &RenderInput<'_>) -> Result<Vec<Object>, RenderError> {
         spec,
         restarted_at_ms: input.restarted_at_ms,
     };
-    let hosts = sort_hosts(&input.hostnames, &input.zone);
+    // An app that is not public has no HTTPRoute, ListenerSet or Certificate, whatever
+    // hostnames it is handed: only its Service reaches it.
+    let hosts = if spec.expose.is_public() {
+        sort_hosts(&input.hostnames, &input.zone)
+    } else {
+        Hosts::default()
+    };
     let mut objects = vec![config::config_map(&ctx)?];
     if !input.secrets.is_empty() {
         objects.push(config::secret(&ctx, &input.secrets)?);

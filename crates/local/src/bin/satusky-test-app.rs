@@ -20,7 +20,9 @@
 //!   it is unset);
 //! - `--log-requests`: prints `request PATH` on stdout for every request but `/healthz`
 //!   before answering it, and for `GET /lines?n=N&size=S` also N numbered lines of S bytes
-//!   (a burst for log-stream tests).
+//!   (a burst for log-stream tests);
+//! - `--tcp-echo`: speaks no HTTP: each connection gets the line `test-app RELEASE` and then
+//!   every byte it sends back (an `expose = "tcp"` service).
 //!
 //! Std only. It must not grow features the tests do not use.
 #![forbid(unsafe_code)]
@@ -46,6 +48,7 @@ struct Flags {
     exit_at_start: bool,
     echo_env: Option<String>,
     log_requests: bool,
+    tcp_echo: bool,
 }
 
 impl Flags {
@@ -78,6 +81,7 @@ fn main() {
             "--print" => println!("{}", args.next().unwrap_or_default()),
             "--echo-env" => flags.echo_env = args.next(),
             "--log-requests" => flags.log_requests = true,
+            "--tcp-echo" => flags.tcp_echo = true,
             other => eprintln!("unknown flag {other}"),
         }
     }
@@ -121,8 +125,23 @@ fn main() {
     let started = Instant::now();
     for stream in listener.incoming().flatten() {
         let (flags, release) = (flags.clone(), release.clone());
+        if flags.tcp_echo {
+            std::thread::spawn(move || echo(stream, &release));
+            continue;
+        }
         std::thread::spawn(move || serve(stream, &flags, started, &release));
     }
+}
+
+/// `--tcp-echo`: the release line, then every byte back until the peer closes.
+fn echo(mut stream: TcpStream, release: &str) {
+    if writeln!(stream, "test-app {release}").is_err() {
+        return;
+    }
+    let Ok(mut reader) = stream.try_clone() else {
+        return;
+    };
+    let _ = std::io::copy(&mut reader, &mut stream);
 }
 
 /// What `/healthz` answers now when it is unhealthy: a status line and a body.

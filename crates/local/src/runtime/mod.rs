@@ -19,14 +19,15 @@ use satusky_core::changes::WorkloadChanges;
 use satusky_core::hostnames::Zone;
 use satusky_core::runtime::{
     BoxFuture, BuildFailure, BuildOutput, BuildRequest, DesiredWorkload, DnsZone, EdgeInfo,
-    LogFollower, LogQuery, LogSink, Runtime, RuntimeError, RuntimeErrorKind, ServedHost,
-    WorkloadObservation,
+    InternalAddress, LogFollower, LogQuery, LogSink, Runtime, RuntimeError, RuntimeErrorKind,
+    ServedHost, WorkloadObservation,
 };
 use satusky_types::{Hostname, Plane, Reason, ReplicaCounts};
 use tokio::sync::Mutex;
 
 use crate::acme::AcmeIssuer;
 use crate::build::Builder;
+use crate::internal::InternalServices;
 use crate::isolation::{Isolation, IsolationError, prepare_state_dir};
 use crate::ledger::{Ledger, reap};
 use crate::logs::{LogError, LogLimits, LogStore};
@@ -152,6 +153,8 @@ struct Inner {
     logs: LogStore,
     /// Apps' persistent directories (`STATE_DIR/volumes`).
     volumes: Volumes,
+    /// Every app's internal address (`STATE_DIR/internal-ports.json`).
+    internal: InternalServices,
 }
 
 /// The local runtime. Cheap to clone.
@@ -263,6 +266,7 @@ impl LocalRuntime {
         );
         let replica_changes = supervisor.changes();
         let volumes = Volumes::new(dir(crate::volumes::VOLUMES_DIR), config.isolation.clone());
+        let internal = InternalServices::new(&config.state_dir, routes.clone());
         let inner = Arc::new(Inner {
             volumes,
             config,
@@ -274,6 +278,7 @@ impl LocalRuntime {
             changes: Arc::new(WorkloadChanges::new()),
             acme,
             logs,
+            internal,
         });
         tokio::spawn(follow_replicas(Arc::downgrade(&inner), replica_changes));
         Ok(LocalRuntime { inner })
@@ -286,6 +291,7 @@ impl LocalRuntime {
 
     /// Stop every replica (Ctrl-C of `satusky dev`).
     pub async fn shutdown(&self) {
+        self.inner.internal.shutdown().await;
         self.inner.supervisor.shutdown_all().await;
     }
 
@@ -323,6 +329,11 @@ impl LocalRuntime {
             let custom = d.hostnames.iter().map(|h| &h.hostname);
             let custom = custom.filter(|h| !zone.contains(h)).cloned().collect();
             acme.set_app(&d.org, &d.app, custom);
+        }
+        // Served from the first apply on (and again after a restart); the replicas run
+        // whether or not it can be served.
+        if let Err(e) = inner.internal.ensure(&d.org, &d.app).await {
+            tracing::warn!(org = %d.org, app = %d.app, error = %satusky_core::error_chain(&e), "the app's internal address is not served");
         }
         if let Some(blocked) = unsupported(&d.spec, d.artifact.as_deref()) {
             inner.cancel_rollout(&mut st);
@@ -535,6 +546,11 @@ impl Runtime for LocalRuntime {
             if let Some(acme) = &self.inner.acme {
                 acme.remove_app(&org, &app);
             }
+            self.inner
+                .internal
+                .remove(&org, &app)
+                .await
+                .map_err(internal_error)?;
             self.inner.logs.remove(&org, &app).await.map_err(log_error)
         })
     }
@@ -579,6 +595,24 @@ impl Runtime for LocalRuntime {
     fn log_follower(&self, org: &str, app: &str) -> Option<Box<dyn LogFollower>> {
         let f = log_follow::follower(&self.inner.logs, org, app)?;
         Some(Box::new(f))
+    }
+
+    /// `127.0.0.1:PORT`: the app's kept loopback port, served from now on (see
+    /// [`crate::internal`]).
+    fn internal_address(
+        &self,
+        org: String,
+        app: String,
+        _spec: satusky_types::AppSpec,
+    ) -> BoxFuture<'_, Result<Option<InternalAddress>, RuntimeError>> {
+        Box::pin(async move {
+            self.inner
+                .internal
+                .ensure(&org, &app)
+                .await
+                .map(Some)
+                .map_err(internal_error)
+        })
     }
 
     fn edge(&self) -> EdgeInfo {
@@ -633,6 +667,11 @@ impl Runtime for LocalRuntime {
             Ok(())
         })
     }
+}
+
+/// An internal address that cannot be served now: the machine's (retried on the next ask).
+fn internal_error(e: crate::internal::InternalError) -> RuntimeError {
+    RuntimeError::wrap(RuntimeErrorKind::Unavailable, e)
 }
 
 /// A log error for the engine: a name that cannot be a directory is invalid, the rest is the

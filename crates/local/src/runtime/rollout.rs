@@ -72,6 +72,7 @@ impl Inner {
             artifact,
             checks: d.spec.checks.clone(),
             volume,
+            expose: d.spec.expose,
         };
         self.supervisor.start(spec).await.map_err(|e| {
             RuntimeError::unavailable(format!("could not start a replica of {}", d.release_id()))
@@ -135,6 +136,7 @@ impl Inner {
                 s.upstreams.clear();
                 self.routes
                     .set_app(&d.org, &d.app, route_entries(&s.desired, &[]));
+                self.routes.set_service(&d.org, &d.app, Vec::new());
             }
             self.supervisor.stop_many(old).await;
         } else {
@@ -372,6 +374,7 @@ impl Inner {
                 let d = &g.desired;
                 self.routes
                     .set_app(&d.org, &d.app, route_entries(d, &g.upstreams));
+                self.routes.set_service(&d.org, &d.app, g.upstreams.clone());
                 tracing::info!(release = %d.release_id(), "rollout complete; route switched");
                 if let Some(old) = st.serving.replace(g) {
                     self.stop_later(old.replicas, DRAIN);
@@ -390,6 +393,7 @@ impl Inner {
                 let d = &s.desired;
                 self.routes
                     .set_app(&d.org, &d.app, route_entries(d, &s.upstreams));
+                self.routes.set_service(&d.org, &d.app, s.upstreams.clone());
             }
         }
     }

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use satusky_core::changes::WorkloadChanges;
 use satusky_core::secrets::Secrets;
-use satusky_types::ChecksSpec;
+use satusky_types::{ChecksSpec, Expose};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -115,6 +115,8 @@ pub struct ReplicaSpec {
     pub checks: ChecksSpec,
     /// The app's persistent directory (`[volume]`), set as `SATUSKY_VOLUME`.
     pub volume: Option<PathBuf>,
+    /// How the replica is checked for readiness: HTTP (`checks`), a TCP connect, or running.
+    pub expose: Expose,
 }
 
 /// A replica as seen now.

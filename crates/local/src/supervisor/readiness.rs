@@ -1,6 +1,7 @@
 //! The readiness probe of a replica: `GET http://127.0.0.1:PORT{checks.path}` until it answers
-//! a status matching `checks.expect`; ready from the first success, not ready after
-//! [`READY_FAILURES_TO_UNREADY`] failed re-checks in a row. While not ready, the replica's
+//! a status matching `checks.expect` (`[app] expose = "tcp"`: a TCP connect to the port
+//! succeeding; `"none"`: the process running for [`RUNNING_SETTLE`]); ready from the first
+//! success, not ready after [`READY_FAILURES_TO_UNREADY`] failed re-checks in a row. While not ready, the replica's
 //! `waiting` says why, with what to do: nothing listens, the app listens elsewhere (found in
 //! `/proc` by [`listening`]), the status and first bytes of the body, or no answer within
 //! `[checks] timeout`. Owns only the probe and the replica's `ready` flag and cause; it must
@@ -14,6 +15,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use satusky_core::expect::ExpectedStatus;
+use satusky_types::Expose;
 use tokio::net::TcpStream;
 
 use super::{READY_FAILURES_TO_UNREADY, Replica, STABLE_AFTER, Timings, listening};
@@ -27,9 +29,18 @@ pub const QUOTED_CHARS: usize = 200;
 /// interval).
 const CHECKS_BEFORE_CAUSE: u32 = 3;
 
-/// Probe forever, keeping `rep.status.ready` up to date.
+/// How long a replica of an app with `expose = "none"` must run without exiting to be ready:
+/// it has no port to check, and a process that exits at once is not ready.
+pub const RUNNING_SETTLE: Duration = Duration::from_secs(1);
+
+/// Probe forever, keeping `rep.status.ready` up to date. Dropped (ending the probe) when the
+/// replica's process exits.
 pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> Infallible {
+    if rep.spec.expose == Expose::None {
+        return running(rep, ever_ready).await;
+    }
     let checks = &rep.spec.checks;
+    let tcp = rep.spec.expose == Expose::Tcp;
     // Specs are validated before they get here; a bad one falls back to 2xx.
     let expect = ExpectedStatus::parse(&checks.expect).ok();
     let healthy = |code: u16| expect.as_ref().map_or(code / 100 == 2, |e| e.matches(code));
@@ -38,8 +49,12 @@ pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> 
     let mut waiting_checks = 0;
     let mut ready_since: Option<Instant> = None;
     loop {
-        let result = probe(rep.port, &checks.path, timeout, healthy).await;
-        let ok = result.as_ref().is_ok_and(|a| healthy(a.status));
+        let result = if tcp {
+            connect(rep.port, timeout).await
+        } else {
+            probe(rep.port, &checks.path, timeout, healthy).await
+        };
+        let ok = result.as_ref().is_ok_and(|a| tcp || healthy(a.status));
         let pgid = rep.status.borrow().pid;
         let was_ready = rep.status.borrow().ready;
         if ok {
@@ -63,7 +78,7 @@ pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> 
             // (not listening for its first few hundred ms) is not "failing".
             waiting_checks += 1;
             if waiting_checks >= CHECKS_BEFORE_CAUSE {
-                let cause = cause(&result, rep.port, pgid, &checks.path, &checks.expect).await;
+                let cause = cause_of(tcp, &result, rep.port, pgid, checks).await;
                 rep.update(|s| s.waiting = Some(cause));
             }
         } else {
@@ -71,7 +86,7 @@ pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> 
             if failures >= READY_FAILURES_TO_UNREADY {
                 failures = 0;
                 ready_since = None;
-                let cause = cause(&result, rep.port, pgid, &checks.path, &checks.expect).await;
+                let cause = cause_of(tcp, &result, rep.port, pgid, checks).await;
                 rep.update(|s| {
                     s.ready = false;
                     s.waiting = Some(cause);
@@ -88,6 +103,49 @@ pub(super) async fn watch(rep: &Replica, t: &Timings, ever_ready: &mut bool) -> 
         };
         tokio::time::sleep(pause).await;
     }
+}
+
+/// A replica with nothing to check (`expose = "none"`): ready once it has run for
+/// [`RUNNING_SETTLE`] (this future is dropped when the process exits, so it never is then).
+async fn running(rep: &Replica, ever_ready: &mut bool) -> Infallible {
+    tokio::time::sleep(RUNNING_SETTLE).await;
+    *ever_ready = true;
+    rep.update(|s| {
+        s.ready = true;
+        s.crash_loop = None;
+        s.waiting = None;
+    });
+    std::future::pending().await
+}
+
+/// Why the check of `expose` failed: the TCP connect's or the HTTP GET's cause.
+async fn cause_of(
+    tcp: bool,
+    result: &Result<Answer, ProbeError>,
+    port: u16,
+    pgid: Option<u32>,
+    checks: &satusky_types::ChecksSpec,
+) -> String {
+    match result {
+        Err(ProbeError::Timeout(limit)) if tcp => format!(
+            "the TCP readiness check could not connect to 127.0.0.1:{port} ($PORT) within {} ([checks] timeout)",
+            humantime::format_duration(*limit)
+        ),
+        _ => cause(result, port, pgid, &checks.path, &checks.expect).await,
+    }
+}
+
+/// The TCP readiness check (`expose = "tcp"`): a connection to `127.0.0.1:port` opens within
+/// `timeout`, and is closed at once. Its answer has no status (0).
+pub async fn connect(port: u16, timeout: Duration) -> Result<Answer, ProbeError> {
+    tokio::time::timeout(timeout, TcpStream::connect(("127.0.0.1", port)))
+        .await
+        .map_err(|_| ProbeError::Timeout(timeout))?
+        .map_err(ProbeError::Connect)?;
+    Ok(Answer {
+        status: 0,
+        body: Vec::new(),
+    })
 }
 
 /// What a failed readiness check saw, for the workload plane, each with what to do: nothing

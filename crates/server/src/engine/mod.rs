@@ -325,6 +325,29 @@ impl Engine {
         self.inner.handle.runtime.log_follower(org, app)
     }
 
+    /// Where the org's other apps reach `org/app` (its host and port, e.g. for a binding's
+    /// `{host}`/`{port}`), from the runtime; `None` when it cannot say (it is logged).
+    pub async fn internal_address(
+        &self,
+        org: &str,
+        app: &str,
+        spec: &satusky_types::AppSpec,
+    ) -> Option<satusky_core::runtime::InternalAddress> {
+        let got = self
+            .inner
+            .handle
+            .runtime
+            .internal_address(org.to_string(), app.to_string(), spec.clone())
+            .await;
+        match got {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(%org, %app, error = %satusky_core::error_chain(&e), "the runtime cannot say the app's internal address");
+                None
+            }
+        }
+    }
+
     /// The port app URLs must name (the edge's HTTPS port when it is not 443).
     pub fn url_port(&self) -> Option<u16> {
         self.inner.handle.runtime.edge().url_port()

@@ -236,6 +236,7 @@ pub async fn get_app(
         .iter()
         .map(super::templates::binding_info)
         .collect();
+    let internal_address = internal_address(&state, &a).await;
     Ok(Json(AppDetail {
         name: a.name,
         org: a.org,
@@ -249,6 +250,7 @@ pub async fn get_app(
         restarted_at: a.operated.restarted_at_ms.map(rfc3339_ms),
         template,
         bindings,
+        internal_address,
         created_at: rfc3339_ms(a.created_at_ms),
         updated_at: rfc3339_ms(a.updated_at_ms),
     }))
@@ -370,11 +372,20 @@ pub async fn app_status(
     ApiPath((org, app)): ApiPath<(String, String)>,
 ) -> Result<Json<ReadinessReport>, ApiErrorResponse> {
     let a = load_app(&state, &caller, &org, &app, Action::Read).await?;
-    Ok(Json(report(
-        &a.view(),
-        state.engine.is_some(),
-        state.started_ms,
-    )))
+    let mut report = report(&a.view(), state.engine.is_some(), state.started_ms);
+    report.internal_address = internal_address(&state, &a).await;
+    Ok(Json(report))
+}
+
+/// Where the org's other apps reach `a`, when a runtime is attached and can say.
+async fn internal_address(state: &AppState, a: &AppRecord) -> Option<String> {
+    match &state.engine {
+        Some(engine) => engine
+            .internal_address(&a.org, &a.name, &a.spec)
+            .await
+            .map(|address| address.to_string()),
+        None => None,
+    }
 }
 
 /// Release history, newest first.

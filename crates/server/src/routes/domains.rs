@@ -238,6 +238,13 @@ fn check_new_domains(
     rec: &AppRecord,
     wanted: &[DomainSpec],
 ) -> Result<(), ApiErrorResponse> {
+    if !rec.spec.expose.is_public() {
+        return Err(ApiErrorResponse::invalid(format!(
+            "hostname: {app} has expose = \"{}\" in satusky.toml, so it has no public hostname to add a domain to: set expose = \"http\" and deploy first",
+            rec.spec.expose
+        ))
+        .with_details(serde_json::json!({"field": "hostname"})));
+    }
     let zone = &state.settings.dns_zone;
     for d in wanted {
         if zone.contains(&d.host) {

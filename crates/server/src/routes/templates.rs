@@ -579,8 +579,16 @@ async fn internal_address(
     org: &str,
     app: &str,
 ) -> Result<Option<(String, u16)>, ApiErrorResponse> {
-    let _ = (state, org, app);
-    Ok(None)
+    let Some(engine) = &state.engine else {
+        return Ok(None);
+    };
+    let Some(record) = state.store.get_app(org, app).await? else {
+        return Err(app_not_found(org, app));
+    };
+    Ok(engine
+        .internal_address(org, app, &record.spec)
+        .await
+        .map(|a| (a.host, a.port)))
 }
 
 /// One binding as the API shows it.

@@ -10,7 +10,8 @@
 //! name = "redis"            # the catalog name (an app-name-like DNS label)
 //! version = 1               # name@version is what a release records
 //! description = "…"
-//! expose = "tcp"            # http (default) | tcp | none — not in AppSpec yet
+//! expose = "tcp"            # http (default) | tcp | none — what the catalog shows; each
+//!                           # app part must run with it (`[app] expose`, checked at resolve)
 //! context = "none"          # none (default) | bundled (templates/NAME/context/) | user
 //! bind_as = "REDIS_URL"     # the secret `--bind APP` writes the `url` output into
 //! config = '''…'''          # the app part shared by the runtimes without their own

@@ -8,7 +8,8 @@ use satusky_templates::{RandomError, RandomSource, Template, parse};
 
 pub const PATH: &str = "templates/kv/template.toml";
 
-/// Version 1. Line numbers matter to the tests that locate problems: keep them.
+/// Version 1. Line numbers matter to the tests that locate problems: keep them. (Its app
+/// parts say `expose = "tcp"` as `[template]` does, where a blank line was.)
 pub const KV1: &str = r#"[template]
 name = "kv"
 version = 1
@@ -64,10 +65,10 @@ binaries = ["kv-server"]
 config = '''
 [app]
 name = "{app}"
+expose = "tcp"
 replicas = {replicas}
 memory = "{memory}"
 command = ["kv-server", "--db", "{database}", "--size={size}"]
-
 [env]
 KV_PERSIST = "{persist}"
 
@@ -80,10 +81,10 @@ notes = "runs the image"
 config = '''
 [app]
 name = "{app}"
+expose = "tcp"
 replicas = {replicas}
 memory = "{memory}"
 image = "example.com/kv:1"
-
 [env]
 KV_DB = "{database}"
 KV_SIZE = "{size}"

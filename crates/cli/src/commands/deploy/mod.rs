@@ -162,6 +162,7 @@ pub fn overrides(o: &OverrideArgs) -> Result<Overrides, CliError> {
         checks_timeout: o.checks_timeout.clone(),
         strategy: o.strategy.clone(),
         progress_deadline: o.progress_deadline.clone(),
+        expose: o.expose.clone(),
         env,
     })
 }

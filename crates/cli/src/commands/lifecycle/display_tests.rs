@@ -137,6 +137,7 @@ fn the_replica_counts_never_contradict_the_workload_plane() {
         observed_generation: None,
         active_release: None,
         target_release: Some(1),
+        internal_address: None,
         phase: Phase::RollingOut,
         build: Plane::new(PlaneState::Ready, Reason::Built, "sha256:abc"),
         workload: WorkloadPlane {

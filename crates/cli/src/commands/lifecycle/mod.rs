@@ -186,8 +186,8 @@ pub fn explain_operation(
     Some(msg)
 }
 
-/// The end of a wait that got somewhere: app, release, phase and the URL of each hostname
-/// (with the edge's port when the control plane named one).
+/// The end of a wait that got somewhere: app, release, phase, the URL of each served hostname
+/// (with the edge's port when the control plane named one) and the internal address.
 fn print_summary(report: &ReadinessReport, release: &Release<'_>, wait_for: WaitFor, code: u8) {
     let what = match (code, wait_for) {
         (exit::DEGRADED, _) => "degraded",
@@ -205,8 +205,19 @@ fn print_summary(report: &ReadinessReport, release: &Release<'_>, wait_for: Wait
         "{} {which} is {what} (org {}, phase {})",
         report.app, report.org, report.phase
     ));
-    for e in &report.endpoints {
+    // A hostname of an app that is not public is reserved, not served: no URL for it.
+    let served = report
+        .endpoints
+        .iter()
+        .filter(|e| e.http.reason != satusky_types::Reason::NotPublic);
+    for e in served {
         output::line(&format!("  {}", url(&e.hostname, release.https_port)));
+    }
+    if let Some(address) = &report.internal_address {
+        output::line(&format!(
+            "  {}",
+            crate::commands::app::internal_address_line(address)
+        ));
     }
 }
 
@@ -241,6 +252,7 @@ mod tests {
             observed_generation: None,
             active_release: Some(3),
             target_release: Some(4),
+            internal_address: None,
             phase: Phase::Failed,
             build: Plane::new(
                 PlaneState::Ready,
