@@ -306,8 +306,22 @@ pub async fn deploy_template(
                     format!("{} builds from no files of yours: leave context out", resolved.template),
                 ));
             }
-            None
+            // No image (the machine's programs, on the local runtime): the build still needs
+            // a context to make the artifact the replicas start in — an empty one.
+            match resolved.spec.spec().image {
+                Some(_) => None,
+                // Without a content store nothing builds here (`serve --runtime none`).
+                None if state.settings.contexts.is_none() => None,
+                None => {
+                    let archive = pack(&[]).map_err(|e| {
+                        tracing::error!(error = %e, "packing an empty context");
+                        ApiErrorResponse::internal()
+                    })?;
+                    Some(super::builds::store_archive(&state, &org, archive).await?)
+                }
+            }
         }
+        ContextKind::Bundled if state.settings.contexts.is_none() => None,
         ContextKind::Bundled => {
             let archive = pack(t.context).map_err(|e| {
                 tracing::error!(template = %resolved.template, error = %e, "packing a bundled context");
