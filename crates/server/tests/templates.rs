@@ -206,6 +206,10 @@ async fn a_redeploy_keeps_the_generated_password_and_a_refused_value_changes_not
             .unwrap()
             .contains("runs the template redis")
     );
+    // A static site needs the edge to serve files: refused, said, nothing recorded.
+    let (status, body) = w.deploy("static-site", json!({"app": "site"})).await;
+    assert_eq!(status, 501, "{body}");
+    assert!(w.store.get_app(ORG, "site").await.unwrap().is_none());
     let (status, body) = w.deploy("nope", json!({"app": "x"})).await;
     assert_eq!(status, 404, "{body}");
     assert!(
