@@ -1097,6 +1097,92 @@ fn a_volume_rolls_with_recreate_and_outlives_the_spec_and_destroy_until_purged()
     assert_ne!(out.status.code(), Some(0), "{}", common::stdout(&out));
 }
 
+/// Issue 16, acceptance 4 through the marketplace: the redis template on Kubernetes is the
+/// official image with a ReadWriteOnce claim, rolled with `Recreate` (a redeploy with a new
+/// value completes while the old pod holds the claim); its release says `template(redis@2)`;
+/// `app destroy` leaves the claim and says so; `--purge-volumes` removes it.
+#[test]
+fn the_redis_template_rolls_with_recreate_and_its_claim_outlives_destroy_until_purged() {
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("k1.key");
+    std::fs::write(&key, satusky_core::secrets::new_key_text().unwrap()).unwrap();
+    let toml = format!(
+        "secret_keys = [{{ id = \"k1\", file = \"{}\" }}]\n{}",
+        key.display(),
+        dns_toml(free_port(), &[])
+    );
+    let c = Cluster::start_with_toml(&toml);
+    c.fake.set_auto(fakekube::Auto {
+        rollouts: true,
+        routes: false,
+    });
+    let here = tempfile::tempdir().unwrap();
+    let wait = ["--wait-for", "workload", "--timeout", "60s"];
+    let out = c.onectl(
+        here.path(),
+        &[&["marketplace", "deploy", "redis", "cache"][..], &wait].concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let d = c.object("apps/v1", "Deployment", "cache").unwrap();
+    assert_eq!(d["spec"]["strategy"], json!({"type": "Recreate"}));
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "redis:7"
+    );
+    let claim = c
+        .object("v1", "PersistentVolumeClaim", "cache-data")
+        .unwrap();
+    assert_eq!(claim["spec"]["accessModes"], json!(["ReadWriteOnce"]));
+    assert!(
+        c.object("gateway.networking.k8s.io/v1", "HTTPRoute", "cache")
+            .is_none()
+    );
+    let out = c.onectl(here.path(), &["app", "releases", "cache", "-o", "json"]);
+    assert_eq!(json(&out)[0]["source"], "template(redis@2)");
+
+    // A new value: a new pod template while the old pod holds the claim; Recreate completes.
+    let out = c.onectl(
+        here.path(),
+        &[
+            &[
+                "marketplace",
+                "deploy",
+                "redis",
+                "cache",
+                "--set",
+                "memory=512Mi",
+            ][..],
+            &wait,
+        ]
+        .concat(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let out = c.onectl(here.path(), &["app", "destroy", "cache", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = common::stdout(&out);
+    assert!(
+        said.contains("kept volume: persistentvolumeclaim satusky-acme/cache-data (1Gi)"),
+        "{said}"
+    );
+    c.wait_for("the Deployment removed", || {
+        c.object("apps/v1", "Deployment", "cache").is_none()
+    });
+    assert!(
+        c.object("v1", "PersistentVolumeClaim", "cache-data")
+            .is_some()
+    );
+    let out = c.onectl(
+        here.path(),
+        &["app", "destroy", "cache", "--yes", "--purge-volumes"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    c.wait_for("the claim purged", || {
+        c.object("v1", "PersistentVolumeClaim", "cache-data")
+            .is_none()
+    });
+}
+
 /// A destroy without --purge-volumes keeps the claim; a second destroy of the gone app with
 /// --purge-volumes deletes what it kept.
 #[test]
