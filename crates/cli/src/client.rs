@@ -375,7 +375,7 @@ pub fn status_error(api_url: &str, path: &str, status: StatusCode, body: &[u8]) 
             let fields = parsed
                 .as_ref()
                 .and_then(|e| e.error.details.as_ref())
-                .map(field_lines)
+                .map(|d| field_lines(d, &message))
                 .unwrap_or_default();
             CliError::Invalid(format!("rejected ({code}): {message}{fields}"))
         }
@@ -387,14 +387,19 @@ pub fn status_error(api_url: &str, path: &str, status: StatusCode, body: &[u8]) 
 
 /// `details.fields` of a 422 (`[{field, message}]`), one `\nfield: message` line each, so
 /// every problem the server found is printed, like local config diagnostics.
-fn field_lines(details: &serde_json::Value) -> String {
+/// One line per field of `details.fields`, leaving out those the message already says.
+fn field_lines(details: &serde_json::Value, said: &str) -> String {
     let Some(fields) = details.get("fields").and_then(|f| f.as_array()) else {
         return String::new();
     };
     fields
         .iter()
         .filter_map(|f| {
-            let message = capped(f.get("message")?.as_str()?);
+            let text = f.get("message")?.as_str()?;
+            if said.contains(text) {
+                return None;
+            }
+            let message = capped(text);
             Some(match f.get("field").and_then(|v| v.as_str()) {
                 Some(field) if !field.is_empty() => format!("\n{}: {message}", capped(field)),
                 _ => format!("\n{message}"),
@@ -595,6 +600,24 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "rejected (422): the spec is invalid\nmemory: bad quantity\nname: bad name"
+        );
+    }
+
+    #[test]
+    fn a_field_the_message_already_says_is_not_repeated() {
+        let body = serde_json::json!({"error": {"code": "invalid_input",
+            "message": "parameters of redis@2: --set memory: 1Mi is out of range: use 64Mi–16Gi",
+            "details": {"fields": [{"field": "--set memory", "message": "1Mi is out of range: use 64Mi–16Gi"},
+                                   {"field": "--set eviction", "message": "not one of the choices"}]}}});
+        let e = status_error(
+            URL,
+            "v1/x",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(
+            e.to_string(),
+            "rejected (422): parameters of redis@2: --set memory: 1Mi is out of range: use 64Mi–16Gi\n--set eviction: not one of the choices"
         );
     }
 

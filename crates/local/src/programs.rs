@@ -1,13 +1,24 @@
 //! Whether the machine has the programs an app needs (a template's `binaries`): looked for on
 //! the PATH replicas get (the control plane's own, passed through) and in extra folders, each
 //! with at most one `*` (`/usr/lib/postgresql/*/bin`: PostgreSQL's server programs are not on
-//! PATH on Debian). A file counts when it is a regular file with an execute bit.
+//! PATH on Debian). A file counts when it is a regular file the apps' user may run: with an
+//! execute bit — for the class that user falls in, and every folder on the way searchable by
+//! it, when apps run as another user (`/root/.cargo/bin/cargo` is on root's PATH, yet no app
+//! run as `satusky-app` can start it).
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// Which of `programs` are in none of `PATH`'s folders nor `also_in`'s.
-pub fn missing(programs: &[String], path_var: Option<&str>, also_in: &[String]) -> Vec<String> {
+use crate::isolation::{Step, first_blocker};
+
+/// Which of `programs` are in none of `PATH`'s folders nor `also_in`'s, for apps run as
+/// `run_as` (`(uid, gid)`; `None`: the control plane's own user).
+pub fn missing(
+    programs: &[String],
+    path_var: Option<&str>,
+    also_in: &[String],
+    run_as: Option<(u32, u32)>,
+) -> Vec<String> {
     let mut dirs: Vec<PathBuf> = path_var
         .unwrap_or_default()
         .split(':')
@@ -19,7 +30,7 @@ pub fn missing(programs: &[String], path_var: Option<&str>, also_in: &[String]) 
     }
     programs
         .iter()
-        .filter(|p| !dirs.iter().any(|d| executable(&d.join(p))))
+        .filter(|p| !dirs.iter().any(|d| runnable(&d.join(p), run_as)))
         .cloned()
         .collect()
 }
@@ -61,8 +72,38 @@ fn expand(pattern: &str) -> Vec<PathBuf> {
     out
 }
 
-fn executable(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+fn runnable(path: &Path, run_as: Option<(u32, u32)>) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    if !meta.is_file() {
+        return false;
+    }
+    let Some((uid, gid)) = run_as else {
+        return meta.permissions().mode() & 0o111 != 0;
+    };
+    // Every folder on the way must be searchable by that user, and the file executable by it
+    // (the same class check as searching: owner, else group, else others).
+    let mut steps: Vec<Step> = path
+        .ancestors()
+        .skip(1)
+        .filter_map(|dir| {
+            let m = std::fs::metadata(dir).ok()?;
+            Some(Step {
+                path: dir.to_path_buf(),
+                mode: m.mode(),
+                owner: m.uid(),
+                group: m.gid(),
+            })
+        })
+        .collect();
+    steps.push(Step {
+        path: path.to_path_buf(),
+        mode: meta.mode(),
+        owner: meta.uid(),
+        group: meta.gid(),
+    });
+    first_blocker(&steps, uid, gid).is_none()
 }
 
 #[cfg(test)]
@@ -86,18 +127,46 @@ mod tests {
         let path = format!("/nonexistent:{}", bin.display());
         let want = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
 
-        assert!(missing(&want(&["redis-server"]), Some(&path), &[]).is_empty());
+        assert!(missing(&want(&["redis-server"]), Some(&path), &[], None).is_empty());
         assert_eq!(
-            missing(&want(&["notes.txt", "initdb"]), Some(&path), &[]),
+            missing(&want(&["notes.txt", "initdb"]), Some(&path), &[], None),
             ["notes.txt", "initdb"],
             "not executable; not on PATH"
         );
         let glob = format!("{}/lib/postgresql/*/bin", root.path().display());
-        assert!(missing(&want(&["initdb"]), Some(&path), &[glob]).is_empty());
+        assert!(missing(&want(&["initdb"]), Some(&path), &[glob], None).is_empty());
         let prefixed = format!("{}/lib/postgres*/16/bin", root.path().display());
-        assert!(missing(&want(&["initdb"]), None, &[prefixed]).is_empty());
+        assert!(missing(&want(&["initdb"]), None, &[prefixed], None).is_empty());
         let wrong = format!("{}/lib/mysql*/bin", root.path().display());
-        assert_eq!(missing(&want(&["initdb"]), None, &[wrong]), ["initdb"]);
-        assert_eq!(missing(&want(&["initdb"]), None, &[]), ["initdb"]);
+        assert_eq!(
+            missing(&want(&["initdb"]), None, &[wrong], None),
+            ["initdb"]
+        );
+        assert_eq!(missing(&want(&["initdb"]), None, &[], None), ["initdb"]);
+    }
+
+    #[test]
+    fn a_program_behind_a_folder_the_app_user_cannot_search_is_missing_for_it() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let private = root.path().join("home/.cargo/bin");
+        program(&private, "cargo", 0o755);
+        let home = root.path().join("home");
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let path = private.display().to_string();
+        let cargo = vec!["cargo".to_string()];
+        let me = {
+            let m = std::fs::metadata(&home).unwrap();
+            (m.uid(), m.gid())
+        };
+        let other = (me.0 + 12_345, me.1 + 12_345);
+        assert!(missing(&cargo, Some(&path), &[], None).is_empty());
+        assert!(
+            missing(&cargo, Some(&path), &[], Some(me)).is_empty(),
+            "its owner may"
+        );
+        assert_eq!(missing(&cargo, Some(&path), &[], Some(other)), ["cargo"]);
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o711)).unwrap();
+        assert!(missing(&cargo, Some(&path), &[], Some(other)).is_empty());
     }
 }

@@ -410,7 +410,11 @@ impl Runtime for LocalRuntime {
 
     fn missing_programs(&self, programs: &[String], also_in: &[String]) -> Vec<String> {
         let path = std::env::var("PATH").ok();
-        crate::programs::missing(programs, path.as_deref(), also_in)
+        let run_as = match &self.inner.config.isolation {
+            Isolation::RunAs { uid, gid, .. } => Some((*uid, *gid)),
+            Isolation::SameUser => None,
+        };
+        crate::programs::missing(programs, path.as_deref(), also_in, run_as)
     }
 
     fn build(

@@ -449,7 +449,7 @@ fn check_programs(state: &AppState, t: &CatalogTemplate) -> Result<(), ApiErrorR
         .as_deref()
         .map_or(String::new(), |p| format!(": install {p}"));
     let message = format!(
-        "{} runs the machine's {} on the {} runtime, and this machine has no {}{provided}",
+        "{} runs the machine's {} on the {} runtime, and this machine has no {} that its apps can run{provided}",
         t.template.reference,
         support.binaries.join(", "),
         support.runtime,
