@@ -34,6 +34,26 @@ impl Cluster {
         ))
     }
 
+    /// A cluster whose control plane has a secret key (so secrets and template passwords are
+    /// sealed), its rollouts completed by fakekube and its routes not; the key's folder
+    /// lives as long as the second value.
+    fn with_secret_key() -> (Cluster, tempfile::TempDir) {
+        let keys = tempfile::tempdir().unwrap();
+        let key = keys.path().join("k1.key");
+        std::fs::write(&key, satusky_core::secrets::new_key_text().unwrap()).unwrap();
+        let toml = format!(
+            "secret_keys = [{{ id = \"k1\", file = \"{}\" }}]\n{}",
+            key.display(),
+            dns_toml(free_port(), &[])
+        );
+        let c = Cluster::start_with_toml(&toml);
+        c.fake.set_auto(fakekube::Auto {
+            rollouts: true,
+            routes: false,
+        });
+        (c, keys)
+    }
+
     fn start_with_toml(server_toml: &str) -> Cluster {
         Self::start_with(server_toml, "1s")
     }
@@ -820,19 +840,7 @@ fn another_orgs_route_never_carries_a_hostname_before_its_proof_then_takes_it_ov
 
 #[test]
 fn a_secret_set_rolls_the_pods_through_the_hash_and_only_the_secret_holds_the_value() {
-    let keys = tempfile::tempdir().unwrap();
-    let key = keys.path().join("k1.key");
-    std::fs::write(&key, satusky_core::secrets::new_key_text().unwrap()).unwrap();
-    let toml = format!(
-        "secret_keys = [{{ id = \"k1\", file = \"{}\" }}]\n{}",
-        key.display(),
-        dns_toml(free_port(), &[])
-    );
-    let c = Cluster::start_with_toml(&toml);
-    c.fake.set_auto(fakekube::Auto {
-        rollouts: true,
-        routes: false,
-    });
+    let (c, _keys) = Cluster::with_secret_key();
     let app = app_dir("sec", "");
     let wait = ["--wait-for", "workload", "--timeout", "60s"];
     let out = c.onectl(app.path(), &[&["deploy"][..], &wait].concat());
@@ -1103,19 +1111,7 @@ fn a_volume_rolls_with_recreate_and_outlives_the_spec_and_destroy_until_purged()
 /// `app destroy` leaves the claim and says so; `--purge-volumes` removes it.
 #[test]
 fn the_redis_template_rolls_with_recreate_and_its_claim_outlives_destroy_until_purged() {
-    let keys = tempfile::tempdir().unwrap();
-    let key = keys.path().join("k1.key");
-    std::fs::write(&key, satusky_core::secrets::new_key_text().unwrap()).unwrap();
-    let toml = format!(
-        "secret_keys = [{{ id = \"k1\", file = \"{}\" }}]\n{}",
-        key.display(),
-        dns_toml(free_port(), &[])
-    );
-    let c = Cluster::start_with_toml(&toml);
-    c.fake.set_auto(fakekube::Auto {
-        rollouts: true,
-        routes: false,
-    });
+    let (c, _keys) = Cluster::with_secret_key();
     let here = tempfile::tempdir().unwrap();
     let wait = ["--wait-for", "workload", "--timeout", "60s"];
     let out = c.onectl(
