@@ -135,14 +135,10 @@ impl Cluster {
     }
 }
 
-/// A free loopback port (bound, then released).
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// A loopback port nothing listens on, TCP or UDP, below the kernel's ephemeral range (a port
+/// bound to `:0` and released is one an outgoing connection may take before the server
+/// binds it: CI saw "Address already in use" for the DNS server), never handed out twice.
+use satusky_testkit::pebble::free_port;
 
 /// server.toml with the embedded DNS server on `port` (the DNS plane asks it) holding each
 /// `(org, host)`'s ownership proof, as the hostname's owner would publish it.

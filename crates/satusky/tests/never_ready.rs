@@ -32,11 +32,10 @@ fn app_dir(name: &str, flags: &[String]) -> tempfile::TempDir {
     dir
 }
 
-/// A port nobody listens on now.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+/// A loopback port nothing listens on, TCP or UDP, below the kernel's ephemeral range (a port
+/// bound to `:0` and released is one an outgoing connection may take before the server
+/// binds it: CI saw "Address already in use" for the DNS server), never handed out twice.
+use satusky_testkit::pebble::free_port;
 
 /// `1ctl app status NAME -o json`, or `None` while the app does not exist yet.
 fn status(dev: &Dev, dir: &Path, name: &str) -> Option<Value> {
