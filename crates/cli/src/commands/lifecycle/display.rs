@@ -119,6 +119,14 @@ impl Plain {
     pub fn lines(&mut self, changes: &[Change]) -> Vec<String> {
         let mut out = Vec::new();
         for c in changes {
+            // A hostname that is not public (expose = tcp/none) says so once, on its metadata
+            // plane's line, not five times.
+            if let Change::Plane { plane, view, .. } = c
+                && view.reason == "NotPublic"
+                && plane != "metadata"
+            {
+                continue;
+            }
             let (dimension, failed) = match c {
                 Change::Build(v) => (Some(exit::BUILD_FAILED), v.state == PlaneState::Failed),
                 Change::Workload(v) => (Some(exit::WORKLOAD_FAILED), v.state == PlaneState::Failed),

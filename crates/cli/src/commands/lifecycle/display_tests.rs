@@ -240,3 +240,27 @@ fn a_hidden_live_display_takes_updates() {
     d.note("a note");
     d.finish(exit::OK);
 }
+
+#[test]
+fn a_host_that_is_not_public_is_said_once_not_per_plane() {
+    let not_public = view(
+        PlaneState::NotApplicable,
+        "NotPublic",
+        "expose = \"tcp\": a TCP service with no public hostname",
+    );
+    let changes: Vec<Change> = ["metadata", "route", "dns", "tls", "http"]
+        .iter()
+        .map(|plane| Change::Plane {
+            host: "cache-dev.satusky.localhost".into(),
+            plane: (*plane).into(),
+            view: not_public.clone(),
+        })
+        .collect();
+    let lines = Plain::default().lines(&changes);
+    assert_eq!(
+        lines,
+        [
+            "cache-dev.satusky.localhost  metadata not_applicable NotPublic  expose = \"tcp\": a TCP service with no public hostname"
+        ]
+    );
+}
