@@ -11,9 +11,20 @@ use crate::time::rfc3339_ms;
 /// The verdict on a rollout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkloadVerdict {
-    Progressing { reason: Reason, message: String },
-    Ready { message: String },
-    Failed { reason: Reason, message: String },
+    Progressing {
+        reason: Reason,
+        message: String,
+    },
+    /// Ready: `RolloutComplete` (every desired replica), or `Static` (a static site's files
+    /// in place, served by the edge).
+    Ready {
+        reason: Reason,
+        message: String,
+    },
+    Failed {
+        reason: Reason,
+        message: String,
+    },
 }
 
 impl WorkloadVerdict {
@@ -25,8 +36,8 @@ impl WorkloadVerdict {
                 Plane::new(PlaneState::InProgress, *reason, message.clone()),
                 *reason == Reason::ReadinessFailing,
             ),
-            WorkloadVerdict::Ready { message } => {
-                Plane::new(PlaneState::Ready, Reason::RolloutComplete, message.clone())
+            WorkloadVerdict::Ready { reason, message } => {
+                Plane::new(PlaneState::Ready, *reason, message.clone())
             }
             WorkloadVerdict::Failed { reason, message } => with_fix(
                 Plane::new(PlaneState::Failed, *reason, message.clone()),
@@ -102,6 +113,13 @@ pub fn judge_active(obs: &WorkloadObservation, release: u64) -> Option<Plane> {
     if obs.release != Some(release) {
         return None;
     }
+    if let (Some(files), None) = (&obs.static_files, &obs.failure) {
+        return Some(Plane::new(
+            PlaneState::Ready,
+            Reason::Static,
+            format!("served by the edge: {files}"),
+        ));
+    }
     let r = obs.replicas;
     let desired = r.desired;
     let serving = r.ready.saturating_sub(obs.recovering);
@@ -173,9 +191,16 @@ pub fn judge_workload(
             message: message.clone(),
         };
     }
+    if let Some(files) = &obs.static_files {
+        return WorkloadVerdict::Ready {
+            reason: Reason::Static,
+            message: format!("served by the edge: {files}"),
+        };
+    }
     let r = obs.replicas;
     if r.updated >= desired && r.ready >= desired && r.available >= desired && obs.old == 0 {
         return WorkloadVerdict::Ready {
+            reason: Reason::RolloutComplete,
             message: format!("{}/{desired} ready", r.ready.min(desired)),
         };
     }
@@ -372,6 +397,11 @@ mod tests {
         assert_eq!(phase_of(&p), Phase::Ready);
         // Another release observed: not this judgement's business.
         assert_eq!(judge_active(&obs(Some(3), 2, 2), 4), None);
+        // A static site at rest: its files, not replica counts.
+        let mut site = obs(Some(4), 0, 0);
+        site.static_files = Some("2 files from public".into());
+        let p = judge_active(&site, 4).unwrap();
+        assert_eq!((p.state, p.reason), (PlaneState::Ready, Reason::Static));
 
         // One of two serves, the other exited: in progress, the app degraded, with the cause.
         let mut o = obs(Some(4), 1, 2);
@@ -459,6 +489,7 @@ mod tests {
             waiting: None,
             exited: None,
             recovering: 0,
+            static_files: None,
         }
     }
 
@@ -505,9 +536,22 @@ mod tests {
         assert_eq!(
             v,
             WorkloadVerdict::Ready {
+                reason: Reason::RolloutComplete,
                 message: "2/2 ready".into()
             }
         );
+        // A static site: its files in place is ready, whatever the replica counts say.
+        let mut site = obs(Some(2), 0, 0);
+        site.static_files = Some("3 files from ./public".into());
+        let v = judge_workload(&site, 2, 1, 0, 600, 1_000);
+        assert_eq!(v.plane().reason, Reason::Static);
+        assert_eq!(
+            v.plane().message,
+            "served by the edge: 3 files from ./public"
+        );
+        // …but only for its own release.
+        let v = judge_workload(&site, 3, 1, 0, 600, 1_000);
+        assert!(matches!(v, WorkloadVerdict::Progressing { .. }));
         let v = judge_workload(&obs(Some(2), 2, 1), 2, 2, 0, 600, 1_000);
         assert!(matches!(
             v,

@@ -149,6 +149,10 @@ pub struct WorkloadObservation {
     /// Ready replicas that exited within that window: back, but not yet trusted to stay up
     /// (an app at rest counts them as unavailable, so a crash loop does not flap to ready).
     pub recovering: u32,
+    /// A static site (`[static]`): what the edge serves in place of replicas (e.g. `3 files
+    /// from ./public`), once the files are in place; the workload is then ready, reason
+    /// `Static`.
+    pub static_files: Option<String>,
 }
 
 /// What kind of failure a [`RuntimeError`] is, which decides what the engine does with it.

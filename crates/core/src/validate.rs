@@ -116,6 +116,7 @@ pub fn validate_spec(spec: AppSpec) -> Result<ValidatedApp, ValidationErrors> {
     vars::check_secrets(&spec, &mut errors);
     check_domains(&spec, &mut errors);
     check_volume(&spec, &mut errors);
+    check_static(&spec, &mut errors);
     check_hpa(&spec, &mut errors);
     if let Some(vpa) = &spec.vpa {
         check_vpa(vpa, &mut errors);
@@ -474,6 +475,66 @@ fn check_volume(spec: &AppSpec, e: &mut Errors) {
                 ),
             );
         }
+    }
+}
+
+/// `[static]`: a folder of the build's output served by the edge, no process — so nothing
+/// that describes a process goes with it.
+fn check_static(spec: &AppSpec, e: &mut Errors) {
+    let Some(site) = &spec.static_site else {
+        return;
+    };
+    let root_ok = site.root.len() <= 200
+        && !site.root.contains('\0')
+        && (site.root == "." || crate::paths::clean_in_context(&site.root).is_some());
+    if !root_ok {
+        e.push(
+            "static.root",
+            format!(
+                "{} is not a folder inside the build's output: use a relative path without .., e.g. \"public\" (or \".\" for all of it)",
+                quoted(&site.root)
+            ),
+        );
+    }
+    let index_ok = !site.index.is_empty()
+        && site.index.len() <= 100
+        && site.index != "."
+        && site.index != ".."
+        && !site.index.contains(['/', '\0']);
+    if !index_ok {
+        e.push(
+            "static.index",
+            format!(
+                "{} is not a file name: use one without /, e.g. \"index.html\"",
+                quoted(&site.index)
+            ),
+        );
+    }
+    let no_process = |field: &str, what: &str| {
+        format!(
+            "a static site runs no process, so it takes no {what}: remove {field} (the edge serves the files of [static] itself)"
+        )
+    };
+    if spec.command.is_some() {
+        e.push("app.command", no_process("command", "command"));
+    }
+    if spec.image.is_some() {
+        e.push("app.image", no_process("image", "image"));
+    }
+    if spec.volume.is_some() {
+        e.push("volume", no_process("[volume]", "volume"));
+    }
+    if spec.hpa.is_some() {
+        e.push("hpa", no_process("[hpa]", "autoscaling"));
+    }
+    if !spec.expose.is_public() {
+        e.push(
+            "app.expose",
+            format!(
+                "a static site is served over HTTPS by the edge: leave expose out (http), not \"{}\"",
+                spec.expose
+            ),
+        );
     }
 }
 

@@ -85,6 +85,7 @@ pub fn workload(deploy: &Deployment, pods: &[Pod]) -> WorkloadObservation {
         waiting: None,
         exited: None,
         recovering: 0,
+        static_files: None,
     }
 }
 

@@ -231,6 +231,7 @@ impl KubeRuntime {
                 waiting: None,
                 exited: None,
                 recovering: 0,
+                static_files: None,
             });
         };
         let quick = observe::workload(&deploy, &[]);
@@ -404,6 +405,18 @@ impl Runtime for KubeRuntime {
 
     fn name(&self) -> &'static str {
         "kubernetes"
+    }
+
+    /// A static site (`[static]`) is served by the local runtime's edge; a cluster runs
+    /// containers: refused before anything is recorded, with the way to serve one here.
+    fn admit(&self, spec: &satusky_core::ValidatedApp) -> Result<(), RuntimeError> {
+        match &spec.spec().static_site {
+            Some(_) => Err(RuntimeError::failed(
+                Reason::InvalidSpec,
+                "[static] sites are served by the local runtime's edge; on Kubernetes serve the files from an image (e.g. an nginx image holding them) and remove [static]",
+            )),
+            None => Ok(()),
+        }
     }
 
     fn build(

@@ -184,6 +184,7 @@ prop_compose! {
             env: env.into_iter().filter(|(k, _)| !k.starts_with("SATUSKY_") && k != "PORT").collect::<BTreeMap<_, _>>(),
             domains,
             volume: volume.map(|(mount, storage_class)| VolumeSpec { size: "1Gi".into(), mount, storage_class }),
+            static_site: None,
             hpa: hpa.map(|(min, max, cpu_target, memory_target)| HpaSpec { min, max, cpu_target, memory_target }),
             vpa: vpa.map(|(mode, bounds)| VpaSpec {
                 mode: [VpaMode::Off, VpaMode::Initial, VpaMode::Auto][mode],

@@ -29,6 +29,16 @@ pub enum Route {
         release_id: String,
         upstreams: Vec<SocketAddr>,
     },
+    /// Serve the files of a static site from `root` (a folder's address: its `index`), no
+    /// process behind it; answers carry `x-satusky-release: release_id`.
+    Static {
+        org: String,
+        app: String,
+        /// `ORG/APP@vN`.
+        release_id: String,
+        root: std::path::PathBuf,
+        index: String,
+    },
     /// Answer `308 Permanent Redirect` to `to` (path and query appended).
     Redirect {
         org: String,
@@ -40,7 +50,9 @@ pub enum Route {
 impl Route {
     pub fn owner(&self) -> (&str, &str) {
         match self {
-            Route::Serve { org, app, .. } | Route::Redirect { org, app, .. } => (org, app),
+            Route::Serve { org, app, .. }
+            | Route::Static { org, app, .. }
+            | Route::Redirect { org, app, .. } => (org, app),
         }
     }
 }

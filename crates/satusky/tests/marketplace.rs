@@ -285,3 +285,99 @@ fn a_template_whose_programs_the_machine_lacks_is_refused_naming_the_package() {
     let out = dev.onectl(here.path(), &["app", "get", "cache"]);
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
 }
+
+/// Issue 16, acceptance 2: the static-site template with a folder of files — no process; the
+/// edge serves them over HTTPS with the release header; all five planes ready; the workload
+/// ready with reason `Static`.
+#[test]
+fn a_static_site_is_served_by_the_edge_with_every_plane_ready() {
+    let state = tempfile::tempdir().unwrap();
+    let dev = Dev::start(&bins(), state.path());
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir(site.path().join("public")).unwrap();
+    std::fs::write(
+        site.path().join("public/index.html"),
+        "<h1>static site of the marketplace test</h1>",
+    )
+    .unwrap();
+    std::fs::write(site.path().join("public/style.css"), "h1 { color: teal }").unwrap();
+    std::fs::write(site.path().join("outside.txt"), "not under root").unwrap();
+    let out = dev.onectl(
+        site.path(),
+        &[
+            "marketplace",
+            "deploy",
+            "static-site",
+            "site",
+            "--set",
+            "root=public",
+            "--timeout",
+            "60s",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let out = dev.onectl(site.path(), &["app", "status", "site", "-o", "json"]);
+    let report = json(&out);
+    assert_eq!(report["workload"]["state"], "ready", "{report:#}");
+    assert_eq!(report["workload"]["reason"], "Static", "{report:#}");
+    assert!(
+        report["workload"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 files from public"),
+        "{report:#}"
+    );
+    let hosts = report["endpoints"].as_array().unwrap();
+    assert!(!hosts.is_empty(), "{report:#}");
+    for host in hosts {
+        for plane in ["metadata", "route", "dns", "tls", "http"] {
+            assert_eq!(host[plane]["state"], "ready", "{plane}: {report:#}");
+        }
+    }
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let host = "site-dev.satusky.localhost";
+    let get = |path: &str| {
+        rt.block_on(async {
+            let r = dev
+                .client_for(host)
+                .get(dev.url(host, path))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let release = r
+                .headers()
+                .get("x-satusky-release")
+                .map(|v| v.to_str().unwrap().to_string());
+            let kind = r
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string());
+            (status, release, kind, r.text().await.unwrap())
+        })
+    };
+    let (status, release, kind, body) = get("/");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(release.as_deref(), Some("dev/site@v1"));
+    assert_eq!(kind.as_deref(), Some("text/html; charset=utf-8"));
+    assert!(
+        body.contains("static site of the marketplace test"),
+        "{body}"
+    );
+    let (status, _, kind, body) = get("/style.css");
+    assert_eq!(
+        (status, kind.as_deref()),
+        (200, Some("text/css; charset=utf-8"))
+    );
+    assert!(body.contains("teal"));
+    assert_eq!(get("/missing.html").0, 404);
+    assert_eq!(get("/../outside.txt").0, 404);
+    assert_eq!(get("/%2e%2e/outside.txt").0, 404);
+}

@@ -206,9 +206,16 @@ async fn a_redeploy_keeps_the_generated_password_and_a_refused_value_changes_not
             .unwrap()
             .contains("runs the template redis")
     );
-    // A static site needs the edge to serve files: refused, said, nothing recorded.
+    // A static site serves the files of a folder the caller uploads: without one, 422.
     let (status, body) = w.deploy("static-site", json!({"app": "site"})).await;
-    assert_eq!(status, 501, "{body}");
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("context"),
+        "{body}"
+    );
     assert!(w.store.get_app(ORG, "site").await.unwrap().is_none());
     let (status, body) = w.deploy("nope", json!({"app": "x"})).await;
     assert_eq!(status, 404, "{body}");

@@ -145,6 +145,7 @@ impl Runtime for TableRuntime {
                 waiting: None,
                 exited: None,
                 recovering: 0,
+                static_files: None,
             })
         })
     }

@@ -33,7 +33,7 @@ pub use model::{
 };
 pub use output::Output;
 pub use parse::{MAX_OUTPUTS, MAX_PARAMETERS, MAX_TEMPLATE_BYTES, parse};
-pub use resolve::{Request, ResolveError, Resolved, StaticSite, resolve};
+pub use resolve::{Request, ResolveError, Resolved, resolve};
 pub use values::{
     MAX_SET_VALUES, MAX_VALUE_BYTES, StoredParameters, StoredValue, check_value, check_values,
 };

@@ -265,13 +265,6 @@ impl RuntimeSupport {
     }
 }
 
-/// A static site's settings (a folder served by the edge, no process). Not in `AppSpec` yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StaticTemplate {
-    pub root: Text,
-    pub index: Text,
-}
-
 /// A parsed, checked template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
@@ -289,7 +282,6 @@ pub struct Template {
     pub outputs: Vec<OutputTemplate>,
     /// In [`RuntimeKind::ALL`]'s order.
     pub runtimes: Vec<RuntimeSupport>,
-    pub(crate) static_site: Option<StaticTemplate>,
 }
 
 impl Template {
@@ -307,10 +299,5 @@ impl Template {
 
     pub fn runtime(&self, runtime: RuntimeKind) -> Option<&RuntimeSupport> {
         self.runtimes.iter().find(|r| r.runtime == runtime)
-    }
-
-    /// Whether the template describes a static site (served without a process).
-    pub fn is_static_site(&self) -> bool {
-        self.static_site.is_some()
     }
 }

@@ -39,15 +39,6 @@ pub struct Request<'a> {
     pub stored: &'a StoredParameters,
 }
 
-/// A static site's settings, resolved (not in `AppSpec` yet).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaticSite {
-    /// The folder of the deployed context whose files are served.
-    pub root: String,
-    /// The file served for a folder.
-    pub index: String,
-}
-
 /// A template resolved into an ordinary app.
 #[derive(Debug, Clone)]
 pub struct Resolved {
@@ -66,7 +57,6 @@ pub struct Resolved {
     pub outputs: BTreeMap<String, Output>,
     pub expose: Expose,
     pub context: ContextKind,
-    pub static_site: Option<StaticSite>,
 }
 
 impl Resolved {
@@ -207,10 +197,6 @@ pub fn resolve(
         .iter()
         .map(|o| (o.name.clone(), output(&o.text, request.app, &values)))
         .collect();
-    let static_site = template.static_site.as_ref().map(|s| StaticSite {
-        root: plain(&s.root, request.app, &values),
-        index: plain(&s.index, request.app, &values),
-    });
     Ok(Resolved {
         template: reference,
         spec,
@@ -224,7 +210,6 @@ pub fn resolve(
         outputs,
         expose,
         context: template.context,
-        static_site,
     })
 }
 
@@ -345,15 +330,6 @@ fn replace_config(config: &Text, app: &str, values: &Values) -> Replaced {
             (_, v) => toml_escape(&v.text()),
         }
     })
-}
-
-fn plain(text: &Text, app: &str, values: &Values) -> String {
-    replace(&text.text, &text.placeholders, |p| {
-        text_of(p, app, values)
-            .map(|v| v.text())
-            .unwrap_or_default()
-    })
-    .text
 }
 
 fn output(text: &Text, app: &str, values: &Values) -> Output {

@@ -77,7 +77,8 @@ fn every_template_resolves_with_its_defaults_on_every_runtime_it_names() {
             }
             if support.runtime == RuntimeKind::Local {
                 assert!(
-                    resolved.spec.spec().command.is_some() || template.is_static_site(),
+                    resolved.spec.spec().command.is_some()
+                        || resolved.spec.spec().static_site.is_some(),
                     "{}: the local runtime needs a command",
                     template.reference
                 );

@@ -60,7 +60,7 @@ required = ["KV_PASSWORD"]
         "the spec carries it"
     );
     assert_eq!(resolved.context, ContextKind::None);
-    assert_eq!(resolved.static_site, None);
+    assert_eq!(resolved.spec.spec().static_site, None);
 }
 
 #[test]
@@ -344,7 +344,7 @@ fn a_static_site_resolves_its_settings() {
         &StoredParameters::new(),
     )
     .unwrap();
-    let s = resolved.static_site.unwrap();
+    let s = resolved.spec.spec().static_site.clone().unwrap();
     assert_eq!(
         (s.root.as_str(), s.index.as_str()),
         ("public", "index.html")

@@ -104,6 +104,7 @@ pub fn observed(release: u64, desired: u32, ready: u32) -> WorkloadObservation {
         waiting: None,
         exited: None,
         recovering: 0,
+        static_files: None,
     }
 }
 
@@ -163,6 +164,7 @@ impl Runtime for FakeRuntime {
                 waiting: None,
                 exited: None,
                 recovering: 0,
+                static_files: None,
             })),
         };
         if let Ok(o) = &result {

@@ -40,6 +40,7 @@ pub fn app(name: &str) -> AppSpec {
         env: Default::default(),
         domains: Vec::new(),
         volume: None,
+        static_site: None,
         hpa: None,
         vpa: None,
         pdb: None,

@@ -74,6 +74,9 @@ pub enum Reason {
     RolloutPending,
     Progressing,
     RolloutComplete,
+    /// A static site (`[static]`): the edge serves its files itself, with no process; ready once
+    /// they are in place.
+    Static,
     ProgressDeadlineExceeded,
     CrashLoopBackOff,
     ImagePullBackOff,
@@ -176,6 +179,7 @@ impl Reason {
         Reason::RolloutPending,
         Reason::Progressing,
         Reason::RolloutComplete,
+        Reason::Static,
         Reason::ProgressDeadlineExceeded,
         Reason::CrashLoopBackOff,
         Reason::ImagePullBackOff,

@@ -52,6 +52,10 @@ pub struct AppSpec {
     pub domains: Vec<DomainSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<VolumeSpec>,
+    /// A static site: the edge serves these files of the build's output itself, with no
+    /// process (`[static]`; the local runtime only).
+    #[serde(default, rename = "static", skip_serializing_if = "Option::is_none")]
+    pub static_site: Option<StaticSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hpa: Option<HpaSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,6 +191,17 @@ pub struct VolumeSpec {
     pub mount: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
+}
+
+/// `[static]`: which folder of the build's output the edge serves, and the file it answers
+/// a folder's address with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaticSpec {
+    /// A relative path inside the build's output (`.` = all of it).
+    pub root: String,
+    /// A file name, e.g. `index.html`.
+    pub index: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

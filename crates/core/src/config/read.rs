@@ -10,8 +10,8 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use satusky_types::{
-    AppSpec, BuildSpec, ChecksSpec, DeploySpec, DomainSpec, HpaSpec, PdbSpec, Strategy, VolumeSpec,
-    VpaMode, VpaSpec,
+    AppSpec, BuildSpec, ChecksSpec, DeploySpec, DomainSpec, HpaSpec, PdbSpec, StaticSpec, Strategy,
+    VolumeSpec, VpaMode, VpaSpec,
 };
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -74,6 +74,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("secrets", &["required"]),
     ("domains", &["host", "redirect_to"]),
     ("volume", &["size", "mount", "storage_class"]),
+    ("static", &["root", "index"]),
     ("hpa", &["min", "max", "cpu_target", "memory_target"]),
     (
         "vpa",
@@ -203,6 +204,12 @@ impl Reader {
                     .required(&s, "mount", "mount = \"/data\"", Self::string)
                     .unwrap_or_default(),
                 storage_class: self.string(&s, "storage_class"),
+            }),
+            static_site: self.optional_section(root, "static").map(|s| StaticSpec {
+                root: self.string(&s, "root").unwrap_or_else(|| ".".into()),
+                index: self
+                    .string(&s, "index")
+                    .unwrap_or_else(|| "index.html".into()),
             }),
             hpa: self.optional_section(root, "hpa").map(|s| HpaSpec {
                 min: self.small_uint(&s, "min", "use 1–1000").unwrap_or(1),

@@ -719,3 +719,48 @@ fn domains_of_an_app_that_is_not_public_are_refused_with_the_fix() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_static_site_takes_a_folder_and_an_index_and_no_process() {
+    let spec = parse(&format!("{MINIMAL}[static]\n")).unwrap();
+    let site = spec.static_site.unwrap();
+    assert_eq!(
+        (site.root.as_str(), site.index.as_str()),
+        (".", "index.html")
+    );
+    let spec = parse(&format!(
+        "{MINIMAL}[static]\nroot = \"public\"\nindex = \"home.htm\"\n"
+    ))
+    .unwrap();
+    assert_eq!(spec.static_site.unwrap().root, "public");
+    for (extra, field, says) in [
+        (
+            "[static]\nroot = \"../up\"\n",
+            "static.root",
+            "not a folder inside the build's output",
+        ),
+        (
+            "[static]\nroot = \"/abs\"\n",
+            "static.root",
+            "relative path",
+        ),
+        (
+            "[static]\nindex = \"a/b.html\"\n",
+            "static.index",
+            "not a file name",
+        ),
+    ] {
+        let said = message(&format!("{MINIMAL}{extra}"));
+        assert!(
+            said.contains(field) && said.contains(says),
+            "{extra}: {said}"
+        );
+    }
+    let said = message(&format!("{MINIMAL}command = [\"./server\"]\n[static]\n"));
+    assert!(
+        said.contains("app.command") && said.contains("a static site runs no process"),
+        "{said}"
+    );
+    let said = message(&format!("{MINIMAL}expose = \"tcp\"\n[static]\n"));
+    assert!(said.contains("app.expose"), "{said}");
+}

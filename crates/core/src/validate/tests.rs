@@ -60,6 +60,7 @@ pub(super) fn valid() -> AppSpec {
             mount: "/data".into(),
             storage_class: Some("standard".into()),
         }),
+        static_site: None,
         hpa: Some(HpaSpec {
             min: 2,
             max: 5,

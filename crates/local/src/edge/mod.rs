@@ -1,6 +1,6 @@
 //! The embedded edge: plain HTTP and HTTPS listeners (hyper 1, HTTP/1.1; tokio-rustls with a
 //! certificate per SNI hostname from the local CA) serving the [`RouteTable`] by Host — proxy
-//! to a release's replicas, redirect, or a short error. `proxy.rs` says what a request gets
+//! to a release's replicas, a static site's files (`files.rs`), redirect, or a short error. `proxy.rs` says what a request gets
 //! (status codes, headers, retries, WebSocket), `headers.rs` the header rules, `tls.rs` which
 //! hostnames get a certificate. With an ACME issuer ([`start_with_acme`]), the plain-HTTP
 //! listener answers its pending HTTP-01 challenges before anything is routed.
@@ -15,6 +15,7 @@
 //! for a request head, [`UPSTREAM_CONNECT_TIMEOUT`] and [`UPSTREAM_RESPONSE_TIMEOUT`] towards
 //! the app.
 
+mod files;
 mod headers;
 mod proxy;
 mod tls;
@@ -36,6 +37,7 @@ use crate::acme::AcmeServing;
 use crate::ca::LocalCa;
 use crate::routes::RouteTable;
 
+pub use files::{MAX_FILE_BYTES, count_files};
 pub use proxy::{RELEASE_HEADER, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_RESPONSE_TIMEOUT};
 
 /// Client connections served at once, HTTP and HTTPS together. Each proxied connection also

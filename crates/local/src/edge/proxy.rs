@@ -122,6 +122,15 @@ impl Proxy {
         match self.routes.lookup(&host) {
             None => text(StatusCode::NOT_FOUND, format!("no app serves {host}\n")),
             Some(Route::Redirect { to, .. }) => redirect(&to, req.uri()),
+            Some(Route::Static {
+                release_id,
+                root,
+                index,
+                ..
+            }) => {
+                let path = req.uri().path().to_string();
+                super::files::serve(&root, &index, &release_id, req.method(), &path).await
+            }
             Some(Route::Serve {
                 release_id,
                 upstreams,
@@ -354,7 +363,7 @@ fn empty() -> Body {
 }
 
 /// A short plain-text answer from the edge itself.
-fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
+pub(crate) fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
     let body = Full::new(Bytes::from(body.into()))
         .map_err(|never| match never {})
         .boxed_unsync();

@@ -118,6 +118,9 @@ struct Generation {
     upstreams: Vec<SocketAddr>,
     /// The hostnames changed: rewrite the route on the next tick (at the end of the apply).
     reroute: bool,
+    /// A static site (no replicas): the folder the edge serves, and what it holds (e.g. `3
+    /// files from ./public`).
+    site: Option<(PathBuf, String)>,
 }
 
 #[derive(Default)]
@@ -360,6 +363,13 @@ impl LocalRuntime {
         };
         st.target = Some(d.release);
         st.blocked = None;
+        if d.spec.static_site.is_some() {
+            inner.serve_static(&mut st, &d, artifact).await;
+            let advanced = inner.advance(&mut st).await;
+            drop(st);
+            inner.changes.mark(&d.org, &d.app);
+            return advanced;
+        }
         let change = change(
             st.serving.as_ref().map(|s| &s.desired),
             st.rollout.as_ref().map(|(r, _)| &r.desired),
@@ -444,6 +454,7 @@ impl Runtime for LocalRuntime {
                 waiting: None,
                 exited: None,
                 recovering: 0,
+                static_files: None,
             };
             let Some(slot) = slot else { return Ok(obs) };
             let st = slot.state.lock().await;
@@ -457,6 +468,10 @@ impl Runtime for LocalRuntime {
                 (_, Some(g)) if Some(g.desired.release) == st.target => (g, None, true),
                 _ => return Ok(obs),
             };
+            if let Some((_, files)) = g.site.as_ref().filter(|_| switched) {
+                obs.static_files = Some(files.clone());
+                return Ok(obs);
+            }
             if let Some(r) = st.restart.as_ref().filter(|_| switched) {
                 self.inner.observe_restart(g, r, &mut obs);
                 return Ok(obs);
@@ -640,11 +655,13 @@ impl Runtime for LocalRuntime {
                 .entries_of(&org, &app)
                 .into_iter()
                 .map(|(hostname, route)| match route {
-                    Route::Serve { release_id, .. } => ServedHost {
-                        hostname,
-                        release_id: Some(release_id),
-                        redirect_to: None,
-                    },
+                    Route::Serve { release_id, .. } | Route::Static { release_id, .. } => {
+                        ServedHost {
+                            hostname,
+                            release_id: Some(release_id),
+                            redirect_to: None,
+                        }
+                    }
                     Route::Redirect { to, .. } => ServedHost {
                         hostname,
                         release_id: None,

@@ -25,7 +25,8 @@ pub(super) fn refused(spec: &AppSpec) -> Option<(Reason, String)> {
         .command
         .as_ref()
         .is_some_and(|c| c.first().is_some_and(|p| !p.is_empty()));
-    (!has_command && spec.image.is_none())
+    // A static site runs no process: the edge serves its files.
+    (!has_command && spec.image.is_none() && spec.static_site.is_none())
         .then(|| (Reason::NoCommand, NO_COMMAND_AT_ALL.to_string()))
 }
 
@@ -38,7 +39,9 @@ pub(super) fn unsupported(spec: &AppSpec, artifact: Option<&str>) -> Option<(Rea
         .command
         .as_ref()
         .is_some_and(|c| c.first().is_some_and(|p| !p.is_empty()));
-    if artifact.is_none() && spec.image.is_some() {
+    if spec.static_site.is_some() {
+        None
+    } else if artifact.is_none() && spec.image.is_some() {
         Some((
             Reason::ImageRequiresContainerRuntime,
             IMAGE_ONLY.to_string(),
@@ -173,6 +176,37 @@ pub(super) fn route_entries(d: &DesiredWorkload, upstreams: &[SocketAddr]) -> Ve
     out
 }
 
+/// The route table entries of a static site's release: its files at `root` in place of
+/// replicas (redirect hosts redirect as always).
+pub(super) fn static_entries(d: &DesiredWorkload, root: &std::path::Path) -> Vec<(String, Route)> {
+    let index = d
+        .spec
+        .static_site
+        .as_ref()
+        .map_or_else(|| "index.html".to_string(), |s| s.index.clone());
+    route_entries(d, &[])
+        .into_iter()
+        .map(|(host, route)| match route {
+            Route::Serve {
+                org,
+                app,
+                release_id,
+                ..
+            } => (
+                host,
+                Route::Static {
+                    org,
+                    app,
+                    release_id,
+                    root: root.to_path_buf(),
+                    index: index.clone(),
+                },
+            ),
+            other => (host, other),
+        })
+        .collect()
+}
+
 /// The route plane of one hostname from the table: `Waiting` until a release of the app
 /// serves (or while its route has no replica behind it), `Accepted` when the entry does what
 /// the hostname's kind asks, `RouteMissing` / `HostnamesMismatch` (with the fix) otherwise.
@@ -249,6 +283,14 @@ pub fn route_plane(table: &RouteTable, org: &str, app: &str, h: &Hostname, servi
                 ),
             }
         }
+        (Some(Route::Static { release_id, .. }), kind) if kind != HostnameKind::Redirect => {
+            let version = release_id.rsplit('@').next().unwrap_or(&release_id);
+            Plane::new(
+                PlaneState::Ready,
+                Reason::Accepted,
+                format!("served by the local edge → {version} (a static site's files)"),
+            )
+        }
         (Some(route), _) => Plane::new(
             PlaneState::Failed,
             Reason::HostnamesMismatch,
@@ -269,14 +311,17 @@ fn mismatch(h: &Hostname, route: &Route) -> String {
         (Route::Redirect { to, .. }, HostnameKind::Redirect) => {
             format!("{host} redirects to {to}, not to {want}")
         }
-        (Route::Serve { release_id, .. }, HostnameKind::Redirect) => {
+        (
+            Route::Serve { release_id, .. } | Route::Static { release_id, .. },
+            HostnameKind::Redirect,
+        ) => {
             format!("{host} serves {release_id} instead of redirecting to {want}")
         }
         (Route::Redirect { to, .. }, kind) => format!(
             "{host} redirects to {to} instead of serving the app ({} hostname)",
             kind.as_str()
         ),
-        (Route::Serve { .. }, kind) => format!(
+        (Route::Serve { .. } | Route::Static { .. }, kind) => format!(
             "{host} is routed differently from its stored kind ({})",
             kind.as_str()
         ),

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use satusky_core::runtime::{DesiredWorkload, RuntimeError, WorkloadObservation};
-use satusky_types::Strategy;
+use satusky_types::{Reason, Strategy};
 use tokio::sync::Mutex;
 
-use super::plan::{crash_loop, describe, route_entries, upstreams};
+use super::plan::{crash_loop, describe, route_entries, static_entries, upstreams};
 use super::restart::{Restart, Step, counts, next_step};
 use super::{AppSlot, AppState, DRAIN, Generation, Inner};
 use crate::supervisor::{ReplicaSpec, ReplicaStatus};
@@ -23,6 +23,8 @@ use crate::supervisor::{ReplicaSpec, ReplicaStatus};
 /// state (a start, a swap, a discard, the end), and a start is followed by a wait, so a few
 /// are enough; the bound only keeps a surprise from spinning.
 const MAX_STEPS: usize = 8;
+/// Files counted in a static site's description (more are served; the count says `+`).
+const STATIC_FILES_CAP: usize = 100_000;
 
 impl Inner {
     pub(super) fn apps_map(
@@ -157,6 +159,7 @@ impl Inner {
             replicas,
             upstreams: Vec::new(),
             reroute: false,
+            site: None,
         };
         st.rollout = Some((g, None));
         Ok(())
@@ -357,6 +360,61 @@ impl Inner {
             .collect()
     }
 
+    /// Serve `d`, a static site, from the artifact's `[static] root`: no replicas — it becomes
+    /// the serving generation at once (routes rewritten on the tick), and whatever served
+    /// before stops after draining. A root the build's output lacks blocks the release with
+    /// the fix.
+    pub(super) async fn serve_static(
+        &self,
+        st: &mut AppState,
+        d: &DesiredWorkload,
+        artifact: Option<PathBuf>,
+    ) {
+        self.cancel_rollout(st);
+        self.cancel_restart(st);
+        let site = d.spec.static_site.as_ref();
+        let root_name = site.map_or(".", |s| s.root.as_str()).to_string();
+        let found = match artifact {
+            Some(dir) => {
+                let root = dir.join(&root_name);
+                let counted = tokio::task::spawn_blocking({
+                    let root = root.clone();
+                    move || crate::edge::count_files(&root, STATIC_FILES_CAP)
+                })
+                .await
+                .ok()
+                .flatten();
+                counted.map(|n| (root, n))
+            }
+            None => None,
+        };
+        let Some((root, files)) = found else {
+            st.blocked = Some((
+                Reason::InvalidSpec,
+                format!(
+                    "[static] root {root_name:?} is not a folder of the build's output: set root to the folder holding the site's files (\".\" for the folder deployed), or make [build] command write it"
+                ),
+            ));
+            return;
+        };
+        let more = if files >= STATIC_FILES_CAP { "+" } else { "" };
+        let files = format!(
+            "{files}{more} file{} from {root_name}",
+            if files == 1 { "" } else { "s" }
+        );
+        let g = Generation {
+            desired: d.clone(),
+            replicas: Vec::new(),
+            upstreams: Vec::new(),
+            reroute: true,
+            site: Some((root, files)),
+        };
+        tracing::info!(release = %d.release_id(), "static site served by the edge");
+        if let Some(old) = st.serving.replace(g) {
+            self.stop_later(old.replicas, DRAIN);
+        }
+    }
+
     /// Advance the app's rollout and keep the serving route's upstreams on ready replicas.
     pub(super) fn tick(&self, st: &mut AppState) {
         if let Some((g, failure)) = st.rollout.as_mut() {
@@ -391,8 +449,11 @@ impl Inner {
                 s.upstreams = ups;
                 s.reroute = false;
                 let d = &s.desired;
-                self.routes
-                    .set_app(&d.org, &d.app, route_entries(d, &s.upstreams));
+                let entries = match &s.site {
+                    Some((root, _)) => static_entries(d, root),
+                    None => route_entries(d, &s.upstreams),
+                };
+                self.routes.set_app(&d.org, &d.app, entries);
                 self.routes.set_service(&d.org, &d.app, s.upstreams.clone());
             }
         }

@@ -127,10 +127,9 @@ pub async fn get_template(
     Ok(Json(detail(t, runtime_of(&state))))
 }
 
-/// Whether `tpl` runs on this control plane (a static site needs the edge to serve files,
-/// which it cannot yet).
+/// Whether `tpl` runs on this control plane's runtime.
 fn runs_here(tpl: &satusky_templates::Template, here: RuntimeKind) -> bool {
-    tpl.runtime(here).is_some() && !tpl.is_static_site()
+    tpl.runtime(here).is_some()
 }
 
 fn detail(t: &CatalogTemplate, here: RuntimeKind) -> TemplateDetail {
@@ -237,8 +236,7 @@ fn conflict(message: String) -> ApiErrorResponse {
         (status = 400, body = ApiError), (status = 401, body = ApiError),
         (status = 404, description = "no such template, version, or (an upgrade) app", body = ApiError),
         (status = 409, description = "the app runs another template or its own satusky.toml, or a hostname is taken", body = ApiError),
-        (status = 422, description = "a parameter value its rules refuse; `details.fields` names each", body = ApiError),
-        (status = 501, description = "a template this control plane cannot run yet (a static site)", body = ApiError)),
+        (status = 422, description = "a parameter value its rules refuse; `details.fields` names each", body = ApiError)),
     security(("bearer" = [])))]
 pub async fn deploy_template(
     State(state): State<AppState>,
@@ -299,19 +297,6 @@ pub async fn deploy_template(
         _ => None,
     };
     let t = lookup(&name, version)?;
-    if t.template.is_static_site() {
-        // A folder served by the edge itself needs the edge to serve files, which it does not
-        // yet: refused before anything is recorded rather than deployed as a process-less
-        // app that could never start.
-        return Err(ApiErrorResponse::new(
-            StatusCode::NOT_IMPLEMENTED,
-            ErrorCode::NotImplemented,
-            format!(
-                "{} is a static site, served by the edge itself, which this control plane cannot do yet: serve the folder from an app instead (e.g. `python3 -m http.server $PORT` as its command)",
-                t.template.reference
-            ),
-        ));
-    }
     let previous_version = stored.as_ref().map(|s| s.used.version);
 
     check_programs(&state, t)?;

@@ -35,9 +35,6 @@
 //! name = "{app}"
 //! '''
 //!
-//! [static]                  # a static site (no process) — not in AppSpec yet
-//! root = "{root}"
-//! index = "index.html"
 //! ```
 
 mod parameters;
@@ -64,7 +61,7 @@ pub const MAX_OUTPUTS: usize = 32;
 /// The highest version number.
 const MAX_VERSION: i64 = 1_000_000;
 
-const SECTIONS: &[&str] = &["template", "parameters", "outputs", "runtimes", "static"];
+const SECTIONS: &[&str] = &["template", "parameters", "outputs", "runtimes"];
 const TEMPLATE_KEYS: &[&str] = &[
     "name",
     "version",
@@ -75,7 +72,6 @@ const TEMPLATE_KEYS: &[&str] = &[
     "config",
 ];
 const RUNTIME_KEYS: &[&str] = &["notes", "binaries", "paths", "packages", "config"];
-const STATIC_KEYS: &[&str] = &["root", "index"];
 
 /// Reads and checks the template file `path` (used in diagnostics) holding `text`.
 pub fn parse(path: &str, text: &str) -> Result<Template, ConfigError> {
@@ -159,7 +155,6 @@ impl Reader {
         let (parameters, declared_at) = self.parameters(root);
         let outputs = self.outputs(file, root);
         let runtimes = self.runtimes(file, root, head.as_ref());
-        let static_site = self.static_site(file, root);
         if let Some(Head {
             bind_as: Some((name, span)),
             ..
@@ -182,7 +177,6 @@ impl Reader {
             parameters,
             outputs,
             runtimes,
-            static_site,
         };
         self.placeholders(&template, &declared_at);
         Some(template)

@@ -10,10 +10,8 @@ use toml::de::DeTable;
 
 use super::parameters;
 use super::reader::{Reader, Section, Span};
-use super::{Head, MAX_OUTPUTS, RUNTIME_KEYS, STATIC_KEYS};
-use crate::model::{
-    Kind, OutputTemplate, Parameter, RuntimeKind, RuntimeSupport, StaticTemplate, Template, Text,
-};
+use super::{Head, MAX_OUTPUTS, RUNTIME_KEYS};
+use crate::model::{Kind, OutputTemplate, Parameter, RuntimeKind, RuntimeSupport, Template, Text};
 use crate::placeholder::{Placeholder, scan_plain, scan_toml};
 
 impl Reader {
@@ -177,22 +175,6 @@ impl Reader {
         runtimes
     }
 
-    pub(super) fn static_site(&mut self, file: &str, root: &DeTable<'_>) -> Option<StaticTemplate> {
-        let value = root.get("static")?;
-        let s = self.table("static", value)?;
-        self.unknown_keys(&s, STATIC_KEYS);
-        let root_dir = self.required(&s, "root", "root = \".\"", |r| {
-            r.plain_text(file, &s, "root")
-        });
-        let index = self.required(&s, "index", "index = \"index.html\"", |r| {
-            r.plain_text(file, &s, "index")
-        });
-        Some(StaticTemplate {
-            root: root_dir?,
-            index: index?,
-        })
-    }
-
     /// Every placeholder names something that exists where it is used; secrets never reach
     /// the app part; every other parameter is used somewhere.
     pub(super) fn placeholders(&mut self, t: &Template, declared_at: &BTreeMap<String, Span>) {
@@ -220,10 +202,6 @@ impl Reader {
         for o in &t.outputs {
             let field = format!("outputs.{}", o.name);
             check(self, &o.text, &field, &["app", "host", "port"], true);
-        }
-        if let Some(s) = &t.static_site {
-            check(self, &s.root, "static.root", &["app"], false);
-            check(self, &s.index, "static.index", &["app"], false);
         }
         if !self.found.is_empty() {
             // A parameter looks unused when the part using it did not read: say nothing.
