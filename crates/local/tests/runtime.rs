@@ -140,7 +140,7 @@ fn served(routes: &RouteTable) -> Option<(String, Vec<SocketAddr>)> {
             upstreams,
             ..
         } => Some((release_id, upstreams)),
-        Route::Redirect { .. } => None,
+        Route::Redirect { .. } | Route::Static { .. } => None,
     }
 }
 

@@ -188,7 +188,9 @@ impl Runtime for TableRuntime {
                 .map(|(hostname, r)| ServedHost {
                     hostname,
                     release_id: match r {
-                        Route::Serve { release_id, .. } => Some(release_id),
+                        Route::Serve { release_id, .. } | Route::Static { release_id, .. } => {
+                            Some(release_id)
+                        }
                         Route::Redirect { .. } => None,
                     },
                     redirect_to: None,
