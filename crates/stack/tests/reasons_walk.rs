@@ -273,6 +273,13 @@ fn workload_reasons() -> Vec<Produced> {
             observed(1, 1, 1),
         ]),
     ));
+    // A static site: its files in place, no replicas (the local runtime's observation).
+    let mut site = observed(1, 1, 0);
+    site.static_files = Some("2 files from public".into());
+    out.extend(by(
+        "engine::next rollout of a static site (judge_workload)",
+        rollout(vec![site]),
+    ));
     // Never ready: past the progress deadline.
     let mut s = sim(spec::app(APP), Some(CONTEXT));
     s.runtime.on_observe(Ok(observed(1, 1, 0)));
