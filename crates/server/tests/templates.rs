@@ -83,6 +83,12 @@ impl World {
         self.call(reqwest::Method::POST, &path, Some(body)).await
     }
 
+    /// The app's stored `password` parameter (a template's generated secret), opened.
+    async fn password(&self, app: &str) -> String {
+        let stored = self.store.template_of(ORG, app).await.unwrap().unwrap();
+        stored.secret_values["password"].expose().to_string()
+    }
+
     async fn get(&self, path: &str) -> Value {
         let (status, body) = self.call(reqwest::Method::GET, path, None).await;
         assert_eq!(status, 200, "{path}: {body}");
@@ -234,15 +240,7 @@ async fn a_binding_writes_the_output_into_the_targets_secret_and_is_listed_on_bo
     assert_eq!(status, 202, "{body}");
     let (status, body) = w.deploy("echo", json!({"app": "web"})).await;
     assert_eq!(status, 202, "{body}");
-    let password = w
-        .store
-        .template_of(ORG, "cache")
-        .await
-        .unwrap()
-        .unwrap()
-        .secret_values["password"]
-        .expose()
-        .to_string();
+    let password = w.password("cache").await;
 
     let bind = |body: Value| {
         let path = format!("/v1/orgs/{ORG}/apps/cache/bindings");
@@ -311,15 +309,7 @@ async fn an_upgrade_checks_the_stored_values_against_the_new_version_first() {
         .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["template"], "redis@1");
-    let password = w
-        .store
-        .template_of(ORG, "cache")
-        .await
-        .unwrap()
-        .unwrap()
-        .secret_values["password"]
-        .expose()
-        .to_string();
+    let password = w.password("cache").await;
 
     // A redeploy without a version stays on the app's version.
     let (status, body) = w.deploy("redis", json!({"app": "cache"})).await;
